@@ -1,0 +1,1 @@
+"""Benchmarks run by `market-sim bench NAME`; each module defines run(**options) -> dict."""

@@ -1,0 +1,141 @@
+"""Immutable events that venues publish: order lifecycle, trades and book changes.
+
+Every event carries `ts`, the simulated time in integer nanoseconds at which it happened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from market_sim.core.orders import NewOrder, Side
+
+__all__ = [
+    "RejectReason", "CancelReason",
+    "Event", "OrderAccepted", "OrderRejected", "OrderCancelled", "OrderModified", "OrderTriggered",
+    "OrderRepriced", "Trade", "TradeRejected", "BookUpdate",
+]
+
+
+class RejectReason(StrEnum):
+    UNKNOWN_INSTRUMENT = "unknown_instrument"
+    UNKNOWN_TRADER = "unknown_trader"
+    UNKNOWN_ORDER = "unknown_order"
+    DUPLICATE_ORDER_ID = "duplicate_order_id"
+    NOT_OWNER = "not_owner"
+    INVALID_QUANTITY = "invalid_quantity"
+    INVALID_PRICE = "invalid_price"
+    INVALID_STOP_PRICE = "invalid_stop_price"
+    INVALID_DISPLAY_QUANTITY = "invalid_display_quantity"
+    INVALID_EXPIRY = "invalid_expiry"
+    INVALID_ORDER = "invalid_order"
+    POST_ONLY_WOULD_TAKE = "post_only_would_take"
+    FOK_NOT_FILLABLE = "fok_not_fillable"
+    MARKET_CLOSED = "market_closed"
+
+
+class CancelReason(StrEnum):
+    USER = "user"                  # CancelOrder
+    IOC_REMAINDER = "ioc"          # unfilled part of an IOC or market order
+    NO_LIQUIDITY = "no_liquidity"  # market order with nothing (left) to trade against
+    EXPIRED = "expired"            # DAY at session end, GTD at expire_at
+    SELF_TRADE = "self_trade"      # self-trade prevention
+    VALIDATOR = "validator"        # the trade validator refused the match and the order cannot go on
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAccepted(Event):
+    order: NewOrder
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRejected(Event):
+    order_id: int
+    trader: str
+    symbol: str
+    reason: RejectReason
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCancelled(Event):
+    order_id: int
+    trader: str
+    symbol: str
+    cancelled_quantity: int  # lots removed from the book by this cancel
+    reason: CancelReason
+
+
+@dataclass(frozen=True, slots=True)
+class OrderModified(Event):
+    order_id: int
+    trader: str
+    symbol: str
+    quantity: int      # new open quantity in lots
+    price: int | None  # ticks
+    priority_kept: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRepriced(Event):
+    """A post-only order re-priced so it does not take."""
+
+    order_id: int
+    trader: str
+    symbol: str
+    price: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderTriggered(Event):
+    """A stop or stop-limit order whose stop price was reached; it now enters the book."""
+
+    order_id: int
+    trader: str
+    symbol: str
+    last_price: int
+
+
+@dataclass(frozen=True, slots=True)
+class Trade(Event):
+    """A match between an aggressor and a resting order, at the resting order's price."""
+
+    trade_id: int
+    symbol: str
+    price: int     # ticks
+    quantity: int  # lots
+    buy_order_id: int
+    sell_order_id: int
+    buyer: str
+    seller: str
+    aggressor: Side
+
+    def involves(self, trader: str) -> bool:
+        return trader == self.buyer or trader == self.seller
+
+
+@dataclass(frozen=True, slots=True)
+class TradeRejected(Event):
+    """The trade validator refused a proposed match; both orders are left as if it had not happened."""
+
+    symbol: str
+    buy_order_id: int
+    sell_order_id: int
+    price: int
+    quantity: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class BookUpdate(Event):
+    """Aggregated (L2) quantity now shown at one price level; 0 means the level is gone."""
+
+    symbol: str
+    side: Side
+    price: int
+    quantity: int

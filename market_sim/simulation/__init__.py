@@ -1,0 +1,1 @@
+"""Discrete-event simulation: kernel, latency and network, agents, price processes, scenarios, results."""

@@ -69,6 +69,7 @@ class OrderCancelled(Event):
     symbol: str
     cancelled_quantity: int  # lots removed from the book by this cancel
     reason: CancelReason
+    remaining_quantity: int = 0  # lots still open after it (> 0 only for a partial, self-trade decrement)
 
 
 @dataclass(frozen=True, slots=True)

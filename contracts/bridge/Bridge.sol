@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {WrappedToken} from "./WrappedToken.sol";
+
+/// @title Lock-and-mint bridge end point: one instance per chain, relays attested by a validator quorum.
+/// @notice Source side: `lock` escrows a token and `release` pays it back out for a burn on the other chain.
+/// Destination side: `mint` creates the wrapped token for a lock on the other chain and `burn` starts the way back.
+/// Each relay carries EIP-712 signatures of at least `threshold` distinct validators over
+/// Relay(uint8 kind,uint256 sourceChainId,address sourceBridge,uint64 nonce,address token,address recipient,uint256 amount)
+/// in this contract's domain ("MarketSimBridge", "1", this chain id, this address). A relay id is accepted once.
+/// The bridge fee (basis points of the amount) is paid on the receiving side to `feeRecipient`.
+contract Bridge is EIP712, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    /// @notice Relay kind: a lock on the source chain, minting the wrapped token here.
+    uint8 public constant KIND_MINT = 0;
+    /// @notice Relay kind: a burn of the wrapped token on the other chain, releasing the locked token here.
+    uint8 public constant KIND_RELEASE = 1;
+    bytes32 public constant RELAY_TYPEHASH = keccak256(
+        "Relay(uint8 kind,uint256 sourceChainId,address sourceBridge,uint64 nonce,address token,address recipient,uint256 amount)"
+    );
+    uint256 private constant FEE_DENOMINATOR = 10_000;
+
+    /// @notice Account allowed to register wrapped tokens and remote bridges.
+    address public immutable admin;
+    /// @notice Signatures needed per relay.
+    uint256 public immutable threshold;
+    /// @notice Bridge fee in basis points of the relayed amount.
+    uint16 public immutable feeBps;
+    /// @notice Receiver of bridge fees.
+    address public immutable feeRecipient;
+
+    /// @notice Whether an address may attest relays.
+    mapping(address => bool) public isValidator;
+    /// @notice Number of validators.
+    uint256 public validatorCount;
+    /// @notice Nonce of the next outgoing transfer (lock or burn).
+    uint64 public nextNonce;
+    /// @notice Amount of each original token escrowed here by lock and not yet released.
+    mapping(address => uint256) public locked;
+    /// @notice Wrapped token here for (source chain id, source token).
+    mapping(uint256 => mapping(address => address)) public wrappedOf;
+    /// @notice Trusted bridge contract on each remote chain.
+    mapping(uint256 => address) public remoteBridge;
+    /// @notice Relay ids (EIP-712 struct hashes) already executed.
+    mapping(bytes32 => bool) public processed;
+
+    event Locked(uint64 indexed nonce, address indexed token, address indexed sender, address recipient,
+        uint256 amount, uint256 destChainId);
+    event Burned(uint64 indexed nonce, address indexed wrapped, address indexed sender, address recipient,
+        uint256 amount, uint256 destChainId, address sourceToken);
+    event Minted(bytes32 indexed relayId, address indexed wrapped, address indexed recipient, uint256 amount, uint256 fee);
+    event Released(bytes32 indexed relayId, address indexed token, address indexed recipient, uint256 amount, uint256 fee);
+    event WrappedCreated(uint256 indexed sourceChainId, address indexed sourceToken, address wrapped);
+    event RemoteBridgeSet(uint256 indexed chainId, address bridge);
+
+    error OnlyAdmin(address caller);
+    error InvalidThreshold(uint256 threshold, uint256 validators);
+    error FeeTooHigh(uint16 feeBps);
+    error ZeroAmount();
+    error UnknownRemote(uint256 chainId, address bridge);
+    error UnknownWrapped(uint256 sourceChainId, address sourceToken);
+    error NotWrapped(address token);
+    error WrappedExists(uint256 sourceChainId, address sourceToken, address wrapped);
+    error AlreadyProcessed(bytes32 relayId);
+    error UnknownValidator(address signer);
+    error SignersNotSorted(address previous, address signer);
+    error QuorumNotReached(uint256 signatures, uint256 threshold);
+    error InsufficientLocked(address token, uint256 amount, uint256 lockedAmount);
+
+    /// @param validators Accounts whose signatures attest relays.
+    /// @param threshold_ Signatures needed per relay (1 <= threshold <= validators).
+    /// @param feeBps_ Fee in basis points charged on each received relay.
+    /// @param feeRecipient_ Receiver of the fees.
+    constructor(address[] memory validators, uint256 threshold_, uint16 feeBps_, address feeRecipient_)
+        EIP712("MarketSimBridge", "1")
+    {
+        if (threshold_ == 0 || threshold_ > validators.length) revert InvalidThreshold(threshold_, validators.length);
+        if (feeBps_ > 1_000) revert FeeTooHigh(feeBps_);
+        for (uint256 i; i < validators.length; i++) {
+            if (!isValidator[validators[i]]) validatorCount++;
+            isValidator[validators[i]] = true;
+        }
+        if (threshold_ > validatorCount) revert InvalidThreshold(threshold_, validatorCount);
+        admin = msg.sender;
+        threshold = threshold_;
+        feeBps = feeBps_;
+        feeRecipient = feeRecipient_;
+    }
+
+    modifier onlyAdmin() {
+        if (msg.sender != admin) revert OnlyAdmin(msg.sender);
+        _;
+    }
+
+    /// @notice Trusts `bridge` as the bridge contract on chain `chainId`.
+    function setRemoteBridge(uint256 chainId, address bridge) external onlyAdmin {
+        remoteBridge[chainId] = bridge;
+        emit RemoteBridgeSet(chainId, bridge);
+    }
+
+    /// @notice Deploys the wrapped token here for `sourceToken` on chain `sourceChainId`.
+    function createWrapped(uint256 sourceChainId, address sourceToken, string calldata name, string calldata symbol,
+        uint8 decimals_) external onlyAdmin returns (address wrapped)
+    {
+        address existing = wrappedOf[sourceChainId][sourceToken];
+        if (existing != address(0)) revert WrappedExists(sourceChainId, sourceToken, existing);
+        wrapped = address(new WrappedToken(name, symbol, decimals_, sourceChainId, sourceToken));
+        wrappedOf[sourceChainId][sourceToken] = wrapped;
+        emit WrappedCreated(sourceChainId, sourceToken, wrapped);
+    }
+
+    /// @notice Escrows `amount` of `token` (pre-approved) for `recipient` on chain `destChainId`.
+    /// @return nonce The transfer's nonce, part of its relay id on the destination.
+    function lock(address token, uint256 amount, address recipient, uint256 destChainId)
+        external
+        nonReentrant
+        returns (uint64 nonce)
+    {
+        if (amount == 0) revert ZeroAmount();
+        if (remoteBridge[destChainId] == address(0)) revert UnknownRemote(destChainId, address(0));
+        uint256 before = IERC20(token).balanceOf(address(this));
+        IERC20(token).safeTransferFrom(msg.sender, address(this), amount);
+        uint256 received = IERC20(token).balanceOf(address(this)) - before; // fee-on-transfer safe
+        nonce = nextNonce++;
+        locked[token] += received;
+        emit Locked(nonce, token, msg.sender, recipient, received, destChainId);
+    }
+
+    /// @notice Burns `amount` of a wrapped token from the caller so that the original is released on its chain.
+    /// @return nonce The transfer's nonce, part of its relay id on the source chain.
+    function burn(address wrapped, uint256 amount, address recipient) external nonReentrant returns (uint64 nonce) {
+        if (amount == 0) revert ZeroAmount();
+        WrappedToken w = WrappedToken(wrapped);
+        uint256 sourceChainId = w.sourceChainId();
+        address sourceToken = w.sourceToken();
+        if (wrappedOf[sourceChainId][sourceToken] != wrapped) revert NotWrapped(wrapped);
+        w.burn(msg.sender, amount);
+        nonce = nextNonce++;
+        emit Burned(nonce, wrapped, msg.sender, recipient, amount, sourceChainId, sourceToken);
+    }
+
+    /// @notice Mints the wrapped token for a lock on chain `sourceChainId`, given a validator quorum's signatures.
+    /// @param token The original token on the source chain.
+    /// @param signatures 65-byte signatures over the relay digest, ordered by ascending signer address.
+    function mint(uint256 sourceChainId, uint64 nonce, address token, address recipient, uint256 amount,
+        bytes[] calldata signatures) external nonReentrant
+    {
+        bytes32 relayId = _verify(KIND_MINT, sourceChainId, nonce, token, recipient, amount, signatures);
+        address wrapped = wrappedOf[sourceChainId][token];
+        if (wrapped == address(0)) revert UnknownWrapped(sourceChainId, token);
+        uint256 fee = amount * feeBps / FEE_DENOMINATOR;
+        WrappedToken(wrapped).mint(recipient, amount - fee);
+        if (fee > 0) WrappedToken(wrapped).mint(feeRecipient, fee);
+        emit Minted(relayId, wrapped, recipient, amount - fee, fee);
+    }
+
+    /// @notice Releases locked `token` for a burn of its wrapped token on chain `sourceChainId`, given a quorum.
+    /// @param signatures 65-byte signatures over the relay digest, ordered by ascending signer address.
+    function release(uint256 sourceChainId, uint64 nonce, address token, address recipient, uint256 amount,
+        bytes[] calldata signatures) external nonReentrant
+    {
+        bytes32 relayId = _verify(KIND_RELEASE, sourceChainId, nonce, token, recipient, amount, signatures);
+        uint256 available = locked[token];
+        if (amount > available) revert InsufficientLocked(token, amount, available);
+        locked[token] = available - amount;
+        uint256 fee = amount * feeBps / FEE_DENOMINATOR;
+        IERC20(token).safeTransfer(recipient, amount - fee);
+        if (fee > 0) IERC20(token).safeTransfer(feeRecipient, fee);
+        emit Released(relayId, token, recipient, amount - fee, fee);
+    }
+
+    /// @notice EIP-712 digest validators sign for a relay arriving at this bridge.
+    function relayDigest(uint8 kind, uint256 sourceChainId, uint64 nonce, address token, address recipient,
+        uint256 amount) public view returns (bytes32)
+    {
+        return _hashTypedDataV4(_relayHash(kind, sourceChainId, nonce, token, recipient, amount));
+    }
+
+    function _relayHash(uint8 kind, uint256 sourceChainId, uint64 nonce, address token, address recipient,
+        uint256 amount) private view returns (bytes32)
+    {
+        address source = remoteBridge[sourceChainId];
+        if (source == address(0)) revert UnknownRemote(sourceChainId, address(0));
+        return keccak256(abi.encode(RELAY_TYPEHASH, kind, sourceChainId, source, nonce, token, recipient, amount));
+    }
+
+    /// @dev Checks quorum and replay, then marks the relay processed (before any token moves).
+    function _verify(uint8 kind, uint256 sourceChainId, uint64 nonce, address token, address recipient,
+        uint256 amount, bytes[] calldata signatures) private returns (bytes32 relayId)
+    {
+        if (amount == 0) revert ZeroAmount();
+        relayId = _relayHash(kind, sourceChainId, nonce, token, recipient, amount);
+        if (processed[relayId]) revert AlreadyProcessed(relayId);
+        bytes32 digest = _hashTypedDataV4(relayId);
+        address previous;
+        for (uint256 i; i < signatures.length; i++) {
+            address signer = ECDSA.recover(digest, signatures[i]);
+            if (!isValidator[signer]) revert UnknownValidator(signer);
+            if (signer <= previous) revert SignersNotSorted(previous, signer); // distinct signers
+            previous = signer;
+        }
+        if (signatures.length < threshold) revert QuorumNotReached(signatures.length, threshold);
+        processed[relayId] = true;
+    }
+}

@@ -1,0 +1,454 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {Hashes} from "@openzeppelin/contracts/utils/cryptography/Hashes.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
+/// @title Settlement
+/// @notice Custody of ERC20 balances per trader and settlement of trade batches certified by a validator quorum.
+/// @dev A batch is identified by the EIP-712 struct `Batch(uint64 sequence,bytes32 prevHash,bytes32 merkleRoot)`
+/// under the domain ("MarketSimSettlement", "1", chainid, this contract). Batches settle strictly in sequence and
+/// each names the hash of its predecessor (the struct hash of the previous batch), so replayed, skipped or
+/// reordered batches revert. A batch needs signatures of at least `threshold` distinct registered validators,
+/// given in strictly ascending signer-address order (which rules out duplicates without a lookup table).
+///
+/// Two ways of applying a batch:
+/// - `settle` (net deltas, the default): the submitter sends per-account net balance changes, grouped by token.
+///   The validators' signature binds them because the batch's Merkle tree holds, after the trade leaves, one
+///   "deltas leaf" = keccak256(keccak256(abi.encode(DELTAS_LEAF_TAG, tradeCount, keccak256(deltas)))); the
+///   submitter proves that leaf against the signed root. Honest validators only sign a root whose deltas leaf
+///   equals the deltas derived from the batch's trades, so a submitter cannot settle anything else. The contract
+///   also checks that every token's deltas sum to zero and that no balance goes negative.
+/// - `settleTrades` (per-trade transfers): the submitter sends the trades themselves; the contract recomputes the
+///   Merkle root from them and applies each trade. Costlier in calldata and hashing; kept for measurement and as
+///   the one-transaction-per-trade baseline.
+/// Validator-set and threshold changes apply to every batch settled after the change (never to settled ones);
+/// their events name the first sequence number they govern.
+contract Settlement is EIP712, Ownable, ReentrancyGuard {
+    using SafeERC20 for IERC20;
+
+    /// @notice The signed batch header.
+    struct BatchHeader {
+        uint64 sequence;
+        bytes32 prevHash;
+        bytes32 merkleRoot;
+    }
+
+    /// @notice One trade as settled on chain; its Merkle leaf is keccak256(keccak256(abi.encode(trade))).
+    /// @dev The buyer pays quoteAmount + buyerFee of quoteToken and receives baseAmount of baseToken; the seller
+    /// gives baseAmount and receives quoteAmount - sellerFee; both fees go to the fee account.
+    struct SettledTrade {
+        uint64 tradeId;
+        address buyer;
+        address seller;
+        address baseToken;
+        address quoteToken;
+        uint256 baseAmount;
+        uint256 quoteAmount;
+        uint256 buyerFee;
+        uint256 sellerFee;
+    }
+
+    bytes32 public constant BATCH_TYPEHASH = keccak256("Batch(uint64 sequence,bytes32 prevHash,bytes32 merkleRoot)");
+    bytes32 public constant DELTAS_LEAF_TAG = keccak256("MarketSimSettlement.Deltas");
+    uint256 private constant SIGNATURE_LENGTH = 65;
+
+    /// @notice Custodied balance in `token` of `account` (token base units). Keyed token first so a batch's
+    /// settlement loop hashes each token's inner mapping once.
+    mapping(address token => mapping(address account => uint256)) public balances;
+    /// @notice Whether an address is a registered validator.
+    mapping(address validator => bool) public isValidator;
+    /// @notice Merkle root of each settled batch, by sequence number.
+    mapping(uint64 sequence => bytes32) public batchRoot;
+    /// @notice Minimum number of distinct validator signatures a batch needs.
+    uint256 public threshold;
+    /// @notice Number of registered validators.
+    uint256 public validatorCount;
+    /// @notice Sequence number of the last settled batch (0 before the first).
+    uint64 public lastSequence;
+    /// @notice Struct hash of the last settled batch: the prevHash the next batch must name (0 at genesis).
+    bytes32 public lastBatchHash;
+    /// @notice Receiver of trading fees in per-trade mode (in net-delta mode it is one of the delta accounts).
+    address public feeAccount;
+
+    event Deposited(address indexed account, address indexed token, uint256 amount, uint256 balance);
+    event Withdrawn(address indexed account, address indexed token, uint256 amount, uint256 balance);
+    event BatchSettled(
+        uint64 indexed sequence, bytes32 batchHash, bytes32 merkleRoot, uint256 tradeCount, uint256 deltaCount
+    );
+    event ValidatorAdded(address indexed validator, uint64 effectiveFromSequence);
+    event ValidatorRemoved(address indexed validator, uint64 effectiveFromSequence);
+    event ThresholdChanged(uint256 previousThreshold, uint256 newThreshold, uint64 effectiveFromSequence);
+    event FeeAccountChanged(address previousFeeAccount, address newFeeAccount);
+
+    error ZeroAmount();
+    error ZeroAddress();
+    error InsufficientBalance(address account, address token, uint256 needed, uint256 available);
+    error UnexpectedSequence(uint64 expected, uint64 got);
+    error PrevHashMismatch(bytes32 expected, bytes32 got);
+    error MalformedSignatures(uint256 length);
+    error InsufficientSignatures(uint256 provided, uint256 threshold);
+    error InvalidSignature(uint256 index);
+    error UnknownSigner(uint256 index, address signer);
+    error SignersNotAscending(uint256 index, address previous, address signer);
+    error DeltasNotInBatch(bytes32 merkleRoot, bytes32 deltasLeaf);
+    error MalformedDeltas(uint256 offset, uint256 length);
+    error ValueNotConserved(address token, int256 imbalance);
+    error RootMismatch(bytes32 signedRoot, bytes32 computedRoot);
+    error EmptyBatch();
+    error FeeExceedsAmount(uint64 tradeId, uint256 sellerFee, uint256 quoteAmount);
+    error UnknownBatch(uint64 sequence);
+    error ProofCountMismatch(uint256 trades, uint256 proofs);
+    error InvalidThreshold(uint256 threshold, uint256 validatorCount);
+    error ValidatorAlreadyRegistered(address validator);
+    error NotAValidator(address validator);
+
+    /// @notice Deploy with an owner (governance), an initial validator set, its threshold and the fee account.
+    constructor(address owner_, address[] memory validators, uint256 threshold_, address feeAccount_)
+        EIP712("MarketSimSettlement", "1")
+        Ownable(owner_)
+    {
+        for (uint256 i = 0; i < validators.length; ++i) {
+            _addValidator(validators[i]);
+        }
+        _setThreshold(threshold_);
+        _setFeeAccount(feeAccount_);
+    }
+
+    // ------------------------------------------------------------------ custody
+
+    /// @notice Deposit `amount` of `token` from the caller (needs an ERC20 allowance) into the caller's balance.
+    /// @dev Fee-on-transfer tokens are not supported: the credited amount is `amount`.
+    function deposit(address token, uint256 amount) external nonReentrant {
+        _deposit(msg.sender, token, amount);
+    }
+
+    /// @notice Deposit `amount` of `token` from the caller into `account`'s balance (e.g. a funding desk).
+    function depositFor(address account, address token, uint256 amount) external nonReentrant {
+        if (account == address(0)) revert ZeroAddress();
+        _deposit(account, token, amount);
+    }
+
+    /// @notice Withdraw `amount` of `token` from the caller's balance to the caller.
+    function withdraw(address token, uint256 amount) external nonReentrant {
+        if (amount == 0) revert ZeroAmount();
+        uint256 available = balances[token][msg.sender];
+        if (available < amount) revert InsufficientBalance(msg.sender, token, amount, available);
+        uint256 balance = available - amount;
+        balances[token][msg.sender] = balance;
+        emit Withdrawn(msg.sender, token, amount, balance);
+        IERC20(token).safeTransfer(msg.sender, amount);
+    }
+
+    // ------------------------------------------------------------------ settlement
+
+    /// @notice Settle a certified batch by applying per-account net deltas.
+    /// @param batch The signed header (sequence, prevHash, merkleRoot).
+    /// @param tradeCount Number of trades in the batch (bound by the deltas leaf).
+    /// @param deltas Groups of 32-byte words: a header `token << 96 | count`, then `count` words
+    /// `account << 96 | uint96(int96 delta)`. Every group's deltas must sum to zero.
+    /// @param deltasProof Merkle proof of the deltas leaf against `batch.merkleRoot`.
+    /// @param signatures Concatenated 65-byte (r, s, v) signatures, signers strictly ascending.
+    function settle(
+        BatchHeader calldata batch,
+        uint256 tradeCount,
+        bytes calldata deltas,
+        bytes32[] calldata deltasProof,
+        bytes calldata signatures
+    ) external {
+        bytes32 batchHash = _checkBatch(batch, signatures);
+        bytes32 leaf = deltasLeaf(tradeCount, deltas);
+        if (!MerkleProof.verifyCalldata(deltasProof, batch.merkleRoot, leaf)) {
+            revert DeltasNotInBatch(batch.merkleRoot, leaf);
+        }
+        _recordBatch(batch, batchHash);
+        uint256 deltaCount = _applyDeltas(deltas);
+        emit BatchSettled(batch.sequence, batchHash, batch.merkleRoot, tradeCount, deltaCount);
+    }
+
+    /// @notice Settle a certified batch by transferring balances trade by trade.
+    /// @param batch The signed header; its merkleRoot must equal the root recomputed from `trades`.
+    /// @param trades The batch's trades in leaf order.
+    /// @param signatures Concatenated 65-byte (r, s, v) signatures, signers strictly ascending.
+    function settleTrades(BatchHeader calldata batch, SettledTrade[] calldata trades, bytes calldata signatures)
+        external
+    {
+        bytes32 batchHash = _checkBatch(batch, signatures);
+        bytes32 root = tradesRoot(trades);
+        if (root != batch.merkleRoot) revert RootMismatch(batch.merkleRoot, root);
+        _recordBatch(batch, batchHash);
+        address fees = feeAccount;
+        for (uint256 i = 0; i < trades.length; ++i) {
+            _applyTrade(trades[i], fees);
+        }
+        emit BatchSettled(batch.sequence, batchHash, batch.merkleRoot, trades.length, 0);
+    }
+
+    /// @notice Whether `trade` is a leaf of settled batch `sequence`, proven by `proof` (OpenZeppelin MerkleProof).
+    function verifyTrade(uint64 sequence, SettledTrade calldata trade, bytes32[] calldata proof)
+        external
+        view
+        returns (bool)
+    {
+        bytes32 root = batchRoot[sequence];
+        if (root == bytes32(0)) revert UnknownBatch(sequence);
+        return MerkleProof.verifyCalldata(proof, root, tradeLeaf(trade));
+    }
+
+    /// @notice verifyTrade for many trades of settled batch `sequence` in one call; ok[i] answers trades[i].
+    function verifyTrades(uint64 sequence, SettledTrade[] calldata trades, bytes32[][] calldata proofs)
+        external
+        view
+        returns (bool[] memory ok)
+    {
+        bytes32 root = batchRoot[sequence];
+        if (root == bytes32(0)) revert UnknownBatch(sequence);
+        if (proofs.length != trades.length) revert ProofCountMismatch(trades.length, proofs.length);
+        ok = new bool[](trades.length);
+        for (uint256 i = 0; i < trades.length; ++i) {
+            ok[i] = MerkleProof.verifyCalldata(proofs[i], root, tradeLeaf(trades[i]));
+        }
+    }
+
+    /// @notice The EIP-712 digest validators sign for `batch` on this chain and contract.
+    function batchDigest(BatchHeader calldata batch) public view returns (bytes32) {
+        return _hashTypedDataV4(batchStructHash(batch));
+    }
+
+    /// @notice The EIP-712 struct hash of `batch`; a settled batch's struct hash is the next batch's prevHash.
+    function batchStructHash(BatchHeader calldata batch) public pure returns (bytes32) {
+        return keccak256(abi.encode(BATCH_TYPEHASH, batch.sequence, batch.prevHash, batch.merkleRoot));
+    }
+
+    /// @notice Merkle leaf of a settled trade.
+    function tradeLeaf(SettledTrade calldata trade) public pure returns (bytes32) {
+        return keccak256(bytes.concat(keccak256(abi.encode(trade))));
+    }
+
+    /// @notice Merkle leaf committing to a batch's trade count and encoded net deltas.
+    function deltasLeaf(uint256 tradeCount, bytes calldata deltas) public pure returns (bytes32) {
+        return keccak256(bytes.concat(keccak256(abi.encode(DELTAS_LEAF_TAG, tradeCount, keccak256(deltas)))));
+    }
+
+    /// @notice Merkle root of trade leaves: level by level, sorted-pair keccak, an odd last node moves up as is.
+    function tradesRoot(SettledTrade[] calldata trades) public pure returns (bytes32) {
+        uint256 n = trades.length;
+        if (n == 0) revert EmptyBatch();
+        bytes32[] memory level = new bytes32[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            level[i] = tradeLeaf(trades[i]);
+        }
+        while (n > 1) {
+            uint256 half = n / 2;
+            for (uint256 i = 0; i < half; ++i) {
+                level[i] = Hashes.commutativeKeccak256(level[2 * i], level[2 * i + 1]);
+            }
+            if (n % 2 == 1) {
+                level[half] = level[n - 1];
+                n = half + 1;
+            } else {
+                n = half;
+            }
+        }
+        return level[0];
+    }
+
+    // ------------------------------------------------------------------ governance
+
+    /// @notice Register a validator; counts for every batch settled from now on.
+    function addValidator(address validator) external onlyOwner {
+        _addValidator(validator);
+    }
+
+    /// @notice Deregister a validator; its signatures are refused for every batch settled from now on.
+    function removeValidator(address validator) external onlyOwner {
+        if (!isValidator[validator]) revert NotAValidator(validator);
+        if (validatorCount - 1 < threshold) revert InvalidThreshold(threshold, validatorCount - 1);
+        isValidator[validator] = false;
+        validatorCount -= 1;
+        emit ValidatorRemoved(validator, lastSequence + 1);
+    }
+
+    /// @notice Set how many distinct validator signatures a batch needs (1..validatorCount).
+    function setThreshold(uint256 newThreshold) external onlyOwner {
+        _setThreshold(newThreshold);
+    }
+
+    /// @notice Set the account that receives trading fees in per-trade mode.
+    function setFeeAccount(address newFeeAccount) external onlyOwner {
+        _setFeeAccount(newFeeAccount);
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    /// @dev Checks sequence, hash chain and quorum certificate; returns the batch's struct hash.
+    function _checkBatch(BatchHeader calldata batch, bytes calldata signatures) private view returns (bytes32) {
+        uint64 expected = lastSequence + 1;
+        if (batch.sequence != expected) revert UnexpectedSequence(expected, batch.sequence);
+        if (batch.prevHash != lastBatchHash) revert PrevHashMismatch(lastBatchHash, batch.prevHash);
+        bytes32 structHash = batchStructHash(batch);
+        _checkSignatures(_hashTypedDataV4(structHash), signatures);
+        return structHash;
+    }
+
+    function _checkSignatures(bytes32 digest, bytes calldata signatures) private view {
+        if (signatures.length % SIGNATURE_LENGTH != 0) revert MalformedSignatures(signatures.length);
+        uint256 count = signatures.length / SIGNATURE_LENGTH;
+        if (count < threshold) revert InsufficientSignatures(count, threshold);
+        address previous = address(0);
+        for (uint256 i = 0; i < count; ++i) {
+            bytes32 r;
+            bytes32 s;
+            uint8 v;
+            assembly ("memory-safe") {
+                let p := add(signatures.offset, mul(i, 65))
+                r := calldataload(p)
+                s := calldataload(add(p, 32))
+                v := byte(0, calldataload(add(p, 64)))
+            }
+            (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, v, r, s);
+            if (err != ECDSA.RecoverError.NoError) revert InvalidSignature(i);
+            if (signer <= previous) revert SignersNotAscending(i, previous, signer);
+            if (!isValidator[signer]) revert UnknownSigner(i, signer);
+            previous = signer;
+        }
+    }
+
+    function _recordBatch(BatchHeader calldata batch, bytes32 batchHash) private {
+        lastSequence = batch.sequence;
+        lastBatchHash = batchHash;
+        batchRoot[batch.sequence] = batch.merkleRoot;
+    }
+
+    /// @dev Applies the grouped deltas; returns how many account deltas were applied. The hot loop reads
+    /// calldata and computes the balance slot in assembly (one keccak per delta; the token's inner-mapping
+    /// slot once per group) because this loop is the whole per-trade cost of a large batch.
+    function _applyDeltas(bytes calldata deltas) private returns (uint256 applied) {
+        uint256 length = deltas.length;
+        if (length % 32 != 0) revert MalformedDeltas(length, length);
+        uint256 offset = 0;
+        while (offset < length) {
+            uint256 header;
+            assembly ("memory-safe") {
+                header := calldataload(add(deltas.offset, offset))
+            }
+            address token = address(uint160(header >> 96));
+            uint256 count = uint96(header);
+            if (count == 0 || count > (length - offset - 32) / 32) revert MalformedDeltas(offset, length);
+            bytes32 tokenSlot;
+            assembly ("memory-safe") {
+                mstore(0, token)
+                mstore(32, balances.slot)
+                tokenSlot := keccak256(0, 64)
+            }
+            int256 sum = 0;
+            uint256 p;
+            uint256 stop;
+            assembly ("memory-safe") {
+                p := add(add(deltas.offset, offset), 32)
+            }
+            unchecked {
+                stop = p + count * 32;
+                offset += 32 + count * 32;
+                applied += count;
+            }
+            for (; p < stop;) {
+                uint256 word;
+                int256 delta;
+                bytes32 slot;
+                uint256 bal;
+                assembly ("memory-safe") {
+                    word := calldataload(p)
+                    delta := signextend(11, word)
+                    mstore(0, shr(96, word))
+                    mstore(32, tokenSlot)
+                    slot := keccak256(0, 64)
+                    bal := sload(slot)
+                }
+                if (delta < 0) {
+                    uint256 needed;
+                    unchecked {
+                        needed = uint256(-delta);
+                    }
+                    if (bal < needed) {
+                        revert InsufficientBalance(address(uint160(word >> 96)), token, needed, bal);
+                    }
+                    unchecked {
+                        bal -= needed;
+                    }
+                } else {
+                    bal += uint256(delta);
+                }
+                assembly ("memory-safe") {
+                    sstore(slot, bal)
+                }
+                unchecked {
+                    sum += delta; // at most 2^96 * (calldata words): cannot overflow int256
+                    p += 32;
+                }
+            }
+            if (sum != 0) revert ValueNotConserved(token, sum);
+        }
+    }
+
+    function _applyTrade(SettledTrade calldata t, address fees) private {
+        if (t.sellerFee > t.quoteAmount) revert FeeExceedsAmount(t.tradeId, t.sellerFee, t.quoteAmount);
+        int256 base = SafeCast.toInt256(t.baseAmount);
+        _adjust(t.seller, t.baseToken, -base);
+        _adjust(t.buyer, t.baseToken, base);
+        _adjust(t.buyer, t.quoteToken, -SafeCast.toInt256(t.quoteAmount + t.buyerFee));
+        _adjust(t.seller, t.quoteToken, SafeCast.toInt256(t.quoteAmount - t.sellerFee));
+        uint256 fee = t.buyerFee + t.sellerFee;
+        if (fee != 0) _adjust(fees, t.quoteToken, SafeCast.toInt256(fee));
+    }
+
+    /// @dev The one function that changes a custodied balance during settlement; never lets it go negative.
+    function _adjust(address account, address token, int256 delta) private {
+        uint256 balance = balances[token][account];
+        if (delta < 0) {
+            uint256 needed = uint256(-delta);
+            if (balance < needed) revert InsufficientBalance(account, token, needed, balance);
+            unchecked {
+                balances[token][account] = balance - needed;
+            }
+        } else if (delta > 0) {
+            balances[token][account] = balance + uint256(delta);
+        }
+    }
+
+    /// @dev Pulls the tokens first (checked by SafeERC20), then credits: the guard rules out reentrancy.
+    function _deposit(address account, address token, uint256 amount) private {
+        if (amount == 0) revert ZeroAmount();
+        IERC20(token).safeTransferFrom(msg.sender, address(this), amount);
+        uint256 balance = balances[token][account] + amount;
+        balances[token][account] = balance;
+        emit Deposited(account, token, amount, balance);
+    }
+
+    function _addValidator(address validator) private {
+        if (validator == address(0)) revert ZeroAddress();
+        if (isValidator[validator]) revert ValidatorAlreadyRegistered(validator);
+        isValidator[validator] = true;
+        validatorCount += 1;
+        emit ValidatorAdded(validator, lastSequence + 1);
+    }
+
+    function _setThreshold(uint256 newThreshold) private {
+        if (newThreshold == 0 || newThreshold > validatorCount) revert InvalidThreshold(newThreshold, validatorCount);
+        emit ThresholdChanged(threshold, newThreshold, lastSequence + 1);
+        threshold = newThreshold;
+    }
+
+    function _setFeeAccount(address newFeeAccount) private {
+        if (newFeeAccount == address(0)) revert ZeroAddress();
+        emit FeeAccountChanged(feeAccount, newFeeAccount);
+        feeAccount = newFeeAccount;
+    }
+}

@@ -1,0 +1,79 @@
+"""`market-sim bench consensus`: trades finalized per wall-clock second, simulated latency and signature work for
+committees of 4, 7 and 10 validators with batches of 1, 100 and 1,000 trades (BFT quorum and Streamlet), plus the
+synchronous pre-trade vote rate."""
+
+from __future__ import annotations
+
+import time
+
+from market_sim.consensus.cluster import Cluster, percentiles
+from market_sim.consensus.committee import Committee
+from market_sim.consensus.config import ConsensusConfig
+from market_sim.consensus.signing import OPERATIONS
+from market_sim.consensus.workload import make_workload
+
+LATENCY = "lognormal:20ms"
+
+
+def _trades_for(batch: int, quick: bool) -> int:
+    if quick:
+        return 40 if batch == 1 else 2 * batch
+    return 200 if batch == 1 else max(2_000, 5 * batch)
+
+
+def _network_case(protocol: str, nodes: int, batch: int, quick: bool) -> dict:
+    trades = _trades_for(batch, quick)
+    w = make_workload(trades, seed=1, invalid_rate=0.0, spacing=0)  # a backlog: throughput, not arrival rate
+    cfg = ConsensusConfig(nodes=nodes, protocol=protocol, latency=LATENCY, seed=1, batch_size=batch,
+                          horizon="3600s")
+    OPERATIONS.clear()
+    wall = time.perf_counter()
+    result = Cluster(cfg, accounts=w.accounts, balances=w.balances(), pretrade=False).run(w.submissions)
+    wall = time.perf_counter() - wall
+    lat = percentiles(result.latencies(), (50, 99))
+    done = result.finalized
+    return {
+        "protocol": protocol, "nodes": nodes, "batch_size": batch, "trades": trades, "finalized": done,
+        "batches": result.batches, "wall_seconds": round(wall, 3),
+        "trades_per_wall_second": round(done / wall, 1) if wall else None,
+        "sim_latency_ms_p50": lat["p50"] / 1e6, "sim_latency_ms_p99": lat["p99"] / 1e6,
+        "sim_seconds": round(result.sim_time / 1e9, 3),
+        "signatures_per_trade": round(OPERATIONS["sign"] / max(done, 1), 3),
+        "signature_checks_per_trade": round(OPERATIONS["verify"] / max(done, 1), 3),
+        "messages_per_batch": round(result.messages_per_batch(), 1),
+        "logs_verified": all(n.log.verify().ok for n in result.honest[:1]),
+    }
+
+
+def _pretrade_case(nodes: int, quick: bool) -> dict:
+    trades = 100 if quick else 1_000
+    w = make_workload(trades, seed=2, invalid_rate=0.0)
+    committee = Committee.create(ConsensusConfig(nodes=nodes), accounts=w.accounts, balances=w.balances())
+    wall = time.perf_counter()
+    for s in w.submissions:
+        committee.decide(s.claim)
+    wall = time.perf_counter() - wall
+    return {"nodes": nodes, "trades": trades, "votes_per_trade": nodes,
+            "trades_per_wall_second": round(trades / wall, 1)}
+
+
+def run(quick: bool = False, progress: bool = True) -> dict:
+    """Measure; quick=True runs a reduced grid (smoke test)."""
+    sizes = (4,) if quick else (4, 7, 10)
+    batches = (1, 100) if quick else (1, 100, 1_000)
+    protocols = ("bft",) if quick else ("bft", "streamlet")
+    cases = []
+    for protocol in protocols:
+        for n in sizes:
+            for b in batches:
+                case = _network_case(protocol, n, b, quick)
+                if progress:
+                    print(f"  {protocol:9} n={n:2} batch={b:5}: {case['trades_per_wall_second']:>9} trades/s, "
+                          f"p50 {case['sim_latency_ms_p50']:.0f} ms, p99 {case['sim_latency_ms_p99']:.0f} ms",
+                          flush=True)
+                cases.append(case)
+    return {
+        "benchmark": "consensus", "latency_model": LATENCY, "quick": quick,
+        "note": "backlog of trades submitted at t=0 (latency includes queueing); pre-trade votes not included",
+        "cases": cases, "pretrade": [_pretrade_case(n, quick) for n in sizes],
+    }

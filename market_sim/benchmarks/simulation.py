@@ -1,0 +1,119 @@
+"""Simulation benchmark: bare kernel throughput with ~1,000 pending events, and a 1-simulated-hour 100-agent
+random-market run (wall time, events/s, and a profile of where the time goes)."""
+
+from __future__ import annotations
+
+import cProfile
+import heapq
+import pstats
+import random
+import time
+from typing import Any
+
+from market_sim.core.clock import NS_PER_SECOND
+from market_sim.simulation.catalog import resolve_scenario
+from market_sim.simulation.kernel import Kernel
+from market_sim.simulation.runner import Simulation
+from market_sim.simulation.scenario import load_scenario
+
+PENDING = 1_000
+
+
+def kernel_events_per_second(events: int, pending: int = PENDING) -> dict[str, Any]:
+    """Hold model: `pending` callbacks that each reschedule themselves at a random delay; no other work."""
+    rng = random.Random(1)
+    delays = [rng.randrange(1, 10_000) for _ in range(4096)]
+    k = Kernel()
+    schedule = k.schedule
+    state = [0]
+
+    def hop() -> None:
+        i = state[0] = (state[0] + 1) & 4095
+        schedule(delays[i], hop)
+
+    for _ in range(pending):
+        k.schedule(rng.randrange(1, 10_000), hop)
+    # Mean delay 5,000 ns over `pending` callbacks: ~pending/5000 events per ns of simulated time.
+    horizon = events * 5_000 // pending
+    t0 = time.perf_counter()
+    n = k.run(until=horizon)
+    wall = time.perf_counter() - t0
+    return {"events": n, "pending": k.pending, "wall_seconds": round(wall, 4), "events_per_second": round(n / wall)}
+
+
+def heapq_baseline(events: int, pending: int = PENDING) -> dict[str, Any]:
+    """The same hold model as a bare heapq pop-and-push loop (no callbacks), for comparison."""
+    rng = random.Random(1)
+    delays = [rng.randrange(1, 10_000) for _ in range(4096)]
+    q = [(rng.randrange(1, 10_000), s) for s in range(pending)]
+    heapq.heapify(q)
+    pop, push = heapq.heappop, heapq.heappush
+    seq = pending
+    t0 = time.perf_counter()
+    for _ in range(events):
+        t, _s = pop(q)
+        seq += 1
+        push(q, (t + delays[seq & 4095], seq))
+    wall = time.perf_counter() - t0
+    return {"events": events, "events_per_second": round(events / wall)}
+
+
+def random_market(duration: str, agents: int = 100) -> tuple[Simulation, dict[str, Any]]:
+    """Run random-market for `duration` (its shipped size is 100 agents)."""
+    sc = load_scenario(resolve_scenario("random-market"), [f"scenario.duration={duration}"])
+    assert sc.agent_count == agents, sc.agent_count
+    sim = Simulation(sc)
+    out = sim.run()
+    m = out.metrics
+    return sim, {"simulated_seconds": sc.duration / NS_PER_SECOND, "agents": sc.agent_count,
+                 "wall_seconds": round(out.wall_seconds, 3), "events": out.events,
+                 "events_per_second": round(out.events / out.wall_seconds), "orders": m["orders"],
+                 "commands": m["commands"], "trades": m["trades"],
+                 "simulated_to_wall": round(sc.duration / NS_PER_SECOND / out.wall_seconds, 1)}
+
+
+_AREAS = (("market_sim/market/", "matching engine"), ("market_sim/simulation/kernel", "kernel"),
+          ("market_sim/simulation/agents/", "agents"), ("market_sim/simulation/recorder", "recorder"),
+          ("market_sim/simulation/runner", "runner (routing, latency, delivery)"),
+          ("market_sim/simulation/processes", "price processes"), ("random.py", "random numbers"),
+          ("market_sim/simulation/venues", "venue adapter"))
+
+
+def profile_summary(duration: str) -> dict[str, Any]:
+    """cProfile a random-market run: share of own time per area and the top functions."""
+    sc = load_scenario(resolve_scenario("random-market"), [f"scenario.duration={duration}"])
+    sim = Simulation(sc)
+    prof = cProfile.Profile()
+    prof.enable()
+    sim.run()
+    prof.disable()
+    stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+    total = sum(v[2] for v in stats.values())
+    areas: dict[str, float] = {}
+    top = []
+    for (file, line, fn), (_cc, ncalls, tottime, _ct, _callers) in stats.items():
+        area = next((name for key, name in _AREAS if key in file), "other (builtins, dataclasses, heapq ...)")
+        areas[area] = areas.get(area, 0.0) + tottime
+        top.append((tottime, f"{file.rsplit('market_sim/', 1)[-1]}:{line}({fn})", ncalls))
+    top.sort(reverse=True)
+    return {
+        "profiled_duration": duration,
+        "share_of_time": {k: f"{100 * v / total:.1f}%" for k, v in sorted(areas.items(), key=lambda x: -x[1])},
+        "top_functions": [{"function": name, "own_seconds": round(t, 3), "calls": n} for t, name, n in top[:10]],
+    }
+
+
+def run(quick: bool = False, progress: bool = True) -> dict:
+    """Kernel events/s (target >= 1,000,000), heapq baseline, random-market 1 h x 100 agents, profile summary."""
+    events = 200_000 if quick else 2_000_000
+    kernel = max((kernel_events_per_second(events) for _ in range(1 if quick else 3)),
+                 key=lambda r: r["events_per_second"])
+    result: dict[str, Any] = {
+        "kernel": {**kernel, "target_events_per_second": 1_000_000,
+                   "meets_target": kernel["events_per_second"] >= 1_000_000},
+        "heapq_baseline": heapq_baseline(events),
+    }
+    _, rm = random_market("2min" if quick else "1h")
+    result["random_market"] = rm
+    result["profile"] = profile_summary("30s" if quick else "5min")
+    return result

@@ -1,0 +1,277 @@
+"""A committee on the simulated network: trades pass the pre-trade vote, enter the validators' pools, and a
+protocol (majority, bft, streamlet) orders and certifies them into every node's TradeLog, on the Kernel."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from market_sim.core.errors import ConsensusError
+from market_sim.consensus.committee import Committee, build_nodes
+from market_sim.consensus.config import ConsensusConfig
+from market_sim.consensus.log import ExtraLeaves, LogBlock
+from market_sim.consensus.merkle import LeafEncoder, default_leaf_encoder
+from market_sim.consensus.network import Network
+from market_sim.consensus.node import Behaviour, ConsensusNode
+from market_sim.consensus.signing import SigningDomain
+from market_sim.consensus.state import BalanceView, TradeClaim
+from market_sim.simulation.kernel import Kernel
+
+__all__ = ["Cluster", "ConsensusResult", "Submission", "run_consensus", "percentiles"]
+
+
+def percentiles(values: Sequence[int], points: Sequence[float] = (50, 90, 99)) -> dict[str, int]:
+    """Nearest-rank percentiles of integer samples (ns), plus max; zeros when there are none."""
+    ordered = sorted(values)
+    if not ordered:
+        return {**{f"p{p:g}": 0 for p in points}, "max": 0}
+    n = len(ordered)
+    out = {f"p{p:g}": ordered[min(n - 1, max(0, math.ceil(n * p / 100) - 1))] for p in points}
+    out["max"] = ordered[-1]
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """A trade the exchange hands to the committee at simulated time `at` (ns)."""
+
+    at: int
+    claim: TradeClaim
+
+
+@dataclass(slots=True)
+class ConsensusResult:
+    """What a network run produced: every node's log, rejections, timings and message counts."""
+
+    config: ConsensusConfig
+    nodes: list[ConsensusNode]
+    submitted: dict[int, int]          # trade id -> submission time (ns)
+    certified_at: dict[int, int]       # trade id -> first time an honest node held it in a certified block
+    rejections: dict[int, str]         # trade id -> reason (pre-trade vote or an honest proposer's check)
+    messages: Counter                  # by message type
+    rounds: int                        # epochs (Streamlet) or views (bft / majority) started
+    sim_time: int
+    wall_seconds: float
+    pretrade_latencies: list[int] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    equivocations: int = 0
+
+    @property
+    def honest(self) -> list[ConsensusNode]:
+        return [n for n in self.nodes if n.behaviour is not Behaviour.CRASHED and n.honest]
+
+    @property
+    def reference_log(self):  # noqa: ANN201 - TradeLog
+        """The longest honest log."""
+        return max((n.log for n in self.honest), key=len)
+
+    @property
+    def batches(self) -> int:
+        return len(self.reference_log)
+
+    @property
+    def finalized(self) -> int:
+        return sum(len(b.trades) for b in self.reference_log.blocks)
+
+    def latencies(self) -> list[int]:
+        """Submission -> certified, per finalized trade (ns)."""
+        return sorted(self.certified_at[t] - self.submitted[t] for t in self.certified_at if t in self.submitted)
+
+    def messages_per_batch(self) -> float:
+        return sum(self.messages.values()) / max(self.batches, 1)
+
+    def summary(self) -> dict:
+        """Figures for reports and the CLI: counts, latency percentiles (ms), messages, log checks."""
+        checks = {n.name: n.log.verify() for n in self.honest}
+        heads = {n.log.head_hash for n in self.honest if len(n.log) == len(self.reference_log)}
+        ms = 1_000_000
+        return {
+            "protocol": self.config.protocol, "nodes": self.config.nodes, "quorum": self.config.quorum,
+            "behaviours": {n.name: str(n.behaviour) for n in self.nodes if not n.honest},
+            "submitted": len(self.submitted), "finalized": self.finalized, "batches": self.batches,
+            "rejected": len(self.rejections), "rounds": self.rounds,
+            "latency_ms": {k: v / ms for k, v in percentiles(self.latencies()).items()},
+            "pretrade_latency_ms": {k: v / ms for k, v in percentiles(self.pretrade_latencies).items()},
+            "messages": sum(self.messages.values()), "messages_per_batch": round(self.messages_per_batch(), 1),
+            "messages_by_type": dict(sorted(self.messages.items())),
+            "sim_seconds": self.sim_time / 1e9, "wall_seconds": round(self.wall_seconds, 3),
+            "logs_verified": all(c.ok for c in checks.values()),
+            "log_problems": {k: f"height {c.height}: {c.reason}" for k, c in checks.items() if not c.ok},
+            "honest_logs_agree": len(heads) == 1 and not self.safety_problems(),
+            "head_hash": "0x" + self.reference_log.head_hash.hex(), "equivocations_seen": self.equivocations,
+        }
+
+    def safety_problems(self, valid: dict[int, object] | None = None) -> list[str]:
+        """Conflicting honest logs, invalid or repeated trades, logs that fail verification (empty when safe)."""
+        out = list(self.violations)
+        logs = [(n.name, n.log) for n in self.honest]
+        for name, log in logs:
+            check = log.verify()
+            if not check.ok:
+                out.append(f"{name}: log invalid at height {check.height}: {check.reason}")
+            if valid is not None:
+                for t in log.trades:
+                    if valid.get(t.trade_id) != t:
+                        out.append(f"{name}: finalized invalid trade {t.trade_id}")
+        for i, (a, la) in enumerate(logs):
+            for b, lb in logs[i + 1:]:
+                k = min(len(la), len(lb))
+                if k and la.blocks[k - 1].hash != lb.blocks[k - 1].hash:
+                    out.append(f"{a} and {b} finalized conflicting logs (differ at or below height {k})")
+        return out
+
+
+class Cluster:
+    """Validators wired to a Network on a Kernel, running one protocol; `run()` returns a ConsensusResult."""
+
+    def __init__(self, config: ConsensusConfig, *, accounts: Iterable[str] | None = None,
+                 balances: BalanceView | None = None, domain: SigningDomain | None = None,
+                 leaf_encoder: LeafEncoder = default_leaf_encoder, extra_leaves: ExtraLeaves | None = None,
+                 pretrade: bool = True, kernel: Kernel | None = None) -> None:
+        from market_sim.consensus.protocols import make_protocol
+
+        self.config = config
+        self.kernel = kernel or Kernel()
+        self.network = Network(self.kernel, config.latency, seed=config.seed, loss=config.loss, gst=config.gst,
+                               delta=config.delta, partitions=config.partitions)
+        self.delta = self.network.delta
+        self.domain = domain or SigningDomain()
+        self.nodes = build_nodes(config, accounts=accounts, balances=balances, domain=self.domain,
+                                 leaf_encoder=leaf_encoder, extra_leaves=extra_leaves)
+        self.quorum = config.quorum
+        self.validators = tuple(n.address for n in self.nodes)
+        self.committee = Committee(self.nodes, quorum=self.quorum, domain=self.domain, leaf_encoder=leaf_encoder,
+                                   extra_leaves=extra_leaves, latency=config.latency,
+                                   delayed_extra=3 * self.delta, seed=config.seed) if pretrade else None
+        self.pools: list[dict[int, TradeClaim]] = [{} for _ in self.nodes]
+        self.submitted: dict[int, int] = {}
+        self.certified_at: dict[int, int] = {}
+        self.rejections: dict[int, str] = {}
+        self.expected: set[int] = set()
+        self.violations: list[str] = []
+        self.pretrade_latencies: list[int] = []
+        self._verified: dict[int, tuple[object, bool]] = {}
+        self._outstanding_feeds = 0
+        self._honest = [n for n in self.nodes if n.honest]
+        self.protocol = make_protocol(config.protocol, self)
+        for node in self.nodes:
+            self.network.attach(node.name, self._handler(node))
+
+    # -- plumbing used by protocols ----------------------------------------------------------------------
+    def _handler(self, node: ConsensusNode):  # noqa: ANN202
+        if node.behaviour is Behaviour.CRASHED:
+            return lambda src, msg: None
+        on_message = self.protocol.on_message
+        return lambda src, msg: on_message(node, src, msg)
+
+    def _extra(self, node: ConsensusNode) -> int:
+        return 3 * self.delta if node.behaviour is Behaviour.DELAYED else 0
+
+    def send(self, node: ConsensusNode, dst: str, msg: object) -> None:
+        """Send from a node (silent nodes send nothing; delayed nodes' messages are late)."""
+        if node.behaviour is not Behaviour.CRASHED:
+            self.network.send(node.name, dst, msg, self._extra(node))
+
+    def broadcast(self, node: ConsensusNode, msg: object, dsts: Iterable[str] | None = None) -> None:
+        """Send to every node (or `dsts`), the sender included."""
+        if node.behaviour is not Behaviour.CRASHED:
+            self.network.broadcast(node.name, msg, dsts, self._extra(node))
+
+    def verified(self, obj: object, check) -> bool:  # noqa: ANN001
+        """Memoised check of an immutable message part: all nodes receive the same object, the answer is equal."""
+        hit = self._verified.get(id(obj))
+        if hit is not None and hit[0] is obj:
+            return hit[1]
+        ok = bool(check())
+        self._verified[id(obj)] = (obj, ok)
+        return ok
+
+    def index_of(self, name: str) -> int:
+        return int(name[1:])
+
+    def reject(self, node: ConsensusNode, claim: TradeClaim, reason: str) -> None:
+        """An honest node found a pooled trade invalid: it will never be finalized."""
+        if node.honest:
+            self.rejections.setdefault(claim.trade_id, reason)
+            self.expected.discard(claim.trade_id)
+            self._maybe_stop()
+
+    def on_certified(self, node: ConsensusNode, block: LogBlock) -> None:
+        """A node appended a certified block: record times, prune its pool, stop when every honest node is done."""
+        now = self.kernel.now
+        pool = self.pools[node.index]
+        for t in block.trades:
+            pool.pop(t.trade_id, None)
+            if node.honest:
+                self.certified_at.setdefault(t.trade_id, now)
+        if node.honest:
+            self._maybe_stop()
+
+    def _maybe_stop(self) -> None:
+        if self._outstanding_feeds == 0 and self._done():
+            self.kernel.stop()
+
+    def _done(self) -> bool:
+        need = len(self.expected)
+        for n in self._honest:
+            if sum(len(b.trades) for b in n.log.blocks) < need:
+                return False
+        return all(self.expected <= {t.trade_id for t in n.log.trades} for n in self._honest)
+
+    # -- the exchange side -----------------------------------------------------------------------------
+    def submit(self, submissions: Iterable[Submission]) -> None:
+        """Schedule trades: at `at` the committee votes; approved trades reach every pool one delay later."""
+        for s in submissions:
+            self._outstanding_feeds += 1
+            self.kernel.schedule_at(max(s.at, self.kernel.now), self._arrive, s.claim)
+
+    def _arrive(self, claim: TradeClaim) -> None:
+        tid = claim.trade_id
+        self.submitted.setdefault(tid, self.kernel.now)
+        if self.committee is not None:
+            decision = self.committee.decide(claim)
+            self.pretrade_latencies.append(decision.latency_ns)
+            if not decision.approved:
+                self.rejections.setdefault(tid, decision.reason or "rejected")
+                self._outstanding_feeds -= 1
+                return
+            delay = decision.latency_ns
+        else:
+            delay = self.network.latency.sample("exchange", "validators", self.network.rng)
+        self.expected.add(tid)
+        self.kernel.schedule(delay, self._feed, claim)
+
+    def _feed(self, claim: TradeClaim) -> None:
+        # The exchange's trade feed is reliable and reaches every validator at the same time (it is not the
+        # consensus network): validators must know the orders to judge a proposal.
+        self._outstanding_feeds -= 1
+        for node in self.nodes:
+            if node.behaviour is Behaviour.CRASHED:
+                continue
+            node.state.record_orders(claim)
+            if claim.trade_id not in node.state.final_ids:
+                self.pools[node.index][claim.trade_id] = claim
+                self.protocol.on_trade(node, claim)
+
+    def run(self, submissions: Iterable[Submission] = ()) -> ConsensusResult:
+        """Run until every honest node holds every approved trade, or the horizon."""
+        self.submit(submissions)
+        wall = time.perf_counter()
+        self.protocol.start()
+        self.kernel.run(until=self.config.horizon)
+        return ConsensusResult(
+            config=self.config, nodes=self.nodes, submitted=self.submitted, certified_at=self.certified_at,
+            rejections=self.rejections, messages=Counter(self.network.sent), rounds=self.protocol.rounds,
+            sim_time=self.kernel.now, wall_seconds=time.perf_counter() - wall,
+            pretrade_latencies=self.pretrade_latencies, violations=self.violations,
+            equivocations=len(self.committee.equivocations) if self.committee else 0)
+
+
+def run_consensus(config: ConsensusConfig, submissions: Sequence[Submission], **kwargs: object) -> ConsensusResult:
+    """Build a Cluster for `config` and run `submissions` through it."""
+    if not submissions:
+        raise ConsensusError("nothing to run: no trades submitted")
+    return Cluster(config, **kwargs).run(submissions)  # type: ignore[arg-type]

@@ -1,0 +1,197 @@
+"""The validator committee the matching engine and the settlement pipeline call synchronously.
+
+`validate_trade` (the core TradeValidator protocol): every node votes with an EIP-712 signed TradeVote before
+the engine changes any state; the trade passes with `quorum` distinct valid approvals. `certify_batch`: the BFT
+quorum certificate of a batch of approved trades: each node checks the batch (height, parent, trades it approved,
+one digest per height) and signs the EIP-712 Batch digest; >= quorum signatures make the block final.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from market_sim.core.errors import ConsensusError
+from market_sim.core.events import Trade
+from market_sim.core.orders import NewOrder
+from market_sim.consensus.config import ConsensusConfig
+from market_sim.consensus.log import ExtraLeaves, LogBlock, QuorumCertificate, TradeLog
+from market_sim.consensus.merkle import LeafEncoder, default_leaf_encoder, leaf_hash
+from market_sim.consensus.network import default_delta
+from market_sim.consensus.node import Behaviour, ConsensusNode, TradeVote
+from market_sim.consensus.signing import SigningDomain, trade_vote_digest, try_recover, validator_keys
+from market_sim.consensus.state import BalanceView, TradeClaim, ValidationState
+from market_sim.simulation.latency import LatencyModel
+
+__all__ = ["Committee", "PreTradeDecision", "BatchRejected", "build_nodes"]
+
+
+class BatchRejected(ConsensusError):
+    """A batch did not get a quorum certificate; `bad_trades` maps trade id -> reason given by validators."""
+
+    def __init__(self, height: int, signatures: int, quorum: int, reasons: Mapping[str, str]) -> None:
+        bad: dict[int, str] = {}
+        for reason in reasons.values():
+            head, _, rest = reason.partition(": ")
+            if head.startswith("trade ") and head[6:].isdigit():
+                bad.setdefault(int(head[6:]), rest)
+        shown = "; ".join(f"{k}: {v}" for k, v in sorted(reasons.items()))
+        super().__init__(f"batch {height} not certified: {signatures} signatures, quorum is {quorum} ({shown})")
+        self.height = height
+        self.reasons = dict(reasons)
+        self.bad_trades = bad
+
+
+@dataclass(frozen=True, slots=True)
+class PreTradeDecision:
+    """The committee's verdict on one proposed trade, with the signed votes behind it."""
+
+    trade: Trade
+    approved: bool
+    reason: str | None
+    votes: tuple[TradeVote, ...]
+    latency_ns: int  # simulated time until the outcome was known (quorum-th vote's round trip)
+
+
+def build_nodes(config: ConsensusConfig, *, accounts: Iterable[str] | None = None,
+                balances: BalanceView | None = None, domain: SigningDomain | None = None,
+                leaf_encoder: LeafEncoder = default_leaf_encoder,
+                extra_leaves: ExtraLeaves | None = None) -> list[ConsensusNode]:
+    """The committee's nodes, each with its own key, state copy and log."""
+    keys = validator_keys(config.nodes, config.key_seed)
+    addresses = [k.address for k in keys]
+    base = ValidationState(accounts, balances)
+    domain = domain or SigningDomain()
+    return [ConsensusNode(i, keys[i], base.copy(),
+                          TradeLog(domain, validators=addresses, threshold=config.quorum,
+                                   leaf_encoder=leaf_encoder, extra_leaves=extra_leaves), behaviour)
+            for i, behaviour in enumerate(config.assignment())]
+
+
+class Committee:
+    """A synchronous validator committee: a TradeValidator plus batch certification into a TradeLog."""
+
+    def __init__(self, nodes: Sequence[ConsensusNode], *, quorum: int, domain: SigningDomain | None = None,
+                 leaf_encoder: LeafEncoder = default_leaf_encoder, extra_leaves: ExtraLeaves | None = None,
+                 latency: LatencyModel | None = None, delayed_extra: int = 0, seed: int = 0) -> None:
+        if not 1 <= quorum <= len(nodes):
+            raise ConsensusError(f"quorum must be in 1..{len(nodes)}, got {quorum}")
+        self.nodes = list(nodes)
+        self.quorum = quorum
+        self.domain = domain or SigningDomain()
+        self.leaf_encoder = leaf_encoder
+        self.validators = tuple(n.address for n in self.nodes)
+        self._by_address = {n.address: n for n in self.nodes}
+        self.log = TradeLog(self.domain, validators=self.validators, threshold=quorum,
+                            leaf_encoder=leaf_encoder, extra_leaves=extra_leaves)
+        self.latency = latency
+        self.delayed_extra = delayed_extra
+        self.rng = random.Random(f"committee:{seed}")
+        self.decisions: list[PreTradeDecision] = []
+        self.equivocations: list[tuple[str, int]] = []  # (validator, trade id) that signed both ways
+
+    @classmethod
+    def create(cls, config: ConsensusConfig | None = None, *, accounts: Iterable[str] | None = None,
+               balances: BalanceView | None = None, domain: SigningDomain | None = None,
+               leaf_encoder: LeafEncoder = default_leaf_encoder, extra_leaves: ExtraLeaves | None = None,
+               **config_kwargs: object) -> Committee:
+        """Build a committee from a config (or ConsensusConfig(**config_kwargs)).
+
+        accounts: known trader ids (None accepts any); balances: settled balances for the solvency check
+        (None disables it); domain / leaf_encoder / extra_leaves: what settlement verifies on-chain.
+        """
+        config = config or ConsensusConfig(**config_kwargs)  # type: ignore[arg-type]
+        nodes = build_nodes(config, accounts=accounts, balances=balances, domain=domain,
+                            leaf_encoder=leaf_encoder, extra_leaves=extra_leaves)
+        delta = config.delta if config.delta is not None else default_delta(config.latency)
+        return cls(nodes, quorum=config.quorum, domain=domain, leaf_encoder=leaf_encoder,
+                   extra_leaves=extra_leaves, latency=config.latency, delayed_extra=3 * delta, seed=config.seed)
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        return self.validators
+
+    def deposit(self, account: str, asset: str, amount: int) -> None:
+        """Tell every validator about a settled deposit (negative amount: a withdrawal)."""
+        for node in self.nodes:
+            if node.state.balances is not None:
+                node.state.balances.deposit(account, asset, amount)
+
+    # -- TradeValidator ----------------------------------------------------------------------------------
+    def validate_trade(self, trade: Trade, buy: NewOrder, sell: NewOrder) -> str | None:
+        """Approve (None) or refuse (reason) a proposed trade by a signed vote of every validator."""
+        return self.decide(TradeClaim(trade, buy, sell)).reason
+
+    def decide(self, claim: TradeClaim) -> PreTradeDecision:
+        """Collect, verify and count the validators' signed votes on a claim; every node learns the outcome."""
+        leaf = leaf_hash(self.leaf_encoder(claim.trade))
+        votes: list[TradeVote] = []
+        arrivals: list[tuple[int, bool]] = []
+        by_voter: dict[str, set[bool]] = {}
+        for node in self.nodes:
+            cast = node.vote_trade(self.domain, claim, leaf)
+            rtt = self._round_trip(node)
+            for vote in cast:
+                signer = try_recover(trade_vote_digest(self.domain, vote.trade_leaf, vote.approve), vote.signature)
+                if signer != node.address or vote.trade_leaf != leaf:
+                    continue  # forged or mis-addressed: ignored
+                by_voter.setdefault(signer, set()).add(vote.approve)
+                votes.append(vote)
+                arrivals.append((rtt, vote.approve))
+        equivocators = {v for v, choices in by_voter.items() if len(choices) > 1}
+        for v in sorted(equivocators):
+            self.equivocations.append((v, claim.trade_id))
+        approvals = sorted(t for (t, ok), vote in zip(arrivals, votes) if ok and vote.voter not in equivocators)
+        approved = len(approvals) >= self.quorum
+        if approved:
+            reason, latency = None, approvals[self.quorum - 1]
+        else:
+            reasons = Counter(v.reason for v in votes if not v.approve and v.voter not in equivocators and v.reason)
+            reason = (reasons.most_common(1)[0][0] if reasons
+                      else f"no_quorum: {len(approvals)} approvals, need {self.quorum}")
+            latency = max((t for t, _ in arrivals), default=0)
+        for node in self.nodes:
+            node.trade_decided(claim.trade, approved)
+        decision = PreTradeDecision(claim.trade, approved, reason, tuple(votes), latency)
+        self.decisions.append(decision)
+        return decision
+
+    def _round_trip(self, node: ConsensusNode) -> int:
+        if self.latency is None:
+            return 0
+        rtt = self.latency.sample("exchange", node.name, self.rng) + self.latency.sample(node.name, "exchange", self.rng)
+        return rtt + (self.delayed_extra if node.behaviour is Behaviour.DELAYED else 0)
+
+    # -- batch certification (BFT quorum) ----------------------------------------------------------------
+    def certify_batch(self, trades: Sequence[Trade]) -> LogBlock:
+        """Certify the next batch of pre-approved trades; returns the appended block with its quorum certificate.
+
+        Raises BatchRejected (with per-trade reasons) when fewer than `quorum` validators sign; nothing changes then.
+        """
+        block = self.log.next_block(trades)
+        digest = block.digest(self.domain)
+        signatures: dict[str, bytes] = {}
+        reasons: dict[str, str] = {}
+        for node in self.nodes:
+            reason = self._batch_problem(node, block)
+            sig = node.sign_batch(digest, block.height, reason)
+            if sig is not None and try_recover(digest, sig) == node.address:
+                signatures[node.address] = sig
+            else:
+                reasons[node.name] = reason or f"{node.behaviour}: no signature"
+        if len(signatures) < self.quorum:
+            raise BatchRejected(block.height, len(signatures), self.quorum, reasons)
+        certified = block.with_qc(QuorumCertificate.build(digest, signatures))
+        self.log.append(certified)
+        for node in self.nodes:
+            if node.log.height == certified.height - 1:
+                node.finalize(certified)
+        return certified
+
+    @staticmethod
+    def _batch_problem(node: ConsensusNode, block: LogBlock) -> str | None:
+        if block.height != node.log.height + 1 or block.parent_hash != node.log.head_hash:
+            return f"out_of_sequence: node is at height {node.log.height}"
+        return node.check_pretraded(block.trades)

@@ -1,0 +1,192 @@
+"""EIP-712 signing of batches and votes: the digests the settlement contract and the validators check."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+
+import coincurve
+from eth_account import Account
+from eth_utils import is_address, to_checksum_address
+
+from market_sim.core.errors import ConfigError, ConsensusError
+
+__all__ = [
+    "SigningDomain", "ValidatorKey", "keccak", "batch_struct_hash", "batch_digest", "typed_digest", "vote_digest",
+    "trade_vote_digest", "sign", "recover", "try_recover", "validator_keys", "BATCH_TYPEHASH", "GENESIS_HASH",
+    "OPERATIONS",
+]
+
+GENESIS_HASH = bytes(32)  # prevHash of the first batch
+# secp256k1 work: "sign", "verify" (signature checks the nodes asked for) and "recover" (checks actually computed;
+# lower, because every node checks the same vote and the answer is memoised). Benchmarks read it.
+OPERATIONS: Counter[str] = Counter()
+_SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
+
+
+try:  # safe-pysha3 (installed with py-evm) is ~3x faster than pycryptodome for short inputs
+    from _pysha3 import keccak_256 as _keccak_256
+
+    def keccak(data: bytes) -> bytes:
+        """keccak256 of `data`."""
+        return _keccak_256(data).digest()
+except ImportError:  # pragma: no cover
+    from Crypto.Hash import keccak as _keccak_mod
+
+    def keccak(data: bytes) -> bytes:
+        """keccak256 of `data`."""
+        return _keccak_mod.new(digest_bits=256, data=data).digest()
+
+
+def _u(value: int) -> bytes:
+    return value.to_bytes(32, "big")
+
+
+BATCH_TYPEHASH = keccak(b"Batch(uint64 sequence,bytes32 prevHash,bytes32 merkleRoot)")
+_VOTE_TYPEHASH = keccak(b"Vote(bytes32 kind,uint64 round,bytes32 subject)")
+_TRADE_VOTE_TYPEHASH = keccak(b"TradeVote(bytes32 tradeLeaf,bool approve)")
+_DOMAIN_TYPEHASH = keccak(b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
+
+
+@dataclass(frozen=True, slots=True)
+class SigningDomain:
+    """The EIP-712 domain of the settlement contract; signatures are only valid for this chain and contract."""
+
+    name: str = "MarketSimSettlement"
+    version: str = "1"
+    chain_id: int = 31337
+    verifying_contract: str = "0x0000000000000000000000000000000000000000"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.chain_id, bool) or not isinstance(self.chain_id, int) or self.chain_id < 0:
+            raise ConfigError("must be a non-negative integer", key="chain_id", value=self.chain_id)
+        if not is_address(self.verifying_contract):
+            raise ConfigError("must be a 20-byte hex address", key="verifying_contract",
+                              value=self.verifying_contract)
+        object.__setattr__(self, "verifying_contract", to_checksum_address(self.verifying_contract))
+
+    @property
+    def separator(self) -> bytes:
+        """The EIP-712 domain separator (OpenZeppelin EIP712._domainSeparatorV4)."""
+        return _separator(self.name, self.version, self.chain_id, self.verifying_contract)
+
+
+@lru_cache(maxsize=64)
+def _separator(name: str, version: str, chain_id: int, contract: str) -> bytes:
+    return keccak(_DOMAIN_TYPEHASH + keccak(name.encode()) + keccak(version.encode()) + _u(chain_id)
+                  + bytes(12) + bytes.fromhex(contract[2:]))
+
+
+def _check32(value: bytes, what: str) -> bytes:
+    if not isinstance(value, (bytes, bytearray)) or len(value) != 32:
+        raise ConsensusError(f"{what} must be 32 bytes, got {value!r}")
+    return bytes(value)
+
+
+def batch_struct_hash(sequence: int, prev_hash: bytes, merkle_root: bytes) -> bytes:
+    """EIP-712 struct hash of Batch(sequence, prevHash, merkleRoot); it is the batch's hash in the trade log."""
+    if not 0 <= sequence < 2**64:
+        raise ConsensusError(f"batch sequence must fit uint64, got {sequence}")
+    return keccak(BATCH_TYPEHASH + _u(sequence) + _check32(prev_hash, "prev_hash") + _check32(merkle_root, "merkle_root"))
+
+
+def typed_digest(domain: SigningDomain, struct_hash: bytes) -> bytes:
+    """keccak256("\\x19\\x01" || domainSeparator || structHash): what an EIP-712 signer signs."""
+    return keccak(b"\x19\x01" + domain.separator + struct_hash)
+
+
+@lru_cache(maxsize=65536)
+def batch_digest(domain: SigningDomain, sequence: int, prev_hash: bytes, merkle_root: bytes) -> bytes:
+    """The digest the settlement contract verifies quorum certificates against (memoised)."""
+    return typed_digest(domain, batch_struct_hash(sequence, prev_hash, merkle_root))
+
+
+@lru_cache(maxsize=65536)
+def vote_digest(domain: SigningDomain, kind: str, round_: int, subject: bytes) -> bytes:
+    """Digest of a protocol vote (e.g. a Streamlet vote for block `subject` in epoch `round_`); never a Batch."""
+    return typed_digest(domain, keccak(_VOTE_TYPEHASH + keccak(kind.encode()) + _u(round_) + _check32(subject, "subject")))
+
+
+@lru_cache(maxsize=65536)
+def trade_vote_digest(domain: SigningDomain, trade_leaf: bytes, approve: bool) -> bytes:
+    """Digest of a pre-trade vote: approve or refuse the trade whose Merkle leaf is `trade_leaf`."""
+    return typed_digest(domain, keccak(_TRADE_VOTE_TYPEHASH + _check32(trade_leaf, "trade_leaf") + _u(int(approve))))
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatorKey:
+    """A validator's secp256k1 private key and its Ethereum address."""
+
+    private_key: bytes
+    address: str
+
+    @classmethod
+    def from_private_key(cls, private_key: bytes) -> ValidatorKey:
+        """Wrap a 32-byte private key (address derived with eth-account)."""
+        return cls(bytes(private_key), Account.from_key(private_key).address)
+
+    @classmethod
+    def generate(cls) -> ValidatorKey:
+        """A fresh random key."""
+        acct = Account.create()
+        return cls(bytes(acct.key), acct.address)
+
+    def sign(self, digest: bytes) -> bytes:
+        """65-byte r || s || v signature of `digest`."""
+        return sign(self.private_key, digest)
+
+
+@lru_cache(maxsize=256)
+def _signer(private_key: bytes) -> coincurve.PrivateKey:
+    return coincurve.PrivateKey(private_key)
+
+
+def sign(key: bytes | ValidatorKey, digest: bytes) -> bytes:
+    """Sign a 32-byte digest: 65 bytes r || s || v with low s and v in {27, 28} (what OpenZeppelin ECDSA accepts)."""
+    if isinstance(key, ValidatorKey):
+        key = key.private_key
+    OPERATIONS["sign"] += 1
+    sig = _signer(bytes(key)).sign_recoverable(_check32(digest, "digest"), hasher=None)
+    return sig[:64] + bytes((sig[64] + 27,))
+
+
+@lru_cache(maxsize=65536)
+def _recover(digest: bytes, sig: bytes) -> str | None:
+    if len(sig) != 65 or sig[64] not in (27, 28):
+        return None
+    s = int.from_bytes(sig[32:64], "big")
+    if s == 0 or s > _SECP256K1_HALF_N or int.from_bytes(sig[:32], "big") == 0:
+        return None  # malleable or degenerate: OpenZeppelin ECDSA rejects these too
+    OPERATIONS["recover"] += 1
+    try:
+        pub = coincurve.PublicKey.from_signature_and_message(sig[:64] + bytes((sig[64] - 27,)), digest, hasher=None)
+    except Exception:  # noqa: BLE001 - coincurve raises plain Exception for unrecoverable signatures
+        return None
+    return to_checksum_address(keccak(pub.format(compressed=False)[1:])[12:])
+
+
+def recover(digest: bytes, sig: bytes) -> str:
+    """The checksummed address that signed `digest`; raises ConsensusError for a malformed or malleable signature.
+
+    Results are memoised: every simulated node checks the same vote, and the answer cannot differ between them.
+    """
+    OPERATIONS["verify"] += 1
+    addr = _recover(_check32(digest, "digest"), bytes(sig))
+    if addr is None:
+        raise ConsensusError(f"invalid signature {bytes(sig).hex()[:20]}... over digest {digest.hex()}")
+    return addr
+
+
+def try_recover(digest: bytes, sig: bytes) -> str | None:
+    """Like recover() but returns None for an invalid signature."""
+    OPERATIONS["verify"] += 1
+    return _recover(bytes(digest), bytes(sig)) if len(digest) == 32 else None
+
+
+@lru_cache(maxsize=64)
+def validator_keys(n: int, seed: int = 0) -> tuple[ValidatorKey, ...]:
+    """`n` deterministic validator keys for simulations and tests (never use them for real funds)."""
+    if n < 1:
+        raise ConfigError("must be at least 1", key="nodes", value=n)
+    return tuple(ValidatorKey.from_private_key(keccak(b"market_sim validator" + _u(seed) + _u(i))) for i in range(n))

@@ -1,0 +1,193 @@
+"""What a validator checks a trade against: known accounts, the orders it has seen, finalized trades, balances."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from market_sim.core.errors import ConfigError
+from market_sim.core.events import Trade
+from market_sim.core.instruments import Instrument
+from market_sim.core.orders import NewOrder, Side
+
+__all__ = ["TradeClaim", "BalanceView", "Pending", "ValidationState"]
+
+
+@dataclass(frozen=True, slots=True)
+class TradeClaim:
+    """A trade together with the two orders it claims to match: what a validator needs to check it."""
+
+    trade: Trade
+    buy: NewOrder
+    sell: NewOrder
+
+    @property
+    def trade_id(self) -> int:
+        return self.trade.trade_id
+
+
+class BalanceView:
+    """Settled balances per (account, asset) in token base units; the solvency check runs against these.
+
+    Buyers pay quantity * price * quote_units_per_lot_tick of the quote asset, sellers deliver
+    quantity * base_units_per_lot of the base asset. Proceeds only count once the trade is final.
+    """
+
+    __slots__ = ("instruments", "settled")
+
+    def __init__(self, instruments: Iterable[Instrument] | Mapping[str, Instrument] = (),
+                 balances: Mapping[tuple[str, str], int] | None = None) -> None:
+        items = instruments.values() if isinstance(instruments, Mapping) else instruments
+        self.instruments: dict[str, Instrument] = {i.symbol: i for i in items}
+        self.settled: Counter[tuple[str, str]] = Counter()
+        for (account, asset), amount in (balances or {}).items():
+            self.deposit(account, asset, amount)
+
+    def copy(self) -> BalanceView:
+        """An independent copy (each validator keeps its own)."""
+        other = BalanceView(self.instruments.values())
+        other.settled = Counter(self.settled)
+        return other
+
+    def deposit(self, account: str, asset: str, amount: int) -> None:
+        """Credit (or, with a negative amount, debit) a settled balance."""
+        if not isinstance(amount, int) or isinstance(amount, bool):
+            raise ConfigError("balance amounts must be integers (token base units)", key=f"{account}.{asset}",
+                              value=amount)
+        self.settled[(account, asset)] += amount
+
+    def debits(self, trade: Trade) -> tuple[tuple[tuple[str, str], int], tuple[tuple[str, str], int]] | None:
+        """((buyer, quote), amount), ((seller, base), amount) the trade takes; None for an unknown instrument."""
+        inst = self.instruments.get(trade.symbol)
+        if inst is None:
+            return None
+        return (((trade.buyer, inst.quote_asset), trade.quantity * trade.price * inst.quote_units_per_lot_tick),
+                ((trade.seller, inst.base_asset), trade.quantity * inst.base_units_per_lot))
+
+    def apply(self, trade: Trade) -> None:
+        """Move the trade's amounts between the two accounts' settled balances."""
+        legs = self.debits(trade)
+        if legs is None:
+            return
+        (buyer_quote, quote), (seller_base, base) = legs
+        inst = self.instruments[trade.symbol]
+        self.settled[buyer_quote] -= quote
+        self.settled[(trade.seller, inst.quote_asset)] += quote
+        self.settled[seller_base] -= base
+        self.settled[(trade.buyer, inst.base_asset)] += base
+
+
+class Pending:
+    """Trades approved on top of the settled state but not final yet: their ids and the amounts they hold."""
+
+    __slots__ = ("trade_ids", "held")
+
+    def __init__(self) -> None:
+        self.trade_ids: set[int] = set()
+        self.held: Counter[tuple[str, str]] = Counter()
+
+    def add(self, trade: Trade, balances: BalanceView | None) -> None:
+        self.trade_ids.add(trade.trade_id)
+        legs = balances.debits(trade) if balances is not None else None
+        for key, amount in legs or ():
+            self.held[key] += amount
+
+    def remove(self, trade: Trade, balances: BalanceView | None) -> None:
+        if trade.trade_id not in self.trade_ids:
+            return
+        self.trade_ids.discard(trade.trade_id)
+        legs = balances.debits(trade) if balances is not None else None
+        for key, amount in legs or ():
+            self.held[key] -= amount
+
+
+def _order_mismatch(trade: Trade, order: NewOrder, side: Side) -> str | None:
+    name = "buy" if side is Side.BUY else "sell"
+    claimed = trade.buy_order_id if side is Side.BUY else trade.sell_order_id
+    trader = trade.buyer if side is Side.BUY else trade.seller
+    if order.order_id != claimed:
+        return f"order_mismatch: {name} order id {order.order_id} != trade's {claimed}"
+    if order.side is not side:
+        return f"order_mismatch: {name} order {order.order_id} is a {order.side} order"
+    if order.trader != trader:
+        return f"order_mismatch: {name} order {order.order_id} belongs to {order.trader!r}, trade says {trader!r}"
+    if order.symbol != trade.symbol:
+        return f"order_mismatch: {name} order {order.order_id} is for {order.symbol}, trade is {trade.symbol}"
+    if order.price is not None and (trade.price > order.price if side is Side.BUY else trade.price < order.price):
+        return f"price_outside_limit: {trade.price} vs {name} limit {order.price}"
+    if trade.quantity > order.quantity:
+        return f"quantity_exceeds_order: {trade.quantity} > {name} order {order.order_id} quantity {order.quantity}"
+    return None
+
+
+class ValidationState:
+    """One validator's own copy of what it needs to judge trades; `check` is pure, `finalize` updates it."""
+
+    __slots__ = ("accounts", "balances", "orders", "final_ids", "approved")
+
+    def __init__(self, accounts: Iterable[str] | None = None, balances: BalanceView | None = None) -> None:
+        self.accounts: frozenset[str] | None = None if accounts is None else frozenset(accounts)
+        self.balances = balances  # None disables the solvency check (no balances known)
+        self.orders: dict[int, NewOrder] = {}
+        self.final_ids: set[int] = set()
+        self.approved = Pending()  # pre-trade approvals not yet final
+
+    def copy(self) -> ValidationState:
+        """An independent copy for another validator."""
+        other = ValidationState(self.accounts, None if self.balances is None else self.balances.copy())
+        other.orders = dict(self.orders)
+        other.final_ids = set(self.final_ids)
+        return other
+
+    def check(self, claim: TradeClaim, pending: Pending | None = None, *, known_orders_only: bool = False) -> str | None:
+        """None if the trade is valid on top of the final state plus `pending`, else 'code: detail'.
+
+        With known_orders_only the claimed orders must equal orders on record (from the exchange's feed), so a
+        proposer cannot invent an order to fit a bad trade.
+        """
+        trade, buy, sell = claim.trade, claim.buy, claim.sell
+        if trade.quantity <= 0:
+            return f"invalid_quantity: {trade.quantity}"
+        if trade.price <= 0:
+            return f"invalid_price: {trade.price}"
+        if trade.buyer == trade.seller:
+            return f"self_trade: buyer and seller are both {trade.buyer!r}"
+        if self.accounts is not None:
+            for who in (trade.buyer, trade.seller):
+                if who not in self.accounts:
+                    return f"unknown_account: {who!r}"
+        for order, side in ((buy, Side.BUY), (sell, Side.SELL)):
+            reason = _order_mismatch(trade, order, side)
+            if reason:
+                return reason
+            seen = self.orders.get(order.order_id)
+            if seen is None and known_orders_only:
+                return f"unknown_order: order {order.order_id} is not on record"
+            if seen is not None and seen != order:
+                return f"order_mismatch: order {order.order_id} differs from the order on record"
+        tid = trade.trade_id
+        if tid in self.final_ids or (pending is not None and tid in pending.trade_ids):
+            return f"duplicate_trade: trade {tid} already approved"
+        if self.balances is not None:
+            legs = self.balances.debits(trade)
+            if legs is None:
+                return f"unknown_instrument: {trade.symbol!r}"
+            for key, amount in legs:
+                available = self.balances.settled[key] - (pending.held[key] if pending is not None else 0)
+                if amount > available:
+                    return f"insolvent: {key[0]} needs {amount} {key[1]}, has {available}"
+        return None
+
+    def record_orders(self, claim: TradeClaim) -> None:
+        """Remember the orders of a trade the exchange reported (its latest version of each order)."""
+        self.orders[claim.buy.order_id] = claim.buy
+        self.orders[claim.sell.order_id] = claim.sell
+
+    def finalize(self, trades: Iterable[Trade]) -> None:
+        """Trades became final: never approve them again, move their amounts, release pre-trade holds."""
+        for trade in trades:
+            self.approved.remove(trade, self.balances)
+            self.final_ids.add(trade.trade_id)
+            if self.balances is not None:
+                self.balances.apply(trade)

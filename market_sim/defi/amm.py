@@ -1,0 +1,186 @@
+"""On-chain AMM access: deploy Factory + Router on a Chain, create pairs, add/remove liquidity, swap, read pools."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils import keccak, to_checksum_address
+from web3.contract import Contract
+
+from market_sim.blockchain import Chain, load_artifact
+from market_sim.core.errors import ValidationError
+from market_sim.defi.amm_math import DEFAULT_FEE_BPS, PoolState
+
+__all__ = ["Amm", "PairInfo", "SwapResult", "pair_address", "deploy_token", "MAX_UINT256"]
+
+MAX_UINT256 = 2**256 - 1
+# Far-future deadline for callers that do not care (the router still checks it).
+NO_DEADLINE = 2**63
+# Explicit gas limits: a node's estimate runs in the pending block's state, where the price accumulators may not
+# be written yet (same timestamp), so estimates can fall ~45k short of the real cost.
+GAS_SWAP = 400_000
+GAS_LIQUIDITY = 3_500_000  # addLiquidity may create the pair
+
+
+def pair_address(factory: str, token_a: str, token_b: str) -> str:
+    """CREATE2 address of the pair of two tokens made by `factory` (Pair's init code takes no arguments)."""
+    t0, t1 = sorted((to_checksum_address(token_a), to_checksum_address(token_b)), key=lambda a: int(a, 16))
+    salt = keccak(bytes.fromhex(t0[2:]) + bytes.fromhex(t1[2:]))
+    init_hash = keccak(bytes.fromhex(load_artifact("Pair").bytecode))
+    raw = keccak(b"\xff" + bytes.fromhex(to_checksum_address(factory)[2:]) + salt + init_hash)[12:]
+    return to_checksum_address(raw)
+
+
+def deploy_token(chain: Chain, name: str, symbol: str, decimals: int = 18, *, sender: str = "deployer") -> Contract:
+    """A mintable TestToken owned by `sender`."""
+    return chain.deploy("TestToken", name, symbol, decimals, sender=sender)
+
+
+@dataclass(frozen=True, slots=True)
+class PairInfo:
+    """A deployed pair: its address, token order and fee."""
+
+    address: str
+    token0: str
+    token1: str
+    fee_bps: int
+
+    def zero_for_one(self, token_in: str) -> bool:
+        """True when token_in is token0."""
+        token_in = to_checksum_address(token_in)
+        if token_in not in (self.token0, self.token1):
+            raise ValidationError(f"token {token_in} is not in pair {self.address}")
+        return token_in == self.token0
+
+
+@dataclass(frozen=True, slots=True)
+class SwapResult:
+    """An executed swap: amounts, gas used and the pool afterwards."""
+
+    amount_in: int
+    amount_out: int
+    gas_used: int
+    pool: PoolState
+
+
+class Amm:
+    """The AMM contracts on one chain (Factory + Router) and the pairs made through them."""
+
+    def __init__(self, chain: Chain, factory: Contract, router: Contract) -> None:
+        self.chain = chain
+        self.factory = factory
+        self.router = router
+        self._pairs: dict[tuple[str, str], PairInfo] = {}
+        self._handles: dict[str, Contract] = {}
+
+    @classmethod
+    def deploy(cls, chain: Chain, *, sender: str = "deployer") -> Amm:
+        """Deploy a Factory (sender sets the protocol fee receiver) and its Router."""
+        factory = chain.deploy("Factory", chain.address(sender), sender=sender)
+        router = chain.deploy("Router", factory.address, sender=sender)
+        return cls(chain, factory, router)
+
+    # ---- pairs --------------------------------------------------------------------------------------------------
+    def create_pair(self, token_a: str, token_b: str, fee_bps: int = DEFAULT_FEE_BPS, *,
+                    sender: str = "deployer") -> PairInfo:
+        """Create the pair with a fee in basis points (createPair for the default fee, else createPairWithFee)."""
+        f = self.factory.functions
+        call = f.createPair(token_a, token_b) if fee_bps == DEFAULT_FEE_BPS else f.createPairWithFee(token_a, token_b, fee_bps)
+        self.chain.transact(call, sender=sender, gas=GAS_LIQUIDITY)
+        return self.pair_info(token_a, token_b)
+
+    def pair_info(self, token_a: str, token_b: str) -> PairInfo:
+        """The existing pair of two tokens (cached)."""
+        key = tuple(sorted((to_checksum_address(token_a), to_checksum_address(token_b))))
+        info = self._pairs.get(key)
+        if info is None:
+            address = self.chain.call(self.factory.functions.getPair(token_a, token_b))
+            if int(address, 16) == 0:
+                raise ValidationError(f"no pair for tokens {token_a} and {token_b}")
+            pair = self.pair(address)
+            info = PairInfo(to_checksum_address(address), self.chain.call(pair.functions.token0()),
+                            self.chain.call(pair.functions.token1()), self.chain.call(pair.functions.fee()))
+            self._pairs[key] = info
+        return info
+
+    def pair(self, address: str) -> Contract:
+        """Contract handle of a pair."""
+        handle = self._handles.get(address)
+        if handle is None:
+            handle = self._handles[address] = self.chain.contract("Pair", address)
+        return handle
+
+    def pool(self, info: PairInfo) -> PoolState:
+        """Current reserves and fee of a pair."""
+        r0, r1, _ = self.chain.call(self.pair(info.address).functions.getReserves())
+        return PoolState(r0, r1, info.fee_bps)
+
+    # ---- trading ------------------------------------------------------------------------------------------------
+    def approve_router(self, token: Contract, owner: str) -> None:
+        """Let the router pull `owner`'s `token` (unlimited), unless it already may."""
+        # Read from the chain, not cached: a snapshot revert can undo an approval.
+        allowance = self.chain.call(token.functions.allowance(self.chain.address(owner), self.router.address))
+        if allowance < MAX_UINT256 // 2:
+            self.chain.transact(token.functions.approve(self.router.address, MAX_UINT256), sender=owner)
+
+    def add_liquidity(self, token_a: Contract, token_b: Contract, amount_a: int, amount_b: int, *, sender: str,
+                      min_a: int = 0, min_b: int = 0, deadline: int = NO_DEADLINE) -> tuple[int, int, int]:
+        """Deposit through the router; returns (amount_a, amount_b, liquidity) from the Mint event and LP balance."""
+        self.approve_router(token_a, sender)
+        self.approve_router(token_b, sender)
+        info = self.pair_info(token_a.address, token_b.address)
+        pair = self.pair(info.address)
+        to = self.chain.address(sender)
+        before = self.chain.call(pair.functions.balanceOf(to))
+        receipt = self.chain.transact(self.router.functions.addLiquidity(
+            token_a.address, token_b.address, amount_a, amount_b, min_a, min_b, to, deadline), sender=sender,
+            gas=GAS_LIQUIDITY)
+        (mint,) = self.chain.events(receipt, pair, "Mint")
+        a, b = (mint["amount0"], mint["amount1"]) if info.token0 == token_a.address else (mint["amount1"], mint["amount0"])
+        return a, b, self.chain.call(pair.functions.balanceOf(to)) - before
+
+    def remove_liquidity(self, token_a: Contract, token_b: Contract, liquidity: int, *, sender: str,
+                         min_a: int = 0, min_b: int = 0, deadline: int = NO_DEADLINE) -> tuple[int, int]:
+        """Burn LP tokens through the router; returns (amount_a, amount_b)."""
+        info = self.pair_info(token_a.address, token_b.address)
+        self.approve_router(self.pair(info.address), sender)
+        receipt = self.chain.transact(self.router.functions.removeLiquidity(
+            token_a.address, token_b.address, liquidity, min_a, min_b, self.chain.address(sender), deadline),
+            sender=sender, gas=GAS_SWAP)
+        (burn,) = self.chain.events(receipt, self.pair(info.address), "Burn")
+        return (burn["amount0"], burn["amount1"]) if info.token0 == token_a.address else (burn["amount1"], burn["amount0"])
+
+    def swap_exact_in(self, token_in: Contract, token_out: Contract, amount_in: int, *, sender: str,
+                      min_out: int = 0, to: str | None = None, deadline: int = NO_DEADLINE,
+                      approve: bool = True) -> SwapResult:
+        """swapExactTokensForTokens over one pair; returns amounts, gas and the pool after the swap.
+
+        approve=False skips the allowance check (the caller approved the router for good, see approve_router).
+        """
+        if approve:
+            self.approve_router(token_in, sender)
+        info = self.pair_info(token_in.address, token_out.address)
+        receipt = self.chain.transact(self.router.functions.swapExactTokensForTokens(
+            amount_in, min_out, [token_in.address, token_out.address], self.chain.address(to or sender), deadline),
+            sender=sender, gas=GAS_SWAP)
+        return self._swap_result(receipt, info)
+
+    def swap_exact_out(self, token_in: Contract, token_out: Contract, amount_out: int, *, sender: str,
+                       max_in: int = MAX_UINT256, to: str | None = None, deadline: int = NO_DEADLINE) -> SwapResult:
+        """swapTokensForExactTokens over one pair."""
+        self.approve_router(token_in, sender)
+        info = self.pair_info(token_in.address, token_out.address)
+        receipt = self.chain.transact(self.router.functions.swapTokensForExactTokens(
+            amount_out, max_in, [token_in.address, token_out.address], self.chain.address(to or sender), deadline),
+            sender=sender, gas=GAS_SWAP)
+        return self._swap_result(receipt, info)
+
+    def _swap_result(self, receipt: Any, info: PairInfo) -> SwapResult:
+        pair = self.pair(info.address)
+        (swap,) = self.chain.events(receipt, pair, "Swap")
+        sync = self.chain.events(receipt, pair, "Sync")[-1]
+        amount_in = swap["amount0In"] + swap["amount1In"]
+        amount_out = swap["amount0Out"] + swap["amount1Out"]
+        return SwapResult(amount_in, amount_out, int(receipt["gasUsed"]),
+                          PoolState(sync["reserve0"], sync["reserve1"], info.fee_bps))

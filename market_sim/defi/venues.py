@@ -1,0 +1,207 @@
+"""AMM pools as simulation venues: swap commands queue in their chain's mempool and execute at block times."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from web3.contract import Contract
+
+from market_sim.blockchain import Chain
+from market_sim.core.errors import ContractRevertError, ValidationError
+from market_sim.core.events import Event
+from market_sim.core.instruments import Instrument
+from market_sim.core.orders import Side
+from market_sim.defi.amm import Amm, PairInfo
+from market_sim.defi.arbitrage import QuotePool
+from market_sim.simulation.venues import Quote
+
+if TYPE_CHECKING:
+    from market_sim.simulation.runner import Simulation
+
+__all__ = ["SwapCommand", "SwapExecuted", "SwapFailed", "AmmVenue", "ChainRuntime", "FAILED_SWAP_GAS"]
+
+# In-process chains refuse a reverting transaction before mining it (no receipt): charge this estimate instead.
+FAILED_SWAP_GAS = 45_000
+
+
+@dataclass(frozen=True, slots=True)
+class SwapCommand:
+    """Swap exactly `amount_in` on an AMM venue: BUY pays quote for base, SELL pays base for quote."""
+
+    trader: str
+    symbol: str
+    side: Side
+    amount_in: int
+    min_out: int = 0
+    tag: str = ""  # the agent's own label, echoed in the result (e.g. an arbitrage id)
+
+
+@dataclass(frozen=True, slots=True)
+class SwapExecuted(Event):
+    """A swap was mined: exact amounts, gas used and the pool's reserves afterwards."""
+
+    trader: str
+    venue: str
+    symbol: str
+    side: Side
+    amount_in: int
+    amount_out: int
+    gas_used: int
+    gas_price_wei: int
+    reserve_quote: int
+    reserve_base: int
+    tag: str
+
+
+@dataclass(frozen=True, slots=True)
+class SwapFailed(Event):
+    """A swap reverted on chain (slippage limit, balance...); the gas was still paid."""
+
+    trader: str
+    venue: str
+    symbol: str
+    side: Side
+    amount_in: int
+    reason: str
+    gas_used: int
+    gas_price_wei: int
+    tag: str
+
+
+class ChainRuntime:
+    """One chain inside a simulation: its mempool and block production every `block_time` ns on the Kernel."""
+
+    def __init__(self, name: str, chain: Chain, block_time: int, gas_price_wei: int) -> None:
+        self.name = name
+        self.chain = chain
+        self.block_time = block_time
+        self.gas_price_wei = gas_price_wei
+        self.blocks = 0
+        self.transactions = 0
+        self.gas_used = 0
+        self._mempool: list[tuple[AmmVenue, SwapCommand]] = []
+        self._sim: Simulation | None = None
+        # Called at the start of each block before the mempool runs (block-builder access, e.g. top-of-block arbs).
+        self.pre_block: list[Callable[[], None]] = []
+        self.post_block: list[Callable[[], None]] = []  # after the block's transactions (observers)
+
+    def start(self, sim: "Simulation") -> None:
+        """Produce blocks on the simulation clock."""
+        self._sim = sim
+        sim.every(self.block_time, self.produce_block)
+
+    def submit(self, venue: AmmVenue, command: SwapCommand, *, first: bool = False) -> None:
+        """Queue a swap for the next block (`first`: ahead of what is already queued)."""
+        if first:
+            self._mempool.insert(0, (venue, command))
+        else:
+            self._mempool.append((venue, command))
+
+    def produce_block(self) -> None:
+        """Run the pre-block hooks, execute the queued swaps in order and publish their results."""
+        self.blocks += 1
+        for hook in self.pre_block:
+            hook()
+        pending, self._mempool = self._mempool, []
+        now = self._sim.kernel.now
+        for venue, command in pending:
+            event = venue.execute(command, now)
+            self.transactions += 1
+            self.gas_used += event.gas_used
+            self._sim.record("defi_swaps", {
+                "ts": now, "chain": self.name, "venue": venue.name, "agent": command.trader,
+                "side": int(command.side), "amount_in": str(command.amount_in),
+                "amount_out": str(getattr(event, "amount_out", 0)), "gas_used": event.gas_used,
+                "ok": type(event) is SwapExecuted, "tag": command.tag, "price_after": venue.price_float(),
+            })
+            self._sim.publish(venue, command, [event])
+        for hook in self.post_block:
+            hook()
+
+
+class AmmVenue:
+    """A Pair on one chain behind the simulation's Venue protocol (one symbol: base/quote)."""
+
+    kind = "amm"
+
+    def __init__(self, name: str, instrument: Instrument, runtime: ChainRuntime, amm: Amm, base: Contract,
+                 quote: Contract, info: PairInfo) -> None:
+        self.name = name
+        self.instrument = instrument
+        self.symbols = (instrument.symbol,)
+        self.runtime = runtime
+        self.amm = amm
+        self.base = base
+        self.quote_token = quote
+        self.info = info
+        self._base_is_token0 = info.token0 == base.address
+        self._price_scale = 10 ** (instrument.base_decimals - instrument.quote_decimals) / float(instrument.tick_size)
+        self.observers: list[Callable[[AmmVenue], None]] = []
+        self.refresh()
+
+    @property
+    def chain(self) -> Chain:
+        return self.runtime.chain
+
+    @property
+    def fee_bps(self) -> int:
+        return self.info.fee_bps
+
+    def refresh(self) -> QuotePool:
+        """Re-read the reserves from the chain."""
+        state = self.amm.pool(self.info)
+        self._set(state.reserve0, state.reserve1)
+        return self.pool
+
+    def _set(self, r0: int, r1: int) -> None:
+        base, quote = (r0, r1) if self._base_is_token0 else (r1, r0)
+        self.pool = QuotePool(quote, base, self.info.fee_bps)
+
+    def price_float(self) -> float:
+        """Marginal price in quote per base (display)."""
+        return self.pool.quote / self.pool.base * 10 ** (self.instrument.base_decimals - self.instrument.quote_decimals)
+
+    # ---- Venue protocol -------------------------------------------------------------------------------------------
+    def handle(self, command: Any, ts: int) -> list[Event]:
+        if not isinstance(command, SwapCommand):
+            raise ValidationError(f"AMM venue {self.name} accepts SwapCommand, got {type(command).__name__}")
+        self.runtime.submit(self, command)
+        return []  # results are published when the block is produced
+
+    def quote(self, symbol: str, ts: int) -> Quote:
+        # Marginal price net of the fee on each side: what an infinitesimal sell / buy gets.
+        mid = self.pool.quote / self.pool.base * self._price_scale
+        keep = 1 - self.info.fee_bps / 10_000
+        return Quote(ts, self.name, symbol, max(1, int(mid * keep)), 0, max(1, round(mid / keep + 0.5)), 0, None)
+
+    def depth(self, symbol: str, levels: int = 10) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        return [], []
+
+    def end_session(self, ts: int) -> list[Event]:
+        return []
+
+    def expire(self, ts: int) -> list[Event]:
+        return []
+
+    # ---- execution ------------------------------------------------------------------------------------------------
+    def execute(self, command: SwapCommand, ts: int) -> SwapExecuted | SwapFailed:
+        """Send the swap transaction now (called by the chain at block time)."""
+        buy = command.side is Side.BUY
+        token_in, token_out = (self.quote_token, self.base) if buy else (self.base, self.quote_token)
+        gas_price = self.runtime.gas_price_wei
+        try:
+            result = self.amm.swap_exact_in(token_in, token_out, command.amount_in, sender=command.trader,
+                                            min_out=command.min_out, approve=False)  # approved when funded
+        except ContractRevertError as err:
+            receipt = getattr(err, "receipt", None)
+            gas = int(receipt["gasUsed"]) if receipt is not None else FAILED_SWAP_GAS
+            return SwapFailed(ts, command.trader, self.name, command.symbol, command.side, command.amount_in,
+                              err.error_name or str(err), gas, gas_price, command.tag)
+        self._set(result.pool.reserve0, result.pool.reserve1)
+        for fn in self.observers:
+            fn(self)
+        return SwapExecuted(ts, command.trader, self.name, command.symbol, command.side, result.amount_in,
+                            result.amount_out, result.gas_used, gas_price, self.pool.quote, self.pool.base,
+                            command.tag)

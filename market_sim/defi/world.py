@@ -1,0 +1,244 @@
+"""The DeFi world of a simulation: several in-process chains, tokens, AMM pools, a bridge, funded accounts.
+
+Scenario schema (section `[defi]`, registered by importing market_sim.defi.sim):
+    [defi]            home_chain (where the original tokens live), sample_interval
+    [[defi.chains]]   name, chain_id, block_time, gas_price_gwei
+    [defi.bridge]     validators, threshold, fee_bps, delay
+and AMM pools as venues: [[venues]] kind = "amm", chain, fee_bps, liquidity (base units as a decimal amount),
+price_offset (relative start offset from the instrument's initial price).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+from web3.contract import Contract
+
+from market_sim.blockchain import Chain
+from market_sim.consensus.signing import validator_keys
+from market_sim.core.clock import NS_PER_SECOND
+from market_sim.core.errors import ConfigError
+from market_sim.core.instruments import Instrument
+from market_sim.core.orders import Side
+from market_sim.defi.amm import Amm, deploy_token
+from market_sim.defi.arbitrage import CrossPoolTrade, best_cross_pool_trade, gas_cost
+from market_sim.defi.bridge import BridgeRelayer
+from market_sim.defi.venues import AmmVenue, ChainRuntime, SwapCommand, SwapExecuted
+from market_sim.simulation.params import build_params, param
+
+if TYPE_CHECKING:
+    from market_sim.simulation.runner import Simulation
+
+__all__ = ["ChainConfig", "BridgeConfig", "DefiConfig", "AmmVenueParams", "DefiWorld", "GWEI"]
+
+GWEI = 10**9
+SERVICE_ACCOUNTS = ("deployer", "lp", "relayer")
+
+
+@dataclass(frozen=True, slots=True)
+class ChainConfig:
+    name: str = param(help="chain name used by venues and agents")
+    chain_id: int = param(min=1)
+    block_time: int = param(12 * NS_PER_SECOND, duration=True, min=1)
+    gas_price_gwei: float = param(1.0, min=0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeConfig:
+    validators: int = param(4, min=1)
+    threshold: int = param(3, min=1)
+    fee_bps: int = param(10, min=0, max=1000)
+    delay: int = param(60 * NS_PER_SECOND, duration=True, min=0)
+
+
+@dataclass(frozen=True, slots=True)
+class DefiConfig:
+    chains: tuple[ChainConfig, ...]
+    bridge: BridgeConfig
+    home_chain: str
+    sample_interval: int
+
+
+@dataclass(frozen=True, slots=True)
+class AmmVenueParams:
+    chain: str = param(help="name of the [[defi.chains]] entry the pool lives on")
+    fee_bps: int = param(30, min=0, max=1000)
+    liquidity: float = param(1000.0, min=0.0, help="initial base-asset liquidity (decimal amount)")
+    price_offset: float = param(0.0, min=-0.9, max=10.0, help="start price = initial price * (1 + offset)")
+
+
+def parse_defi(raw: dict[str, Any]) -> DefiConfig:
+    """Validate the [defi] table."""
+    known = {"chains", "bridge", "home_chain", "sample_interval"}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(f"unknown key; expected one of: {', '.join(sorted(known))}", key=f"defi.{key}",
+                              value=raw[key])
+    chains_raw = raw.get("chains")
+    if not isinstance(chains_raw, list) or not chains_raw:
+        raise ConfigError("needs at least one [[defi.chains]] entry", key="defi.chains", value=chains_raw)
+    chains = tuple(build_params(ChainConfig, c, f"defi.chains[{i}]") for i, c in enumerate(chains_raw))
+    names = [c.name for c in chains]
+    if len(set(names)) != len(names) or len({c.chain_id for c in chains}) != len(chains):
+        raise ConfigError("chain names and chain ids must be unique", key="defi.chains", value=names)
+    bridge = build_params(BridgeConfig, raw.get("bridge", {}), "defi.bridge")
+    if bridge.threshold > bridge.validators:
+        raise ConfigError("must not exceed defi.bridge.validators", key="defi.bridge.threshold", value=bridge.threshold)
+    home = raw.get("home_chain", names[0])
+    if home not in names:
+        raise ConfigError(f"unknown chain; defined: {', '.join(names)}", key="defi.home_chain", value=home)
+    from market_sim.simulation.latency import parse_duration
+
+    sample = parse_duration(raw.get("sample_interval", "10s"), "defi.sample_interval")
+    return DefiConfig(chains, bridge, home, sample)
+
+
+@dataclass
+class _Tokens:
+    base: Contract
+    quote: Contract
+
+
+@dataclass
+class DefiWorld:
+    """Chains, tokens (originals on the home chain, bridged copies elsewhere), AMM venues and the bridge."""
+
+    config: DefiConfig
+    instrument: Instrument
+    runtimes: dict[str, ChainRuntime]
+    relayer: BridgeRelayer
+    tokens: dict[str, _Tokens]
+    amms: dict[str, Amm]
+    venues: dict[str, AmmVenue] = field(default_factory=dict)
+    lp_deposits: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # venue -> (base, quote, lp tokens)
+
+    @classmethod
+    def build(cls, sim: "Simulation", config: DefiConfig, accounts: list[str]) -> DefiWorld:
+        """Deploy everything on fresh in-process chains (one per [[defi.chains]])."""
+        symbols = [c.instrument for c in sim.scenario.instruments]
+        if len(symbols) < 1:
+            raise ConfigError("the DeFi world needs an instrument (base/quote pair)", key="instruments", value=None)
+        instrument = symbols[0]
+        names = list(SERVICE_ACCOUNTS) + [a for a in accounts if a not in SERVICE_ACCOUNTS]
+        runtimes = {c.name: ChainRuntime(c.name, Chain.local(names, chain_id=c.chain_id, network=c.name),
+                                         c.block_time, int(c.gas_price_gwei * GWEI)) for c in config.chains}
+        b = config.bridge
+        keys = validator_keys(b.validators, seed=sim.seed)
+        relayer = BridgeRelayer.deploy(sim.kernel, [r.chain for r in runtimes.values()], keys, threshold=b.threshold,
+                                       fee_bps=b.fee_bps, delay_ns=b.delay, fee_recipient="relayer")
+        home = runtimes[config.home_chain].chain
+        base_sym = instrument.base_asset or instrument.symbol.split("/")[0]
+        quote_sym = instrument.quote_asset or instrument.symbol.split("/")[-1]
+        base = deploy_token(home, base_sym, base_sym, instrument.base_decimals)
+        quote = deploy_token(home, quote_sym, quote_sym, instrument.quote_decimals)
+        tokens = {config.home_chain: _Tokens(base, quote)}
+        for name, rt in runtimes.items():
+            if name != config.home_chain:
+                tokens[name] = _Tokens(relayer.create_wrapped(home.chain_id, base, rt.chain.chain_id),
+                                       relayer.create_wrapped(home.chain_id, quote, rt.chain.chain_id))
+        amms = {name: Amm.deploy(rt.chain) for name, rt in runtimes.items()}
+        return cls(config, instrument, runtimes, relayer, tokens, amms)
+
+    # ---- lookups --------------------------------------------------------------------------------------------------
+    def runtime(self, chain: str) -> ChainRuntime:
+        try:
+            return self.runtimes[chain]
+        except KeyError:
+            raise ConfigError(f"unknown chain; defined: {', '.join(self.runtimes)}", key="chain", value=chain) from None
+
+    def chain(self, name: str) -> Chain:
+        return self.runtime(name).chain
+
+    def token(self, chain: str, asset: str) -> Contract:
+        """The base or quote token contract on a chain."""
+        t = self.tokens[chain]
+        return t.base if asset == "base" else t.quote
+
+    def balance(self, account: str, chain: str, asset: str) -> int:
+        c = self.chain(chain)
+        return c.call(self.token(chain, asset).functions.balanceOf(c.address(account)))
+
+    def units(self, amount: float | Decimal, asset: str) -> int:
+        """A decimal amount of base or quote to integer token units."""
+        decimals = self.instrument.base_decimals if asset == "base" else self.instrument.quote_decimals
+        return int(Decimal(str(amount)).scaleb(decimals))
+
+    def price_fraction(self, price: float) -> Fraction:
+        """A float price (quote per base) as quote units per base unit."""
+        inst = self.instrument
+        return Fraction(price).limit_denominator(10**12) * Fraction(10**inst.quote_decimals, 10**inst.base_decimals)
+
+    # ---- funding and pools ----------------------------------------------------------------------------------------
+    def fund(self, account: str, chain: str, base: int, quote: int) -> None:
+        """Give `account` base and quote tokens on `chain` (minted at home, bridged without delay elsewhere) and
+        approve the chain's router to spend both for good."""
+        amm = self.amms[chain]
+        amm.approve_router(self.token(chain, "base"), account)
+        amm.approve_router(self.token(chain, "quote"), account)
+        home_name = self.config.home_chain
+        home = self.chain(home_name)
+        t = self.tokens[home_name]
+        if chain == home_name:
+            for token, amount in ((t.base, base), (t.quote, quote)):
+                if amount:
+                    home.transact(token.functions.mint(home.address(account), amount))
+            return
+        dest = self.chain(chain)
+        for token, amount in ((t.base, base), (t.quote, quote)):
+            if amount:
+                gross = amount * 10_000 // (10_000 - self.config.bridge.fee_bps) + 1  # net of the bridge fee
+                home.transact(token.functions.mint(home.address("deployer"), gross))
+                self.relayer.lock(home.chain_id, token, gross, dest.chain_id, sender="deployer",
+                                  recipient=dest.address(account))
+        self.relayer.flush()
+
+    def add_pool(self, name: str, params: AmmVenueParams, price: float) -> AmmVenue:
+        """Create a pool on params.chain and seed it from the `lp` account at `price` (quote per base)."""
+        rt = self.runtime(params.chain)
+        toks = self.tokens[params.chain]
+        amm = self.amms[params.chain]
+        base_amount = self.units(params.liquidity, "base")
+        quote_amount = int(base_amount * self.price_fraction(price * (1 + params.price_offset)))
+        info = amm.create_pair(toks.base.address, toks.quote.address, params.fee_bps)
+        self.fund("lp", params.chain, base_amount, quote_amount)
+        deposited = amm.add_liquidity(toks.base, toks.quote, base_amount, quote_amount, sender="lp")
+        self.lp_deposits[name] = deposited
+        venue = AmmVenue(name, self.instrument, rt, amm, toks.base, toks.quote, info)
+        self.venues[name] = venue
+        return venue
+
+    # ---- arbitrage pass -------------------------------------------------------------------------------------------
+    def arbitrage_costs(self, venue_a: str, venue_b: str, price: float, gas_swap: int) -> int:
+        """Gas of one swap on each venue's chain, in quote units at `price`."""
+        p = self.price_fraction(price)
+        return sum(gas_cost(gas_swap, self.venues[v].runtime.gas_price_wei, p) for v in (venue_a, venue_b))
+
+    def arbitrage_pass(self, venue_a: str, venue_b: str, price: float, *, gas_swap: int = 130_000,
+                       account: str = "deployer", max_rounds: int = 20) -> list[CrossPoolTrade]:
+        """Trade the two pools against each other right now (both legs, ample inventory) until no round trip pays
+        its gas; returns the trades. Used to check the no-arbitrage band once no bridge transfer is pending."""
+        a, b = self.venues[venue_a], self.venues[venue_b]
+        costs = self.arbitrage_costs(venue_a, venue_b, price, gas_swap)
+        done: list[CrossPoolTrade] = []
+        for _ in range(max_rounds):
+            trade = best_cross_pool_trade((a.pool, b.pool), fixed_costs=costs)
+            if trade is None:
+                break
+            buy, sell = (a, b) if trade.buy_index == 0 else (b, a)
+            for venue, (base, quote) in ((buy, (0, trade.quote_in)), (sell, (trade.base_sold, 0))):
+                self.fund(account, venue.runtime.name, base, quote)
+            symbol = self.instrument.symbol
+            legs = (buy.execute(SwapCommand(account, symbol, Side.BUY, trade.quote_in, trade.base_bought), 0),
+                    sell.execute(SwapCommand(account, symbol, Side.SELL, trade.base_sold, trade.quote_out), 0))
+            if not all(isinstance(leg, SwapExecuted) for leg in legs):
+                break
+            done.append(trade)
+        return done
+
+    # ---- invariants -----------------------------------------------------------------------------------------------
+    def supply_ok(self) -> bool:
+        """Bridged supply on every destination is at most what is locked on the source, for every token."""
+        return all(c.ok for c in self.relayer.supply_checks())

@@ -1,0 +1,709 @@
+"""The matching engine: validates order commands, matches them in price-time priority and publishes events.
+
+Rules, in the order they apply to an incoming order:
+- Pre-trade validation (instrument, trader, unique id, fields, stop price against the last trade) rejects with
+  an OrderRejected event and no other effect. Post-only orders that would take are rejected or re-priced one
+  tick behind the opposite best; FOK orders that cannot fill entirely are rejected (FOK_NOT_FILLABLE).
+- Stop and stop-limit orders wait until the last trade price reaches the stop (buy: last >= stop, sell:
+  last <= stop) and then enter as market / limit orders; trades they cause can trigger further stops.
+- An aggressor walks the opposite side best price first and FIFO within a level; every trade is at the resting
+  order's price. Icebergs show `display_quantity`; when the shown slice is used up it refreshes from the reserve
+  at the back of its level (losing time priority). Hidden orders match like any other but are never shown.
+- Self-trade prevention follows the aggressor's STP mode.
+- Every proposed trade goes to the TradeValidator (if any) before anything changes. A refused trade emits
+  TradeRejected and leaves both orders exactly as they were (the resting order keeps its place); the aggressor
+  skips that resting order and goes on matching behind it. If it still has quantity that could only rest
+  crossing a refused order (or an IOC/FOK/market remainder), that remainder is cancelled with reason VALIDATOR,
+  so the book never crosses and no match is retried in a loop.
+  FOK liquidity is checked up front, so only a validator refusal can stop an FOK part-way (approved trades
+  are final); its remainder is then cancelled with reason VALIDATOR.
+- Remainders: market orders are cancelled (NO_LIQUIDITY), IOC/FOK are cancelled (IOC_REMAINDER), limit orders
+  rest. DAY orders expire at end_session(), GTD orders at expire() or at the first command at/after expire_at.
+- Modify: a quantity decrease at the same price keeps time priority; a price change or an increase re-queues
+  the order at the back of its (new) level, and if the new price crosses it trades as an aggressor (post-only
+  orders are rejected or re-priced as on entry). Hidden orders keep plain price-time priority.
+- Order ids must be unique among live (resting or pending) orders; the id of a finished order may be reused.
+
+BookUpdate events (aggregated: one per level touched by a command, with the level's displayed quantity after
+it) are produced only while someone subscribes or when the engine is built with `book_updates=True`, because
+building them costs more than the matching itself on a busy stream.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+
+from market_sim.core.errors import ConfigError, UnknownInstrumentError, ValidationError
+from market_sim.core.events import (
+    BookUpdate, CancelReason, Event, OrderAccepted, OrderCancelled, OrderModified, OrderRejected, OrderRepriced,
+    OrderTriggered, RejectReason, Trade, TradeRejected,
+)
+from market_sim.core.instruments import Instrument
+from market_sim.core.orders import (
+    CancelOrder, ModifyOrder, NewOrder, OrderType, PostOnlyMode, Side, STPMode, TimeInForce,
+)
+from market_sim.core.validation import TradeValidator
+from market_sim.market.book import OrderBook
+from market_sim.market.level import BookSide, PriceLevel
+from market_sim.market.order import OrderState, RestingOrder, pending_state, resting_state
+from market_sim.market.stats import MarketStats
+from market_sim.market.validation import check_new_order, check_positive
+
+__all__ = ["MatchingEngine"]
+
+_BUY = Side.BUY
+_SELL = Side.SELL
+_LIMIT = OrderType.LIMIT
+_MARKET = OrderType.MARKET
+_STOP = OrderType.STOP
+_STOP_LIMIT = OrderType.STOP_LIMIT
+_GTC = TimeInForce.GTC
+_DAY = TimeInForce.DAY
+_GTD = TimeInForce.GTD
+_IOC = TimeInForce.IOC
+_FOK = TimeInForce.FOK
+_STP_NONE = STPMode.NONE
+_USER = CancelReason.USER
+
+
+class MatchingEngine:
+    """A venue with one order book per instrument, price-time priority matching and an event stream."""
+
+    def __init__(self, instruments: Iterable[Instrument] = (), *, traders: Iterable[str] | None = None,
+                 validator: TradeValidator | None = None, book_updates: bool = False) -> None:
+        self.instruments: dict[str, Instrument] = {}
+        self._books: dict[str, OrderBook] = {}
+        self._traders: set[str] | None = None if traders is None else set(traders)
+        self._validator = validator
+        self._book_updates = book_updates
+        self._orders: dict[int, RestingOrder] = {}   # resting orders by id
+        self._stops: dict[int, NewOrder] = {}         # pending stop orders by id
+        self._gtd: list[tuple[int, int, int]] = []   # heap of (expire_at, sequence, order_id)
+        self._listeners: list[Callable[[Event], None]] = []
+        self._touched: dict[tuple[OrderBook, Side, int], None] | None = None
+        self._next_trade_id = 1
+        self._seq = 0
+        for inst in instruments:
+            self.add_instrument(inst)
+
+    # ----------------------------------------------------------------------------------------- configuration
+
+    def add_instrument(self, inst: Instrument) -> None:
+        """List an instrument (a no-op if the same one is already listed)."""
+        known = self.instruments.get(inst.symbol)
+        if known is not None:
+            if known != inst:
+                raise ConfigError("a different instrument with this symbol is already listed",
+                                  key="symbol", value=inst.symbol)
+            return
+        self.instruments[inst.symbol] = inst
+        self._books[inst.symbol] = OrderBook(inst)
+
+    def register_trader(self, trader: str) -> None:
+        """Allow `trader` to send orders (every id is allowed when the engine was built with traders=None)."""
+        if not isinstance(trader, str) or not trader:
+            raise ValidationError(f"trader id must be a non-empty string, got {trader!r}")
+        if self._traders is not None:
+            self._traders.add(trader)
+
+    def subscribe(self, fn: Callable[[Event], None]) -> Callable[[], None]:
+        """Call `fn` with every event from now on (BookUpdate included); returns the unsubscribe function."""
+        self._listeners.append(fn)
+
+        def unsubscribe() -> None:
+            if fn in self._listeners:
+                self._listeners.remove(fn)
+
+        return unsubscribe
+
+    # ----------------------------------------------------------------------------------------- market data
+
+    def book(self, symbol: str) -> OrderBook:
+        """The order book of `symbol`."""
+        book = self._books.get(symbol)
+        if book is None:
+            raise UnknownInstrumentError(symbol)
+        return book
+
+    def books(self) -> list[OrderBook]:
+        """All books, in listing order."""
+        return list(self._books.values())
+
+    def stats(self, symbol: str) -> MarketStats:
+        """Last trade price, VWAP, volume and trade count of `symbol`."""
+        return self.book(symbol).stats()
+
+    def order(self, order_id: int) -> OrderState | None:
+        """Snapshot of a resting or pending-stop order, or None if it is not live."""
+        o = self._orders.get(order_id)
+        if o is not None:
+            return resting_state(o, o.level.ladder.book.symbol)
+        stop = self._stops.get(order_id)
+        return None if stop is None else pending_state(stop)
+
+    def resting_count(self) -> int:
+        """Number of orders resting in all books."""
+        return len(self._orders)
+
+    def pending_stops(self, symbol: str) -> list[OrderState]:
+        """Stop orders of `symbol` waiting for their trigger, in submission order."""
+        self.book(symbol)
+        return [pending_state(cmd) for cmd in self._stops.values() if cmd.symbol == symbol]
+
+    # ----------------------------------------------------------------------------------------- commands
+
+    def process(self, cmd: NewOrder | CancelOrder | ModifyOrder, ts: int) -> list[Event]:
+        """Apply one command at time `ts` (ns); returns every event it caused, in order."""
+        events: list[Event] = []
+        tracking = self._book_updates or self._listeners
+        if tracking:
+            self._touched = {}
+        gtd = self._gtd
+        if gtd and gtd[0][0] <= ts:
+            self._expire_into(ts, events)
+        kind = type(cmd)
+        if kind is NewOrder:
+            self._new(cmd, ts, events)
+        elif kind is CancelOrder:
+            self._cancel(cmd, ts, events)
+        elif kind is ModifyOrder:
+            self._modify(cmd, ts, events)
+        else:
+            raise ValidationError(f"not an order command: {cmd!r}")
+        if tracking:
+            return self._finish(ts, events)
+        return events
+
+    def expire(self, ts: int) -> list[Event]:
+        """Cancel (reason EXPIRED) every GTD order whose expire_at <= ts."""
+        events = self._begin()
+        self._expire_into(ts, events)
+        return self._finish(ts, events)
+
+    def end_session(self, ts: int, symbol: str | None = None) -> list[Event]:
+        """Cancel (reason EXPIRED) the DAY orders of one instrument, or of all when `symbol` is None."""
+        books = [self.book(symbol)] if symbol is not None else list(self._books.values())
+        events = self._begin()
+        for book in books:
+            for oid in book.day_orders:
+                o = self._orders.get(oid)
+                if o is not None and o.spec is not None and o.spec.tif is _DAY and o.level.ladder.book is book:
+                    self._cancel_resting(o, ts, events, CancelReason.EXPIRED)
+                    continue
+                stop = self._stops.get(oid)
+                if stop is not None and stop.tif is _DAY and stop.symbol == book.symbol:
+                    del self._stops[oid]
+                    events.append(OrderCancelled(ts, oid, stop.trader, stop.symbol, stop.quantity,
+                                                 CancelReason.EXPIRED))
+            book.day_orders.clear()
+        return self._finish(ts, events)
+
+    def _begin(self) -> list[Event]:
+        """Start collecting the events (and, if anyone listens, the touched levels) of one call."""
+        if self._book_updates or self._listeners:
+            self._touched = {}
+        return []
+
+    def _finish(self, ts: int, events: list[Event]) -> list[Event]:
+        touched = self._touched
+        if touched:
+            for book, side, price in touched:
+                level = book.side(side).levels.get(price)
+                events.append(BookUpdate(ts, book.symbol, side, price, 0 if level is None else level.shown))
+        self._touched = None
+        listeners = self._listeners
+        if listeners:
+            for event in events:
+                for fn in tuple(listeners):
+                    fn(event)
+        return events
+
+    # ----------------------------------------------------------------------------------------- new orders
+
+    def _reject(self, events: list[Event], ts: int, order_id: int, trader: str, symbol: str,
+                reason: RejectReason, message: str) -> None:
+        events.append(OrderRejected(ts, order_id, trader, symbol, reason, message))
+
+    def _problem(self, cmd: NewOrder, book: OrderBook | None, ts: int) -> tuple[RejectReason, str] | None:
+        """Why a new order must be rejected before it touches the book, or None."""
+        if book is None:
+            return RejectReason.UNKNOWN_INSTRUMENT, f"unknown instrument {cmd.symbol!r}"
+        if self._traders is not None and cmd.trader not in self._traders:
+            return RejectReason.UNKNOWN_TRADER, f"unknown trader {cmd.trader!r}"
+        if cmd.order_id in self._orders or cmd.order_id in self._stops:
+            return RejectReason.DUPLICATE_ORDER_ID, f"order id {cmd.order_id} is already live"
+        return check_new_order(cmd, ts, book.last_price)
+
+    def _new(self, cmd: NewOrder, ts: int, events: list[Event]) -> None:
+        book = self._books.get(cmd.symbol)
+        oid, kind, price, qty, tif, side = cmd.order_id, cmd.order_type, cmd.price, cmd.quantity, cmd.tif, cmd.side
+        # Most of a busy stream is plain GTC/IOC limit and market orders; checking them inline is much cheaper
+        # than the full validation, which everything else goes through.
+        if not (book is not None and type(oid) is int and type(qty) is int and qty > 0
+                and (kind is _LIMIT and type(price) is int and price > 0 or kind is _MARKET and price is None)
+                and (tif is _GTC or tif is _IOC) and (side is _BUY or side is _SELL)
+                and cmd.stop_price is None and cmd.expire_at is None and cmd.display_quantity is None
+                and cmd.hidden is False and cmd.post_only is None and type(cmd.stp) is STPMode
+                and oid not in self._orders and oid not in self._stops
+                and (self._traders is None or cmd.trader in self._traders)):
+            problem = self._problem(cmd, book, ts)
+            if problem is not None:
+                return self._reject(events, ts, oid, cmd.trader, cmd.symbol, *problem)
+            if kind is _STOP or kind is _STOP_LIMIT:
+                events.append(OrderAccepted(ts, cmd))
+                self._add_stop(book, cmd)
+                return None
+        opp = book.asks if side is _BUY else book.bids
+        best = opp.best
+        if best is not None and (price is None or (price >= best if side is _BUY else price <= best)):
+            if cmd.post_only is not None:
+                return self._post_only_cross(book, cmd, best, ts, events)
+            if tif is _FOK and not self._fillable(opp, cmd, qty, price):
+                return self._reject(events, ts, oid, cmd.trader, cmd.symbol, RejectReason.FOK_NOT_FILLABLE,
+                                    f"FOK order for {qty} lots cannot be filled entirely")
+            events.append(OrderAccepted(ts, cmd))
+            self._execute(book, cmd, ts, events)
+            self._trigger_stops(book, ts, events)
+            return None
+        if tif is _FOK:
+            return self._reject(events, ts, oid, cmd.trader, cmd.symbol, RejectReason.FOK_NOT_FILLABLE,
+                                f"FOK order for {qty} lots cannot be filled entirely")
+        events.append(OrderAccepted(ts, cmd))
+        if price is None:
+            events.append(OrderCancelled(ts, oid, cmd.trader, cmd.symbol, qty, CancelReason.NO_LIQUIDITY))
+        elif tif is _IOC:
+            events.append(OrderCancelled(ts, oid, cmd.trader, cmd.symbol, qty, CancelReason.IOC_REMAINDER))
+        else:
+            self._rest(book, cmd, price, qty)
+        return None
+
+    def _post_only_cross(self, book: OrderBook, cmd: NewOrder, best: int, ts: int, events: list[Event]) -> None:
+        """A post-only order that would take: reject it, or re-price it one tick behind the opposite best."""
+        buy = cmd.side is _BUY
+        new_price = best - 1 if buy else best + 1
+        if cmd.post_only is PostOnlyMode.REJECT or new_price <= 0:
+            return self._reject(events, ts, cmd.order_id, cmd.trader, cmd.symbol, RejectReason.POST_ONLY_WOULD_TAKE,
+                                f"post-only {'buy' if buy else 'sell'} at {cmd.price} would take the best "
+                                f"{'ask' if buy else 'bid'} {best}")
+        events.append(OrderAccepted(ts, cmd))
+        events.append(OrderRepriced(ts, cmd.order_id, cmd.trader, cmd.symbol, new_price))
+        self._rest(book, cmd, new_price, cmd.quantity)
+        return None
+
+    def _add_stop(self, book: OrderBook, cmd: NewOrder) -> None:
+        self._stops[cmd.order_id] = cmd
+        self._seq += 1
+        if cmd.side is _BUY:
+            heapq.heappush(book.buy_stops, (cmd.stop_price, self._seq, cmd.order_id, cmd))
+        else:
+            heapq.heappush(book.sell_stops, (-cmd.stop_price, self._seq, cmd.order_id, cmd))
+        self._track_expiry(book, cmd)
+
+    def _track_expiry(self, book: OrderBook, cmd: NewOrder) -> None:
+        if cmd.tif is _DAY:
+            book.day_orders[cmd.order_id] = None
+        elif cmd.tif is _GTD:
+            self._seq += 1
+            heapq.heappush(self._gtd, (cmd.expire_at, self._seq, cmd.order_id))
+
+    def _trigger_stops(self, book: OrderBook, ts: int, events: list[Event]) -> None:
+        """Enter every stop the last trade price has reached, one at a time, so cascades trigger too."""
+        buy_stops, sell_stops, stops = book.buy_stops, book.sell_stops, self._stops
+        while True:
+            last = book.last_price
+            if last is None:
+                return
+            if buy_stops and buy_stops[0][0] <= last:
+                _, _, oid, cmd = heapq.heappop(buy_stops)
+            elif sell_stops and -sell_stops[0][0] >= last:
+                _, _, oid, cmd = heapq.heappop(sell_stops)
+            else:
+                return
+            if stops.get(oid) is not cmd:  # cancelled, modified (a fresher entry exists) or expired
+                continue
+            del stops[oid]
+            events.append(OrderTriggered(ts, oid, cmd.trader, cmd.symbol, last))
+            live = replace(cmd, order_type=_LIMIT if cmd.order_type is _STOP_LIMIT else _MARKET, stop_price=None)
+            opp = book.asks if live.side is _BUY else book.bids
+            if live.tif is _FOK and not self._fillable(opp, live, live.quantity, live.price):
+                events.append(OrderCancelled(ts, oid, live.trader, live.symbol, live.quantity,
+                                             CancelReason.IOC_REMAINDER))
+                continue
+            self._execute(book, live, ts, events)
+
+    # ----------------------------------------------------------------------------------------- matching
+
+    def _execute(self, book: OrderBook, cmd: NewOrder, ts: int, events: list[Event]) -> None:
+        """Match `cmd` as an aggressor and deal with what is left."""
+        qty = cmd.quantity
+        price = cmd.price
+        opp = book.asks if cmd.side is _BUY else book.bids
+        refused = stp_stop = False
+        if opp.best is not None and (price is None or opp.crosses(price)):
+            qty, refused, stp_stop = self._take(book, opp, cmd, qty, ts, events)
+        if not qty:
+            return
+        if stp_stop:
+            reason = CancelReason.SELF_TRADE
+        elif price is None:
+            reason = CancelReason.VALIDATOR if refused else CancelReason.NO_LIQUIDITY
+        elif cmd.tif is _IOC or cmd.tif is _FOK:
+            reason = CancelReason.VALIDATOR if refused else CancelReason.IOC_REMAINDER
+        elif refused and opp.crosses(price):
+            reason = CancelReason.VALIDATOR
+        else:
+            self._rest(book, cmd, price, qty)
+            return
+        events.append(OrderCancelled(ts, cmd.order_id, cmd.trader, cmd.symbol, qty, reason))
+
+    def _take(self, book: OrderBook, opp: BookSide, cmd: NewOrder, qty: int, ts: int,
+              events: list[Event]) -> tuple[int, bool, bool]:
+        """Walk the opposite side; returns (lots left, a trade was refused, self-trade prevention stopped it)."""
+        oid, trader, side, limit = cmd.order_id, cmd.trader, cmd.side, cmd.price
+        buy = side is _BUY
+        stp_on = cmd.stp is not _STP_NONE
+        levels = opp.levels
+        orders = self._orders
+        validator = self._validator
+        touched = self._touched
+        symbol = book.symbol
+        append = events.append
+        refused = stp_stop = False
+        behind: int | None = None  # set when a level keeps orders the aggressor could not take
+        tid = self._next_trade_id
+        while qty:
+            price = opp.best if behind is None else opp.price_after(behind)
+            if price is None or (limit is not None and (price > limit if buy else price < limit)):
+                break
+            level = levels[price]
+            o = level.head
+            while o is not None:
+                nxt = o.next
+                if stp_on and o.trader == trader:
+                    qty, stp_stop = self._self_trade(level, o, cmd, qty, ts, events)
+                    if stp_stop or not qty:
+                        break
+                    o = nxt
+                    continue
+                shown = o.shown
+                q = shown if shown < qty else qty
+                if buy:
+                    trade = Trade(ts, tid, symbol, price, q, oid, o.order_id, trader, o.trader, side)
+                else:
+                    trade = Trade(ts, tid, symbol, price, q, o.order_id, oid, o.trader, trader, side)
+                if validator is not None:
+                    reason = self._validate(validator, trade, cmd, qty, o, symbol)
+                    if reason is not None:
+                        append(TradeRejected(ts, symbol, trade.buy_order_id, trade.sell_order_id, price, q, reason))
+                        refused = True
+                        o = nxt
+                        continue
+                tid += 1
+                append(trade)
+                book.last_price = price
+                book.volume += q
+                book.notional += price * q
+                book.trade_count += 1
+                qty -= q
+                shown -= q
+                left = o.qty - q
+                o.shown = shown
+                o.qty = left
+                level.qty -= q
+                spec = o.spec
+                if spec is None or not spec.hidden:
+                    level.shown -= q
+                if not shown:
+                    if left:  # iceberg: a fresh slice from the reserve joins the back of the level
+                        peak = spec.display_quantity
+                        shown = peak if peak < left else left
+                        o.shown = shown
+                        level.shown += shown
+                        if nxt is None:
+                            nxt = o
+                        else:
+                            level.unlink(o)
+                            level.append(o)
+                    else:
+                        level.unlink(o)
+                        o.level = None
+                        del orders[o.order_id]
+                if not qty:
+                    break
+                o = nxt
+            if touched is not None:
+                touched[(book, opp.side, price)] = None
+            if level.head is None:
+                opp.drop_level(level)
+            elif qty:
+                behind = price
+            if stp_stop:
+                break
+        self._next_trade_id = tid
+        return qty, refused, stp_stop
+
+    def _validate(self, validator: TradeValidator, trade: Trade, cmd: NewOrder, qty: int, resting: RestingOrder,
+                  symbol: str) -> str | None:
+        """Ask the validator about one proposed trade, showing both orders as they stand before it."""
+        aggressor = cmd if qty == cmd.quantity else replace(cmd, quantity=qty)
+        other = resting.as_new_order(symbol, resting.qty, resting.level.price)
+        if cmd.side is _BUY:
+            return validator.validate_trade(trade, aggressor, other)
+        return validator.validate_trade(trade, other, aggressor)
+
+    def _self_trade(self, level: PriceLevel, o: RestingOrder, cmd: NewOrder, qty: int, ts: int,
+                    events: list[Event]) -> tuple[int, bool]:
+        """Apply the aggressor's STP mode against its own resting order; returns (lots left, aggressor stops)."""
+        mode = cmd.stp
+        symbol = cmd.symbol
+        if mode is STPMode.CANCEL_NEWEST:
+            return qty, True
+        if mode is STPMode.CANCEL_OLDEST or mode is STPMode.CANCEL_BOTH:
+            events.append(OrderCancelled(ts, o.order_id, o.trader, symbol, o.qty, CancelReason.SELF_TRADE))
+            self._unlink(level, o)
+            return qty, mode is STPMode.CANCEL_BOTH
+        # DECREMENT_AND_CANCEL: both shrink by the smaller open quantity, no trade
+        d = o.qty if o.qty < qty else qty
+        left = o.qty - d
+        events.append(OrderCancelled(ts, o.order_id, o.trader, symbol, d, CancelReason.SELF_TRADE, left))
+        if left:
+            self._reduce(level, o, left)
+        else:
+            self._unlink(level, o)
+        qty -= d
+        events.append(OrderCancelled(ts, cmd.order_id, cmd.trader, symbol, d, CancelReason.SELF_TRADE, qty))
+        return qty, False
+
+    def _fillable(self, opp: BookSide, cmd: NewOrder, qty: int, limit: int | None) -> bool:
+        """True if `qty` lots of `cmd` can trade now within its limit (FOK), self-trade prevention included."""
+        buy = cmd.side is _BUY
+        stp = cmd.stp
+        for level in opp.iter_levels():
+            if limit is not None and (level.price > limit if buy else level.price < limit):
+                return False
+            if stp is _STP_NONE:
+                qty -= level.qty
+            else:
+                for o in level.orders():
+                    if o.trader == cmd.trader:
+                        if stp is STPMode.CANCEL_OLDEST:
+                            continue
+                        return False
+                    qty -= o.qty
+                    if qty <= 0:
+                        return True
+            if qty <= 0:
+                return True
+        return False
+
+    # ----------------------------------------------------------------------------------------- resting orders
+
+    def _rest(self, book: OrderBook, cmd: NewOrder, price: int, qty: int) -> None:
+        """Put `qty` lots of `cmd` at the back of its level at `price`."""
+        side = cmd.side
+        ladder = book.bids if side is _BUY else book.asks
+        level = ladder.levels.get(price)
+        if level is None:
+            level = ladder.new_level(price)
+        peak = cmd.display_quantity
+        shown = qty if peak is None or peak >= qty else peak
+        plain = (cmd.tif is _GTC and peak is None and not cmd.hidden and cmd.post_only is None
+                 and cmd.stp is _STP_NONE)
+        o = RestingOrder(cmd.order_id, cmd.trader, qty, shown, level, None if plain else cmd)
+        level.append(o)
+        level.qty += qty
+        if not cmd.hidden:
+            level.shown += shown
+            if self._touched is not None:
+                self._touched[(book, side, price)] = None
+        self._orders[cmd.order_id] = o
+        if not plain:
+            self._track_expiry(book, cmd)
+
+    def _unlink(self, level: PriceLevel, o: RestingOrder) -> None:
+        """Take a resting order out of the book, leaving an emptied level for the caller to drop."""
+        level.unlink(o)
+        level.qty -= o.qty
+        if not o.hidden:
+            level.shown -= o.shown
+        o.level = None
+        del self._orders[o.order_id]
+
+    def _reduce(self, level: PriceLevel, o: RestingOrder, qty: int) -> None:
+        """Lower a resting order's open quantity in place, keeping its time priority."""
+        shown = o.shown if o.shown < qty else qty
+        level.qty -= o.qty - qty
+        if not o.hidden:
+            level.shown -= o.shown - shown
+        o.qty = qty
+        o.shown = shown
+
+    def _cancel_resting(self, o: RestingOrder, ts: int, events: list[Event], reason: CancelReason) -> None:
+        level = o.level
+        ladder = level.ladder
+        book = ladder.book
+        events.append(OrderCancelled(ts, o.order_id, o.trader, book.symbol, o.qty, reason))
+        self._unlink(level, o)
+        if level.head is None:
+            ladder.drop_level(level)
+        if self._touched is not None and not o.hidden:
+            self._touched[(book, level.side, level.price)] = None
+
+    # ----------------------------------------------------------------------------------------- cancel / modify
+
+    def _cancel(self, cmd: CancelOrder, ts: int, events: list[Event]) -> None:
+        oid = cmd.order_id
+        o = self._orders.get(oid)
+        if o is not None:
+            if o.trader != cmd.trader:
+                return self._reject(events, ts, oid, cmd.trader, o.level.ladder.book.symbol, RejectReason.NOT_OWNER,
+                                    f"order {oid} belongs to another trader")
+            level = o.level  # inlined _cancel_resting: cancels are a quarter of a busy stream
+            qty = o.qty
+            level.unlink(o)
+            level.qty -= qty
+            spec = o.spec
+            shown = spec is None or not spec.hidden
+            if shown:
+                level.shown -= o.shown
+            o.level = None
+            del self._orders[oid]
+            ladder = level.ladder
+            book = ladder.book
+            if level.head is None:
+                ladder.drop_level(level)
+            events.append(OrderCancelled(ts, oid, o.trader, book.symbol, qty, _USER))
+            if shown and self._touched is not None:
+                self._touched[(book, level.side, level.price)] = None
+            return None
+        stop = self._stops.get(oid)
+        if stop is None:
+            return self._reject(events, ts, oid, cmd.trader, "", RejectReason.UNKNOWN_ORDER,
+                                f"no live order with id {oid!r}")
+        if stop.trader != cmd.trader:
+            return self._reject(events, ts, oid, cmd.trader, stop.symbol, RejectReason.NOT_OWNER,
+                                f"order {oid} belongs to another trader")
+        del self._stops[oid]
+        events.append(OrderCancelled(ts, oid, stop.trader, stop.symbol, stop.quantity, CancelReason.USER))
+        return None
+
+    def _modify(self, cmd: ModifyOrder, ts: int, events: list[Event]) -> None:
+        oid = cmd.order_id
+        o = self._orders.get(oid)
+        stop = self._stops.get(oid) if o is None else None
+        if o is None and stop is None:
+            return self._reject(events, ts, oid, cmd.trader, "", RejectReason.UNKNOWN_ORDER,
+                                f"no live order with id {oid!r}")
+        symbol = stop.symbol if o is None else o.level.ladder.book.symbol
+        owner = stop.trader if o is None else o.trader
+        if owner != cmd.trader:
+            return self._reject(events, ts, oid, cmd.trader, symbol, RejectReason.NOT_OWNER,
+                                f"order {oid} belongs to another trader")
+        problem = None
+        if cmd.quantity is None and cmd.price is None:
+            problem = RejectReason.INVALID_ORDER, "modify must change the quantity or the price"
+        elif cmd.quantity is not None:
+            problem = check_positive(cmd.quantity, RejectReason.INVALID_QUANTITY, "quantity")
+        if problem is None and cmd.price is not None:
+            problem = check_positive(cmd.price, RejectReason.INVALID_PRICE, "price")
+            if problem is None and stop is not None and stop.order_type is _STOP:
+                problem = RejectReason.INVALID_PRICE, "a stop-market order has no limit price to modify"
+        if problem is not None:
+            return self._reject(events, ts, oid, cmd.trader, symbol, *problem)
+        if o is None:
+            return self._modify_stop(stop, cmd, ts, events)
+        return self._modify_resting(o, cmd, ts, events)
+
+    def _modify_stop(self, stop: NewOrder, cmd: ModifyOrder, ts: int, events: list[Event]) -> None:
+        qty = stop.quantity if cmd.quantity is None else cmd.quantity
+        price = stop.price if cmd.price is None else cmd.price
+        if stop.display_quantity is not None and stop.display_quantity > qty:
+            return self._reject(events, ts, stop.order_id, cmd.trader, stop.symbol,
+                                RejectReason.INVALID_DISPLAY_QUANTITY,
+                                f"quantity {qty} is below the display quantity {stop.display_quantity}")
+        new = replace(stop, quantity=qty, price=price)
+        self._stops[stop.order_id] = new
+        book = self._books[stop.symbol]
+        heap, key = (book.buy_stops, stop.stop_price) if stop.side is _BUY else (book.sell_stops, -stop.stop_price)
+        self._seq += 1
+        heapq.heappush(heap, (key, self._seq, stop.order_id, new))
+        events.append(OrderModified(ts, stop.order_id, stop.trader, stop.symbol, qty, price, False))
+        return None
+
+    def _modify_resting(self, o: RestingOrder, cmd: ModifyOrder, ts: int, events: list[Event]) -> None:
+        level = o.level
+        ladder = level.ladder
+        book = ladder.book
+        symbol = book.symbol
+        qty = o.qty if cmd.quantity is None else cmd.quantity
+        price = level.price if cmd.price is None else cmd.price
+        touched = self._touched
+        spec = o.spec
+        hidden = spec is not None and spec.hidden
+        if price == level.price and qty <= o.qty:  # a reduction keeps time priority
+            self._reduce(level, o, qty)
+            if touched is not None and not hidden:
+                touched[(book, level.side, price)] = None
+            events.append(OrderModified(ts, o.order_id, o.trader, symbol, qty, price, True))
+            return None
+        opp = book.asks if level.side is _BUY else book.bids
+        crosses = opp.crosses(price)
+        if crosses and spec is not None and spec.post_only is not None:
+            best = opp.best
+            slid = best - 1 if level.side is _BUY else best + 1
+            if spec.post_only is PostOnlyMode.REJECT or slid <= 0:
+                return self._reject(events, ts, o.order_id, cmd.trader, symbol, RejectReason.POST_ONLY_WOULD_TAKE,
+                                    f"post-only order modified to {price} would take the opposite best {best}")
+            price, crosses = slid, False
+        events.append(OrderModified(ts, o.order_id, o.trader, symbol, qty, price, False))
+        if touched is not None and not hidden:
+            touched[(book, level.side, level.price)] = None
+        if crosses:  # it re-enters as an aggressor
+            view = o.as_new_order(symbol, qty, price)
+            self._unlink(level, o)
+            if level.head is None:
+                ladder.drop_level(level)
+            self._execute(book, view, ts, events)
+            self._trigger_stops(book, ts, events)
+            return None
+        # re-queue the same record at the back of its (new) level
+        level.unlink(o)
+        level.qty -= o.qty
+        if not hidden:
+            level.shown -= o.shown
+        target = ladder.levels.get(price)
+        if target is None:
+            target = ladder.new_level(price)
+        peak = None if spec is None else spec.display_quantity
+        shown = qty if peak is None or peak >= qty else peak
+        o.qty = qty
+        o.shown = shown
+        o.level = target
+        target.append(o)
+        target.qty += qty
+        if not hidden:
+            target.shown += shown
+            if touched is not None:
+                touched[(book, level.side, price)] = None
+        if level.head is None:
+            ladder.drop_level(level)
+        return None
+
+    # ----------------------------------------------------------------------------------------- expiry
+
+    def _expire_into(self, ts: int, events: list[Event]) -> None:
+        gtd = self._gtd
+        while gtd and gtd[0][0] <= ts:
+            _, _, oid = heapq.heappop(gtd)
+            o = self._orders.get(oid)
+            if o is not None:
+                spec = o.spec
+                if spec is not None and spec.tif is _GTD and spec.expire_at <= ts:
+                    self._cancel_resting(o, ts, events, CancelReason.EXPIRED)
+                continue
+            stop = self._stops.get(oid)
+            if stop is not None and stop.tif is _GTD and stop.expire_at <= ts:
+                del self._stops[oid]
+                events.append(OrderCancelled(ts, oid, stop.trader, stop.symbol, stop.quantity, CancelReason.EXPIRED))

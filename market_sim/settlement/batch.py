@@ -1,0 +1,130 @@
+"""A settlement batch: its signed header, its trades, its Merkle tree and (in net mode) its net deltas."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from market_sim.core.errors import SettlementError
+from market_sim.consensus.signing import GENESIS_HASH, batch_struct_hash
+from market_sim.consensus.merkle import MerkleTree
+from market_sim.settlement.deltas import NetDeltas, deltas_leaf
+from market_sim.core.events import Trade
+from market_sim.settlement.trades import SettledTrade, TradeEncoder
+
+__all__ = ["SettlementMode", "BatchHeader", "SettlementBatch", "BatchCommitment", "GENESIS_HASH", "pack_signatures"]
+
+
+class SettlementMode(StrEnum):
+    NET = "net"              # Settlement.settle: per-account net deltas, deltas leaf appended to the tree
+    PER_TRADE = "per-trade"  # Settlement.settleTrades: trades in calldata, applied one by one
+
+
+@dataclass(frozen=True, slots=True)
+class BatchHeader:
+    """The EIP-712 `Batch(uint64 sequence,bytes32 prevHash,bytes32 merkleRoot)` validators sign."""
+
+    sequence: int
+    prev_hash: bytes
+    merkle_root: bytes
+
+    def struct_hash(self) -> bytes:
+        """EIP-712 struct hash; the next batch's prev_hash."""
+        return batch_struct_hash(self.sequence, self.prev_hash, self.merkle_root)
+
+    def as_tuple(self) -> tuple[int, bytes, bytes]:
+        return (self.sequence, self.prev_hash, self.merkle_root)
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementBatch:
+    """Trades settled together; the tree's leaves are the trade leaves, then (NET mode) the deltas leaf."""
+
+    header: BatchHeader
+    trades: tuple[SettledTrade, ...]
+    mode: SettlementMode
+    deltas: NetDeltas | None
+    tree: MerkleTree = field(repr=False)
+
+    @classmethod
+    def build(cls, sequence: int, prev_hash: bytes, trades: Iterable[SettledTrade], *, fee_account: str,
+              mode: SettlementMode = SettlementMode.NET) -> SettlementBatch:
+        """Derive leaves, deltas and root deterministically from the trades."""
+        trades = tuple(trades)
+        if not trades:
+            raise SettlementError(f"batch {sequence} has no trades")
+        if sequence < 1:
+            raise SettlementError(f"batch sequence must be >= 1, got {sequence}")
+        leaves = [t.leaf() for t in trades]
+        deltas = None
+        if mode is SettlementMode.NET:
+            deltas = NetDeltas.from_trades(trades, fee_account)
+            leaves.append(deltas_leaf(len(trades), deltas.encode()))
+        tree = MerkleTree(leaves)
+        return cls(BatchHeader(sequence, prev_hash, tree.root), trades, SettlementMode(mode), deltas, tree)
+
+    @property
+    def sequence(self) -> int:
+        return self.header.sequence
+
+    @property
+    def batch_hash(self) -> bytes:
+        return self.header.struct_hash()
+
+    def encoded_deltas(self) -> bytes:
+        if self.deltas is None:
+            raise SettlementError(f"batch {self.sequence} is a {self.mode} batch and has no deltas")
+        return self.deltas.encode()
+
+    def deltas_proof(self) -> list[bytes]:
+        """Merkle proof of the deltas leaf (the last leaf)."""
+        self.encoded_deltas()
+        return self.tree.proof(len(self.tree.leaves) - 1)
+
+    def trade_proof(self, index: int) -> list[bytes]:
+        """Merkle proof of the index-th trade's leaf."""
+        if not 0 <= index < len(self.trades):
+            raise SettlementError(f"batch {self.sequence} has no trade at index {index}")
+        return self.tree.proof(index)
+
+
+def pack_signatures(signatures: Sequence[tuple[str, bytes]]) -> bytes:
+    """(signer, 65-byte signature) pairs as the contract wants them: concatenated, signers strictly ascending."""
+    ordered = sorted(signatures, key=lambda p: int(p[0], 16))
+    for (a, _), (b, _) in zip(ordered, ordered[1:]):
+        if int(a, 16) == int(b, 16):
+            raise SettlementError(f"duplicate signer {a} in certificate")
+    for signer, sig in ordered:
+        if len(sig) != 65:
+            raise SettlementError(f"signature of {signer} is {len(sig)} bytes, expected 65")
+    return b"".join(sig for _, sig in ordered)
+
+
+class BatchCommitment:
+    """The hooks that make a consensus trade log commit to exactly what the contract settles.
+
+    Give `leaf_encoder` and `extra_leaves` to consensus (TradeLog / committee): its batch roots then equal the
+    roots of SettlementBatch.build for the same trades, deltas leaf included.
+    """
+
+    def __init__(self, encoder: TradeEncoder, fee_account: str, mode: SettlementMode = SettlementMode.NET) -> None:
+        self.encoder = encoder
+        self.fee_account = fee_account
+        self.mode = SettlementMode(mode)
+
+    def leaf_encoder(self, trade: Trade) -> bytes:
+        """abi.encode of the trade's on-chain form."""
+        return self.encoder.encode(trade)
+
+    def extra_leaves(self, trades: Sequence[Trade]) -> list[bytes]:
+        """[the deltas leaf] in NET mode, nothing in PER_TRADE mode."""
+        if self.mode is not SettlementMode.NET:
+            return []
+        deltas = NetDeltas.from_trades((self.encoder.settled(t) for t in trades), self.fee_account)
+        return [deltas_leaf(len(trades), deltas.encode())]
+
+    def build(self, sequence: int, prev_hash: bytes, trades: Sequence[Trade]) -> SettlementBatch:
+        """The settlement batch of these engine trades."""
+        return SettlementBatch.build(sequence, prev_hash, (self.encoder.settled(t) for t in trades),
+                                     fee_account=self.fee_account, mode=self.mode)

@@ -1,0 +1,166 @@
+"""The [settlement] scenario section: a validator committee approves every trade, batches settle on chain.
+
+prepare: start the chain (in-process, or the JSON-RPC node in `rpc` / $MARKET_SIM_RPC), deploy one token per asset
+and the Settlement contract, fund every agent, build the BFT committee (it is the venues' TradeValidator and
+certifies batches with the settlement leaf encoding, so its trade log roots are the on-chain roots).
+install: feed the venues' Trade events into the SettlementPipeline (batches cut by size and by simulated time).
+finish: settle the rest, reconcile ledger vs chain, check log roots vs on-chain roots, record tables and metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import weakref
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from market_sim.blockchain import Chain
+from market_sim.consensus.config import ConsensusConfig
+from market_sim.core.errors import ConfigError
+from market_sim.core.events import Trade
+from market_sim.settlement.batch import SettlementMode
+from market_sim.settlement.reconcile import ReconciliationReport, reconcile
+from market_sim.settlement.setup import SettlementStack, build_stack
+from market_sim.simulation.params import build_params, param
+from market_sim.simulation.scenario import ParseContext, Section, register_section
+
+if TYPE_CHECKING:
+    from market_sim.simulation.runner import Simulation
+
+__all__ = ["SettlementParams", "SettlementSection", "SettlementRun"]
+
+RPC_ENV = "MARKET_SIM_RPC"
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementParams:
+    validators: int = param(4, min=1, help="validator committee size n")
+    byzantine: int = param(1, min=0, help="Byzantine validators (BFT needs n >= 3f + 1)")
+    behaviour: str = param("equivocate", help="what the Byzantine validators do (see market-sim consensus)")
+    max_batch: int = param(200, min=1, help="cut a batch at this many trades")
+    max_delay: int = param("2s", duration=True, min=1, help="... or when the oldest waiting trade is this old")
+    mode: str = param("net", choices=("net", "per-trade"), help="net deltas (settle) or per-trade (settleTrades)")
+    taker_fee_bps: int = param(5, min=0, max=9999, help="fee charged to the aggressor, paid to the fee account")
+    deposit: dict = param({}, help="per agent and asset: whole tokens deposited before trading")
+    rpc: str = param("", help="settle on this JSON-RPC node instead of the in-process chain (or $MARKET_SIM_RPC)")
+    chain_id: int = param(1337, min=1, help="chain id of the in-process chain")
+    prove_trades: bool = param(True, help="reconciliation proves every settled trade on chain with verifyTrade")
+
+
+@dataclass
+class SettlementRun:
+    """Everything the section builds for one simulation."""
+
+    chain: Chain
+    stack: SettlementStack
+    started: float
+    report: ReconciliationReport | None = None
+
+
+_RUNS: "weakref.WeakKeyDictionary[Simulation, SettlementRun]" = weakref.WeakKeyDictionary()
+
+
+def settlement_run(sim: "Simulation") -> SettlementRun | None:
+    """The settlement state of a simulation that has a [settlement] section."""
+    return _RUNS.get(sim)
+
+
+class SettlementSection(Section):
+    name = "settlement"
+    description = "validator committee + on-chain settlement of every trade, then reconciliation"
+
+    def parse(self, raw: Any, ctx: ParseContext) -> SettlementParams:
+        cfg = build_params(SettlementParams, raw, "settlement")
+        assets = _assets(ctx)
+        for asset, amount in cfg.deposit.items():
+            if asset not in assets:
+                raise ConfigError(f"no instrument trades this asset; assets: {', '.join(sorted(assets))}",
+                                  key=f"settlement.deposit.{asset}", value=amount)
+            try:
+                ok = Decimal(str(amount)) > 0
+            except ArithmeticError:
+                ok = False
+            if not ok:
+                raise ConfigError("must be a positive number of whole tokens", key=f"settlement.deposit.{asset}",
+                                  value=amount)
+        ConsensusConfig(nodes=cfg.validators, byzantine=cfg.byzantine, behaviour=cfg.behaviour, protocol="bft")
+        return cfg
+
+    def prepare(self, sim: "Simulation", cfg: SettlementParams) -> None:
+        rpc = cfg.rpc or os.environ.get(RPC_ENV, "")
+        chain = Chain.connect(rpc) if rpc else Chain.local(chain_id=cfg.chain_id)
+        decimals = {a: d for inst in sim.instruments.values()
+                    for a, d in ((inst.base_asset, inst.base_decimals), (inst.quote_asset, inst.quote_decimals))}
+        traders = [f"{ac.name}-{i}" for ac in sim.scenario.agents for i in range(1, ac.count + 1)]
+        consensus = ConsensusConfig(nodes=cfg.validators, byzantine=cfg.byzantine, behaviour=cfg.behaviour,
+                                    protocol="bft", seed=sim.seed, latency="fixed:1ms")
+        deposit = {a: int(Decimal(str(v)).scaleb(decimals[a])) for a, v in cfg.deposit.items()}
+        stack = build_stack(chain, sim.instruments, traders, deposit, consensus, taker_fee_bps=cfg.taker_fee_bps,
+                            max_batch=cfg.max_batch, max_delay=cfg.max_delay, mode=SettlementMode(cfg.mode),
+                            kernel=sim.kernel)
+        sim.trade_validator = stack.committee
+        _RUNS[sim] = SettlementRun(chain, stack, time.perf_counter())
+
+    def install(self, sim: "Simulation", cfg: SettlementParams) -> None:
+        pipeline = _RUNS[sim].stack.pipeline
+
+        def on_events(venue: Any, command: Any, events: list) -> None:
+            for ev in events:
+                if type(ev) is Trade:
+                    pipeline.on_trade(ev)
+
+        sim.on_venue_events(on_events)
+
+    def finish(self, sim: "Simulation", cfg: SettlementParams) -> None:
+        run = _RUNS[sim]
+        p, venue, committee = run.stack.pipeline, run.stack.venue, run.stack.committee
+        log = committee.log
+        p.flush()
+        seconds = time.perf_counter() - run.started
+        run.report = reconcile(p.ledger, venue.client, accounts=[*venue.accounts.values(), venue.fee_account],
+                               tokens=venue.tokens.values(), prove_trades=cfg.prove_trades)
+        roots_match = all(venue.client.batch_root(b.height) == b.merkle_root for b in log.blocks)
+        log_ok = log.verify().ok
+        decisions = committee.decisions
+        for b in p.batches:
+            sim.record("settlement_batches", {"sequence": b.sequence, "trades": b.trade_count, "deltas": b.delta_count,
+                                              "gas_used": b.gas_used, "tx_hash": b.tx_hash, "sim_time_ns": b.sim_time,
+                                              "attempts": b.attempts, "wall_seconds": round(b.wall_seconds, 4)})
+        for f in p.failed:
+            sim.record("settlement_failed", {"trade_id": f.trade.trade_id, "symbol": f.trade.symbol, "reason": f.reason})
+        for d in decisions:
+            if not d.approved:
+                sim.record("consensus_rejections", {"trade_id": d.trade.trade_id, "reason": d.reason})
+        settled = p.settled_count
+        sim.metrics.update({
+            "settlement_chain": "eth-tester" if run.chain.is_local else run.chain.url,
+            "settlement_contract": venue.client.address,
+            "validators": f"{cfg.validators} ({cfg.byzantine} {cfg.behaviour}), quorum {committee.quorum}",
+            "trades_rejected_by_validators": sum(1 for d in decisions if not d.approved),
+            "trades_settled": settled,
+            "trades_failed_settlement": len(p.failed),
+            "settlement_batches": len(p.batches),
+            "settlement_reverts": len(p.reverts),
+            "gas_per_settled_trade": round(p.gas_used / settled) if settled else None,
+            "settled_trades_per_second": round(settled / seconds, 1) if seconds > 0 else None,
+            "trade_log_verified": "yes" if log_ok else "NO",
+            "log_roots_equal_chain_roots": "yes" if roots_match else "NO",
+            "reconciliation": "OK" if run.report.ok and roots_match and log_ok and p.accounted()
+                              else f"FAILED ({len(run.report.differences)} differences)",
+        })
+        sim.extra_files["reconciliation.txt"] = (run.report.summary() + "\n").encode()
+        sim.extra_files["trade_log.json"] = json.dumps(log.to_json(), indent=1).encode()
+        sim.extra_files["settlement_reverts.txt"] = ("\n".join(p.reverts) + "\n").encode()
+
+
+def _assets(ctx: ParseContext) -> set[str]:
+    out = set()
+    for ic in ctx.parsed.get("instruments", ()):
+        out.update((ic.instrument.base_asset, ic.instrument.quote_asset))
+    return out
+
+
+register_section(SettlementSection())

@@ -1,0 +1,117 @@
+"""Deploy a settlement venue (one test token per asset, Settlement, funded traders) and the stack around it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from eth_utils import keccak, to_checksum_address
+
+from market_sim.blockchain import Chain
+from market_sim.consensus.committee import Committee
+from market_sim.consensus.config import ConsensusConfig
+from market_sim.consensus.signing import validator_keys
+from market_sim.consensus.state import BalanceView
+from market_sim.core.errors import SettlementError
+from market_sim.core.instruments import Instrument
+from market_sim.settlement.batch import BatchCommitment, SettlementMode
+from market_sim.settlement.certifier import CommitteeCertifier
+from market_sim.settlement.client import SettlementClient
+from market_sim.settlement.ledger import Ledger
+from market_sim.settlement.pipeline import SettlementPipeline
+from market_sim.settlement.trades import TradeEncoder
+from market_sim.simulation.kernel import Kernel
+
+__all__ = ["SettlementVenue", "SettlementStack", "deploy_venue", "build_stack", "trader_address"]
+
+
+def trader_address(trader: str) -> str:
+    """A deterministic on-chain address for a simulated trader id (custody only: nobody holds its key)."""
+    return to_checksum_address(keccak(f"market_sim trader {trader}".encode())[12:])
+
+
+@dataclass
+class SettlementVenue:
+    """A deployed Settlement contract with its tokens and the trader -> address map."""
+
+    chain: Chain
+    client: SettlementClient
+    tokens: dict[str, str]     # asset symbol -> token address
+    accounts: dict[str, str]   # trader id -> address
+    fee_account: str
+    deposits: dict[tuple[str, str], int]  # (trader id, asset) -> amount deposited
+
+
+def deploy_venue(chain: Chain, *, assets: Mapping[str, int], traders: Sequence[str], validators: Sequence[str],
+                 threshold: int, deposit: Mapping[str, int], fee_account: str | None = None,
+                 overrides: Mapping[str, Mapping[str, int]] | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> SettlementVenue:
+    """Deploy TestToken per asset (symbol -> decimals) and Settlement; deposit `deposit[asset]` for every trader.
+
+    `overrides` gives some traders other amounts ({trader: {asset: amount}}, 0 = no deposit).
+    """
+    missing = set(deposit) - set(assets)
+    if missing:
+        raise SettlementError(f"deposits name unknown assets: {sorted(missing)}")
+    fee_account = fee_account or trader_address("__fees__")
+    client = SettlementClient.deploy(chain, validators, threshold, fee_account)
+    tokens: dict[str, str] = {}
+    accounts = {t: trader_address(t) for t in traders}
+    funder = chain.account("deployer")
+    steps, done = len(deposit) * len(traders), 0
+    deposits: dict[tuple[str, str], int] = {}
+    for asset, decimals in assets.items():
+        token = chain.deploy("TestToken", f"Test {asset}", asset, decimals)
+        tokens[asset] = token.address
+        amounts = {t: (overrides or {}).get(t, deposit).get(asset, 0) for t in traders}
+        if not any(amounts.values()):
+            continue
+        chain.transact(token.functions.mint(funder, sum(amounts.values())))
+        for trader, address in accounts.items():
+            amount = amounts[trader]
+            if not amount:
+                continue
+            client.deposit_for(address, token.address, amount)
+            deposits[(trader, asset)] = amount
+            done += 1
+            if progress is not None:
+                progress(done, steps)
+    return SettlementVenue(chain, client, tokens, accounts, fee_account, deposits)
+
+
+@dataclass
+class SettlementStack:
+    """A funded venue, the validator committee approving trades (a TradeValidator) and the pipeline settling them."""
+
+    venue: SettlementVenue
+    committee: Committee
+    pipeline: SettlementPipeline
+
+
+def build_stack(chain: Chain, instruments: Mapping[str, Instrument], traders: Sequence[str],
+                deposit: Mapping[str, int], consensus: ConsensusConfig, *, taker_fee_bps: int = 0,
+                max_batch: int = 500, max_delay: int = 1_000_000_000, mode: SettlementMode = SettlementMode.NET,
+                kernel: Kernel | None = None, overrides: Mapping[str, Mapping[str, int]] | None = None) -> SettlementStack:
+    """Deploy and fund a venue for these instruments, build the committee over it and a pipeline certified by it.
+
+    `deposit` is per trader and asset in token base units. The committee's validator keys are the contract's
+    validator set, its quorum the contract's threshold, its leaf encoding and extra leaves the settlement ones.
+    """
+    decimals: dict[str, int] = {}
+    for inst in instruments.values():
+        decimals.setdefault(inst.base_asset, inst.base_decimals)
+        decimals.setdefault(inst.quote_asset, inst.quote_decimals)
+    keys = validator_keys(consensus.nodes, consensus.key_seed)
+    venue = deploy_venue(chain, assets=decimals, traders=traders, validators=[k.address for k in keys],
+                         threshold=consensus.quorum, deposit=deposit, overrides=overrides)
+    encoder = TradeEncoder(instruments, venue.tokens, venue.accounts, taker_fee_bps=taker_fee_bps)
+    ledger = Ledger(venue.fee_account)
+    for (trader, asset), amount in venue.deposits.items():
+        ledger.deposit(venue.accounts[trader], venue.tokens[asset], amount)
+    commitment = BatchCommitment(encoder, venue.fee_account, mode)
+    committee = Committee.create(consensus, accounts=traders, balances=BalanceView(instruments, venue.deposits),
+                                 domain=venue.client.domain, leaf_encoder=commitment.leaf_encoder,
+                                 extra_leaves=commitment.extra_leaves)
+    pipeline = SettlementPipeline(venue.client, encoder, CommitteeCertifier(committee), ledger=ledger, kernel=kernel,
+                                  max_batch=max_batch, max_delay=max_delay, mode=mode)
+    return SettlementStack(venue, committee, pipeline)

@@ -1,0 +1,118 @@
+"""Trades as the settlement contract sees them: token amounts between addresses, and their Merkle leaves."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from eth_abi import encode as abi_encode
+from eth_utils import to_checksum_address
+
+from market_sim.consensus.merkle import leaf_hash
+
+from market_sim.core.errors import SettlementError
+from market_sim.core.events import Trade
+from market_sim.core.instruments import Instrument
+from market_sim.core.orders import Side
+
+__all__ = ["SettledTrade", "TradeEncoder", "SETTLED_TRADE_TYPES", "FEE_BPS_DENOMINATOR"]
+
+# Solidity: struct SettledTrade { uint64 tradeId; address buyer; address seller; address baseToken;
+#   address quoteToken; uint256 baseAmount; uint256 quoteAmount; uint256 buyerFee; uint256 sellerFee; }
+SETTLED_TRADE_TYPES = ("uint64", "address", "address", "address", "address",
+                       "uint256", "uint256", "uint256", "uint256")
+FEE_BPS_DENOMINATOR = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class SettledTrade:
+    """One trade in token base units: the buyer pays quote_amount + buyer_fee, the seller gets quote_amount - seller_fee."""
+
+    trade_id: int
+    buyer: str
+    seller: str
+    base_token: str
+    quote_token: str
+    base_amount: int
+    quote_amount: int
+    buyer_fee: int = 0
+    seller_fee: int = 0
+
+    def as_tuple(self) -> tuple:
+        """The value web3 passes for the Solidity struct."""
+        return (self.trade_id, self.buyer, self.seller, self.base_token, self.quote_token,
+                self.base_amount, self.quote_amount, self.buyer_fee, self.seller_fee)
+
+    def encode(self) -> bytes:
+        """abi.encode(trade): the leaf's pre-image."""
+        return abi_encode(SETTLED_TRADE_TYPES, self.as_tuple())
+
+    def leaf(self) -> bytes:
+        """OpenZeppelin-style double-hashed leaf keccak256(keccak256(abi.encode(trade)))."""
+        return leaf_hash(self.encode())
+
+    def deltas(self, fee_account: str) -> list[tuple[str, str, int]]:
+        """(account, token, signed amount) balance changes this trade causes, fees to `fee_account`."""
+        out = [
+            (self.seller, self.base_token, -self.base_amount),
+            (self.buyer, self.base_token, self.base_amount),
+            (self.buyer, self.quote_token, -(self.quote_amount + self.buyer_fee)),
+            (self.seller, self.quote_token, self.quote_amount - self.seller_fee),
+        ]
+        if self.buyer_fee + self.seller_fee:
+            out.append((fee_account, self.quote_token, self.buyer_fee + self.seller_fee))
+        return out
+
+
+class TradeEncoder:
+    """Maps a matching-engine Trade to its SettledTrade: token addresses, token amounts, taker fee, trader addresses."""
+
+    def __init__(self, instruments: Mapping[str, Instrument], tokens: Mapping[str, str],
+                 accounts: Mapping[str, str], *, taker_fee_bps: int = 0) -> None:
+        if not 0 <= taker_fee_bps < FEE_BPS_DENOMINATOR:
+            raise SettlementError(f"taker_fee_bps must be in 0..{FEE_BPS_DENOMINATOR - 1}, got {taker_fee_bps}")
+        for inst in instruments.values():
+            for asset in (inst.base_asset, inst.quote_asset):
+                if asset not in tokens:
+                    raise SettlementError(f"instrument {inst.symbol}: no token address for asset {asset!r}")
+        self.instruments = dict(instruments)
+        self.tokens = {k: to_checksum_address(v) for k, v in tokens.items()}
+        self.accounts = {k: to_checksum_address(v) for k, v in accounts.items()}
+        self.taker_fee_bps = taker_fee_bps
+
+    def address_of(self, trader: str) -> str:
+        """The on-chain address of a trader id."""
+        try:
+            return self.accounts[trader]
+        except KeyError:
+            raise SettlementError(f"trader {trader!r} has no on-chain address") from None
+
+    def settled(self, trade: Trade) -> SettledTrade:
+        """The on-chain form of `trade`."""
+        inst = self.instruments.get(trade.symbol)
+        if inst is None:
+            raise SettlementError(f"trade {trade.trade_id}: unknown instrument {trade.symbol!r}")
+        if trade.quantity <= 0 or trade.price <= 0:
+            raise SettlementError(f"trade {trade.trade_id}: quantity and price must be positive "
+                                  f"(got {trade.quantity} lots at {trade.price} ticks)")
+        quote = trade.quantity * trade.price * inst.quote_units_per_lot_tick
+        fee = quote * self.taker_fee_bps // FEE_BPS_DENOMINATOR
+        return SettledTrade(
+            trade_id=trade.trade_id,
+            buyer=self.address_of(trade.buyer),
+            seller=self.address_of(trade.seller),
+            base_token=self.tokens[inst.base_asset],
+            quote_token=self.tokens[inst.quote_asset],
+            base_amount=trade.quantity * inst.base_units_per_lot,
+            quote_amount=quote,
+            buyer_fee=fee if trade.aggressor is Side.BUY else 0,
+            seller_fee=fee if trade.aggressor is Side.SELL else 0,
+        )
+
+    def encode(self, trade: Trade) -> bytes:
+        """abi.encode of the trade's on-chain form (the pre-image of its Merkle leaf)."""
+        return self.settled(trade).encode()
+
+    def leaf(self, trade: Trade) -> bytes:
+        """The trade's on-chain Merkle leaf."""
+        return self.settled(trade).leaf()

@@ -1,0 +1,258 @@
+"""The Agent base class: override the on_* hooks, act with submit/cancel/modify/send and wake_up_in.
+
+An agent reaches venues only through the simulation it is bound to: commands travel with the configured
+agent→venue latency, and fills and order events come back with the venue→agent latency. Prices and quantities
+are integer ticks and lots; use `to_ticks` to turn a float analytics value (a fundamental price) into ticks.
+
+Hooks (all optional):
+    on_start()               once, at simulated time 0 (after every venue exists)
+    on_wakeup()              at times requested with wake_up_in / wake_up_at (deferred while the market is closed)
+    on_market_data(quote)    top-of-book changes of symbols the agent subscribed to
+    on_fill(fill)            one of the agent's orders traded (position and cash already updated)
+    on_order_event(event)    OrderAccepted / OrderRejected / OrderCancelled / OrderModified for its orders
+    on_stop()                at the end of the run
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from market_sim.core.errors import ConfigError
+from market_sim.core.events import Event, OrderCancelled, OrderModified, OrderRejected
+from market_sim.core.instruments import Instrument
+from market_sim.core.orders import (
+    CancelOrder, ModifyOrder, NewOrder, OrderType, PostOnlyMode, Side, STPMode, TimeInForce,
+)
+from market_sim.simulation.params import NoParams
+from market_sim.simulation.venues import Quote
+
+if TYPE_CHECKING:
+    from market_sim.simulation.runner import Simulation
+
+__all__ = ["Agent", "Fill", "OpenOrder", "register_agent_type", "agent_types"]
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """Part of one of the agent's orders traded."""
+
+    ts: int
+    venue: str
+    symbol: str
+    order_id: int
+    side: Side
+    price: int     # ticks
+    quantity: int  # lots
+    trade_id: int
+    maker: bool    # True when the agent's order was the resting one
+
+
+class OpenOrder:
+    """The agent's view of one of its live orders (remaining lots; price in ticks)."""
+
+    __slots__ = ("order_id", "venue", "symbol", "side", "price", "remaining", "submitted_at")
+
+    def __init__(self, order_id: int, venue: str, symbol: str, side: Side, price: int | None, remaining: int,
+                 submitted_at: int) -> None:
+        self.order_id, self.venue, self.symbol, self.side = order_id, venue, symbol, side
+        self.price, self.remaining, self.submitted_at = price, remaining, submitted_at
+
+    def __repr__(self) -> str:
+        return f"OpenOrder({self.order_id}, {self.symbol}, {self.side}, {self.remaining}@{self.price})"
+
+
+class Agent:
+    """Base class of every trading agent; subclasses set `kind`, optionally `Params`, and override hooks."""
+
+    kind: ClassVar[str] = ""
+    Params: ClassVar[type] = NoParams
+
+    def __init__(self, agent_id: str, params: Any = None) -> None:
+        self.id = agent_id
+        self.params = params if params is not None else self.Params()
+        self.rng = random.Random(0)
+        self.symbols: tuple[str, ...] = ()
+        self.positions: dict[str, int] = {}
+        self.cash: dict[str, int] = {}  # per symbol, in tick*lot units (negative after buying)
+        self.open_orders: dict[int, OpenOrder] = {}
+        self.fills = 0
+        self.volume = 0
+        self._sim: Simulation | None = None
+        self._venue_of: dict[str, str] = {}
+
+    # ----- wiring (called by the runner) -----
+    def bind(self, sim: "Simulation", symbols: tuple[str, ...], venue_of: dict[str, str], seed: int) -> None:
+        """Attach to a simulation: the symbols it trades, the venue for each symbol, its RNG seed."""
+        self._sim = sim
+        self.symbols = symbols
+        self._venue_of = venue_of
+        self.rng = random.Random(seed)
+        for s in symbols:
+            self.positions.setdefault(s, 0)
+            self.cash.setdefault(s, 0)
+
+    # ----- hooks -----
+    def on_start(self) -> None:
+        """Called once at the start of the run."""
+
+    def on_wakeup(self) -> None:
+        """Called at each requested wake-up."""
+
+    def on_market_data(self, quote: Quote) -> None:
+        """Called when a subscribed symbol's top of book changes."""
+
+    def on_fill(self, fill: Fill) -> None:
+        """Called after one of the agent's orders traded."""
+
+    def on_order_event(self, event: Event) -> None:
+        """Called for accept/reject/cancel/modify events of the agent's orders."""
+
+    def on_stop(self) -> None:
+        """Called at the end of the run."""
+
+    # ----- reading the world -----
+    @property
+    def now(self) -> int:
+        """Simulated time in ns."""
+        return self._sim.kernel.now
+
+    def instrument(self, symbol: str) -> Instrument:
+        return self._sim.instruments[symbol]
+
+    def venue_for(self, symbol: str) -> str:
+        """Name of the venue this agent trades `symbol` on."""
+        return self._venue_of[symbol]
+
+    def quote(self, symbol: str, venue: str | None = None) -> Quote:
+        """The venue's current top of book for `symbol`."""
+        return self._sim.quote(venue or self._venue_of[symbol], symbol)
+
+    def fundamental(self, symbol: str) -> float | None:
+        """The external price process value for `symbol` now, if the scenario defines one."""
+        return self._sim.fundamental(symbol)
+
+    def to_ticks(self, symbol: str, price: float) -> int:
+        """A float price rounded to the nearest tick (at least 1 tick)."""
+        if not math.isfinite(price):
+            raise ConfigError("price must be finite", key=f"{self.id}.price", value=price)
+        return max(1, round(price / self._sim.tick_float(symbol)))
+
+    def reference_ticks(self, symbol: str) -> int:
+        """Best guess of the price in ticks: mid, else last trade, else one side, else fundamental/initial price."""
+        q = self.quote(symbol)
+        if q.bid is not None and q.ask is not None:
+            return (q.bid + q.ask) // 2
+        if q.last is not None:
+            return q.last
+        if q.bid is not None or q.ask is not None:
+            return q.bid if q.bid is not None else q.ask
+        return self.fundamental_ticks(symbol)
+
+    def fundamental_ticks(self, symbol: str) -> int:
+        """The fundamental value in ticks, or the instrument's initial price when no process drives it."""
+        f = self.fundamental(symbol)
+        return self.to_ticks(symbol, f) if f is not None else self._sim.initial_ticks(symbol)
+
+    def position(self, symbol: str) -> int:
+        return self.positions.get(symbol, 0)
+
+    # ----- acting -----
+    def submit(self, symbol: str, side: Side, quantity: int, price: int | None = None, *,
+               order_type: OrderType = OrderType.LIMIT, tif: TimeInForce = TimeInForce.GTC,
+               expire_at: int | None = None, post_only: PostOnlyMode | None = None,
+               stp: STPMode = STPMode.NONE, venue: str | None = None) -> int:
+        """Send a new order; returns its order id."""
+        sim = self._sim
+        venue = venue or self._venue_of[symbol]
+        oid = sim.next_order_id()
+        order = NewOrder(oid, self.id, symbol, side, quantity, order_type, price, None, tif, expire_at,
+                         None, False, post_only, stp)
+        self.open_orders[oid] = OpenOrder(oid, venue, symbol, side, price, quantity, sim.kernel.now)
+        sim.route(self, venue, order)
+        return oid
+
+    def cancel(self, order_id: int) -> None:
+        """Ask the venue to cancel an order (the OrderCancelled event confirms it)."""
+        o = self.open_orders.get(order_id)
+        if o is not None:
+            self._sim.route(self, o.venue, CancelOrder(order_id, self.id))
+
+    def cancel_all(self, symbol: str | None = None) -> None:
+        """Cancel every open order (of one symbol)."""
+        for oid, o in list(self.open_orders.items()):
+            if symbol is None or o.symbol == symbol:
+                self.cancel(oid)
+
+    def modify(self, order_id: int, quantity: int | None = None, price: int | None = None) -> None:
+        """Change an order's total open quantity and/or price."""
+        o = self.open_orders.get(order_id)
+        if o is not None:
+            self._sim.route(self, o.venue, ModifyOrder(order_id, self.id, quantity, price))
+
+    def send(self, venue: str, command: Any) -> None:
+        """Send any command a venue kind accepts (e.g. an AMM swap) with the agent→venue latency."""
+        self._sim.route(self, venue, command)
+
+    def wake_up_in(self, delay: int) -> None:
+        """Request on_wakeup after `delay` ns."""
+        self._sim.wake(self, self._sim.kernel.now + max(0, int(delay)))
+
+    def wake_up_at(self, t: int) -> None:
+        """Request on_wakeup at simulated time t (ns)."""
+        self._sim.wake(self, max(t, self._sim.kernel.now))
+
+    def subscribe(self, symbol: str, venue: str | None = None) -> None:
+        """Receive on_market_data when the top of book of `symbol` changes."""
+        self._sim.subscribe(self, venue or self._venue_of[symbol], symbol)
+
+    # ----- bookkeeping (called by the runner on delivery) -----
+    def deliver_fill(self, fill: Fill) -> None:
+        """Update position, cash and open orders, then call on_fill."""
+        s = fill.symbol
+        signed = fill.quantity * fill.side
+        self.positions[s] = self.positions.get(s, 0) + signed
+        self.cash[s] = self.cash.get(s, 0) - signed * fill.price
+        self.fills += 1
+        self.volume += fill.quantity
+        o = self.open_orders.get(fill.order_id)
+        if o is not None:
+            o.remaining -= fill.quantity
+            if o.remaining <= 0:
+                del self.open_orders[fill.order_id]
+        self.on_fill(fill)
+
+    def deliver_order_event(self, event: Event, new_order_rejected: bool = False) -> None:
+        """Update open orders, then call on_order_event (`new_order_rejected`: the rejection was of a NewOrder)."""
+        if isinstance(event, OrderCancelled) or (new_order_rejected and isinstance(event, OrderRejected)):
+            self.open_orders.pop(event.order_id, None)
+        elif isinstance(event, OrderModified):
+            o = self.open_orders.get(event.order_id)
+            if o is not None:
+                o.remaining = event.quantity
+                if event.price is not None:
+                    o.price = event.price
+        self.on_order_event(event)
+
+    def pnl_ticks(self, symbol: str, mark: int | None) -> int:
+        """Mark-to-market PnL of one symbol in tick*lot units (cash + position * mark)."""
+        pos = self.positions.get(symbol, 0)
+        return self.cash.get(symbol, 0) + (pos * mark if mark is not None else 0)
+
+
+_AGENT_TYPES: dict[str, type[Agent]] = {}
+
+
+def register_agent_type(cls: type[Agent]) -> type[Agent]:
+    """Make an Agent subclass usable as `type = "<cls.kind>"` in [[agents]] (usable as a decorator)."""
+    if not cls.kind:
+        raise ConfigError("an agent class needs a non-empty kind", key="kind", value=cls.__name__)
+    _AGENT_TYPES[cls.kind] = cls
+    return cls
+
+
+def agent_types() -> dict[str, type[Agent]]:
+    """Registered agent kinds."""
+    return dict(_AGENT_TYPES)

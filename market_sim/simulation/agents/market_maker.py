@@ -1,0 +1,59 @@
+"""Simple market maker: re-quotes a ladder around the mid (or fundamental) with inventory skew."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from market_sim.core.clock import NS_PER_SECOND
+from market_sim.core.orders import Side
+from market_sim.simulation.agents.base import Agent, register_agent_type
+from market_sim.simulation.params import param
+
+__all__ = ["MarketMaker", "MarketMakerParams"]
+
+
+@dataclass(frozen=True, slots=True)
+class MarketMakerParams:
+    interval: int = param(NS_PER_SECOND, duration=True, min=1, help="time between re-quotes")
+    half_spread_ticks: int = param(2, min=1, help="distance of the first level from the centre")
+    quantity: int = param(10, min=1, help="lots per level")
+    levels: int = param(2, min=1, help="price levels per side")
+    level_spacing_ticks: int = param(1, min=1)
+    max_inventory: int = param(100, min=0, help="stop quoting the side that would grow |position| beyond this")
+    skew_ticks_per_lot: float = param(0.05, min=0.0, help="shift of the quotes against inventory")
+    anchor: str = param("mid", choices=("mid", "fundamental"), help="centre on the book mid or the fundamental")
+
+
+@register_agent_type
+class MarketMaker(Agent):
+    """Cancels and re-posts `levels` bids and asks every interval; leans quotes against its inventory."""
+
+    kind = "market_maker"
+    Params = MarketMakerParams
+
+    def on_start(self) -> None:
+        self.on_wakeup()
+
+    def centre(self, symbol: str) -> int:
+        if self.params.anchor == "fundamental":
+            return self.fundamental_ticks(symbol)
+        q = self.quote(symbol)
+        mine = {o.price for o in self.open_orders.values() if o.symbol == symbol}
+        # Centre on the best prices of others when our own quotes define the top of book.
+        if q.bid is not None and q.ask is not None and not (q.bid in mine and q.ask in mine):
+            return (q.bid + q.ask) // 2
+        return self.reference_ticks(symbol)
+
+    def on_wakeup(self) -> None:
+        p = self.params
+        self.cancel_all()
+        for symbol in self.symbols:
+            pos = self.positions[symbol]
+            c = self.centre(symbol) - round(pos * p.skew_ticks_per_lot)
+            for lvl in range(p.levels):
+                d = p.half_spread_ticks + lvl * p.level_spacing_ticks
+                if pos < p.max_inventory:
+                    self.submit(symbol, Side.BUY, p.quantity, max(1, c - d))
+                if pos > -p.max_inventory:
+                    self.submit(symbol, Side.SELL, p.quantity, c + d)
+        self.wake_up_in(p.interval)

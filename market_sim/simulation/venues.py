@@ -1,0 +1,162 @@
+"""Venues: where agents' commands go. The runner talks to every venue through the Venue protocol only, so other
+packages can add venue kinds (e.g. an AMM pool on a chain) with register_venue_type."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from market_sim.core.errors import ConfigError
+from market_sim.core.events import Event
+from market_sim.core.instruments import Instrument
+
+if TYPE_CHECKING:
+    from market_sim.simulation.runner import Simulation
+
+__all__ = [
+    "Quote", "Venue", "VenueConfig", "OrderBookVenue", "register_venue_type", "venue_types", "build_venue",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """Top of book of one symbol on one venue (integer ticks and lots; None when a side is empty)."""
+
+    ts: int
+    venue: str
+    symbol: str
+    bid: int | None
+    bid_qty: int
+    ask: int | None
+    ask_qty: int
+    last: int | None
+
+    @property
+    def mid2(self) -> int | None:
+        """Twice the mid price in ticks (an integer), or None when a side is empty."""
+        return None if self.bid is None or self.ask is None else self.bid + self.ask
+
+
+@runtime_checkable
+class Venue(Protocol):
+    """What the runner needs from a venue. Commands are whatever the venue kind accepts (NewOrder, CancelOrder,
+    ModifyOrder for order books; a swap command for an AMM); events are core Event values."""
+
+    name: str
+    kind: str
+    symbols: tuple[str, ...]
+
+    def handle(self, command: Any, ts: int) -> list[Event]:
+        """Apply a command arriving at ts; return every event it caused, in order."""
+        ...
+
+    def quote(self, symbol: str, ts: int) -> Quote:
+        """Current top of book (or the AMM's marginal price as bid=ask)."""
+        ...
+
+    def depth(self, symbol: str, levels: int = 10) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """(bids, asks) as (price ticks, lots), best first."""
+        ...
+
+    def end_session(self, ts: int) -> list[Event]:
+        """Session close (DAY orders expire); venues without sessions return []."""
+        ...
+
+    def expire(self, ts: int) -> list[Event]:
+        """Expire time-limited orders due at ts; venues without them return []."""
+        ...
+
+
+class OrderBookVenue:
+    """A continuous limit-order-book exchange: the matching engine behind the Venue protocol."""
+
+    kind = "orderbook"
+
+    def __init__(self, name: str, instruments: Iterable[Instrument], validator: Any = None) -> None:
+        from market_sim.market import MatchingEngine  # the runner is the only simulation piece needing market
+
+        self.name = name
+        insts = list(instruments)
+        self.symbols = tuple(i.symbol for i in insts)
+        self.engine = MatchingEngine(insts, traders=None, validator=validator)
+        self._process = self.engine.process
+        self._book = {s: self.engine.book(s) for s in self.symbols}
+
+    def handle(self, command: Any, ts: int) -> list[Event]:
+        return self._process(command, ts)
+
+    def quote(self, symbol: str, ts: int) -> Quote:
+        book = self._book[symbol]
+        bid, ask = book.best_bid(), book.best_ask()
+        last = self.engine.stats(symbol).last_price
+        return Quote(ts, self.name, symbol, bid[0] if bid else None, bid[1] if bid else 0,
+                     ask[0] if ask else None, ask[1] if ask else 0, last)
+
+    def depth(self, symbol: str, levels: int = 10) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        bids, asks = self._book[symbol].depth(levels)
+        return list(bids), list(asks)
+
+    def end_session(self, ts: int) -> list[Event]:
+        return self.engine.end_session(ts)
+
+    def expire(self, ts: int) -> list[Event]:
+        return self.engine.expire(ts)
+
+
+@dataclass(frozen=True, slots=True)
+class VenueConfig:
+    """One [[venues]] entry: name, kind, the instrument symbols it lists and kind-specific parameters."""
+
+    name: str
+    kind: str
+    symbols: tuple[str, ...]
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+VenueFactory = Callable[["Simulation", VenueConfig], Venue]
+ParamsCheck = Callable[[dict[str, Any], str], dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class _VenueType:
+    factory: VenueFactory
+    check: ParamsCheck | None
+
+
+_VENUE_TYPES: dict[str, _VenueType] = {}
+
+
+def register_venue_type(kind: str, factory: VenueFactory, check: ParamsCheck | None = None) -> None:
+    """Add a venue kind: factory(sim, config) builds it; check(params, where) validates extra keys at load time."""
+    _VENUE_TYPES[kind] = _VenueType(factory, check)
+
+
+def venue_types() -> list[str]:
+    """Registered venue kinds."""
+    return sorted(_VENUE_TYPES)
+
+
+def check_venue_params(kind: str, params: dict[str, Any], where: str) -> dict[str, Any]:
+    """Validate a venue's kind-specific keys."""
+    if kind not in _VENUE_TYPES:
+        raise ConfigError(f"unknown venue kind; choose one of {', '.join(venue_types())}", key=f"{where}.kind",
+                          value=kind)
+    check = _VENUE_TYPES[kind].check
+    if check is not None:
+        return check(params, where)
+    if params:
+        key = next(iter(params))
+        raise ConfigError("unknown key for this venue kind", key=f"{where}.{key}", value=params[key])
+    return params
+
+
+def build_venue(sim: "Simulation", config: VenueConfig) -> Venue:
+    """Build a venue of a registered kind."""
+    return _VENUE_TYPES[config.kind].factory(sim, config)
+
+
+register_venue_type(
+    "orderbook",
+    lambda sim, cfg: OrderBookVenue(cfg.name, [sim.instruments[s] for s in cfg.symbols], sim.trade_validator),
+)

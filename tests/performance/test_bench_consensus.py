@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from market_sim.benchmarks.consensus import run
+
+
+def test_quick_consensus_benchmark_runs_and_batching_amortises_signatures() -> None:
+    result = run(quick=True, progress=False)
+    cases = {(c["protocol"], c["nodes"], c["batch_size"]): c for c in result["cases"]}
+    single, batched = cases[("bft", 4, 1)], cases[("bft", 4, 100)]
+    for case in (single, batched):
+        assert case["finalized"] == case["trades"] and case["logs_verified"]
+        assert case["trades_per_wall_second"] > 0 and case["sim_latency_ms_p99"] >= case["sim_latency_ms_p50"] > 0
+    assert batched["signatures_per_trade"] * 20 < single["signatures_per_trade"]
+    assert result["pretrade"][0]["trades_per_wall_second"] > 0

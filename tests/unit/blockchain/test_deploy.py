@@ -1,0 +1,141 @@
+"""deploy_stack and deployments/<network>.json: write, reuse, --force, no clobbering, failures leave no file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from market_sim.blockchain import Chain, deploy_stack
+from market_sim.blockchain.compiler import load_artifact
+from market_sim.blockchain.deploy import (
+    STACK,
+    AccountRef,
+    Call,
+    ChainId,
+    DeployStep,
+    Ref,
+    open_chain,
+    read_record,
+    register_step,
+)
+from market_sim.core.errors import ConfigError, DeploymentError
+
+
+def test_default_stack_deploys_tokens(chain):
+    result = deploy_stack(chain)
+    assert list(result.contracts) == [s.name for s in STACK]
+    assert not result.skipped and result.record_path is None
+    base, quote = result.handles["BaseToken"], result.handles["QuoteToken"]
+    assert chain.call(base.functions.decimals()) == 18
+    assert chain.call(quote.functions.decimals()) == 6
+    assert chain.call(quote.functions.owner()) == chain.account("deployer")
+    token = load_artifact("TestToken")
+    for record in result.contracts.values():
+        receipt = chain.w3.eth.get_transaction_receipt(record.tx_hash)
+        assert (record.block, record.gas_used) == (receipt["blockNumber"], receipt["gasUsed"])
+        assert record.artifact_hash == token.artifact_hash
+        assert token.code_hash(chain.code(record.address)) == token.runtime_code_hash
+    assert result.total_gas == sum(r.gas_used for r in result.contracts.values())
+
+
+def test_record_written_then_reused_then_forced(chain, tmp_path):
+    first = deploy_stack(chain, write=True, directory=tmp_path)
+    path = tmp_path / "local.json"
+    assert first.record_path == path
+    record = json.loads(path.read_text())
+    assert record["chainId"] == 1337 and record["network"] == "local" and record["live"] is False
+    assert record["deployer"] == chain.account("deployer")
+    assert {k: v["address"] for k, v in record["contracts"].items()} == {
+        k: c.address for k, c in first.contracts.items()
+    }
+    assert record["contracts"]["BaseToken"]["gasUsed"] == first.contracts["BaseToken"].gas_used
+    block = chain.block_number
+
+    again = deploy_stack(chain, write=True, directory=tmp_path)
+    assert again.skipped and chain.block_number == block
+    assert again.contracts == first.contracts
+    assert chain.call(again.handles["QuoteToken"].functions.symbol()) == "tUSD"
+
+    forced = deploy_stack(chain, write=True, directory=tmp_path, force=True)
+    assert not forced.skipped and forced.reason == "forced"
+    assert forced.address("BaseToken") != first.address("BaseToken")
+    assert read_record(path)["contracts"]["BaseToken"]["address"] == forced.address("BaseToken")
+
+
+def test_record_not_reused_when_code_is_gone(tmp_path):
+    deploy_stack(Chain.local(), write=True, directory=tmp_path)
+    fresh = Chain.local()  # same chain id, but nothing deployed on it
+    result = deploy_stack(fresh, write=True, directory=tmp_path)
+    assert not result.skipped and result.reason.startswith("no code at the recorded address")
+
+
+def test_record_for_other_chain_id_not_reused(tmp_path):
+    deploy_stack(Chain.local(chain_id=5), write=True, directory=tmp_path)
+    result = deploy_stack(Chain.local(chain_id=6), write=True, directory=tmp_path)
+    assert result.reason == "record is for chain id 5, the node is chain id 6"
+
+
+def test_in_process_chain_never_clobbers_a_live_record(chain, tmp_path):
+    path = tmp_path / "local.json"
+    live = {"network": "local", "chainId": 1, "live": True, "contracts": {}}
+    path.write_text(json.dumps(live))
+    with pytest.raises(DeploymentError, match="records a live network"):
+        deploy_stack(chain, write=True, directory=tmp_path)
+    assert json.loads(path.read_text()) == live
+
+
+def test_malformed_record_is_an_error(chain, tmp_path):
+    (tmp_path / "local.json").write_text("{half")
+    with pytest.raises(DeploymentError, match="malformed"):
+        deploy_stack(chain, write=True, directory=tmp_path)
+    assert (tmp_path / "local.json").read_text() == "{half"
+
+
+def test_reverted_step_writes_nothing(chain, tmp_path):
+    steps = [
+        DeployStep("BaseToken", "TestToken", ("A", "A", 18)),
+        DeployStep("Broken", "TestToken", ("B", "B", 18), then=(Call("burn", (1,)),)),
+    ]
+    with pytest.raises(DeploymentError) as info:
+        deploy_stack(chain, steps=steps, write=True, directory=tmp_path)
+    message = str(info.value)
+    assert "deploying Broken (TestToken) on local reverted" in message
+    assert "ERC20InsufficientBalance" in message and "BaseToken were deployed but are not recorded" in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_placeholders_calls_and_callables(chain, box_set):
+    steps = [
+        DeployStep("Token", "TestToken", ("A", "A", 18), then=(Call("mint", (AccountRef("alice"), 42)),)),
+        DeployStep("Box", "Box", lambda c, deployed: (len(deployed) + 99,)),
+        DeployStep("Other", "TestToken", ("B", "B", 6), then=(Call("mint", (Ref("Token"), ChainId())),)),
+    ]
+    artifacts = type(box_set)(box_set.source_hash, {**box_set.artifacts, "TestToken": load_artifact("TestToken")})
+    result = deploy_stack(chain, steps=steps, artifacts=artifacts)
+    token, box, other = (result.handles[n] for n in ("Token", "Box", "Other"))
+    assert chain.call(token.functions.balanceOf(chain.account("alice"))) == 42
+    assert chain.call(box.functions.cap()) == 100
+    assert chain.call(other.functions.balanceOf(token.address)) == 1337
+
+
+def test_bad_stacks_are_rejected(chain):
+    with pytest.raises(ConfigError, match="unique"):
+        deploy_stack(chain, steps=[DeployStep("A", "TestToken", ("A", "A", 1))] * 2)
+    with pytest.raises(ConfigError, match="no compiled contract 'Nope'"):
+        deploy_stack(chain, steps=[DeployStep("A", "Nope")])
+    with pytest.raises(ConfigError, match="not deployed before it"):
+        deploy_stack(chain, steps=[DeployStep("A", "TestToken", (Ref("B"), "A", 1))])
+
+
+def test_register_step_appends_or_replaces():
+    stack = [DeployStep("A", "TestToken")]
+    register_step(DeployStep("B", "TestToken"), stack=stack)
+    register_step(DeployStep("A", "Box"), stack=stack)
+    assert [(s.name, s.contract) for s in stack] == [("A", "Box"), ("B", "TestToken")]
+
+
+def test_open_chain_names():
+    assert open_chain("local").is_local
+    with pytest.raises(ConfigError, match="unknown network"):
+        open_chain("mainnet-ish")

@@ -1,0 +1,271 @@
+"""Settlement.sol through web3: custody, quorum certificates, sequencing, deltas, per-trade mode, governance."""
+
+from __future__ import annotations
+
+import pytest
+from eth_utils import keccak
+
+from market_sim.consensus.signing import GENESIS_HASH, SigningDomain, batch_digest, validator_keys
+from market_sim.core.errors import ContractRevertError
+from market_sim.settlement import BatchHeader, NetDeltas, SettlementBatch, SettlementMode, deltas_leaf, pack_signatures
+from market_sim.consensus.merkle import MerkleTree
+
+FUNDS = 10**24  # what conftest deposits for alice and bob
+
+
+def reverts(name: str, fn, *args, **kw) -> tuple:
+    with pytest.raises(ContractRevertError) as info:
+        fn(*args, **kw)
+    assert info.value.error_name == name, str(info.value)
+    return info.value.args_decoded
+
+
+def raw_settle(env, trade_count: int, deltas_blob: bytes, trade_leaves=()):
+    """Settle a hand-made deltas blob that the validators did sign (to reach the contract's own checks)."""
+    c = env.client
+    leaves = list(trade_leaves) + [deltas_leaf(trade_count, deltas_blob)]
+    tree = MerkleTree(leaves)
+    header = BatchHeader(c.last_sequence + 1, c.last_batch_hash, tree.root)
+    digest = batch_digest(c.domain, *header.as_tuple())
+    sigs = pack_signatures([(k.address, k.sign(digest)) for k in env.keys[:3]])
+    call = c.contract.functions.settle(header.as_tuple(), trade_count, deltas_blob,
+                                       tree.proof(len(leaves) - 1), sigs)
+    return env.chain.transact(call)
+
+
+def word(addr: str, low: int) -> bytes:
+    return (int(addr, 16) << 96 | (low % (1 << 96))).to_bytes(32, "big")
+
+
+# ---- EIP-712 ------------------------------------------------------------------------------------------------------
+
+def test_digest_equals_python(env):
+    header = BatchHeader(5, keccak(b"prev"), keccak(b"root"))
+    assert env.client.digest(header) == batch_digest(env.client.domain, 5, keccak(b"prev"), keccak(b"root"))
+    assert env.client.domain.chain_id == env.chain.chain_id == 1337
+
+
+# ---- custody ------------------------------------------------------------------------------------------------------
+
+def test_deposit_and_withdraw_move_tokens_and_emit(env):
+    token = env.client.token(env.base)
+    ev = env.client.deposit(env.base, 123, sender="carol")
+    assert (ev["account"], ev["token"], ev["amount"], ev["balance"]) == (env.carol, env.base, 123, 123)
+    ev = env.client.withdraw(env.base, 23, sender="carol")
+    assert (ev["amount"], ev["balance"]) == (23, 100)
+    assert env.client.balance(env.carol, env.base) == 100
+    assert env.chain.call(token.functions.balanceOf(env.carol)) == 2 * FUNDS - 100
+    assert env.chain.call(token.functions.balanceOf(env.client.address)) == 2 * FUNDS + 100
+
+
+def test_deposit_for_credits_the_account(env):
+    ev = env.client.deposit_for(env.carol, env.quote, 7, sender="alice")
+    assert (ev["account"], ev["balance"]) == (env.carol, 7)
+    assert env.client.balance(env.alice, env.quote) == FUNDS
+
+
+def test_custody_errors(env):
+    fns = env.client.contract.functions
+    reverts("ZeroAmount", env.client.deposit, env.base, 0, sender="alice")
+    reverts("ZeroAmount", env.client.withdraw, env.base, 0, sender="alice")
+    assert reverts("InsufficientBalance", env.client.withdraw, env.base, FUNDS + 1, sender="alice") == (
+        env.alice, env.base, FUNDS + 1, FUNDS)
+    reverts("ZeroAddress", env.chain.transact, fns.depositFor("0x" + "00" * 20, env.base, 1), sender="alice")
+    # no allowance: the token's own custom error surfaces through SafeERC20
+    reverts("ERC20InsufficientAllowance", env.chain.transact, fns.deposit(env.base, 1), sender="carol")
+
+
+# ---- settle: success ----------------------------------------------------------------------------------------------
+
+def test_settle_applies_net_deltas_emits_and_proves_trades(env):
+    trades = [env.trade(env.alice, env.bob, 10**18, 5 * 10**18, buyer_fee=10**15),
+              env.trade(env.bob, env.alice, 3 * 10**17, 2 * 10**18, seller_fee=2 * 10**15)]
+    batch = env.next_batch(trades)
+    assert batch.header.prev_hash == GENESIS_HASH and batch.sequence == 1
+    info = env.client.submit(batch, env.certify(batch))
+    assert (info.sequence, info.merkle_root, info.trade_count, info.delta_count) == (
+        1, batch.header.merkle_root, 2, 5)
+    assert info.batch_hash == batch.batch_hash == env.client.last_batch_hash
+    c = env.client
+    assert c.balance(env.alice, env.base) == FUNDS + 10**18 - 3 * 10**17
+    assert c.balance(env.bob, env.base) == FUNDS - 10**18 + 3 * 10**17
+    assert c.balance(env.alice, env.quote) == FUNDS - 5 * 10**18 - 10**15 + 2 * 10**18 - 2 * 10**15
+    assert c.balance(env.bob, env.quote) == FUNDS + 5 * 10**18 - 2 * 10**18
+    assert c.balance(env.fee, env.quote) == 3 * 10**15
+    for i, t in enumerate(trades):
+        assert c.verify_trade(1, t, batch.trade_proof(i))
+    forged = env.trade(env.alice, env.bob)
+    assert not c.verify_trade(1, forged, batch.trade_proof(0))
+    assert reverts("UnknownBatch", c.verify_trade, 2, trades[0], batch.trade_proof(0)) == (2,)
+
+
+def test_batches_chain_and_replay_is_rejected(env):
+    b1 = env.next_batch([env.trade(env.alice, env.bob)])
+    sigs1 = env.certify(b1)
+    env.client.submit(b1, sigs1)
+    assert reverts("UnexpectedSequence", env.client.submit, b1, sigs1) == (2, 1)
+    b2 = env.next_batch([env.trade(env.bob, env.alice)])
+    assert b2.header.prev_hash == b1.batch_hash
+    env.client.submit(b2, env.certify(b2))
+    assert env.client.last_sequence == 2
+
+
+def test_skipped_sequence_and_wrong_prev_hash(env):
+    t = [env.trade(env.alice, env.bob)]
+    skip = SettlementBatch.build(2, GENESIS_HASH, t, fee_account=env.fee)
+    assert reverts("UnexpectedSequence", env.client.submit, skip, env.certify(skip)) == (1, 2)
+    fork = SettlementBatch.build(1, keccak(b"other history"), t, fee_account=env.fee)
+    assert reverts("PrevHashMismatch", env.client.submit, fork, env.certify(fork)) == (GENESIS_HASH, keccak(b"other history"))
+
+
+# ---- settle: certificates -----------------------------------------------------------------------------------------
+
+def test_certificate_errors(env):
+    b = env.next_batch([env.trade(env.alice, env.bob)])
+    sigs = env.certify(b)
+    assert reverts("MalformedSignatures", env.client.submit, b, sigs[:-1]) == (194,)
+    assert reverts("InsufficientSignatures", env.client.submit, b, env.certify(b, env.keys[:2])) == (2, 3)
+    bad_v = sigs[:64] + bytes([29]) + sigs[65:]
+    assert reverts("InvalidSignature", env.client.submit, b, bad_v) == (0,)
+    one = sigs[:65]
+    assert reverts("SignersNotAscending", env.client.submit, b, one * 3)[0] == 1   # duplicate signer
+    ordered = [sigs[i * 65:(i + 1) * 65] for i in range(3)]
+    descending = b"".join(reversed(ordered))
+    assert reverts("SignersNotAscending", env.client.submit, b, descending)[0] == 1
+    outsider = validator_keys(1, seed=99)[0]
+    mixed = env.certify(b, list(env.keys[:2]) + [outsider])
+    args = reverts("UnknownSigner", env.client.submit, b, mixed)
+    assert args[1] == outsider.address
+
+
+def test_wrong_chain_id_or_contract_is_rejected(env):
+    b = env.next_batch([env.trade(env.alice, env.bob)])
+    d = env.client.domain
+    for domain in (SigningDomain(chain_id=d.chain_id + 1, verifying_contract=d.verifying_contract),
+                   SigningDomain(chain_id=d.chain_id, verifying_contract=env.alice)):
+        # a signature for another domain recovers some other address: never a registered validator in order
+        err = reverts_any(env.client.submit, b, env.certify(b, domain=domain))
+        assert err in ("UnknownSigner", "SignersNotAscending")
+    assert env.client.last_sequence == 0
+
+
+def reverts_any(fn, *args) -> str:
+    with pytest.raises(ContractRevertError) as info:
+        fn(*args)
+    return info.value.error_name
+
+
+# ---- settle: deltas -----------------------------------------------------------------------------------------------
+
+def test_tampered_deltas_are_not_in_the_signed_batch(env):
+    b = env.next_batch([env.trade(env.alice, env.bob)])
+    fns = env.client.contract.functions
+    stolen = NetDeltas.from_mapping({env.base: {env.alice: 10**18, env.bob: -10**18},
+                                     env.quote: {env.alice: 0}}).encode()
+    call = fns.settle(b.header.as_tuple(), 1, stolen, b.deltas_proof(), env.certify(b))
+    args = reverts("DeltasNotInBatch", env.chain.transact, call)
+    assert args == (b.header.merkle_root, deltas_leaf(1, stolen))
+    call = fns.settle(b.header.as_tuple(), 2, b.encoded_deltas(), b.deltas_proof(), env.certify(b))
+    reverts("DeltasNotInBatch", env.chain.transact, call)  # trade count is bound too
+
+
+def test_short_balance_reverts_with_account_and_amounts(env):
+    b = env.next_batch([env.trade(env.carol, env.bob, 10**18, 5 * 10**18)])  # carol has no deposit
+    args = reverts("InsufficientBalance", env.client.submit, b, env.certify(b))
+    assert args == (env.carol, env.quote, 5 * 10**18, 0)
+    assert env.client.last_sequence == 0
+
+
+def test_non_conserving_deltas_revert(env):
+    blob = word(env.base, 2) + word(env.alice, -5) + word(env.bob, 4)
+    assert reverts("ValueNotConserved", raw_settle, env, 1, blob) == (env.base, -1)
+
+
+def test_malformed_deltas_revert(env):
+    assert reverts("MalformedDeltas", raw_settle, env, 1, word(env.base, 0)) == (0, 32)
+    assert reverts("MalformedDeltas", raw_settle, env, 1, word(env.base, 2) + word(env.alice, -1)) == (0, 64)
+    assert reverts("MalformedDeltas", raw_settle, env, 1, word(env.base, 1) + b"\x01") == (33, 33)
+
+
+def test_empty_deltas_settle_and_int96_limits(env):
+    raw_settle(env, 0, b"")
+    assert env.client.last_sequence == 1
+    big = NetDeltas.from_mapping({env.base: {env.alice: 2**95, env.bob: -2**95}})
+    from market_sim.core.errors import SettlementError
+    with pytest.raises(SettlementError, match="int96"):
+        big.encode()
+
+
+# ---- per-trade mode -----------------------------------------------------------------------------------------------
+
+def test_per_trade_mode_matches_net_mode(env):
+    trades = [env.trade(env.alice, env.bob, 10**18, 5 * 10**18, buyer_fee=10**15),
+              env.trade(env.bob, env.alice, 3 * 10**17, 2 * 10**18, seller_fee=10**14),
+              env.trade(env.alice, env.bob, 1, 1)]
+    pairs = [(a, t) for a in (env.alice, env.bob, env.fee) for t in (env.base, env.quote)]
+    snap = env.chain.snapshot()
+    net = env.next_batch(trades)
+    env.client.submit(net, env.certify(net))
+    after_net = env.client.balances(pairs)
+    env.chain.revert(snap)
+    per = env.next_batch(trades, mode=SettlementMode.PER_TRADE)
+    assert per.header.merkle_root != net.header.merkle_root  # no deltas leaf
+    info = env.client.submit(per, env.certify(per))
+    assert info.trade_count == 3 and info.delta_count == 0
+    assert env.client.balances(pairs) == after_net
+    assert env.client.verify_trade(1, trades[2], per.trade_proof(2))
+
+
+def test_per_trade_mode_errors(env):
+    fns = env.client.contract.functions
+    trades = [env.trade(env.alice, env.bob), env.trade(env.bob, env.alice)]
+    b = env.next_batch(trades, mode=SettlementMode.PER_TRADE)
+    inflated = [trades[0].as_tuple(), trades[1].as_tuple()[:5] + (10**20,) + trades[1].as_tuple()[6:]]
+    call = fns.settleTrades(b.header.as_tuple(), inflated, env.certify(b))
+    args = reverts("RootMismatch", env.chain.transact, call)
+    assert args[0] == b.header.merkle_root
+    reverts("EmptyBatch", env.chain.call, fns.tradesRoot([]))
+    greedy = env.next_batch([env.trade(env.alice, env.bob, 1, 10, seller_fee=11)], mode=SettlementMode.PER_TRADE)
+    assert reverts("FeeExceedsAmount", env.client.submit, greedy, env.certify(greedy))[1:] == (11, 10)
+    short = env.next_batch([env.trade(env.carol, env.bob)], mode=SettlementMode.PER_TRADE)
+    assert reverts("InsufficientBalance", env.client.submit, short, env.certify(short))[:2] == (env.carol, env.quote)
+
+
+# ---- governance ---------------------------------------------------------------------------------------------------
+
+def test_threshold_change_applies_to_later_batches(env):
+    b1 = env.next_batch([env.trade(env.alice, env.bob)])
+    env.client.submit(b1, env.certify(b1))
+    env.client.set_threshold(4)
+    b2 = env.next_batch([env.trade(env.bob, env.alice)])
+    assert reverts("InsufficientSignatures", env.client.submit, b2, env.certify(b2)) == (3, 4)
+    env.client.submit(b2, env.certify(b2, env.keys))
+    assert env.client.threshold == 4 and env.client.batch_root(1) == b1.header.merkle_root
+
+
+def test_validator_changes(env):
+    c, fns = env.client, env.client.contract.functions
+    removed, newcomer = env.keys[0], validator_keys(1, seed=42)[0]
+    receipt = env.chain.transact(fns.removeValidator(removed.address))
+    assert env.chain.events(receipt, c.contract, "ValidatorRemoved")[0]["effectiveFromSequence"] == 1
+    b = env.next_batch([env.trade(env.alice, env.bob)])
+    assert reverts("UnknownSigner", c.submit, b, env.certify(b, env.keys[:3]))[1] == removed.address
+    receipt = env.chain.transact(fns.addValidator(newcomer.address))
+    assert env.chain.events(receipt, c.contract, "ValidatorAdded")[0]["validator"] == newcomer.address
+    c.submit(b, env.certify(b, [env.keys[1], env.keys[2], newcomer]))
+    assert c.is_validator(newcomer.address) and not c.is_validator(removed.address)
+
+
+def test_governance_errors(env):
+    c = env.client
+    assert reverts("InvalidThreshold", c.set_threshold, 0) == (0, 4)
+    assert reverts("InvalidThreshold", c.set_threshold, 5) == (5, 4)
+    assert reverts("ValidatorAlreadyRegistered", c.add_validator, env.keys[0].address) == (env.keys[0].address,)
+    assert reverts("NotAValidator", c.remove_validator, env.alice) == (env.alice,)
+    reverts("ZeroAddress", c.add_validator, "0x" + "00" * 20)
+    reverts("ZeroAddress", env.chain.transact, c.contract.functions.setFeeAccount("0x" + "00" * 20))
+    c.set_threshold(4)
+    assert reverts("InvalidThreshold", c.remove_validator, env.keys[0].address) == (4, 3)
+    assert reverts("OwnableUnauthorizedAccount", c.set_threshold, 3, sender="alice") == (env.alice,)
+    receipt = env.chain.transact(c.contract.functions.setFeeAccount(env.carol))
+    assert env.chain.events(receipt, c.contract, "FeeAccountChanged")[0]["newFeeAccount"] == env.carol

@@ -6,7 +6,16 @@ from market_sim.core import (
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    # load_run pulls in pandas; import it only when asked for.
+    if name == "load_run":
+        from market_sim.simulation.results import load_run
+
+        return load_run
+    raise AttributeError(f"module 'market_sim' has no attribute {name!r}")
+
 __all__ = [
     "__version__", "Instrument", "MarketSimError", "NewOrder", "CancelOrder", "ModifyOrder", "Side",
-    "OrderType", "TimeInForce", "Trade",
+    "OrderType", "TimeInForce", "Trade", "load_run",
 ]

@@ -1,10 +1,12 @@
 """`market-sim bench matching`: throughput, latency and memory of the matching engine on a seeded order stream.
 
-The stream (per run): 60% limit adds 1..LEVELS ticks away from a fixed mid (so levels grow thousands deep),
-25% cancels of a random live add, 10% marketable orders (half market, half IOC limits a few ticks through the
-mid), 5% modifies (half quantity changes, half price changes). Commands are generated before timing starts;
-each `engine.process` call is timed on its own. Memory is measured in a fresh process: RSS growth while
-1,000,000 non-crossing limit orders are added, divided by the number of resting orders.
+The stream (per run): 60% GTC limit adds 1..LEVELS ticks from a fixed mid (on one instrument the levels grow to
+thousands of orders), 25% cancels of a random earlier add (already filled ones are rejected: still an operation),
+10% marketable orders (half market, half IOC limits a few ticks through the mid), 5% modifies (half quantity, half
+price). Commands are generated before timing starts (and frozen out of the cyclic GC). One pass measures
+throughput (wall and CPU time, GC on as in normal use), one the same with the GC off (for reference), and a third
+on a fresh engine times every `engine.process` call for the latency percentiles (GC on). Memory is measured in a
+fresh process: RSS growth while 1,000,000 non-crossing limit orders are added, divided by the resting orders.
 """
 
 from __future__ import annotations
@@ -83,32 +85,42 @@ def make_stream(n_ops: int, n_instruments: int, seed: int = SEED) -> list[NewOrd
     return cmds
 
 
-def run_stream(n_ops: int, n_instruments: int, seed: int = SEED) -> dict:
-    """Throughput (one untimed-per-op pass) and per-op latency (a second pass) of the mixed stream."""
-    cmds = make_stream(n_ops, n_instruments, seed)
+def _throughput(cmds: list, n_instruments: int, collect: bool) -> tuple[float, float, MatchingEngine]:
+    """(wall s, CPU s, engine) of one untimed-per-op pass over `cmds` on a fresh engine."""
+    engine = _engine(n_instruments)
+    process = engine.process
     gc.collect()
-    gc.disable()  # a collection pause would land on one unlucky operation; it is not matching work
+    if not collect:
+        gc.disable()
     try:
-        engine = _engine(n_instruments)
-        process = engine.process
         wall0, cpu0 = time.perf_counter(), time.process_time()
         for i, cmd in enumerate(cmds):
             process(cmd, i)
-        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-        trades = sum(book.trade_count for book in engine.books())
-        resting = engine.resting_count()
-        del engine, process
-        gc.collect()
-        engine = _engine(n_instruments)
-        process = engine.process
-        clock = time.perf_counter_ns
-        lat = array("q", bytes(8 * len(cmds)))
-        for i, cmd in enumerate(cmds):
-            t0 = clock()
-            process(cmd, i)
-            lat[i] = clock() - t0
+        return time.perf_counter() - wall0, time.process_time() - cpu0, engine
     finally:
         gc.enable()
+
+
+def run_stream(n_ops: int, n_instruments: int, seed: int = SEED) -> dict:
+    """Throughput (with and without the cyclic GC) and per-op latency of the mixed stream."""
+    cmds = make_stream(n_ops, n_instruments, seed)
+    gc.collect()
+    gc.freeze()  # the pre-generated commands are the harness's, not the engine's: keep them out of GC passes
+    wall, cpu, engine = _throughput(cmds, n_instruments, collect=True)
+    trades = sum(book.trade_count for book in engine.books())
+    resting = engine.resting_count()
+    del engine
+    _, cpu_nogc, engine = _throughput(cmds, n_instruments, collect=False)
+    del engine
+    gc.collect()
+    engine = _engine(n_instruments)
+    process = engine.process
+    clock = time.perf_counter_ns
+    lat = array("q", bytes(8 * len(cmds)))
+    for i, cmd in enumerate(cmds):
+        t0 = clock()
+        process(cmd, i)
+        lat[i] = clock() - t0
     us = np.frombuffer(lat, dtype=np.int64) / 1000.0
     return {
         "instruments": n_instruments,
@@ -117,6 +129,7 @@ def run_stream(n_ops: int, n_instruments: int, seed: int = SEED) -> dict:
         "ops_per_sec": round(len(cmds) / wall),
         "cpu_seconds": round(cpu, 3),
         "ops_per_cpu_sec": round(len(cmds) / cpu),
+        "ops_per_cpu_sec_gc_disabled": round(len(cmds) / cpu_nogc),
         "latency_us": {"p50": round(float(np.percentile(us, 50)), 2), "p99": round(float(np.percentile(us, 99)), 2),
                        "p99.9": round(float(np.percentile(us, 99.9)), 2), "max": round(float(us.max()), 1)},
         "trades": trades,
@@ -188,7 +201,12 @@ def run(quick: bool = False, progress: bool = True) -> dict:
     for k in (1, 10):
         say(f"stream: {n_ops:,} operations on {k} instrument(s) ...")
         result["streams"].append(_in_fresh_process(run_stream, n_ops, k))
-    result["meets_targets"] = (
-        all(s["ops_per_sec"] >= TARGET_OPS_PER_SEC for s in result["streams"])
-        and all(m["bytes_per_resting_order"] <= TARGET_BYTES_PER_ORDER for m in result["memory"]))
+    # Wall-clock throughput needs an idle core; CPU-time throughput is what the engine does with one it gets
+    # (on a shared machine the two differ by the load; each stream records its load average).
+    result["meets_targets"] = {
+        "ops_per_sec_wall": all(s["ops_per_sec"] >= TARGET_OPS_PER_SEC for s in result["streams"]),
+        "ops_per_cpu_sec": all(s["ops_per_cpu_sec"] >= TARGET_OPS_PER_SEC for s in result["streams"]),
+        "bytes_per_resting_order": all(m["bytes_per_resting_order"] <= TARGET_BYTES_PER_ORDER
+                                       for m in result["memory"]),
+    }
     return result

@@ -100,7 +100,8 @@ def run(quick: bool = False, rpc: str | None = None, progress: bool = True) -> d
         row = {"mode": "net", "batch_size": size,
                **_measure(pipeline(size, SettlementMode.NET), source.take(trades_for(size)))}
         results.append(row)
-        say(f"  net deltas, batch {size:>5}: {row['gas_per_trade']:>8,} gas/trade  {row['trades_per_second']:>8,.1f} trades/s")
+        say(f"  net deltas, batch {size:>5}: {row['gas_per_trade']:>8,} gas/trade  "
+            f"{row['trades_per_second']:>8,.1f} trades/s")
     baseline = {"mode": "per-trade", "batch_size": 1,
                 **_measure(pipeline(1, SettlementMode.PER_TRADE), source.take(20 if quick else 200))}
     say(f"  baseline (1 tx per trade): {baseline['gas_per_trade']:>8,} gas/trade  "
@@ -126,6 +127,7 @@ def run(quick: bool = False, rpc: str | None = None, progress: bool = True) -> d
         "targets": {
             "gas_per_trade_at_500": {"target": TARGET_GAS_PER_TRADE, "measured": at500["gas_per_trade"],
                                      "met": at500["gas_per_trade"] <= TARGET_GAS_PER_TRADE},
-            "speedup_at_500": {"target": TARGET_SPEEDUP, "measured": round(speedup, 1), "met": speedup >= TARGET_SPEEDUP},
+            "speedup_at_500": {"target": TARGET_SPEEDUP, "measured": round(speedup, 1),
+                               "met": speedup >= TARGET_SPEEDUP},
         },
     }

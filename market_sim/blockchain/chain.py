@@ -376,12 +376,26 @@ class Chain:
     # ---- events -------------------------------------------------------------------------------------------------
     def events(self, receipt: TxReceipt, contract: Contract, name: str) -> list[dict[str, Any]]:
         """Decoded arguments of every `name` event that `contract` emitted in the transaction."""
-        try:
-            event = contract.events[name]
-        except Exception:  # noqa: BLE001
-            raise ConfigError(f"contract has no event named {name!r}", key="event", value=name) from None
-        logs = event().process_receipt(receipt, errors=DISCARD)
+        logs = self._event(contract, name).process_receipt(receipt, errors=DISCARD)
         return [dict(log["args"]) for log in logs if log["address"] == contract.address]
+
+    def event_logs(self, contract: Contract, name: str, *, from_block: int = 0,
+                   to_block: int | str = "latest") -> list[dict[str, Any]]:
+        """Every `name` event of `contract` in a block range, oldest first, with blockNumber/logIndex/tx hash."""
+        event = self._event(contract, name)
+        logs = event.get_logs(from_block=from_block, to_block=to_block)
+        return [
+            {**dict(log["args"]), "blockNumber": int(log["blockNumber"]), "logIndex": int(log["logIndex"]),
+             "transactionHash": HexBytes(log["transactionHash"]).to_0x_hex()}
+            for log in logs
+        ]
+
+    @staticmethod
+    def _event(contract: Contract, name: str) -> Any:
+        try:
+            return contract.events[name]()
+        except Exception:  # noqa: BLE001 - web3 raises its own attribute errors for unknown events
+            raise ConfigError(f"contract has no event named {name!r}", key="event", value=name) from None
 
     # ---- blocks and time ----------------------------------------------------------------------------------------
     @property

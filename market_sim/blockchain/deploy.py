@@ -115,6 +115,7 @@ class DeployedContract:
     gas_used: int
     artifact_hash: str
     code_hash: str
+    setup: list[Any] = field(default_factory=list, compare=False)  # constructor args + setup calls, JSON form
 
     def to_json(self) -> dict[str, Any]:
         """Record form (deployments/<network>.json)."""
@@ -126,13 +127,14 @@ class DeployedContract:
             "gasUsed": self.gas_used,
             "artifactHash": self.artifact_hash,
             "codeHash": self.code_hash,
+            "setup": self.setup,
         }
 
     @classmethod
     def from_json(cls, name: str, data: dict[str, Any]) -> DeployedContract:
         """Inverse of to_json."""
         return cls(name, data["contract"], data["address"], data["txHash"], int(data["block"]), int(data["gasUsed"]),
-                   data["artifactHash"], data.get("codeHash", ""))
+                   data["artifactHash"], data.get("codeHash", ""), data.get("setup", []))
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +193,21 @@ def _resolve(value: Any, chain: Chain, handles: dict[str, Contract]) -> Any:
     return value
 
 
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray)):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _resolved_setup(step: DeployStep, chain: Chain, handles: dict[str, Contract]) -> tuple[tuple, list[tuple]]:
+    """Constructor args and setup calls of a step with every placeholder replaced by its value."""
+    args = step.args(chain, dict(handles)) if callable(step.args) else _resolve(step.args, chain, handles)
+    calls = [(c.function, _resolve(c.args, chain, handles)) for c in step.then]
+    return tuple(args), calls
+
+
 def _check_stack(steps: Sequence[DeployStep], artifacts: dict[str, Any]) -> None:
     names = [s.name for s in steps]
     if len(set(names)) != len(names):
@@ -209,6 +226,7 @@ def _reusable(chain: Chain, record: dict[str, Any] | None, steps: Sequence[Deplo
     if int(record.get("chainId", -1)) != chain.chain_id:
         return f"record is for chain id {record.get('chainId')}, the node is chain id {chain.chain_id}"
     recorded = record["contracts"]
+    handles: dict[str, Contract] = {}
     for step in steps:
         entry = recorded.get(step.name)
         artifact = artifacts[step.contract]
@@ -216,6 +234,9 @@ def _reusable(chain: Chain, record: dict[str, Any] | None, steps: Sequence[Deplo
             return f"record has no {step.name}"
         if entry.get("artifactHash") != artifact.artifact_hash:
             return f"{step.name} ({step.contract}) changed since it was deployed"
+        if _jsonable(_resolved_setup(step, chain, handles)) != entry.get("setup"):
+            return f"constructor arguments or setup calls of {step.name} changed since it was deployed"
+        handles[step.name] = chain.contract(artifact, entry["address"])
         code = chain.code(entry["address"])
         if not code:
             return f"no code at the recorded address of {step.name} ({entry['address']})"
@@ -261,12 +282,11 @@ def deploy_stack(chain: Chain, *, steps: Sequence[DeployStep] | None = None, for
     handles: dict[str, Contract] = {}
     for step in steps:
         artifact = artifacts[step.contract]
-        args = step.args(chain, dict(handles)) if callable(step.args) else _resolve(step.args, chain, handles)
+        args, calls = _resolved_setup(step, chain, handles)
         try:
             handle, receipt = chain.deploy_with_receipt(artifact, *args, sender=sender)
-            for call in step.then:
-                fn = getattr(handle.functions, call.function)
-                chain.transact(fn(*_resolve(call.args, chain, handles)), sender=sender)
+            for function, call_args in calls:
+                chain.transact(getattr(handle.functions, function)(*call_args), sender=sender)
         except MarketSimError as exc:
             done = f" ({', '.join(contracts)} were deployed but are not recorded)" if contracts else ""
             kind = "reverted" if isinstance(exc, ContractRevertError) else "failed"
@@ -282,6 +302,7 @@ def deploy_stack(chain: Chain, *, steps: Sequence[DeployStep] | None = None, for
             gas_used=int(receipt["gasUsed"]),
             artifact_hash=artifact.artifact_hash,
             code_hash=artifact.runtime_code_hash,
+            setup=_jsonable((args, calls)),
         )
 
     written = None

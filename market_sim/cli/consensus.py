@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         latency: str = typer.Option("lognormal:20ms", "--latency", help="fixed:D, uniform:LO-HI, lognormal:MEDIAN."),
         seed: int = typer.Option(1, "--seed"),
         trades: int = typer.Option(200, "--trades", help="Trades the exchange submits."),
-        batch_size: int = typer.Option(20, "--batch-size", help="Most trades per batch."),
+        batch_size: int = typer.Option(50, "--batch-size", help="Most trades per batch."),
         invalid_rate: float = typer.Option(0.1, "--invalid-rate", help="Share of invalid submitted trades."),
         loss: float = typer.Option(0.0, "--loss", help="Message loss probability before GST."),
         partition: str = typer.Option(None, "--partition", help="Split the committee in halves until this time "
@@ -50,10 +50,10 @@ def register(app: typer.Typer) -> None:
         if json_out:
             typer.echo(json.dumps(summary, indent=2))
             return
-        _print(Console(), config, result, summary, show)
+        _print(Console(), config, workload, result, summary, show)
 
 
-def _print(console: Console, config, result, summary: dict, show: int) -> None:  # noqa: ANN001
+def _print(console: Console, config, workload, result, summary: dict, show: int) -> None:  # noqa: ANN001
     console.print(f"[bold]{config.protocol}[/] committee: n={config.nodes}, quorum {config.quorum}, "
                   f"Byzantine: {', '.join(f'{k} ({v})' for k, v in summary['behaviours'].items()) or 'none'}")
     log = result.reference_log
@@ -66,10 +66,11 @@ def _print(console: Console, config, result, summary: dict, show: int) -> None: 
                         f"{len(block.qc.signatures)}/{config.nodes}", f"{at:.1f}")
     console.print(batches)
 
-    rejected = Table(title=f"Rejected trades ({len(result.rejections)}; first {min(show, len(result.rejections))})")
+    refused = result.rejected()
+    rejected = Table(title=f"Rejected trades ({len(refused)}; first {min(show, len(refused))})")
     rejected.add_column("trade", justify="right")
     rejected.add_column("reason")
-    for tid, reason in sorted(result.rejections.items())[:show]:
+    for tid, reason in refused[:show]:
         rejected.add_row(str(tid), reason)
     console.print(rejected)
 
@@ -81,8 +82,8 @@ def _print(console: Console, config, result, summary: dict, show: int) -> None: 
         lat.add_row(label, *(f"{v[k]:.1f}" for k in ("p50", "p90", "p99", "max")))
     console.print(lat)
 
-    msgs = Table(title=f"Messages: {summary['messages']} total, {summary['messages_per_batch']} per batch, "
-                       f"{summary['rounds']} {'epochs' if config.protocol == 'streamlet' else 'rounds'}")
+    rounds = f"{summary['rounds']} {'epochs' if config.protocol == 'streamlet' else 'rounds'}"
+    msgs = Table(title=f"Messages ({summary['messages_per_batch']} per batch, {rounds})")
     msgs.add_column("type")
     msgs.add_column("count", justify="right")
     for kind, count in summary["messages_by_type"].items():
@@ -99,6 +100,10 @@ def _print(console: Console, config, result, summary: dict, show: int) -> None: 
                        "0x" + node.log.head_hash.hex()[:16] + "…")
     console.print(verify)
     agree = "[green]all honest logs agree[/]" if summary["honest_logs_agree"] else "[red]honest logs differ[/]"
-    console.print(f"{summary['finalized']} of {summary['submitted']} submitted trades finalized in "
+    if summary["gst_ms"]:
+        console.print(f"network stable from {summary['gst_ms']:.0f} ms (GST / partition healed): "
+                      f"{summary['rounds_after_gst']} more {rounds.split(' ', 1)[1]} and "
+                      f"{summary['last_commit_after_gst_ms']:.0f} ms until the last trade was final")
+    console.print(f"{summary['finalized']} of {len(workload.submissions)} submitted trades finalized in "
                   f"{summary['batches']} batches; {summary['rejected']} rejected; {agree}; "
                   f"simulated {summary['sim_seconds']:.2f} s in {summary['wall_seconds']:.2f} s wall")

@@ -135,7 +135,8 @@ def register(app: typer.Typer) -> None:
         root = out or default_runs_dir()
         index = root / INDEX_NAME
         table = Table(title=f"runs in {root}")
-        for col in ("run id", "scenario", "seed", "started (UTC)", "trades", "events/s", "overrides"):
+        table.add_column("run id", no_wrap=True, style="bold")
+        for col in ("scenario", "seed", "started (UTC)", "trades", "events/s", "overrides"):
             table.add_column(col)
         if index.is_file():
             for r in RunIndex(index).list(limit):

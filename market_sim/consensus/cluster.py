@@ -10,9 +10,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from market_sim.core.errors import ConsensusError
+from market_sim.core.events import Trade
+from market_sim.core.orders import NewOrder
 from market_sim.consensus.committee import Committee, build_nodes
 from market_sim.consensus.config import ConsensusConfig
-from market_sim.consensus.log import ExtraLeaves, LogBlock
+from market_sim.consensus.log import ExtraLeaves, LogBlock, TradeLog
 from market_sim.consensus.merkle import LeafEncoder, default_leaf_encoder
 from market_sim.consensus.network import Network
 from market_sim.consensus.node import Behaviour, ConsensusNode
@@ -58,13 +60,23 @@ class ConsensusResult:
     pretrade_latencies: list[int] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     equivocations: int = 0
+    refused: list[tuple[int, TradeClaim, str]] = field(default_factory=list)  # every pre-trade refusal
+    gst: int = 0                          # effective global stabilisation time (after the last partition heals)
+    rounds_at_gst: int = 0
+    rounds_at_last_commit: int = 0
+
+    def rejected(self) -> list[tuple[int, str]]:
+        """(trade id, reason) of every refused submission: pre-trade refusals, then proposers' rejections."""
+        out = [(c.trade_id, reason) for _, c, reason in self.refused]
+        seen = {tid for tid, _ in out}
+        return out + sorted((t, r) for t, r in self.rejections.items() if t not in seen)
 
     @property
     def honest(self) -> list[ConsensusNode]:
-        return [n for n in self.nodes if n.behaviour is not Behaviour.CRASHED and n.honest]
+        return [n for n in self.nodes if n.honest]
 
     @property
-    def reference_log(self):  # noqa: ANN201 - TradeLog
+    def reference_log(self) -> TradeLog:
         """The longest honest log."""
         return max((n.log for n in self.honest), key=len)
 
@@ -92,7 +104,9 @@ class ConsensusResult:
             "protocol": self.config.protocol, "nodes": self.config.nodes, "quorum": self.config.quorum,
             "behaviours": {n.name: str(n.behaviour) for n in self.nodes if not n.honest},
             "submitted": len(self.submitted), "finalized": self.finalized, "batches": self.batches,
-            "rejected": len(self.rejections), "rounds": self.rounds,
+            "rejected": len(self.rejected()), "rounds": self.rounds,
+            "gst_ms": self.gst / ms, "rounds_after_gst": max(0, self.rounds_at_last_commit - self.rounds_at_gst),
+            "last_commit_after_gst_ms": max(0, max(self.certified_at.values(), default=0) - self.gst) / ms,
             "latency_ms": {k: v / ms for k, v in percentiles(self.latencies()).items()},
             "pretrade_latency_ms": {k: v / ms for k, v in percentiles(self.pretrade_latencies).items()},
             "messages": sum(self.messages.values()), "messages_per_batch": round(self.messages_per_batch(), 1),
@@ -130,11 +144,12 @@ class Cluster:
     def __init__(self, config: ConsensusConfig, *, accounts: Iterable[str] | None = None,
                  balances: BalanceView | None = None, domain: SigningDomain | None = None,
                  leaf_encoder: LeafEncoder = default_leaf_encoder, extra_leaves: ExtraLeaves | None = None,
-                 pretrade: bool = True, kernel: Kernel | None = None) -> None:
+                 pretrade: bool = True, kernel: Kernel | None = None, stop_when_done: bool = True) -> None:
         from market_sim.consensus.protocols import make_protocol
 
         self.config = config
         self.kernel = kernel or Kernel()
+        self.stop_when_done = stop_when_done  # False when embedded in a larger simulation
         self.network = Network(self.kernel, config.latency, seed=config.seed, loss=config.loss, gst=config.gst,
                                delta=config.delta, partitions=config.partitions)
         self.delta = self.network.delta
@@ -153,10 +168,15 @@ class Cluster:
         self.expected: set[int] = set()
         self.violations: list[str] = []
         self.pretrade_latencies: list[int] = []
+        self.refused: list[tuple[int, TradeClaim, str]] = []  # (time, claim, reason) of every pre-trade refusal
         self._verified: dict[int, tuple[object, bool]] = {}
+        self._wall = time.perf_counter()
+        self._rounds_at_gst = self._rounds_at_commit = 0
         self._outstanding_feeds = 0
         self._honest = [n for n in self.nodes if n.honest]
         self.protocol = make_protocol(config.protocol, self)
+        if self.network.gst:
+            self.kernel.schedule_at(self.network.gst, self._mark_gst)
         for node in self.nodes:
             self.network.attach(node.name, self._handler(node))
 
@@ -199,9 +219,13 @@ class Cluster:
             self.expected.discard(claim.trade_id)
             self._maybe_stop()
 
+    def _mark_gst(self) -> None:
+        self._rounds_at_gst = self.protocol.rounds
+
     def on_certified(self, node: ConsensusNode, block: LogBlock) -> None:
         """A node appended a certified block: record times, prune its pool, stop when every honest node is done."""
         now = self.kernel.now
+        self._rounds_at_commit = self.protocol.rounds
         pool = self.pools[node.index]
         for t in block.trades:
             pool.pop(t.trade_id, None)
@@ -211,15 +235,12 @@ class Cluster:
             self._maybe_stop()
 
     def _maybe_stop(self) -> None:
-        if self._outstanding_feeds == 0 and self._done():
+        if self.stop_when_done and self._outstanding_feeds == 0 and self._done():
             self.kernel.stop()
 
     def _done(self) -> bool:
         need = len(self.expected)
-        for n in self._honest:
-            if sum(len(b.trades) for b in n.log.blocks) < need:
-                return False
-        return all(self.expected <= {t.trade_id for t in n.log.trades} for n in self._honest)
+        return all(len(n.log.trade_ids()) >= need and self.expected <= n.log.trade_ids() for n in self._honest)
 
     # -- the exchange side -----------------------------------------------------------------------------
     def submit(self, submissions: Iterable[Submission]) -> None:
@@ -229,20 +250,37 @@ class Cluster:
             self.kernel.schedule_at(max(s.at, self.kernel.now), self._arrive, s.claim)
 
     def _arrive(self, claim: TradeClaim) -> None:
+        self._outstanding_feeds -= 1
+        self._admit(claim)
+
+    def _admit(self, claim: TradeClaim) -> str | None:
+        """Pre-trade vote (if enabled); an approved trade reaches every pool one vote round trip later."""
         tid = claim.trade_id
-        self.submitted.setdefault(tid, self.kernel.now)
+        now = self.kernel.now
         if self.committee is not None:
             decision = self.committee.decide(claim)
             self.pretrade_latencies.append(decision.latency_ns)
             if not decision.approved:
-                self.rejections.setdefault(tid, decision.reason or "rejected")
-                self._outstanding_feeds -= 1
-                return
+                reason = decision.reason or "rejected"
+                self.refused.append((now, claim, reason))
+                # keyed by id only if no approved trade has it: a resubmitted duplicate carries an approved id,
+                # and a matching engine gives a refused trade's id to its next trade
+                if tid not in self.submitted:
+                    self.rejections.setdefault(tid, reason)
+                return reason
             delay = decision.latency_ns
         else:
             delay = self.network.latency.sample("exchange", "validators", self.network.rng)
+        self.submitted[tid] = now
+        self.rejections.pop(tid, None)
         self.expected.add(tid)
+        self._outstanding_feeds += 1
         self.kernel.schedule(delay, self._feed, claim)
+        return None
+
+    def validate_trade(self, trade: Trade, buy: NewOrder, sell: NewOrder) -> str | None:
+        """TradeValidator for a venue on the same kernel: signed pre-trade votes now, ordering on the network."""
+        return self._admit(TradeClaim(trade, buy, sell))
 
     def _feed(self, claim: TradeClaim) -> None:
         # The exchange's trade feed is reliable and reaches every validator at the same time (it is not the
@@ -259,15 +297,20 @@ class Cluster:
     def run(self, submissions: Iterable[Submission] = ()) -> ConsensusResult:
         """Run until every honest node holds every approved trade, or the horizon."""
         self.submit(submissions)
-        wall = time.perf_counter()
+        self._wall = time.perf_counter()
         self.protocol.start()
         self.kernel.run(until=self.config.horizon)
+        return self.result()
+
+    def result(self) -> ConsensusResult:
+        """The outcome so far (also for a cluster embedded in a simulation)."""
         return ConsensusResult(
             config=self.config, nodes=self.nodes, submitted=self.submitted, certified_at=self.certified_at,
             rejections=self.rejections, messages=Counter(self.network.sent), rounds=self.protocol.rounds,
-            sim_time=self.kernel.now, wall_seconds=time.perf_counter() - wall,
+            sim_time=self.kernel.now, wall_seconds=time.perf_counter() - self._wall,
             pretrade_latencies=self.pretrade_latencies, violations=self.violations,
-            equivocations=len(self.committee.equivocations) if self.committee else 0)
+            equivocations=len(self.committee.equivocations) if self.committee else 0, refused=self.refused,
+            gst=self.network.gst, rounds_at_gst=self._rounds_at_gst, rounds_at_last_commit=self._rounds_at_commit)
 
 
 def run_consensus(config: ConsensusConfig, submissions: Sequence[Submission], **kwargs: object) -> ConsensusResult:

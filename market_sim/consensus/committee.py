@@ -182,6 +182,8 @@ class Committee:
             else:
                 reasons[node.name] = reason or f"{node.behaviour}: no signature"
         if len(signatures) < self.quorum:
+            for node in self.nodes:  # the signatures are discarded here, so the batch can never be certified
+                node.unlock(block.height, digest)
             raise BatchRejected(block.height, len(signatures), self.quorum, reasons)
         certified = block.with_qc(QuorumCertificate.build(digest, signatures))
         self.log.append(certified)

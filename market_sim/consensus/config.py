@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from market_sim.core.errors import ConfigError, ConsensusError
-from market_sim.consensus.network import Partition
+from market_sim.consensus.network import Partition, check_latency
 from market_sim.consensus.node import Behaviour, parse_behaviour
 from market_sim.simulation.latency import LatencyModel, parse_duration, parse_latency
 
@@ -62,11 +62,15 @@ class ConsensusConfig:
             behaviours[i] = parse_behaviour(b)
         object.__setattr__(self, "behaviours", behaviours)
         object.__setattr__(self, "latency", parse_latency(self.latency))
+        check_latency(self.latency)
         object.__setattr__(self, "gst", parse_duration(self.gst, "gst"))
         object.__setattr__(self, "horizon", parse_duration(self.horizon, "horizon"))
         if self.delta is not None:
             object.__setattr__(self, "delta", parse_duration(self.delta, "delta"))
         object.__setattr__(self, "partitions", tuple(self.partitions))
+        if self.loss and not max([self.gst, *(p.end for p in self.partitions)]):
+            raise ConfigError("messages are only lost before the global stabilisation time: set gst (or a "
+                              "partition) as well", key="loss", value=self.loss)
         faulty = sum(1 for b in self.assignment() if b is not Behaviour.HONEST)
         if not self.allow_unsafe:
             if protocol in BFT_PROTOCOLS and 3 * faulty >= self.nodes:

@@ -8,7 +8,7 @@ settlement anchors as the next batch's prevHash. Genesis is height 0 with hash b
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, KeysView, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -207,6 +207,10 @@ class TradeLog:
     @property
     def trades(self) -> list[Trade]:
         return [t for b in self.blocks for t in b.trades]
+
+    def trade_ids(self) -> KeysView[int]:
+        """Ids of every logged trade (a live view)."""
+        return self._index.keys()
 
     def block(self, height: int) -> LogBlock:
         if not 1 <= height <= self.height:

@@ -18,7 +18,7 @@ from market_sim.simulation.kernel import Kernel
 from market_sim.simulation.latency import (
     FixedLatency, LatencyModel, LogNormalLatency, PairLatency, UniformLatency, parse_latency)
 
-__all__ = ["Network", "Partition", "default_delta"]
+__all__ = ["Network", "Partition", "default_delta", "check_latency"]
 
 Handler = Callable[[str, object], None]
 
@@ -44,7 +44,8 @@ class Partition:
         return not any(a in g and b in g for g in self.groups)
 
 
-def _check_model(model: LatencyModel) -> None:
+def check_latency(model: LatencyModel) -> None:
+    """ConfigError for a latency model that could produce negative or undefined delays."""
     if isinstance(model, FixedLatency) and model.delay < 0:
         raise ConfigError("latency must not be negative", key="latency", value=model)
     if isinstance(model, UniformLatency) and not 0 <= model.low <= model.high:
@@ -53,7 +54,7 @@ def _check_model(model: LatencyModel) -> None:
         raise ConfigError("lognormal latency needs median >= 0 and sigma >= 0", key="latency", value=model)
     if isinstance(model, PairLatency):
         for m in (model.default, *model.pairs.values()):
-            _check_model(m)
+            check_latency(m)
 
 
 def default_delta(model: LatencyModel) -> int:
@@ -77,7 +78,7 @@ class Network:
                  partitions: Iterable[Partition] = ()) -> None:
         self.kernel = kernel
         self.latency = parse_latency(latency)
-        _check_model(self.latency)
+        check_latency(self.latency)
         if not (isinstance(loss, (int, float)) and 0.0 <= loss < 1.0):
             raise ConfigError("must be a probability in [0, 1)", key="loss", value=loss)
         if gst < 0:

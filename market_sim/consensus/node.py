@@ -146,6 +146,12 @@ class ConsensusNode:
             return None
         return self.key.sign(digest)
 
+    def unlock(self, sequence: int, digest: bytes) -> None:
+        """Forget a signature given for a batch whose certificate provably never formed (the trusted committee
+        discarded it), so a corrected batch can be signed for the same sequence."""
+        if self.locks.get(sequence) == digest:
+            del self.locks[sequence]
+
     def apply(self, trades: Sequence[Trade]) -> None:
         """Trades became final (ordered): update the validation state."""
         self.state.finalize(trades)

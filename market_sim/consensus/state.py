@@ -30,23 +30,28 @@ class TradeClaim:
 class BalanceView:
     """Settled balances per (account, asset) in token base units; the solvency check runs against these.
 
-    Buyers pay quantity * price * quote_units_per_lot_tick of the quote asset, sellers deliver
-    quantity * base_units_per_lot of the base asset. Proceeds only count once the trade is final.
+    Buyers pay quantity * price * quote_units_per_lot_tick of the quote asset (plus `taker_fee_bps` of it when
+    the buyer is the aggressor), sellers deliver quantity * base_units_per_lot of the base asset. Proceeds only
+    count once the trade is final.
     """
 
-    __slots__ = ("instruments", "settled")
+    __slots__ = ("instruments", "settled", "taker_fee_bps", "_units")
 
     def __init__(self, instruments: Iterable[Instrument] | Mapping[str, Instrument] = (),
-                 balances: Mapping[tuple[str, str], int] | None = None) -> None:
+                 balances: Mapping[tuple[str, str], int] | None = None, *, taker_fee_bps: int = 0) -> None:
         items = instruments.values() if isinstance(instruments, Mapping) else instruments
         self.instruments: dict[str, Instrument] = {i.symbol: i for i in items}
         self.settled: Counter[tuple[str, str]] = Counter()
+        self.taker_fee_bps = taker_fee_bps
+        # symbol -> (base asset, quote asset, base units per lot, quote units per lot-tick), computed once
+        self._units = {s: (i.base_asset, i.quote_asset, i.base_units_per_lot, i.quote_units_per_lot_tick)
+                       for s, i in self.instruments.items()}
         for (account, asset), amount in (balances or {}).items():
             self.deposit(account, asset, amount)
 
     def copy(self) -> BalanceView:
         """An independent copy (each validator keeps its own)."""
-        other = BalanceView(self.instruments.values())
+        other = BalanceView(self.instruments.values(), taker_fee_bps=self.taker_fee_bps)
         other.settled = Counter(self.settled)
         return other
 
@@ -59,23 +64,27 @@ class BalanceView:
 
     def debits(self, trade: Trade) -> tuple[tuple[tuple[str, str], int], tuple[tuple[str, str], int]] | None:
         """((buyer, quote), amount), ((seller, base), amount) the trade takes; None for an unknown instrument."""
-        inst = self.instruments.get(trade.symbol)
-        if inst is None:
+        units = self._units.get(trade.symbol)
+        if units is None:
             return None
-        return (((trade.buyer, inst.quote_asset), trade.quantity * trade.price * inst.quote_units_per_lot_tick),
-                ((trade.seller, inst.base_asset), trade.quantity * inst.base_units_per_lot))
+        base_asset, quote_asset, per_lot, per_lot_tick = units
+        quote = trade.quantity * trade.price * per_lot_tick
+        fee = quote * self.taker_fee_bps // 10_000 if trade.aggressor is Side.BUY else 0
+        return (((trade.buyer, quote_asset), quote + fee), ((trade.seller, base_asset), trade.quantity * per_lot))
 
     def apply(self, trade: Trade) -> None:
         """Move the trade's amounts between the two accounts' settled balances."""
         legs = self.debits(trade)
         if legs is None:
             return
-        (buyer_quote, quote), (seller_base, base) = legs
-        inst = self.instruments[trade.symbol]
-        self.settled[buyer_quote] -= quote
-        self.settled[(trade.seller, inst.quote_asset)] += quote
+        (buyer_quote, paid), (seller_base, base) = legs
+        base_asset, quote_asset, _, per_lot_tick = self._units[trade.symbol]
+        quote = trade.quantity * trade.price * per_lot_tick
+        fee = quote * self.taker_fee_bps // 10_000 if trade.aggressor is Side.SELL else 0
+        self.settled[buyer_quote] -= paid  # fees go to the fee account, which validators do not track
+        self.settled[(trade.seller, quote_asset)] += quote - fee
         self.settled[seller_base] -= base
-        self.settled[(trade.buyer, inst.base_asset)] += base
+        self.settled[(trade.buyer, base_asset)] += base
 
 
 class Pending:
@@ -129,14 +138,14 @@ class ValidationState:
     def __init__(self, accounts: Iterable[str] | None = None, balances: BalanceView | None = None) -> None:
         self.accounts: frozenset[str] | None = None if accounts is None else frozenset(accounts)
         self.balances = balances  # None disables the solvency check (no balances known)
-        self.orders: dict[int, NewOrder] = {}
+        self.orders: dict[int, set[NewOrder]] = {}  # order id -> every version the exchange reported
         self.final_ids: set[int] = set()
         self.approved = Pending()  # pre-trade approvals not yet final
 
     def copy(self) -> ValidationState:
         """An independent copy for another validator."""
         other = ValidationState(self.accounts, None if self.balances is None else self.balances.copy())
-        other.orders = dict(self.orders)
+        other.orders = {k: set(v) for k, v in self.orders.items()}
         other.final_ids = set(self.final_ids)
         return other
 
@@ -164,7 +173,7 @@ class ValidationState:
             seen = self.orders.get(order.order_id)
             if seen is None and known_orders_only:
                 return f"unknown_order: order {order.order_id} is not on record"
-            if seen is not None and seen != order:
+            if seen is not None and order not in seen:
                 return f"order_mismatch: order {order.order_id} differs from the order on record"
         tid = trade.trade_id
         if tid in self.final_ids or (pending is not None and tid in pending.trade_ids):
@@ -180,9 +189,13 @@ class ValidationState:
         return None
 
     def record_orders(self, claim: TradeClaim) -> None:
-        """Remember the orders of a trade the exchange reported (its latest version of each order)."""
-        self.orders[claim.buy.order_id] = claim.buy
-        self.orders[claim.sell.order_id] = claim.sell
+        """Remember the orders of a trade the exchange reported, as they stood before it (fills shrink them)."""
+        for order in (claim.buy, claim.sell):
+            versions = self.orders.get(order.order_id)
+            if versions is None:
+                self.orders[order.order_id] = {order}
+            else:
+                versions.add(order)
 
     def finalize(self, trades: Iterable[Trade]) -> None:
         """Trades became final: never approve them again, move their amounts, release pre-trade holds."""

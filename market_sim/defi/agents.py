@@ -13,20 +13,21 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from market_sim.core.clock import NS_PER_SECOND
+from market_sim.core.errors import ConfigError
 from market_sim.core.events import Event
 from market_sim.core.orders import Side, TimeInForce
 from market_sim.defi.amm_math import get_amount_in
 from market_sim.defi.arbitrage import QuotePool, best_cross_pool_trade, best_price_trade, gas_cost
 from market_sim.defi.venues import AmmVenue, SwapCommand, SwapExecuted, SwapFailed
-from market_sim.simulation.agents.base import Agent, Fill, register_agent_type
+from market_sim.simulation.agents.base import Agent, register_agent_type
 from market_sim.simulation.params import param
 
 if TYPE_CHECKING:
     from market_sim.defi.world import DefiWorld
 
 __all__ = [
-    "DefiAgent", "AmmNoiseTrader", "PriceArbitrageur", "InventoryArbitrageur", "BridgeArbitrageur",
-    "BookAmmArbitrageur", "Decision", "DEFI_AGENT_KINDS",
+    "DefiAgent", "AmmNoiseTrader", "LiquidityProvider", "PriceArbitrageur", "InventoryArbitrageur",
+    "BridgeArbitrageur", "BookAmmArbitrageur", "Decision", "DEFI_AGENT_KINDS",
 ]
 
 
@@ -130,6 +131,12 @@ class DefiAgent(Agent):
         return self.portfolio_value() - self.hodl_value() - self.gas_cost
 
     # ---- acting ---------------------------------------------------------------------------------------------------
+    def pnl_ticks(self, symbol: str, mark: int | None) -> int:
+        """The whole DeFi PnL in tick*lot units on the first symbol (so the runner's PnL tables show it)."""
+        if self.world is None or symbol != self.symbols[0]:
+            return 0
+        return self.pnl() // self.world.instrument.quote_units_per_lot_tick
+
     def swap(self, venue: str, side: Side, amount_in: int, min_out: int = 0, tag: str = "") -> None:
         """Send a swap to an AMM venue (arrives after the agent→venue latency, executes in the next block)."""
         self._in_flight += 1
@@ -168,6 +175,9 @@ class DefiAgent(Agent):
         world = self.world
         relayer = world.relayer
         home = world.config.home_chain
+        if home not in (src, dst) or src == dst:
+            raise ConfigError(f"bridging runs between the home chain {home!r} and another chain", key="bridge",
+                              value=f"{src}->{dst}")
         src_chain, dst_chain = world.chain(src), world.chain(dst)
         recipient = dst_chain.address(self.id)
         self._balances.clear()
@@ -239,6 +249,47 @@ class AmmNoiseTrader(DefiAgent):
         if amount > 0:
             self.swap(p.pool, side, amount, tag="noise")
         self.wake_up_in(int(self.rng.expovariate(1.0) * p.interval) + 1)
+
+
+# ---- liquidity provider ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class LiquidityProviderParams:
+    pool: str = param(help="AMM venue to provide liquidity to")
+    base_amount: float = param(50.0, min=0.0, help="base deposited at the start (quote added at the pool's ratio)")
+
+
+@register_agent_type
+class LiquidityProvider(DefiAgent):
+    """Deposits into a pool at the start and holds the LP tokens: its PnL is fee income minus divergence loss."""
+
+    kind = "amm_lp"
+    Params = LiquidityProviderParams
+
+    def funding(self) -> dict[str, tuple[float, float]]:
+        p = self.params
+        v = self.world.venues[p.pool]
+        quote = float(p.base_amount * v.pool.price() * 10 ** (v.instrument.base_decimals - v.instrument.quote_decimals))
+        return {v.runtime.name: (p.base_amount, quote * 1.01)}  # 1 % spare so the ratio never binds on quote
+
+    def on_start(self) -> None:
+        self.remember_start()
+        v = self.venue(self.params.pool)
+        base = self.world.units(self.params.base_amount, "base")
+        quote = self.balance(v.runtime.name, "quote")
+        v.amm.add_liquidity(v.base, v.quote_token, base, quote, sender=self.id)
+        self._balances.clear()
+        v.refresh()
+
+    def lp_value(self) -> int:
+        """This agent's share of the pool at the external price (quote units)."""
+        v = self.venue(self.params.pool)
+        pair = v.amm.pair(v.info.address)
+        supply = v.chain.call(pair.functions.totalSupply())
+        mine = v.chain.call(pair.functions.balanceOf(v.chain.address(self.id)))
+        return int((v.pool.quote + v.pool.base * self.true_price()) * mine / supply) if supply else 0
+
+    def portfolio_value(self) -> int:
+        return super().portfolio_value() + self.lp_value()
 
 
 # ---- arbitrage against the external price (CEX / true price) ---------------------------------------------------------
@@ -325,10 +376,13 @@ class CrossChainParams:
     min_profit: float = param(1.0, min=0.0, help="required profit after costs (quote, decimal)")
     base_balance: float = param(50.0, min=0.0, help="per chain")
     quote_balance: float = param(150_000.0, min=0.0, help="per chain")
-    rebalance_below: float = param(0.3, min=0.0, max=1.0, help="bridge when a balance falls below this share")
+    rebalance_below: float = param(0.3, min=0.0, max=1.0,
+                                   help="inventory arbitrageur: bridge when a balance falls below this share")
 
 
 class _CrossChain(DefiAgent):
+    """Shared by the two cross-chain arbitrageurs: two AMM venues on different chains."""
+
     def funding(self) -> dict[str, tuple[float, float]]:
         p = self.params
         return {self._chain(p.venue_a): (p.base_balance, p.quote_balance),
@@ -543,9 +597,6 @@ class BookAmmArbitrageur(DefiAgent):
             self.swap(p.amm_venue, Side.SELL, lots * bpl, out, "amm-sell")
             self.submit(inst.symbol, Side.BUY, lots, q.ask, tif=TimeInForce.IOC, venue=p.book_venue)
 
-    def on_fill(self, fill: Fill) -> None:
-        pass
 
-
-DEFI_AGENT_KINDS = frozenset(c.kind for c in (AmmNoiseTrader, PriceArbitrageur, InventoryArbitrageur,
-                                               BridgeArbitrageur, BookAmmArbitrageur))
+DEFI_AGENT_KINDS = frozenset(c.kind for c in (AmmNoiseTrader, LiquidityProvider, PriceArbitrageur,
+                                               InventoryArbitrageur, BridgeArbitrageur, BookAmmArbitrageur))

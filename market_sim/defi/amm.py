@@ -54,6 +54,11 @@ class PairInfo:
         return token_in == self.token0
 
 
+def _ordered(info: PairInfo, token_a: str, amount0: int, amount1: int) -> tuple[int, int]:
+    """(amount of token_a, amount of the other token) from token0/token1 amounts."""
+    return (amount0, amount1) if info.token0 == token_a else (amount1, amount0)
+
+
 @dataclass(frozen=True, slots=True)
 class SwapResult:
     """An executed swap: amounts, gas used and the pool afterwards."""
@@ -86,7 +91,10 @@ class Amm:
                     sender: str = "deployer") -> PairInfo:
         """Create the pair with a fee in basis points (createPair for the default fee, else createPairWithFee)."""
         f = self.factory.functions
-        call = f.createPair(token_a, token_b) if fee_bps == DEFAULT_FEE_BPS else f.createPairWithFee(token_a, token_b, fee_bps)
+        if fee_bps == DEFAULT_FEE_BPS:
+            call = f.createPair(token_a, token_b)
+        else:
+            call = f.createPairWithFee(token_a, token_b, fee_bps)
         self.chain.transact(call, sender=sender, gas=GAS_LIQUIDITY)
         return self.pair_info(token_a, token_b)
 
@@ -137,7 +145,7 @@ class Amm:
             token_a.address, token_b.address, amount_a, amount_b, min_a, min_b, to, deadline), sender=sender,
             gas=GAS_LIQUIDITY)
         (mint,) = self.chain.events(receipt, pair, "Mint")
-        a, b = (mint["amount0"], mint["amount1"]) if info.token0 == token_a.address else (mint["amount1"], mint["amount0"])
+        a, b = _ordered(info, token_a.address, mint["amount0"], mint["amount1"])
         return a, b, self.chain.call(pair.functions.balanceOf(to)) - before
 
     def remove_liquidity(self, token_a: Contract, token_b: Contract, liquidity: int, *, sender: str,
@@ -149,7 +157,7 @@ class Amm:
             token_a.address, token_b.address, liquidity, min_a, min_b, self.chain.address(sender), deadline),
             sender=sender, gas=GAS_SWAP)
         (burn,) = self.chain.events(receipt, self.pair(info.address), "Burn")
-        return (burn["amount0"], burn["amount1"]) if info.token0 == token_a.address else (burn["amount1"], burn["amount0"])
+        return _ordered(info, token_a.address, burn["amount0"], burn["amount1"])
 
     def swap_exact_in(self, token_in: Contract, token_out: Contract, amount_in: int, *, sender: str,
                       min_out: int = 0, to: str | None = None, deadline: int = NO_DEADLINE,

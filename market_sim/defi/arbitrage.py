@@ -129,7 +129,8 @@ def best_price_trade(pool: QuotePool, price: Fraction, *, costs: int = 0, max_qu
                      max_base_in: int | None = None) -> PriceTrade | None:
     """The profit-maximising swap against an external price (quote units per base unit), None if not profitable.
 
-    The gain is valued at `price`: buying base yields base·price − quote_in; selling base yields quote_out − base·price.
+    The gain is valued at `price`: buying base yields base·price − quote_in; selling base yields
+    quote_out − base·price.
     """
     num, den = price.numerator, price.denominator
     if pool.price() < price:  # pool's base is cheap: buy it

@@ -147,7 +147,8 @@ class BridgeRelayer:
         addresses = [v.address for v in validators]
         endpoints = {}
         for chain in chains:
-            contract = chain.deploy("Bridge", addresses, threshold, fee_bps, chain.address(fee_recipient), sender=sender)
+            contract = chain.deploy("Bridge", addresses, threshold, fee_bps, chain.address(fee_recipient),
+                                    sender=sender)
             endpoints[chain.chain_id] = BridgeEndpoint(chain, contract)
         for here in endpoints.values():
             for there in endpoints.values():
@@ -187,7 +188,8 @@ class BridgeRelayer:
 
     # ---- sending --------------------------------------------------------------------------------------------------
     def lock(self, source_chain_id: int, token: Contract, amount: int, dest_chain_id: int, *, sender: str,
-             recipient: str | None = None, on_arrival: Callable[[BridgeTransfer], None] | None = None) -> BridgeTransfer:
+             recipient: str | None = None,
+             on_arrival: Callable[[BridgeTransfer], None] | None = None) -> BridgeTransfer:
         """Lock `amount` of `token` on the source chain now; the wrapped token is minted after the delay."""
         src = self.endpoint(source_chain_id)
         chain = src.chain
@@ -258,8 +260,3 @@ class BridgeRelayer:
             locked = src.chain.call(src.contract.functions.locked(token))
             checks.append(SupplyCheck(src_id, token, dest_id, wrapped, supply, locked))
         return checks
-
-    def fee_for(self, amount: int, dest_chain_id: int) -> int:
-        """Bridge fee charged on arrival at dest_chain_id for `amount`."""
-        dst = self.endpoint(dest_chain_id)
-        return amount * dst.chain.call(dst.contract.functions.feeBps()) // 10_000

@@ -6,12 +6,12 @@ Section `[lvr]` (plug-in market_sim.defi.sim): pool = AMM venue name. σ comes f
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from market_sim.core.errors import ConfigError
+from market_sim.defi.world import world_of
 from market_sim.simulation.scenario import ParseContext, Section, register_section
 
 if TYPE_CHECKING:
@@ -92,8 +92,6 @@ class LvrSection(Section):
         return LvrConfig(pool)
 
     def install(self, sim: "Simulation", config: LvrConfig) -> None:
-        from market_sim.defi.sim import world_of
-
         world = world_of(sim)
         venue = world.venues.get(config.pool)
         if venue is None:
@@ -134,15 +132,13 @@ class LvrSection(Section):
 
 
 def _write_lvr_files(sim: "Simulation", rows: list[dict[str, float]], r: LvrResult) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import pandas as pd
+
+    from market_sim.defi.plots import png_bytes, subplots
 
     frame = pd.DataFrame(rows)
     sim.extra_files["lvr.csv"] = frame.to_csv(index=False).encode()
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    fig, ax = subplots(figsize=(9, 4.5))
     minutes = frame["ts"] / 60e9
     ax.plot(minutes, frame["cum_lvr"], label="measured LVR (rebalancing − LP)")
     ax.plot(minutes, frame["cum_theory"], label="theory ∫σ²/8·V dt", ls="--")
@@ -150,11 +146,7 @@ def _write_lvr_files(sim: "Simulation", rows: list[dict[str, float]], r: LvrResu
     ax.set_ylabel("quote")
     ax.set_title(f"LVR ratio {r.ratio:.3f} ± {r.ratio_stderr:.3f} over {r.steps} blocks")
     ax.legend()
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    sim.extra_files["lvr.png"] = buf.getvalue()
+    sim.extra_files["lvr.png"] = png_bytes(fig)
 
 
 register_section(LvrSection())

@@ -5,13 +5,13 @@ List it in a scenario's `[scenario] plugins = ["market_sim.defi.sim"]`.
 
 from __future__ import annotations
 
-import io
 from typing import TYPE_CHECKING, Any
 
 from market_sim.core.errors import ConfigError
 from market_sim.defi import agents as _agents  # noqa: F401  (registers the DeFi agent kinds)
+from market_sim.defi import lvr as _lvr  # noqa: F401  (registers the [lvr] section)
 from market_sim.defi.agents import DEFI_AGENT_KINDS, DefiAgent
-from market_sim.defi.world import AmmVenueParams, DefiConfig, DefiWorld, parse_defi
+from market_sim.defi.world import AmmVenueParams, DefiConfig, DefiWorld, parse_defi, world_of
 from market_sim.simulation.params import build_params
 from market_sim.simulation.scenario import ParseContext, Section, register_section
 from market_sim.simulation.venues import VenueConfig, register_venue_type
@@ -22,22 +22,18 @@ if TYPE_CHECKING:
 __all__ = ["DefiSection", "world_of"]
 
 
-def world_of(sim: "Simulation") -> DefiWorld:
-    """The DeFi world a [defi] section built for this simulation."""
-    world = getattr(sim, "defi", None)
-    if world is None:
-        raise ConfigError("AMM venues need a [defi] section (chains and bridge)", key="defi", value=None)
-    return world
-
-
 def _amm_venue(sim: "Simulation", cfg: VenueConfig) -> Any:
     if len(cfg.symbols) != 1:
         raise ConfigError("an AMM venue lists exactly one instrument", key=f"venues.{cfg.name}.instruments",
                           value=list(cfg.symbols))
     params = build_params(AmmVenueParams, cfg.params, f"venues.{cfg.name}")
     symbol = cfg.symbols[0]
+    world = world_of(sim)
+    if symbol != world.instrument.symbol:
+        raise ConfigError(f"the DeFi world trades the first instrument, {world.instrument.symbol}",
+                          key=f"venues.{cfg.name}.instruments", value=symbol)
     price = sim.initial_ticks(symbol) * sim.tick_float(symbol)
-    return world_of(sim).add_pool(cfg.name, params, price)
+    return world.add_pool(cfg.name, params, price)
 
 
 def _check_amm_params(params: dict[str, Any], where: str) -> dict[str, Any]:
@@ -76,31 +72,8 @@ class DefiSection(Section):
     def finish(self, sim: "Simulation", config: DefiConfig) -> None:
         world = world_of(sim)
         _sample_prices(sim, world)
-        reports = [a.report() for a in sim.agents if isinstance(a, DefiAgent)]
-        for row in reports:
-            sim.record("defi_agents", row)
-            for key in ("pnl", "swaps", "gas_cost", "bridge_transfers"):
-                sim.metrics[f"defi.{row['agent']}.{key}"] = round(row[key], 6) if isinstance(row[key], float) else row[key]
-        for t in world.relayer.transfers:
-            sim.record("bridge_transfers", {
-                "sent_at": t.sent_at, "arrived_at": t.arrived_at, "kind": "mint" if t.relay.kind == 0 else "release",
-                "from_chain": t.relay.source_chain_id, "to_chain": t.dest_chain_id, "token": t.relay.token,
-                "sender": t.sender, "amount": str(t.relay.amount), "received": str(t.received), "fee": str(t.fee)})
-        if len(world.runtimes) > 1:
-            during_run = [t for t in world.relayer.transfers if t.sent_at > 0]
-            sim.metrics["bridge.transfers"] = len(during_run)
-            sim.metrics["bridge.pending"] = len(world.relayer.pending)
-            sim.metrics["bridge.supply_ok"] = world.supply_ok()
-            names = {rt.chain.chain_id: name for name, rt in world.runtimes.items()}
-            assets = {}
-            for chain, toks in world.tokens.items():
-                assets[toks.base.address], assets[toks.quote.address] = "base", "quote"
-            for t in during_run:
-                src, dst = names[t.relay.source_chain_id], names[t.dest_chain_id]
-                asset = assets.get(t.relay.token, "?")
-                decimals = world.instrument.base_decimals if asset == "base" else world.instrument.quote_decimals
-                key = f"bridge.flow.{src}->{dst}.{asset}"
-                sim.metrics[key] = round(sim.metrics.get(key, 0.0) + t.relay.amount / 10**decimals, 6)
+        _agent_results(sim)
+        _bridge_results(sim, world)
         for name, rt in world.runtimes.items():
             sim.metrics[f"chain.{name}.blocks"] = rt.blocks
             sim.metrics[f"chain.{name}.transactions"] = rt.transactions
@@ -111,10 +84,61 @@ class DefiSection(Section):
             sim.metrics["price_gap_bps.max"] = round(max(gaps), 3)
             sim.metrics["price_gap_bps.final"] = round(gaps[-1], 3)
         sim.metrics["defi.swaps"] = sum(rt.transactions for rt in world.runtimes.values())
+        _lp_metrics(sim, world)
         _final_arbitrage_check(sim, world)
         if len(world.runtimes) > 1:
             sim.metrics["bridge.supply_ok_after_final_pass"] = world.supply_ok()
         _write_price_files(sim)
+
+
+def _agent_results(sim: "Simulation") -> None:
+    for agent in sim.agents:
+        if isinstance(agent, DefiAgent):
+            row = agent.report()
+            sim.record("defi_agents", row)
+            for key in ("pnl", "swaps", "gas_cost", "bridge_transfers"):
+                value = row[key]
+                sim.metrics[f"defi.{agent.id}.{key}"] = round(value, 6) if isinstance(value, float) else value
+
+
+def _bridge_results(sim: "Simulation", world: DefiWorld) -> None:
+    """Every transfer as a row; flows per direction and asset, pending count and the supply bound as metrics."""
+    names = {rt.chain.chain_id: name for name, rt in world.runtimes.items()}
+    assets: dict[str, str] = {}
+    for toks in world.tokens.values():
+        assets[toks.base.address], assets[toks.quote.address] = "base", "quote"
+    for t in world.relayer.transfers:
+        sim.record("bridge_transfers", {
+            "sent_at": t.sent_at, "arrived_at": t.arrived_at, "kind": "mint" if t.relay.kind == 0 else "release",
+            "from_chain": names[t.relay.source_chain_id], "to_chain": names[t.dest_chain_id],
+            "asset": assets.get(t.relay.token, "?"), "sender": t.sender, "amount": str(t.relay.amount),
+            "received": str(t.received), "fee": str(t.fee)})
+    if len(world.runtimes) < 2:
+        return
+    during_run = [t for t in world.relayer.transfers if t.sent_at > 0]  # time 0 is the set-up funding
+    sim.metrics["bridge.transfers"] = len(during_run)
+    sim.metrics["bridge.pending"] = len(world.relayer.pending)
+    sim.metrics["bridge.supply_ok"] = world.supply_ok()
+    for t in during_run:
+        asset = assets.get(t.relay.token, "?")
+        decimals = world.instrument.base_decimals if asset == "base" else world.instrument.quote_decimals
+        key = f"bridge.flow.{names[t.relay.source_chain_id]}->{names[t.dest_chain_id]}.{asset}"
+        sim.metrics[key] = round(sim.metrics.get(key, 0.0) + t.relay.amount / 10**decimals, 6)
+
+
+def _lp_metrics(sim: "Simulation", world: DefiWorld) -> None:
+    """Each pool's liquidity provider: value of its share now against holding the deposited tokens (quote)."""
+    inst = world.instrument
+    price = world.price_fraction(sim.fundamental(inst.symbol) or 0.0)
+    q = 10**inst.quote_decimals
+    for name, venue in world.venues.items():
+        base, quote, liquidity = world.lp_deposits[name]
+        pair = venue.amm.pair(venue.info.address)
+        supply = venue.chain.call(pair.functions.totalSupply())
+        pool = venue.refresh()
+        value = (pool.quote + pool.base * price) * liquidity / supply
+        hodl = quote + base * price
+        sim.metrics[f"lp.{name}.pnl_vs_hodl"] = round(float(value - hodl) / q, 6)
 
 
 def _final_arbitrage_check(sim: "Simulation", world: DefiWorld) -> None:
@@ -159,13 +183,10 @@ def _write_price_files(sim: "Simulation") -> None:
         return
     frame = pd.DataFrame(rows)
     sim.extra_files["price_gap.csv"] = frame.to_csv(index=False).encode()
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from market_sim.defi.plots import png_bytes, subplots
 
     minutes = frame["ts"] / 60e9
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
+    fig, (top, bottom) = subplots(2, 1, figsize=(10, 6), sharex=True)
     for col in frame.columns:
         if col not in ("ts", "gap_bps"):
             top.plot(minutes, frame[col], label=col, lw=1.0 if col != "true_price" else 1.5)
@@ -174,16 +195,10 @@ def _write_price_files(sim: "Simulation") -> None:
     bottom.plot(minutes, frame["gap_bps"], color="tab:red", lw=1.0)
     bottom.set_ylabel("AMM price gap (bps)")
     bottom.set_xlabel("minutes")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    sim.extra_files["price_gap.png"] = buf.getvalue()
+    sim.extra_files["price_gap.png"] = png_bytes(fig)
 
 
 register_section(DefiSection())
-
-from market_sim.defi import lvr as _lvr  # noqa: E402,F401  (registers the [lvr] section)
 
 
 def arbitrage_steps_per_second(quick: bool = False) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from market_sim.simulation.params import build_params, param
 if TYPE_CHECKING:
     from market_sim.simulation.runner import Simulation
 
-__all__ = ["ChainConfig", "BridgeConfig", "DefiConfig", "AmmVenueParams", "DefiWorld", "GWEI"]
+__all__ = ["ChainConfig", "BridgeConfig", "DefiConfig", "AmmVenueParams", "DefiWorld", "GWEI", "world_of"]
 
 GWEI = 10**9
 SERVICE_ACCOUNTS = ("deployer", "lp", "relayer")
@@ -118,10 +118,10 @@ class DefiWorld:
     @classmethod
     def build(cls, sim: "Simulation", config: DefiConfig, accounts: list[str]) -> DefiWorld:
         """Deploy everything on fresh in-process chains (one per [[defi.chains]])."""
-        symbols = [c.instrument for c in sim.scenario.instruments]
-        if len(symbols) < 1:
+        instruments = [c.instrument for c in sim.scenario.instruments]
+        if not instruments:
             raise ConfigError("the DeFi world needs an instrument (base/quote pair)", key="instruments", value=None)
-        instrument = symbols[0]
+        instrument = instruments[0]
         names = list(SERVICE_ACCOUNTS) + [a for a in accounts if a not in SERVICE_ACCOUNTS]
         runtimes = {c.name: ChainRuntime(c.name, Chain.local(names, chain_id=c.chain_id, network=c.name),
                                          c.block_time, int(c.gas_price_gwei * GWEI)) for c in config.chains}
@@ -242,3 +242,11 @@ class DefiWorld:
     def supply_ok(self) -> bool:
         """Bridged supply on every destination is at most what is locked on the source, for every token."""
         return all(c.ok for c in self.relayer.supply_checks())
+
+
+def world_of(sim: "Simulation") -> DefiWorld:
+    """The DeFi world the [defi] section built for this simulation."""
+    world = getattr(sim, "defi", None)
+    if world is None:
+        raise ConfigError("AMM venues and [lvr] need a [defi] section (chains and bridge)", key="defi", value=None)
+    return world

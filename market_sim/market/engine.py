@@ -66,6 +66,7 @@ _IOC = TimeInForce.IOC
 _FOK = TimeInForce.FOK
 _STP_NONE = STPMode.NONE
 _USER = CancelReason.USER
+_POOL_LIMIT = 65_536
 
 
 class MatchingEngine:
@@ -79,6 +80,7 @@ class MatchingEngine:
         self._validator = validator
         self._book_updates = book_updates
         self._orders: dict[int, RestingOrder] = {}   # resting orders by id
+        self._pool: list[RestingOrder] = []           # records of orders that left the book, for re-use
         self._stops: dict[int, NewOrder] = {}         # pending stop orders by id
         self._gtd: list[tuple[int, int, int]] = []   # heap of (expire_at, sequence, order_id)
         self._listeners: list[Callable[[Event], None]] = []
@@ -244,7 +246,7 @@ class MatchingEngine:
         if not (book is not None and type(oid) is int and type(qty) is int and qty > 0
                 and (kind is _LIMIT and type(price) is int and price > 0 or kind is _MARKET and price is None)
                 and (tif is _GTC or tif is _IOC) and (side is _BUY or side is _SELL)
-                and cmd.stop_price is None and cmd.expire_at is None and cmd.display_quantity is None
+                and type(cmd.trader) is str and cmd.trader and cmd.stop_price is None and cmd.expire_at is None and cmd.display_quantity is None
                 and cmd.hidden is False and cmd.post_only is None and type(cmd.stp) is STPMode
                 and oid not in self._orders and oid not in self._stops
                 and (self._traders is None or cmd.trader in self._traders)):
@@ -430,6 +432,7 @@ class MatchingEngine:
                         level.unlink(o)
                         o.level = None
                         del orders[o.order_id]
+                        self._recycle(o)
                 if not qty:
                     break
                 o = nxt
@@ -463,6 +466,7 @@ class MatchingEngine:
         if mode is STPMode.CANCEL_OLDEST or mode is STPMode.CANCEL_BOTH:
             events.append(OrderCancelled(ts, o.order_id, o.trader, symbol, o.qty, CancelReason.SELF_TRADE))
             self._unlink(level, o)
+            self._recycle(o)
             return qty, mode is STPMode.CANCEL_BOTH
         # DECREMENT_AND_CANCEL: both shrink by the smaller open quantity, no trade
         d = o.qty if o.qty < qty else qty
@@ -472,6 +476,7 @@ class MatchingEngine:
             self._reduce(level, o, left)
         else:
             self._unlink(level, o)
+            self._recycle(o)
         qty -= d
         events.append(OrderCancelled(ts, cmd.order_id, cmd.trader, symbol, d, CancelReason.SELF_TRADE, qty))
         return qty, False
@@ -511,7 +516,17 @@ class MatchingEngine:
         shown = qty if peak is None or peak >= qty else peak
         plain = (cmd.tif is _GTC and peak is None and not cmd.hidden and cmd.post_only is None
                  and cmd.stp is _STP_NONE)
-        o = RestingOrder(cmd.order_id, cmd.trader, qty, shown, level, None if plain else cmd)
+        pool = self._pool
+        if pool:
+            o = pool.pop()
+            o.order_id = cmd.order_id
+            o.trader = cmd.trader
+            o.qty = qty
+            o.shown = shown
+            o.level = level
+            o.spec = None if plain else cmd
+        else:
+            o = RestingOrder(cmd.order_id, cmd.trader, qty, shown, level, None if plain else cmd)
         level.append(o)
         level.qty += qty
         if not cmd.hidden:
@@ -521,6 +536,17 @@ class MatchingEngine:
         self._orders[cmd.order_id] = o
         if not plain:
             self._track_expiry(book, cmd)
+
+    def _recycle(self, o: RestingOrder) -> None:
+        """Keep a record that has left the book for the next resting order.
+
+        Re-using records instead of allocating new ones spares the allocator and, above all, the cyclic garbage
+        collector, which otherwise traverses every new resting order as it ages (about a tenth of the run time).
+        Nothing outside the engine holds RestingOrder records: snapshots are OrderState values.
+        """
+        if len(self._pool) < _POOL_LIMIT:
+            o.spec = None
+            self._pool.append(o)
 
     def _unlink(self, level: PriceLevel, o: RestingOrder) -> None:
         """Take a resting order out of the book, leaving an emptied level for the caller to drop."""
@@ -550,6 +576,7 @@ class MatchingEngine:
             ladder.drop_level(level)
         if self._touched is not None and not o.hidden:
             self._touched[(book, level.side, level.price)] = None
+        self._recycle(o)
 
     # ----------------------------------------------------------------------------------------- cancel / modify
 
@@ -560,23 +587,7 @@ class MatchingEngine:
             if o.trader != cmd.trader:
                 return self._reject(events, ts, oid, cmd.trader, o.level.ladder.book.symbol, RejectReason.NOT_OWNER,
                                     f"order {oid} belongs to another trader")
-            level = o.level  # inlined _cancel_resting: cancels are a quarter of a busy stream
-            qty = o.qty
-            level.unlink(o)
-            level.qty -= qty
-            spec = o.spec
-            shown = spec is None or not spec.hidden
-            if shown:
-                level.shown -= o.shown
-            o.level = None
-            del self._orders[oid]
-            ladder = level.ladder
-            book = ladder.book
-            if level.head is None:
-                ladder.drop_level(level)
-            events.append(OrderCancelled(ts, oid, o.trader, book.symbol, qty, _USER))
-            if shown and self._touched is not None:
-                self._touched[(book, level.side, level.price)] = None
+            self._cancel_resting(o, ts, events, _USER)
             return None
         stop = self._stops.get(oid)
         if stop is None:
@@ -663,6 +674,7 @@ class MatchingEngine:
         if crosses:  # it re-enters as an aggressor
             view = o.as_new_order(symbol, qty, price)
             self._unlink(level, o)
+            self._recycle(o)
             if level.head is None:
                 ladder.drop_level(level)
             self._execute(book, view, ts, events)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from sortedcontainers import SortedList
 
 from market_sim.core.orders import Side
 from market_sim.market.order import RestingOrder
+
+if TYPE_CHECKING:  # book.py imports this module
+    from market_sim.market.book import OrderBook
 
 __all__ = ["PriceLevel", "BookSide"]
 
@@ -67,7 +71,7 @@ class BookSide:
 
     __slots__ = ("side", "book", "levels", "prices", "best")
 
-    def __init__(self, side: Side, book: object) -> None:
+    def __init__(self, side: Side, book: OrderBook) -> None:
         self.side = side
         self.book = book  # the OrderBook this side belongs to
         self.levels: dict[int, PriceLevel] = {}

@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from typing import TYPE_CHECKING
+
 from market_sim.core.orders import NewOrder, OrderType, Side, TimeInForce
+
+if TYPE_CHECKING:  # level.py imports this module
+    from market_sim.market.level import PriceLevel
 
 __all__ = ["RestingOrder", "OrderState", "OrderStatus", "resting_state", "pending_state"]
 
@@ -13,14 +18,15 @@ __all__ = ["RestingOrder", "OrderState", "OrderStatus", "resting_state", "pendin
 class RestingOrder:
     """Live state of one order resting in the book; a node of its price level's doubly linked FIFO list.
 
-    Kept deliberately small (one object, nine slots) because a book holds millions of them: side and price
+    Kept deliberately small (one object, eight slots) because a book holds millions of them: side and price
     live on the level, and `spec` keeps the submitted NewOrder only when it carries anything beyond a plain
-    GTC limit order (iceberg, hidden, expiry, post-only, self-trade prevention).
+    GTC limit order (iceberg, hidden, expiry, post-only, self-trade prevention). The engine re-uses records of
+    orders that left the book, so code outside it must not keep them (snapshots are OrderState values).
     """
 
     __slots__ = ("order_id", "trader", "qty", "shown", "prev", "next", "level", "spec")
 
-    def __init__(self, order_id: int, trader: str, qty: int, shown: int, level: object,
+    def __init__(self, order_id: int, trader: str, qty: int, shown: int, level: PriceLevel,
                  spec: NewOrder | None) -> None:
         self.order_id = order_id
         self.trader = trader
@@ -52,6 +58,8 @@ class RestingOrder:
 
 
 class OrderStatus(StrEnum):
+    """Where a live order is: in the book, or waiting for its stop price."""
+
     RESTING = "resting"
     PENDING_STOP = "pending_stop"
 

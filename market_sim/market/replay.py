@@ -32,7 +32,7 @@ from enum import Enum
 from pathlib import Path
 
 from market_sim.core.errors import ConfigError, MarketSimError, ValidationError
-from market_sim.core.events import Event, Trade
+from market_sim.core.events import Event, OrderRejected, Trade
 from market_sim.core.instruments import Instrument
 from market_sim.core.orders import (
     CancelOrder, ModifyOrder, NewOrder, OrderType, PostOnlyMode, Side, STPMode, TimeInForce,
@@ -89,7 +89,7 @@ def load_instruments(path: Path) -> list[Instrument]:
             raise ConfigError(f"{path}: instrument #{i + 1} is not a table/object")
         try:
             out.append(Instrument(**item))
-        except TypeError as exc:
+        except (TypeError, ValueError, MarketSimError) as exc:  # unknown field, bad enum value, bad grid
             raise ConfigError(f"{path}: instrument #{i + 1}: {exc}") from None
     return out
 
@@ -146,35 +146,40 @@ class _RowParser:
         action = get("action").lower()
         if action not in _ACTIONS:
             raise ValidationError(f"action must be one of {' | '.join(_ACTIONS)}, got {get('action')!r}")
+        ts = self.ts
         if get("ts"):
             ts = _int(get("ts"), "ts")
             if ts < self.ts:
                 raise ValidationError(f"ts {ts} goes back in time (previous row: {self.ts})")
-            self.ts = ts
+        cmd = self._command(action, get, need)
+        self.ts = ts  # only a well-formed row moves the clock
+        return action, ts, cmd
+
+    def _command(self, action: str, get: Callable[[str], str], need: Callable[[str], str]) -> object:
         if action == "end_session":
             symbol = get("symbol") or None
             if symbol is not None:
                 self.instrument(symbol)
-            return action, self.ts, symbol
+            return symbol
         if action == "expire":
-            return action, self.ts, None
+            return None
         order_id = _int(need("order_id"), "order_id")
         trader = need("trader")
         if action == "cancel":
-            return action, self.ts, CancelOrder(order_id, trader)
+            return CancelOrder(order_id, trader)
         if action == "modify":
             symbol = get("symbol")
             if not symbol:
                 live: OrderState | None = self.engine.order(order_id)
                 if live is None:  # the engine will reject it as unknown
-                    return action, self.ts, ModifyOrder(order_id, trader)
+                    return ModifyOrder(order_id, trader)
                 symbol = live.symbol
             inst = self.instrument(symbol)
             qty = _positive(inst.qty_to_lots, get("quantity"), "quantity") if get("quantity") else None
             price = _positive(inst.price_to_ticks, get("price"), "price") if get("price") else None
             if qty is None and price is None:
                 raise ValidationError("modify needs a new quantity or price")
-            return action, self.ts, ModifyOrder(order_id, trader, quantity=qty, price=price)
+            return ModifyOrder(order_id, trader, quantity=qty, price=price)
         inst = self.instrument(need("symbol"))
         side = {"buy": Side.BUY, "sell": Side.SELL}.get(need("side").lower())
         if side is None:
@@ -188,7 +193,7 @@ class _RowParser:
         hidden = _BOOLS.get(get("hidden").lower() or "false")
         if hidden is None:
             raise ValidationError(f"hidden must be true | false, got {get('hidden')!r}")
-        return action, self.ts, NewOrder(
+        return NewOrder(
             order_id, trader, inst.symbol, side, qty, kind, price, stop,
             _enum(TimeInForce, get("tif") or "gtc", "tif"),
             _int(get("expire_at"), "expire_at") if get("expire_at") else None,
@@ -248,7 +253,12 @@ def _book_json(engine: MatchingEngine) -> dict:
         out[book.symbol] = {
             "tick_size": str(inst.tick_size), "lot_size": str(inst.lot_size),
             "bids": rows(bids), "asks": rows(asks),
-            "pending_stops": [_plain(s) for s in engine.pending_stops(book.symbol)],
+            "pending_stops": [{"order_id": s.order_id, "trader": s.trader, "side": str(s.side),
+                               "order_type": s.order_type.value, "stop_price": str(inst.ticks_to_price(s.stop_price)),
+                               "price": None if s.price is None else str(inst.ticks_to_price(s.price)),
+                               "quantity": str(inst.lots_to_qty(s.quantity)), "stop_price_ticks": s.stop_price,
+                               "price_ticks": s.price, "quantity_lots": s.quantity, "tif": s.tif.value}
+                              for s in engine.pending_stops(book.symbol)],
             "stats": {"last_price_ticks": stats.last_price, "volume_lots": stats.volume,
                       "trade_count": stats.trade_count, "vwap_ticks": stats.vwap},
         }
@@ -306,13 +316,12 @@ def _write_event(events: csv.writer, trades: csv.writer, engine: MatchingEngine,
     summary.events += 1
     data = _plain(ev)
     data.pop("ts")
-    name = type(ev).__name__
-    if name == "OrderRejected":
+    if isinstance(ev, OrderRejected):
         summary.rejects += 1
-    order = data.get("order")
-    symbol = data.get("symbol") or (order["symbol"] if order else "")
-    order_id = data.get("order_id", order["order_id"] if order else "")
-    events.writerow((line, ev.ts, name, symbol, order_id, json.dumps(data, separators=(",", ":"))))
+    order = data.get("order") or {}   # OrderAccepted carries the whole command
+    symbol = data.get("symbol", order.get("symbol", ""))
+    order_id = data.get("order_id", order.get("order_id", ""))
+    events.writerow((line, ev.ts, type(ev).__name__, symbol, order_id, json.dumps(data, separators=(",", ":"))))
     if isinstance(ev, Trade):
         summary.trades += 1
         inst = engine.instruments[ev.symbol]

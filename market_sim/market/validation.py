@@ -27,6 +27,8 @@ def check_new_order(cmd: NewOrder, ts: int, last_price: int | None) -> Problem |
     """Field-level checks of a new order (instrument, trader and id uniqueness are the engine's)."""
     if type(cmd.order_id) is not int:
         return RejectReason.INVALID_ORDER, f"order_id must be an integer, got {cmd.order_id!r}"
+    if type(cmd.trader) is not str or not cmd.trader:
+        return RejectReason.INVALID_ORDER, f"trader must be a non-empty string, got {cmd.trader!r}"
     side = cmd.side
     if side is not Side.BUY and side is not Side.SELL:
         return RejectReason.INVALID_ORDER, f"side must be Side.BUY or Side.SELL, got {side!r}"

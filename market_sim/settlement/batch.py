@@ -9,7 +9,7 @@ from enum import StrEnum
 from market_sim.core.errors import SettlementError
 from market_sim.consensus.signing import GENESIS_HASH, batch_struct_hash
 from market_sim.consensus.merkle import MerkleTree
-from market_sim.settlement.deltas import NetDeltas, deltas_leaf
+from market_sim.settlement.deltas import NetDeltas, TokenIndex, deltas_leaf
 from market_sim.core.events import Trade
 from market_sim.settlement.trades import SettledTrade, TradeEncoder
 
@@ -49,8 +49,8 @@ class SettlementBatch:
 
     @classmethod
     def build(cls, sequence: int, prev_hash: bytes, trades: Iterable[SettledTrade], *, fee_account: str,
-              mode: SettlementMode = SettlementMode.NET) -> SettlementBatch:
-        """Derive leaves, deltas and root deterministically from the trades."""
+              token_index: TokenIndex | None = None, mode: SettlementMode = SettlementMode.NET) -> SettlementBatch:
+        """Derive leaves, deltas and root deterministically from the trades (NET mode needs the token indices)."""
         trades = tuple(trades)
         if not trades:
             raise SettlementError(f"batch {sequence} has no trades")
@@ -59,7 +59,9 @@ class SettlementBatch:
         leaves = [t.leaf() for t in trades]
         deltas = None
         if mode is SettlementMode.NET:
-            deltas = NetDeltas.from_trades(trades, fee_account)
+            if token_index is None:
+                raise SettlementError("a net-deltas batch needs the contract's token indices")
+            deltas = NetDeltas.from_trades(trades, fee_account, token_index)
             leaves.append(deltas_leaf(len(trades), deltas.encode()))
         tree = MerkleTree(leaves)
         return cls(BatchHeader(sequence, prev_hash, tree.root), trades, SettlementMode(mode), deltas, tree)
@@ -108,9 +110,11 @@ class BatchCommitment:
     roots of SettlementBatch.build for the same trades, deltas leaf included.
     """
 
-    def __init__(self, encoder: TradeEncoder, fee_account: str, mode: SettlementMode = SettlementMode.NET) -> None:
+    def __init__(self, encoder: TradeEncoder, fee_account: str, token_index: TokenIndex,
+                 mode: SettlementMode = SettlementMode.NET) -> None:
         self.encoder = encoder
         self.fee_account = fee_account
+        self.token_index = token_index
         self.mode = SettlementMode(mode)
 
     def leaf_encoder(self, trade: Trade) -> bytes:
@@ -121,10 +125,10 @@ class BatchCommitment:
         """[the deltas leaf] in NET mode, nothing in PER_TRADE mode."""
         if self.mode is not SettlementMode.NET:
             return []
-        deltas = NetDeltas.from_trades((self.encoder.settled(t) for t in trades), self.fee_account)
+        deltas = NetDeltas.from_trades((self.encoder.settled(t) for t in trades), self.fee_account, self.token_index)
         return [deltas_leaf(len(trades), deltas.encode())]
 
     def build(self, sequence: int, prev_hash: bytes, trades: Sequence[Trade]) -> SettlementBatch:
         """The settlement batch of these engine trades."""
         return SettlementBatch.build(sequence, prev_hash, (self.encoder.settled(t) for t in trades),
-                                     fee_account=self.fee_account, mode=self.mode)
+                                     fee_account=self.fee_account, token_index=self.token_index, mode=self.mode)

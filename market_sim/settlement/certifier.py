@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from market_sim.consensus.committee import Committee
+from market_sim.consensus.log import LogBlock
 from market_sim.consensus.signing import ValidatorKey, batch_digest
 from market_sim.core.errors import ConsensusError, SettlementError
 from market_sim.core.events import Trade
@@ -15,12 +16,22 @@ __all__ = ["CommitteeCertifier", "KeyCertifier"]
 
 
 class CommitteeCertifier:
-    """The BFT committee certifies each batch (log height == on-chain sequence); returns its packed QC."""
+    """The BFT committee certifies each batch (log height == on-chain sequence); returns its packed QC.
 
-    def __init__(self, committee: Committee) -> None:
+    With `threshold` (the contract's, read when needed) only that many signatures are sent: every extra one costs an
+    ecrecover and 65 bytes of calldata. Asked again for a batch it already certified (after a certificate revert),
+    it returns the committee's whole certificate: a certified height is final and cannot be certified twice.
+    """
+
+    def __init__(self, committee: Committee, threshold: Callable[[], int] | None = None) -> None:
         self.committee = committee
+        self.threshold = threshold
+        self._certified: dict[int, LogBlock] = {}
 
     def certify(self, batch: SettlementBatch, trades: Sequence[Trade]) -> bytes:
+        done = self._certified.get(batch.sequence)
+        if done is not None and done.merkle_root == batch.header.merkle_root:
+            return pack_signatures(done.qc.signatures)
         log = self.committee.log
         if log.height + 1 != batch.sequence or log.head_hash != batch.header.prev_hash:
             raise ConsensusError(f"the trade log is at height {log.height} but the chain expects batch "
@@ -29,7 +40,11 @@ class CommitteeCertifier:
         if block.merkle_root != batch.header.merkle_root:
             raise SettlementError(f"batch {batch.sequence}: the committee certified root {block.merkle_root.hex()}, "
                                   f"settlement built {batch.header.merkle_root.hex()} (leaf encoders differ)")
-        return pack_signatures(block.qc.signatures)
+        self._certified = {batch.sequence: block}
+        signatures = block.qc.signatures
+        if self.threshold is not None:
+            signatures = signatures[:max(self.threshold(), 1)]
+        return pack_signatures(signatures)
 
 
 class KeyCertifier:

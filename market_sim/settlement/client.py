@@ -8,6 +8,7 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 from web3.contract import Contract
+from web3.contract.contract import ContractFunction
 
 from market_sim.blockchain import Chain
 from market_sim.consensus.signing import SigningDomain
@@ -41,6 +42,7 @@ class SettlementClient:
         self.contract = contract
         self.submitter = submitter
         self.domain = SigningDomain(chain_id=chain.chain_id, verifying_contract=contract.address)
+        self._token_index: dict[str, int] = {}
 
     @classmethod
     def deploy(cls, chain: Chain, validators: Sequence[str], threshold: int, fee_account: str, *,
@@ -69,7 +71,8 @@ class SettlementClient:
     def deposit(self, token: str, amount: int, *, sender: str) -> dict[str, Any]:
         """Deposit from `sender` (an account name) into its own balance; returns the Deposited event."""
         self.approve(token, sender=sender)
-        receipt = self.chain.transact(self.contract.functions.deposit(to_checksum_address(token), amount), sender=sender)
+        call = self.contract.functions.deposit(to_checksum_address(token), amount)
+        receipt = self.chain.transact(call, sender=sender)
         return self.chain.events(receipt, self.contract, "Deposited")[0]
 
     def deposit_for(self, account: str, token: str, amount: int, *, sender: str = "deployer") -> dict[str, Any]:
@@ -81,13 +84,30 @@ class SettlementClient:
 
     def withdraw(self, token: str, amount: int, *, sender: str) -> dict[str, Any]:
         """Withdraw to `sender` from its balance; returns the Withdrawn event."""
-        receipt = self.chain.transact(self.contract.functions.withdraw(to_checksum_address(token), amount), sender=sender)
+        call = self.contract.functions.withdraw(to_checksum_address(token), amount)
+        receipt = self.chain.transact(call, sender=sender)
         return self.chain.events(receipt, self.contract, "Withdrawn")[0]
 
     def balance(self, account: str, token: str) -> int:
         """Custodied balance of `account` in `token`."""
-        return int(self.chain.call(self.contract.functions.balances(to_checksum_address(token),
-                                                                    to_checksum_address(account))))
+        return int(self.chain.call(self.contract.functions.balanceOf(to_checksum_address(account),
+                                                                     to_checksum_address(token))))
+
+    def list_token(self, token: str, *, sender: str = "deployer") -> int:
+        """List a token in the contract (owner only); returns its index."""
+        self.chain.transact(self.contract.functions.listToken(to_checksum_address(token)), sender=sender)
+        return self.token_index(token)
+
+    def token_index(self, token: str) -> int:
+        """The contract's index of a listed token (fixed once listed, so cached); SettlementError if unlisted."""
+        token = to_checksum_address(token)
+        index = self._token_index.get(token)
+        if index is None:
+            index = int(self.chain.call(self.contract.functions.tokenIndex(token)))
+            if index == 0:
+                raise SettlementError(f"token {token} is not listed in the settlement contract")
+            self._token_index[token] = index
+        return index
 
     def balances(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
         """Balances for many (account, token) pairs."""
@@ -110,7 +130,7 @@ class SettlementClient:
         """The EIP-712 digest the contract checks signatures against."""
         return bytes(self.chain.call(self.contract.functions.batchDigest(header.as_tuple())))
 
-    def settle_call(self, batch: SettlementBatch, signatures: bytes):
+    def settle_call(self, batch: SettlementBatch, signatures: bytes) -> ContractFunction:
         """The contract function call that settles `batch` with these packed signatures."""
         fns = self.contract.functions
         if batch.mode is SettlementMode.NET:
@@ -137,19 +157,12 @@ class SettlementClient:
         return SettledBatchInfo(int(ev["sequence"]), bytes(ev["batchHash"]), bytes(ev["merkleRoot"]),
                                 int(ev["tradeCount"]), int(ev["deltaCount"]), int(receipt["gasUsed"]), tx_hash)
 
-    def settled_batches(self, from_block: int = 0) -> list[SettledBatchInfo]:
-        """Every BatchSettled event since `from_block`, in sequence order (used to recover after a crash)."""
-        logs = self.contract.events.BatchSettled().get_logs(from_block=from_block)
-        out = [SettledBatchInfo(int(lg["args"]["sequence"]), bytes(lg["args"]["batchHash"]),
-                                bytes(lg["args"]["merkleRoot"]), int(lg["args"]["tradeCount"]),
-                                int(lg["args"]["deltaCount"]), 0, lg["transactionHash"].hex()) for lg in logs]
-        return sorted(out, key=lambda b: b.sequence)
-
     def verify_trade(self, sequence: int, trade: SettledTrade, proof: Sequence[bytes]) -> bool:
         """Whether the contract accepts `proof` that `trade` is in settled batch `sequence`."""
         return bool(self.chain.call(self.contract.functions.verifyTrade(sequence, trade.as_tuple(), list(proof))))
 
-    def verify_trades(self, sequence: int, trades: Sequence[SettledTrade], proofs: Sequence[Sequence[bytes]]) -> list[bool]:
+    def verify_trades(self, sequence: int, trades: Sequence[SettledTrade],
+                      proofs: Sequence[Sequence[bytes]]) -> list[bool]:
         """verify_trade for many trades of one batch in one call."""
         return [bool(x) for x in self.chain.call(self.contract.functions.verifyTrades(
             sequence, [t.as_tuple() for t in trades], [list(p) for p in proofs]))]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from eth_abi import encode as abi_encode
@@ -13,57 +13,63 @@ from market_sim.consensus.merkle import leaf_hash
 from market_sim.core.errors import SettlementError
 from market_sim.settlement.trades import SettledTrade
 
-__all__ = ["NetDeltas", "DELTAS_LEAF_TAG", "deltas_leaf"]
+__all__ = ["NetDeltas", "TokenIndex", "DELTAS_LEAF_TAG", "deltas_leaf"]
 
 DELTAS_LEAF_TAG = keccak(text="MarketSimSettlement.Deltas")
-_INT96_MIN = -(1 << 95)
-_INT96_MAX = (1 << 95) - 1
-_U96 = 1 << 96
+_INT128 = 1 << 127
+_U128 = 1 << 128
+
+TokenIndex = Callable[[str], int]  # token address -> its index in the contract (Settlement.tokenIndex)
 
 
 @dataclass(frozen=True, slots=True)
 class NetDeltas:
-    """Net change per (token, account), tokens and accounts sorted by address, zero changes left out."""
+    """Net change per (account, token index), accounts sorted by address, indices ascending, zero changes left out."""
 
-    groups: tuple[tuple[str, tuple[tuple[str, int], ...]], ...]
+    groups: tuple[tuple[str, tuple[tuple[int, int], ...]], ...]
+    tokens: tuple[tuple[int, str], ...]  # (index, token address) of every token that appears
 
     @classmethod
-    def from_trades(cls, trades: Iterable[SettledTrade], fee_account: str) -> NetDeltas:
+    def from_trades(cls, trades: Iterable[SettledTrade], fee_account: str, token_index: TokenIndex) -> NetDeltas:
         """Sum every trade's balance changes into one net change per account and token."""
         totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for trade in trades:
             for account, token, amount in trade.deltas(fee_account):
-                totals[token][account] += amount
-        return cls.from_mapping(totals)
+                totals[account][token] += amount
+        return cls.from_mapping(totals, token_index)
 
     @classmethod
-    def from_mapping(cls, totals: Mapping[str, Mapping[str, int]]) -> NetDeltas:
-        """Canonical form of {token: {account: delta}}."""
-        groups = []
-        for token in sorted(totals, key=lambda a: int(a, 16)):
-            entries = tuple(sorted(((to_checksum_address(a), d) for a, d in totals[token].items() if d),
-                                   key=lambda e: int(e[0], 16)))
+    def from_mapping(cls, totals: Mapping[str, Mapping[str, int]], token_index: TokenIndex) -> NetDeltas:
+        """Canonical form of {account: {token: delta}}."""
+        groups, tokens = [], {}
+        for account in sorted(totals, key=lambda a: int(a, 16)):
+            entries = []
+            for token, delta in totals[account].items():
+                if delta:
+                    index = token_index(token)
+                    tokens[index] = to_checksum_address(token)
+                    entries.append((index, delta))
             if entries:
-                groups.append((to_checksum_address(token), entries))
-        return cls(tuple(groups))
+                groups.append((to_checksum_address(account), tuple(sorted(entries))))
+        return cls(tuple(groups), tuple(sorted(tokens.items())))
 
     def __len__(self) -> int:
         return sum(len(entries) for _, entries in self.groups)
 
     def as_mapping(self) -> dict[str, dict[str, int]]:
-        """{token: {account: delta}}."""
-        return {token: dict(entries) for token, entries in self.groups}
+        """{account: {token address: delta}}."""
+        address = dict(self.tokens)
+        return {account: {address[i]: d for i, d in entries} for account, entries in self.groups}
 
     def encode(self) -> bytes:
-        """The `deltas` calldata: per token a word `token << 96 | count`, then words `account << 96 | uint96(delta)`."""
+        """The `deltas` calldata: per account `account << 96 | count`, then words `index << 128 | uint128(delta)`."""
         words = []
-        for token, entries in self.groups:
-            words.append((int(token, 16) << 96 | len(entries)).to_bytes(32, "big"))
-            for account, delta in entries:
-                if not _INT96_MIN <= delta <= _INT96_MAX:
-                    raise SettlementError(
-                        f"net delta {delta} of {account} in token {token} does not fit int96; use smaller batches")
-                words.append((int(account, 16) << 96 | (delta % _U96)).to_bytes(32, "big"))
+        for account, entries in self.groups:
+            words.append((int(account, 16) << 96 | len(entries)).to_bytes(32, "big"))
+            for index, delta in entries:
+                if not -_INT128 <= delta < _INT128:
+                    raise SettlementError(f"net delta {delta} of {account} in token #{index} does not fit int128")
+                words.append((index << 128 | (delta % _U128)).to_bytes(32, "big"))
         return b"".join(words)
 
 

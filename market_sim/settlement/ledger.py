@@ -48,7 +48,8 @@ class Ledger:
         """Adopt the chain's value for one balance (after the contract reported a different one)."""
         self._balances[(account, token)] = amount
 
-    def split_solvent(self, trades: Iterable[SettledTrade]) -> tuple[list[SettledTrade], list[tuple[SettledTrade, Shortfall]]]:
+    def split_solvent(self, trades: Iterable[SettledTrade]
+                      ) -> tuple[list[SettledTrade], list[tuple[SettledTrade, Shortfall]]]:
         """Trades in order that keep every balance non-negative, and the ones that would not (with the shortfall)."""
         scratch: dict[tuple[str, str], int] = {}
         kept, refused = [], []

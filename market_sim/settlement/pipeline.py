@@ -11,7 +11,7 @@ is sent, so a process that crashes between submit and confirm recovers by readin
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -71,8 +71,7 @@ class SettlementPipeline:
     def __init__(self, client: SettlementClient, encoder: TradeEncoder, certifier: Certifier, *,
                  ledger: Ledger | None = None, kernel: Kernel | None = None, max_batch: int = 500,
                  max_delay: int = 1_000_000_000, mode: SettlementMode = SettlementMode.NET,
-                 journal: Journal | None = None, max_attempts: int = 3,
-                 on_batch: Callable[[BatchRecord], None] | None = None) -> None:
+                 journal: Journal | None = None, max_attempts: int = 3) -> None:
         if max_batch < 1 or max_delay < 1:
             raise SettlementError(f"max_batch and max_delay must be positive (got {max_batch}, {max_delay})")
         self.client = client
@@ -84,10 +83,9 @@ class SettlementPipeline:
         self.max_batch = max_batch
         self.max_delay = max_delay
         self.mode = SettlementMode(mode)
-        self.commitment = BatchCommitment(encoder, self.fee_account, self.mode)  # hooks for the consensus log
+        self.commitment = BatchCommitment(encoder, self.fee_account, client.token_index, self.mode)  # consensus hooks
         self.journal = journal if journal is not None else Journal()
         self.max_attempts = max_attempts
-        self.on_batch = on_batch
         self.pending: list[Trade] = []
         self.failed: list[FailedTrade] = []
         self.batches: list[BatchRecord] = []
@@ -148,7 +146,8 @@ class SettlementPipeline:
             if not settled:
                 return
             batch = SettlementBatch.build(self.ledger.last_sequence + 1, self.ledger.last_batch_hash, settled,
-                                          fee_account=self.fee_account, mode=self.mode)
+                                          fee_account=self.fee_account, token_index=self.client.token_index,
+                                          mode=self.mode)
             source = tuple(by_id[t.trade_id] for t in settled)
             try:
                 signatures = self.certifier.certify(batch, source)
@@ -187,6 +186,7 @@ class SettlementPipeline:
                 self._book(batch, 0, len(batch.deltas or ()), "", 1, time.perf_counter())
                 return False
             if self.client.last_sequence != self.ledger.last_sequence:
+                self.pending[:0] = source  # kept, not lost: they settle once the ledger has caught up
                 raise SettlementError(f"the contract is at batch {self.client.last_sequence} but the ledger at "
                                       f"{self.ledger.last_sequence}: another writer? run recover()") from exc
             return True
@@ -210,8 +210,6 @@ class SettlementPipeline:
                              self.kernel.now if self.kernel is not None else 0, attempts,
                              time.perf_counter() - started)
         self.batches.append(record)
-        if self.on_batch is not None:
-            self.on_batch(record)
 
     def _fail(self, trade: Trade, reason: str) -> None:
         self.failed.append(FailedTrade(trade, reason))

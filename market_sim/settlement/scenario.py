@@ -63,11 +63,6 @@ class SettlementRun:
 _RUNS: "weakref.WeakKeyDictionary[Simulation, SettlementRun]" = weakref.WeakKeyDictionary()
 
 
-def settlement_run(sim: "Simulation") -> SettlementRun | None:
-    """The settlement state of a simulation that has a [settlement] section."""
-    return _RUNS.get(sim)
-
-
 class SettlementSection(Section):
     name = "settlement"
     description = "validator committee + on-chain settlement of every trade, then reconciliation"
@@ -130,7 +125,8 @@ class SettlementSection(Section):
                                               "gas_used": b.gas_used, "tx_hash": b.tx_hash, "sim_time_ns": b.sim_time,
                                               "attempts": b.attempts, "wall_seconds": round(b.wall_seconds, 4)})
         for f in p.failed:
-            sim.record("settlement_failed", {"trade_id": f.trade.trade_id, "symbol": f.trade.symbol, "reason": f.reason})
+            sim.record("settlement_failed",
+                       {"trade_id": f.trade.trade_id, "symbol": f.trade.symbol, "reason": f.reason})
         for d in decisions:
             if not d.approved:
                 sim.record("consensus_rejections", {"trade_id": d.trade.trade_id, "reason": d.reason})

@@ -63,6 +63,7 @@ def deploy_venue(chain: Chain, *, assets: Mapping[str, int], traders: Sequence[s
     for asset, decimals in assets.items():
         token = chain.deploy("TestToken", f"Test {asset}", asset, decimals)
         tokens[asset] = token.address
+        client.list_token(token.address)
         amounts = {t: (overrides or {}).get(t, deposit).get(asset, 0) for t in traders}
         if not any(amounts.values()):
             continue
@@ -91,7 +92,8 @@ class SettlementStack:
 def build_stack(chain: Chain, instruments: Mapping[str, Instrument], traders: Sequence[str],
                 deposit: Mapping[str, int], consensus: ConsensusConfig, *, taker_fee_bps: int = 0,
                 max_batch: int = 500, max_delay: int = 1_000_000_000, mode: SettlementMode = SettlementMode.NET,
-                kernel: Kernel | None = None, overrides: Mapping[str, Mapping[str, int]] | None = None) -> SettlementStack:
+                kernel: Kernel | None = None,
+                overrides: Mapping[str, Mapping[str, int]] | None = None) -> SettlementStack:
     """Deploy and fund a venue for these instruments, build the committee over it and a pipeline certified by it.
 
     `deposit` is per trader and asset in token base units. The committee's validator keys are the contract's
@@ -108,10 +110,12 @@ def build_stack(chain: Chain, instruments: Mapping[str, Instrument], traders: Se
     ledger = Ledger(venue.fee_account)
     for (trader, asset), amount in venue.deposits.items():
         ledger.deposit(venue.accounts[trader], venue.tokens[asset], amount)
-    commitment = BatchCommitment(encoder, venue.fee_account, mode)
-    committee = Committee.create(consensus, accounts=traders, balances=BalanceView(instruments, venue.deposits),
+    commitment = BatchCommitment(encoder, venue.fee_account, venue.client.token_index, mode)
+    balances = BalanceView(instruments, venue.deposits, taker_fee_bps=taker_fee_bps)
+    committee = Committee.create(consensus, accounts=traders, balances=balances,
                                  domain=venue.client.domain, leaf_encoder=commitment.leaf_encoder,
                                  extra_leaves=commitment.extra_leaves)
-    pipeline = SettlementPipeline(venue.client, encoder, CommitteeCertifier(committee), ledger=ledger, kernel=kernel,
+    certifier = CommitteeCertifier(committee, threshold=lambda: venue.client.threshold)
+    pipeline = SettlementPipeline(venue.client, encoder, certifier, ledger=ledger, kernel=kernel,
                                   max_batch=max_batch, max_delay=max_delay, mode=mode)
     return SettlementStack(venue, committee, pipeline)

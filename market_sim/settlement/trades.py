@@ -26,7 +26,7 @@ FEE_BPS_DENOMINATOR = 10_000
 
 @dataclass(frozen=True, slots=True)
 class SettledTrade:
-    """One trade in token base units: the buyer pays quote_amount + buyer_fee, the seller gets quote_amount - seller_fee."""
+    """One trade in token base units: buyer pays quote_amount + buyer_fee, seller gets quote_amount - seller_fee."""
 
     trade_id: int
     buyer: str

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import heapq
-import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -12,9 +11,6 @@ from market_sim.core.errors import MarketSimError
 __all__ = ["Kernel", "Timer"]
 
 Timer = list  # [time, seq, fn, args]; fn is set to None to cancel (lazy deletion)
-
-_push = heapq.heappush
-_pop = heapq.heappop
 
 
 class Kernel:
@@ -25,7 +21,7 @@ class Kernel:
     def __init__(self, start: int = 0) -> None:
         self.now: int = start
         self._queue: list[Timer] = []
-        self._seq = itertools.count(1).__next__  # insertion sequence: ties at one time run in FIFO order
+        self._seq = 0
         self._stopped = False
         self.events_processed = 0
 
@@ -33,16 +29,18 @@ class Kernel:
         """Run fn(*args) at absolute time `time` (ns); returns a handle for cancel()."""
         if time < self.now:
             raise MarketSimError(f"cannot schedule in the past: {time} < now {self.now}")
-        entry = [time, self._seq(), fn, args]
-        _push(self._queue, entry)
+        self._seq += 1
+        entry = [time, self._seq, fn, args]
+        heapq.heappush(self._queue, entry)
         return entry
 
     def schedule(self, delay: int, fn: Callable[..., Any], *args: Any) -> Timer:
         """Run fn(*args) `delay` ns from now."""
         if delay < 0:
             raise MarketSimError(f"negative delay {delay}")
-        entry = [self.now + delay, self._seq(), fn, args]
-        _push(self._queue, entry)
+        self._seq += 1
+        entry = [self.now + delay, self._seq, fn, args]
+        heapq.heappush(self._queue, entry)
         return entry
 
     @staticmethod
@@ -90,42 +88,25 @@ class Kernel:
         Returns the number of events processed.
         """
         q = self._queue
-        pop, push = _pop, _push
+        pop = heapq.heappop
         self._stopped = False
         n = 0
         limit = until if until is not None else float("inf")
-        # Pop first and push back the one entry beyond `limit`: cheaper than peeking at q[0] on every event.
         try:
-            if pacer is None:
-                while q:
-                    entry = pop(q)
-                    t, _, fn, args = entry
-                    if t > limit:
-                        push(q, entry)
-                        break
-                    if fn is None:
-                        continue
-                    self.now = t
-                    fn(*args)
-                    n += 1
-                    if self._stopped:
-                        break
-            else:
-                while q:
-                    entry = pop(q)
-                    t, _, fn, args = entry
-                    if t > limit:
-                        push(q, entry)
-                        break
-                    if fn is None:
-                        continue
-                    if t != self.now:
-                        pacer(t)
-                    self.now = t
-                    fn(*args)
-                    n += 1
-                    if self._stopped:
-                        break
+            while q and not self._stopped:
+                entry = q[0]
+                t = entry[0]
+                if t > limit:
+                    break
+                pop(q)
+                fn = entry[2]
+                if fn is None:
+                    continue
+                if pacer is not None and t != self.now:
+                    pacer(t)
+                self.now = t
+                fn(*entry[3])
+                n += 1
         finally:
             self.events_processed += n
         if until is not None and not self._stopped and self.now < until:

@@ -13,12 +13,13 @@ __all__ = ["LatencyModel", "FixedLatency", "UniformLatency", "LogNormalLatency",
            "parse_duration", "parse_latency"]
 
 _UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
-          "m": 60_000_000_000, "min": 60_000_000_000, "h": 3_600_000_000_000}
+          "m": 60_000_000_000, "min": 60_000_000_000, "h": 3_600_000_000_000,
+          "d": 86_400_000_000_000}
 _DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zµ]+)?\s*$")
 
 
 def parse_duration(text: object, what: str = "duration") -> int:
-    """Parse '20ms', '1.5s', '250us', '3h' or a bare integer of ns into integer nanoseconds (>= 0)."""
+    """Parse '20ms', '1.5s', '250us', '3h', '1d' or a bare integer of ns into integer nanoseconds (>= 0)."""
     if isinstance(text, bool):
         raise ConfigError("must be a duration such as '20ms'", key=what, value=text)
     if isinstance(text, int):

@@ -239,9 +239,7 @@ def validate_process(raw: Any, where: str) -> tuple[str, Any]:
     return kind, params
 
 
-def build_process(kind: str, params: Any, seed: int, base_dir: Path | None = None) -> PriceProcess:
-    """Instantiate a registered process kind."""
+def build_process(kind: str, params: Any, seed: int) -> PriceProcess:
+    """Instantiate a registered process kind (a class constructed as cls(params, seed))."""
     cls: Callable[..., PriceProcess] = _PROCESS_TYPES[kind]
-    if kind == "csv":
-        return cls(params, seed, base_dir)
     return cls(params, seed)

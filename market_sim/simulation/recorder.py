@@ -140,7 +140,8 @@ class Recorder:
         rows["agent_pnl"] = self._final_pnl_rows()
         for name, data in rows.items():
             cols = TABLE_COLUMNS[name]
-            out[name] = {c: [r[i] for r in data] for i, c in enumerate(cols)}
+            values = list(zip(*data)) if data else [()] * len(cols)
+            out[name] = {c: list(v) for c, v in zip(cols, values)}
         return out
 
     def metrics(self) -> dict[str, Any]:

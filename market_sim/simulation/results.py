@@ -96,13 +96,17 @@ class RunIndex:
         return RunRecord(r[0], r[1], json.loads(r[2]), r[3], r[4], r[5], r[6], json.loads(r[7]))
 
 
-def _run_id(scenario: str, seed: int, started: dt.datetime, root: Path) -> str:
+def _new_run_folder(scenario: str, seed: int, started: dt.datetime, root: Path) -> Path:
+    """Create <root>/<time>-<scenario>-s<seed>[-n]; mkdir is the atomic claim, so concurrent runs never collide."""
     base = f"{started:%Y%m%d-%H%M%S}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', scenario)}-s{seed}"
-    run_id, n = base, 1
-    while (root / run_id).exists():
-        n += 1
-        run_id = f"{base}-{n}"
-    return run_id
+    n = 1
+    while True:
+        folder = root / (base if n == 1 else f"{base}-{n}")
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            n += 1
 
 
 def _frame(name: str, columns: Any) -> pd.DataFrame:
@@ -137,9 +141,8 @@ def write_run(outcome: RunOutcome, root: str | Path | None = None, *, overrides:
     root.mkdir(parents=True, exist_ok=True)
     sc = outcome.scenario
     started = started_at or dt.datetime.now(dt.timezone.utc)
-    run_id = _run_id(sc.name, sc.seed, started, root)
-    folder = root / run_id
-    folder.mkdir()
+    folder = _new_run_folder(sc.name, sc.seed, started, root)
+    run_id = folder.name
     fmt = sc.output.format
     files = write_tables(outcome.tables, folder, fmt)
     for name, data in outcome.extra_files.items():
@@ -155,7 +158,9 @@ def write_run(outcome: RunOutcome, root: str | Path | None = None, *, overrides:
                 "overrides": list(overrides), "started_at": started.isoformat(), "finished_at": finished.isoformat(),
                 "format": fmt, "tables": files}
     (folder / "run.json").write_text(json.dumps(run_info, indent=2) + "\n")
-    if sc.output.plots if plots is None else plots:
+    if plots is None:
+        plots = sc.output.plots
+    if plots:
         from market_sim.simulation.plots import write_plots
 
         write_plots({k: _frame(k, v) for k, v in outcome.tables.items()}, folder)

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import random
 import time
-from functools import partial
-from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from market_sim.core.errors import ConfigError
@@ -56,8 +55,7 @@ class Simulation:
         self.instruments = {c.instrument.symbol: c.instrument for c in scenario.instruments}
         self._tick = {s: float(i.tick_size) for s, i in self.instruments.items()}
         self.processes: dict[str, PriceProcess] = {
-            name: build_process(p.kind, p.params, derive_seed(self.seed, "process", name),
-                                None if scenario.source is None else _parent(scenario.source))
+            name: build_process(p.kind, p.params, derive_seed(self.seed, "process", name))
             for name, p in scenario.processes.items()}
         self._process_of = {c.instrument.symbol: self.processes[c.process] for c in scenario.instruments
                             if c.process is not None}
@@ -83,6 +81,7 @@ class Simulation:
         self._order_seq = 0
         self._ext = [(sections()[name], cfg) for name, cfg in scenario.extensions.items()]
         self._built = False
+        self._stop_requested = False
 
     # ----- building -----
     def build(self) -> "Simulation":
@@ -321,6 +320,11 @@ class Simulation:
         agent.on_wakeup()
 
     # ----- running -----
+    def stop(self) -> None:
+        """End the run after the current callback (the results so far are recorded as usual)."""
+        self._stop_requested = True
+        self.kernel.stop()
+
     def run(self, progress: Callable[[int, int], None] | None = None, chunk: int | None = None) -> RunOutcome:
         """Run to the scenario's duration; progress(now, duration) is called after each chunk of simulated time
         (default: 1/200 of the run when there is a progress callback)."""
@@ -330,8 +334,12 @@ class Simulation:
         t0 = time.perf_counter()
         if chunk is None:
             chunk = max(1, duration // 200) if progress is not None else duration
-        while kernel.now < duration:
+        if self.pacer is not None:
+            self.pacer(kernel.now)  # anchors a real-time pacer at the start of the run
+        while kernel.now < duration and not self._stop_requested:
             kernel.run(until=min(duration, kernel.now + chunk), pacer=self.pacer)
+            if self.pacer is not None:
+                self.pacer(kernel.now)  # quiet stretches without events also take their wall time
             if progress is not None:
                 progress(kernel.now, duration)
         for agent in self.agents:
@@ -348,10 +356,6 @@ class Simulation:
                        events_per_second=round(kernel.events_processed / wall) if wall > 0 else None)
         metrics.update(self.metrics)
         return RunOutcome(self.scenario, tables, metrics, wall, kernel.events_processed, dict(self.extra_files))
-
-
-def _parent(source: str) -> Path:
-    return Path(source).parent
 
 
 def run_scenario(scenario: Scenario, *, pacer: Callable[[int], None] | None = None,

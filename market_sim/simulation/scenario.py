@@ -8,6 +8,7 @@ own table and may hook into the run (prepare / install / finish), so the schema 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib
 import json
 import tomllib
@@ -263,7 +264,12 @@ def _parse_processes(raw: Mapping[str, Any], base_dir: Path | None) -> dict[str,
     for name, table in _table(raw, "processes").items():
         kind, params = validate_process(table, f"processes.{name}")
         if kind == "csv":
-            CsvReplay(params, 0, base_dir)  # fail at load time if the file is missing or malformed
+            path = Path(params.path)
+            if not path.is_absolute() and base_dir is not None:
+                # Resolve against the scenario file now, so the saved scenario.json replays from anywhere.
+                params = dataclasses.replace(params, path=str((base_dir / path).resolve()))
+                table["path"] = params.path
+            CsvReplay(params, 0)  # fail at load time if the file is missing or malformed
         out[name] = ProcessConfig(name, kind, params)
     return out
 
@@ -372,27 +378,23 @@ def _parse_agents(raw: Mapping[str, Any], known: tuple[str, ...], venues: tuple[
         if venue is not None and venue not in venue_names:
             raise ConfigError(f"unknown venue; defined: {', '.join(venue_names)}", key=f"{where}.venue", value=venue)
         for s in symbols:
-            if venue is not None:
-                if s not in venue_names[venue].symbols:
-                    raise ConfigError(f"venue {venue!r} does not list {s}", key=f"{where}.venue", value=venue)
-                venue_of[s] = venue
-            else:
-                venue_of[s] = next(v.name for v in venues if s in v.symbols) if any(
-                    s in v.symbols for v in venues) else _no_venue(s, where)
+            if venue is not None and s not in venue_names[venue].symbols:
+                raise ConfigError(f"venue {venue!r} does not list {s}", key=f"{where}.venue", value=venue)
+            listing = venue or next((v.name for v in venues if s in v.symbols), None)
+            if listing is None:
+                raise ConfigError("no venue lists this instrument", key=f"{where}.instruments", value=s)
+            venue_of[s] = listing
         latency = parse_latency(e["latency"], f"{where}.latency") if "latency" in e else None
         params = build_params(kinds[kind].Params, {k: v for k, v in e.items() if k not in _AGENT_KEYS}, where)
         out.append(AgentConfig(name, kind, count, symbols, venue_of, latency, params))
     return tuple(out)
 
 
-def _no_venue(symbol: str, where: str) -> str:
-    raise ConfigError("no venue lists this instrument", key=f"{where}.instruments", value=symbol)
-
-
 def parse_scenario(raw: Mapping[str, Any], *, base_dir: Path | None = None, source: str | None = None) -> Scenario:
     """Validate a scenario table (already loaded from TOML) into a Scenario."""
     raw = copy.deepcopy(dict(raw))
     header = build_params(_ScenarioHeader, _table(raw, "scenario"), "scenario")
+    raw.setdefault("scenario", {})["seed"] = header.seed  # the effective table always records the seed used
     for module in header.plugins:
         try:
             importlib.import_module(module)
@@ -505,8 +507,11 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = (), seed: int | N
     """Load and validate a scenario file, applying `--set` overrides and an explicit seed."""
     p = Path(path)
     raw = apply_overrides(read_scenario_file(p), [parse_override(o) for o in overrides])
-    if seed is not None:
-        raw.setdefault("scenario", {})["seed"] = seed
+    header = raw.setdefault("scenario", {})
+    if isinstance(header, dict):
+        header.setdefault("name", p.stem)
+        if seed is not None:
+            header["seed"] = seed
     return parse_scenario(raw, base_dir=p.parent, source=str(p))
 
 

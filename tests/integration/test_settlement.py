@@ -6,11 +6,17 @@ import pytest
 
 from market_sim.blockchain import Chain
 from market_sim.consensus.config import ConsensusConfig
+from market_sim.consensus.signing import GENESIS_HASH
+from market_sim.core.errors import ConsensusError
+from market_sim.core.events import Trade
+from market_sim.core.orders import NewOrder, Side
+from market_sim.market import MatchingEngine
+from market_sim.settlement.setup import build_stack
 from market_sim.simulation.catalog import resolve_scenario
 from market_sim.simulation.runner import Simulation
 from market_sim.simulation.scenario import load_scenario
 
-from settlement_flow import check_settled, run_flow
+from settlement_flow import INSTRUMENTS, RICH, check_settled, run_flow
 
 
 @pytest.mark.parametrize("nodes,byzantine,behaviour", [(4, 1, "approve-all"), (7, 2, "equivocate")])
@@ -33,3 +39,22 @@ def test_settlement_demo_scenario_reconciles(tmp_path):
     assert m["log_roots_equal_chain_roots"] == "yes" and m["trade_log_verified"] == "yes"
     assert m["gas_per_settled_trade"] < 20_000
     assert len(outcome.tables["settlement_batches"]) == m["settlement_batches"]
+
+
+def test_committee_certificate_is_trimmed_then_reissued_whole():
+    consensus = ConsensusConfig(nodes=4, byzantine=0, protocol="bft")
+    stack = build_stack(Chain.local(chain_id=1010), INSTRUMENTS, ["a", "b"], RICH, consensus)
+    engine = MatchingEngine(INSTRUMENTS.values(), validator=stack.committee)
+    engine.process(NewOrder(1, "a", "WETH/USDC", Side.SELL, 5, price=300_000), 1)
+    trades = [ev for ev in engine.process(NewOrder(2, "b", "WETH/USDC", Side.BUY, 5, price=300_000), 2)
+              if isinstance(ev, Trade)]
+    assert len(trades) == 1
+    certifier, commitment = stack.pipeline.certifier, stack.pipeline.commitment
+    batch = commitment.build(1, GENESIS_HASH, trades)
+    assert len(certifier.certify(batch, trades)) == 3 * 65   # the contract's threshold, not all 4 signers
+    assert len(certifier.certify(batch, trades)) == 4 * 65   # asked again: the committee's whole certificate
+    other = commitment.build(3, batch.batch_hash, trades)
+    with pytest.raises(ConsensusError, match="diverged"):
+        certifier.certify(other, trades)
+    stack.venue.client.submit(batch, certifier.certify(batch, trades))
+    assert stack.venue.client.last_sequence == 1

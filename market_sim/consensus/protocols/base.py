@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+from market_sim.core.errors import ConsensusError
 from market_sim.core.events import Trade
 from market_sim.consensus.log import LogBlock
 from market_sim.consensus.node import ConsensusNode
@@ -16,7 +17,8 @@ from market_sim.consensus.state import Pending, TradeClaim
 if TYPE_CHECKING:
     from market_sim.consensus.cluster import Cluster
 
-__all__ = ["Protocol", "SyncRequest", "SyncReply", "forge_invalid", "select_claims"]
+__all__ = ["Protocol", "SyncRequest", "SyncReply", "forge_invalid", "select_claims", "split_committee",
+           "some_peers"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +61,8 @@ class Protocol:
         for block in blocks:
             if block.height == node.log.height + 1:
                 try:
-                    node.finalize(block)
-                except Exception:  # noqa: BLE001 - a bad block from a Byzantine peer is just ignored
+                    node.finalize(block)  # checks parent, root and certificate
+                except ConsensusError:  # a bad block from a Byzantine peer is ignored
                     return
                 self.cluster.on_certified(node, block)
                 self.after_commit(node)
@@ -90,7 +92,7 @@ def forge_invalid(claim: TradeClaim, rng: random.Random, replay: Trade | None, f
 
 
 def select_claims(node: ConsensusNode, pool: dict[int, TradeClaim], pending: Pending, limit: int,
-                  reject: callable) -> list[TradeClaim]:  # type: ignore[valid-type]
+                  reject: Callable[[ConsensusNode, TradeClaim, str], None]) -> list[TradeClaim]:
     """Up to `limit` valid pool claims not already final or pending; invalid ones are dropped via reject()."""
     local = Pending()
     local.trade_ids |= pending.trade_ids
@@ -112,3 +114,17 @@ def select_claims(node: ConsensusNode, pool: dict[int, TradeClaim], pending: Pen
         if len(out) >= limit:
             break
     return out
+
+
+def split_committee(cluster: Cluster, node: ConsensusNode, rng: random.Random) -> tuple[list[str], list[str]]:
+    """Two random halves of the other nodes (the sender joins the first): where an equivocator sends each version."""
+    others = [n.name for n in cluster.nodes if n is not node]
+    rng.shuffle(others)
+    half = len(others) // 2
+    return others[:half] + [node.name], others[half:]
+
+
+def some_peers(cluster: Cluster, rng: random.Random) -> list[str]:
+    """A random majority-sized subset of the committee: where an equivocating voter's vote goes."""
+    names = [n.name for n in cluster.nodes]
+    return rng.sample(names, len(names) // 2 + 1)

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 from market_sim.consensus.log import LogBlock, QuorumCertificate
 from market_sim.consensus.node import Behaviour, ConsensusNode
-from market_sim.consensus.protocols.base import Protocol, SyncReply, SyncRequest, forge_invalid, select_claims
+from market_sim.consensus.protocols.base import (
+    Protocol, SyncReply, SyncRequest, forge_invalid, select_claims, some_peers, split_committee)
 from market_sim.consensus.signing import try_recover, vote_digest
 from market_sim.consensus.state import Pending, TradeClaim
 
@@ -85,6 +86,7 @@ class BftQuorum(Protocol):
         self.synced: list[int] = [-1 for _ in cluster.nodes]
         self.rng = random.Random(f"bft:{cluster.config.seed}")
         self._fresh_id = 10**15
+        self._entered: set[tuple[int, int]] = set()  # (height, round) any node started: `rounds` counts them
 
     def leader(self, height: int, round_: int) -> int:
         return (height + round_) % len(self.cluster.nodes)
@@ -94,7 +96,12 @@ class BftQuorum(Protocol):
         st = hs.get(height)
         if st is None:
             st = hs[height] = _Height()
+            self._count(height, 0)
         return st
+
+    def _count(self, height: int, round_: int) -> None:
+        self._entered.add((height, round_))
+        self.rounds = len(self._entered)
 
     # -- rounds -----------------------------------------------------------------------------------------
     def on_trade(self, node: ConsensusNode, claim: TradeClaim) -> None:
@@ -120,7 +127,7 @@ class BftQuorum(Protocol):
         if round_ <= st.round and st.timer is not None:
             return
         st.round = round_
-        self.rounds = max(self.rounds, round_ + 1)
+        self._count(height, round_)
         if st.timer is not None:
             self.cluster.kernel.cancel(st.timer)
             st.timer = None
@@ -151,13 +158,11 @@ class BftQuorum(Protocol):
         st.proposed.add(r)
         b = node.behaviour
         if b is Behaviour.EQUIVOCATE or (b is Behaviour.MALICIOUS_LEADER and (height + r) % 2 == 0):
-            others = [n.name for n in c.nodes if n is not node]
-            self.rng.shuffle(others)
-            half = len(others) // 2
+            first, second = split_committee(c, node, self.rng)
             alt_claims = claims[1:] if len(claims) > 1 else claims
             alt = node.log.next_block([cl.trade for cl in alt_claims])
-            c.broadcast(node, Proposal(height, r, block, claims, vr, just), others[:half] + [node.name])
-            c.broadcast(node, Proposal(height, r, alt, alt_claims), others[half:])
+            c.broadcast(node, Proposal(height, r, block, claims, vr, just), first)
+            c.broadcast(node, Proposal(height, r, alt, alt_claims), second)
             return
         if b is Behaviour.MALICIOUS_LEADER:
             self._fresh_id += 1
@@ -260,9 +265,8 @@ class BftQuorum(Protocol):
         block, claims = st.batches[digest]
         sig = node.key.sign(vote_digest(c.domain, kind, round_, digest))
         vote = RoundVote(kind, height, round_, digest, node.index, sig, block, claims)
-        if node.behaviour is Behaviour.EQUIVOCATE:  # its vote reaches only a random half of the committee
-            names = [n.name for n in c.nodes]
-            c.broadcast(node, vote, self.rng.sample(names, len(names) // 2 + 1))
+        if node.behaviour is Behaviour.EQUIVOCATE:  # its vote reaches only part of the committee
+            c.broadcast(node, vote, some_peers(c, self.rng))
         else:
             c.broadcast(node, vote)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from market_sim.core.errors import ConsensusError
 from market_sim.consensus.log import LogBlock, QuorumCertificate
 from market_sim.consensus.node import Behaviour, ConsensusNode
 from market_sim.consensus.protocols.base import Protocol, SyncRequest, forge_invalid, select_claims
@@ -51,6 +52,7 @@ class MajorityVote(Protocol):
         self.refusals: dict[int, str] = {}
         self.timer: list | None = None
         self._fresh_id = 10**15
+        self._watching: set[int] = set()  # validators running a catch-up timer
         self.rng = random.Random(f"majority:{cluster.config.seed}")
 
     @property
@@ -58,8 +60,21 @@ class MajorityVote(Protocol):
         return self.cluster.nodes[COORDINATOR]
 
     def on_trade(self, node: ConsensusNode, claim: TradeClaim) -> None:
-        if node is self.coordinator and self.current is None:
-            self._propose()
+        if node is self.coordinator:
+            if self.current is None:
+                self._propose()
+        elif node.index not in self._watching:
+            self._watching.add(node.index)
+            self.cluster.kernel.schedule(8 * self.cluster.delta, self._check_behind, node, node.log.height)
+
+    def _check_behind(self, node: ConsensusNode, height: int) -> None:
+        """A validator with trades waiting and no commit for a while asks the coordinator for what it missed."""
+        if not self.cluster.pools[node.index]:
+            self._watching.discard(node.index)
+            return
+        if node.log.height == height:
+            self.cluster.send(node, self.coordinator.name, SyncRequest(height))
+        self.cluster.kernel.schedule(8 * self.cluster.delta, self._check_behind, node, node.log.height)
 
     def _propose(self) -> None:
         c, node = self.cluster, self.coordinator
@@ -111,8 +126,8 @@ class MajorityVote(Protocol):
         elif isinstance(msg, Commit):
             if msg.block.height == node.log.height + 1:
                 try:
-                    node.finalize(msg.block)
-                except Exception:  # noqa: BLE001 - a forged commit is ignored
+                    node.finalize(msg.block)  # checks parent, root and certificate
+                except ConsensusError:  # a forged commit is ignored
                     return
                 c.on_certified(node, msg.block)
         else:

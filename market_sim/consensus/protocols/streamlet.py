@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from market_sim.consensus.log import LogBlock, QuorumCertificate
 from market_sim.consensus.merkle import EMPTY_ROOT
 from market_sim.consensus.node import Behaviour, ConsensusNode
-from market_sim.consensus.protocols.base import Protocol, forge_invalid, select_claims
+from market_sim.consensus.protocols.base import Protocol, forge_invalid, select_claims, some_peers, split_committee
 from market_sim.consensus.signing import keccak, try_recover, vote_digest
 from market_sim.consensus.state import Pending, TradeClaim
 
@@ -106,7 +106,7 @@ class _Replica:
     """One node's Streamlet view."""
 
     __slots__ = ("blocks", "votes", "notar", "children", "best", "voted", "final", "pending_log", "tip_hash",
-                 "tip_height", "shares", "waiting_since", "final_claims", "orphans")
+                 "tip_height", "shares", "waiting_since", "last_final", "orphans")
 
     def __init__(self) -> None:
         self.blocks: dict[bytes, SBlock] = {GENESIS.hash: GENESIS}
@@ -121,7 +121,7 @@ class _Replica:
         self.tip_height = 0
         self.shares: dict[bytes, dict[str, bytes]] = {}
         self.waiting_since = 0
-        self.final_claims: list[TradeClaim] = []
+        self.last_final: TradeClaim | None = None  # what a malicious leader replays
         self.orphans: dict[bytes, set[bytes]] = {}  # parent hash -> voted-in blocks waiting for it
 
 
@@ -178,16 +178,14 @@ class Streamlet(Protocol):
         b = node.behaviour
         if b is Behaviour.EQUIVOCATE or (b is Behaviour.MALICIOUS_LEADER and self.epoch % 2 == 0):
             # conflicting proposals: different batches to the two halves of the committee
-            others = [n.name for n in c.nodes if n is not node]
-            self.rng.shuffle(others)
-            half = len(others) // 2
+            first, second = split_committee(c, node, self.rng)
             alt = claims[1:] if claims else []
-            for batch, dsts in ((claims, others[:half] + [node.name]), (alt, others[half:])):
+            for batch, dsts in ((claims, first), (alt, second)):
                 blk = self._block(node, parent.block, batch)
                 c.broadcast(node, Propose(blk, parent, self._sign(node, "propose", blk)), dsts)
             return
         if b is Behaviour.MALICIOUS_LEADER and claims:
-            replay = r.final_claims[-1].trade if r.final_claims else None
+            replay = r.last_final.trade if r.last_final is not None else None
             self._fresh_id += 1
             claims = claims + [forge_invalid(claims[0], self.rng, replay, self._fresh_id)]
         blk = self._block(node, parent.block, claims)
@@ -259,9 +257,8 @@ class Streamlet(Protocol):
                 return
         r.voted.add(blk.epoch)
         vote = Vote(blk, node.index, self._sign(node, "vote", blk))
-        if b is Behaviour.EQUIVOCATE:  # its vote reaches only a random half of the committee
-            names = [n.name for n in c.nodes]
-            c.broadcast(node, vote, self.rng.sample(names, len(names) // 2 + 1))
+        if b is Behaviour.EQUIVOCATE:  # its vote reaches only part of the committee
+            c.broadcast(node, vote, some_peers(c, self.rng))
         else:
             c.broadcast(node, vote)
 
@@ -345,7 +342,7 @@ class Streamlet(Protocol):
                 continue
             trades = b.trades
             node.apply(trades)
-            r.final_claims.extend(b.claims)
+            r.last_final = b.claims[-1]
             lb = LogBlock(r.tip_height + 1, r.tip_hash, b.root, trades)
             digest = lb.digest(c.domain)
             r.tip_height, r.tip_hash = lb.height, lb.hash

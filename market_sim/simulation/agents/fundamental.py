@@ -26,7 +26,8 @@ class FundamentalParams:
 
 @register_agent_type
 class FundamentalTrader(Agent):
-    """Trades toward the fundamental value (from [processes]; the instrument's initial price if none)."""
+    """Buys below and sells above the fundamental value (from [processes]; the instrument's initial price if none),
+    unwinds once the price is back at value, and otherwise may post a quote around it."""
 
     kind = "fundamental"
     Params = FundamentalParams
@@ -52,6 +53,11 @@ class FundamentalTrader(Agent):
             elif q.bid is not None and q.bid > v + p.threshold_ticks and pos > -p.max_position:
                 qty = min(p.quantity, p.max_position + pos)
                 self.submit(symbol, Side.SELL, qty, v + p.threshold_ticks, tif=TimeInForce.IOC)
+            elif pos > 0 and q.bid is not None and q.bid >= v:
+                # The price is back at value: take the profit, which frees capacity for the next mispricing.
+                self.submit(symbol, Side.SELL, min(p.quantity, pos), v, tif=TimeInForce.IOC)
+            elif pos < 0 and q.ask is not None and q.ask <= v:
+                self.submit(symbol, Side.BUY, min(p.quantity, -pos), v, tif=TimeInForce.IOC)
             elif rng.random() < p.passive_prob:
                 side = Side.BUY if rng.random() < 0.5 else Side.SELL
                 if side * pos < p.max_position:

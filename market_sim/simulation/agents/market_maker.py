@@ -26,7 +26,8 @@ class MarketMakerParams:
 
 @register_agent_type
 class MarketMaker(Agent):
-    """Cancels and re-posts `levels` bids and asks every interval; leans quotes against its inventory."""
+    """Every interval, keeps `levels` bids and asks around the centre (moving only quotes whose price changed);
+    leans quotes against its inventory."""
 
     kind = "market_maker"
     Params = MarketMakerParams
@@ -46,14 +47,25 @@ class MarketMaker(Agent):
 
     def on_wakeup(self) -> None:
         p = self.params
-        self.cancel_all()
         for symbol in self.symbols:
             pos = self.positions[symbol]
             c = self.centre(symbol) - round(pos * p.skew_ticks_per_lot)
+            wanted: set[tuple[Side, int]] = set()
             for lvl in range(p.levels):
                 d = p.half_spread_ticks + lvl * p.level_spacing_ticks
                 if pos < p.max_inventory:
-                    self.submit(symbol, Side.BUY, p.quantity, max(1, c - d))
+                    wanted.add((Side.BUY, max(1, c - d)))
                 if pos > -p.max_inventory:
-                    self.submit(symbol, Side.SELL, p.quantity, c + d)
+                    wanted.add((Side.SELL, c + d))
+            # Keep quotes already at a wanted price (they keep their queue position); replace the rest.
+            for oid, o in list(self.open_orders.items()):
+                if o.symbol != symbol:
+                    continue
+                key = (o.side, o.price)
+                if key in wanted:
+                    wanted.discard(key)
+                else:
+                    self.cancel(oid)
+            for side, price in sorted(wanted):
+                self.submit(symbol, side, p.quantity, price)
         self.wake_up_in(p.interval)

@@ -177,6 +177,20 @@ def test_send_eth(chain):
     assert chain.balance("bob") == before + 123
 
 
+def test_event_logs_over_block_ranges(chain):
+    token = chain.deploy("TestToken", "A", "A", 18)
+    bob = chain.account("bob")
+    first = chain.transact(token.functions.mint(bob, 1))
+    second = chain.transact(token.functions.mint(bob, 2))
+    logs = chain.event_logs(token, "Transfer")
+    expected = [(1, first["blockNumber"]), (2, second["blockNumber"])]
+    assert [(log["value"], log["blockNumber"]) for log in logs] == expected
+    assert logs[1]["transactionHash"] == second["transactionHash"].to_0x_hex()
+    assert [log["value"] for log in chain.event_logs(token, "Transfer", from_block=second["blockNumber"])] == [2]
+    with pytest.raises(ConfigError, match="no event named"):
+        chain.event_logs(token, "Nope")
+
+
 def test_events_unknown_name(chain):
     token = chain.deploy("TestToken", "A", "A", 18)
     receipt = chain.transact(token.functions.mint(chain.account("bob"), 1))

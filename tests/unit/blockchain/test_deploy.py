@@ -63,6 +63,18 @@ def test_record_written_then_reused_then_forced(chain, tmp_path):
     assert read_record(path)["contracts"]["BaseToken"]["address"] == forced.address("BaseToken")
 
 
+def test_record_not_reused_when_constructor_args_change(chain, tmp_path):
+    steps = [DeployStep("T", "TestToken", ("A", "A", 18), then=(Call("mint", (AccountRef("bob"), 5)),))]
+    first = deploy_stack(chain, steps=steps, write=True, directory=tmp_path)
+    assert first.contracts["T"].setup == [["A", "A", 18], [["mint", [chain.account("bob"), 5]]]]
+    assert deploy_stack(chain, steps=steps, write=True, directory=tmp_path).skipped
+    changed = [DeployStep("T", "TestToken", ("A", "A", 6), then=steps[0].then)]
+    result = deploy_stack(chain, steps=changed, write=True, directory=tmp_path)
+    assert not result.skipped
+    assert result.reason == "constructor arguments or setup calls of T changed since it was deployed"
+    assert chain.call(result.handles["T"].functions.decimals()) == 6
+
+
 def test_record_not_reused_when_code_is_gone(tmp_path):
     deploy_stack(Chain.local(), write=True, directory=tmp_path)
     fresh = Chain.local()  # same chain id, but nothing deployed on it

@@ -5,7 +5,6 @@ from decimal import Decimal
 
 import pytest
 
-from market_sim.core.errors import ConfigError, ConsensusError
 from market_sim.core.events import Trade, TradeRejected
 from market_sim.core.instruments import Instrument
 from market_sim.core.orders import NewOrder, Side
@@ -125,19 +124,15 @@ def test_committee_is_the_engines_trade_validator() -> None:
     assert block.trades == tuple(trades)
 
 
-def test_bad_configs_name_the_problem() -> None:
-    with pytest.raises(ConsensusError, match="f=2 needs n >= 7"):
-        ConsensusConfig(nodes=6, byzantine=2, protocol="bft")
-    with pytest.raises(ConsensusError, match="n >= 4"):
-        ConsensusConfig(nodes=3, byzantine=1, protocol="streamlet")
-    with pytest.raises(ConfigError, match="unknown behaviour"):
-        ConsensusConfig(nodes=4, byzantine=1, behaviour="sneaky")
-    with pytest.raises(ConfigError, match="unknown protocol"):
-        ConsensusConfig(protocol="paxos")
-    with pytest.raises(ConfigError, match="latency"):
-        ConsensusConfig(latency="fixed:-3ms")
-    with pytest.raises(ConsensusError, match="majority"):
-        ConsensusConfig(nodes=4, byzantine=2, protocol="majority")
-    assert ConsensusConfig(nodes=7, byzantine=2).quorum == 5
-    assert ConsensusConfig(nodes=10, protocol="streamlet").quorum == 7
-    assert ConsensusConfig(nodes=7, protocol="majority").quorum == 4
+def test_a_refused_batch_leaves_no_lock_so_a_corrected_one_certifies() -> None:
+    c = _committee(byzantine=1, behaviour="reject", seed=1)
+    claims = [_claim(tid=i) for i in (1, 2)]
+    for claim in claims:
+        assert c.validate_trade(*claim) is None
+    honest = [n for n in c.nodes if n.honest]
+    honest[0].pretrade.pop(2)  # one honest validator cannot vouch for trade 2: 2 signatures < quorum 3
+    with pytest.raises(BatchRejected) as err:
+        c.certify_batch([claims[0][0], claims[1][0]])
+    assert "not_approved" in err.value.bad_trades[2] and all(not n.locks for n in c.nodes)
+    block = c.certify_batch([claims[0][0]])  # re-batched without the offending trade, same sequence
+    assert block.height == 1 and len(block.qc.signatures) == 3

@@ -94,7 +94,8 @@ def test_liveness_after_partition_heals(protocol: str, n: int) -> None:
     assert result.safety_problems(w.valid) == []
     for node in result.honest:
         assert {t.trade_id for t in node.log.trades} == set(w.valid)
-    assert set(result.rejections) == {s.claim.trade_id for i, s in enumerate(w.submissions) if i in w.invalid}
+    assert len(result.rejected()) == len(w.invalid)
     last = max(result.certified_at.values())
     assert last > split.end  # nothing could be final while the committee was split in halves
-    assert result.rounds >= 1
+    summary = result.summary()
+    assert summary["gst_ms"] == 2000 and 1 <= summary["rounds_after_gst"] <= 40

@@ -38,7 +38,13 @@ def test_settlement_units():
 
 
 @pytest.mark.parametrize("kwargs", [{"symbol": ""}, {"symbol": "X", "tick_size": "0"}, {"symbol": "X", "lot_size": "-1"},
-                                    {"symbol": "X", "base_decimals": 40}, {"symbol": "X", "asset_class": "stamps"}])
+                                    {"symbol": "X", "tick_size": "nan"}, {"symbol": "X", "base_decimals": 40}])
 def test_invalid_instruments(kwargs):
-    with pytest.raises((ValidationError, ValueError)):
+    with pytest.raises(ValidationError):
         Instrument(**kwargs)
+
+
+@pytest.mark.xfail(strict=True, reason="core/instruments.py lets AssetClass's ValueError escape (not a MarketSimError)")
+def test_unknown_asset_class_is_a_validation_error():
+    with pytest.raises(ValidationError):
+        Instrument("X", asset_class="stamps")

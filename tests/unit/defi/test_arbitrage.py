@@ -61,12 +61,14 @@ def test_after_the_optimal_trade_prices_are_inside_the_no_arbitrage_band(
     if trade is not None:
         assert trade.net > 0
         pools = _apply(pools, trade)
-    # no trade is left that pays its costs, and the marginal prices sit inside the fee band (+1e-6 rounding)
+    # No trade is left that pays its costs, and the pool prices sit inside the fee band. The margin (1 bp) is there
+    # because a pool keeps the fee part of the input, so its price after a trade differs from the marginal rate by
+    # about fee × trade/reserve.
     assert best_cross_pool_trade(pools, fixed_costs=costs, bridge_fee_bps=bridge_fee) is None or costs == 0
     band = (1 - fee_a / 1e4) * (1 - fee_b / 1e4) * (1 - bridge_fee / 1e4)
     ratio = float(pools[0].price() / pools[1].price())
     if trade is not None:
-        assert band - 1e-6 <= ratio <= 1 / band + 1e-6
+        assert band - 1e-4 <= ratio <= 1 / band + 1e-4
 
 
 def test_inventory_caps_limit_size_and_keep_profit() -> None:

@@ -7,7 +7,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from market_sim.core.errors import ContractRevertError
-from market_sim.defi.amm_math import MINIMUM_LIQUIDITY, get_amount_out, protocol_fee_liquidity
+from market_sim.defi.amm_math import (
+    MINIMUM_LIQUIDITY,
+    get_amount_in,
+    get_amount_out,
+    mint_liquidity,
+    protocol_fee_liquidity,
+)
 
 from .conftest import E18, AmmWorld
 from .test_amm_math import INPUT_PRICE_CASES
@@ -38,7 +44,9 @@ def test_mint_without_deposit_reverts_with_values(world: AmmWorld) -> None:
 
 
 @pytest.mark.parametrize(("swap", "r0", "r1", "expected"), INPUT_PRICE_CASES)
-def test_swap_output_is_exactly_the_largest_accepted(world: AmmWorld, swap: int, r0: int, r1: int, expected: int) -> None:
+def test_swap_output_is_exactly_the_largest_accepted(
+    world: AmmWorld, swap: int, r0: int, r1: int, expected: int
+) -> None:
     w = world
     w.add(r0 * E18, r1 * E18)
     w.transfer_to_pair(w.token0, swap * E18)
@@ -206,9 +214,13 @@ def test_python_math_equals_contract_and_k_never_decreases(
     snap = w.chain.snapshot()
     try:
         w.add(r0, r1)
+        assert w.balance(w.pair, w.wallet) == mint_liquidity(r0, r1, 0, 0, 0)
         r_in, r_out = (r0, r1) if zero_for_one else (r1, r0)
         out = get_amount_out(amount, r_in, r_out)
-        assert w.chain.call(w.amm.router.functions.getAmountOut(amount, r_in, r_out, 30)) == out
+        router = w.amm.router.functions
+        assert w.chain.call(router.getAmountOut(amount, r_in, r_out, 30)) == out
+        if 0 < amount < r_out:
+            assert w.chain.call(router.getAmountIn(amount, r_in, r_out, 30)) == get_amount_in(amount, r_in, r_out)
         if out == 0:
             return
         w.transfer_to_pair(w.token0 if zero_for_one else w.token1, amount)

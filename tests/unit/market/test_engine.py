@@ -466,3 +466,24 @@ def test_trade_ids_are_venue_wide_and_sequential():
                 if isinstance(e, Trade)]
     assert ids == [1, 2, 3]
     assert eng.stats("A").trade_count == 2 and eng.stats("B").volume == 1
+
+
+def test_gtd_stop_expires_and_triggered_fok_stop_cancels_when_unfillable():
+    eng = engine()
+    run(eng, NewOrder(1, "t", SYM, BUY, 3, OrderType.STOP, stop_price=105, tif=TimeInForce.GTD, expire_at=10),
+        NewOrder(2, "t", SYM, SELL, 9, OrderType.STOP_LIMIT, price=99, stop_price=100, tif=TimeInForce.FOK))
+    assert cancels(eng.expire(10)) == [(1, 3, "expired", 0)]
+    ev = run(eng, limit(3, "s", SELL, 1, 100), limit(4, "b", BUY, 2, 100), ts=11)   # last 100: triggers order 2
+    assert fills(ev) == [(4, 3, 100, 1)]
+    assert kinds(ev)[-3:] == ["Trade", "OrderTriggered", "OrderCancelled"]
+    assert cancels(ev) == [(2, 9, "ioc", 0)]
+    assert resting(eng) == [(4, 100, 1)]
+
+
+def test_iceberg_against_self_trade_decrement():
+    eng = engine()
+    run(eng, limit(1, "a", SELL, 50, 100, display_quantity=10))
+    ev = run(eng, limit(2, "a", BUY, 15, 100, stp=STPMode.DECREMENT_AND_CANCEL))
+    assert cancels(ev) == [(1, 15, "self_trade", 35), (2, 15, "self_trade", 0)]
+    assert eng.book(SYM).depth() == ([], [(100, 10)])
+    assert resting(eng) == [(1, 100, 35)]

@@ -25,7 +25,7 @@ def _write(tmp_path: Path, body: str) -> Path:
 def test_example_file_replays_to_exact_outputs(tmp_path):
     insts = load_instruments(EXAMPLES / "instruments.json")
     summary = replay(EXAMPLES / "orders.csv", tmp_path, instruments=insts)
-    assert (summary.rows, summary.commands, summary.trades) == (15, 14, 5)
+    assert (summary.rows, summary.commands, summary.trades) == (16, 15, 5)
     assert summary.malformed == [(13, "AAPL price 190.001 is not a multiple of 0.01")]
     with (tmp_path / "trades.csv").open() as f:
         trades = list(csv.DictReader(f))
@@ -36,9 +36,11 @@ def test_example_file_replays_to_exact_outputs(tmp_path):
     assert [(o["order_id"], o["price"], o["quantity"], o["displayed"]) for o in book["AAPL"]["asks"]] == [
         (2, "190.10", "120", "20")]
     assert [(o["order_id"], o["price"]) for o in book["AAPL"]["bids"]] == [(8, "190.09")]
+    assert [(s["order_id"], s["order_type"], s["stop_price"], s["price"], s["stop_price_ticks"])
+            for s in book["AAPL"]["pending_stops"]] == [(12, "stop_limit", "189.50", "189.00", 18950)]
     with (tmp_path / "events.csv").open() as f:
         events = list(csv.DictReader(f))
-    assert len(events) == summary.events == 22
+    assert len(events) == summary.events == 23
     assert {e["event"] for e in events} >= {"OrderAccepted", "Trade", "OrderTriggered", "OrderRepriced",
                                            "OrderModified", "OrderCancelled"}
 
@@ -52,14 +54,14 @@ def test_malformed_rows_are_skipped_and_counted(tmp_path):
                             "fly,5,5,a,X,sell,limit,1.00,5,,gtc\n"
                             "new,6,6,a,X,sell,limit,1.00,2.5,,gtc\n"
                             "new,7,7,a,X,sell,limit,1.00,5,,forever\n"
-                            "new,1,8,a,X,sell,limit,1.00,5,,gtc\n"
-                            "new,9,9,a,X,sell,limit,1.00,5,,gtc\n")
+                            "new,9,9,a,X,sell,limit,1.00,5,,gtc\n"
+                            "new,8,10,a,X,sell,limit,1.00,5,,gtc\n")
     summary = replay(path, tmp_path / "out")
-    assert [line for line, _ in summary.malformed] == [3, 4, 5, 6, 7, 8, 9, 10]
+    assert [line for line, _ in summary.malformed] == [3, 4, 5, 6, 7, 8, 9, 11]
     messages = dict(summary.malformed)
     assert "must be finite" in messages[3] and "side" in messages[4] and "positive" in messages[5]
     assert "cells" in messages[6] and "action" in messages[7] and "multiple of 1" in messages[8]
-    assert "tif" in messages[9] and "back in time" in messages[10]
+    assert "tif" in messages[9] and "ts 8 goes back in time (previous row: 9)" in messages[11]
     assert summary.trades == 1 and summary.commands == 2
 
 
@@ -90,6 +92,9 @@ def test_bad_header_and_bad_instruments_file(tmp_path):
     bad = tmp_path / "i.json"
     bad.write_text('{"instruments": [{"symbol": "X", "tick": 1}]}')
     with pytest.raises(ConfigError, match="instrument #1"):
+        load_instruments(bad)
+    bad.write_text('[{"symbol": "X"}, {"symbol": "Y", "asset_class": "stamps"}]')
+    with pytest.raises(ConfigError, match="instrument #2"):
         load_instruments(bad)
 
 

@@ -93,3 +93,11 @@ def test_instrument_listing_rules():
     with pytest.raises(UnknownInstrumentError):
         eng.book("NOPE")
     assert list(eng.instruments) == [SYM]
+
+
+@pytest.mark.parametrize("trader", ["", None, 7])
+def test_trader_must_be_a_non_empty_string_when_any_trader_is_allowed(trader):
+    eng = MatchingEngine([Instrument(SYM)])
+    events = eng.process(limit(1, trader, BUY, 1, 90), 0)
+    assert [(type(e).__name__, e.reason.value) for e in events] == [("OrderRejected", "invalid_order")]
+    assert eng.resting_count() == 0

@@ -1,63 +1,15 @@
-"""Shared fixtures: one in-process chain per module with a deployed Settlement, two tokens and funded traders."""
+"""Fixtures: one in-process chain per test module (see settlement_env), reverted to a snapshot after each test."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 
-from market_sim.blockchain import Chain
-from market_sim.consensus.signing import ValidatorKey, batch_digest, validator_keys
-from market_sim.settlement import SettlementBatch, SettlementClient, SettledTrade, pack_signatures
-
-FUNDS = 10**24
-
-
-@dataclass
-class Env:
-    chain: Chain
-    client: SettlementClient
-    keys: tuple[ValidatorKey, ...]
-    base: str
-    quote: str
-    alice: str
-    bob: str
-    carol: str
-    fee: str
-    next_trade_id: int = 1
-
-    def certify(self, batch: SettlementBatch, signers=None, *, domain=None) -> bytes:
-        """Packed signatures of `signers` (default: the first three validators) over the batch digest."""
-        signers = self.keys[:3] if signers is None else signers
-        h = batch.header
-        digest = batch_digest(domain or self.client.domain, h.sequence, h.prev_hash, h.merkle_root)
-        return pack_signatures([(k.address, k.sign(digest)) for k in signers])
-
-    def trade(self, buyer: str, seller: str, base_amount: int = 10**18, quote_amount: int = 5 * 10**18,
-              buyer_fee: int = 0, seller_fee: int = 0) -> SettledTrade:
-        t = SettledTrade(self.next_trade_id, buyer, seller, self.base, self.quote, base_amount, quote_amount,
-                         buyer_fee, seller_fee)
-        self.next_trade_id += 1
-        return t
-
-    def next_batch(self, trades, **kw) -> SettlementBatch:
-        c = self.client
-        return SettlementBatch.build(c.last_sequence + 1, c.last_batch_hash, trades, fee_account=self.fee, **kw)
+from settlement_env import Env, deploy_env
 
 
 @pytest.fixture(scope="module")
 def env_module() -> Env:
-    chain = Chain.local(["deployer", "alice", "bob", "carol", "fee"])
-    keys = validator_keys(4, seed=7)
-    client = SettlementClient.deploy(chain, [k.address for k in keys], 3, chain.account("fee"))
-    tokens = [chain.deploy("TestToken", name, name, 18) for name in ("Base", "Quote")]
-    for token in tokens:
-        for who in ("alice", "bob", "carol"):
-            chain.transact(token.functions.mint(chain.account(who), 2 * FUNDS))
-            if who != "carol":
-                client.deposit(token.address, FUNDS, sender=who)
-    return Env(chain, client, keys, tokens[0].address, tokens[1].address, chain.account("alice"),
-               chain.account("bob"), chain.account("carol"), chain.account("fee"))
+    return deploy_env()
 
 
 @pytest.fixture
@@ -66,16 +18,3 @@ def env(env_module: Env) -> Env:
     snap = env_module.chain.snapshot()
     yield env_module
     env_module.chain.revert(snap)
-
-
-class CountingCertifier:
-    """Test double for the committee: the first `count` validator keys sign every batch; counts its calls."""
-
-    def __init__(self, env: Env, count: int = 3) -> None:
-        self.env = env
-        self.count = count
-        self.calls = 0
-
-    def certify(self, batch, trades) -> bytes:
-        self.calls += 1
-        return self.env.certify(batch, self.env.keys[:self.count])

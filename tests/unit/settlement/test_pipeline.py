@@ -16,7 +16,7 @@ from market_sim.settlement.pipeline import Journal, SettlementPipeline
 from market_sim.settlement.reconcile import reconcile
 from market_sim.simulation.kernel import Kernel
 
-from conftest import FUNDS, CountingCertifier
+from settlement_env import FUNDS, CountingCertifier
 
 INST = Instrument("BASE/QUOTE", tick_size=Decimal("0.01"), lot_size=Decimal("1"))  # 1e18 base, 1e16 quote per lot-tick
 

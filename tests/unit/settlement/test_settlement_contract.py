@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from eth_utils import keccak
 
-from market_sim.consensus.signing import GENESIS_HASH, SigningDomain, batch_digest, validator_keys
-from market_sim.core.errors import ContractRevertError
-from market_sim.settlement import BatchHeader, NetDeltas, SettlementBatch, SettlementMode, deltas_leaf, pack_signatures
 from market_sim.consensus.merkle import MerkleTree
+from market_sim.consensus.signing import GENESIS_HASH, SigningDomain, batch_digest, validator_keys
+from market_sim.core.errors import ContractRevertError, SettlementError
+from market_sim.settlement import BatchHeader, NetDeltas, SettlementBatch, SettlementMode, deltas_leaf, pack_signatures
 
-FUNDS = 10**24  # what conftest deposits for alice and bob
+from settlement_env import FUNDS
 
 
 def reverts(name: str, fn, *args, **kw) -> tuple:
@@ -33,8 +33,12 @@ def raw_settle(env, trade_count: int, deltas_blob: bytes, trade_leaves=()):
     return env.chain.transact(call)
 
 
-def word(addr: str, low: int) -> bytes:
-    return (int(addr, 16) << 96 | (low % (1 << 96))).to_bytes(32, "big")
+def header(account: str, count: int) -> bytes:
+    return (int(account, 16) << 96 | count).to_bytes(32, "big")
+
+
+def entry(index: int, delta: int) -> bytes:
+    return (index << 128 | (delta % (1 << 128))).to_bytes(32, "big")
 
 
 # ---- EIP-712 ------------------------------------------------------------------------------------------------------
@@ -112,10 +116,12 @@ def test_batches_chain_and_replay_is_rejected(env):
 
 def test_skipped_sequence_and_wrong_prev_hash(env):
     t = [env.trade(env.alice, env.bob)]
-    skip = SettlementBatch.build(2, GENESIS_HASH, t, fee_account=env.fee)
+    skip = SettlementBatch.build(2, GENESIS_HASH, t, fee_account=env.fee, token_index=env.client.token_index)
     assert reverts("UnexpectedSequence", env.client.submit, skip, env.certify(skip)) == (1, 2)
-    fork = SettlementBatch.build(1, keccak(b"other history"), t, fee_account=env.fee)
-    assert reverts("PrevHashMismatch", env.client.submit, fork, env.certify(fork)) == (GENESIS_HASH, keccak(b"other history"))
+    fork = SettlementBatch.build(1, keccak(b"other history"), t, fee_account=env.fee,
+                                 token_index=env.client.token_index)
+    args = reverts("PrevHashMismatch", env.client.submit, fork, env.certify(fork))
+    assert args == (GENESIS_HASH, keccak(b"other history"))
 
 
 # ---- settle: certificates -----------------------------------------------------------------------------------------
@@ -160,8 +166,8 @@ def reverts_any(fn, *args) -> str:
 def test_tampered_deltas_are_not_in_the_signed_batch(env):
     b = env.next_batch([env.trade(env.alice, env.bob)])
     fns = env.client.contract.functions
-    stolen = NetDeltas.from_mapping({env.base: {env.alice: 10**18, env.bob: -10**18},
-                                     env.quote: {env.alice: 0}}).encode()
+    stolen = NetDeltas.from_mapping({env.alice: {env.base: 10**18}, env.bob: {env.base: -10**18}},
+                                    env.client.token_index).encode()
     call = fns.settle(b.header.as_tuple(), 1, stolen, b.deltas_proof(), env.certify(b))
     args = reverts("DeltasNotInBatch", env.chain.transact, call)
     assert args == (b.header.merkle_root, deltas_leaf(1, stolen))
@@ -177,23 +183,68 @@ def test_short_balance_reverts_with_account_and_amounts(env):
 
 
 def test_non_conserving_deltas_revert(env):
-    blob = word(env.base, 2) + word(env.alice, -5) + word(env.bob, 4)
+    base = env.client.token_index(env.base)
+    blob = header(env.alice, 1) + entry(base, -5) + header(env.bob, 1) + entry(base, 4)
     assert reverts("ValueNotConserved", raw_settle, env, 1, blob) == (env.base, -1)
 
 
 def test_malformed_deltas_revert(env):
-    assert reverts("MalformedDeltas", raw_settle, env, 1, word(env.base, 0)) == (0, 32)
-    assert reverts("MalformedDeltas", raw_settle, env, 1, word(env.base, 2) + word(env.alice, -1)) == (0, 64)
-    assert reverts("MalformedDeltas", raw_settle, env, 1, word(env.base, 1) + b"\x01") == (33, 33)
+    assert reverts("MalformedDeltas", raw_settle, env, 1, header(env.alice, 0)) == (0, 32)
+    assert reverts("MalformedDeltas", raw_settle, env, 1, header(env.alice, 2) + entry(1, -1)) == (0, 64)
+    assert reverts("MalformedDeltas", raw_settle, env, 1, header(env.alice, 1) + b"\x01") == (33, 33)
+    assert reverts("UnknownTokenIndex", raw_settle, env, 1, header(env.alice, 1) + entry(3, 1)) == (32, 3)
+    assert reverts("UnknownTokenIndex", raw_settle, env, 1, header(env.alice, 1) + entry(0, 1)) == (32, 0)
 
 
-def test_empty_deltas_settle_and_int96_limits(env):
+def test_credit_beyond_uint128_reverts(env):
+    base, big = env.client.token_index(env.base), 2**127 - 1
+    blob = header(env.alice, 2) + entry(base, big) + entry(base, big) + header(env.bob, 1) + entry(base, -2 * big)
+    assert reverts("BalanceOverflow", raw_settle, env, 1, blob) == (env.alice, env.base, FUNDS + big, big)
+
+
+def test_two_tokens_of_an_account_share_a_slot_and_apply_together(env):
+    c = env.client
+    b, q = c.token_index(env.base), c.token_index(env.quote)
+    assert (b, q) == (1, 2)  # listed by the first deposits, in order: one packed slot per account
+    blob = header(env.alice, 2) + entry(b, 7) + entry(q, -9) + header(env.bob, 2) + entry(b, -7) + entry(q, 9)
+    raw_settle(env, 1, blob)
+    assert (c.balance(env.alice, env.base), c.balance(env.alice, env.quote)) == (FUNDS + 7, FUNDS - 9)
+    assert (c.balance(env.bob, env.base), c.balance(env.bob, env.quote)) == (FUNDS - 7, FUNDS + 9)
+
+
+def test_empty_deltas_settle_and_int128_limit(env):
     raw_settle(env, 0, b"")
     assert env.client.last_sequence == 1
-    big = NetDeltas.from_mapping({env.base: {env.alice: 2**95, env.bob: -2**95}})
-    from market_sim.core.errors import SettlementError
-    with pytest.raises(SettlementError, match="int96"):
+    big = NetDeltas.from_mapping({env.alice: {env.base: 2**127}, env.bob: {env.base: -2**127}}, env.client.token_index)
+    with pytest.raises(SettlementError, match="int128"):
         big.encode()
+
+
+def test_token_listing_and_deposit_limits(env):
+    c = env.client
+    fresh = env.chain.deploy("TestToken", "Fresh", "FRSH", 18)
+    env.chain.transact(fresh.functions.mint(env.alice, 2**129))
+    assert c.balance(env.alice, fresh.address) == 0
+    with pytest.raises(SettlementError, match="not listed"):
+        c.token_index(fresh.address)
+    assert reverts("UnknownToken", c.deposit, fresh.address, 1, sender="alice") == (fresh.address,)
+    assert reverts("UnknownToken", c.withdraw, fresh.address, 1, sender="alice") == (fresh.address,)
+    assert reverts("OwnableUnauthorizedAccount", c.list_token, fresh.address, sender="alice") == (env.alice,)
+    receipt = env.chain.transact(c.contract.functions.listToken(fresh.address))
+    assert env.chain.events(receipt, c.contract, "TokenListed")[0]["index"] == 3 == c.token_index(fresh.address)
+    assert reverts("TokenAlreadyListed", c.list_token, fresh.address) == (fresh.address, 3)
+    reverts("ZeroAddress", c.list_token, "0x" + "00" * 20)
+    reverts("BalanceOverflow", c.deposit, fresh.address, 2**128, sender="alice")
+    assert c.deposit(fresh.address, 2**128 - 1, sender="alice")["balance"] == 2**128 - 1
+    assert reverts("BalanceOverflow", c.deposit, fresh.address, 1, sender="alice")[2:] == (2**128 - 1, 1)
+    assert c.balance(env.alice, env.base) == FUNDS  # token 3 shares no slot with tokens 1 and 2
+
+
+def test_verify_trades_needs_one_proof_per_trade(env):
+    b = env.next_batch([env.trade(env.alice, env.bob)])
+    env.client.submit(b, env.certify(b))
+    assert reverts("ProofCountMismatch", env.client.verify_trades, 1, list(b.trades), []) == (1, 0)
+    assert env.client.verify_trades(1, list(b.trades), [b.trade_proof(0)]) == [True]
 
 
 # ---- per-trade mode -----------------------------------------------------------------------------------------------

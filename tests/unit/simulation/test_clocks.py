@@ -67,3 +67,15 @@ def test_bad_speed_is_a_named_error():
     with pytest.raises(ConfigError, match="realtime"):
         RealTimePacer(0)
     assert make_pacer(None) is None
+
+
+def test_simulation_run_in_real_time_takes_the_scaled_duration(base_raw):
+    from market_sim.simulation.runner import Simulation
+    from market_sim.simulation.scenario import parse_scenario
+
+    c = FakeClock()
+    base_raw["scenario"]["duration"] = "60s"
+    sim = Simulation(parse_scenario(base_raw), pacer=RealTimePacer(20.0, time_fn=c.time, sleep_fn=c.sleep))
+    start = c.t
+    sim.run(chunk=5_000_000_000)
+    assert c.t - start == pytest.approx(3.0)   # 60 simulated seconds at 20x

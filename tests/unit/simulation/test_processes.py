@@ -77,3 +77,20 @@ def test_validate_process_names_bad_keys():
     with pytest.raises(ConfigError) as info:
         validate_process({"kind": "gbm", "s0": 1.0, "vol": 1.0}, "processes.A")
     assert info.value.key == "processes.A.vol"
+
+
+def test_csv_process_in_a_scenario_resolves_relative_to_the_file(tmp_path):
+    from market_sim.simulation.runner import Simulation
+    from market_sim.simulation.scenario import load_scenario, parse_scenario
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "px.csv").write_text("time,price\n0,20\n1s,21.5\n")
+    f = tmp_path / "s.toml"
+    f.write_text('[scenario]\nduration = "3s"\n[[instruments]]\nsymbol = "A"\n'
+                 '[processes.A]\nkind = "csv"\npath = "data/px.csv"\n')
+    sc = load_scenario(f)
+    sim = Simulation(sc).build()
+    sim.kernel.run(until=2 * SEC)
+    assert sim.fundamental("A") == 21.5 and sim.initial_ticks("A") == 2000
+    again = parse_scenario(sc.raw)   # e.g. from a run's scenario.json, read elsewhere
+    assert Simulation(again).fundamental("A") == 20.0

@@ -67,3 +67,13 @@ def test_cli_bad_override_is_a_clean_error(tmp_path, capsys):
     assert code == 1
     err = capsys.readouterr().err
     assert "agents.noise.interval" in err and "soon" in err and "Traceback" not in err
+
+
+def test_a_runs_scenario_json_replays_the_same_trades(tmp_path):
+    sc = load_scenario(resolve_scenario("flash-crash"), ["scenario.duration=1min", "agents.seller.start=20s"])
+    first = write_run(Simulation(sc).run(), tmp_path, plots=False)
+    again = load_scenario(tmp_path / first.run_id / "scenario.json")
+    second = write_run(Simulation(again).run(), tmp_path, plots=False)
+    assert first.run_id != second.run_id
+    assert table_hash(load_run(first.run_id, tmp_path)["trades"]) == table_hash(
+        load_run(second.run_id, tmp_path)["trades"])

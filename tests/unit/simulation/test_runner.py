@@ -156,3 +156,13 @@ def test_rejected_new_order_leaves_no_open_order(base_raw):
     a = sim.agent("bad-1")
     assert [e[1] for e in a.log] == ["OrderRejected"] and not a.open_orders
     assert isinstance(a.log[0][2], OrderRejected)
+
+
+def test_stop_ends_the_run_early_and_keeps_results(base_raw):
+    base_raw["scenario"]["duration"] = "1h"
+    base_raw["agents"] = [{"type": "test_probe", "name": "p", "repeat": 1000, "every": "1s"}]
+    sim = Simulation(parse_scenario(base_raw)).build()
+    sim.kernel.schedule_at(10 * SEC + 1, sim.stop)
+    out = sim.run(chunk=SEC)
+    assert sim.kernel.now == 10 * SEC + 1 and len(sim.agent("p-1").sent) == 11
+    assert out.tables["book_snapshots"]["ts"][-1] == 10 * SEC + 1

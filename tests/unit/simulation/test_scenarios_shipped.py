@@ -67,3 +67,20 @@ def test_register_scenario_from_code(tmp_path, monkeypatch):
     register_scenario("test-mine", f)
     assert scenarios()["test-mine"].description == "my test scenario"
     assert resolve_scenario("test-mine") == f
+
+
+def test_trade_log_is_identical_across_processes_with_different_hash_seeds():
+    import os
+    import subprocess
+    import sys
+
+    code = ("import pandas as pd\n"
+            "from market_sim.simulation.catalog import resolve_scenario\n"
+            "from market_sim.simulation.results import table_hash\n"
+            "from market_sim.simulation.runner import Simulation\n"
+            "from market_sim.simulation.scenario import load_scenario\n"
+            f"sc = load_scenario(resolve_scenario('random-market'), {REDUCED['random-market']!r})\n"
+            "print(table_hash(pd.DataFrame(Simulation(sc).run().tables['trades'])))\n")
+    hashes = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             env={**os.environ, "PYTHONHASHSEED": seed}).stdout.strip() for seed in ("1", "2")}
+    assert len(hashes) == 1 and hashes == {_trade_hash(1)}

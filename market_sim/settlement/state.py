@@ -1,0 +1,94 @@
+"""Durable pipeline state: the ledger and the journal of in-flight batches as JSON files, for restarts."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import astuple
+from pathlib import Path
+
+from market_sim.core.errors import SettlementError
+from market_sim.core.events import Trade
+from market_sim.core.orders import Side
+from market_sim.settlement.batch import BatchCommitment, SettlementBatch, SettlementMode
+from market_sim.settlement.deltas import TokenIndex
+from market_sim.settlement.ledger import Ledger
+from market_sim.settlement.trades import SettledTrade
+
+__all__ = ["LEDGER_FILE", "JOURNAL_FILE", "save_ledger", "load_ledger", "save_journal", "load_journal"]
+
+LEDGER_FILE = "ledger.json"
+JOURNAL_FILE = "journal.json"
+
+
+def _write(path: Path, data: dict) -> None:
+    # Write-then-rename: a crash mid-write leaves the previous file, never half of one.
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, separators=(",", ":")))
+    os.replace(tmp, path)
+
+
+def _read(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise SettlementError(f"cannot read settlement state {path}: {exc}") from None
+
+
+def save_ledger(ledger: Ledger, path: Path) -> None:
+    """Write the ledger: balances, head of the batch chain and every settled batch's trades."""
+    _write(path, {
+        "fee_account": ledger.fee_account,
+        "balances": [[a, t, v] for (a, t), v in sorted(ledger.balances().items())],
+        "last_sequence": ledger.last_sequence,
+        "last_batch_hash": ledger.last_batch_hash.hex(),
+        "batches": [{"sequence": b.sequence, "prev_hash": b.header.prev_hash.hex(),
+                     "merkle_root": b.header.merkle_root.hex(), "mode": str(b.mode),
+                     "trades": [list(t.as_tuple()) for t in b.trades]}
+                    for _, b in sorted(ledger.settled_batches.items())],
+    })
+
+
+def load_ledger(path: Path, token_index: TokenIndex) -> Ledger:
+    """Read a ledger written by save_ledger; every batch is rebuilt and must reproduce its recorded root."""
+    data = _read(path)
+    ledger = Ledger(data["fee_account"])
+    for entry in data["batches"]:
+        batch = SettlementBatch.build(entry["sequence"], bytes.fromhex(entry["prev_hash"]),
+                                      [SettledTrade(*t) for t in entry["trades"]], fee_account=ledger.fee_account,
+                                      token_index=token_index, mode=SettlementMode(entry["mode"]))
+        _check_root(batch, entry, path)
+        ledger.settled_batches[batch.sequence] = batch
+        ledger.settled_trade_ids.update(t.trade_id for t in batch.trades)
+    for account, token, amount in data["balances"]:
+        ledger.correct(account, token, amount)
+    ledger.last_sequence = data["last_sequence"]
+    ledger.last_batch_hash = bytes.fromhex(data["last_batch_hash"])
+    return ledger
+
+
+def save_journal(in_flight: dict[int, tuple[SettlementBatch, tuple[Trade, ...]]], path: Path) -> None:
+    """Write the batches sent but not confirmed, with the engine trades they came from."""
+    _write(path, {"in_flight": [
+        {"sequence": seq, "prev_hash": batch.header.prev_hash.hex(), "merkle_root": batch.header.merkle_root.hex(),
+         "trades": [[*astuple(t)[:-1], int(t.aggressor)] for t in source]}
+        for seq, (batch, source) in sorted(in_flight.items())]})
+
+
+def load_journal(path: Path, commitment: BatchCommitment) -> dict[int, tuple[SettlementBatch, tuple[Trade, ...]]]:
+    """Read a journal written by save_journal (an absent file is an empty journal)."""
+    if not path.exists():
+        return {}
+    out = {}
+    for entry in _read(path)["in_flight"]:
+        source = tuple(Trade(*t[:-1], Side(t[-1])) for t in entry["trades"])
+        batch = commitment.build(entry["sequence"], bytes.fromhex(entry["prev_hash"]), source)
+        _check_root(batch, entry, path)
+        out[batch.sequence] = (batch, source)
+    return out
+
+
+def _check_root(batch: SettlementBatch, entry: dict, path: Path) -> None:
+    if batch.header.merkle_root.hex() != entry["merkle_root"]:
+        raise SettlementError(f"{path}: batch {batch.sequence} rebuilt from its trades has root "
+                              f"{batch.header.merkle_root.hex()}, the file says {entry['merkle_root']}")

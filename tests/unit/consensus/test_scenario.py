@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from market_sim.core.errors import ConfigError, MarketSimError
+from market_sim.simulation.catalog import resolve_scenario
+from market_sim.simulation.results import write_run
+from market_sim.simulation.runner import Simulation
+from market_sim.simulation.scenario import load_scenario
+
+SMALL = ["scenario.duration=20s", "agents.noise.count=8", "consensus.validators=4", "consensus.byzantine=1"]
+
+
+def test_byzantine_validators_scenario_writes_log_rejections_and_latency(tmp_path) -> None:
+    sc = load_scenario(resolve_scenario("byzantine-validators"), SMALL)
+    outcome = Simulation(sc).run()
+    rec = write_run(outcome, tmp_path, overrides=SMALL)
+    folder = tmp_path / rec.run_id
+    m = outcome.metrics
+    assert m["trade_log_verified"] == "yes" and m["honest_logs_agree"] == "yes"
+    trades = len(outcome.tables["trades"]) if isinstance(outcome.tables["trades"], list) else m["trades"]
+    assert m["trades_finalized"] + m["trades_pending_at_end"] == trades > 0
+    log = json.loads((folder / "trade_log.json").read_text())
+    assert sum(len(b["trades"]) for b in log["blocks"]) == m["trades_finalized"]
+    assert log["head_hash"] == m["trade_log_head"]
+    names = {p.name for p in folder.iterdir()}
+    assert {"consensus_summary.json", "trade_log.json"} <= names
+    assert any(n.startswith("consensus_batches") for n in names)
+    assert any(n.startswith("consensus_latency") for n in names)
+    assert any(n.startswith("consensus_rejections") for n in names)
+
+
+def test_bad_consensus_section_is_refused() -> None:
+    with pytest.raises(MarketSimError, match="n >= 7"):
+        load_scenario(resolve_scenario("byzantine-validators"), ["consensus.validators=6"])
+    with pytest.raises(ConfigError, match="behaviour"):
+        load_scenario(resolve_scenario("byzantine-validators"), ["consensus.behaviour=sneaky"])

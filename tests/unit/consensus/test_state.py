@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from market_sim.core.events import Trade
+from market_sim.core.instruments import Instrument
+from market_sim.core.orders import NewOrder, Side
+from market_sim.consensus.state import BalanceView, Pending, TradeClaim, ValidationState
+
+INST = Instrument("XYZ/USD", tick_size=Decimal("0.01"), lot_size=Decimal("1"), base_decimals=0, quote_decimals=2)
+ACCOUNTS = ("alice", "bob", "carol")
+
+
+def _claim(tid: int = 1, qty: int = 5, price: int = 100, buyer: str = "alice", seller: str = "bob") -> TradeClaim:
+    buy = NewOrder(10 * tid, buyer, INST.symbol, Side.BUY, 10, price=105)
+    sell = NewOrder(10 * tid + 1, seller, INST.symbol, Side.SELL, 10, price=95)
+    return TradeClaim(Trade(tid, tid, INST.symbol, price, qty, buy.order_id, sell.order_id, buyer, seller, Side.BUY),
+                      buy, sell)
+
+
+def test_balance_view_charges_the_taker_fee_to_an_aggressive_buyer() -> None:
+    view = BalanceView([INST], {("alice", "USD"): 10_000}, taker_fee_bps=50)
+    t = _claim(qty=5, price=100).trade  # 500 USD units, buyer is the aggressor: +0.5% fee
+    assert view.debits(t) == ((("alice", "USD"), 502), (("bob", "XYZ"), 5))
+    view.apply(dataclasses.replace(t, aggressor=Side.SELL))  # seller aggressor: seller pays the fee
+    assert view.settled[("alice", "USD")] == 9_500 and view.settled[("bob", "USD")] == 498
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(ACCOUNTS), st.sampled_from(ACCOUNTS), st.integers(1, 50),
+                          st.integers(1, 10_000), st.booleans()), max_size=30),
+       st.integers(0, 100))
+def test_applying_trades_conserves_each_asset_less_fees(trades, fee_bps: int) -> None:
+    view = BalanceView([INST], {(a, s): 10**6 for a in ACCOUNTS for s in ("USD", "XYZ")}, taker_fee_bps=fee_bps)
+    fees = 0
+    for i, (buyer, seller, qty, price, buy_aggr) in enumerate(trades):
+        t = Trade(i, i, INST.symbol, price, qty, 2 * i, 2 * i + 1, buyer, seller, Side.BUY if buy_aggr else Side.SELL)
+        fees += qty * price * fee_bps // 10_000
+        view.apply(t)
+    totals = Counter()
+    for (_, asset), amount in view.settled.items():
+        totals[asset] += amount
+    assert totals["XYZ"] == 3 * 10**6 and totals["USD"] == 3 * 10**6 - fees
+
+
+def test_pending_holds_and_release() -> None:
+    state = ValidationState(ACCOUNTS, BalanceView([INST], {("alice", "USD"): 1000, ("bob", "XYZ"): 10}))
+    claim = _claim(qty=5, price=100)
+    state.record_orders(claim)
+    pending = Pending()
+    assert state.check(claim, pending, known_orders_only=True) is None
+    pending.add(claim.trade, state.balances)
+    assert pending.held[("alice", "USD")] == 500 and pending.held[("bob", "XYZ")] == 5
+    assert state.check(claim, pending).startswith("duplicate_trade")
+    second = _claim(tid=2, qty=6, price=100)
+    state.record_orders(second)
+    assert state.check(second, pending).startswith("insolvent: alice needs 600 USD, has 500")
+    pending.remove(claim.trade, state.balances)
+    assert state.check(second, pending) is None
+    state.finalize([claim.trade])
+    assert state.balances.settled[("alice", "USD")] == 500 and state.balances.settled[("alice", "XYZ")] == 5
+    assert state.check(claim).startswith("duplicate_trade")
+
+
+def test_orders_must_be_on_record_and_unchanged() -> None:
+    state = ValidationState(ACCOUNTS)
+    claim = _claim()
+    assert state.check(claim, known_orders_only=True).startswith("unknown_order")
+    state.record_orders(claim)
+    smaller = dataclasses.replace(claim, buy=dataclasses.replace(claim.buy, quantity=7))
+    state.record_orders(smaller)  # the exchange reports the order again after a partial fill
+    assert state.check(smaller, known_orders_only=True) is None and state.check(claim, known_orders_only=True) is None
+    forged = dataclasses.replace(claim, buy=dataclasses.replace(claim.buy, price=200))
+    assert state.check(forged, known_orders_only=True).startswith("order_mismatch")
+    copy = state.copy()
+    copy.final_ids.add(1)
+    assert 1 not in state.final_ids

@@ -94,6 +94,7 @@ def register(app: typer.Typer) -> None:
         realtime: float = typer.Option(None, "--realtime", help="Pace to the wall clock at this speed (1 = live)."),
         no_plots: bool = typer.Option(False, "--no-plots", help="Skip the PNG plots."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+        rpc: str = typer.Option(None, "--rpc", help="Settle on this JSON-RPC node (same as --set settlement.rpc=URL)."),
     ) -> None:
         """Run a scenario and store its results (tables, metrics, plots) in a new run folder."""
         from market_sim.core.clock import NS_PER_SECOND
@@ -103,6 +104,8 @@ def register(app: typer.Typer) -> None:
         from market_sim.simulation.runner import Simulation
         from market_sim.simulation.scenario import load_scenario
 
+        if rpc:
+            set_ = [*set_, f"settlement.rpc={rpc}"]
         sc = load_scenario(resolve_scenario(scenario), set_, seed)
         sim = Simulation(sc, pacer=make_pacer(realtime)).build()
         started = dt.datetime.now(dt.timezone.utc)

@@ -47,7 +47,12 @@ class Instrument:
             if d <= 0:
                 raise ValidationError(f"{self.symbol}.{name} must be positive, got {d}")
             object.__setattr__(self, name, d)
-        object.__setattr__(self, "asset_class", AssetClass(self.asset_class))
+        try:
+            object.__setattr__(self, "asset_class", AssetClass(self.asset_class))
+        except ValueError:
+            choices = ", ".join(a.value for a in AssetClass)
+            raise ValidationError(
+                f"{self.symbol}.asset_class must be one of {choices}, got {self.asset_class!r}") from None
         base, _, quote = self.symbol.partition("/")
         if not self.base_asset:
             object.__setattr__(self, "base_asset", base)

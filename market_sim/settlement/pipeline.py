@@ -5,14 +5,16 @@ simulated time on the Kernel). Every trade the pipeline receives ends in exactly
 never two), failed (with the reason), or still pending. Before sending, a batch's trades are checked against the
 ledger (which mirrors the contract) so a trader short of funds is refused off chain; if the contract still reverts,
 the decoded custom error decides what happens (see _handle_revert). Each batch is written to a Journal before it
-is sent, so a process that crashes between submit and confirm recovers by reading the chain (recover()).
+is sent, so a process that crashes between submit and confirm recovers by reading the chain (recover()); with a
+state_dir the ledger and the journal live in JSON files and SettlementPipeline.restore() restarts from them.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from market_sim.core.errors import ConsensusError, ContractRevertError, SettlementError
@@ -20,10 +22,11 @@ from market_sim.core.events import Event, Trade
 from market_sim.settlement.batch import BatchCommitment, SettlementBatch, SettlementMode
 from market_sim.settlement.client import SettlementClient
 from market_sim.settlement.ledger import Ledger
+from market_sim.settlement.state import JOURNAL_FILE, LEDGER_FILE, Journal, load_ledger, save_ledger
 from market_sim.settlement.trades import SettledTrade, TradeEncoder
 from market_sim.simulation.kernel import Kernel
 
-__all__ = ["Certifier", "Journal", "FailedTrade", "BatchRecord", "SettlementPipeline"]
+__all__ = ["Certifier", "FailedTrade", "BatchRecord", "SettlementPipeline"]
 
 _CERTIFICATE_ERRORS = frozenset({"MalformedSignatures", "InsufficientSignatures", "InvalidSignature",
                                  "UnknownSigner", "SignersNotAscending"})
@@ -58,20 +61,13 @@ class BatchRecord:
     wall_seconds: float    # build + certify + submit + confirm
 
 
-@dataclass
-class Journal:
-    """Batches sent but not yet confirmed; kept where a restarted process can read it (durable in a real system)."""
-
-    in_flight: dict[int, tuple[SettlementBatch, tuple[Trade, ...]]] = field(default_factory=dict)
-
-
 class SettlementPipeline:
     """Batches trades, gets them certified, settles them on chain and keeps the off-chain ledger."""
 
     def __init__(self, client: SettlementClient, encoder: TradeEncoder, certifier: Certifier, *,
                  ledger: Ledger | None = None, kernel: Kernel | None = None, max_batch: int = 500,
                  max_delay: int = 1_000_000_000, mode: SettlementMode = SettlementMode.NET,
-                 journal: Journal | None = None, max_attempts: int = 3) -> None:
+                 journal: Journal | None = None, max_attempts: int = 3, state_dir: Path | None = None) -> None:
         if max_batch < 1 or max_delay < 1:
             raise SettlementError(f"max_batch and max_delay must be positive (got {max_batch}, {max_delay})")
         self.client = client
@@ -84,7 +80,13 @@ class SettlementPipeline:
         self.max_delay = max_delay
         self.mode = SettlementMode(mode)
         self.commitment = BatchCommitment(encoder, self.fee_account, client.token_index, self.mode)  # consensus hooks
-        self.journal = journal if journal is not None else Journal()
+        self.state_dir = Path(state_dir) if state_dir is not None else None
+        if self.state_dir is not None:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            save_ledger(self.ledger, self.state_dir / LEDGER_FILE)
+        if journal is None:
+            journal = Journal(self.state_dir / JOURNAL_FILE if self.state_dir is not None else None)
+        self.journal = journal
         self.max_attempts = max_attempts
         self.pending: list[Trade] = []
         self.failed: list[FailedTrade] = []
@@ -93,6 +95,17 @@ class SettlementPipeline:
         self.duplicates = 0                 # trades received again (ignored)
         self._seen: set[int] = set()        # ids of every trade received
         self._timer = None
+
+    @classmethod
+    def restore(cls, client: SettlementClient, encoder: TradeEncoder, certifier: Certifier, state_dir: Path,
+                **options: object) -> SettlementPipeline:
+        """A pipeline restarted from `state_dir` (its ledger and journal files), recovered against the chain."""
+        state_dir = Path(state_dir)
+        pipeline = cls(client, encoder, certifier, ledger=load_ledger(state_dir / LEDGER_FILE, client.token_index),
+                       state_dir=state_dir, **options)  # type: ignore[arg-type]
+        pipeline.journal = Journal.load(state_dir / JOURNAL_FILE, pipeline.commitment)
+        pipeline.recover()
+        return pipeline
 
     # ---- intake -------------------------------------------------------------------------------------------------
     def on_event(self, event: Event) -> None:
@@ -155,13 +168,13 @@ class SettlementPipeline:
                 for trade in source:
                     self._fail(trade, f"not certified: {exc}")
                 return
-            self.journal.in_flight[batch.sequence] = (batch, source)
+            self.journal.record(batch, source)
             try:
                 info = self.client.submit(batch, signatures)
             except ContractRevertError as exc:
                 self.reverts.append(f"batch {batch.sequence}: {exc}")
                 if self._handle_revert(exc, batch, source):
-                    self.journal.in_flight.pop(batch.sequence, None)
+                    self.journal.forget(batch.sequence)
                     continue
                 return
             self._book(batch, info.gas_used, info.delta_count, info.tx_hash, attempt, started)
@@ -181,7 +194,7 @@ class SettlementPipeline:
         name = exc.error_name
         if name in _ORDERING_ERRORS:
             # The chain moved past our ledger: maybe this very batch settled (a lost confirmation) -> recover().
-            self.journal.in_flight.pop(batch.sequence, None)
+            self.journal.forget(batch.sequence)
             if self.client.batch_root(batch.sequence) == batch.header.merkle_root:
                 self._book(batch, 0, len(batch.deltas or ()), "", 1, time.perf_counter())
                 return False
@@ -198,14 +211,16 @@ class SettlementPipeline:
             return True
         if name in _CERTIFICATE_ERRORS:
             return True  # certify again (a Byzantine signer may have slipped into the certificate)
-        self.journal.in_flight.pop(batch.sequence, None)
+        self.journal.forget(batch.sequence)
         for trade in source:
             self._fail(trade, f"batch {batch.sequence} reverted: {exc}")
         return False
 
     def _book(self, batch: SettlementBatch, gas: int, deltas: int, tx_hash: str, attempts: int, started: float) -> None:
         self.ledger.apply(batch)
-        self.journal.in_flight.pop(batch.sequence, None)
+        if self.state_dir is not None:
+            save_ledger(self.ledger, self.state_dir / LEDGER_FILE)
+        self.journal.forget(batch.sequence)
         record = BatchRecord(batch.sequence, len(batch.trades), deltas, gas, tx_hash,
                              self.kernel.now if self.kernel is not None else 0, attempts,
                              time.perf_counter() - started)
@@ -219,7 +234,8 @@ class SettlementPipeline:
         """After a restart: book journaled batches the chain settled, re-queue the others; returns booked sequences."""
         booked = []
         for sequence in sorted(self.journal.in_flight):
-            batch, source = self.journal.in_flight.pop(sequence)
+            batch, source = self.journal.in_flight[sequence]
+            self.journal.forget(sequence)
             self._seen.update(t.trade_id for t in source)
             mine = self.ledger.settled_batches.get(sequence)
             if mine is not None and mine.header == batch.header:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import astuple
+from dataclasses import fields
 from pathlib import Path
 
 from market_sim.core.errors import SettlementError
@@ -15,7 +15,9 @@ from market_sim.settlement.deltas import TokenIndex
 from market_sim.settlement.ledger import Ledger
 from market_sim.settlement.trades import SettledTrade
 
-__all__ = ["LEDGER_FILE", "JOURNAL_FILE", "save_ledger", "load_ledger", "save_journal", "load_journal"]
+__all__ = ["Journal", "LEDGER_FILE", "JOURNAL_FILE", "save_ledger", "load_ledger"]
+
+InFlight = dict[int, tuple[SettlementBatch, tuple[Trade, ...]]]
 
 LEDGER_FILE = "ledger.json"
 JOURNAL_FILE = "journal.json"
@@ -67,24 +69,47 @@ def load_ledger(path: Path, token_index: TokenIndex) -> Ledger:
     return ledger
 
 
-def save_journal(in_flight: dict[int, tuple[SettlementBatch, tuple[Trade, ...]]], path: Path) -> None:
-    """Write the batches sent but not confirmed, with the engine trades they came from."""
-    _write(path, {"in_flight": [
-        {"sequence": seq, "prev_hash": batch.header.prev_hash.hex(), "merkle_root": batch.header.merkle_root.hex(),
-         "trades": [[*astuple(t)[:-1], int(t.aggressor)] for t in source]}
-        for seq, (batch, source) in sorted(in_flight.items())]})
+class Journal:
+    """Batches sent but not yet confirmed, with the engine trades behind them; with a path, kept in a JSON file
+    (rewritten on every change) so a restarted process can recover them."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self.in_flight: InFlight = {}
+
+    def record(self, batch: SettlementBatch, source: tuple[Trade, ...]) -> None:
+        """Note a batch about to be sent."""
+        self.in_flight[batch.sequence] = (batch, source)
+        self._save()
+
+    def forget(self, sequence: int) -> None:
+        """The batch is booked (or abandoned): drop it."""
+        if self.in_flight.pop(sequence, None) is not None:
+            self._save()
+
+    def _save(self) -> None:
+        if self.path is not None:
+            _write(self.path, {"in_flight": [
+                {"sequence": seq, "prev_hash": batch.header.prev_hash.hex(),
+                 "merkle_root": batch.header.merkle_root.hex(), "trades": [_trade_json(t) for t in source]}
+                for seq, (batch, source) in sorted(self.in_flight.items())]})
+
+    @classmethod
+    def load(cls, path: Path, commitment: BatchCommitment) -> Journal:
+        """The journal in `path` (an absent file is an empty journal); batches are rebuilt from their trades."""
+        journal = cls(path)
+        if path.exists():
+            for entry in _read(path)["in_flight"]:
+                source = tuple(Trade(**{**t, "aggressor": Side(t["aggressor"])}) for t in entry["trades"])
+                batch = commitment.build(entry["sequence"], bytes.fromhex(entry["prev_hash"]), source)
+                _check_root(batch, entry, path)
+                journal.in_flight[batch.sequence] = (batch, source)
+        return journal
 
 
-def load_journal(path: Path, commitment: BatchCommitment) -> dict[int, tuple[SettlementBatch, tuple[Trade, ...]]]:
-    """Read a journal written by save_journal (an absent file is an empty journal)."""
-    if not path.exists():
-        return {}
-    out = {}
-    for entry in _read(path)["in_flight"]:
-        source = tuple(Trade(*t[:-1], Side(t[-1])) for t in entry["trades"])
-        batch = commitment.build(entry["sequence"], bytes.fromhex(entry["prev_hash"]), source)
-        _check_root(batch, entry, path)
-        out[batch.sequence] = (batch, source)
+def _trade_json(trade: Trade) -> dict:
+    out = {f.name: getattr(trade, f.name) for f in fields(trade)}
+    out["aggressor"] = int(trade.aggressor)
     return out
 
 

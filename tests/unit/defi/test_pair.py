@@ -232,3 +232,32 @@ def test_python_math_equals_contract_and_k_never_decreases(
         assert (n0, n1) == (w.balance(w.token0, w.pair.address), w.balance(w.token1, w.pair.address))
     finally:
         w.chain.revert(snap)
+
+
+def test_lp_token_permit_sets_allowance(world: AmmWorld) -> None:
+    # EIP-2612 as on Uniswap V2 pairs (routers remove liquidity with a signature instead of an approve transaction)
+    from eth_account import Account
+    from eth_account.messages import encode_typed_data
+
+    w = world
+    w.add(E18, E18)
+    owner = w.chain.account("alice")
+    spender = w.chain.account("bob")
+    typed = {
+        "types": {
+            "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+                             {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}],
+            "Permit": [{"name": "owner", "type": "address"}, {"name": "spender", "type": "address"},
+                       {"name": "value", "type": "uint256"}, {"name": "nonce", "type": "uint256"},
+                       {"name": "deadline", "type": "uint256"}],
+        },
+        "primaryType": "Permit",
+        "domain": {"name": "MarketSim AMM LP", "version": "1", "chainId": w.chain.chain_id,
+                   "verifyingContract": w.pair.address},
+        "message": {"owner": owner, "spender": spender, "value": 12345, "nonce": 0, "deadline": 2**40},
+    }
+    signed = Account.sign_message(encode_typed_data(full_message=typed), w.chain.private_key("alice"))
+    w.chain.transact(w.pair.functions.permit(owner, spender, 12345, 2**40, signed.v, signed.r.to_bytes(32, "big"),
+                                             signed.s.to_bytes(32, "big")), sender="bob")
+    assert w.chain.call(w.pair.functions.allowance(owner, spender)) == 12345
+    assert w.chain.call(w.pair.functions.nonces(owner)) == 1

@@ -58,6 +58,8 @@ def _check_book_integrity(eng) -> None:
     count = 0
     for ladder in (book.bids, book.asks):
         assert list(ladder.prices) == sorted(ladder.levels)
+        extreme = max if ladder is book.bids else min
+        assert ladder.best == (extreme(ladder.levels) if ladder.levels else None)
         for level in ladder.levels.values():
             orders = list(level.orders())
             assert orders, "empty level left on the ladder"

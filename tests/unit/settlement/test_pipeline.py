@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -12,8 +13,9 @@ from market_sim.core.events import Trade
 from market_sim.core.instruments import Instrument
 from market_sim.core.orders import Side
 from market_sim.settlement import Ledger, TradeEncoder
-from market_sim.settlement.pipeline import Journal, SettlementPipeline
+from market_sim.settlement.pipeline import SettlementPipeline
 from market_sim.settlement.reconcile import reconcile
+from market_sim.settlement.state import JOURNAL_FILE, LEDGER_FILE, Journal
 from market_sim.simulation.kernel import Kernel
 
 from settlement_env import FUNDS, CountingCertifier
@@ -153,6 +155,30 @@ def test_crash_between_submit_and_confirm_is_recovered_from_the_chain(env):
     assert report.ok and report.trades_checked == 4
 
 
+def test_restart_from_state_files_after_a_crash_between_submit_and_confirm(env, tmp_path):
+    p = make_pipeline(env, state_dir=tmp_path, fee_bps=5)
+    p.on_trade(trade())
+    p.flush()
+    sent = [trade(), trade(buyer="bob", seller="alice", aggressor=Side.SELL)]
+    batch = p.commitment.build(2, p.ledger.last_batch_hash, sent)
+    p.journal.record(batch, tuple(sent))
+    env.client.send(batch, env.certify(batch))          # mined, but the process dies before the receipt
+    unsent = [trade()]
+    p.journal.record(p.commitment.build(3, batch.batch_hash, unsent), tuple(unsent))
+    assert (tmp_path / JOURNAL_FILE).exists()
+    encoder, certifier = p.encoder, p.certifier
+    del p                                               # crash: only the files in tmp_path survive
+    restarted = SettlementPipeline.restore(env.client, encoder, certifier, tmp_path)
+    assert restarted.ledger.last_sequence == 2 and [t.trade_id for t in restarted.pending] == [unsent[0].trade_id]
+    assert not restarted.journal.in_flight
+    restarted.flush()
+    assert env.client.last_sequence == 3
+    again = SettlementPipeline.restore(env.client, encoder, certifier, tmp_path)  # files reflect batch 3 too
+    assert again.ledger.settled_trade_ids == restarted.ledger.settled_trade_ids and again.ledger.last_sequence == 3
+    report = reconcile(again.ledger, env.client, accounts=[env.alice, env.bob, env.fee], tokens=[env.base, env.quote])
+    assert report.ok and report.trades_checked == 4
+
+
 def test_resubmitting_a_settled_batch_is_detected_and_harmless(env):
     p = make_pipeline(env)
     t = trade()
@@ -200,3 +226,18 @@ def test_reconciliation_lists_every_difference(env):
 def test_pipeline_rejects_bad_settings(env):
     with pytest.raises(SettlementError, match="max_batch"):
         make_pipeline(env, max_batch=0)
+
+
+def test_tampered_or_unreadable_state_files_are_refused(env, tmp_path):
+    p = make_pipeline(env, state_dir=tmp_path)
+    p.on_trade(trade())
+    p.flush()
+    path = tmp_path / LEDGER_FILE
+    data = json.loads(path.read_text())
+    data["batches"][0]["trades"][0][5] += 1  # one more base unit than was settled
+    path.write_text(json.dumps(data))
+    with pytest.raises(SettlementError, match="rebuilt from its trades has root"):
+        SettlementPipeline.restore(env.client, p.encoder, p.certifier, tmp_path)
+    path.write_text("{not json")
+    with pytest.raises(SettlementError, match="cannot read settlement state"):
+        SettlementPipeline.restore(env.client, p.encoder, p.certifier, tmp_path)

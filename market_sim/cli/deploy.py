@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+import market_sim.defi.stack  # noqa: F401  (registers the AMM and Bridge steps)
+import market_sim.settlement.stack  # noqa: F401  (registers the Settlement step)
 from market_sim.blockchain.deploy import DEFAULT_KEY_ENV, NETWORKS, Deployment, deploy_stack, open_chain
 
 # Wide enough for a full address column when output is captured (CI logs, pipes).

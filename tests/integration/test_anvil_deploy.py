@@ -36,12 +36,12 @@ def test_deploy_script_over_http(anvil, tmp_path):
     assert "anvil-it (chain id 31337)" in first.stdout and "BaseToken" in first.stdout
     record = json.loads((tmp_path / "anvil-it.json").read_text())
     assert record["chainId"] == 31337 and record["live"] is True
-    assert set(record["contracts"]) == {"BaseToken", "QuoteToken"}
+    assert set(record["contracts"]) == {"BaseToken", "QuoteToken", "Factory", "Router", "Bridge", "Settlement"}
 
     chain = Chain.connect(anvil)
-    token = load_artifact("TestToken")
     for entry in record["contracts"].values():
-        assert token.code_hash(chain.code(entry["address"])) == token.runtime_code_hash
+        artifact = load_artifact(entry["contract"])
+        assert artifact.code_hash(chain.code(entry["address"])) == artifact.runtime_code_hash
         receipt = chain.w3.eth.get_transaction_receipt(entry["txHash"])
         assert (receipt["blockNumber"], receipt["gasUsed"]) == (entry["block"], entry["gasUsed"])
     assert record["deployer"] == chain.account("deployer")

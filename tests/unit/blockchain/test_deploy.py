@@ -30,12 +30,12 @@ def test_default_stack_deploys_tokens(chain):
     assert chain.call(base.functions.decimals()) == 18
     assert chain.call(quote.functions.decimals()) == 6
     assert chain.call(quote.functions.owner()) == chain.account("deployer")
-    token = load_artifact("TestToken")
     for record in result.contracts.values():
+        artifact = load_artifact(record.contract)
         receipt = chain.w3.eth.get_transaction_receipt(record.tx_hash)
         assert (record.block, record.gas_used) == (receipt["blockNumber"], receipt["gasUsed"])
-        assert record.artifact_hash == token.artifact_hash
-        assert token.code_hash(chain.code(record.address)) == token.runtime_code_hash
+        assert record.artifact_hash == artifact.artifact_hash
+        assert artifact.code_hash(chain.code(record.address)) == artifact.runtime_code_hash
     assert result.total_gas == sum(r.gas_used for r in result.contracts.values())
 
 

@@ -120,10 +120,14 @@ class SettlementSection(Section):
         roots_match = all(venue.client.batch_root(b.height) == b.merkle_root for b in log.blocks)
         log_ok = log.verify().ok
         decisions = committee.decisions
+        chain_name = "eth-tester" if run.chain.is_local else run.chain.url
         for b in p.batches:
             sim.record("settlement_batches", {"sequence": b.sequence, "trades": b.trade_count, "deltas": b.delta_count,
                                               "gas_used": b.gas_used, "tx_hash": b.tx_hash, "sim_time_ns": b.sim_time,
                                               "attempts": b.attempts, "wall_seconds": round(b.wall_seconds, 4)})
+            sim.record("chain_transactions", {"ts": b.sim_time, "chain": chain_name, "tx_hash": b.tx_hash,
+                                              "kind": "settle", "batch": b.sequence, "gas_used": b.gas_used,
+                                              "status": "ok"})
         for f in p.failed:
             sim.record("settlement_failed",
                        {"trade_id": f.trade.trade_id, "symbol": f.trade.symbol, "reason": f.reason})
@@ -132,7 +136,7 @@ class SettlementSection(Section):
                 sim.record("consensus_rejections", {"trade_id": d.trade.trade_id, "reason": d.reason})
         settled = p.settled_count
         sim.metrics.update({
-            "settlement_chain": "eth-tester" if run.chain.is_local else run.chain.url,
+            "settlement_chain": chain_name,
             "settlement_contract": venue.client.address,
             "validators": f"{cfg.validators} ({cfg.byzantine} {cfg.behaviour}), quorum {committee.quorum}",
             "trades_rejected_by_validators": sum(1 for d in decisions if not d.approved),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from market_sim.blockchain import Chain
@@ -39,6 +40,11 @@ def test_settlement_demo_scenario_reconciles(tmp_path):
     assert m["log_roots_equal_chain_roots"] == "yes" and m["trade_log_verified"] == "yes"
     assert m["gas_per_settled_trade"] < 20_000
     assert len(outcome.tables["settlement_batches"]) == m["settlement_batches"]
+    txs = pd.DataFrame(outcome.tables["chain_transactions"])
+    batches = pd.DataFrame(outcome.tables["settlement_batches"])
+    assert list(txs["kind"]) == ["settle"] * m["settlement_batches"]
+    assert list(txs["batch"]) == list(batches["sequence"]) == list(range(1, m["settlement_batches"] + 1))
+    assert list(txs["gas_used"]) == list(batches["gas_used"]) and txs["gas_used"].min() > 0
 
 
 def test_committee_certificate_is_trimmed_then_reissued_whole():

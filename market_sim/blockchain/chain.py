@@ -15,6 +15,7 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
+from web3.exceptions import TransactionIndexingInProgress, TransactionNotFound
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
@@ -22,7 +23,7 @@ from market_sim.blockchain.artifacts import Artifact
 from market_sim.blockchain.reverts import RevertDecoder, revert_data
 from market_sim.core.errors import ChainError, ConfigError, ContractRevertError, RpcConnectionError
 
-__all__ = ["Chain", "DEFAULT_ACCOUNT_NAMES", "LOCAL_CHAIN_ID", "LOCAL_TX_GAS"]
+__all__ = ["Chain", "DEFAULT_ACCOUNT_NAMES", "LOCAL_CHAIN_ID", "LOCAL_TX_GAS", "RECEIPT_POLL_FIRST_S", "RECEIPT_POLL_MAX_S"]
 
 DEFAULT_ACCOUNT_NAMES = ("deployer", "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan")
 LOCAL_CHAIN_ID = 1337
@@ -30,6 +31,11 @@ LOCAL_CHAIN_ID = 1337
 # below EIP-7825's 2**24 per-transaction cap and the 30M block gas limit, above any deployment in this project.
 LOCAL_TX_GAS = 15_000_000
 ETHER = 10**18
+# Receipt polling over RPC: re-poll after 0.5 ms, doubling the gap up to 50 ms. An auto-mining node (anvil) mines a
+# few ms after eth_sendTransaction returns -- longer once it writes old states to disk, i.e. on a reused node -- and
+# a fixed 50 ms gap turned each such delay into 50 ms per transaction.
+RECEIPT_POLL_FIRST_S = 0.0005
+RECEIPT_POLL_MAX_S = 0.05
 
 
 def _account_names(accounts: int | Sequence[str]) -> list[str]:
@@ -281,13 +287,26 @@ class Chain:
         if self.is_local:
             receipt = self.w3.eth.get_transaction_receipt(tx_hash)
         else:
-            try:
-                receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05)
-            except Exception as exc:  # noqa: BLE001
-                raise ChainError(f"no receipt for {HexBytes(tx_hash).to_0x_hex()} within {timeout} s: {exc}") from None
+            receipt = self._poll_receipt(tx_hash, timeout)
         if check and receipt["status"] != 1:
             raise self._failed(receipt)
         return receipt
+
+    def _poll_receipt(self, tx_hash: HexBytes | str, timeout: float) -> TxReceipt:
+        deadline = time.monotonic() + timeout
+        delay = RECEIPT_POLL_FIRST_S
+        while True:
+            try:
+                return self.w3.eth.get_transaction_receipt(tx_hash)
+            except (TransactionNotFound, TransactionIndexingInProgress):
+                pass
+            except Exception as exc:  # noqa: BLE001 - connection errors and the like
+                raise ChainError(f"fetching the receipt of {HexBytes(tx_hash).to_0x_hex()} failed: {exc}") from None
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ChainError(f"no receipt for {HexBytes(tx_hash).to_0x_hex()} within {timeout} s")
+            time.sleep(min(delay, left))
+            delay = min(2 * delay, RECEIPT_POLL_MAX_S)
 
     def _failed(self, receipt: TxReceipt, contract_name: str | None = None) -> ContractRevertError:
         # A mined transaction keeps no revert data: replay it as a call on the state it ran against.

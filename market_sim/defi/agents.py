@@ -4,6 +4,8 @@ Every agent keeps integer token balances per chain, pays gas (gas used × the ch
 token at the external price) and bridge fees, and trades only when the profit it can compute (closed-form optimal
 size on constant-product pools with fees, minus gas and bridge fees) is positive. Slippage limits (min_out) make
 the executed amounts at least the computed ones; a leg that would do worse reverts instead (its gas is still paid).
+Every swap carries a Router deadline `deadline_blocks` block times after the agent decided (chain time follows
+simulated time), so a swap that would land later reverts with Expired and is booked as failed.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class DefiAgent(Agent):
     """Base of the DeFi agents: chain balances, swaps on AMM venues, gas and bridge accounting, PnL."""
 
     kind = ""
+    deadline_blocks = 5  # Router deadline of every swap: this many block times after the decision
 
     def __init__(self, agent_id: str, params: Any = None) -> None:
         super().__init__(agent_id, params)
@@ -140,7 +143,12 @@ class DefiAgent(Agent):
     def swap(self, venue: str, side: Side, amount_in: int, min_out: int = 0, tag: str = "") -> None:
         """Send a swap to an AMM venue (arrives after the agent→venue latency, executes in the next block)."""
         self._in_flight += 1
-        self.send(venue, SwapCommand(self.id, self.world.instrument.symbol, side, amount_in, min_out, tag))
+        self.send(venue, SwapCommand(self.id, self.world.instrument.symbol, side, amount_in, min_out, tag,
+                                     self.swap_deadline(venue)))
+
+    def swap_deadline(self, venue: str) -> int:
+        """Router deadline (chain timestamp) for a swap on `venue` decided now."""
+        return self.venue(venue).runtime.deadline(self.now, self.deadline_blocks)
 
     def decide(self, kind: str, venues: str, quote_in: int, gross: int, costs: int) -> Decision:
         d = Decision(self.now, self.id, kind, venues, quote_in, gross, costs)
@@ -342,7 +350,8 @@ class PriceArbitrageur(DefiAgent):
         side = Side.BUY if trade.buy_base else Side.SELL
         tag = f"arb-{len(self.decisions)}"
         self._expected[tag] = d.expected_net
-        return SwapCommand(self.id, self.world.instrument.symbol, side, trade.amount_in, trade.amount_out, tag)
+        return SwapCommand(self.id, self.world.instrument.symbol, side, trade.amount_in, trade.amount_out, tag,
+                           self.swap_deadline(p.pool))
 
     def on_swap(self, event: SwapExecuted) -> None:
         # min_out pinned the output to the planned one, so the gain is at least the planned gain at that price

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from hexbytes import HexBytes
+
 from eth_utils import keccak, to_checksum_address
 from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+from web3.types import TxReceipt
 
 from market_sim.blockchain import Chain, load_artifact
 from market_sim.core.errors import ValidationError
 from market_sim.defi.amm_math import DEFAULT_FEE_BPS, PoolState
 
-__all__ = ["Amm", "PairInfo", "SwapResult", "pair_address", "deploy_token", "MAX_UINT256"]
+__all__ = ["Amm", "PairInfo", "SwapResult", "pair_address", "deploy_token", "MAX_UINT256", "NO_DEADLINE"]
 
 MAX_UINT256 = 2**256 - 1
 # Far-future deadline for callers that do not care (the router still checks it).
@@ -67,6 +72,7 @@ class SwapResult:
     amount_out: int
     gas_used: int
     pool: PoolState
+    tx_hash: str = ""
 
 
 class Amm:
@@ -78,6 +84,8 @@ class Amm:
         self.router = router
         self._pairs: dict[tuple[str, str], PairInfo] = {}
         self._handles: dict[str, Contract] = {}
+        # Called with (kind, receipt) after every mined swap ("swap") and liquidity change ("lp_mint", "lp_burn").
+        self.on_receipt: Callable[[str, TxReceipt], None] | None = None
 
     @classmethod
     def deploy(cls, chain: Chain, *, sender: str = "deployer") -> Amm:
@@ -125,6 +133,12 @@ class Amm:
         return PoolState(r0, r1, info.fee_bps)
 
     # ---- trading ------------------------------------------------------------------------------------------------
+    def _transact(self, kind: str, call: ContractFunction, sender: str, gas: int) -> TxReceipt:
+        receipt = self.chain.transact(call, sender=sender, gas=gas)
+        if self.on_receipt is not None:
+            self.on_receipt(kind, receipt)
+        return receipt
+
     def approve_router(self, token: Contract, owner: str) -> None:
         """Let the router pull `owner`'s `token` (unlimited), unless it already may."""
         # Read from the chain, not cached: a snapshot revert can undo an approval.
@@ -141,9 +155,8 @@ class Amm:
         pair = self.pair(info.address)
         to = self.chain.address(sender)
         before = self.chain.call(pair.functions.balanceOf(to))
-        receipt = self.chain.transact(self.router.functions.addLiquidity(
-            token_a.address, token_b.address, amount_a, amount_b, min_a, min_b, to, deadline), sender=sender,
-            gas=GAS_LIQUIDITY)
+        receipt = self._transact("lp_mint", self.router.functions.addLiquidity(
+            token_a.address, token_b.address, amount_a, amount_b, min_a, min_b, to, deadline), sender, GAS_LIQUIDITY)
         (mint,) = self.chain.events(receipt, pair, "Mint")
         a, b = _ordered(info, token_a.address, mint["amount0"], mint["amount1"])
         return a, b, self.chain.call(pair.functions.balanceOf(to)) - before
@@ -153,9 +166,9 @@ class Amm:
         """Burn LP tokens through the router; returns (amount_a, amount_b)."""
         info = self.pair_info(token_a.address, token_b.address)
         self.approve_router(self.pair(info.address), sender)
-        receipt = self.chain.transact(self.router.functions.removeLiquidity(
+        receipt = self._transact("lp_burn", self.router.functions.removeLiquidity(
             token_a.address, token_b.address, liquidity, min_a, min_b, self.chain.address(sender), deadline),
-            sender=sender, gas=GAS_SWAP)
+            sender, GAS_SWAP)
         (burn,) = self.chain.events(receipt, self.pair(info.address), "Burn")
         return _ordered(info, token_a.address, burn["amount0"], burn["amount1"])
 
@@ -169,9 +182,9 @@ class Amm:
         if approve:
             self.approve_router(token_in, sender)
         info = self.pair_info(token_in.address, token_out.address)
-        receipt = self.chain.transact(self.router.functions.swapExactTokensForTokens(
+        receipt = self._transact("swap", self.router.functions.swapExactTokensForTokens(
             amount_in, min_out, [token_in.address, token_out.address], self.chain.address(to or sender), deadline),
-            sender=sender, gas=GAS_SWAP)
+            sender, GAS_SWAP)
         return self._swap_result(receipt, info)
 
     def swap_exact_out(self, token_in: Contract, token_out: Contract, amount_out: int, *, sender: str,
@@ -179,9 +192,9 @@ class Amm:
         """swapTokensForExactTokens over one pair."""
         self.approve_router(token_in, sender)
         info = self.pair_info(token_in.address, token_out.address)
-        receipt = self.chain.transact(self.router.functions.swapTokensForExactTokens(
+        receipt = self._transact("swap", self.router.functions.swapTokensForExactTokens(
             amount_out, max_in, [token_in.address, token_out.address], self.chain.address(to or sender), deadline),
-            sender=sender, gas=GAS_SWAP)
+            sender, GAS_SWAP)
         return self._swap_result(receipt, info)
 
     def _swap_result(self, receipt: Any, info: PairInfo) -> SwapResult:
@@ -191,4 +204,5 @@ class Amm:
         amount_in = swap["amount0In"] + swap["amount1In"]
         amount_out = swap["amount0Out"] + swap["amount1Out"]
         return SwapResult(amount_in, amount_out, int(receipt["gasUsed"]),
-                          PoolState(sync["reserve0"], sync["reserve1"], info.fee_bps))
+                          PoolState(sync["reserve0"], sync["reserve1"], info.fee_bps),
+                          HexBytes(receipt["transactionHash"]).to_0x_hex())

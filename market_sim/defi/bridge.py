@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from eth_utils import to_checksum_address
 from web3.contract import Contract
+from web3.types import TxReceipt
 
 from market_sim.blockchain import Chain
 from market_sim.consensus.signing import SigningDomain, ValidatorKey, keccak, sign, typed_digest
@@ -139,6 +140,11 @@ class BridgeRelayer:
         self.transfers: list[BridgeTransfer] = []
         self.wrapped_tokens: list[tuple[int, str, int, str]] = []  # (source chain, token, dest chain, wrapped)
         self.relay_gas = 0  # gas the relayer paid for mint/release transactions
+        # Hooks around the transfer transactions: before_send(chain) before a lock/burn/relay is sent (e.g. to set the
+        # chain's clock), on_receipt(chain, kind, receipt) after it is mined, kind "bridge_lock" | "bridge_burn" |
+        # "bridge_mint" | "bridge_release".
+        self.before_send: Callable[[Chain], None] | None = None
+        self.on_receipt: Callable[[Chain, str, TxReceipt], None] | None = None
 
     @classmethod
     def deploy(cls, kernel: Kernel, chains: Sequence[Chain], validators: Sequence[ValidatorKey], *, threshold: int,
@@ -193,11 +199,13 @@ class BridgeRelayer:
         """Lock `amount` of `token` on the source chain now; the wrapped token is minted after the delay."""
         src = self.endpoint(source_chain_id)
         chain = src.chain
+        self._before(chain)
         if chain.call(token.functions.allowance(chain.address(sender), src.address)) < amount:
             chain.transact(token.functions.approve(src.address, 2**256 - 1), sender=sender)
         to = chain.address(recipient or sender)
         receipt = chain.transact(src.contract.functions.lock(token.address, amount, to, dest_chain_id),
                                  sender=sender, gas=GAS_TRANSFER)
+        self._after(chain, "bridge_lock", receipt)
         (event,) = chain.events(receipt, src.contract, "Locked")
         relay = Relay(KIND_MINT, source_chain_id, src.address, event["nonce"], token.address, to, event["amount"])
         return self._schedule(relay, dest_chain_id, sender, on_arrival, int(receipt["gasUsed"]))
@@ -208,8 +216,10 @@ class BridgeRelayer:
         here = self.endpoint(chain_id)
         chain = here.chain
         to = chain.address(recipient or sender)
+        self._before(chain)
         receipt = chain.transact(here.contract.functions.burn(wrapped.address, amount, to), sender=sender,
                                  gas=GAS_TRANSFER)
+        self._after(chain, "bridge_burn", receipt)
         (event,) = chain.events(receipt, here.contract, "Burned")
         relay = Relay(KIND_RELEASE, chain_id, here.address, event["nonce"], event["sourceToken"], to, amount)
         return self._schedule(relay, event["destChainId"], sender, on_arrival, int(receipt["gasUsed"]))
@@ -221,6 +231,14 @@ class BridgeRelayer:
         self.transfers.append(transfer)
         transfer.timer = self.kernel.schedule(self.delay_ns, self._deliver, transfer)
         return transfer
+
+    def _before(self, chain: Chain) -> None:
+        if self.before_send is not None:
+            self.before_send(chain)
+
+    def _after(self, chain: Chain, kind: str, receipt: TxReceipt) -> None:
+        if self.on_receipt is not None:
+            self.on_receipt(chain, kind, receipt)
 
     def flush(self) -> None:
         """Deliver every pending transfer now, skipping the delay (set-up before a run, tests)."""
@@ -234,9 +252,11 @@ class BridgeRelayer:
         dst = self.endpoint(transfer.dest_chain_id)
         sigs = attest(relay, dst.chain_id, dst.address, self.validators[: self.signers])
         fn = dst.contract.functions.mint if relay.kind == KIND_MINT else dst.contract.functions.release
+        self._before(dst.chain)
         receipt = dst.chain.transact(
             fn(relay.source_chain_id, relay.nonce, relay.token, relay.recipient, relay.amount, sigs),
             sender=self.relayer, gas=GAS_RELAY)
+        self._after(dst.chain, "bridge_mint" if relay.kind == KIND_MINT else "bridge_release", receipt)
         self.relay_gas += int(receipt["gasUsed"])
         (event,) = dst.chain.events(receipt, dst.contract, "Minted" if relay.kind == KIND_MINT else "Released")
         transfer.arrived_at = self.kernel.now

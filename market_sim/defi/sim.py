@@ -78,6 +78,7 @@ class DefiSection(Section):
             sim.metrics[f"chain.{name}.blocks"] = rt.blocks
             sim.metrics[f"chain.{name}.transactions"] = rt.transactions
             sim.metrics[f"chain.{name}.gas_used"] = rt.gas_used
+            sim.metrics[f"chain.{name}.clock_ahead_max_s"] = rt.clock_ahead_max
         gaps = [abs(r["gap_bps"]) for r in sim.tables.get("price_gap", []) if r.get("gap_bps") is not None]
         if gaps:
             sim.metrics["price_gap_bps.mean"] = round(sum(gaps) / len(gaps), 3)

@@ -1,4 +1,14 @@
-"""AMM pools as simulation venues: swap commands queue in their chain's mempool and execute at block times."""
+"""AMM pools as simulation venues: swap commands queue in their chain's mempool and execute at block times.
+
+Chain time follows simulated time: a chain's clock starts at `epoch` (unix seconds) when the simulation starts,
+and before a simulated block's transactions run, the chain is moved forward so that the block's first transaction
+gets `block.timestamp = epoch + kernel.now // 1 s`. The in-process chain mines every transaction in a block of its
+own and block timestamps must strictly increase, so the k-th transaction of a simulated block gets that timestamp
++ k (consecutive seconds). A block with more transactions than its block time has seconds therefore leaves the
+chain's clock ahead of simulated time until a quieter block; `clock_ahead_max` reports the largest lead (a
+reverted swap is mined too and takes its second). Transactions outside blocks (bridge lock/burn/relay) are
+synchronised the same way at the simulated time they are sent.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +16,30 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from hexbytes import HexBytes
 from web3.contract import Contract
+from web3.types import TxReceipt
 
 from market_sim.blockchain import Chain
-from market_sim.core.errors import ContractRevertError, ValidationError
+from market_sim.core.clock import NS_PER_SECOND
+from market_sim.core.errors import ConfigError, ContractRevertError, ValidationError
 from market_sim.core.events import Event
 from market_sim.core.instruments import Instrument
 from market_sim.core.orders import Side
-from market_sim.defi.amm import Amm, PairInfo
+from market_sim.defi.amm import NO_DEADLINE, Amm, PairInfo
 from market_sim.defi.arbitrage import QuotePool
 from market_sim.simulation.venues import Quote
 
 if TYPE_CHECKING:
     from market_sim.simulation.runner import Simulation
 
-__all__ = ["SwapCommand", "SwapExecuted", "SwapFailed", "AmmVenue", "ChainRuntime", "FAILED_SWAP_GAS"]
+__all__ = ["SwapCommand", "SwapExecuted", "SwapFailed", "AmmVenue", "ChainRuntime", "FAILED_SWAP_GAS", "SIM_EPOCH"]
 
 # In-process chains refuse a reverting transaction before mining it (no receipt): charge this estimate instead.
 FAILED_SWAP_GAS = 45_000
+# Default chain timestamp of simulated time 0 (2033-05-18 03:33:20 UTC): fixed so seeded runs give the same
+# timestamps, price accumulators and deadlines; later than any wall-clock time the set-up blocks get.
+SIM_EPOCH = 2_000_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +52,7 @@ class SwapCommand:
     amount_in: int
     min_out: int = 0
     tag: str = ""  # the agent's own label, echoed in the result (e.g. an arbitrage id)
+    deadline: int | None = None  # latest chain timestamp (s) the Router accepts; None: no deadline
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +70,7 @@ class SwapExecuted(Event):
     reserve_quote: int
     reserve_base: int
     tag: str
+    tx_hash: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,27 +89,73 @@ class SwapFailed(Event):
 
 
 class ChainRuntime:
-    """One chain inside a simulation: its mempool and block production every `block_time` ns on the Kernel."""
+    """One chain inside a simulation: its mempool, block production every `block_time` ns on the Kernel, its clock
+    (chain timestamps follow simulated time from `epoch`) and its rows of the `chain_transactions` table."""
 
-    def __init__(self, name: str, chain: Chain, block_time: int, gas_price_wei: int) -> None:
+    def __init__(self, name: str, chain: Chain, block_time: int, gas_price_wei: int, *, epoch: int = SIM_EPOCH,
+                 sim: "Simulation | None" = None) -> None:
         self.name = name
         self.chain = chain
         self.block_time = block_time
         self.gas_price_wei = gas_price_wei
+        self.epoch = epoch
         self.blocks = 0
         self.transactions = 0
         self.gas_used = 0
+        self.clock_ahead_max = 0  # largest lead of the chain's clock over simulated time at a sync (s)
         self._mempool: list[tuple[AmmVenue, SwapCommand]] = []
-        self._sim: Simulation | None = None
+        self._sim = sim  # set before start() too, so set-up transactions are recorded
+        self._clock_started = False
         # Called at the start of each block before the mempool runs (block-builder access, e.g. top-of-block arbs).
         self.pre_block: list[Callable[[], None]] = []
         self.post_block: list[Callable[[], None]] = []  # after the block's transactions (observers)
 
     def start(self, sim: "Simulation") -> None:
-        """Produce blocks on the simulation clock."""
+        """Start the chain's clock at `epoch` (simulated time 0) and produce blocks on the simulation clock."""
         self._sim = sim
+        latest = self.chain.timestamp
+        if latest >= self.epoch - 1:
+            raise ConfigError(f"chain {self.name}'s clock ({latest}) is already past the simulation epoch; "
+                              "choose a later one", key="defi.epoch", value=self.epoch)
+        self.chain.time_travel(self.epoch - 1)  # the next transaction is mined at epoch + 0
+        self._clock_started = True
         sim.every(self.block_time, self.produce_block)
 
+    # ---- time -----------------------------------------------------------------------------------------------------
+    def timestamp_at(self, now: int) -> int:
+        """Chain timestamp (s) of simulated time `now` (ns)."""
+        return self.epoch + now // NS_PER_SECOND
+
+    def deadline(self, now: int, blocks: int) -> int:
+        """A Router deadline `blocks` block times after simulated time `now`."""
+        return self.timestamp_at(now) + blocks * -(-self.block_time // NS_PER_SECOND)
+
+    def sync_clock(self) -> None:
+        """Move the chain forward so that the next transaction is mined at the current simulated second (never back:
+        a chain that is ahead stays ahead, its next transactions take the following seconds)."""
+        if not self._clock_started:
+            return  # set-up before the run keeps the chain's own clock
+        target = self.timestamp_at(self._sim.kernel.now)
+        latest = self.chain.timestamp
+        if target > latest + 1:
+            self.chain.time_travel(target - 1)  # mines an empty block one second before
+        else:
+            self.clock_ahead_max = max(self.clock_ahead_max, latest + 1 - target)
+
+    # ---- records --------------------------------------------------------------------------------------------------
+    def record_tx(self, kind: str, tx_hash: str | None, gas_used: int, status: str) -> None:
+        """Add a row to the simulation's chain_transactions table (nothing without a simulation)."""
+        if self._sim is not None:
+            self._sim.record("chain_transactions", {
+                "ts": self._sim.kernel.now, "chain": self.name, "tx_hash": tx_hash, "kind": kind, "batch": None,
+                "gas_used": gas_used, "status": status})
+
+    def record_receipt(self, kind: str, receipt: TxReceipt) -> None:
+        """Record a mined transaction from its receipt."""
+        self.record_tx(kind, HexBytes(receipt["transactionHash"]).to_0x_hex(), int(receipt["gasUsed"]),
+                       "ok" if receipt["status"] == 1 else "reverted")
+
+    # ---- blocks ---------------------------------------------------------------------------------------------------
     def submit(self, venue: AmmVenue, command: SwapCommand, *, first: bool = False) -> None:
         """Queue a swap for the next block (`first`: ahead of what is already queued)."""
         if first:
@@ -106,6 +170,8 @@ class ChainRuntime:
             hook()
         pending, self._mempool = self._mempool, []
         now = self._sim.kernel.now
+        if pending:
+            self.sync_clock()
         for venue, command in pending:
             event = venue.execute(command, now)
             self.transactions += 1
@@ -114,7 +180,8 @@ class ChainRuntime:
                 "ts": now, "chain": self.name, "venue": venue.name, "agent": command.trader,
                 "side": int(command.side), "amount_in": str(command.amount_in),
                 "amount_out": str(getattr(event, "amount_out", 0)), "gas_used": event.gas_used,
-                "ok": type(event) is SwapExecuted, "tag": command.tag, "price_after": venue.price_float(),
+                "ok": type(event) is SwapExecuted, "reason": getattr(event, "reason", ""), "tag": command.tag,
+                "price_after": venue.price_float(),
             })
             self._sim.publish(venue, command, [event])
         for hook in self.post_block:
@@ -186,22 +253,33 @@ class AmmVenue:
         return []
 
     # ---- execution ------------------------------------------------------------------------------------------------
+    def _revert_reason(self, err: ContractRevertError, receipt: Any, deadline: int | None) -> str:
+        # The Router checks the deadline before anything else, so a block later than it means Expired. (The revert
+        # decoder replays a mined transaction on its parent block's timestamp, where a deadline can still hold.)
+        if receipt is not None and deadline is not None:
+            if self.chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"] > deadline:
+                return "Expired"
+        return err.error_name or str(err)
+
     def execute(self, command: SwapCommand, ts: int) -> SwapExecuted | SwapFailed:
         """Send the swap transaction now (called by the chain at block time)."""
         buy = command.side is Side.BUY
         token_in, token_out = (self.quote_token, self.base) if buy else (self.base, self.quote_token)
         gas_price = self.runtime.gas_price_wei
+        deadline = NO_DEADLINE if command.deadline is None else command.deadline
         try:
             result = self.amm.swap_exact_in(token_in, token_out, command.amount_in, sender=command.trader,
-                                            min_out=command.min_out, approve=False)  # approved when funded
+                                            min_out=command.min_out, deadline=deadline,
+                                            approve=False)  # approved when funded
         except ContractRevertError as err:
             receipt = getattr(err, "receipt", None)
             gas = int(receipt["gasUsed"]) if receipt is not None else FAILED_SWAP_GAS
+            self.runtime.record_tx("swap", getattr(err, "tx_hash", None), gas, "reverted")
             return SwapFailed(ts, command.trader, self.name, command.symbol, command.side, command.amount_in,
-                              err.error_name or str(err), gas, gas_price, command.tag)
+                              self._revert_reason(err, receipt, command.deadline), gas, gas_price, command.tag)
         self._set(result.pool.reserve0, result.pool.reserve1)
         for fn in self.observers:
             fn(self)
         return SwapExecuted(ts, command.trader, self.name, command.symbol, command.side, result.amount_in,
                             result.amount_out, result.gas_used, gas_price, self.pool.quote, self.pool.base,
-                            command.tag)
+                            command.tag, result.tx_hash)

@@ -1,7 +1,8 @@
 """The DeFi world of a simulation: several in-process chains, tokens, AMM pools, a bridge, funded accounts.
 
 Scenario schema (section `[defi]`, registered by importing market_sim.defi.sim):
-    [defi]            home_chain (where the original tokens live), sample_interval
+    [defi]            home_chain (where the original tokens live), sample_interval, epoch (chain timestamp of
+                      simulated time 0, unix seconds; default 2_000_000_000)
     [[defi.chains]]   name, chain_id, block_time, gas_price_gwei
     [defi.bridge]     validators, threshold, fee_bps, delay
 and AMM pools as venues: [[venues]] kind = "amm", chain, fee_bps, liquidity (base units as a decimal amount),
@@ -26,7 +27,7 @@ from market_sim.core.orders import Side
 from market_sim.defi.amm import Amm, deploy_token
 from market_sim.defi.arbitrage import CrossPoolTrade, best_cross_pool_trade, gas_cost
 from market_sim.defi.bridge import BridgeRelayer
-from market_sim.defi.venues import AmmVenue, ChainRuntime, SwapCommand, SwapExecuted
+from market_sim.defi.venues import SIM_EPOCH, AmmVenue, ChainRuntime, SwapCommand, SwapExecuted
 from market_sim.simulation.params import build_params, param
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ class DefiConfig:
     bridge: BridgeConfig
     home_chain: str
     sample_interval: int
+    epoch: int = SIM_EPOCH
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +74,7 @@ class AmmVenueParams:
 
 def parse_defi(raw: dict[str, Any]) -> DefiConfig:
     """Validate the [defi] table."""
-    known = {"chains", "bridge", "home_chain", "sample_interval"}
+    known = {"chains", "bridge", "home_chain", "sample_interval", "epoch"}
     for key in raw:
         if key not in known:
             raise ConfigError(f"unknown key; expected one of: {', '.join(sorted(known))}", key=f"defi.{key}",
@@ -93,7 +95,10 @@ def parse_defi(raw: dict[str, Any]) -> DefiConfig:
     from market_sim.simulation.latency import parse_duration
 
     sample = parse_duration(raw.get("sample_interval", "10s"), "defi.sample_interval")
-    return DefiConfig(chains, bridge, home, sample)
+    epoch = raw.get("epoch", SIM_EPOCH)
+    if type(epoch) is not int or not 0 < epoch < 2**32:
+        raise ConfigError("must be a unix time in seconds (integer below 2**32)", key="defi.epoch", value=epoch)
+    return DefiConfig(chains, bridge, home, sample, epoch)
 
 
 @dataclass
@@ -124,7 +129,8 @@ class DefiWorld:
         instrument = instruments[0]
         names = list(SERVICE_ACCOUNTS) + [a for a in accounts if a not in SERVICE_ACCOUNTS]
         runtimes = {c.name: ChainRuntime(c.name, Chain.local(names, chain_id=c.chain_id, network=c.name),
-                                         c.block_time, int(c.gas_price_gwei * GWEI)) for c in config.chains}
+                                         c.block_time, int(c.gas_price_gwei * GWEI), epoch=config.epoch, sim=sim)
+                    for c in config.chains}
         b = config.bridge
         keys = validator_keys(b.validators, seed=sim.seed)
         relayer = BridgeRelayer.deploy(sim.kernel, [r.chain for r in runtimes.values()], keys, threshold=b.threshold,
@@ -140,6 +146,11 @@ class DefiWorld:
                 tokens[name] = _Tokens(relayer.create_wrapped(home.chain_id, base, rt.chain.chain_id),
                                        relayer.create_wrapped(home.chain_id, quote, rt.chain.chain_id))
         amms = {name: Amm.deploy(rt.chain) for name, rt in runtimes.items()}
+        by_id = {rt.chain.chain_id: rt for rt in runtimes.values()}
+        relayer.before_send = lambda chain: by_id[chain.chain_id].sync_clock()
+        relayer.on_receipt = lambda chain, kind, receipt: by_id[chain.chain_id].record_receipt(kind, receipt)
+        for name, amm in amms.items():
+            amm.on_receipt = runtimes[name].record_receipt
         return cls(config, instrument, runtimes, relayer, tokens, amms)
 
     # ---- lookups --------------------------------------------------------------------------------------------------
@@ -231,6 +242,8 @@ class DefiWorld:
             for venue, (base, quote) in ((buy, (0, trade.quote_in)), (sell, (trade.base_sold, 0))):
                 self.fund(account, venue.runtime.name, base, quote)
             symbol = self.instrument.symbol
+            for venue in (buy, sell):
+                venue.runtime.sync_clock()
             legs = (buy.execute(SwapCommand(account, symbol, Side.BUY, trade.quote_in, trade.base_bought), 0),
                     sell.execute(SwapCommand(account, symbol, Side.SELL, trade.base_sold, trade.quote_out), 0))
             if not all(isinstance(leg, SwapExecuted) for leg in legs):

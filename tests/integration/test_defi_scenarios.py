@@ -95,6 +95,50 @@ def test_order_book_trades_settle_on_chain(cross_chain) -> None:
     assert m["reconciliation"] == "OK"
 
 
+def test_chain_transactions_record_every_swap_lp_and_bridge_transaction(cross_chain) -> None:
+    sim, outcome = cross_chain
+    world = world_of(sim)
+    rows = outcome.tables["chain_transactions"]
+    assert {r["kind"] for r in rows if r["chain"] == "eth-tester"} == {"settle"}  # the settlement chain's batches
+    defi = [r for r in rows if r["chain"] in world.runtimes]
+    assert {r["kind"] for r in defi} >= {"swap", "lp_mint", "bridge_lock", "bridge_mint"}
+    assert all(r["batch"] is None and 0 <= r["ts"] <= sim.scenario.duration for r in defi)
+    mined = [r for r in defi if r["tx_hash"] is not None]
+    assert all(r["gas_used"] > 0 and r["tx_hash"].startswith("0x") for r in mined)
+    assert len({(r["chain"], r["tx_hash"]) for r in mined}) == len(mined)
+
+    def count(chain: str, kind: str, status: str | None = None) -> int:
+        return sum(1 for r in defi if r["chain"] == chain and r["kind"] == kind and status in (None, r["status"]))
+
+    swaps = outcome.tables["defi_swaps"]
+    final_legs = outcome.metrics["final_pass.trades"]  # one leg per chain, executed after the run's blocks
+    for chain in ("A", "B"):
+        mine = [s for s in swaps if s["chain"] == chain]
+        assert count(chain, "swap", "ok") == sum(s["ok"] for s in mine) + final_legs
+        assert count(chain, "swap", "reverted") == sum(not s["ok"] for s in mine)
+    # two pools seeded + one LP agent each; every transfer's two transactions (all delivered by the final flush)
+    assert count("A", "lp_mint") == count("B", "lp_mint") == 2
+    transfers = world.relayer.transfers
+    locks = sum(1 for t in transfers if t.relay.kind == 0)
+    assert count("A", "bridge_lock") == count("B", "bridge_mint") == locks > 0
+    assert count("B", "bridge_burn") == count("A", "bridge_release") == len(transfers) - locks
+    assert sum(1 for r in defi if r["status"] == "ok" and r["kind"] != "swap") == len(
+        [r for r in defi if r["kind"] != "swap"])
+
+
+def test_chain_clocks_follow_simulated_time(cross_chain) -> None:
+    sim, outcome = cross_chain
+    world = world_of(sim)
+    end = sim.scenario.duration // 10**9
+    for name, rt in world.runtimes.items():
+        lead = outcome.metrics[f"chain.{name}.clock_ahead_max_s"]
+        assert 0 <= lead <= 5  # bursts of a few transactions (e.g. an LP's approve, approve, addLiquidity at 0 s)
+        assert rt.epoch + end <= rt.chain.timestamp <= rt.epoch + end + lead + 10  # + the final pass's transactions
+        venue = next(v for v in world.venues.values() if v.runtime is rt)
+        last_update = venue.chain.call(venue.amm.pair(venue.info.address).functions.getReserves())[2]
+        assert rt.epoch <= last_update <= rt.chain.timestamp
+
+
 def test_amm_lvr_ratio_is_near_one() -> None:
     sim, outcome = _run("amm-lvr", "20min")
     m = outcome.metrics

@@ -88,3 +88,87 @@ def test_bad_defi_config_names_the_key(path: tuple[str, ...], value: object, key
     with pytest.raises(ConfigError) as err:
         parse_scenario(raw)
     assert err.value.key == key
+
+
+# ---- chain time follows simulated time ------------------------------------------------------------------------------
+CLOCK_RAW = {
+    "scenario": {"name": "clock-test", "duration": "80s", "seed": 1, "plugins": ["market_sim.defi.sim"]},
+    "instruments": RAW["instruments"],
+    "venues": [{"name": "amm", "kind": "amm", "chain": "L1", "fee_bps": 30, "liquidity": 100.0}],
+    "defi": {"chains": [{"name": "L1", "chain_id": 7, "block_time": "12s"}], "epoch": 1_900_000_000},
+}
+EPOCH = 1_900_000_000
+S = 10**9
+
+
+@pytest.fixture(scope="module")
+def clocked():
+    """An 80 s run with swaps sent at 5 s, 30 s and 61 s (mined in the blocks at 12 s, 36 s and 72 s); the 61 s batch
+    holds a swap whose deadline is its block's time, then one whose deadline (sim second 71) passes before it."""
+    sim = Simulation(parse_scenario(CLOCK_RAW)).build()
+    world = world_of(sim)
+    world.fund("deployer", "L1", 10 * E18, 50_000 * E6)
+    venue = world.venues["amm"]
+    pair = venue.amm.pair(venue.info.address)
+    seen: list = []
+    sim.on_venue_events(lambda v, cmd, events: seen.extend(events))
+
+    def send(at: int, cmd: SwapCommand) -> None:
+        sim.kernel.schedule_at(at * S, venue.handle, cmd, at * S)
+
+    send(5, SwapCommand("deployer", "ETH/USDC", Side.BUY, 1000 * E6, 0, "t5"))
+    send(30, SwapCommand("deployer", "ETH/USDC", Side.SELL, E18, 0, "t30"))
+    send(61, SwapCommand("deployer", "ETH/USDC", Side.BUY, 700 * E6, 0, "t61", deadline=EPOCH + 72))
+    send(61, SwapCommand("deployer", "ETH/USDC", Side.BUY, 500 * E6, 0, "stale", deadline=EPOCH + 71))
+    start = sim.defi.chain("L1").block_number
+    outcome = sim.run()
+    return sim, outcome, venue, pair, seen, start
+
+
+def test_swaps_are_mined_at_the_simulated_time_of_their_block(clocked) -> None:
+    sim, outcome, venue, pair, seen, start = clocked
+    chain = venue.chain
+    assert [(e.tag, e.ts, type(e).__name__) for e in seen] == [
+        ("t5", 12 * S, "SwapExecuted"), ("t30", 36 * S, "SwapExecuted"), ("t61", 72 * S, "SwapExecuted"),
+        ("stale", 72 * S, "SwapFailed")]
+    syncs = chain.event_logs(pair, "Sync", from_block=start + 1)
+    stamps = [chain.w3.eth.get_block(log["blockNumber"])["timestamp"] for log in syncs]
+    assert stamps == [EPOCH + 12, EPOCH + 36, EPOCH + 72]
+    assert chain.call(pair.functions.getReserves())[2] == EPOCH + 72
+    assert chain.timestamp == EPOCH + 73  # the block's second transaction (the stale swap) was mined a second later
+
+
+def test_price_accumulators_integrate_reserves_over_simulated_time(clocked) -> None:
+    sim, outcome, venue, pair, seen, start = clocked
+    chain = venue.chain
+    syncs = chain.event_logs(pair, "Sync", from_block=start + 1)
+    first = syncs[0]["blockNumber"]
+    f = pair.functions
+    c0, c1 = chain.call(f.price0CumulativeLast(), block=first), chain.call(f.price1CumulativeLast(), block=first)
+    # after the first swap: price after swap k held for (time of swap k+1 − time of swap k) simulated seconds
+    for log, held in zip(syncs, (36 - 12, 72 - 36)):
+        r0, r1 = log["reserve0"], log["reserve1"]
+        c0 += (r1 << 112) // r0 * held
+        c1 += (r0 << 112) // r1 * held
+    assert (chain.call(f.price0CumulativeLast()), chain.call(f.price1CumulativeLast())) == (c0, c1)
+
+
+def test_a_swap_past_its_deadline_in_simulated_time_reverts_as_expired(clocked) -> None:
+    sim, outcome, venue, pair, seen, start = clocked
+    stale = next(e for e in seen if e.tag == "stale")
+    assert isinstance(stale, SwapFailed) and stale.reason == "Expired"
+    rows = [r for r in outcome.tables["chain_transactions"] if r["kind"] == "swap"]
+    assert [(r["ts"], r["status"]) for r in rows] == [(12 * S, "ok"), (36 * S, "ok"), (72 * S, "ok"),
+                                                      (72 * S, "reverted")]
+    assert rows[-1]["tx_hash"].startswith("0x") and rows[-1]["gas_used"] == stale.gas_used > 0
+    executed = [e for e in seen if isinstance(e, SwapExecuted)]
+    assert [r["tx_hash"] for r in rows if r["status"] == "ok"] == [e.tx_hash for e in executed]
+    assert [r["gas_used"] for r in rows if r["status"] == "ok"] == [e.gas_used for e in executed]
+    assert outcome.metrics["chain.L1.clock_ahead_max_s"] == 0
+
+
+def test_runtime_deadline_counts_whole_block_times() -> None:
+    sim = Simulation(parse_scenario(CLOCK_RAW)).build()
+    rt = world_of(sim).runtime("L1")
+    assert rt.timestamp_at(61 * S + 999_999_999) == EPOCH + 61
+    assert rt.deadline(61 * S, 3) == EPOCH + 61 + 36

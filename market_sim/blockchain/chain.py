@@ -23,7 +23,7 @@ from market_sim.blockchain.artifacts import Artifact
 from market_sim.blockchain.reverts import RevertDecoder, revert_data
 from market_sim.core.errors import ChainError, ConfigError, ContractRevertError, RpcConnectionError
 
-__all__ = ["Chain", "DEFAULT_ACCOUNT_NAMES", "LOCAL_CHAIN_ID", "LOCAL_TX_GAS", "RECEIPT_POLL_FIRST_S", "RECEIPT_POLL_MAX_S"]
+__all__ = ["Chain", "DEFAULT_ACCOUNT_NAMES", "LOCAL_CHAIN_ID", "LOCAL_TX_GAS"]
 
 DEFAULT_ACCOUNT_NAMES = ("deployer", "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan")
 LOCAL_CHAIN_ID = 1337

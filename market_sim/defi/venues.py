@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 
 __all__ = ["SwapCommand", "SwapExecuted", "SwapFailed", "AmmVenue", "ChainRuntime", "FAILED_SWAP_GAS", "SIM_EPOCH"]
 
-# In-process chains refuse a reverting transaction before mining it (no receipt): charge this estimate instead.
+# A swap that reverts without a receipt (refused before mining) is charged this estimate; a mined revert (the
+# usual case: swaps carry an explicit gas limit) is charged its receipt's gas.
 FAILED_SWAP_GAS = 45_000
 # Default chain timestamp of simulated time 0 (2033-05-18 03:33:20 UTC): fixed so seeded runs give the same
 # timestamps, price accumulators and deadlines; later than any wall-clock time the set-up blocks get.

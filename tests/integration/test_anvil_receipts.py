@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from hexbytes import HexBytes
 
 from market_sim.blockchain import Chain
 from market_sim.blockchain.chain import RECEIPT_POLL_FIRST_S, RECEIPT_POLL_MAX_S
@@ -28,7 +29,7 @@ def manual_mining(anvil: str) -> Iterator[Chain]:
         chain.revert(snapshot)
 
 
-def _pending_transfer(chain: Chain) -> bytes:
+def _pending_transfer(chain: Chain) -> HexBytes:
     tx = {"from": chain.account("deployer"), "to": chain.account("alice"), "value": 1, "gas": 21_000}
     return chain.w3.eth.send_transaction(tx)
 

@@ -172,3 +172,21 @@ def test_runtime_deadline_counts_whole_block_times() -> None:
     rt = world_of(sim).runtime("L1")
     assert rt.timestamp_at(61 * S + 999_999_999) == EPOCH + 61
     assert rt.deadline(61 * S, 3) == EPOCH + 61 + 36
+
+
+def test_agents_swaps_that_arrive_after_their_deadline_are_booked_as_failed() -> None:
+    # 70 s to reach the venue is longer than the agents' deadline of 5 blocks (60 s): every swap expires on chain.
+    raw = copy.deepcopy(CLOCK_RAW)
+    raw["scenario"]["duration"] = "3min"
+    raw["latency"] = {"default": "fixed:70s"}
+    raw["agents"] = [{"type": "amm_noise", "name": "late", "venue": "amm", "pool": "amm", "interval": "20s"}]
+    sim = Simulation(parse_scenario(raw)).build()
+    outcome = sim.run()
+    agent = sim.agent("late-1")
+    assert agent.deadline_blocks * 12 < 70
+    assert agent.swaps == 0 and agent.failed_swaps > 0 and agent.gas_units > 0
+    swaps = outcome.tables["defi_swaps"]
+    assert {s["reason"] for s in swaps} == {"Expired"}
+    assert len(swaps) >= agent.failed_swaps  # the results travel back 70 s too: the last ones arrive after the end
+    assert [r["status"] for r in outcome.tables["chain_transactions"] if r["kind"] == "swap"] == ["reverted"] * len(
+        swaps)

@@ -145,7 +145,7 @@ class SettlementClient:
     def send(self, batch: SettlementBatch, signatures: bytes) -> str:
         """Send the settle transaction without waiting; returns its hash (confirm() it later)."""
         tx_hash = self.chain.send(self.settle_call(batch, signatures), sender=self.submitter)
-        return tx_hash.hex() if hasattr(tx_hash, "hex") else str(tx_hash)
+        return tx_hash if isinstance(tx_hash, str) else "0x" + bytes(tx_hash).hex()
 
     def confirm(self, tx_hash: str) -> SettledBatchInfo:
         """Wait for a settle transaction; returns the settled batch's event data or raises its decoded revert."""

@@ -45,6 +45,7 @@ def test_settlement_demo_scenario_reconciles(tmp_path):
     assert list(txs["kind"]) == ["settle"] * m["settlement_batches"]
     assert list(txs["batch"]) == list(batches["sequence"]) == list(range(1, m["settlement_batches"] + 1))
     assert list(txs["gas_used"]) == list(batches["gas_used"]) and txs["gas_used"].min() > 0
+    assert all(h.startswith("0x") and len(h) == 66 for h in txs["tx_hash"])
 
 
 def test_committee_certificate_is_trimmed_then_reissued_whole():

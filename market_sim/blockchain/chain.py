@@ -314,11 +314,17 @@ class Chain:
         replay = {"from": tx["from"], "value": tx["value"], "data": tx["input"], "gas": tx["gas"]}
         if tx.get("to"):
             replay["to"] = tx["to"]
-        try:
-            self.w3.eth.call(replay, block_identifier=max(receipt["blockNumber"] - 1, 0))
-        except Exception as exc:  # noqa: BLE001
-            err = self._revert(exc, tx.get("to"), contract_name)
-        else:
+        # First on the state before its block; if that passes, the revert depended on its own block (e.g. a deadline
+        # checked against block.timestamp), so replay on that block, where its timestamp and number apply.
+        number = receipt["blockNumber"]
+        err = None
+        for block in dict.fromkeys((max(number - 1, 0), number)):
+            try:
+                self.w3.eth.call(replay, block_identifier=block)
+            except Exception as exc:  # noqa: BLE001
+                err = self._revert(exc, tx.get("to"), contract_name)
+                break
+        if err is None:
             name = contract_name or self._names.get(tx.get("to") or "")
             detail = f"transaction reverted (gas used {receipt['gasUsed']} of {tx['gas']})"
             err = self.decoder.decode(b"", contract=name, detail=detail)

@@ -254,14 +254,6 @@ class AmmVenue:
         return []
 
     # ---- execution ------------------------------------------------------------------------------------------------
-    def _revert_reason(self, err: ContractRevertError, receipt: Any, deadline: int | None) -> str:
-        # The Router checks the deadline before anything else, so a block later than it means Expired. (The revert
-        # decoder replays a mined transaction on its parent block's timestamp, where a deadline can still hold.)
-        if receipt is not None and deadline is not None:
-            if self.chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"] > deadline:
-                return "Expired"
-        return err.error_name or str(err)
-
     def execute(self, command: SwapCommand, ts: int) -> SwapExecuted | SwapFailed:
         """Send the swap transaction now (called by the chain at block time)."""
         buy = command.side is Side.BUY
@@ -277,7 +269,7 @@ class AmmVenue:
             gas = int(receipt["gasUsed"]) if receipt is not None else FAILED_SWAP_GAS
             self.runtime.record_tx("swap", getattr(err, "tx_hash", None), gas, "reverted")
             return SwapFailed(ts, command.trader, self.name, command.symbol, command.side, command.amount_in,
-                              self._revert_reason(err, receipt, command.deadline), gas, gas_price, command.tag)
+                              err.error_name or str(err), gas, gas_price, command.tag)
         self._set(result.pool.reserve0, result.pool.reserve1)
         for fn in self.observers:
             fn(self)

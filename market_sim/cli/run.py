@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from market_sim.core.errors import ConfigError
+
 console = Console()
 
 
@@ -104,9 +106,13 @@ def register(app: typer.Typer) -> None:
         from market_sim.simulation.runner import Simulation
         from market_sim.simulation.scenario import load_scenario
 
-        if rpc:
-            set_ = [*set_, f"settlement.rpc={rpc}"]
-        sc = load_scenario(resolve_scenario(scenario), set_, seed)
+        try:
+            sc = load_scenario(resolve_scenario(scenario), [*set_, f"settlement.rpc={rpc}"] if rpc else set_, seed)
+        except ConfigError as exc:
+            if rpc and exc.key == "settlement":
+                raise ConfigError(f"--rpc applies to scenarios with on-chain settlement ([settlement]); "
+                                  f"{scenario!r} has none") from None
+            raise
         sim = Simulation(sc, pacer=make_pacer(realtime)).build()
         started = dt.datetime.now(dt.timezone.utc)
         # Real time: refresh about five times per wall second; otherwise 200 steps over the run.

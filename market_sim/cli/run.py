@@ -106,13 +106,13 @@ def register(app: typer.Typer) -> None:
         from market_sim.simulation.runner import Simulation
         from market_sim.simulation.scenario import load_scenario
 
-        try:
-            sc = load_scenario(resolve_scenario(scenario), [*set_, f"settlement.rpc={rpc}"] if rpc else set_, seed)
-        except ConfigError as exc:
-            if rpc and exc.key == "settlement":
+        path = resolve_scenario(scenario)
+        sc = load_scenario(path, set_, seed)
+        if rpc:
+            if "settlement" not in sc.raw:
                 raise ConfigError(f"--rpc applies to scenarios with on-chain settlement ([settlement]); "
-                                  f"{scenario!r} has none") from None
-            raise
+                                  f"{scenario!r} has none")
+            sc = load_scenario(path, [*set_, f"settlement.rpc={rpc}"], seed)
         sim = Simulation(sc, pacer=make_pacer(realtime)).build()
         started = dt.datetime.now(dt.timezone.utc)
         # Real time: refresh about five times per wall second; otherwise 200 steps over the run.

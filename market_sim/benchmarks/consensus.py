@@ -1,6 +1,6 @@
 """`market-sim bench consensus`: trades finalized per wall-clock second, simulated latency and signature work for
-committees of 4, 7 and 10 validators with batches of 1, 100 and 1,000 trades (BFT quorum and Streamlet), plus the
-synchronous pre-trade vote rate."""
+committees of 4, 7 and 10 validators with batches of 1, 100 and 1,000 trades (BFT quorum, Streamlet, and Raft as the
+crash-fault-tolerant comparison), plus the synchronous pre-trade vote rate."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def run(quick: bool = False, progress: bool = True) -> dict:
     """Measure; quick=True runs a reduced grid (smoke test)."""
     sizes = (4,) if quick else (4, 7, 10)
     batches = (1, 100) if quick else (1, 100, 1_000)
-    protocols = ("bft",) if quick else ("bft", "streamlet")
+    protocols = ("bft", "raft") if quick else ("bft", "streamlet", "raft")
     cases = []
     for protocol in protocols:
         for n in sizes:

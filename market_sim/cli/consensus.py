@@ -21,7 +21,8 @@ def register(app: typer.Typer) -> None:
         byzantine: int = typer.Option(2, "--byzantine", "-f", help="Byzantine validators (chosen by the seed)."),
         behaviour: str = typer.Option("equivocate", "--behaviour", help="crashed, reject, approve-all, equivocate, "
                                       "delayed, malicious-leader."),
-        protocol: str = typer.Option("streamlet", "--protocol", help="streamlet, bft or majority."),
+        protocol: str = typer.Option("streamlet", "--protocol", help="streamlet, bft, majority or raft "
+                                     "(crash faults only)."),
         latency: str = typer.Option("lognormal:20ms", "--latency", help="fixed:D, uniform:LO-HI, lognormal:MEDIAN."),
         seed: int = typer.Option(1, "--seed"),
         trades: int = typer.Option(200, "--trades", help="Trades the exchange submits."),
@@ -82,7 +83,8 @@ def _print(console: Console, config, workload, result, summary: dict, show: int)
         lat.add_row(label, *(f"{v[k]:.1f}" for k in ("p50", "p90", "p99", "max")))
     console.print(lat)
 
-    rounds = f"{summary['rounds']} {'epochs' if config.protocol == 'streamlet' else 'rounds'}"
+    unit = {"streamlet": "epochs", "raft": "terms"}.get(config.protocol, "rounds")
+    rounds = f"{summary['rounds']} {unit}"
     msgs = Table(title=f"Messages ({summary['messages_per_batch']} per batch, {rounds})")
     msgs.add_column("type")
     msgs.add_column("count", justify="right")

@@ -14,8 +14,9 @@ from market_sim.simulation.latency import LatencyModel, parse_duration, parse_la
 
 __all__ = ["ConsensusConfig", "PROTOCOLS", "BFT_PROTOCOLS"]
 
-PROTOCOLS = ("majority", "bft", "streamlet")
+PROTOCOLS = ("majority", "bft", "streamlet", "raft")
 BFT_PROTOCOLS = ("bft", "streamlet")
+CRASH_BEHAVIOURS = (Behaviour.HONEST, Behaviour.CRASHED, Behaviour.DELAYED)  # all that raft tolerates
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +72,12 @@ class ConsensusConfig:
         if self.loss and not max([self.gst, *(p.end for p in self.partitions)]):
             raise ConfigError("messages are only lost before the global stabilisation time: set gst (or a "
                               "partition) as well", key="loss", value=self.loss)
-        faulty = sum(1 for b in self.assignment() if b is not Behaviour.HONEST)
+        assignment = self.assignment()
+        faulty = sum(1 for b in assignment if b is not Behaviour.HONEST)
+        if protocol == "raft":  # Raft's code has no Byzantine behaviours to play, so no allow_unsafe here
+            for b in assignment:
+                if b not in CRASH_BEHAVIOURS:
+                    raise ConsensusError(f"raft tolerates crash faults only; use bft or streamlet for {b}")
         if not self.allow_unsafe:
             if protocol in BFT_PROTOCOLS and 3 * faulty >= self.nodes:
                 raise ConsensusError(
@@ -79,6 +85,10 @@ class ConsensusConfig:
                     f"f={faulty} needs n >= {3 * faulty + 1}, got n={self.nodes}")
             if protocol == "majority" and 2 * faulty >= self.nodes:
                 raise ConsensusError(f"majority vote needs fewer than n/2 faulty nodes: f={faulty}, n={self.nodes}")
+            if protocol == "raft" and 2 * faulty >= self.nodes:
+                raise ConsensusError(
+                    f"raft tolerates f crashed nodes only when f < n/2 (n >= 2f+1): "
+                    f"f={faulty} needs n >= {2 * faulty + 1}, got n={self.nodes}")
 
     @property
     def f(self) -> int:
@@ -87,9 +97,10 @@ class ConsensusConfig:
 
     @property
     def quorum(self) -> int:
-        """Signatures a certificate needs: 2f+1 for n = 3f+1 (BFT), a strict majority for 'majority'."""
+        """Signatures a certificate needs: 2f+1 for n = 3f+1 (BFT), a strict majority for 'majority' and 'raft'
+        (Raft commits on a majority of n = 2f+1 and its certificate carries that majority's signatures)."""
         n = self.nodes
-        if self.protocol == "majority":
+        if self.protocol in ("majority", "raft"):
             return n // 2 + 1
         if self.protocol == "streamlet":
             return math.ceil(2 * n / 3)

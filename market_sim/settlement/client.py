@@ -130,6 +130,11 @@ class SettlementClient:
         """The EIP-712 digest the contract checks signatures against."""
         return bytes(self.chain.call(self.contract.functions.batchDigest(header.as_tuple())))
 
+    def withdrawals(self, from_block: int, to_block: int) -> list[tuple[str, str]]:
+        """(account, token) of every Withdrawn event in blocks from_block..to_block, oldest first."""
+        logs = self.chain.event_logs(self.contract, "Withdrawn", from_block=from_block, to_block=to_block)
+        return [(log["account"], log["token"]) for log in logs]
+
     def settle_call(self, batch: SettlementBatch, signatures: bytes) -> ContractFunction:
         """The contract function call that settles `batch` with these packed signatures."""
         fns = self.contract.functions

@@ -3,8 +3,10 @@
 Batches are cut by size (max_batch trades) or by time (the oldest waiting trade has waited max_delay ns of
 simulated time on the Kernel). Every trade the pipeline receives ends in exactly one of: settled (in one batch,
 never two), failed (with the reason), or still pending. Before sending, a batch's trades are checked against the
-ledger (which mirrors the contract) so a trader short of funds is refused off chain; if the contract still reverts,
-the decoded custom error decides what happens (see _handle_revert). Each batch is written to a Journal before it
+ledger (which mirrors the contract) so a trader short of funds is refused off chain; the ledger first follows the
+contract's Withdrawn events, so a balance withdrawn behind its back never yields a certified batch the contract refuses.
+If the contract still reverts (a withdrawal racing the settle transaction), the decoded custom error decides what
+happens (see _handle_revert). Each batch is written to a Journal before it
 is sent, so a process that crashes between submit and confirm recovers by reading the chain (recover()); with a
 state_dir the ledger and the journal live in JSON files and SettlementPipeline.restore() restarts from them.
 """
@@ -92,6 +94,8 @@ class SettlementPipeline:
         self.failed: list[FailedTrade] = []
         self.batches: list[BatchRecord] = []
         self.reverts: list[str] = []       # every decoded revert, in order
+        self.corrections: list[str] = []   # ledger balances corrected from the chain after withdrawals, in order
+        self._watched_block = client.chain.block_number  # Withdrawn events up to here are reflected in the ledger
         self.duplicates = 0                 # trades received again (ignored)
         self._seen: set[int] = set()        # ids of every trade received
         self._timer = None
@@ -154,6 +158,7 @@ class SettlementPipeline:
                 settled.append(self.encoder.settled(trade))
             except SettlementError as exc:
                 self._fail(trade, f"cannot encode: {exc}")
+        self._follow_withdrawals()
         for attempt in range(1, self.max_attempts + 1):
             settled = self._solvent(settled, by_id)
             if not settled:
@@ -188,6 +193,21 @@ class SettlementPipeline:
             self._fail(by_id[trade.trade_id],
                        f"insufficient balance: {account} needs {needed} of token {token}, has {available}")
         return kept
+
+    def _follow_withdrawals(self) -> None:
+        """Adopt the chain's balance for every (account, token) withdrawn since the last look. Withdrawals are the only
+        way a balance falls outside the pipeline's own batches, and a batch certified on a stale balance would be final
+        in the trade log yet refused by the contract; so this runs before every certification."""
+        head = self.client.chain.block_number
+        if head <= self._watched_block:
+            return
+        for account, token in dict.fromkeys(self.client.withdrawals(self._watched_block + 1, head)):
+            chain_balance = self.client.balance(account, token)
+            if chain_balance != self.ledger.balance(account, token):
+                self.ledger.correct(account, token, chain_balance)
+                self.corrections.append(f"{account} token {token}: adopted the chain's {chain_balance} after a "
+                                        "withdrawal")
+        self._watched_block = head
 
     def _handle_revert(self, exc: ContractRevertError, batch: SettlementBatch, source: tuple[Trade, ...]) -> bool:
         """React to a decoded revert; True means 'rebuild and resubmit', False means the batch is finished."""

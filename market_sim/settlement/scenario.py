@@ -144,6 +144,7 @@ class SettlementSection(Section):
             "trades_failed_settlement": len(p.failed),
             "settlement_batches": len(p.batches),
             "settlement_reverts": len(p.reverts),
+            "ledger_corrections": len(p.corrections),
             "gas_per_settled_trade": round(p.gas_used / settled) if settled else None,
             "settled_trades_per_second": round(settled / seconds, 1) if seconds > 0 else None,
             "trade_log_verified": "yes" if log_ok else "NO",

@@ -91,9 +91,38 @@ def test_short_trader_is_refused_off_chain_and_the_rest_settles(env):
     check_reconciled(env, p)
 
 
-def test_revert_is_decoded_and_the_batch_rebuilt_without_the_offender(env):
-    p = make_pipeline(env)
+def test_withdrawal_behind_the_ledger_is_followed_before_certification(env):
+    certifier = CountingCertifier(env)
+    p = make_pipeline(env, certifier=certifier)
     env.client.withdraw(env.quote, FUNDS - 10**16, sender="alice")  # behind the ledger's back
+    ok, too_big = trade(buyer="bob", seller="alice", price=1), trade(qty=1, price=500)
+    p.on_trade(ok)
+    p.on_trade(too_big)
+    p.flush()
+    # The ledger followed the Withdrawn event, so only a batch the contract accepts was ever certified.
+    assert certifier.calls == 1 and not p.reverts
+    assert len(p.corrections) == 1 and env.alice in p.corrections[0]
+    assert p.ledger.balance(env.alice, env.quote) == env.client.balance(env.alice, env.quote)
+    assert [f.trade.trade_id for f in p.failed] == [too_big.trade_id]
+    assert "insufficient balance" in p.failed[0].reason
+    assert p.batches[0].attempts == 1 and p.ledger.settled_trade_ids == {ok.trade_id}
+    later = trade(buyer="bob", seller="alice", price=1)
+    p.on_trade(later)
+    p.flush()
+    assert [b.sequence for b in p.batches] == [1, 2] and later.trade_id in p.ledger.settled_trade_ids
+    check_reconciled(env, p)
+
+
+def test_revert_is_decoded_and_the_batch_rebuilt_without_the_offender(env):
+    class WithdrawingCertifier(CountingCertifier):
+        """Alice withdraws after the ledger caught up and before the settle transaction (a race it cannot see)."""
+
+        def certify(self, batch, trades):
+            if self.calls == 0:
+                env.client.withdraw(env.quote, FUNDS - 10**16, sender="alice")
+            return super().certify(batch, trades)
+
+    p = make_pipeline(env, certifier=WithdrawingCertifier(env))
     ok, too_big = trade(buyer="bob", seller="alice", price=1), trade(qty=1, price=500)
     p.on_trade(ok)
     p.on_trade(too_big)

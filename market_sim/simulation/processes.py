@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from market_sim.core.clock import NS_PER_SECOND
 from market_sim.core.errors import ConfigError
+from market_sim.simulation.registry import KindRegistry
 from market_sim.simulation.latency import parse_duration
 from market_sim.simulation.params import build_params, param
 
@@ -206,20 +207,17 @@ class CsvReplay(PriceProcess):
         return self._prices[max(i, 0)]
 
 
-_PROCESS_TYPES: dict[str, type[PriceProcess]] = {}
+PROCESS_TYPES: KindRegistry[type[PriceProcess]] = KindRegistry("process kind")
 
 
 def register_process_type(cls: type[PriceProcess]) -> type[PriceProcess]:
     """Register a PriceProcess subclass under cls.kind (usable as a decorator)."""
-    if not cls.kind:
-        raise ConfigError("a price process class needs a non-empty kind", key="kind", value=cls.__name__)
-    _PROCESS_TYPES[cls.kind] = cls
-    return cls
+    return PROCESS_TYPES.register(cls)
 
 
 def process_types() -> dict[str, type[PriceProcess]]:
     """Registered process kinds."""
-    return dict(_PROCESS_TYPES)
+    return PROCESS_TYPES.all()
 
 
 for _cls in (GBM, MertonJumpDiffusion, OrnsteinUhlenbeck, CsvReplay):
@@ -231,15 +229,12 @@ def validate_process(raw: Any, where: str) -> tuple[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError("must be a table", key=where, value=raw)
     kind = raw.get("kind")
-    if kind not in _PROCESS_TYPES:
-        raise ConfigError(f"unknown process kind; choose one of {', '.join(sorted(_PROCESS_TYPES))}",
-                          key=f"{where}.kind", value=kind)
-    cls = _PROCESS_TYPES[kind]
+    cls = PROCESS_TYPES.get(kind, f"{where}.kind")
     params = build_params(cls.Params, {k: v for k, v in raw.items() if k != "kind"}, where)
     return kind, params
 
 
 def build_process(kind: str, params: Any, seed: int) -> PriceProcess:
     """Instantiate a registered process kind (a class constructed as cls(params, seed))."""
-    cls: Callable[..., PriceProcess] = _PROCESS_TYPES[kind]
+    cls: Callable[..., PriceProcess] = PROCESS_TYPES.get(kind, "kind")
     return cls(params, seed)

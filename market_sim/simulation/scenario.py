@@ -22,7 +22,7 @@ from market_sim.core.clock import NS_PER_SECOND
 from market_sim.core.errors import ConfigError, MarketSimError
 from market_sim.core.instruments import Instrument
 from market_sim.simulation import agents as _agents  # noqa: F401  (registers the built-in agent kinds)
-from market_sim.simulation.agents.base import agent_types
+from market_sim.simulation.agents.base import AGENT_TYPES
 from market_sim.simulation.latency import LatencyModel, parse_latency
 from market_sim.simulation.params import build_params, param
 from market_sim.simulation.processes import CsvReplay, validate_process
@@ -353,16 +353,13 @@ _AGENT_KEYS = ("type", "name", "count", "instruments", "venue", "latency")
 
 def _parse_agents(raw: Mapping[str, Any], known: tuple[str, ...], venues: tuple[VenueConfig, ...]
                   ) -> tuple[AgentConfig, ...]:
-    kinds = agent_types()
     venue_names = {v.name: v for v in venues}
     out: list[AgentConfig] = []
     names: set[str] = set()
     for i, e in enumerate(_array(raw, "agents")):
         where = f"agents[{i}]"
         kind = e.get("type")
-        if kind not in kinds:
-            raise ConfigError(f"unknown agent type; choose one of {', '.join(sorted(kinds))}",
-                              key=f"{where}.type", value=kind)
+        cls = AGENT_TYPES.get(kind, f"{where}.type")
         name = e.get("name", kind)
         if not isinstance(name, str) or not name or name in names:
             raise ConfigError("must be a unique non-empty string (give each group of one type a name)",
@@ -385,7 +382,7 @@ def _parse_agents(raw: Mapping[str, Any], known: tuple[str, ...], venues: tuple[
                 raise ConfigError("no venue lists this instrument", key=f"{where}.instruments", value=s)
             venue_of[s] = listing
         latency = parse_latency(e["latency"], f"{where}.latency") if "latency" in e else None
-        params = build_params(kinds[kind].Params, {k: v for k, v in e.items() if k not in _AGENT_KEYS}, where)
+        params = build_params(cls.Params, {k: v for k, v in e.items() if k not in _AGENT_KEYS}, where)
         out.append(AgentConfig(name, kind, count, symbols, venue_of, latency, params))
     return tuple(out)
 

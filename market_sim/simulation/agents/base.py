@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from market_sim.core.errors import ConfigError
+from market_sim.simulation.registry import KindRegistry
 from market_sim.core.events import Event, OrderCancelled, OrderModified, OrderRejected
 from market_sim.core.instruments import Instrument
 from market_sim.core.orders import (
@@ -242,17 +243,14 @@ class Agent:
         return self.cash.get(symbol, 0) + (pos * mark if mark is not None else 0)
 
 
-_AGENT_TYPES: dict[str, type[Agent]] = {}
+AGENT_TYPES: KindRegistry[type[Agent]] = KindRegistry("agent type")
 
 
 def register_agent_type(cls: type[Agent]) -> type[Agent]:
     """Make an Agent subclass usable as `type = "<cls.kind>"` in [[agents]] (usable as a decorator)."""
-    if not cls.kind:
-        raise ConfigError("an agent class needs a non-empty kind", key="kind", value=cls.__name__)
-    _AGENT_TYPES[cls.kind] = cls
-    return cls
+    return AGENT_TYPES.register(cls)
 
 
 def agent_types() -> dict[str, type[Agent]]:
     """Registered agent kinds."""
-    return dict(_AGENT_TYPES)
+    return AGENT_TYPES.all()

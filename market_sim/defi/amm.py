@@ -1,4 +1,4 @@
-"""On-chain AMM access: deploy Factory + Router on a Chain, create pairs, add/remove liquidity, swap, read pools."""
+"""On-chain AMM access: deploy Factory, WETH9 and Router on a Chain; create pairs, add/remove liquidity, swap."""
 
 from __future__ import annotations
 
@@ -75,12 +75,13 @@ class SwapResult:
 
 
 class Amm:
-    """The AMM contracts on one chain (Factory + Router) and the pairs made through them."""
+    """The AMM contracts on one chain (Factory, WETH9, Router) and the pairs made through them."""
 
-    def __init__(self, chain: Chain, factory: Contract, router: Contract) -> None:
+    def __init__(self, chain: Chain, factory: Contract, router: Contract, weth: Contract) -> None:
         self.chain = chain
         self.factory = factory
         self.router = router
+        self.weth = weth
         self._pairs: dict[tuple[str, str], PairInfo] = {}
         self._handles: dict[str, Contract] = {}
         # Called with (kind, receipt) after every mined swap ("swap") and liquidity change ("lp_mint", "lp_burn").
@@ -88,10 +89,11 @@ class Amm:
 
     @classmethod
     def deploy(cls, chain: Chain, *, sender: str = "deployer") -> Amm:
-        """Deploy a Factory (sender sets the protocol fee receiver) and its Router."""
+        """Deploy a Factory (sender sets the protocol fee receiver), a WETH9 and the Router of both."""
         factory = chain.deploy("Factory", chain.address(sender), sender=sender)
-        router = chain.deploy("Router", factory.address, sender=sender)
-        return cls(chain, factory, router)
+        weth = chain.deploy("WETH9", sender=sender)
+        router = chain.deploy("Router", factory.address, weth.address, sender=sender)
+        return cls(chain, factory, router, weth)
 
     # ---- pairs --------------------------------------------------------------------------------------------------
     def create_pair(self, token_a: str, token_b: str, fee_bps: int = DEFAULT_FEE_BPS, *,

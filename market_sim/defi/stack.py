@@ -1,4 +1,4 @@
-"""The AMM (Factory, Router, a BaseToken/QuoteToken pool) and the Bridge in the deployable stack (`market-sim deploy`)."""
+"""The AMM (Factory + a BaseToken/QuoteToken pool, WETH9, Router) and the Bridge in the stack (`market-sim deploy`)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ def _bridge_args(chain: Chain, deployed: dict) -> tuple:
 AMM_STEPS = (
     DeployStep("Factory", "Factory", (AccountRef("deployer"),),
                then=(Call("createPair", (Ref("BaseToken"), Ref("QuoteToken"))),)),
-    DeployStep("Router", "Router", (Ref("Factory"),)),
+    DeployStep("WETH9", "WETH9"),
+    DeployStep("Router", "Router", (Ref("Factory"), Ref("WETH9"))),
 )
 BRIDGE_STEP = DeployStep("Bridge", "Bridge", _bridge_args)
 

@@ -218,9 +218,9 @@ def test_python_math_equals_contract_and_k_never_decreases(
         r_in, r_out = (r0, r1) if zero_for_one else (r1, r0)
         out = get_amount_out(amount, r_in, r_out)
         router = w.amm.router.functions
-        assert w.chain.call(router.getAmountOut(amount, r_in, r_out, 30)) == out
+        assert w.chain.call(router.getAmountOutWithFee(amount, r_in, r_out, 30)) == out
         if 0 < amount < r_out:
-            assert w.chain.call(router.getAmountIn(amount, r_in, r_out, 30)) == get_amount_in(amount, r_in, r_out)
+            assert w.chain.call(router.getAmountInWithFee(amount, r_in, r_out, 30)) == get_amount_in(amount, r_in, r_out)
         if out == 0:
             return
         w.transfer_to_pair(w.token0 if zero_for_one else w.token1, amount)

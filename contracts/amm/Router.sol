@@ -27,7 +27,7 @@ contract Router {
     using SafeERC20 for IERC20;
 
     uint256 private constant FEE_DENOMINATOR = 10_000;
-    /// @notice Fee assumed by the three-argument getAmountOut/getAmountIn: Factory.DEFAULT_FEE_BPS (30 bps = V2's 0.3 %).
+    /// @notice Fee assumed by the three-argument getAmountOut/getAmountIn: Factory.DEFAULT_FEE_BPS (V2's 0.3 %).
     uint256 public constant DEFAULT_FEE_BPS = 30;
 
     /// @notice The factory whose pairs this router trades.
@@ -224,8 +224,9 @@ contract Router {
         bytes32 s
     ) external returns (uint256 amountETH) {
         _permit(_existingPair(token, WETH), liquidity, deadline, approveMax, v, r, s);
-        amountETH =
-            removeLiquidityETHSupportingFeeOnTransferTokens(token, liquidity, amountTokenMin, amountETHMin, to, deadline);
+        amountETH = removeLiquidityETHSupportingFeeOnTransferTokens(
+            token, liquidity, amountTokenMin, amountETHMin, to, deadline
+        );
     }
 
     // ---- swaps -----------------------------------------------------------------------------------------------------

@@ -36,7 +36,8 @@ def test_deploy_script_over_http(anvil, tmp_path):
     assert "anvil-it (chain id 31337)" in first.stdout and "BaseToken" in first.stdout
     record = json.loads((tmp_path / "anvil-it.json").read_text())
     assert record["chainId"] == 31337 and record["live"] is True
-    assert set(record["contracts"]) == {"BaseToken", "QuoteToken", "Factory", "Router", "Bridge", "Settlement"}
+    assert set(record["contracts"]) == {"BaseToken", "QuoteToken", "Factory", "WETH9", "Router", "Bridge",
+                                           "Settlement"}
 
     chain = Chain.connect(anvil)
     for entry in record["contracts"].values():

@@ -13,7 +13,8 @@ ZERO = "0x" + "00" * 20
 def test_full_stack_is_wired():
     chain = Chain.local()
     result = deploy_stack(chain)
-    assert list(result.contracts) == ["BaseToken", "QuoteToken", "Factory", "Router", "Bridge", "Settlement"]
+    assert list(result.contracts) == ["BaseToken", "QuoteToken", "Factory", "WETH9", "Router", "Bridge",
+                                    "Settlement"]
     h = result.handles
     base, quote = result.address("BaseToken"), result.address("QuoteToken")
 
@@ -28,4 +29,5 @@ def test_full_stack_is_wired():
     pair = chain.call(h["Factory"].functions.getPair(base, quote))
     assert pair != ZERO and pair == chain.call(h["Factory"].functions.getPair(quote, base))
     assert chain.call(h["Router"].functions.factory()) == result.address("Factory")
+    assert chain.call(h["Router"].functions.WETH()) == result.address("WETH9")
     assert chain.call(h["Bridge"].functions.threshold()) == 3

@@ -172,7 +172,8 @@ def test_factory_and_weth(v2w: V2World) -> None:
     assert w.chain.call(w.f.WETH()) == w.weth.address
     assert [w.chain.call(getattr(w.weth.functions, n)()) for n in ("name", "symbol", "decimals")] == [
         "Wrapped Ether", "WETH", 18]
-    assert w.chain.call(w.amm.router.functions.pairInitCodeHash()) == keccak(bytes.fromhex(load_artifact("Pair").bytecode))
+    init_code_hash = keccak(bytes.fromhex(load_artifact("Pair").bytecode))
+    assert w.chain.call(w.amm.router.functions.pairInitCodeHash()) == init_code_hash
 
 
 # ---- quotes -----------------------------------------------------------------------------------------------------

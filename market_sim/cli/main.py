@@ -11,14 +11,16 @@ import importlib
 import os
 import pkgutil
 import sys
+import tempfile
 import traceback
+from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from typer._click.exceptions import ClickException  # typer vendors click; `click` itself is not a dependency
 
-from market_sim.core.errors import MarketSimError
+from market_sim.core.errors import ConfigError, MarketSimError
 
 app = typer.Typer(
     name="market-sim",
@@ -47,6 +49,23 @@ def _version(value: bool) -> None:
 
         typer.echo(f"market-sim {__version__}")
         raise typer.Exit()
+
+
+def check_output_file(path: Path) -> Path:
+    """Check, before a command does any work, that it will be able to write its output file `path` (a missing
+    parent folder is created later only where the command says so; here it must exist)."""
+    if path.is_dir():
+        raise ConfigError(f"cannot write {path}: it is a folder")
+    parent = path.parent
+    if not parent.is_dir():
+        raise ConfigError(f"cannot write {path}: {parent} is not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".market-sim-write-check-", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
 
 
 @app.callback()

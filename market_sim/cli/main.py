@@ -104,9 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and map every outcome to an exit code (see the module docstring); never a traceback
     unless `--debug`."""
     global _debug
-    _debug = "--debug" in (sys.argv[1:] if argv is None else argv)  # also before the callback has run
+    _debug = False  # the root callback sets it from --debug
     try:
-        result = app(args=argv, standalone_mode=False)
+        result = app(args=argv, prog_name="market-sim", standalone_mode=False)
     except ClickException as exc:  # usage errors: unknown option/command, missing or malformed argument
         exc.show()
         return exc.exit_code

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import warnings
 from pathlib import Path
 
@@ -128,23 +129,37 @@ USAGE = {
 }
 
 
+def _check_usage_error(args: tuple[str, ...], code: int, out: str, err: str) -> None:
+    assert code == 2, (args, err)
+    assert "Traceback" not in err and out == "", (args, err)
+    assert err.startswith("Usage: market-sim"), (args, err)
+    errors = [line for line in err.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and errors[0].startswith(USAGE[args]), (args, err)
+
+
 @needs_script
-def test_usage_errors_exit_2_with_typers_message_and_no_traceback(tmp_path):
+def test_usage_errors_through_the_console_script_exit_2_without_a_traceback(tmp_path):
+    cases = [("run", "random-market", "--foo"), ("consensus", "--nodes", "abc"), ("bogus",)]
     procs = {args: subprocess.Popen([MARKET_SIM, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                    env=_env(), cwd=tmp_path) for args in USAGE}
+                                    env=_env(), cwd=tmp_path) for args in cases}
     for args, proc in procs.items():
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 2, (args, err)
-        assert "Traceback" not in err and out == "", (args, err)
-        assert err.startswith("Usage: market-sim"), (args, err)
-        errors = [line for line in err.splitlines() if line.startswith("Error:")]
-        assert len(errors) == 1 and errors[0].startswith(USAGE[args]), (args, err)
+        out, err = proc.communicate(timeout=300)
+        _check_usage_error(args, proc.returncode, out, err)
     assert not any(tmp_path.iterdir())  # nothing written
+
+
+@pytest.mark.parametrize("args", list(USAGE))
+def test_usage_errors_exit_2_with_typers_message(args, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    _check_usage_error(args, code, out, err)
+    assert not any(tmp_path.iterdir())
 
 
 @needs_script
 def test_version_prints_the_package_version():
-    proc = subprocess.run([MARKET_SIM, "--version"], capture_output=True, text=True, env=_env(), timeout=120)
+    proc = subprocess.run([MARKET_SIM, "--version"], capture_output=True, text=True, env=_env(), timeout=300)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, f"market-sim {market_sim.__version__}\n", "")
 
 
@@ -283,6 +298,8 @@ def test_ctrl_c_mid_run_exits_130_and_keeps_the_partial_run_marked(trip, tmp_pat
     proc = subprocess.Popen([MARKET_SIM, "run", str(scenario), "--out", str(runs), "--no-plots"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(plugins),
                             cwd=tmp_path, preexec_fn=_default_sigint)
+    watchdog = threading.Timer(300, proc.kill)  # only so that a hung child cannot hang the test run
+    watchdog.start()
     try:
         seen = []
         for line in proc.stderr:  # the tripwire agent announces simulated time 20 s and waits there
@@ -294,6 +311,7 @@ def test_ctrl_c_mid_run_exits_130_and_keeps_the_partial_run_marked(trip, tmp_pat
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=120)
     finally:
+        watchdog.cancel()
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130, err

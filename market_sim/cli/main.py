@@ -131,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         if _debug:
             traceback.print_exception(exc)
         hint = "" if _debug else " (run with --debug for the traceback)"
-        err_console.print(f"[bold red]error:[/] unexpected {type(exc).__name__}: {escape(str(exc))}{hint}",
+        text = " ".join(str(exc).split())
+        err_console.print(f"[bold red]error:[/] unexpected {type(exc).__name__}: {escape(text)}{hint}",
                           highlight=False, soft_wrap=True)
         _notes(exc)
         return 1

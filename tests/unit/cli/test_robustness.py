@@ -38,7 +38,7 @@ TRIPWIRE = textwrap.dedent('''
     @dataclass(frozen=True, slots=True)
     class TripwireParams:
         at: int = param(1, duration=True, min=1)
-        action: str = param("wait", choices=("wait", "raise", "none"))
+        action: str = param("wait", choices=("wait", "raise", "chain", "none"))
 
     @register_agent_type
     class Tripwire(Agent):
@@ -51,6 +51,9 @@ TRIPWIRE = textwrap.dedent('''
         def on_wakeup(self):
             if self.params.action == "raise":
                 raise RuntimeError("the RPC node went away")
+            if self.params.action == "chain":
+                from market_sim.core.errors import RpcConnectionError
+                raise RpcConnectionError("http://127.0.0.1:8545 stopped answering")
             if self.params.action == "wait":
                 print("TRIPWIRE reached", file=sys.stderr, flush=True)
                 while True:
@@ -259,6 +262,29 @@ def test_an_unexpected_error_mid_run_is_one_line_and_keeps_the_partial_run(trip,
     assert not data.complete and data.status == "failed"
     assert len(data["trades"]) == rec.metrics["trades"] > 0
     assert data["trades"]["ts"].max() <= TRIP_AT
+
+
+def test_a_market_sim_error_mid_run_keeps_the_partial_run_too(trip, tmp_path, capsys):
+    scenario, _ = trip
+    runs = tmp_path / "runs"
+    assert main(["run", str(scenario), "--out", str(runs), "--no-plots", "--quiet", "--set",
+                 "agents.trip.action=chain"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0] == "error: http://127.0.0.1:8545 stopped answering"
+    (rec,) = RunIndex(runs / INDEX_NAME).list()
+    assert (rec.status, rec.error) == ("failed", "http://127.0.0.1:8545 stopped answering")
+    assert " ".join(" ".join(lines[1:]).split()).endswith(f"kept in {rec.path}, marked failed")
+
+
+def test_ctrl_c_in_another_command_exits_130(monkeypatch, capsys):
+    import market_sim.cli.consensus as consensus
+
+    def interrupted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(consensus, "simulate", interrupted)
+    assert main(["consensus", "--trades", "5"]) == 130
+    assert capsys.readouterr().err.strip() == "interrupted"
 
 
 def test_debug_shows_the_traceback(trip, tmp_path, capsys):

@@ -39,6 +39,10 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(None, "--out", help="Also write the JSON result to this file."),
     ) -> None:
         """Run a benchmark and print its figures as JSON."""
+        if out is not None:
+            from market_sim.cli.main import check_output_file
+
+            check_output_file(out)  # before the benchmark, so its figures are not lost to a bad path
         result = run_benchmark(name, quick=quick, rpc=rpc, progress=not json_out)
         text = json.dumps(result, indent=2, default=str)
         if out is not None:

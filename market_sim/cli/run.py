@@ -3,17 +3,34 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
+import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from market_sim.core.errors import ConfigError
+from market_sim.core.errors import ConfigError, MarketSimError
 
 console = Console()
+MAX_SEED = 2**63 - 1  # run seeds are stored as SQLite INTEGER
+
+
+def _check_realtime(value: float | None) -> float | None:
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"must be a positive, finite speed factor (got {value})")
+    return value
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception as one line: MarketSimError messages as they are, anything else with its type."""
+    text = " ".join(str(exc).split())
+    return text if isinstance(exc, MarketSimError) else f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _catalog_table() -> Table:
@@ -91,21 +108,27 @@ def register(app: typer.Typer) -> None:
     def run(
         scenario: str = typer.Argument(..., help="A scenario name (see `market-sim list`) or a scenario file."),
         set_: list[str] = typer.Option([], "--set", help="Override a dotted key, e.g. agents.noise.count=50."),
-        seed: int = typer.Option(None, "--seed", help="Random seed (overrides [scenario].seed)."),
+        seed: int = typer.Option(None, "--seed", min=0, max=MAX_SEED,
+                                 help="Random seed (overrides [scenario].seed)."),
         out: Path = typer.Option(None, "--out", help="Runs folder (default $MARKET_SIM_RUNS or ./runs)."),
-        realtime: float = typer.Option(None, "--realtime", help="Pace to the wall clock at this speed (1 = live)."),
+        realtime: float = typer.Option(None, "--realtime", callback=_check_realtime,
+                                       help="Pace to the wall clock at this speed (1 = live)."),
         no_plots: bool = typer.Option(False, "--no-plots", help="Skip the PNG plots."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
         rpc: str = typer.Option(None, "--rpc", help="Settle on this JSON-RPC node (same as --set settlement.rpc=URL)."),
     ) -> None:
         """Run a scenario and store its results (tables, metrics, plots) in a new run folder."""
+        from market_sim.cli.main import Interrupted
         from market_sim.core.clock import NS_PER_SECOND
         from market_sim.simulation.catalog import resolve_scenario
         from market_sim.simulation.clocks import make_pacer
-        from market_sim.simulation.results import write_run
+        from market_sim.simulation.results import COMPLETE, FAILED, INTERRUPTED, RunWriter, check_runs_dir, \
+            partial_outcome
         from market_sim.simulation.runner import Simulation
         from market_sim.simulation.scenario import load_scenario
 
+        # Every argument is checked before any work: a finished run is never lost to a bad --out or seed.
+        check_runs_dir(out)
         path = resolve_scenario(scenario)
         sc = load_scenario(path, set_, seed)
         if rpc:
@@ -113,30 +136,69 @@ def register(app: typer.Typer) -> None:
                 raise ConfigError(f"--rpc applies to scenarios with on-chain settlement ([settlement]); "
                                   f"{scenario!r} has none")
             sc = load_scenario(path, [*set_, f"settlement.rpc={rpc}"], seed)
-        sim = Simulation(sc, pacer=make_pacer(realtime)).build()
-        started = dt.datetime.now(dt.timezone.utc)
+        writer = RunWriter(out, sc, overrides=set_, started_at=dt.datetime.now(dt.timezone.utc))
+        try:
+            sim = Simulation(sc, pacer=make_pacer(realtime)).build()
+        except KeyboardInterrupt:
+            writer.discard()
+            raise Interrupted("interrupted while setting up the run; nothing was kept") from None
+        except BaseException:
+            writer.discard()  # nothing was computed yet
+            raise
         # Real time: refresh about five times per wall second; otherwise 200 steps over the run.
         chunk = max(1, int(realtime * NS_PER_SECOND / 5)) if realtime else None
-        if quiet:
-            outcome = sim.run(chunk=chunk)
-        else:
-            with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[clock]}"),
-                          TimeElapsedColumn(), TextColumn("{task.fields[prices]}"), console=console,
-                          transient=True) as bar:
-                task = bar.add_task(sc.name, total=sc.duration, clock="", prices="")
+        t0 = time.perf_counter()
+        status, failure = COMPLETE, None
+        try:
+            if quiet:
+                outcome = sim.run(chunk=chunk)
+            else:
+                with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[clock]}"),
+                              TimeElapsedColumn(), TextColumn("{task.fields[prices]}"), console=console,
+                              transient=True) as bar:
+                    task = bar.add_task(sc.name, total=sc.duration, clock="", prices="")
 
-                def progress(now: int, total: int) -> None:
-                    bar.update(task, completed=now, clock=f"{now / NS_PER_SECOND:,.0f}/{total / NS_PER_SECOND:,.0f} s",
-                               prices=_top_prices(sim) if realtime else "")
+                    def progress(now: int, total: int) -> None:
+                        bar.update(task, completed=now,
+                                   clock=f"{now / NS_PER_SECOND:,.0f}/{total / NS_PER_SECOND:,.0f} s",
+                                   prices=_top_prices(sim) if realtime else "")
 
-                outcome = sim.run(progress, chunk=chunk)
-        record = write_run(outcome, out, overrides=set_, started_at=started, plots=False if no_plots else None)
-        print_summary(record.run_id, record.path, record.metrics)
+                    outcome = sim.run(progress, chunk=chunk)
+        except KeyboardInterrupt as exc:  # keep what was computed, marked interrupted
+            status, failure = INTERRUPTED, exc
+        except Exception as exc:  # noqa: BLE001  (kept, marked failed; main() prints the error)
+            status, failure = FAILED, exc
+        if failure is not None:
+            outcome = partial_outcome(sim, time.perf_counter() - t0)
+        try:
+            record = writer.write(outcome, plots=False if no_plots else None, status=status,
+                                  error=None if status != FAILED else _describe(failure),
+                                  simulated_ns=sim.kernel.now)
+        except BaseException as exc:
+            kept = (f"what was written is kept in {writer.tmp}, marked incomplete" if writer.state == "writing"
+                    else "nothing was kept")
+            what = "interrupted while writing the results" if isinstance(exc, KeyboardInterrupt) else \
+                "writing the results failed"
+            after = f" (after the run had {status}: {_describe(failure)})" if status == FAILED else ""
+            if isinstance(exc, KeyboardInterrupt):
+                raise Interrupted(f"{what}; {kept}{after}") from None
+            exc.add_note(f"{what}; {kept}{after}")
+            raise
+        if failure is None:
+            print_summary(record.run_id, record.path, record.metrics)
+            return
+        kept = (f"partial results (simulated {sim.kernel.now / NS_PER_SECOND:,.3f} of "
+                f"{sc.duration / NS_PER_SECOND:,.0f} s, {record.metrics.get('trades', 0):,} trades) kept in "
+                f"{record.path}, marked {status}")
+        if status == INTERRUPTED:
+            raise Interrupted(f"interrupted; {kept}") from None
+        failure.add_note(kept)
+        raise failure
 
     @app.command("runs")
     def runs(
         out: Path = typer.Option(None, "--out", help="Runs folder (default $MARKET_SIM_RUNS or ./runs)."),
-        limit: int = typer.Option(30, "--limit", help="Show at most this many runs."),
+        limit: int = typer.Option(30, "--limit", min=0, help="Show at most this many runs."),
     ) -> None:
         """List past runs from the run index, newest first."""
         from market_sim.simulation.results import INDEX_NAME, RunIndex, default_runs_dir
@@ -149,7 +211,7 @@ def register(app: typer.Typer) -> None:
             table.add_column(col)
         if index.is_file():
             for r in RunIndex(index).list(limit):
-                table.add_row(r.run_id, r.scenario, str(r.seed), r.started_at[:19].replace("T", " "),
+                table.add_row(r.run_id if r.complete else f"{r.run_id} ({r.status})", r.scenario, str(r.seed), r.started_at[:19].replace("T", " "),
                               _fmt(r.metrics.get("trades")), _fmt(r.metrics.get("events_per_second")),
                               " ".join(r.params.get("overrides", [])))
         console.print(table)
@@ -160,9 +222,14 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(None, "--out", help="Runs folder (default $MARKET_SIM_RUNS or ./runs)."),
     ) -> None:
         """Reprint a stored run's summary."""
-        from market_sim.simulation.results import load_run
+        from market_sim.simulation.results import PartialRunWarning, load_run, partial_note
 
-        data = load_run(run_id, out)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PartialRunWarning)  # said below, in the run's own words
+            data = load_run(run_id, out)
+        if not data.complete:
+            console.print(f"[bold yellow]partial run[/] ({escape(partial_note(data.status, data.info))}); "
+                          "its tables end where it stopped", highlight=False)
         print_summary(data.run_id, str(data.path), data.metrics)
         console.print("files: " + ", ".join(sorted(p.name for p in data.path.iterdir())))
 

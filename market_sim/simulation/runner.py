@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from market_sim.core.accounts import Accounts
+from market_sim.core.bus import Bus
 from market_sim.core.errors import ConfigError
 from market_sim.core.events import BookUpdate, Event, OrderAccepted, OrderRejected, RejectReason, Trade
 from market_sim.core.orders import NewOrder, Side, TimeInForce
@@ -50,6 +52,8 @@ class Simulation:
         self.scenario = scenario
         self.seed = scenario.seed
         self.kernel = Kernel()
+        self.bus = Bus()            # the one publish/subscribe channel of this run (market_sim.core.bus)
+        self.accounts = Accounts()  # the one record of who owns what (market_sim.core.accounts)
         self.pacer = pacer
         self.rng = random.Random(derive_seed(self.seed, "latency"))
         self.instruments = {c.instrument.symbol: c.instrument for c in scenario.instruments}

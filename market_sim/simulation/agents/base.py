@@ -31,6 +31,7 @@ from market_sim.simulation.params import NoParams
 from market_sim.simulation.venues import Quote
 
 if TYPE_CHECKING:
+    from market_sim.core.accounts import Account
     from market_sim.simulation.runner import Simulation
 
 __all__ = ["Agent", "Fill", "OpenOrder", "register_agent_type", "agent_types"]
@@ -94,6 +95,11 @@ class Agent:
         for s in symbols:
             self.positions.setdefault(s, 0)
             self.cash.setdefault(s, 0)
+
+    @property
+    def account(self) -> "Account":
+        """The agent's account in the simulation's accounts (balances per asset, positions per instrument)."""
+        return self._sim.accounts[self.id]
 
     # ----- hooks -----
     def on_start(self) -> None:

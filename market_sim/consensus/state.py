@@ -191,7 +191,9 @@ class ValidationState:
         self.approved = Pending()  # pre-trade approvals not yet final
         # Cumulative fills. The exchange reports each order as it stands before a trade (its open quantity), so an
         # order's size is the largest "open quantity reported + lots already filled when it was reported" over
-        # every new version of it (a modify up or a reused id reports a new version); final fills per order id:
+        # every new version of it (a modify up or a reused id reports a new version); final fills per order id.
+        # Validators only see orders through trades, so an order modified back up to exactly a version they saw
+        # earlier (same quantity, price and flags) looks like that stale version replayed: its size is not raised.
         self.sizes: dict[int, int] = {}
         self.filled: Counter[int] = Counter()
 

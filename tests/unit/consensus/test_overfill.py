@@ -95,3 +95,61 @@ def test_stale_order_version_cannot_overfill_but_may_fill_what_is_left() -> None
     assert _fill(state, 1, buy, 4) is None
     assert _fill(state, 2, buy, 7).startswith("overfill: buy order 10 has size 10, 4 already filled, trade 2 adds 7")
     assert _fill(state, 3, buy, 6) is None
+
+
+# ---- through the real matching engine: no false overfill on engine-produced claims ------------------------------
+
+from collections import Counter  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from market_sim.core.events import TradeRejected  # noqa: E402
+from market_sim.core.orders import CancelOrder, ModifyOrder, OrderType  # noqa: E402
+from market_sim.market import MatchingEngine  # noqa: E402
+
+_OP = st.tuples(st.sampled_from(("limit", "limit", "iceberg", "market", "cancel", "down", "up", "reprice")),
+                st.sampled_from((Side.BUY, Side.SELL)), st.integers(98, 102), st.integers(1, 12),
+                st.integers(0, 10**6))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_OP, min_size=1, max_size=60))
+def test_engine_trades_are_never_refused_and_fills_are_tracked(ops) -> None:
+    """Partial fills, icebergs, reductions, re-pricing and increases (to a size never shown before): the committee
+    approves every trade the engine proposes (self-trades aside) and each validator's fill count per order equals the engine's."""
+    committee = Committee.create(ConsensusConfig(nodes=4), accounts=None, balances=None)
+    eng = MatchingEngine([Instrument("XYZ")], validator=committee)
+    fills: Counter[int] = Counter()
+    owner: dict[int, str] = {}
+    largest: dict[int, int] = {}
+    for ts, (kind, side, price, qty, pick) in enumerate(ops, start=1):
+        live = sorted(owner)
+        if kind in ("limit", "iceberg", "market"):
+            oid = ts
+            trader = f"t{pick % 4}"
+            cmd = NewOrder(oid, trader, "XYZ", side, qty + (5 if kind == "iceberg" else 0),
+                           OrderType.MARKET if kind == "market" else OrderType.LIMIT,
+                           None if kind == "market" else price, display_quantity=2 if kind == "iceberg" else None)
+            owner[oid], largest[oid] = trader, cmd.quantity
+        elif not live:
+            continue
+        else:
+            oid = live[pick % len(live)]
+            if kind == "cancel":
+                cmd = CancelOrder(oid, owner[oid])
+            elif kind == "down":
+                cmd = ModifyOrder(oid, owner[oid], quantity=qty)
+            elif kind == "up":
+                largest[oid] += qty  # a size this order never had: a new version for the validators
+                cmd = ModifyOrder(oid, owner[oid], quantity=largest[oid])
+            else:
+                cmd = ModifyOrder(oid, owner[oid], price=price)
+        for event in eng.process(cmd, ts):
+            if isinstance(event, TradeRejected):  # the only refusal: no self-trade prevention is configured
+                assert refusal_code(event.reason) is Refusal.SELF_TRADE, event
+            if isinstance(event, Trade):
+                fills[event.buy_order_id] += event.quantity
+                fills[event.sell_order_id] += event.quantity
+    for node in committee.nodes:
+        assert +node.state.approved.filled == +fills

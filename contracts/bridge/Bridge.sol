@@ -24,6 +24,7 @@ contract Bridge is EIP712, ReentrancyGuardTransient {
     uint8 public constant KIND_MINT = 0;
     /// @notice Relay kind: a burn of the wrapped token on the other chain, releasing the locked token here.
     uint8 public constant KIND_RELEASE = 1;
+    /// @notice EIP-712 type hash of the signed Relay struct (it binds the destination chain id).
     bytes32 public constant RELAY_TYPEHASH = keccak256(
         "Relay(uint8 kind,uint256 sourceChainId,address sourceBridge,uint256 destChainId,uint64 nonce,address token,"
         "address recipient,uint256 amount)"

@@ -12,8 +12,10 @@ import {WrappedToken} from "./WrappedToken.sol";
 /// @notice Source side: `lock` escrows a token and `release` pays it back out for a burn on the other chain.
 /// Destination side: `mint` creates the wrapped token for a lock on the other chain and `burn` starts the way back.
 /// Each relay carries EIP-712 signatures of at least `threshold` distinct validators over
-/// Relay(uint8 kind,uint256 sourceChainId,address sourceBridge,uint64 nonce,address token,address recipient,uint256 amount)
-/// in this contract's domain ("MarketSimBridge", "1", this chain id, this address). A relay id is accepted once.
+/// Relay(uint8 kind,uint256 sourceChainId,address sourceBridge,uint256 destChainId,uint64 nonce,address token,
+/// address recipient,uint256 amount) in this contract's domain ("MarketSimBridge", "1", this chain id, this address).
+/// A relay id is accepted once. Every lock and burn names one destination chain (in its event and in the signed
+/// struct) and a bridge refuses a relay for any other destination, so a lock is mintable on exactly one chain.
 /// The bridge fee (basis points of the amount) is paid on the receiving side to `feeRecipient`.
 contract Bridge is EIP712, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
@@ -22,8 +24,10 @@ contract Bridge is EIP712, ReentrancyGuardTransient {
     uint8 public constant KIND_MINT = 0;
     /// @notice Relay kind: a burn of the wrapped token on the other chain, releasing the locked token here.
     uint8 public constant KIND_RELEASE = 1;
+    /// @notice EIP-712 type hash of the signed Relay struct (it binds the destination chain id).
     bytes32 public constant RELAY_TYPEHASH = keccak256(
-        "Relay(uint8 kind,uint256 sourceChainId,address sourceBridge,uint64 nonce,address token,address recipient,uint256 amount)"
+        "Relay(uint8 kind,uint256 sourceChainId,address sourceBridge,uint256 destChainId,uint64 nonce,address token,"
+        "address recipient,uint256 amount)"
     );
     uint256 private constant FEE_DENOMINATOR = 10_000;
 
@@ -73,6 +77,8 @@ contract Bridge is EIP712, ReentrancyGuardTransient {
     error SignersNotSorted(address previous, address signer);
     error QuorumNotReached(uint256 signatures, uint256 threshold);
     error InsufficientLocked(address token, uint256 amount, uint256 lockedAmount);
+    error InvalidRecipient(address recipient, uint256 destChainId);
+    error WrongDestination(uint256 destChainId, uint256 chainId);
 
     /// @param validators Accounts whose signatures attest relays.
     /// @param threshold_ Signatures needed per relay (1 <= threshold <= validators).
@@ -100,12 +106,20 @@ contract Bridge is EIP712, ReentrancyGuardTransient {
     }
 
     /// @notice Trusts `bridge` as the bridge contract on chain `chainId`.
+    /// @param chainId The remote chain.
+    /// @param bridge Its Bridge contract (zero: untrust the chain).
     function setRemoteBridge(uint256 chainId, address bridge) external onlyAdmin {
         remoteBridge[chainId] = bridge;
         emit RemoteBridgeSet(chainId, bridge);
     }
 
     /// @notice Deploys the wrapped token here for `sourceToken` on chain `sourceChainId`.
+    /// @param sourceChainId The chain holding the original token.
+    /// @param sourceToken The original token there.
+    /// @param name Name of the wrapped token.
+    /// @param symbol Symbol of the wrapped token.
+    /// @param decimals_ Decimals of the wrapped token (those of the original).
+    /// @return wrapped The new wrapped token.
     function createWrapped(uint256 sourceChainId, address sourceToken, string calldata name, string calldata symbol,
         uint8 decimals_) external onlyAdmin returns (address wrapped)
     {
@@ -116,7 +130,12 @@ contract Bridge is EIP712, ReentrancyGuardTransient {
         emit WrappedCreated(sourceChainId, sourceToken, wrapped);
     }
 
-    /// @notice Escrows `amount` of `token` (pre-approved) for `recipient` on chain `destChainId`.
+    /// @notice Escrows `amount` of `token` (pre-approved) for `recipient` on chain `destChainId`; the Locked event
+    /// names that one destination, the only bridge that will mint for it.
+    /// @param token The token to lock.
+    /// @param amount Amount to take from the caller (the event carries what arrived, fee-on-transfer safe).
+    /// @param recipient Receiver of the wrapped token on the destination (not zero).
+    /// @param destChainId The destination chain (a registered remote).
     /// @return nonce The transfer's nonce, part of its relay id on the destination.
     function lock(address token, uint256 amount, address recipient, uint256 destChainId)
         external
@@ -124,6 +143,7 @@ contract Bridge is EIP712, ReentrancyGuardTransient {
         returns (uint64 nonce)
     {
         if (amount == 0) revert ZeroAmount();
+        if (recipient == address(0)) revert InvalidRecipient(recipient, destChainId);
         if (remoteBridge[destChainId] == address(0)) revert UnknownRemote(destChainId, address(0));
         uint256 before = IERC20(token).balanceOf(address(this));
         IERC20(token).safeTransferFrom(msg.sender, address(this), amount);
@@ -134,11 +154,15 @@ contract Bridge is EIP712, ReentrancyGuardTransient {
     }
 
     /// @notice Burns `amount` of a wrapped token from the caller so that the original is released on its chain.
+    /// @param wrapped A wrapped token created by this bridge.
+    /// @param amount Amount to burn from the caller.
+    /// @param recipient Receiver of the original token on its chain (not zero).
     /// @return nonce The transfer's nonce, part of its relay id on the source chain.
     function burn(address wrapped, uint256 amount, address recipient) external nonReentrant returns (uint64 nonce) {
         if (amount == 0) revert ZeroAmount();
         WrappedToken w = WrappedToken(wrapped);
         uint256 sourceChainId = w.sourceChainId();
+        if (recipient == address(0)) revert InvalidRecipient(recipient, sourceChainId);
         address sourceToken = w.sourceToken();
         if (wrappedOf[sourceChainId][sourceToken] != wrapped) revert NotWrapped(wrapped);
         w.burn(msg.sender, amount);
@@ -147,12 +171,18 @@ contract Bridge is EIP712, ReentrancyGuardTransient {
     }
 
     /// @notice Mints the wrapped token for a lock on chain `sourceChainId`, given a validator quorum's signatures.
+    /// @param sourceChainId The chain the lock happened on.
+    /// @param destChainId The destination the lock named: must be this chain.
+    /// @param nonce The lock's nonce on the source bridge.
     /// @param token The original token on the source chain.
+    /// @param recipient Receiver of the wrapped token.
+    /// @param amount Amount locked (the fee is minted to `feeRecipient`, the rest to `recipient`).
     /// @param signatures 65-byte signatures over the relay digest, ordered by ascending signer address.
-    function mint(uint256 sourceChainId, uint64 nonce, address token, address recipient, uint256 amount,
-        bytes[] calldata signatures) external nonReentrant
+    function mint(uint256 sourceChainId, uint256 destChainId, uint64 nonce, address token, address recipient,
+        uint256 amount, bytes[] calldata signatures) external nonReentrant
     {
-        bytes32 relayId = _verify(KIND_MINT, sourceChainId, nonce, token, recipient, amount, signatures);
+        bytes32 relayId =
+            _verify(KIND_MINT, sourceChainId, destChainId, nonce, token, recipient, amount, signatures);
         address wrapped = wrappedOf[sourceChainId][token];
         if (wrapped == address(0)) revert UnknownWrapped(sourceChainId, token);
         uint256 fee = amount * feeBps / FEE_DENOMINATOR;
@@ -162,11 +192,18 @@ contract Bridge is EIP712, ReentrancyGuardTransient {
     }
 
     /// @notice Releases locked `token` for a burn of its wrapped token on chain `sourceChainId`, given a quorum.
+    /// @param sourceChainId The chain the burn happened on.
+    /// @param destChainId The destination the burn named: must be this chain.
+    /// @param nonce The burn's nonce on that chain's bridge.
+    /// @param token The original token here.
+    /// @param recipient Receiver of the released token.
+    /// @param amount Amount burned (the fee goes to `feeRecipient`, the rest to `recipient`).
     /// @param signatures 65-byte signatures over the relay digest, ordered by ascending signer address.
-    function release(uint256 sourceChainId, uint64 nonce, address token, address recipient, uint256 amount,
-        bytes[] calldata signatures) external nonReentrant
+    function release(uint256 sourceChainId, uint256 destChainId, uint64 nonce, address token, address recipient,
+        uint256 amount, bytes[] calldata signatures) external nonReentrant
     {
-        bytes32 relayId = _verify(KIND_RELEASE, sourceChainId, nonce, token, recipient, amount, signatures);
+        bytes32 relayId =
+            _verify(KIND_RELEASE, sourceChainId, destChainId, nonce, token, recipient, amount, signatures);
         uint256 available = locked[token];
         if (amount > available) revert InsufficientLocked(token, amount, available);
         locked[token] = available - amount;
@@ -177,26 +214,37 @@ contract Bridge is EIP712, ReentrancyGuardTransient {
     }
 
     /// @notice EIP-712 digest validators sign for a relay arriving at this bridge.
-    function relayDigest(uint8 kind, uint256 sourceChainId, uint64 nonce, address token, address recipient,
-        uint256 amount) public view returns (bytes32)
+    /// @param kind KIND_MINT or KIND_RELEASE.
+    /// @param sourceChainId The chain the lock or burn happened on.
+    /// @param destChainId The destination it named.
+    /// @param nonce Its nonce on the source bridge.
+    /// @param token The original token.
+    /// @param recipient Receiver here.
+    /// @param amount Amount locked or burned.
+    /// @return The digest to sign.
+    function relayDigest(uint8 kind, uint256 sourceChainId, uint256 destChainId, uint64 nonce, address token,
+        address recipient, uint256 amount) public view returns (bytes32)
     {
-        return _hashTypedDataV4(_relayHash(kind, sourceChainId, nonce, token, recipient, amount));
+        return _hashTypedDataV4(_relayHash(kind, sourceChainId, destChainId, nonce, token, recipient, amount));
     }
 
-    function _relayHash(uint8 kind, uint256 sourceChainId, uint64 nonce, address token, address recipient,
-        uint256 amount) private view returns (bytes32)
+    function _relayHash(uint8 kind, uint256 sourceChainId, uint256 destChainId, uint64 nonce, address token,
+        address recipient, uint256 amount) private view returns (bytes32)
     {
         address source = remoteBridge[sourceChainId];
         if (source == address(0)) revert UnknownRemote(sourceChainId, address(0));
-        return keccak256(abi.encode(RELAY_TYPEHASH, kind, sourceChainId, source, nonce, token, recipient, amount));
+        return keccak256(
+            abi.encode(RELAY_TYPEHASH, kind, sourceChainId, source, destChainId, nonce, token, recipient, amount)
+        );
     }
 
-    /// @dev Checks quorum and replay, then marks the relay processed (before any token moves).
-    function _verify(uint8 kind, uint256 sourceChainId, uint64 nonce, address token, address recipient,
-        uint256 amount, bytes[] calldata signatures) private returns (bytes32 relayId)
+    /// @dev Checks destination, quorum and replay, then marks the relay processed (before any token moves).
+    function _verify(uint8 kind, uint256 sourceChainId, uint256 destChainId, uint64 nonce, address token,
+        address recipient, uint256 amount, bytes[] calldata signatures) private returns (bytes32 relayId)
     {
         if (amount == 0) revert ZeroAmount();
-        relayId = _relayHash(kind, sourceChainId, nonce, token, recipient, amount);
+        if (destChainId != block.chainid) revert WrongDestination(destChainId, block.chainid);
+        relayId = _relayHash(kind, sourceChainId, destChainId, nonce, token, recipient, amount);
         if (processed[relayId]) revert AlreadyProcessed(relayId);
         bytes32 digest = _hashTypedDataV4(relayId);
         address previous;

@@ -30,7 +30,9 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 ///   Merkle root from them and applies each trade. Costlier in calldata and hashing; kept for measurement and as
 ///   the one-transaction-per-trade baseline.
 /// Validator-set and threshold changes apply to every batch settled after the change (never to settled ones);
-/// their events name the first sequence number they govern.
+/// their events name the first sequence number they govern. Every change keeps the threshold in floor(2n/3)+1..n for n
+/// registered validators (`ThresholdTooLow` otherwise), so validators added by governance can never settle alone;
+/// `addValidator` / `removeValidator` take the new threshold, so the set can grow or shrink in one call.
 ///
 /// Storage: the owner lists each token, giving it an index (1, 2, ...); balances are uint128 and two tokens share
 /// one storage slot per account (indices 2k-1 and 2k), so a batch touching an account's four tokens writes two
@@ -124,6 +126,7 @@ contract Settlement is EIP712, Ownable, ReentrancyGuard {
     error InvalidThreshold(uint256 threshold, uint256 validatorCount);
     error ValidatorAlreadyRegistered(address validator);
     error NotAValidator(address validator);
+    error ThresholdTooLow(uint256 threshold, uint256 minimum);
 
     /// @notice Deploy with an owner (governance), an initial validator set, its threshold and the fee account.
     constructor(address owner_, address[] memory validators, uint256 threshold_, address feeAccount_)
@@ -133,7 +136,9 @@ contract Settlement is EIP712, Ownable, ReentrancyGuard {
         for (uint256 i = 0; i < validators.length; ++i) {
             _addValidator(validators[i]);
         }
-        _setThreshold(threshold_);
+        // the deployer picks any 1..n threshold (e.g. a Raft majority); every later change keeps floor(2n/3)+1..n
+        if (threshold_ == 0 || threshold_ > validatorCount) revert InvalidThreshold(threshold_, validatorCount);
+        _storeThreshold(threshold_);
         _setFeeAccount(feeAccount_);
     }
 
@@ -283,27 +288,44 @@ contract Settlement is EIP712, Ownable, ReentrancyGuard {
 
     // ------------------------------------------------------------------ governance
 
-    /// @notice Register a validator; counts for every batch settled from now on.
-    function addValidator(address validator) external onlyOwner {
+    /// @notice Register a validator and set the threshold for the grown set in one step; both count for every
+    /// batch settled from now on. The threshold must be in floor(2n/3)+1..n for the new validator count n, so
+    /// newcomers alone can never reach it.
+    /// @param validator The account to register (not zero, not yet registered).
+    /// @param newThreshold Signatures a batch needs from now on.
+    function addValidator(address validator, uint256 newThreshold) external onlyOwner {
         _addValidator(validator);
+        _setThreshold(newThreshold);
     }
 
-    /// @notice Deregister a validator; its signatures are refused for every batch settled from now on.
-    function removeValidator(address validator) external onlyOwner {
+    /// @notice Deregister a validator and set the threshold for the smaller set in one step; its signatures are
+    /// refused for every batch settled from now on. The threshold must be in floor(2n/3)+1..n for the new count n.
+    /// @param validator The registered account to remove.
+    /// @param newThreshold Signatures a batch needs from now on.
+    function removeValidator(address validator, uint256 newThreshold) external onlyOwner {
         if (!isValidator[validator]) revert NotAValidator(validator);
-        if (validatorCount - 1 < threshold) revert InvalidThreshold(threshold, validatorCount - 1);
         isValidator[validator] = false;
         validatorCount -= 1;
         emit ValidatorRemoved(validator, lastSequence + 1);
+        _setThreshold(newThreshold);
     }
 
-    /// @notice Set how many distinct validator signatures a batch needs (1..validatorCount).
+    /// @notice Set how many distinct validator signatures a batch needs: floor(2n/3)+1..n for n validators.
+    /// @param newThreshold Signatures a batch needs from now on.
     function setThreshold(uint256 newThreshold) external onlyOwner {
         _setThreshold(newThreshold);
     }
 
+    /// @notice The smallest threshold governance may set for `validators` registered validators: floor(2n/3)+1.
+    /// @param validators A validator count n.
+    /// @return The minimum threshold for n validators.
+    function minimumThreshold(uint256 validators) public pure returns (uint256) {
+        return validators * 2 / 3 + 1;
+    }
+
     /// @notice List a token for custody and settlement; it gets the next index (listing is permanent). Listing is
     /// governed because every settled batch checks conservation for every listed token.
+    /// @param token The ERC20 to list (not zero, not listed yet).
     function listToken(address token) external onlyOwner {
         if (token == address(0)) revert ZeroAddress();
         if (tokenIndex[token] != 0) revert TokenAlreadyListed(token, tokenIndex[token]);
@@ -314,6 +336,7 @@ contract Settlement is EIP712, Ownable, ReentrancyGuard {
     }
 
     /// @notice Set the account that receives trading fees in per-trade mode.
+    /// @param newFeeAccount The new fee receiver (not zero).
     function setFeeAccount(address newFeeAccount) external onlyOwner {
         _setFeeAccount(newFeeAccount);
     }
@@ -486,10 +509,20 @@ contract Settlement is EIP712, Ownable, ReentrancyGuard {
         emit ValidatorAdded(validator, lastSequence + 1);
     }
 
+    /// @dev Governance changes: the threshold must be in floor(2n/3)+1..n for the current count n.
     function _setThreshold(uint256 newThreshold) private {
-        if (newThreshold == 0 || newThreshold > validatorCount) revert InvalidThreshold(newThreshold, validatorCount);
-        emit ThresholdChanged(threshold, newThreshold, lastSequence + 1);
+        uint256 count = validatorCount;
+        if (newThreshold > count) revert InvalidThreshold(newThreshold, count);
+        uint256 minimum = minimumThreshold(count);
+        if (newThreshold < minimum) revert ThresholdTooLow(newThreshold, minimum);
+        _storeThreshold(newThreshold);
+    }
+
+    function _storeThreshold(uint256 newThreshold) private {
+        uint256 previous = threshold;
+        if (previous == newThreshold) return;
         threshold = newThreshold;
+        emit ThresholdChanged(previous, newThreshold, lastSequence + 1);
     }
 
     function _setFeeAccount(address newFeeAccount) private {

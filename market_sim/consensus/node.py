@@ -109,10 +109,7 @@ class ConsensusNode:
     # -- batches ---------------------------------------------------------------------------------------------
     def check_claims(self, claims: Sequence[TradeClaim], pending: Pending | None = None) -> str | None:
         """Honest judgement of a batch of claims on top of the final state and `pending` (not modified)."""
-        local = Pending()
-        if pending is not None:
-            local.trade_ids |= pending.trade_ids
-            local.held.update(pending.held)
+        local = pending.copy() if pending is not None else Pending()
         for claim in claims:
             reason = self.state.check(claim, local, known_orders_only=True)
             if reason:

@@ -5,13 +5,44 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
 from market_sim.core.errors import ConfigError
 from market_sim.core.events import Trade
 from market_sim.core.instruments import Instrument
 from market_sim.core.orders import NewOrder, Side
 
-__all__ = ["TradeClaim", "BalanceView", "Pending", "ValidationState"]
+__all__ = ["TradeClaim", "BalanceView", "Pending", "ValidationState", "Refusal", "refusal_code"]
+
+
+class Refusal(StrEnum):
+    """The code a validator's refusal starts with: every reason reads '<code>: <detail>'."""
+
+    INVALID_QUANTITY = "invalid_quantity"
+    INVALID_PRICE = "invalid_price"
+    SELF_TRADE = "self_trade"
+    UNKNOWN_ACCOUNT = "unknown_account"
+    ORDER_MISMATCH = "order_mismatch"
+    PRICE_OUTSIDE_LIMIT = "price_outside_limit"
+    QUANTITY_EXCEEDS_ORDER = "quantity_exceeds_order"
+    UNKNOWN_ORDER = "unknown_order"
+    DUPLICATE_TRADE = "duplicate_trade"
+    OVERFILL = "overfill"                    # the order's fills so far plus this trade exceed its size
+    UNKNOWN_INSTRUMENT = "unknown_instrument"
+    INSOLVENT = "insolvent"
+
+
+def refusal_code(reason: str | None) -> Refusal | None:
+    """The structured code of a refusal reason ('trade 7: overfill: ...' included); None if it has none."""
+    if reason is None:
+        return None
+    head, _, rest = reason.partition(": ")
+    if head.startswith("trade ") and head[6:].isdigit():
+        head = rest.partition(": ")[0]
+    try:
+        return Refusal(head)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,14 +121,25 @@ class BalanceView:
 class Pending:
     """Trades approved on top of the settled state but not final yet: their ids and the amounts they hold."""
 
-    __slots__ = ("trade_ids", "held")
+    __slots__ = ("trade_ids", "held", "filled")
 
     def __init__(self) -> None:
         self.trade_ids: set[int] = set()
         self.held: Counter[tuple[str, str]] = Counter()
+        self.filled: Counter[int] = Counter()  # order id -> lots these trades fill
+
+    def copy(self) -> Pending:
+        """An independent copy (to judge more trades on top without changing this one)."""
+        other = Pending()
+        other.trade_ids |= self.trade_ids
+        other.held.update(self.held)
+        other.filled.update(self.filled)
+        return other
 
     def add(self, trade: Trade, balances: BalanceView | None) -> None:
         self.trade_ids.add(trade.trade_id)
+        self.filled[trade.buy_order_id] += trade.quantity
+        self.filled[trade.sell_order_id] += trade.quantity
         legs = balances.debits(trade) if balances is not None else None
         for key, amount in legs or ():
             self.held[key] += amount
@@ -106,6 +148,12 @@ class Pending:
         if trade.trade_id not in self.trade_ids:
             return
         self.trade_ids.discard(trade.trade_id)
+        for oid in (trade.buy_order_id, trade.sell_order_id):
+            left = self.filled[oid] - trade.quantity
+            if left:
+                self.filled[oid] = left
+            else:
+                del self.filled[oid]
         legs = balances.debits(trade) if balances is not None else None
         for key, amount in legs or ():
             self.held[key] -= amount
@@ -133,7 +181,7 @@ def _order_mismatch(trade: Trade, order: NewOrder, side: Side) -> str | None:
 class ValidationState:
     """One validator's own copy of what it needs to judge trades; `check` is pure, `finalize` updates it."""
 
-    __slots__ = ("accounts", "balances", "orders", "final_ids", "approved")
+    __slots__ = ("accounts", "balances", "orders", "final_ids", "approved", "sizes", "filled")
 
     def __init__(self, accounts: Iterable[str] | None = None, balances: BalanceView | None = None) -> None:
         self.accounts: frozenset[str] | None = None if accounts is None else frozenset(accounts)
@@ -141,12 +189,21 @@ class ValidationState:
         self.orders: dict[int, set[NewOrder]] = {}  # order id -> every version the exchange reported
         self.final_ids: set[int] = set()
         self.approved = Pending()  # pre-trade approvals not yet final
+        # Cumulative fills. The exchange reports each order as it stands before a trade (its open quantity), so an
+        # order's size is the largest "open quantity reported + lots already filled when it was reported" over
+        # every new version of it (a modify up or a reused id reports a new version); final fills per order id.
+        # Validators only see orders through trades, so an order modified back up to exactly a version they saw
+        # earlier (same quantity, price and flags) looks like that stale version replayed: its size is not raised.
+        self.sizes: dict[int, int] = {}
+        self.filled: Counter[int] = Counter()
 
     def copy(self) -> ValidationState:
         """An independent copy for another validator."""
         other = ValidationState(self.accounts, None if self.balances is None else self.balances.copy())
         other.orders = {k: set(v) for k, v in self.orders.items()}
         other.final_ids = set(self.final_ids)
+        other.sizes = dict(self.sizes)
+        other.filled = Counter(self.filled)
         return other
 
     def check(self, claim: TradeClaim, pending: Pending | None = None, *, known_orders_only: bool = False) -> str | None:
@@ -178,6 +235,15 @@ class ValidationState:
         tid = trade.trade_id
         if tid in self.final_ids or (pending is not None and tid in pending.trade_ids):
             return f"duplicate_trade: trade {tid} already approved"
+        for order, name in ((buy, "buy"), (sell, "sell")):
+            oid = order.order_id
+            already = self.filled[oid] + (pending.filled[oid] if pending is not None else 0)
+            size = self.sizes.get(oid)
+            if size is None:  # not on record: the claimed version is its first report
+                size = order.quantity + already
+            if already + trade.quantity > size:
+                return (f"{Refusal.OVERFILL}: {name} order {oid} has size {size}, {already} already filled, "
+                        f"trade {tid} adds {trade.quantity}")
         if self.balances is not None:
             legs = self.balances.debits(trade)
             if legs is None:
@@ -191,16 +257,24 @@ class ValidationState:
     def record_orders(self, claim: TradeClaim) -> None:
         """Remember the orders of a trade the exchange reported, as they stood before it (fills shrink them)."""
         for order in (claim.buy, claim.sell):
-            versions = self.orders.get(order.order_id)
+            oid = order.order_id
+            versions = self.orders.get(oid)
             if versions is None:
-                self.orders[order.order_id] = {order}
+                self.orders[oid] = {order}
+            elif order in versions:
+                continue
             else:
                 versions.add(order)
+            size = order.quantity + self.filled[oid] + self.approved.filled[oid]
+            if size > self.sizes.get(oid, 0):
+                self.sizes[oid] = size
 
     def finalize(self, trades: Iterable[Trade]) -> None:
         """Trades became final: never approve them again, move their amounts, release pre-trade holds."""
         for trade in trades:
             self.approved.remove(trade, self.balances)
             self.final_ids.add(trade.trade_id)
+            self.filled[trade.buy_order_id] += trade.quantity
+            self.filled[trade.sell_order_id] += trade.quantity
             if self.balances is not None:
                 self.balances.apply(trade)

@@ -1,8 +1,16 @@
-"""Lock-and-mint bridge between chains: relay digests, validator attestations and a relayer driven by the Kernel."""
+"""Lock-and-mint bridge between chains: relay digests, validator attestations and a relayer driven by the Kernel.
+
+Honest bridge validators (`BridgeValidator`) sign a relay only after finding the lock (or burn) it claims on the
+source chain: the source bridge's Locked/Burned event with the same nonce, token, recipient, amount and destination
+chain, with enough confirmations. A Byzantine validator signs anything; with at most f of them below the threshold
+no forged relay reaches a quorum. Every relay names its destination chain in the signed struct and the destination
+bridge refuses any other, so one lock mints on exactly one chain; `BridgeRelayer.supply_checks` sums each original
+token's wrapped supply over every destination against what its source bridge locks.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from eth_utils import to_checksum_address
@@ -16,15 +24,15 @@ from market_sim.simulation.kernel import Kernel
 
 __all__ = [
     "KIND_MINT", "KIND_RELEASE", "BRIDGE_DOMAIN_NAME", "Relay", "BridgeEndpoint", "BridgeTransfer", "BridgeRelayer",
-    "SupplyCheck", "relay_digest", "attest",
+    "BridgeValidator", "RelayRefused", "SupplyCheck", "relay_digest", "sign_relay", "attest",
 ]
 
 KIND_MINT = 0
 KIND_RELEASE = 1
 BRIDGE_DOMAIN_NAME = "MarketSimBridge"
 RELAY_TYPEHASH = keccak(
-    b"Relay(uint8 kind,uint256 sourceChainId,address sourceBridge,uint64 nonce,address token,address recipient,"
-    b"uint256 amount)"
+    b"Relay(uint8 kind,uint256 sourceChainId,address sourceBridge,uint256 destChainId,uint64 nonce,address token,"
+    b"address recipient,uint256 amount)"
 )
 GAS_RELAY = 400_000
 GAS_TRANSFER = 200_000
@@ -45,27 +53,54 @@ class Relay:
     kind: int
     source_chain_id: int
     source_bridge: str
+    dest_chain_id: int  # the one chain whose bridge may execute it (named by the Locked / Burned event)
     nonce: int
     token: str  # the original token on the chain that holds it
     recipient: str
     amount: int
+    source_block: int | None = None  # block of the lock/burn on the source chain: where validators look first
 
     def struct_hash(self) -> bytes:
         """EIP-712 struct hash; also the relay id the destination contract records."""
         return keccak(RELAY_TYPEHASH + _word(self.kind) + _word(self.source_chain_id) + _addr(self.source_bridge)
-                      + _word(self.nonce) + _addr(self.token) + _addr(self.recipient) + _word(self.amount))
+                      + _word(self.dest_chain_id) + _word(self.nonce) + _addr(self.token) + _addr(self.recipient)
+                      + _word(self.amount))
+
+    def call_args(self) -> tuple:
+        """Arguments of Bridge.mint / Bridge.release before the signatures."""
+        return (self.source_chain_id, self.dest_chain_id, self.nonce, self.token, self.recipient, self.amount)
 
 
-def relay_digest(relay: Relay, dest_chain_id: int, dest_bridge: str) -> bytes:
-    """The digest validators sign: EIP-712 in the destination bridge's domain ("MarketSimBridge", "1")."""
-    domain = SigningDomain(name=BRIDGE_DOMAIN_NAME, version="1", chain_id=dest_chain_id, verifying_contract=dest_bridge)
+def relay_digest(relay: Relay, dest_bridge: str) -> bytes:
+    """The digest validators sign: EIP-712 in the destination bridge's domain ("MarketSimBridge", "1", the relay's
+    destination chain id, `dest_bridge`)."""
+    domain = SigningDomain(name=BRIDGE_DOMAIN_NAME, version="1", chain_id=relay.dest_chain_id,
+                           verifying_contract=dest_bridge)
     return typed_digest(domain, relay.struct_hash())
 
 
-def attest(relay: Relay, dest_chain_id: int, dest_bridge: str, keys: Sequence[ValidatorKey]) -> list[bytes]:
-    """Signatures of `keys` over the relay, ordered by ascending signer address (as the contract requires)."""
-    digest = relay_digest(relay, dest_chain_id, dest_bridge)
-    return [sign(k, digest) for k in sorted(keys, key=lambda k: int(k.address, 16))]
+def _by_address(keys: Sequence[ValidatorKey]) -> list[ValidatorKey]:
+    return sorted(keys, key=lambda k: int(k.address, 16))
+
+
+def sign_relay(relay: Relay, dest_bridge: str, keys: Sequence[ValidatorKey]) -> list[bytes]:
+    """Signatures of `keys` over the relay with no check at all (what Byzantine validators give), ordered by
+    ascending signer address (as the contract requires)."""
+    digest = relay_digest(relay, dest_bridge)
+    return [sign(k, digest) for k in _by_address(keys)]
+
+
+class RelayRefused(ValidationError):
+    """Fewer validators than the threshold attested a relay; `reasons` maps validator address -> why it refused."""
+
+    def __init__(self, relay: Relay, signatures: int, threshold: int, reasons: Mapping[str, str]) -> None:
+        shown = "; ".join(f"{a[:10]}: {r}" for a, r in sorted(reasons.items()))
+        super().__init__(f"relay nonce {relay.nonce} from chain {relay.source_chain_id} to chain "
+                         f"{relay.dest_chain_id} not attested: {signatures} signatures, threshold {threshold} ({shown})")
+        self.relay = relay
+        self.signatures = signatures
+        self.threshold = threshold
+        self.reasons = dict(reasons)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +117,90 @@ class BridgeEndpoint:
     @property
     def address(self) -> str:
         return self.contract.address
+
+
+class BridgeValidator:
+    """One bridge validator: its key, the bridges it watches and how many confirmations it waits for.
+
+    An honest validator signs a relay only if the source bridge emitted the matching Locked (mint) or Burned
+    (release) event: same nonce, token, recipient, amount and destination chain, in a block with at least
+    `confirmations` blocks on top (counting its own). A Byzantine one (`byzantine=True`) signs whatever it is asked.
+    """
+
+    __slots__ = ("key", "endpoints", "confirmations", "byzantine")
+
+    def __init__(self, key: ValidatorKey, endpoints: Mapping[int, BridgeEndpoint], *, confirmations: int = 1,
+                 byzantine: bool = False) -> None:
+        if confirmations < 1:
+            raise ConfigError("must be >= 1", key="bridge.confirmations", value=confirmations)
+        self.key = key
+        self.endpoints = endpoints
+        self.confirmations = confirmations
+        self.byzantine = byzantine
+
+    def __repr__(self) -> str:
+        return f"BridgeValidator({self.address[:10]}, {'byzantine' if self.byzantine else 'honest'})"
+
+    @property
+    def address(self) -> str:
+        return self.key.address
+
+    def check(self, relay: Relay, dest_bridge: str) -> str | None:
+        """None if the relay matches a confirmed transfer on its source chain, else why it is refused."""
+        src = self.endpoints.get(relay.source_chain_id)
+        if src is None:
+            return f"unknown source chain {relay.source_chain_id}"
+        if not _same(relay.source_bridge, src.address):
+            return f"source bridge {relay.source_bridge} is not the bridge on chain {relay.source_chain_id}"
+        dst = self.endpoints.get(relay.dest_chain_id)
+        if dst is None or not _same(dest_bridge, dst.address):
+            return f"{dest_bridge} is not the bridge on destination chain {relay.dest_chain_id}"
+        if relay.kind not in (KIND_MINT, KIND_RELEASE):
+            return f"unknown relay kind {relay.kind}"
+        name = "Locked" if relay.kind == KIND_MINT else "Burned"
+        event = self._find(src, name, relay)
+        if event is None:
+            return f"no {name} event with nonce {relay.nonce} on chain {relay.source_chain_id}"
+        token = event["token"] if relay.kind == KIND_MINT else event["sourceToken"]
+        for field_name, claimed, actual in (("token", relay.token, token), ("recipient", relay.recipient,
+                                                                             event["recipient"])):
+            if not _same(claimed, actual):
+                return f"{field_name} {claimed} differs from the {name} event's {actual}"
+        if relay.amount != event["amount"]:
+            return f"amount {relay.amount} differs from the {name} event's {event['amount']}"
+        if relay.dest_chain_id != event["destChainId"]:
+            return f"destination chain {relay.dest_chain_id} differs from the {name} event's {event['destChainId']}"
+        depth = src.chain.block_number - event["blockNumber"] + 1
+        if depth < self.confirmations:
+            return f"{name} event has {depth} confirmations, needs {self.confirmations}"
+        return None
+
+    @staticmethod
+    def _find(src: BridgeEndpoint, name: str, relay: Relay) -> dict | None:
+        """The source bridge's `name` event with the relay's nonce (in the hinted block first, then anywhere)."""
+        ranges = [(relay.source_block, relay.source_block)] if relay.source_block is not None else []
+        for lo, hi in [*ranges, (0, "latest")]:
+            for event in src.chain.event_logs(src.contract, name, from_block=lo, to_block=hi):
+                if event["nonce"] == relay.nonce:
+                    return event
+        return None
+
+    def attest(self, relay: Relay, dest_bridge: str) -> bytes | None:
+        """This validator's signature over the relay, or None if it refuses (honest and the check fails)."""
+        if not self.byzantine and self.check(relay, dest_bridge) is not None:
+            return None
+        return sign(self.key, relay_digest(relay, dest_bridge))
+
+
+def _same(a: str, b: str) -> bool:
+    return int(a, 16) == int(b, 16)
+
+
+def attest(relay: Relay, dest_bridge: str, validators: Sequence[BridgeValidator]) -> list[bytes]:
+    """Signatures of the validators that accept the relay, ordered by ascending signer address (as the contract
+    requires)."""
+    sigs = [(v.address, v.attest(relay, dest_bridge)) for v in validators]
+    return [sig for _, sig in sorted(((a, s) for a, s in sigs if s is not None), key=lambda x: int(x[0], 16))]
 
 
 @dataclass(slots=True)
@@ -106,14 +225,18 @@ class BridgeTransfer:
 
 @dataclass(frozen=True, slots=True)
 class SupplyCheck:
-    """Wrapped supply on the destination against the amount locked on the source, for one token."""
+    """For one original token: its wrapped supply summed over every destination against the amount its source
+    bridge locks (a lock minted on two chains would pass every per-chain comparison, not this one)."""
 
     source_chain_id: int
     token: str
-    dest_chain_id: int
-    wrapped: str
-    wrapped_supply: int
     locked: int
+    destinations: tuple[tuple[int, str, int], ...]  # (dest chain id, wrapped token, its total supply)
+
+    @property
+    def wrapped_supply(self) -> int:
+        """Wrapped supply over all destinations."""
+        return sum(supply for _, _, supply in self.destinations)
 
     @property
     def ok(self) -> bool:
@@ -123,19 +246,23 @@ class SupplyCheck:
 class BridgeRelayer:
     """Deploys and links Bridge contracts on several chains and relays transfers after a delay on the Kernel.
 
-    Validators sign each relay (EIP-712, consensus.signing); `signers` of them (default: the threshold) attest.
+    Validators sign each relay (EIP-712, consensus.signing) after checking it against the source chain; the
+    relayer collects `signers` signatures (default: the threshold) from those that accept it. `byzantine` lists
+    indices of validators that sign anything; `confirmations` is how deep honest validators want a lock.
     """
 
     def __init__(self, kernel: Kernel, endpoints: dict[int, BridgeEndpoint], validators: Sequence[ValidatorKey], *,
-                 delay_ns: int, signers: int | None = None, relayer: str = "deployer") -> None:
+                 delay_ns: int, signers: int | None = None, relayer: str = "deployer",
+                 byzantine: Collection[int] = (), confirmations: int = 1) -> None:
         if delay_ns < 0:
             raise ConfigError("must be >= 0", key="bridge.delay", value=delay_ns)
         self.kernel = kernel
         self.endpoints = endpoints
-        self.validators = list(validators)
+        self.validators = [BridgeValidator(k, endpoints, confirmations=confirmations, byzantine=i in byzantine)
+                           for i, k in enumerate(validators)]
         self.delay_ns = delay_ns
-        threshold = min(e.chain.call(e.contract.functions.threshold()) for e in endpoints.values())
-        self.signers = threshold if signers is None else signers
+        self.threshold = min(e.chain.call(e.contract.functions.threshold()) for e in endpoints.values())
+        self.signers = self.threshold if signers is None else signers
         self.relayer = relayer
         self.transfers: list[BridgeTransfer] = []
         self.wrapped_tokens: list[tuple[int, str, int, str]] = []  # (source chain, token, dest chain, wrapped)
@@ -148,7 +275,8 @@ class BridgeRelayer:
 
     @classmethod
     def deploy(cls, kernel: Kernel, chains: Sequence[Chain], validators: Sequence[ValidatorKey], *, threshold: int,
-               fee_bps: int, delay_ns: int, fee_recipient: str = "deployer", sender: str = "deployer") -> BridgeRelayer:
+               fee_bps: int, delay_ns: int, fee_recipient: str = "deployer", sender: str = "deployer",
+               byzantine: Collection[int] = (), confirmations: int = 1) -> BridgeRelayer:
         """Deploy a Bridge on each chain (same validator set) and register every other chain's bridge as remote."""
         addresses = [v.address for v in validators]
         endpoints = {}
@@ -161,7 +289,8 @@ class BridgeRelayer:
                 if there is not here:
                     here.chain.transact(here.contract.functions.setRemoteBridge(there.chain_id, there.address),
                                         sender=sender)
-        return cls(kernel, endpoints, validators, delay_ns=delay_ns, relayer=sender)
+        return cls(kernel, endpoints, validators, delay_ns=delay_ns, relayer=sender, byzantine=byzantine,
+                   confirmations=confirmations)
 
     def endpoint(self, chain_id: int) -> BridgeEndpoint:
         """The bridge on a chain."""
@@ -207,7 +336,8 @@ class BridgeRelayer:
                                  sender=sender, gas=GAS_TRANSFER)
         self._after(chain, "bridge_lock", receipt)
         (event,) = chain.events(receipt, src.contract, "Locked")
-        relay = Relay(KIND_MINT, source_chain_id, src.address, event["nonce"], token.address, to, event["amount"])
+        relay = Relay(KIND_MINT, source_chain_id, src.address, dest_chain_id, event["nonce"], token.address, to,
+                      event["amount"], int(receipt["blockNumber"]))
         return self._schedule(relay, dest_chain_id, sender, on_arrival, int(receipt["gasUsed"]))
 
     def burn(self, chain_id: int, wrapped: Contract, amount: int, *, sender: str, recipient: str | None = None,
@@ -221,8 +351,9 @@ class BridgeRelayer:
                                  gas=GAS_TRANSFER)
         self._after(chain, "bridge_burn", receipt)
         (event,) = chain.events(receipt, here.contract, "Burned")
-        relay = Relay(KIND_RELEASE, chain_id, here.address, event["nonce"], event["sourceToken"], to, amount)
-        return self._schedule(relay, event["destChainId"], sender, on_arrival, int(receipt["gasUsed"]))
+        relay = Relay(KIND_RELEASE, chain_id, here.address, event["destChainId"], event["nonce"],
+                      event["sourceToken"], to, amount, int(receipt["blockNumber"]))
+        return self._schedule(relay, relay.dest_chain_id, sender, on_arrival, int(receipt["gasUsed"]))
 
     def _schedule(self, relay: Relay, dest_chain_id: int, sender: str,
                   on_arrival: Callable[[BridgeTransfer], None] | None, gas_used: int) -> BridgeTransfer:
@@ -247,17 +378,40 @@ class BridgeRelayer:
                 Kernel.cancel(transfer.timer)
             self._deliver(transfer)
 
+    def signatures(self, relay: Relay) -> list[bytes]:
+        """Collect attestations for a relay: validators in turn until `signers` accepted it (ascending signer order).
+
+        Raises RelayRefused, naming each refusal, when fewer than the threshold accept it."""
+        dst = self.endpoint(relay.dest_chain_id)
+        accepted: list[tuple[str, bytes]] = []
+        reasons: dict[str, str] = {}
+        for v in self.validators:
+            if len(accepted) >= self.signers:
+                break
+            sig = v.attest(relay, dst.address)
+            if sig is None:
+                reasons[v.address] = v.check(relay, dst.address) or "refused"
+            else:
+                accepted.append((v.address, sig))
+        if len(accepted) < self.threshold:
+            raise RelayRefused(relay, len(accepted), self.threshold, reasons)
+        return [sig for _, sig in sorted(accepted, key=lambda x: int(x[0], 16))]
+
+    def relay(self, relay: Relay) -> TxReceipt:
+        """Attest and execute one relay on its destination now (RelayRefused if the validators refuse it)."""
+        dst = self.endpoint(relay.dest_chain_id)
+        sigs = self.signatures(relay)
+        fn = dst.contract.functions.mint if relay.kind == KIND_MINT else dst.contract.functions.release
+        self._before(dst.chain)
+        receipt = dst.chain.transact(fn(*relay.call_args(), sigs), sender=self.relayer, gas=GAS_RELAY)
+        self._after(dst.chain, "bridge_mint" if relay.kind == KIND_MINT else "bridge_release", receipt)
+        self.relay_gas += int(receipt["gasUsed"])
+        return receipt
+
     def _deliver(self, transfer: BridgeTransfer) -> None:
         relay = transfer.relay
         dst = self.endpoint(transfer.dest_chain_id)
-        sigs = attest(relay, dst.chain_id, dst.address, self.validators[: self.signers])
-        fn = dst.contract.functions.mint if relay.kind == KIND_MINT else dst.contract.functions.release
-        self._before(dst.chain)
-        receipt = dst.chain.transact(
-            fn(relay.source_chain_id, relay.nonce, relay.token, relay.recipient, relay.amount, sigs),
-            sender=self.relayer, gas=GAS_RELAY)
-        self._after(dst.chain, "bridge_mint" if relay.kind == KIND_MINT else "bridge_release", receipt)
-        self.relay_gas += int(receipt["gasUsed"])
+        receipt = self.relay(relay)
         (event,) = dst.chain.events(receipt, dst.contract, "Minted" if relay.kind == KIND_MINT else "Released")
         transfer.arrived_at = self.kernel.now
         transfer.received = event["amount"]
@@ -272,11 +426,16 @@ class BridgeRelayer:
         return [t for t in self.transfers if t.pending]
 
     def supply_checks(self) -> list[SupplyCheck]:
-        """For every wrapped token made by create_wrapped: its supply on the destination and what the source locks."""
-        checks = []
+        """For every original token bridged by create_wrapped: its wrapped supply summed over all destinations
+        against what its source bridge locks."""
+        by_source: dict[tuple[int, str], list[tuple[int, str, int]]] = {}
         for src_id, token, dest_id, wrapped in self.wrapped_tokens:
-            src, dst = self.endpoint(src_id), self.endpoint(dest_id)
+            dst = self.endpoint(dest_id)
             supply = dst.chain.call(dst.chain.contract("WrappedToken", wrapped).functions.totalSupply())
+            by_source.setdefault((src_id, token), []).append((dest_id, wrapped, supply))
+        checks = []
+        for (src_id, token), destinations in by_source.items():
+            src = self.endpoint(src_id)
             locked = src.chain.call(src.contract.functions.locked(token))
-            checks.append(SupplyCheck(src_id, token, dest_id, wrapped, supply, locked))
+            checks.append(SupplyCheck(src_id, token, locked, tuple(destinations)))
         return checks

@@ -253,7 +253,7 @@ class DefiWorld:
 
     # ---- invariants -----------------------------------------------------------------------------------------------
     def supply_ok(self) -> bool:
-        """Bridged supply on every destination is at most what is locked on the source, for every token."""
+        """For every token, its bridged supply summed over all destinations is at most what its source locks."""
         return all(c.ok for c in self.relayer.supply_checks())
 
 

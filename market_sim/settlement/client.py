@@ -180,11 +180,30 @@ class SettlementClient:
     def is_validator(self, address: str) -> bool:
         return bool(self.chain.call(self.contract.functions.isValidator(to_checksum_address(address))))
 
-    def add_validator(self, address: str, *, sender: str = "deployer") -> None:
-        self.chain.transact(self.contract.functions.addValidator(to_checksum_address(address)), sender=sender)
+    @property
+    def validator_count(self) -> int:
+        return int(self.chain.call(self.contract.functions.validatorCount()))
 
-    def remove_validator(self, address: str, *, sender: str = "deployer") -> None:
-        self.chain.transact(self.contract.functions.removeValidator(to_checksum_address(address)), sender=sender)
+    @staticmethod
+    def minimum_threshold(validators: int) -> int:
+        """The smallest threshold governance may set for n validators: floor(2n/3) + 1 (as the contract)."""
+        return 2 * validators // 3 + 1
+
+    def add_validator(self, address: str, *, threshold: int | None = None, sender: str = "deployer") -> None:
+        """Register a validator and set the threshold for the grown set (default: the current threshold, raised to
+        the minimum floor(2n/3)+1 for the new count if it is below)."""
+        if threshold is None:
+            threshold = max(self.threshold, self.minimum_threshold(self.validator_count + 1))
+        self.chain.transact(self.contract.functions.addValidator(to_checksum_address(address), threshold),
+                            sender=sender)
+
+    def remove_validator(self, address: str, *, threshold: int | None = None, sender: str = "deployer") -> None:
+        """Deregister a validator and set the threshold for the smaller set (default: the current threshold, capped
+        at the new count)."""
+        if threshold is None:
+            threshold = min(self.threshold, self.validator_count - 1)
+        self.chain.transact(self.contract.functions.removeValidator(to_checksum_address(address), threshold),
+                            sender=sender)
 
     def set_threshold(self, threshold: int, *, sender: str = "deployer") -> None:
         self.chain.transact(self.contract.functions.setThreshold(threshold), sender=sender)

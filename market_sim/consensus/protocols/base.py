@@ -94,9 +94,7 @@ def forge_invalid(claim: TradeClaim, rng: random.Random, replay: Trade | None, f
 def select_claims(node: ConsensusNode, pool: dict[int, TradeClaim], pending: Pending, limit: int,
                   reject: Callable[[ConsensusNode, TradeClaim, str], None]) -> list[TradeClaim]:
     """Up to `limit` valid pool claims not already final or pending; invalid ones are dropped via reject()."""
-    local = Pending()
-    local.trade_ids |= pending.trade_ids
-    local.held.update(pending.held)
+    local = pending.copy()
     out: list[TradeClaim] = []
     for tid, claim in list(pool.items()):
         if tid in local.trade_ids:

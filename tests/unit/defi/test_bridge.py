@@ -12,7 +12,8 @@ from market_sim.blockchain import Chain
 from market_sim.consensus.signing import ValidatorKey, validator_keys
 from market_sim.core.errors import ContractRevertError
 from market_sim.defi.amm import deploy_token
-from market_sim.defi.bridge import KIND_MINT, BridgeRelayer, Relay, attest, relay_digest
+from market_sim.defi.bridge import (
+    KIND_MINT, KIND_RELEASE, BridgeRelayer, BridgeValidator, Relay, RelayRefused, attest, relay_digest, sign_relay)
 from market_sim.simulation.kernel import Kernel
 
 A, B = 101, 202
@@ -102,13 +103,12 @@ def _locked_relay(b: Bridged, amount: int = 10**20) -> Relay:
     alice = b.chain_a.account("alice")
     receipt = b.chain_a.transact(src.contract.functions.lock(b.token.address, amount, alice, B), sender="alice")
     (ev,) = b.chain_a.events(receipt, src.contract, "Locked")
-    return Relay(KIND_MINT, A, src.address, ev["nonce"], b.token.address, alice, amount)
+    return Relay(KIND_MINT, A, src.address, B, ev["nonce"], b.token.address, alice, amount)
 
 
 def _mint(b: Bridged, relay: Relay, sigs: list[bytes]) -> None:
     dst = b.relayer.endpoint(B)
-    b.chain_b.transact(dst.contract.functions.mint(relay.source_chain_id, relay.nonce, relay.token, relay.recipient,
-                                                   relay.amount, sigs))
+    b.chain_b.transact(dst.contract.functions.mint(*relay.call_args(), sigs))
 
 
 def _revert_name(call) -> tuple[str, tuple]:
@@ -121,22 +121,24 @@ def test_contract_digest_equals_python_digest(bridged: Bridged) -> None:
     b = bridged
     relay = _locked_relay(b)
     dst = b.relayer.endpoint(B)
-    on_chain = b.chain_b.call(dst.contract.functions.relayDigest(
-        relay.kind, relay.source_chain_id, relay.nonce, relay.token, relay.recipient, relay.amount))
-    assert bytes(on_chain) == relay_digest(relay, B, dst.address)
+    on_chain = b.chain_b.call(dst.contract.functions.relayDigest(relay.kind, *relay.call_args()))
+    assert bytes(on_chain) == relay_digest(relay, dst.address)
 
 
 def test_replayed_attestation_is_rejected(bridged: Bridged) -> None:
     b = bridged
     relay = _locked_relay(b)
     dst = b.relayer.endpoint(B)
-    sigs = attest(relay, B, dst.address, b.keys[:3])
+    sigs = attest(relay, dst.address, b.relayer.validators[:3])
     _mint(b, relay, sigs)
     assert _revert_name(lambda: _mint(b, relay, sigs)) == ("AlreadyProcessed", (relay.struct_hash(),))
     # the same attestation submitted to the source chain's bridge is for the wrong domain: signers do not match
-    name, _ = _revert_name(lambda: b.chain_a.transact(b.relayer.endpoint(A).contract.functions.release(
-        B, relay.nonce, relay.token, relay.recipient, relay.amount, sigs)))
+    name, args = _revert_name(lambda: b.chain_a.transact(b.relayer.endpoint(A).contract.functions.release(
+        B, A, relay.nonce, relay.token, relay.recipient, relay.amount, sigs)))
     assert name in ("UnknownValidator", "InsufficientLocked")
+    # ... and with its own destination it is refused before any signature is looked at
+    assert _revert_name(lambda: b.chain_a.transact(b.relayer.endpoint(A).contract.functions.release(
+        *replace(relay, source_chain_id=B).call_args(), sigs))) == ("WrongDestination", (B, A))
     _assert_supply_bounded(b)
 
 
@@ -145,10 +147,10 @@ def test_forged_and_short_attestations_are_rejected(bridged: Bridged) -> None:
     relay = _locked_relay(b)
     dst = b.relayer.endpoint(B)
     outsider = ValidatorKey.from_private_key(b"\x42" * 32)
-    forged = attest(relay, B, dst.address, [*b.keys[:2], outsider])
+    forged = sign_relay(relay, dst.address, [*b.keys[:2], outsider])
     assert _revert_name(lambda: _mint(b, relay, forged))[0] == "UnknownValidator"
     # inflating the amount changes the digest: the honest signatures now recover to strangers
-    honest = attest(relay, B, dst.address, b.keys[:3])
+    honest = attest(relay, dst.address, b.relayer.validators[:3])
     assert _revert_name(lambda: _mint(b, replace(relay, amount=relay.amount * 10), honest))[0] == "UnknownValidator"
     assert _revert_name(lambda: _mint(b, relay, honest[:2])) == ("QuorumNotReached", (2, 3))
     assert _revert_name(lambda: _mint(b, relay, [honest[0], honest[0], honest[1]]))[0] == "SignersNotSorted"
@@ -163,7 +165,9 @@ def test_only_bridge_mints_wrapped_and_release_needs_lock(bridged: Bridged) -> N
     assert _revert_name(lambda: b.chain_b.transact(b.wrapped.functions.mint(b.chain_b.account("alice"), 1),
                                                    sender="alice"))[0] == "OnlyBridge"
     src = b.relayer.endpoint(A)
-    relay = Relay(1, B, b.relayer.endpoint(B).address, 0, b.token.address, b.chain_a.account("alice"), 10**18)
-    sigs = attest(relay, A, src.address, b.keys[:3])
-    assert _revert_name(lambda: b.chain_a.transact(src.contract.functions.release(
-        B, 0, b.token.address, relay.recipient, 10**18, sigs))) == ("InsufficientLocked", (b.token.address, 10**18, 0))
+    relay = Relay(KIND_RELEASE, B, b.relayer.endpoint(B).address, A, 0, b.token.address, b.chain_a.account("alice"),
+                  10**18)
+    assert attest(relay, src.address, b.relayer.validators) == []  # no burn happened: honest validators refuse
+    sigs = sign_relay(relay, src.address, b.keys[:3])  # a colluding quorum signs it anyway
+    assert _revert_name(lambda: b.chain_a.transact(src.contract.functions.release(*relay.call_args(), sigs))) == (
+        "InsufficientLocked", (b.token.address, 10**18, 0))

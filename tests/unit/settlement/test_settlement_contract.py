@@ -297,11 +297,11 @@ def test_threshold_change_applies_to_later_batches(env):
 def test_validator_changes(env):
     c, fns = env.client, env.client.contract.functions
     removed, newcomer = env.keys[0], validator_keys(1, seed=42)[0]
-    receipt = env.chain.transact(fns.removeValidator(removed.address))
+    receipt = env.chain.transact(fns.removeValidator(removed.address, 3))
     assert env.chain.events(receipt, c.contract, "ValidatorRemoved")[0]["effectiveFromSequence"] == 1
     b = env.next_batch([env.trade(env.alice, env.bob)])
     assert reverts("UnknownSigner", c.submit, b, env.certify(b, env.keys[:3]))[1] == removed.address
-    receipt = env.chain.transact(fns.addValidator(newcomer.address))
+    receipt = env.chain.transact(fns.addValidator(newcomer.address, 3))
     assert env.chain.events(receipt, c.contract, "ValidatorAdded")[0]["validator"] == newcomer.address
     c.submit(b, env.certify(b, [env.keys[1], env.keys[2], newcomer]))
     assert c.is_validator(newcomer.address) and not c.is_validator(removed.address)
@@ -309,14 +309,53 @@ def test_validator_changes(env):
 
 def test_governance_errors(env):
     c = env.client
-    assert reverts("InvalidThreshold", c.set_threshold, 0) == (0, 4)
+    assert reverts("ThresholdTooLow", c.set_threshold, 0) == (0, 3)
+    assert reverts("ThresholdTooLow", c.set_threshold, 2) == (2, 3)
     assert reverts("InvalidThreshold", c.set_threshold, 5) == (5, 4)
     assert reverts("ValidatorAlreadyRegistered", c.add_validator, env.keys[0].address) == (env.keys[0].address,)
     assert reverts("NotAValidator", c.remove_validator, env.alice) == (env.alice,)
     reverts("ZeroAddress", c.add_validator, "0x" + "00" * 20)
     reverts("ZeroAddress", env.chain.transact, c.contract.functions.setFeeAccount("0x" + "00" * 20))
     c.set_threshold(4)
-    assert reverts("InvalidThreshold", c.remove_validator, env.keys[0].address) == (4, 3)
+    assert reverts("InvalidThreshold", c.remove_validator, env.keys[0].address, threshold=4) == (4, 3)
     assert reverts("OwnableUnauthorizedAccount", c.set_threshold, 3, sender="alice") == (env.alice,)
     receipt = env.chain.transact(c.contract.functions.setFeeAccount(env.carol))
     assert env.chain.events(receipt, c.contract, "FeeAccountChanged")[0]["newFeeAccount"] == env.carol
+
+
+def test_added_validators_alone_never_reach_the_threshold(env):
+    """Regression: three addValidator calls used to leave 7 validators at threshold 3, so the newcomers alone
+    settled a batch. Every set change now keeps the threshold >= floor(2n/3)+1."""
+    c, fns = env.client, env.client.contract.functions
+    newcomers = validator_keys(3, seed=42)
+    changes = []
+    for i, key in enumerate(newcomers):  # 4 validators at threshold 3: 5 need 4, 6 need 5, 7 need 5
+        assert reverts("ThresholdTooLow", env.chain.transact, fns.addValidator(key.address, 3)) == (3, (4, 5, 5)[i])
+        receipt = env.chain.transact(fns.addValidator(key.address, c.minimum_threshold(5 + i)))
+        assert env.chain.events(receipt, c.contract, "ValidatorAdded")[0]["validator"] == key.address
+        changes += [(e["previousThreshold"], e["newThreshold"])
+                    for e in env.chain.events(receipt, c.contract, "ThresholdChanged")]
+    assert changes == [(3, 4), (4, 5)]  # 6 -> 7 validators keeps 5: no change, no event
+    assert (c.validator_count, c.threshold) == (7, 5)
+    b = env.next_batch([env.trade(env.alice, env.bob)])
+    assert reverts("InsufficientSignatures", c.submit, b, env.certify(b, newcomers)) == (3, 5)
+    c.submit(b, env.certify(b, list(env.keys[:2]) + list(newcomers)))
+    assert c.last_sequence == 1
+
+
+def test_removing_validators_keeps_two_thirds(env):
+    c = env.client
+    assert reverts("ThresholdTooLow", c.set_threshold, 2) == (2, 3)
+    c.remove_validator(env.keys[0].address)  # default: threshold 3 of 3
+    assert (c.validator_count, c.threshold) == (3, 3)
+    assert reverts("ThresholdTooLow", c.remove_validator, env.keys[1].address, threshold=1) == (1, 2)
+    c.remove_validator(env.keys[1].address, threshold=2)
+    assert (c.validator_count, c.threshold) == (2, 2)
+
+
+def test_client_add_validator_raises_the_threshold_to_the_minimum(env):
+    c = env.client
+    assert c.threshold == 3
+    for key in validator_keys(3, seed=43):
+        c.add_validator(key.address)
+    assert (c.validator_count, c.threshold) == (7, 5)

@@ -1,0 +1,155 @@
+"""Cumulative fills: validators track how much of each order their approved trades fill and refuse an overfill."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+
+import pytest
+
+from market_sim.core.events import Trade
+from market_sim.core.instruments import Instrument
+from market_sim.core.orders import NewOrder, Side
+from market_sim.consensus import BalanceView, Cluster, Committee, ConsensusConfig, Submission, TradeClaim
+from market_sim.consensus.state import Refusal, ValidationState, refusal_code
+
+INST = Instrument("XYZ/USD", tick_size=Decimal("0.01"), lot_size=Decimal("1"), base_decimals=0, quote_decimals=2)
+ACCOUNTS = ("acct0", "acct1", "acct2")
+BIG = BalanceView([INST], {**{(a, "USD"): 10**9 for a in ACCOUNTS}, **{(a, "XYZ"): 10**6 for a in ACCOUNTS}})
+
+
+def _overfill_claims() -> list[TradeClaim]:
+    """Two 10-lot trades against one 10-lot buy order (each with its own 10-lot sell order)."""
+    buy = NewOrder(10, "acct0", INST.symbol, Side.BUY, 10, price=100)
+    claims = []
+    for tid, seller in ((1, "acct1"), (2, "acct2")):
+        sell = NewOrder(10 + tid, seller, INST.symbol, Side.SELL, 10, price=100)
+        claims.append(TradeClaim(Trade(0, tid, INST.symbol, 100, 10, buy.order_id, sell.order_id, "acct0", seller,
+                                       Side.SELL), buy, sell))
+    return claims
+
+
+@pytest.mark.parametrize("protocol", ["bft", "streamlet"])
+@pytest.mark.parametrize("pretrade", [True, False])
+def test_all_honest_committee_finalizes_only_one_fill_of_an_order(protocol: str, pretrade: bool) -> None:
+    cfg = ConsensusConfig(nodes=4, protocol=protocol, latency="fixed:5ms", horizon="3s")
+    claims = _overfill_claims()
+    cluster = Cluster(cfg, accounts=ACCOUNTS, balances=BIG.copy(), pretrade=pretrade)
+    result = cluster.run([Submission(0, claims[0]), Submission(1_000_000, claims[1])])
+    assert result.finalized == 1
+    for node in result.honest:
+        assert node.log.trade_ids() == {1}
+        assert node.state.filled[10] == 10
+    ((tid, reason),) = result.rejected()
+    assert tid == 2 and refusal_code(reason) is Refusal.OVERFILL
+    assert reason.endswith("overfill: buy order 10 has size 10, 10 already filled, trade 2 adds 10")
+    assert not result.safety_problems()
+
+
+def test_committee_refuses_the_second_fill_and_certifies_the_first() -> None:
+    c = Committee.create(ConsensusConfig(nodes=4), accounts=ACCOUNTS, balances=BIG.copy())
+    first, second = _overfill_claims()
+    assert c.validate_trade(first.trade, first.buy, first.sell) is None
+    reason = c.validate_trade(second.trade, second.buy, second.sell)
+    assert reason == "overfill: buy order 10 has size 10, 10 already filled, trade 2 adds 10"
+    assert refusal_code(reason) is Refusal.OVERFILL
+    c.certify_batch([first.trade])
+    assert c.validate_trade(second.trade, second.buy, second.sell).startswith("overfill")  # also once final
+
+
+def _fill(state: ValidationState, tid: int, buy: NewOrder, qty: int, *, approve: bool = True) -> str | None:
+    sell = NewOrder(1000 + tid, "acct1", INST.symbol, Side.SELL, qty, price=100)
+    claim = TradeClaim(Trade(0, tid, INST.symbol, 100, qty, buy.order_id, sell.order_id, "acct0", "acct1",
+                             Side.SELL), buy, sell)
+    state.record_orders(claim)
+    reason = state.check(claim, state.approved)
+    if reason is None and approve:
+        state.approved.add(claim.trade, state.balances)
+    return reason
+
+
+def test_partial_fills_reported_as_the_engine_shows_them_are_accepted() -> None:
+    """The engine shows each order as it stands before the trade: 10, then 6 left, then 3 left."""
+    state = ValidationState(ACCOUNTS)
+    buy = NewOrder(10, "acct0", INST.symbol, Side.BUY, 10, price=100)
+    assert _fill(state, 1, buy, 4) is None
+    assert _fill(state, 2, dataclasses.replace(buy, quantity=6), 3) is None
+    assert _fill(state, 3, dataclasses.replace(buy, quantity=3), 3) is None
+    assert _fill(state, 4, dataclasses.replace(buy, quantity=3), 1, approve=False).startswith("overfill")
+    assert _fill(state, 5, buy, 1).startswith("overfill: buy order 10 has size 10, 10 already filled")
+
+
+def test_a_modified_up_order_may_fill_its_new_size() -> None:
+    state = ValidationState(ACCOUNTS)
+    buy = NewOrder(10, "acct0", INST.symbol, Side.BUY, 10, price=100)
+    assert _fill(state, 1, buy, 4) is None
+    raised = dataclasses.replace(buy, quantity=12)  # modified to 12 open lots after 4 were filled: size 16
+    assert _fill(state, 2, raised, 12) is None
+    assert state.sizes[10] == 16
+    assert _fill(state, 3, raised, 1).startswith("overfill: buy order 10 has size 16, 16 already filled")
+
+
+def test_stale_order_version_cannot_overfill_but_may_fill_what_is_left() -> None:
+    state = ValidationState(ACCOUNTS)
+    buy = NewOrder(10, "acct0", INST.symbol, Side.BUY, 10, price=100)
+    assert _fill(state, 1, buy, 4) is None
+    assert _fill(state, 2, buy, 7).startswith("overfill: buy order 10 has size 10, 4 already filled, trade 2 adds 7")
+    assert _fill(state, 3, buy, 6) is None
+
+
+# ---- through the real matching engine: no false overfill on engine-produced claims ------------------------------
+
+from collections import Counter  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from market_sim.core.events import TradeRejected  # noqa: E402
+from market_sim.core.orders import CancelOrder, ModifyOrder, OrderType  # noqa: E402
+from market_sim.market import MatchingEngine  # noqa: E402
+
+_OP = st.tuples(st.sampled_from(("limit", "limit", "iceberg", "market", "cancel", "down", "up", "reprice")),
+                st.sampled_from((Side.BUY, Side.SELL)), st.integers(98, 102), st.integers(1, 12),
+                st.integers(0, 10**6))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_OP, min_size=1, max_size=60))
+def test_engine_trades_are_never_refused_and_fills_are_tracked(ops) -> None:
+    """Partial fills, icebergs, reductions, re-pricing and increases (to a size never shown before): the committee
+    approves every trade the engine proposes (self-trades aside) and each validator's fill count per order equals the engine's."""
+    committee = Committee.create(ConsensusConfig(nodes=4), accounts=None, balances=None)
+    eng = MatchingEngine([Instrument("XYZ")], validator=committee)
+    fills: Counter[int] = Counter()
+    owner: dict[int, str] = {}
+    largest: dict[int, int] = {}
+    for ts, (kind, side, price, qty, pick) in enumerate(ops, start=1):
+        live = sorted(owner)
+        if kind in ("limit", "iceberg", "market"):
+            oid = ts
+            trader = f"t{pick % 4}"
+            cmd = NewOrder(oid, trader, "XYZ", side, qty + (5 if kind == "iceberg" else 0),
+                           OrderType.MARKET if kind == "market" else OrderType.LIMIT,
+                           None if kind == "market" else price, display_quantity=2 if kind == "iceberg" else None)
+            owner[oid], largest[oid] = trader, cmd.quantity
+        elif not live:
+            continue
+        else:
+            oid = live[pick % len(live)]
+            if kind == "cancel":
+                cmd = CancelOrder(oid, owner[oid])
+            elif kind == "down":
+                cmd = ModifyOrder(oid, owner[oid], quantity=qty)
+            elif kind == "up":
+                largest[oid] += qty  # a size this order never had: a new version for the validators
+                cmd = ModifyOrder(oid, owner[oid], quantity=largest[oid])
+            else:
+                cmd = ModifyOrder(oid, owner[oid], price=price)
+        for event in eng.process(cmd, ts):
+            if isinstance(event, TradeRejected):  # the only refusal: no self-trade prevention is configured
+                assert refusal_code(event.reason) is Refusal.SELF_TRADE, event
+            if isinstance(event, Trade):
+                fills[event.buy_order_id] += event.quantity
+                fills[event.sell_order_id] += event.quantity
+    for node in committee.nodes:
+        assert +node.state.approved.filled == +fills

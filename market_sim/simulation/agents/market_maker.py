@@ -1,4 +1,11 @@
-"""Simple market maker: re-quotes a ladder around the mid (or fundamental) with inventory skew."""
+"""Simple market maker: re-quotes a ladder around a centre with inventory skew.
+
+The centre is the book mid moved `fundamental_weight` of the way to the fundamental value (anchor "blend", the
+default), the book mid alone ("mid") or the fundamental alone ("fundamental"). Without a price process for the
+symbol, "blend" is "mid". Centred on the mid alone, quotes only ever follow the book, and the only force that pulls
+prices back to value is the value traders' position limit: in random-market the mids drifted up to ~170 bps away
+from their fundamentals once the value traders were full.
+"""
 
 from __future__ import annotations
 

@@ -23,8 +23,10 @@ from market_sim.core.clock import NS_PER_SECOND  # noqa: E402
 __all__ = ["write_plots", "run_colours", "time_axis", "series_colour", "FUNDAMENTAL_STYLE"]
 
 FUNDAMENTAL_STYLE = {"color": "black", "ls": "--", "lw": 0.9}
-_PALETTE = [*plt.get_cmap("tab10").colors[:7], *plt.get_cmap("tab10").colors[8:],  # tab10 without its grey
-            *plt.get_cmap("Dark2").colors, *plt.get_cmap("Set1").colors]
+# tab10 without its grey (grey and black are kept for references: zero lines, the fundamental, the AMM gap), then
+# dark colours far from tab10's hues.
+_PALETTE = [*plt.get_cmap("tab10").colors[:7], *plt.get_cmap("tab10").colors[8:],
+            "#000075", "#f032e6", "#469990", "#800000", "#808000", "#42d4f4", "#ffd700", "#aaffc3"]
 
 
 def run_colours(venues: Iterable[str] = (), symbols: Iterable[str] = (), groups: Iterable[str] = ()) -> dict[str, tuple]:
@@ -74,8 +76,9 @@ def plot_prices(snaps: pd.DataFrame, trades: pd.DataFrame, path: Path, colours: 
             t = trades[(trades["symbol"] == symbol) & (trades["venue"] == venue)] if "venue" in trades else \
                 trades.iloc[0:0]
             if len(t):
-                ax.plot(_x(t["ts"], unit), t["price_value"], ".", ms=1.5, alpha=0.15, color=c, zorder=1,
-                        label=f"{venue} trades")
+                few = len(t) < 2000  # a few trades are dots worth seeing; many would hide the mid
+                ax.plot(_x(t["ts"], unit), t["price_value"], ".", ms=3 if few else 1.5, alpha=0.5 if few else 0.15,
+                        color=c, zorder=1, label=f"{venue} trades")
             ax.plot(_x(v["ts"], unit), v["mid_value"], lw=1, color=c, zorder=2, label=f"{venue} mid")
         f = s.drop_duplicates("ts")
         if f["fundamental"].notna().any():

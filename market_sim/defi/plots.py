@@ -49,7 +49,7 @@ def price_gap_png(frame: Any, symbol: str) -> bytes:
     for venue in venues:
         top.plot(x, frame[venue], lw=1.0, color=series_colour(colours, venue, symbol, len(venues)), label=venue)
     if frame["true_price"].notna().any():
-        top.plot(x, frame["true_price"], label="true price", **FUNDAMENTAL_STYLE)
+        top.plot(x, frame["true_price"], label="fundamental (true price)", **FUNDAMENTAL_STYLE)
     top.set_title(f"{symbol}: price per venue", fontsize=10)
     top.set_ylabel("price")
     top.ticklabel_format(axis="y", useOffset=False, style="plain")

@@ -69,6 +69,7 @@ class DefiAgent(Agent):
         self.realized: list[int] = []  # net result of each completed arbitrage (quote units, after gas)
         self._start: dict[tuple[str, str], int] = {}  # balances when the run started
         self._in_flight = 0
+        self._transfers: list[tuple[Any, str]] = []  # (BridgeTransfer, asset) this agent sent
         # Only this agent's own swaps and bridge transfers change its balances: cache reads until one happens.
         self._balances: dict[tuple[str, str], int] = {}
 
@@ -112,12 +113,26 @@ class DefiAgent(Agent):
         """Cost of `gas` on `chain` in quote units at the external price."""
         return gas_cost(gas, self.world.runtime(chain).gas_price_wei, self.true_price())
 
+    def in_transit(self) -> dict[str, int]:
+        """Base and quote units on the bridge now (sent, not yet arrived), as they will arrive (net of the fee)."""
+        fee_bps = self.world.config.bridge.fee_bps
+        out = {"base": 0, "quote": 0}
+        for transfer, asset in self._transfers:
+            if transfer.pending:
+                amount = transfer.relay.amount
+                out[asset] += amount - amount * fee_bps // 10_000
+        return out
+
     def portfolio_value(self) -> int:
-        """Token holdings on every chain (plus order-book position and cash) marked at the external price."""
+        """Token holdings on every chain and on the bridge (plus order-book position and cash), marked at the
+        external price (the price every chain's holdings are marked at, so a transfer's arrival changes nothing)."""
         price = self.true_price()
         value = 0
         for chain in self.world.runtimes:
             value += self.balance(chain, "quote") + int(self.balance(chain, "base") * price)
+        if self._transfers:
+            moving = self.in_transit()
+            value += moving["quote"] + int(moving["base"] * price)
         inst = self.world.instrument
         for symbol in self.symbols:
             value += self.cash.get(symbol, 0) * inst.quote_units_per_lot_tick
@@ -196,6 +211,8 @@ class DefiAgent(Agent):
         else:
             t = relayer.burn(src_chain.chain_id, world.token(src, asset), amount, sender=self.id,
                              recipient=recipient, on_arrival=on_arrival)
+        self._transfers = [(x, a) for x, a in self._transfers if x.pending]
+        self._transfers.append((t, asset))
         self.bridge_transfers += 1
         self.bridged[asset] += amount
         self.gas_units += t.sender_gas

@@ -128,25 +128,20 @@ class LvrSection(Section):
             cum_t += th
             rows.append({"ts": t, "lvr": m, "theory": th, "cum_lvr": cum_m, "cum_theory": cum_t})
             sim.record("lvr", rows[-1])
-        _write_lvr_files(sim, rows, r)
+        _write_lvr_files(sim, rows, r, config.pool)
 
 
-def _write_lvr_files(sim: "Simulation", rows: list[dict[str, float]], r: LvrResult) -> None:
+def _write_lvr_files(sim: "Simulation", rows: list[dict[str, float]], r: LvrResult, pool: str) -> None:
     import pandas as pd
 
-    from market_sim.defi.plots import png_bytes, subplots
+    from market_sim.defi.plots import lvr_png
 
     frame = pd.DataFrame(rows)
     sim.extra_files["lvr.csv"] = frame.to_csv(index=False).encode()
-    fig, ax = subplots(figsize=(9, 4.5))
-    minutes = frame["ts"] / 60e9
-    ax.plot(minutes, frame["cum_lvr"], label="measured LVR (rebalancing − LP)")
-    ax.plot(minutes, frame["cum_theory"], label="theory ∫σ²/8·V dt", ls="--")
-    ax.set_xlabel("minutes")
-    ax.set_ylabel("quote")
-    ax.set_title(f"LVR ratio {r.ratio:.3f} ± {r.ratio_stderr:.3f} over {r.steps} blocks")
-    ax.legend()
-    sim.extra_files["lvr.png"] = png_bytes(fig)
+    inst = world_of(sim).instrument
+    sim.extra_files["lvr.png"] = lvr_png(frame, pool, list(sim.venues), inst.symbol,
+                                         inst.quote_asset or inst.symbol.split("/")[-1], r.ratio, r.ratio_stderr,
+                                         r.steps)
 
 
 register_section(LvrSection())

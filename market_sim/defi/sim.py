@@ -184,19 +184,9 @@ def _write_price_files(sim: "Simulation") -> None:
         return
     frame = pd.DataFrame(rows)
     sim.extra_files["price_gap.csv"] = frame.to_csv(index=False).encode()
-    from market_sim.defi.plots import png_bytes, subplots
+    from market_sim.defi.plots import price_gap_png
 
-    minutes = frame["ts"] / 60e9
-    fig, (top, bottom) = subplots(2, 1, figsize=(10, 6), sharex=True)
-    for col in frame.columns:
-        if col not in ("ts", "gap_bps"):
-            top.plot(minutes, frame[col], label=col, lw=1.0 if col != "true_price" else 1.5)
-    top.set_ylabel("price")
-    top.legend(loc="best", fontsize=8)
-    bottom.plot(minutes, frame["gap_bps"], color="tab:red", lw=1.0)
-    bottom.set_ylabel("AMM price gap (bps)")
-    bottom.set_xlabel("minutes")
-    sim.extra_files["price_gap.png"] = png_bytes(fig)
+    sim.extra_files["price_gap.png"] = price_gap_png(frame, world_of(sim).instrument.symbol)
 
 
 register_section(DefiSection())

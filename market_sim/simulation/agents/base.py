@@ -34,7 +34,18 @@ if TYPE_CHECKING:
     from market_sim.core.accounts import Account
     from market_sim.simulation.runner import Simulation
 
-__all__ = ["Agent", "Fill", "OpenOrder", "register_agent_type", "agent_types"]
+__all__ = ["Agent", "Fill", "OpenOrder", "register_agent_type", "agent_types", "mid_ticks"]
+
+
+def mid_ticks(bid: int, ask: int) -> int:
+    """The mid of bid and ask in whole ticks, a half tick rounded to the even neighbour.
+
+    Rounding half a tick always down (`(bid + ask) // 2`) biases every price derived from the mid downwards; agents
+    that re-quote around it then ratchet the market down by a fraction of a tick per re-quote (random-market drifted
+    tens of bps below its fundamentals within minutes). Half-to-even has no bias."""
+    total = bid + ask
+    half = total >> 1
+    return half + 1 if total & 1 and half & 1 else half
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +162,7 @@ class Agent:
         """Best guess of the price in ticks: mid, else last trade, else one side, else fundamental/initial price."""
         q = self.quote(symbol)
         if q.bid is not None and q.ask is not None:
-            return (q.bid + q.ask) // 2
+            return mid_ticks(q.bid, q.ask)
         if q.last is not None:
             return q.last
         if q.bid is not None or q.ask is not None:

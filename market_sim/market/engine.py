@@ -65,6 +65,7 @@ _GTD = TimeInForce.GTD
 _IOC = TimeInForce.IOC
 _FOK = TimeInForce.FOK
 _STP_NONE = STPMode.NONE
+_STP_OLDEST = STPMode.CANCEL_OLDEST
 _USER = CancelReason.USER
 _POOL_LIMIT = 65_536
 
@@ -482,23 +483,37 @@ class MatchingEngine:
         return qty, False
 
     def _fillable(self, opp: BookSide, cmd: NewOrder, qty: int, limit: int | None) -> bool:
-        """True if `qty` lots of `cmd` can trade now within its limit (FOK), self-trade prevention included."""
+        """True if matching `cmd` now would trade all `qty` lots within its limit (FOK); it mirrors `_take`.
+
+        Without self-trade prevention, or with cancel_oldest (the aggressor's own orders are cancelled and
+        matching goes on), every lot of a level within the limit is reachable. With the other modes the first
+        own order the walk meets stops the aggressor (cancel_newest, cancel_both) or cancels part of it without
+        a trade (decrement_and_cancel), so only what the walk meets before it counts: at each order its
+        current slice (an iceberg's displayed part; all of a hidden order), in queue order. An iceberg's
+        reserve refreshes at the back of its level, behind the own order, so it is reachable only on a level
+        without own orders. Validator refusals are not foreseen (they may still stop an FOK part-way).
+        """
         buy = cmd.side is _BUY
         stp = cmd.stp
+        trader = cmd.trader
         for level in opp.iter_levels():
             if limit is not None and (level.price > limit if buy else level.price < limit):
                 return False
             if stp is _STP_NONE:
                 qty -= level.qty
-            else:
+            elif stp is _STP_OLDEST:
                 for o in level.orders():
-                    if o.trader == cmd.trader:
-                        if stp is STPMode.CANCEL_OLDEST:
-                            continue
-                        return False
-                    qty -= o.qty
-                    if qty <= 0:
+                    if o.trader != trader:
+                        qty -= o.qty
+            else:
+                slices = 0
+                for o in level.orders():
+                    if o.trader == trader:
+                        return False  # reached with lots still to fill: the aggressor stops or shrinks here
+                    slices += o.shown
+                    if slices >= qty:
                         return True
+                qty -= level.qty  # no own order here: refreshed iceberg slices are reachable too
             if qty <= 0:
                 return True
         return False

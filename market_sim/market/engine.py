@@ -146,6 +146,14 @@ class MatchingEngine:
         stop = self._stops.get(order_id)
         return None if stop is None else pending_state(stop)
 
+    def symbol_of(self, order_id: int) -> str | None:
+        """The instrument of a resting or pending-stop order (cheaper than `order(...).symbol`), or None."""
+        o = self._orders.get(order_id)
+        if o is not None:
+            return o.level.ladder.book.symbol
+        stop = self._stops.get(order_id)
+        return None if stop is None else stop.symbol
+
     def resting_count(self) -> int:
         """Number of orders resting in all books."""
         return len(self._orders)

@@ -9,7 +9,8 @@ time because the machine may be shared.
 Row mix (per row): 56% limit adds 1..20 ticks from the mid (of which 6% icebergs, 4% hidden, 5% DAY), 24%
 cancels of an earlier add (filled ones are rejected by the engine: still a row), 10% marketable orders (half
 market, half IOC limits through the mid), 5% modifies, 4% adds with an empty `ts` (repeat the previous one), and
-1 row in 10,000 malformed (an off-grid price), which goes down the slow, precise path.
+1 row in 10,000 malformed (an off-grid price), which goes down the slow, precise path. Once 5,000 adds are in
+play an add becomes a cancel instead, so the book stays at a realistic size (most orders end cancelled).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ SYMBOLS = ("AAPL", "MSFT", "BTC/USD", "ETH/USD")
 TRADERS = [f"T{i}" for i in range(100)]
 MID = 10_000  # ticks (100.00)
 LEVELS = 20
+LIVE_CAP = 5_000  # at most this many passive adds in play: beyond it an add becomes a cancel
 HEADER = ("action,ts,order_id,trader,symbol,side,type,price,quantity,stop_price,tif,expire_at,display_quantity,"
           "hidden,post_only,stp\n")
 
@@ -49,10 +51,10 @@ def make_csv(path: Path, n_rows: int, seed: int = SEED) -> None:
     for row in range(n_rows):
         ts += randint(1, 1000)
         r = rand()
-        if live and (0.56 <= r < 0.80 or 0.90 <= r < 0.95):
+        if live and (0.56 <= r < 0.80 or 0.90 <= r < 0.95 or r < 0.56 and len(live) >= LIVE_CAP):
             i = randint(0, len(live) - 1)
             oid, trader, side = live[i]
-            if r < 0.80:
+            if r < 0.80:  # (an add turned into a cancel too)
                 live[i] = live[-1]
                 live.pop()
                 out.append(f"cancel,{ts},{oid},{trader},,,,,,,,,,,,\n")

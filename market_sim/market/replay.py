@@ -679,6 +679,9 @@ def _run(source: _Source, engine: MatchingEngine, parser: _RowParser, folder: Pa
     BUY = Side.BUY
     buy_json, sell_json = '""buy""', '""sell""'
     post_json = {m: f'""{m.value}""' for m in PostOnlyMode}
+    plain_tails = {tif.value: {stp.value: f',""stop_price"":null,""tif"":""{tif.value}"",""expire_at"":null,'
+                                          f'""display_quantity"":null,""hidden"":false,""post_only"":null,""stp"":'
+                                          f'""{stp.value}""}}}}"\r\n' for stp in STPMode} for tif in TimeInForce}
     json_text, csv_text = _JsonText(), _CsvText()
     dumps = json.dumps
     rows = _Rows()
@@ -815,20 +818,23 @@ def _run(source: _Source, engine: MatchingEngine, parser: _RowParser, folder: Pa
                         kind = type(ev) if fast else None
                         if kind is OrderAccepted:
                             o = ev.order
-                            price, stop, expire_at, display = o.price, o.stop_price, o.expire_at, o.display_quantity
-                            post = o.post_only
-                            # enum members hash and look up their .value in Python: read _value_ instead
-                            events_out.append(
-                                f'{line},{ev.ts},OrderAccepted,{csv_text[o.symbol]},{o.order_id},"{{""order"":{{'
-                                f'""order_id"":{o.order_id},""trader"":{json_text[o.trader]},""symbol"":'
-                                f'{json_text[o.symbol]},""side"":{buy_json if o.side is BUY else sell_json},'
-                                f'""quantity"":{o.quantity},""order_type"":""{o.order_type._value_}"",""price"":'
-                                f'{"null" if price is None else price},""stop_price"":'
-                                f'{"null" if stop is None else stop},""tif"":""{o.tif._value_}"",""expire_at"":'
-                                f'{"null" if expire_at is None else expire_at},""display_quantity"":'
-                                f'{"null" if display is None else display},""hidden"":'
-                                f'{"true" if o.hidden else "false"},""post_only"":'
-                                f'{"null" if post is None else post_json[post]},""stp"":""{o.stp._value_}""}}}}"\r\n')
+                            symbol, oid, price = o.symbol, o.order_id, o.price
+                            # enum members hash and look up .value in Python code: read _value_ instead
+                            head = (f'{line},{ev.ts},OrderAccepted,{csv_text[symbol]},{oid},"{{""order"":{{'
+                                    f'""order_id"":{oid},""trader"":{json_text[o.trader]},""symbol"":'
+                                    f'{json_text[symbol]},""side"":{buy_json if o.side is BUY else sell_json},'
+                                    f'""quantity"":{o.quantity},""order_type"":""{o.order_type._value_}"",""price"":'
+                                    f'{"null" if price is None else price}')
+                            stop, expire_at, display, post = o.stop_price, o.expire_at, o.display_quantity, o.post_only
+                            if stop is None and expire_at is None and display is None and post is None and not o.hidden:
+                                events_out.append(head + plain_tails[o.tif._value_][o.stp._value_])
+                            else:
+                                events_out.append(
+                                    f'{head},""stop_price"":{"null" if stop is None else stop},""tif"":'
+                                    f'""{o.tif._value_}"",""expire_at"":{"null" if expire_at is None else expire_at},'
+                                    f'""display_quantity"":{"null" if display is None else display},""hidden"":'
+                                    f'{"true" if o.hidden else "false"},""post_only"":'
+                                    f'{"null" if post is None else post_json[post]},""stp"":""{o.stp._value_}""}}}}"\r\n')
                         elif kind is Trade:
                             n_trades += 1
                             symbol = ev.symbol

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from decimal import Decimal, DecimalException
 from enum import Enum
 from functools import partial
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 
 from market_sim.core.errors import ConfigError, MarketSimError, ValidationError
@@ -683,7 +684,7 @@ def _run(source: _Source, engine: MatchingEngine, parser: _RowParser, folder: Pa
                                           f'""display_quantity"":null,""hidden"":false,""post_only"":null,""stp"":'
                                           f'""{stp.value}""}}}}"\r\n' for stp in STPMode} for tif in TimeInForce}
     json_text, csv_text = _JsonText(), _CsvText()
-    dumps = json.dumps
+    quote = encode_basestring_ascii  # what json.dumps does with a str, without its Python-level wrapper
     rows = _Rows()
     malformed = summary.malformed
     n_rows = n_commands = n_events = n_trades = n_rejects = 0
@@ -870,7 +871,7 @@ def _run(source: _Source, engine: MatchingEngine, parser: _RowParser, folder: Pa
                                 f'{"true" if ev.priority_kept else "false"}}}"\r\n')
                         elif kind is OrderRejected:
                             n_rejects += 1
-                            message = dumps(ev.message).replace('"', '""')
+                            message = quote(ev.message).replace('"', '""')
                             events_out.append(
                                 f'{line},{ev.ts},OrderRejected,{csv_text[ev.symbol]},{ev.order_id},"{{""order_id"":'
                                 f'{ev.order_id},""trader"":{json_text[ev.trader]},""symbol"":'

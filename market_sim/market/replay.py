@@ -835,7 +835,8 @@ def _run(source: _Source, engine: MatchingEngine, parser: _RowParser, folder: Pa
                                     f'""{o.tif._value_}"",""expire_at"":{"null" if expire_at is None else expire_at},'
                                     f'""display_quantity"":{"null" if display is None else display},""hidden"":'
                                     f'{"true" if o.hidden else "false"},""post_only"":'
-                                    f'{"null" if post is None else post_json[post]},""stp"":""{o.stp._value_}""}}}}"\r\n')
+                                    f'{"null" if post is None else post_json[post]},""stp"":'
+                                    f'""{o.stp._value_}""}}}}"\r\n')
                         elif kind is Trade:
                             n_trades += 1
                             symbol = ev.symbol

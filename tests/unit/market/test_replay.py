@@ -15,6 +15,7 @@ from market_sim.cli.main import main
 from market_sim.core.errors import ConfigError, ValidationError
 from market_sim.core.instruments import Instrument
 from market_sim.core.orders import OrderType, STPMode, TimeInForce
+from market_sim.market.engine import MatchingEngine
 from market_sim.market.replay import COLUMNS, ReplayError, load_instruments, replay
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
@@ -345,3 +346,27 @@ def test_builder_makes_ordinary_frozen_instances():
     assert hash(built) == hash(NewOrder(1, "a", "X", Side.BUY, 5, price=100))
     with pytest.raises(FrozenInstanceError):
         built.quantity = 6
+
+
+def test_interrupt_or_strict_failure_removes_the_staging_folder_and_new_parents(tmp_path, monkeypatch):
+    path = _write(tmp_path, "new,1,1,a,X,sell,limit,1.00,5,,gtc\nnew,2,2,a,X,sell,limit,1.001,5,,gtc\n")
+    with pytest.raises(ReplayError):
+        replay(path, tmp_path / "a" / "b" / "out", strict=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["orders.csv"]
+
+    def interrupted(self, cmd, ts):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(MatchingEngine, "process", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        replay(path, tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["orders.csv"]
+
+
+def test_unreadable_csv_row_is_malformed_and_reading_goes_on(tmp_path):
+    path = _write(tmp_path, "new,1,1,a,X,sell,limit,1.00,5,,gtc\n"
+                            f"new,2,2,a,X,sell,limit,1.00,5,,{'x' * (csv.field_size_limit() + 1)}\n"
+                            "new,3,3,b,X,buy,limit,1.00,5,,gtc\n")
+    summary = replay(path, tmp_path / "out")
+    assert summary.malformed == [(3, f"unreadable CSV row: field larger than field limit ({csv.field_size_limit()})")]
+    assert summary.trades == 1 and summary.rows == 3

@@ -398,21 +398,21 @@ class _Grid:
 
     __slots__ = ("cache", "_scale")
     _LIMIT = 10 ** MAX_DIGITS
-    _MAX_FRACTION = 30
+    _MAX_LENGTH = 30
 
     def __init__(self, step: Decimal) -> None:
         _, digits, exponent = step.as_tuple()
         coefficient = int("".join(map(str, digits)))
         # value = n / 10**f and step = coefficient * 10**exponent, so units = n * mul / den
         self._scale = []
-        for f in range(self._MAX_FRACTION + 1):
+        for f in range(self._MAX_LENGTH + 1):
             e = f + exponent
             mul, den = (1, coefficient * 10 ** e) if e >= 0 else (10 ** -e, coefficient)
             self._scale.append((mul, den))
         self.cache: dict[str, int] = {}
 
     def units(self, text: str) -> int | None:
-        if len(text) > self._MAX_FRACTION:
+        if len(text) > self._MAX_LENGTH:
             return None
         whole, _, fraction = text.partition(".")
         if not (whole.isdigit() and whole.isascii()):

@@ -57,6 +57,7 @@ from market_sim.core.instruments import Instrument
 from market_sim.core.orders import (
     CancelOrder, ModifyOrder, NewOrder, OrderType, PostOnlyMode, Side, STPMode, TimeInForce,
 )
+from market_sim.market._construct import constructor
 from market_sim.market.engine import MatchingEngine
 from market_sim.market.order import OrderState
 
@@ -358,35 +359,9 @@ def _parse_rows(source: _Source) -> Iterator[tuple[int, dict[str, str] | None, s
 
 # ------------------------------------------------------------------------------------------ fast path
 
-def _builder(cls: type) -> Callable[..., object]:
-    """A positional constructor for a frozen slotted dataclass without __post_init__ that skips its __init__.
-
-    The frozen __init__ sets every field through object.__setattr__, which costs more than parsing a row. This
-    fills the same slots on a plain twin class and then gives the instance its real class (same slots, same
-    layout), so the result is an ordinary, frozen `cls` instance equal to `cls(*args)`. Falls back to `cls`
-    itself if the class does not allow that.
-    """
-    names = [f.name for f in fields(cls)]
-    if getattr(cls, "__slots__", None) != tuple(names) or hasattr(cls, "__post_init__") or cls.__bases__ != (object,):
-        return cls
-    twin = type(f"_{cls.__name__}Twin", (), {"__slots__": tuple(names)})
-    args = ", ".join(names)
-    body = "".join(f"    o.{n} = {n}\n" for n in names)
-    namespace = {"twin": twin, "cls": cls}
-    exec(f"def build({args}):\n    o = twin()\n{body}    o.__class__ = cls\n    return o\n", namespace)  # noqa: S102
-    build = namespace["build"]
-    try:
-        probe = build(*range(len(names)))
-        if type(probe) is not cls or probe != cls(*range(len(names))):
-            return cls
-    except TypeError:  # "object layout differs"
-        return cls
-    return build
-
-
-_new_order = _builder(NewOrder)
-_cancel_order = _builder(CancelOrder)
-_modify_order = _builder(ModifyOrder)
+_new_order = constructor(NewOrder)
+_cancel_order = constructor(CancelOrder)
+_modify_order = constructor(ModifyOrder)
 
 
 class _Grid:

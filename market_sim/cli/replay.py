@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 
 def register(app: typer.Typer) -> None:
@@ -20,18 +22,21 @@ def register(app: typer.Typer) -> None:
             help="JSON or TOML list of instruments (symbol, tick_size, lot_size, ...). Without it every symbol "
                  "gets tick 0.01 and lot 1; with it, rows for other symbols are malformed."),
     ) -> None:
-        """Replay order commands and write trades.csv, events.csv and book.json (L3 per instrument)."""
+        """Replay order commands and write trades.csv, events.csv and book.json (L3 per instrument).
+
+        Malformed rows are reported on stderr with their line numbers. The outputs appear only when the replay
+        succeeds: a fatal error (or --strict at a malformed row) leaves no output files.
+        """
         from market_sim.market.replay import load_instruments, replay
 
         insts = load_instruments(instruments) if instruments is not None else None
         summary = replay(orders, out, instruments=insts, strict=strict)
-        console = Console()
-        table = Table(title=f"replay of {orders}", show_header=False)
+        table = Table(title=Text(f"replay of {orders}"), show_header=False)
         for name, value in (("rows", summary.rows), ("commands", summary.commands), ("events", summary.events),
                             ("trades", summary.trades), ("rejected orders", summary.rejects),
                             ("malformed rows (skipped)", len(summary.malformed)),
                             ("instruments", ", ".join(summary.instruments)), ("output", summary.out_dir)):
-            table.add_row(name, str(value))
-        console.print(table)
-        for line, message in summary.malformed:
-            console.print(f"[yellow]line {line}:[/] {message}", highlight=False)
+            table.add_row(name, Text(str(value)))  # Text: no markup in file names
+        Console().print(table)
+        if summary.malformed:
+            sys.stderr.write("".join(f"{orders} line {line}: {message}\n" for line, message in summary.malformed))

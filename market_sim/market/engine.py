@@ -45,6 +45,7 @@ from market_sim.core.orders import (
     CancelOrder, ModifyOrder, NewOrder, OrderType, PostOnlyMode, Side, STPMode, TimeInForce,
 )
 from market_sim.core.validation import TradeValidator
+from market_sim.market._construct import constructor
 from market_sim.market.book import OrderBook
 from market_sim.market.level import BookSide, PriceLevel
 from market_sim.market.order import OrderState, RestingOrder, pending_state, resting_state
@@ -65,8 +66,15 @@ _GTD = TimeInForce.GTD
 _IOC = TimeInForce.IOC
 _FOK = TimeInForce.FOK
 _STP_NONE = STPMode.NONE
+_STP_OLDEST = STPMode.CANCEL_OLDEST
 _USER = CancelReason.USER
 _POOL_LIMIT = 65_536
+# the events of the hot paths, built without the frozen dataclass __init__ (same instances, see _construct)
+_accepted = constructor(OrderAccepted)
+_trade = constructor(Trade)
+_cancelled = constructor(OrderCancelled)
+_rejected = constructor(OrderRejected)
+_modified = constructor(OrderModified)
 
 
 class MatchingEngine:
@@ -144,6 +152,14 @@ class MatchingEngine:
             return resting_state(o, o.level.ladder.book.symbol)
         stop = self._stops.get(order_id)
         return None if stop is None else pending_state(stop)
+
+    def symbol_of(self, order_id: int) -> str | None:
+        """The instrument of a resting or pending-stop order (cheaper than `order(...).symbol`), or None."""
+        o = self._orders.get(order_id)
+        if o is not None:
+            return o.level.ladder.book.symbol
+        stop = self._stops.get(order_id)
+        return None if stop is None else stop.symbol
 
     def resting_count(self) -> int:
         """Number of orders resting in all books."""
@@ -226,7 +242,7 @@ class MatchingEngine:
 
     def _reject(self, events: list[Event], ts: int, order_id: int, trader: str, symbol: str,
                 reason: RejectReason, message: str) -> None:
-        events.append(OrderRejected(ts, order_id, trader, symbol, reason, message))
+        events.append(_rejected(ts, order_id, trader, symbol, reason, message))
 
     def _problem(self, cmd: NewOrder, book: OrderBook | None, ts: int) -> tuple[RejectReason, str] | None:
         """Why a new order must be rejected before it touches the book, or None."""
@@ -254,7 +270,7 @@ class MatchingEngine:
             if problem is not None:
                 return self._reject(events, ts, oid, cmd.trader, cmd.symbol, *problem)
             if kind is _STOP or kind is _STOP_LIMIT:
-                events.append(OrderAccepted(ts, cmd))
+                events.append(_accepted(ts, cmd))
                 self._add_stop(book, cmd)
                 return None
         opp = book.asks if side is _BUY else book.bids
@@ -265,18 +281,18 @@ class MatchingEngine:
             if tif is _FOK and not self._fillable(opp, cmd, qty, price):
                 return self._reject(events, ts, oid, cmd.trader, cmd.symbol, RejectReason.FOK_NOT_FILLABLE,
                                     f"FOK order for {qty} lots cannot be filled entirely")
-            events.append(OrderAccepted(ts, cmd))
+            events.append(_accepted(ts, cmd))
             self._execute(book, cmd, ts, events)
             self._trigger_stops(book, ts, events)
             return None
         if tif is _FOK:
             return self._reject(events, ts, oid, cmd.trader, cmd.symbol, RejectReason.FOK_NOT_FILLABLE,
                                 f"FOK order for {qty} lots cannot be filled entirely")
-        events.append(OrderAccepted(ts, cmd))
+        events.append(_accepted(ts, cmd))
         if price is None:
-            events.append(OrderCancelled(ts, oid, cmd.trader, cmd.symbol, qty, CancelReason.NO_LIQUIDITY))
+            events.append(_cancelled(ts, oid, cmd.trader, cmd.symbol, qty, CancelReason.NO_LIQUIDITY))
         elif tif is _IOC:
-            events.append(OrderCancelled(ts, oid, cmd.trader, cmd.symbol, qty, CancelReason.IOC_REMAINDER))
+            events.append(_cancelled(ts, oid, cmd.trader, cmd.symbol, qty, CancelReason.IOC_REMAINDER))
         else:
             self._rest(book, cmd, price, qty)
         return None
@@ -289,7 +305,7 @@ class MatchingEngine:
             return self._reject(events, ts, cmd.order_id, cmd.trader, cmd.symbol, RejectReason.POST_ONLY_WOULD_TAKE,
                                 f"post-only {'buy' if buy else 'sell'} at {cmd.price} would take the best "
                                 f"{'ask' if buy else 'bid'} {best}")
-        events.append(OrderAccepted(ts, cmd))
+        events.append(_accepted(ts, cmd))
         events.append(OrderRepriced(ts, cmd.order_id, cmd.trader, cmd.symbol, new_price))
         self._rest(book, cmd, new_price, cmd.quantity)
         return None
@@ -358,7 +374,7 @@ class MatchingEngine:
         else:
             self._rest(book, cmd, price, qty)
             return
-        events.append(OrderCancelled(ts, cmd.order_id, cmd.trader, cmd.symbol, qty, reason))
+        events.append(_cancelled(ts, cmd.order_id, cmd.trader, cmd.symbol, qty, reason))
 
     def _take(self, book: OrderBook, opp: BookSide, cmd: NewOrder, qty: int, ts: int,
               events: list[Event]) -> tuple[int, bool, bool]:
@@ -392,9 +408,9 @@ class MatchingEngine:
                 shown = o.shown
                 q = shown if shown < qty else qty
                 if buy:
-                    trade = Trade(ts, tid, symbol, price, q, oid, o.order_id, trader, o.trader, side)
+                    trade = _trade(ts, tid, symbol, price, q, oid, o.order_id, trader, o.trader, side)
                 else:
-                    trade = Trade(ts, tid, symbol, price, q, o.order_id, oid, o.trader, trader, side)
+                    trade = _trade(ts, tid, symbol, price, q, o.order_id, oid, o.trader, trader, side)
                 if validator is not None:
                     reason = self._validate(validator, trade, cmd, qty, o, symbol)
                     if reason is not None:
@@ -482,23 +498,37 @@ class MatchingEngine:
         return qty, False
 
     def _fillable(self, opp: BookSide, cmd: NewOrder, qty: int, limit: int | None) -> bool:
-        """True if `qty` lots of `cmd` can trade now within its limit (FOK), self-trade prevention included."""
+        """True if matching `cmd` now would trade all `qty` lots within its limit (FOK); it mirrors `_take`.
+
+        Without self-trade prevention, or with cancel_oldest (the aggressor's own orders are cancelled and
+        matching goes on), every lot of a level within the limit is reachable. With the other modes the first
+        own order the walk meets stops the aggressor (cancel_newest, cancel_both) or cancels part of it without
+        a trade (decrement_and_cancel), so only what the walk meets before it counts: at each order its
+        current slice (an iceberg's displayed part; all of a hidden order), in queue order. An iceberg's
+        reserve refreshes at the back of its level, behind the own order, so it is reachable only on a level
+        without own orders. Validator refusals are not foreseen (they may still stop an FOK part-way).
+        """
         buy = cmd.side is _BUY
         stp = cmd.stp
+        trader = cmd.trader
         for level in opp.iter_levels():
             if limit is not None and (level.price > limit if buy else level.price < limit):
                 return False
             if stp is _STP_NONE:
                 qty -= level.qty
-            else:
+            elif stp is _STP_OLDEST:
                 for o in level.orders():
-                    if o.trader == cmd.trader:
-                        if stp is STPMode.CANCEL_OLDEST:
-                            continue
-                        return False
-                    qty -= o.qty
-                    if qty <= 0:
+                    if o.trader != trader:
+                        qty -= o.qty
+            else:
+                slices = 0
+                for o in level.orders():
+                    if o.trader == trader:
+                        return False  # reached with lots still to fill: the aggressor stops or shrinks here
+                    slices += o.shown
+                    if slices >= qty:
                         return True
+                qty -= level.qty  # no own order here: refreshed iceberg slices are reachable too
             if qty <= 0:
                 return True
         return False
@@ -570,7 +600,7 @@ class MatchingEngine:
         level = o.level
         ladder = level.ladder
         book = ladder.book
-        events.append(OrderCancelled(ts, o.order_id, o.trader, book.symbol, o.qty, reason))
+        events.append(_cancelled(ts, o.order_id, o.trader, book.symbol, o.qty, reason))
         self._unlink(level, o)
         if level.head is None:
             ladder.drop_level(level)
@@ -657,7 +687,7 @@ class MatchingEngine:
             self._reduce(level, o, qty)
             if touched is not None and not hidden:
                 touched[(book, level.side, price)] = None
-            events.append(OrderModified(ts, o.order_id, o.trader, symbol, qty, price, True))
+            events.append(_modified(ts, o.order_id, o.trader, symbol, qty, price, True))
             return None
         opp = book.asks if level.side is _BUY else book.bids
         crosses = opp.crosses(price)
@@ -668,7 +698,7 @@ class MatchingEngine:
                 return self._reject(events, ts, o.order_id, cmd.trader, symbol, RejectReason.POST_ONLY_WOULD_TAKE,
                                     f"post-only order modified to {price} would take the opposite best {best}")
             price, crosses = slid, False
-        events.append(OrderModified(ts, o.order_id, o.trader, symbol, qty, price, False))
+        events.append(_modified(ts, o.order_id, o.trader, symbol, qty, price, False))
         if touched is not None and not hidden:
             touched[(book, level.side, level.price)] = None
         if crosses:  # it re-enters as an aggressor

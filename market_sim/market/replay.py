@@ -18,25 +18,46 @@ CSV schema (header row required; column order free; only `action` is mandatory a
   post_only         reject | reprice (empty = not post-only)
   stp               none | cancel_newest | cancel_oldest | cancel_both | decrement_and_cancel (default none)
 Prices and quantities are converted with the instrument's tick and lot size; off-grid, non-finite, zero or negative
-values make the row malformed.
+values, and values of more than 28 digits of ticks or lots, make the row malformed. The file is read as UTF-8 (a
+byte-order mark is skipped); a row with bytes that are not UTF-8 is malformed.
+
+Outputs are written into a temporary folder next to `out_dir` and moved into place only when the replay succeeds:
+a replay that fails (unreadable input, bad header, a malformed row with `strict`, an interrupt) leaves no output
+files behind (and an existing `out_dir` as it was).
+
+Speed: well-formed `new`, `cancel` and `modify` rows take a fast path (exact integer conversion of plain decimal
+strings, cached per instrument; commands built without the dataclass __init__; event rows formatted directly).
+Anything the fast path does not recognise goes to the precise path (`_RowParser`), which produces the error
+messages; both give the same command for every row the fast path accepts (tests/unit/market/test_replay.py checks
+that the two paths write byte-identical outputs).
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
+import os
+import secrets
+import shutil
 import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields, is_dataclass
+from decimal import Decimal, DecimalException
 from enum import Enum
+from functools import partial
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 
 from market_sim.core.errors import ConfigError, MarketSimError, ValidationError
-from market_sim.core.events import Event, OrderRejected, Trade
+from market_sim.core.events import (
+    Event, OrderAccepted, OrderCancelled, OrderModified, OrderRejected, Trade,
+)
 from market_sim.core.instruments import Instrument
 from market_sim.core.orders import (
     CancelOrder, ModifyOrder, NewOrder, OrderType, PostOnlyMode, Side, STPMode, TimeInForce,
 )
+from market_sim.market._construct import constructor
 from market_sim.market.engine import MatchingEngine
 from market_sim.market.order import OrderState
 
@@ -47,8 +68,11 @@ COLUMNS = ("action", "ts", "order_id", "trader", "symbol", "side", "type", "pric
 TRADE_COLUMNS = ("trade_id", "ts", "symbol", "price", "quantity", "price_ticks", "quantity_lots", "buy_order_id",
                  "sell_order_id", "buyer", "seller", "aggressor", "line")
 EVENT_COLUMNS = ("line", "ts", "event", "symbol", "order_id", "data")
+OUTPUT_FILES = ("trades.csv", "events.csv", "book.json")
+MAX_DIGITS = 28  # ticks or lots: the precision of the decimal context the conversion uses
 _ACTIONS = ("new", "cancel", "modify", "end_session", "expire")
 _BOOLS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+_FAST = True  # the fast path for well-formed rows (tests switch it off to compare against the precise path)
 
 
 class ReplayError(ValidationError):
@@ -76,7 +100,7 @@ class ReplaySummary:
 def load_instruments(path: Path) -> list[Instrument]:
     """Instruments from a JSON or TOML file: a list (or an `instruments` list) of Instrument fields."""
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
         data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read instruments file {path}: {exc}") from None
@@ -114,6 +138,16 @@ def _positive(convert: Callable[[str], int], text: str, what: str) -> int:
     if value <= 0:
         raise ValidationError(f"{what} must be positive, got {text!r}")
     return value
+
+
+def _units(inst: Instrument, price: bool, text: str) -> int:
+    """`text` in ticks (price) or lots of `inst`; ValidationError if malformed, off the grid or too large."""
+    try:
+        return inst.price_to_ticks(text) if price else inst.qty_to_lots(text)
+    except DecimalException:  # the integer part of value / step needs more digits than the decimal context has
+        what, unit, step = ("price", "ticks", inst.tick_size) if price else ("quantity", "lots", inst.lot_size)
+        raise ValidationError(f"{inst.symbol} {what} {text} is too large: more than {MAX_DIGITS} digits of {unit} "
+                              f"of {step}") from None
 
 
 class _RowParser:
@@ -175,8 +209,8 @@ class _RowParser:
                     return ModifyOrder(order_id, trader)
                 symbol = live.symbol
             inst = self.instrument(symbol)
-            qty = _positive(inst.qty_to_lots, get("quantity"), "quantity") if get("quantity") else None
-            price = _positive(inst.price_to_ticks, get("price"), "price") if get("price") else None
+            qty = _positive(partial(_units, inst, False), get("quantity"), "quantity") if get("quantity") else None
+            price = _positive(partial(_units, inst, True), get("price"), "price") if get("price") else None
             if qty is None and price is None:
                 raise ValidationError("modify needs a new quantity or price")
             return ModifyOrder(order_id, trader, quantity=qty, price=price)
@@ -185,10 +219,10 @@ class _RowParser:
         if side is None:
             raise ValidationError(f"side must be buy | sell, got {get('side')!r}")
         kind = _enum(OrderType, get("type") or "limit", "type")
-        qty = _positive(inst.qty_to_lots, need("quantity"), "quantity")
-        price = _positive(inst.price_to_ticks, get("price"), "price") if get("price") else None
-        stop = _positive(inst.price_to_ticks, get("stop_price"), "stop_price") if get("stop_price") else None
-        display = (_positive(inst.qty_to_lots, get("display_quantity"), "display_quantity")
+        qty = _positive(partial(_units, inst, False), need("quantity"), "quantity")
+        price = _positive(partial(_units, inst, True), get("price"), "price") if get("price") else None
+        stop = _positive(partial(_units, inst, True), get("stop_price"), "stop_price") if get("stop_price") else None
+        display = (_positive(partial(_units, inst, False), get("display_quantity"), "display_quantity")
                    if get("display_quantity") else None)
         hidden = _BOOLS.get(get("hidden").lower() or "false")
         if hidden is None:
@@ -202,30 +236,247 @@ class _RowParser:
             _enum(STPMode, get("stp") or "none", "stp"))
 
 
-def parse_rows(path: Path) -> Iterator[tuple[int, dict[str, str] | None, str | None]]:
-    """(line number, row, problem) for each data row; a row with the wrong number of cells has a problem."""
+
+def _utf8_problem(path: Path) -> str | None:
+    """None if the whole file is valid UTF-8, else where the first invalid byte is."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
     try:
-        f = path.open(newline="")
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 22):
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    return f"byte {offset + exc.start}"
+                offset += len(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return "its end (a truncated character)"
     except OSError as exc:
         raise ConfigError(f"cannot read orders file {path}: {exc}") from None
-    with f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None:
-            raise ConfigError(f"{path} is empty; expected a header row with columns {', '.join(COLUMNS)}")
-        header = [h.strip().lower() for h in header]
-        unknown = [h for h in header if h not in COLUMNS]
-        if unknown or "action" not in header:
-            raise ConfigError(f"{path} header: unknown columns {unknown} or no 'action' column; "
-                              f"allowed: {', '.join(COLUMNS)}")
-        for cells in reader:
-            if not cells or all(not c.strip() for c in cells):
-                continue
-            if len(cells) != len(header):
-                yield reader.line_num, None, f"expected {len(header)} cells, got {len(cells)}"
-                continue
-            yield reader.line_num, dict(zip(header, cells)), None
+    return None
 
+
+def _not_utf8(cells: list[str], header: list[str]) -> str | None:
+    """The problem with a row read with surrogateescape from a file that is not all UTF-8, or None."""
+    for i, cell in enumerate(cells):
+        try:
+            cell.encode("utf-8")
+        except UnicodeEncodeError:
+            name = header[i] if i < len(header) else f"cell {i + 1}"
+            return f"{name} is not valid UTF-8 text: {cell.encode('utf-8', 'surrogateescape')!r}"
+    return None
+
+
+class _Source:
+    """An orders file opened for reading: header checked, csv reader positioned on the first data row."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        bad = _utf8_problem(path)
+        self.clean = bad is None  # no per-row UTF-8 checks needed
+        try:
+            self.file = path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
+        except OSError as exc:
+            raise ConfigError(f"cannot read orders file {path}: {exc}") from None
+        try:
+            self.reader = csv.reader(self.file)
+            try:
+                header = next(self.reader, None)
+            except csv.Error as exc:
+                raise ConfigError(f"{path} line 1: cannot read the header: {exc}") from None
+            if header is None:
+                raise ConfigError(f"{path} is empty; expected a header row with columns {', '.join(COLUMNS)}")
+            if not self.clean and _not_utf8(header, header):
+                raise ConfigError(f"{path} line 1: the header is not UTF-8 text (the first invalid byte is at {bad}); "
+                                  f"expected columns {', '.join(COLUMNS)}")
+            header = [h.strip().lower() for h in header]
+            unknown = [h for h in header if h not in COLUMNS]
+            if unknown or "action" not in header:
+                raise ConfigError(f"{path} header: unknown columns {unknown} or no 'action' column; "
+                                  f"allowed: {', '.join(COLUMNS)}")
+            twice = sorted({h for h in header if header.count(h) > 1})
+            if twice:
+                raise ConfigError(f"{path} header: columns given more than once: {', '.join(twice)}")
+            self.header = header
+        except BaseException:
+            self.file.close()
+            raise
+
+    def rows(self) -> Iterator[tuple[int, list[str] | None, str | None]]:
+        """(line, cells, None) per row, or (line, None, problem) for a row the csv module cannot read."""
+        reader = self.reader
+        while True:
+            try:
+                for cells in reader:
+                    yield reader.line_num, cells, None
+                return
+            except csv.Error as exc:  # e.g. a field beyond the csv module's size limit
+                yield reader.line_num, None, f"unreadable CSV row: {exc}"
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _row_problem(cells: list[str], header: list[str], clean: bool) -> str | None:
+    if not clean:
+        problem = _not_utf8(cells, header)
+        if problem is not None:
+            return problem
+    if len(cells) != len(header):
+        return f"expected {len(header)} cells, got {len(cells)}"
+    return None
+
+
+def _blank(cells: list[str]) -> bool:
+    return not cells or all(not c.strip() for c in cells)
+
+
+def parse_rows(path: Path) -> Iterator[tuple[int, dict[str, str] | None, str | None]]:
+    """(line number, row, problem) for each data row; a row with the wrong number of cells has a problem.
+
+    Raises ConfigError (before yielding anything) if the file cannot be read or its header is wrong.
+    """
+    source = _Source(path)
+    return _parse_rows(source)
+
+
+def _parse_rows(source: _Source) -> Iterator[tuple[int, dict[str, str] | None, str | None]]:
+    header = source.header
+    try:
+        for line, cells, problem in source.rows():
+            if problem is None:
+                if _blank(cells):
+                    continue
+                problem = _row_problem(cells, header, source.clean)
+            if problem is not None:
+                yield line, None, problem
+                continue
+            yield line, dict(zip(header, cells)), None
+    finally:
+        source.close()
+
+
+# ------------------------------------------------------------------------------------------ fast path
+
+_new_order = constructor(NewOrder)
+_cancel_order = constructor(CancelOrder)
+_modify_order = constructor(ModifyOrder)
+
+
+class _Grid:
+    """Exact conversion of plain decimal strings (digits, optionally '.' and digits) to units of one step.
+
+    `units(text)` is the positive unit count, or None for anything else (other notations, zero, off the grid, too
+    many digits), which the precise path then handles. Results are cached per string.
+    """
+
+    __slots__ = ("cache", "_scale")
+    _LIMIT = 10 ** MAX_DIGITS
+    _MAX_LENGTH = 30
+
+    def __init__(self, step: Decimal) -> None:
+        _, digits, exponent = step.as_tuple()
+        coefficient = int("".join(map(str, digits)))
+        # value = n / 10**f and step = coefficient * 10**exponent, so units = n * mul / den
+        self._scale = []
+        for f in range(self._MAX_LENGTH + 1):
+            e = f + exponent
+            mul, den = (1, coefficient * 10 ** e) if e >= 0 else (10 ** -e, coefficient)
+            self._scale.append((mul, den))
+        self.cache: dict[str, int] = {}
+
+    def units(self, text: str) -> int | None:
+        if len(text) > self._MAX_LENGTH:
+            return None
+        whole, _, fraction = text.partition(".")
+        if not (whole.isdigit() and whole.isascii()):
+            return None
+        if fraction:
+            if not (fraction.isdigit() and fraction.isascii()):
+                return None
+            n = int(whole + fraction)
+        else:
+            n = int(whole)
+        mul, den = self._scale[len(fraction)]
+        units, rest = divmod(n * mul, den)
+        if rest or units <= 0 or units >= self._LIMIT:
+            return None
+        cache = self.cache
+        if len(cache) >= 65_536:
+            cache.clear()
+        cache[text] = units
+        return units
+
+
+class _Listing:
+    """Per-instrument state of the fast path: price and quantity grids and decimal strings for the outputs."""
+
+    __slots__ = ("symbol", "inst", "ticks", "lots", "price_text", "qty_text")
+
+    def __init__(self, inst: Instrument) -> None:
+        self.symbol = inst.symbol
+        self.inst = inst
+        self.ticks = _Grid(inst.tick_size)
+        self.lots = _Grid(inst.lot_size)
+        self.price_text = _Texts(inst.ticks_to_price)
+        self.qty_text = _Texts(inst.lots_to_qty)
+
+
+class _Texts(dict):
+    """units -> str(decimal value), computed on first use."""
+
+    __slots__ = ("convert",)
+
+    def __init__(self, convert: Callable[[int], Decimal]) -> None:
+        super().__init__()
+        self.convert = convert
+
+    def __missing__(self, units: int) -> str:
+        text = str(self.convert(units))
+        if len(self) >= 65_536:
+            self.clear()
+        self[units] = text
+        return text
+
+
+class _JsonText(dict):
+    """str -> its JSON literal with quotes doubled for a quoted CSV cell."""
+
+    __slots__ = ()
+
+    def __missing__(self, text: str) -> str:
+        quoted = json.dumps(text).replace('"', '""')
+        if len(self) >= 65_536:
+            self.clear()
+        self[text] = quoted
+        return quoted
+
+
+class _CsvText(dict):
+    """str -> the CSV cell the csv module writes for it (quoted only if it holds , \" CR or LF)."""
+
+    __slots__ = ()
+
+    def __missing__(self, text: str) -> str:
+        cell = text
+        if "," in text or '"' in text or "\r" in text or "\n" in text:
+            cell = '"' + text.replace('"', '""') + '"'
+        if len(self) >= 65_536:
+            self.clear()
+        self[text] = cell
+        return cell
+
+
+_SIDES = {"buy": Side.BUY, "sell": Side.SELL}
+_TYPES = {"": OrderType.LIMIT, **{m.value: m for m in OrderType}}
+_TIFS = {"": TimeInForce.GTC, **{m.value: m for m in TimeInForce}}
+_STPS = {"": STPMode.NONE, **{m.value: m for m in STPMode}}
+_POST_ONLY = {"": None, **{m.value: m for m in PostOnlyMode}}
+_HIDDEN = {"": False, **_BOOLS}
+
+
+# ------------------------------------------------------------------------------------------ outputs
 
 def _plain(value: object) -> object:
     if isinstance(value, Side):
@@ -235,6 +486,44 @@ def _plain(value: object) -> object:
     if is_dataclass(value):
         return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
     return value
+
+
+class _LineOut:
+    """A file-like target for csv.writer that keeps the last formatted row."""
+
+    __slots__ = ("text",)
+
+    def write(self, text: str) -> None:
+        self.text = text
+
+
+class _Rows:
+    """Formats output rows the way the csv module does (excel dialect, CRLF), generically."""
+
+    def __init__(self) -> None:
+        self._out = _LineOut()
+        self._writer = csv.writer(self._out)
+
+    def row(self, cells: tuple) -> str:
+        self._writer.writerow(cells)
+        return self._out.text
+
+
+def _event_row(rows: _Rows, line: int, ev: Event) -> str:
+    """The events.csv row of any event (the reference format the fast writers reproduce)."""
+    data = _plain(ev)
+    data.pop("ts")
+    order = data.get("order") or {}   # OrderAccepted carries the whole command
+    symbol = data.get("symbol", order.get("symbol", ""))
+    order_id = data.get("order_id", order.get("order_id", ""))
+    return rows.row((line, ev.ts, type(ev).__name__, symbol, order_id, json.dumps(data, separators=(",", ":"))))
+
+
+def _trade_row(rows: _Rows, engine: MatchingEngine, line: int, ev: Trade) -> str:
+    inst = engine.instruments[ev.symbol]
+    return rows.row((ev.trade_id, ev.ts, ev.symbol, inst.ticks_to_price(ev.price), inst.lots_to_qty(ev.quantity),
+                     ev.price, ev.quantity, ev.buy_order_id, ev.sell_order_id, ev.buyer, ev.seller,
+                     str(ev.aggressor), line))
 
 
 def _book_json(engine: MatchingEngine) -> dict:
@@ -265,66 +554,325 @@ def _book_json(engine: MatchingEngine) -> dict:
     return out
 
 
+class _Staging:
+    """The temporary folder a replay writes into, next to its output folder; commit() moves the files into place."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir = Path(os.path.abspath(out_dir))
+        if out_dir.exists() and not out_dir.is_dir():
+            raise ConfigError(f"output folder {out_dir} exists and is not a folder")
+        self.created: list[Path] = []  # missing parent folders this replay creates, deepest first
+        parent = out_dir.parent
+        while not parent.exists():
+            self.created.append(parent)
+            parent = parent.parent
+        try:
+            for folder in reversed(self.created):
+                folder.mkdir()
+            self.path = out_dir.parent / f".{out_dir.name}.partial-{secrets.token_hex(4)}"
+            self.path.mkdir()
+        except OSError as exc:
+            self._remove_parents()
+            raise ConfigError(f"cannot create output folder {out_dir}: {exc}") from None
+
+    def commit(self) -> None:
+        """Move the outputs into the output folder (a rename of the whole folder if it did not exist)."""
+        try:
+            if not self.out_dir.exists():
+                os.replace(self.path, self.out_dir)
+                return
+            for name in OUTPUT_FILES:
+                os.replace(self.path / name, self.out_dir / name)
+            self.path.rmdir()
+        except OSError as exc:
+            self.abort()
+            raise ConfigError(f"cannot write the outputs into {self.out_dir}: {exc}") from None
+
+    def abort(self) -> None:
+        """Remove everything this replay created."""
+        shutil.rmtree(self.path, ignore_errors=True)
+        self._remove_parents()
+
+    def _remove_parents(self) -> None:
+        for folder in self.created:
+            try:
+                folder.rmdir()
+            except OSError:
+                return
+
+
 def replay(orders: Path, out_dir: Path, *, instruments: list[Instrument] | None = None, strict: bool = False,
            engine: MatchingEngine | None = None) -> ReplaySummary:
     """Replay `orders` into trades.csv, events.csv and book.json under `out_dir`.
 
     Without `instruments`, each new symbol gets a default Instrument (tick 0.01, lot 1). Malformed rows are
-    skipped and listed in the summary, or with `strict` the replay stops there (files are still written for the
-    rows before it) and ReplayError is raised.
+    skipped and listed in the summary, or with `strict` the replay stops at the first one and raises ReplayError.
+    The input and its header are checked before anything is created, and the outputs appear only when the replay
+    has succeeded: after an error (or an interrupt) no output files are left behind.
     """
-    engine = engine if engine is not None else MatchingEngine(instruments or ())
-    parser = _RowParser(engine, auto_instruments=instruments is None)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    summary = ReplaySummary(out_dir=str(out_dir))
-    failure: ReplayError | None = None
-    with (out_dir / "trades.csv").open("w", newline="") as tf, (out_dir / "events.csv").open("w", newline="") as ef:
-        trades, events = csv.writer(tf), csv.writer(ef)
-        trades.writerow(TRADE_COLUMNS)
-        events.writerow(EVENT_COLUMNS)
-        for line, row, problem in parse_rows(orders):
-            summary.rows += 1
-            if problem is None:
-                try:
-                    action, ts, cmd = parser.parse(row)
-                except MarketSimError as exc:
-                    problem = str(exc)
-            if problem is not None:
-                if strict:
-                    failure = ReplayError(orders, line, problem)
-                    break
-                summary.malformed.append((line, problem))
-                continue
-            if action == "end_session":
-                produced = engine.end_session(ts, cmd)
-            elif action == "expire":
-                produced = engine.expire(ts)
-            else:
-                produced = engine.process(cmd, ts)
-            summary.commands += 1
-            for ev in produced:
-                _write_event(events, trades, engine, line, ev, summary)
-    (out_dir / "book.json").write_text(json.dumps(_book_json(engine), indent=2) + "\n")
-    summary.instruments = sorted(engine.instruments)
-    if failure is not None:
-        raise failure
+    source = _Source(orders)
+    try:
+        engine = engine if engine is not None else MatchingEngine(instruments or ())
+        parser = _RowParser(engine, auto_instruments=instruments is None)
+        stage = _Staging(out_dir)
+        try:
+            summary = ReplaySummary(out_dir=str(out_dir))
+            _run(source, engine, parser, stage.path, strict, summary)
+            with (stage.path / "book.json").open("w", encoding="utf-8") as f:
+                f.write(json.dumps(_book_json(engine), indent=2) + "\n")
+            summary.instruments = sorted(engine.instruments)
+            stage.commit()
+        except BaseException:
+            stage.abort()
+            raise
+    finally:
+        source.close()
     return summary
 
 
-def _write_event(events: csv.writer, trades: csv.writer, engine: MatchingEngine, line: int, ev: Event,
-                 summary: ReplaySummary) -> None:
-    summary.events += 1
-    data = _plain(ev)
-    data.pop("ts")
-    if isinstance(ev, OrderRejected):
-        summary.rejects += 1
-    order = data.get("order") or {}   # OrderAccepted carries the whole command
-    symbol = data.get("symbol", order.get("symbol", ""))
-    order_id = data.get("order_id", order.get("order_id", ""))
-    events.writerow((line, ev.ts, type(ev).__name__, symbol, order_id, json.dumps(data, separators=(",", ":"))))
-    if isinstance(ev, Trade):
-        summary.trades += 1
-        inst = engine.instruments[ev.symbol]
-        trades.writerow((ev.trade_id, ev.ts, ev.symbol, inst.ticks_to_price(ev.price), inst.lots_to_qty(ev.quantity),
-                         ev.price, ev.quantity, ev.buy_order_id, ev.sell_order_id, ev.buyer, ev.seller,
-                         str(ev.aggressor), line))
+def _run(source: _Source, engine: MatchingEngine, parser: _RowParser, folder: Path, strict: bool,
+         summary: ReplaySummary) -> None:
+    """Read every row, feed the engine and write trades.csv and events.csv into `folder`.
+
+    One long loop with everything in locals: at a million rows, each attribute lookup or call saved is visible.
+    """
+    header = source.header
+    width = len(header)
+    where = {name: i for i, name in enumerate(header)}
+    # a missing column reads the empty cell appended to each row at index `width`
+    (i_action, i_ts, i_oid, i_trader, i_symbol, i_side, i_type, i_price, i_qty, i_stop, i_tif, i_expire,
+     i_display, i_hidden, i_post, i_stp) = (where.get(name, width) for name in COLUMNS)
+    fast = _FAST
+    clean = source.clean
+    reader = source.reader
+    listings: dict[str, _Listing] = {}
+    traders: set[str] = set()
+    instruments = engine.instruments
+    symbol_of = engine.symbol_of
+    process = engine.process
+    new_order, cancel_order, modify_order = _new_order, _cancel_order, _modify_order
+    sides, types, tifs, stps, post_only, hidden_flags = _SIDES, _TYPES, _TIFS, _STPS, _POST_ONLY, _HIDDEN
+    BUY = Side.BUY
+    buy_json, sell_json = '""buy""', '""sell""'
+    post_json = {m: f'""{m.value}""' for m in PostOnlyMode}
+    plain_tails = {tif.value: {stp.value: f',""stop_price"":null,""tif"":""{tif.value}"",""expire_at"":null,'
+                                          f'""display_quantity"":null,""hidden"":false,""post_only"":null,""stp"":'
+                                          f'""{stp.value}""}}}}"\r\n' for stp in STPMode} for tif in TimeInForce}
+    json_text, csv_text = _JsonText(), _CsvText()
+    quote = encode_basestring_ascii  # what json.dumps does with a str, without its Python-level wrapper
+    rows = _Rows()
+    malformed = summary.malformed
+    n_rows = n_commands = n_events = n_trades = n_rejects = 0
+    events_out: list[str] = [",".join(EVENT_COLUMNS) + "\r\n"]
+    trades_out: list[str] = [",".join(TRADE_COLUMNS) + "\r\n"]
+
+    def bad(line: int, problem: str) -> None:
+        if strict:
+            raise ReplayError(source.path, line, problem)
+        malformed.append((line, problem))
+
+    def listing_of(symbol: str) -> _Listing | None:
+        inst = instruments.get(symbol)
+        if inst is None or symbol != symbol.strip():  # the precise path strips cells
+            return None
+        listing = listings[symbol] = _Listing(inst)
+        return listing
+
+    with (folder / "trades.csv").open("w", encoding="utf-8", newline="") as trades_file, \
+            (folder / "events.csv").open("w", encoding="utf-8", newline="") as events_file:
+        while True:
+            try:
+                for cells in reader:
+                    line = reader.line_num
+                    if not clean and not "".join(cells).isascii():
+                        problem = _not_utf8(cells, header)
+                        if problem is not None:
+                            n_rows += 1
+                            bad(line, problem)
+                            continue
+                    cmd = None
+                    padded = False
+                    if fast and len(cells) == width:
+                        # The fast path: plain new / cancel / modify rows. It takes a row only if every cell it
+                        # reads is in the exact form the precise path would accept and convert the same way.
+                        cells.append("")
+                        padded = True
+                        action = cells[i_action]
+                        last = parser.ts
+                        text = cells[i_ts]
+                        if text:
+                            try:
+                                ts = int(text)
+                            except ValueError:
+                                ts = -1
+                        else:
+                            ts = last
+                        try:
+                            oid = int(cells[i_oid])
+                        except ValueError:
+                            oid = None
+                        trader = cells[i_trader]
+                        if trader not in traders and trader and trader == trader.strip():
+                            traders.add(trader)
+                        if ts >= last and oid is not None and trader in traders:
+                            if action == "new":
+                                symbol = cells[i_symbol]
+                                listing = listings.get(symbol) or listing_of(symbol)
+                                side = sides.get(cells[i_side])
+                                kind = types.get(cells[i_type])
+                                tif = tifs.get(cells[i_tif])
+                                stp = stps.get(cells[i_stp])
+                                hidden = hidden_flags.get(cells[i_hidden])
+                                post = post_only.get(cells[i_post], False)
+                                text = cells[i_expire]
+                                try:
+                                    expire_at = int(text) if text else None
+                                except ValueError:
+                                    expire_at = False
+                                if (listing is not None and side is not None and kind is not None
+                                        and tif is not None and stp is not None and hidden is not None
+                                        and post is not False and expire_at is not False):
+                                    ticks, lots = listing.ticks, listing.lots
+                                    text = cells[i_qty]
+                                    qty = lots.cache.get(text) or lots.units(text)
+                                    text = cells[i_price]
+                                    price = (ticks.cache.get(text) or ticks.units(text) or False) if text else None
+                                    text = cells[i_stop]
+                                    stop = (ticks.cache.get(text) or ticks.units(text) or False) if text else None
+                                    text = cells[i_display]
+                                    display = (lots.cache.get(text) or lots.units(text) or False) if text else None
+                                    if (qty is not None and price is not False and stop is not False
+                                            and display is not False):
+                                        cmd = new_order(oid, trader, symbol, side, qty, kind, price, stop, tif,
+                                                        expire_at, display, hidden, post, stp)
+                            elif action == "cancel":
+                                cmd = cancel_order(oid, trader)
+                            elif action == "modify":
+                                symbol = cells[i_symbol] or symbol_of(oid)
+                                if symbol is None:
+                                    cmd = modify_order(oid, trader, None, None)  # unknown order: the engine rejects
+                                else:
+                                    listing = listings.get(symbol) or listing_of(symbol)
+                                    if listing is not None:
+                                        ticks, lots = listing.ticks, listing.lots
+                                        text = cells[i_qty]
+                                        qty = (lots.cache.get(text) or lots.units(text) or False) if text else None
+                                        text = cells[i_price]
+                                        price = ((ticks.cache.get(text) or ticks.units(text) or False) if text
+                                                 else None)
+                                        if (qty is not False and price is not False
+                                                and (qty is not None or price is not None)):
+                                            cmd = modify_order(oid, trader, qty, price)
+                            if cmd is not None:
+                                parser.ts = ts
+                    if cmd is None:  # the precise path: other actions, and every row the fast path does not take
+                        if padded:
+                            cells.pop()
+                        if not cells or all(not c.strip() for c in cells):
+                            continue  # blank rows are not rows
+                        n_rows += 1
+                        if len(cells) != width:
+                            bad(line, f"expected {width} cells, got {len(cells)}")
+                            continue
+                        try:
+                            action, ts, cmd = parser.parse(dict(zip(header, cells)))
+                        except MarketSimError as exc:
+                            bad(line, str(exc))
+                            continue
+                        if action == "end_session":
+                            produced = engine.end_session(ts, cmd)
+                        elif action == "expire":
+                            produced = engine.expire(ts)
+                        else:
+                            produced = process(cmd, ts)
+                    else:
+                        n_rows += 1
+                        produced = process(cmd, ts)
+                    n_commands += 1
+                    n_events += len(produced)
+                    for ev in produced:
+                        kind = type(ev) if fast else None
+                        if kind is OrderAccepted:
+                            o = ev.order
+                            symbol, oid, price = o.symbol, o.order_id, o.price
+                            # enum members hash and look up .value in Python code: read _value_ instead
+                            head = (f'{line},{ev.ts},OrderAccepted,{csv_text[symbol]},{oid},"{{""order"":{{'
+                                    f'""order_id"":{oid},""trader"":{json_text[o.trader]},""symbol"":'
+                                    f'{json_text[symbol]},""side"":{buy_json if o.side is BUY else sell_json},'
+                                    f'""quantity"":{o.quantity},""order_type"":""{o.order_type._value_}"",""price"":'
+                                    f'{"null" if price is None else price}')
+                            stop, expire_at, display, post = o.stop_price, o.expire_at, o.display_quantity, o.post_only
+                            if stop is None and expire_at is None and display is None and post is None and not o.hidden:
+                                events_out.append(head + plain_tails[o.tif._value_][o.stp._value_])
+                            else:
+                                events_out.append(
+                                    f'{head},""stop_price"":{"null" if stop is None else stop},""tif"":'
+                                    f'""{o.tif._value_}"",""expire_at"":{"null" if expire_at is None else expire_at},'
+                                    f'""display_quantity"":{"null" if display is None else display},""hidden"":'
+                                    f'{"true" if o.hidden else "false"},""post_only"":'
+                                    f'{"null" if post is None else post_json[post]},""stp"":'
+                                    f'""{o.stp._value_}""}}}}"\r\n')
+                        elif kind is Trade:
+                            n_trades += 1
+                            symbol = ev.symbol
+                            listing = listings.get(symbol)
+                            if listing is None:
+                                listing = listings[symbol] = _Listing(instruments[symbol])
+                            price, qty, buyer, seller, tid = ev.price, ev.quantity, ev.buyer, ev.seller, ev.trade_id
+                            aggressor = ev.aggressor
+                            events_out.append(
+                                f'{line},{ev.ts},Trade,{csv_text[symbol]},,"{{""trade_id"":{tid},""symbol"":'
+                                f'{json_text[symbol]},""price"":{price},""quantity"":{qty},""buy_order_id"":'
+                                f'{ev.buy_order_id},""sell_order_id"":{ev.sell_order_id},""buyer"":'
+                                f'{json_text[buyer]},""seller"":{json_text[seller]},""aggressor"":'
+                                f'{buy_json if aggressor is BUY else sell_json}}}"\r\n')
+                            trades_out.append(
+                                f'{tid},{ev.ts},{csv_text[symbol]},{listing.price_text[price]},'
+                                f'{listing.qty_text[qty]},{price},{qty},{ev.buy_order_id},{ev.sell_order_id},'
+                                f'{csv_text[buyer]},{csv_text[seller]},{"buy" if aggressor is BUY else "sell"},'
+                                f'{line}\r\n')
+                        elif kind is OrderCancelled:
+                            events_out.append(
+                                f'{line},{ev.ts},OrderCancelled,{csv_text[ev.symbol]},{ev.order_id},"{{""order_id"":'
+                                f'{ev.order_id},""trader"":{json_text[ev.trader]},""symbol"":'
+                                f'{json_text[ev.symbol]},""cancelled_quantity"":{ev.cancelled_quantity},""reason"":'
+                                f'""{ev.reason._value_}"",""remaining_quantity"":{ev.remaining_quantity}}}"\r\n')
+                        elif kind is OrderModified:
+                            price = ev.price
+                            events_out.append(
+                                f'{line},{ev.ts},OrderModified,{csv_text[ev.symbol]},{ev.order_id},"{{""order_id"":'
+                                f'{ev.order_id},""trader"":{json_text[ev.trader]},""symbol"":'
+                                f'{json_text[ev.symbol]},""quantity"":{ev.quantity},""price"":'
+                                f'{"null" if price is None else price},""priority_kept"":'
+                                f'{"true" if ev.priority_kept else "false"}}}"\r\n')
+                        elif kind is OrderRejected:
+                            n_rejects += 1
+                            message = quote(ev.message).replace('"', '""')
+                            events_out.append(
+                                f'{line},{ev.ts},OrderRejected,{csv_text[ev.symbol]},{ev.order_id},"{{""order_id"":'
+                                f'{ev.order_id},""trader"":{json_text[ev.trader]},""symbol"":'
+                                f'{json_text[ev.symbol]},""reason"":""{ev.reason._value_}"",""message"":'
+                                f'{message}}}"\r\n')
+                        else:  # every other event, and all of them when the fast path is off: the generic rows
+                            events_out.append(_event_row(rows, line, ev))
+                            if isinstance(ev, Trade):
+                                n_trades += 1
+                                trades_out.append(_trade_row(rows, engine, line, ev))
+                            elif isinstance(ev, OrderRejected):
+                                n_rejects += 1
+                    if len(events_out) >= 4096:
+                        events_file.write("".join(events_out))
+                        events_out.clear()
+                        trades_file.write("".join(trades_out))
+                        trades_out.clear()
+                break
+            except csv.Error as exc:  # e.g. a field beyond the csv module's size limit; reading goes on after it
+                n_rows += 1
+                bad(reader.line_num, f"unreadable CSV row: {exc}")
+        events_file.write("".join(events_out))
+        trades_file.write("".join(trades_out))
+    summary.rows += n_rows
+    summary.commands += n_commands
+    summary.events += n_events
+    summary.trades += n_trades
+    summary.rejects += n_rejects

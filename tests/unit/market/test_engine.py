@@ -318,6 +318,33 @@ def test_fok_with_stp_counts_only_tradable_liquidity():
     assert fills(ev) == [(5, 1, 100, 10), (5, 3, 101, 5)]
 
 
+@pytest.mark.parametrize("stp", [STPMode.CANCEL_NEWEST, STPMode.CANCEL_BOTH, STPMode.DECREMENT_AND_CANCEL])
+def test_fok_with_stp_counts_only_the_iceberg_slice_ahead_of_an_own_order(stp):
+    # issue 11 repro: b's iceberg (10, showing 2) is ahead of a's own order; only its 2-lot slice can trade
+    # before the walk meets a's order (the reserve refreshes behind it), so a 5-lot FOK must be rejected.
+    eng = engine()
+    run(eng, limit(1, "b", BUY, 10, 1000, display_quantity=2), limit(2, "a", BUY, 5, 1000))
+    before = snapshot(eng)
+    ev = run(eng, limit(3, "a", SELL, 5, 1000, tif=TimeInForce.FOK, stp=stp))
+    assert kinds(ev) == ["OrderRejected"] and rejects(ev) == [(3, "fok_not_fillable")]
+    assert snapshot(eng) == before
+    ev = run(eng, limit(4, "a", SELL, 2, 1000, tif=TimeInForce.FOK, stp=stp))   # the slice itself is fillable
+    assert fills(ev) == [(1, 4, 1000, 2)] and cancels(ev) == []
+
+
+def test_fok_with_stp_reaches_iceberg_reserves_on_levels_without_own_orders():
+    eng = engine()
+    run(eng, limit(1, "b", BUY, 10, 1000, display_quantity=2), limit(2, "c", BUY, 3, 1000, hidden=True),
+        limit(3, "a", BUY, 5, 999))
+    ev = run(eng, limit(4, "a", SELL, 13, 999, tif=TimeInForce.FOK, stp=STPMode.CANCEL_NEWEST))
+    assert fills(ev) == [(1, 4, 1000, 2), (2, 4, 1000, 3), (1, 4, 1000, 2), (1, 4, 1000, 2), (1, 4, 1000, 2),
+                         (1, 4, 1000, 2)]
+    assert resting(eng) == [(3, 999, 5)]
+    ev = run(eng, limit(5, "b", BUY, 4, 999), limit(6, "a", SELL, 5, 999, tif=TimeInForce.FOK,
+                                                     stp=STPMode.CANCEL_BOTH))
+    assert rejects(ev) == [(6, "fok_not_fillable")]   # the own order at 999 is ahead of b's 4 lots
+
+
 # ------------------------------------------------------------------------------------------ stops
 
 def test_buy_stop_triggers_on_last_trade_and_enters_as_market():

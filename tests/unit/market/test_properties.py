@@ -196,3 +196,59 @@ def test_fifo_within_each_level(ops):
                 side_left = asks if e.aggressor is BUY else bids
                 # nobody who arrived earlier at the same price may still be waiting
                 assert not [s for s in side_left if s.price == e.price and s.order_id < maker]
+
+
+# FOK all-or-nothing: resting icebergs, hidden orders and plain limits from two traders, and FOK takers (limit,
+# market, stop-limit) with every STP mode. A FOK either trades its whole quantity or none of it, and when it
+# trades none the book is exactly as it was.
+fok_rest_op = st.tuples(st.just("rest"), st.sampled_from(["a", "b"]), st.sampled_from([BUY, SELL]),
+                        st.sampled_from(["limit", "iceberg", "iceberg", "hidden"]), st.integers(99, 101),
+                        st.integers(1, 12), st.integers(1, 4))
+fok_take_op = st.tuples(st.just("fok"), st.sampled_from(["a", "b"]), st.sampled_from([BUY, SELL]),
+                        st.sampled_from(["limit", "limit", "market", "stop_limit"]), st.integers(98, 102),
+                        st.integers(1, 30), st.sampled_from(list(STPMode)))
+fok_ops = st.lists(st.one_of(fok_rest_op, fok_rest_op, fok_take_op), min_size=5, max_size=50)
+
+
+def _snapshot(eng) -> tuple:
+    book = eng.book(SYM)
+    return book.l3(include_hidden=True), book.depth(100), book.stats(), eng.pending_stops(SYM)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fok_ops)
+def test_fok_fills_completely_or_not_at_all(ops):
+    eng = engine()
+    fok_qty: dict[int, int] = {}
+    for ts, op in enumerate(ops):
+        oid = ts + 1
+        _, trader, side, flavour, price, qty, extra = op
+        if op[0] == "rest":
+            kw = {"display_quantity": min(extra, qty)} if flavour == "iceberg" else {"hidden": flavour == "hidden"}
+            cmd = NewOrder(oid, trader, SYM, side, qty, OrderType.LIMIT, price, **kw)
+        elif flavour == "stop_limit":
+            last = eng.book(SYM).last_price or 100
+            stop = last + 1 if side is BUY else last - 1
+            cmd = NewOrder(oid, trader, SYM, side, qty, OrderType.STOP_LIMIT, price, stop, tif=TimeInForce.FOK,
+                           stp=extra)
+        else:
+            kind = OrderType.MARKET if flavour == "market" else OrderType.LIMIT
+            cmd = NewOrder(oid, trader, SYM, side, qty, kind, None if flavour == "market" else price,
+                           tif=TimeInForce.FOK, stp=extra)
+        if cmd.tif is TimeInForce.FOK:
+            fok_qty[oid] = qty
+        before = _snapshot(eng)
+        events = eng.process(cmd, ts)
+        traded: dict[int, int] = defaultdict(int)
+        for e in events:
+            if isinstance(e, Trade):
+                traded[e.buy_order_id] += e.quantity
+                traded[e.sell_order_id] += e.quantity
+        for fok_id in traded.keys() & fok_qty.keys():
+            assert traded[fok_id] == fok_qty[fok_id], f"FOK {fok_id} filled {traded[fok_id]} of {fok_qty[fok_id]}"
+        own_cancels = [e for e in events if isinstance(e, OrderCancelled) and e.order_id in fok_qty]
+        for e in own_cancels:   # a FOK that does not trade is cancelled whole (a triggered stop) ...
+            assert e.order_id not in traded and e.cancelled_quantity == fok_qty[e.order_id], e
+        if cmd.tif is TimeInForce.FOK and cmd.order_type is not OrderType.STOP_LIMIT and oid not in traded:
+            assert before == _snapshot(eng)   # ... and a rejected one leaves the book exactly as it was
+        _check_book_integrity(eng)

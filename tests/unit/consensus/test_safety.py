@@ -10,9 +10,10 @@ from market_sim.consensus import BYZANTINE_BEHAVIOURS, Cluster, ConsensusConfig,
 from market_sim.consensus.workload import make_workload
 
 SEEDS = 200
-# The default run keeps a slice of the sweep, per protocol, size and behaviour: seeds 0-5 cover every latency model
-# and batch size, a partitioned seed (3) and a lossy one (4). The `sweep` run (CI) covers the remaining seeds.
-QUICK_SEEDS = range(6)
+# The default run keeps a slice of the sweep for every protocol, size and behaviour: seeds 0-11 cover each latency
+# model and batch size four times, three partitioned seeds (3, 7, 11) and two lossy ones (4, 9). The `sweep` run (CI,
+# `make test-extended`) covers the remaining seeds.
+QUICK_SEEDS = range(12)
 SWEEP_SEEDS = range(len(QUICK_SEEDS), SEEDS)
 LATENCIES = ("uniform:1ms-10ms", "lognormal:5ms:0.8", "fixed:3ms")
 

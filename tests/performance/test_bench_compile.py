@@ -22,4 +22,4 @@ def test_compile_benchmark_quick(monkeypatch):
     assert result["contracts"] >= 1 and result["project_sources"] >= 1
     # One cold compile runs solc; the disk and in-process cache hits it times never do (counted, not timed).
     assert len(solc_runs) == 1
-    assert min(result["cold_compile_s"], result["cached_disk_s"], result["cached_memory_s"]) >= 0
+    assert {"cold_compile_s", "cached_disk_s", "cached_memory_s", "load_avg_1m"} <= set(result)

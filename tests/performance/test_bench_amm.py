@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from market_sim.cli.bench import run_benchmark
+
+pytestmark = pytest.mark.perf  # benchmark smoke run: `make test-extended`
 
 
 def test_bench_amm_quick() -> None:

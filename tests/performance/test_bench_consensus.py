@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import pytest
+
 from market_sim.benchmarks.consensus import run
+
+pytestmark = pytest.mark.perf  # benchmark smoke run: `make test-extended`
 
 
 def test_quick_consensus_benchmark_runs_and_batching_amortises_signatures() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from market_sim.benchmarks.matching import make_stream, run
 from market_sim.cli.main import main
 
@@ -17,6 +19,7 @@ def test_stream_is_seeded_and_has_the_mix():
     assert 0.03 < names.count("ModifyOrder") / len(a) < 0.07
 
 
+@pytest.mark.perf  # benchmark smoke run: `make test-extended`
 def test_quick_benchmark_reports_all_figures():
     result = run(quick=True, progress=False)
     assert [s["instruments"] for s in result["streams"]] == [1, 10]

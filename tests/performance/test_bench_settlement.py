@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from market_sim.benchmarks.settlement import BATCH_SIZES, run
+
+pytestmark = pytest.mark.perf  # benchmark smoke run: `make test-extended`
 
 
 def test_settlement_bench_quick():

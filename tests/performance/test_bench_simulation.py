@@ -1,6 +1,10 @@
 """Smoke test of `market-sim bench simulation --quick`: the benchmark runs and reports its figures."""
 
+import pytest
+
 from market_sim.cli.bench import run_benchmark
+
+pytestmark = pytest.mark.perf  # benchmark smoke run: `make test-extended`
 
 
 def test_bench_simulation_quick():

@@ -23,7 +23,7 @@ def test_custom_account_names_and_balance():
     chain = Chain.local(accounts=["deployer", "trader-0", "trader-1"], balance=5 * 10**18)
     assert list(chain.accounts) == ["deployer", "trader-0", "trader-1"]
     assert chain.balance("trader-1") == 5 * 10**18
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match=r"accounts: account names must be non-empty and unique \(got \['a', 'a'\]\)"):
         Chain.local(accounts=["a", "a"])
 
 
@@ -137,7 +137,7 @@ def test_snapshot_and_revert(chain):
     assert chain.block_number == block
     chain.transact(token.functions.mint(bob, 3))  # the chain keeps working after a revert
     assert chain.call(token.functions.balanceOf(bob)) == 3
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match=r"snapshot: no such snapshot \(got 10000\)"):
         chain.revert(10_000)
 
 
@@ -166,7 +166,7 @@ def test_add_account_is_funded_and_usable(chain):
     chain.transact(token.functions.mint(trader, 9))
     chain.transact(token.functions.transfer(chain.account("alice"), 4), sender="trader-1")
     assert chain.call(token.functions.balanceOf(trader)) == 5
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match=r"account: account already exists \(got 'trader-1'\)"):
         chain.add_account("trader-1")
 
 

@@ -77,8 +77,8 @@ def test_malformed_url(url):
 
 def test_not_an_ethereum_node(fake_node):
     url = fake_node(None)
-    with pytest.raises(RpcConnectionError, match=f"at {url}"):
-        Chain.connect(url, timeout=2)
+    with pytest.raises(RpcConnectionError, match=f"cannot reach an Ethereum JSON-RPC node at {url}: 404 Client Error"):
+        Chain.connect(url)
 
 
 def test_no_unlocked_accounts(fake_node):

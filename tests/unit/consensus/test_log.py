@@ -78,7 +78,7 @@ def test_proofs_and_json(tmp_path) -> None:
     for trade in log.trades:
         proof = log.proof(trade.trade_id)
         assert proof.verify() and proof.root == log.block(proof.height).merkle_root
-    with pytest.raises(ConsensusError):
+    with pytest.raises(ConsensusError, match="trade 999 is not in the log"):
         log.proof(999)
     log.dump(tmp_path / "log.json")
     data = json.loads((tmp_path / "log.json").read_text())

@@ -47,7 +47,7 @@ def test_extra_leaves_and_errors() -> None:
     extra = keccak(b"deltas")
     tree = MerkleTree.of_trades([TRADE], extra_leaves=[extra])
     assert tree.root == hash_pair(leaf_hash(default_leaf_encoder(TRADE)), extra)
-    with pytest.raises(ConsensusError):
+    with pytest.raises(ConsensusError, match="a Merkle tree needs at least one leaf"):
         MerkleTree([])
     with pytest.raises(ConsensusError, match="32-byte"):
         MerkleTree([b"short"])

@@ -62,7 +62,7 @@ def test_bad_configs() -> None:
     k = Kernel()
     with pytest.raises(ConfigError, match="negative"):
         Network(k, FixedLatency(-1))
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match=r"latency: must be a non-negative duration .*\(got '-5ms'\)"):
         Network(k, "fixed:-5ms")
     with pytest.raises(ConfigError, match="loss"):
         Network(k, loss=1.5)

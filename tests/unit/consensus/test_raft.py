@@ -90,7 +90,8 @@ def test_leader_cut_off_in_a_minority_steps_down_and_the_majority_elects_a_new_o
     _check_complete(result, w)  # after the heal the minority caught up: same log everywhere
     assert len(result.rejected()) == len(w.invalid)
     summary = result.summary()
-    assert summary["gst_ms"] == 1500 and summary["rounds_after_gst"] >= 0 and summary["honest_logs_agree"]
+    # exact for this seeded run (the figure is clamped at 0, so `>= 0` could never fail)
+    assert summary["gst_ms"] == 1500 and summary["rounds_after_gst"] == 3 and summary["honest_logs_agree"]
 
 
 def test_invalid_configs_are_refused() -> None:

@@ -40,7 +40,7 @@ def test_settlement_units():
 @pytest.mark.parametrize("kwargs", [{"symbol": ""}, {"symbol": "X", "tick_size": "0"}, {"symbol": "X", "lot_size": "-1"},
                                     {"symbol": "X", "tick_size": "nan"}, {"symbol": "X", "base_decimals": 40}])
 def test_invalid_instruments(kwargs):
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match=r"^(instrument symbol|X\.(tick_size|lot_size|base_decimals)) must be "):
         Instrument(**kwargs)
 
 

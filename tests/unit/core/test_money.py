@@ -18,7 +18,7 @@ def test_to_decimal_accepts_numbers(value, expected):
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), "NaN", "-Infinity", "abc", True, None])
 def test_to_decimal_rejects_non_finite_and_non_numbers(value):
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match=r"^price (must be finite, got|must be a number, got|is not a number: )"):
         to_decimal(value, "price")
 
 

@@ -202,7 +202,8 @@ def test_reentrancy_during_flash_swap_is_refused(world: AmmWorld, borrower) -> N
     assert err.value.error_name == "ReentrancyGuardReentrantCall"
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
 @given(
     r0=st.integers(10**4, 10**30), r1=st.integers(10**4, 10**30), amount=st.integers(1, 10**30),
     zero_for_one=st.booleans(),

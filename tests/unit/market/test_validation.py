@@ -88,9 +88,9 @@ def test_instrument_listing_rules():
 
     eng = MatchingEngine([Instrument(SYM)])
     eng.add_instrument(Instrument(SYM))  # same instrument again: fine
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match=r"symbol: a different instrument with this symbol is already listed"):
         eng.add_instrument(Instrument(SYM, tick_size="0.5"))
-    with pytest.raises(UnknownInstrumentError):
+    with pytest.raises(UnknownInstrumentError, match="unknown instrument 'NOPE'"):
         eng.book("NOPE")
     assert list(eng.instruments) == [SYM]
 

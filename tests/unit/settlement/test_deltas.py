@@ -95,7 +95,8 @@ def test_int128_overflow_is_refused():
     assert decode(NetDeltas.from_mapping(edge, INDEX.__getitem__).encode()) == edge
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
 @given(data=st.data())
 def test_random_batches_on_chain_conserve_totals_and_match_the_ledger(env_module, data):
     env = env_module

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from market_sim.core.errors import ConfigError
 from market_sim.core.events import OrderAccepted, OrderCancelled, OrderRejected, RejectReason
 from market_sim.core.orders import Side, TimeInForce
 from market_sim.simulation.agents import Agent, register_agent_type
@@ -134,8 +135,9 @@ def test_market_closed_rejection_for_orders_arriving_after_close(base_raw):
     base_raw["session"] = {"open": "09:30", "close": "10:30", "start": "09:30"}
     base_raw["latency"] = {"default": "fixed:2s"}
     base_raw["agents"] = [{"type": "test_probe", "name": "p", "at": "59min 59s".replace(" ", "")}]
-    with pytest.raises(Exception):
-        parse_scenario(base_raw)  # '59min59s' is not a single duration: named error, not a crash
+    # '59min59s' is not a single duration: a named error, not a crash
+    with pytest.raises(ConfigError, match=r"agents\.p\.at: must be a non-negative duration .*\(got '59min59s'\)"):
+        parse_scenario(base_raw)
     base_raw["agents"] = [{"type": "test_probe", "name": "p", "at": "3599s"}]
     sim, _ = _run(base_raw)
     rej = [e[2] for e in sim.agent("p-1").log if e[1] == "OrderRejected"]

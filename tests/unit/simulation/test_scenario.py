@@ -126,7 +126,7 @@ def test_registered_section_parses_and_validates(base_raw):
     base_raw["test_validators"] = [1, 2]
     with pytest.raises(ConfigError, match="must be a table"):
         parse_scenario(base_raw)
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match=r"section: section name must be .*not a built-in section \(got 'agents'\)"):
         register_section(type("Bad", (Section,), {"name": "agents"})())
 
 

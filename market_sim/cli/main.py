@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from market_sim.cli._help import PlainHelpGroup
 from market_sim.core.errors import MarketSimError
 
 app = typer.Typer(
@@ -18,6 +19,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help text prints as written: `[scenario]` is not rich markup
+    cls=PlainHelpGroup,     # INTEGER / TEXT / PATH instead of <int> / <str> / <bool> type tags
 )
 err_console = Console(stderr=True)
 

@@ -80,6 +80,8 @@ class LvrSection(Section):
 
     name = "lvr"
     description = "loss-versus-rebalancing of an AMM pool vs the σ²/8 theory"
+    headline = (("lvr.ratio", "LVR / theory (σ²/8)"), ("lvr.ratio_stderr", "ratio std. error"),
+                ("lvr.measured", "LVR measured (quote)"), ("lvr.theory", "LVR theory (quote)"))
 
     def parse(self, raw: Any, ctx: ParseContext) -> LvrConfig:
         pool = raw.get("pool")

@@ -49,6 +49,8 @@ class DefiSection(Section):
 
     name = "defi"
     description = "in-process chains, AMM pools, a quorum-attested bridge and DeFi agents"
+    headline = (("defi.*.pnl", "PnL * (quote)"), ("defi.swaps", "swaps"), ("bridge.transfers", "bridge transfers"),
+                ("price_gap_bps.final", "price gap at end (bps)"), ("bridge.supply_ok", "bridge supply ok"))
 
     def parse(self, raw: Any, ctx: ParseContext) -> DefiConfig:
         return parse_defi(dict(raw))

@@ -142,6 +142,9 @@ class Section:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     array: ClassVar[bool] = False  # True for [[name]] sections (a list of tables)
+    # The run summary leads with these metrics: (metric key, label); one '*' in a key matches any part of a
+    # name (e.g. 'defi.*.pnl') and replaces the '*' in its label.
+    headline: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     def parse(self, raw: Any, ctx: ParseContext) -> Any:
         return raw

@@ -8,7 +8,9 @@ in its own transaction with the contract's per-trade mode (settleTrades, one tra
 
 from __future__ import annotations
 
+import functools
 import random
+import sys
 import time
 from decimal import Decimal
 
@@ -74,7 +76,7 @@ def run(quick: bool = False, rpc: str | None = None, progress: bool = True) -> d
     chain = Chain.connect(rpc) if rpc else Chain.local()
     keys = validator_keys(4, seed=11)
     traders = [f"trader-{i}" for i in range(TRADERS)]
-    say = print if progress else (lambda *a, **k: None)
+    say = functools.partial(print, file=sys.stderr, flush=True) if progress else (lambda *a, **k: None)
     say(f"settlement bench on {chain!r}: deploying and funding {TRADERS} traders x {len(ASSETS)} tokens ...")
     t0 = time.perf_counter()
     venue = deploy_venue(chain, assets=ASSETS, traders=traders, validators=[k.address for k in keys], threshold=3,

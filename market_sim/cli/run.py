@@ -166,8 +166,17 @@ def runs_table(records: list[Any], root: Path) -> Table:
 
 def register(app: typer.Typer) -> None:
     @app.command("list")
-    def list_scenarios() -> None:
+    def list_scenarios(
+        agents: bool = typer.Option(False, "--agents", help="List agent types, venue kinds, price processes and "
+                                                           "sections with their parameters (= market-sim agents)."),
+    ) -> None:
         """List the named scenarios with one-line descriptions."""
+        if agents:
+            from market_sim.cli.agents import load_plugins, print_catalog
+
+            load_plugins()
+            print_catalog()
+            return
         console.print(_catalog_table())
 
     @app.command("run")

@@ -78,6 +78,7 @@ class ConsensusSection(Section):
     headline = (("trades_finalized", "trades finalized"), ("batches_finalized", "batches finalized"),
                 ("trades_rejected_by_validators", "rejected by validators"),
                 ("finality_latency_ms_p50", "finality p50 (ms)"), ("trade_log_verified", "trade log verified"))
+    params = ConsensusParams
 
     def parse(self, raw: Any, ctx: ParseContext) -> ConsensusParams:
         cfg = build_params(ConsensusParams, raw, "consensus")

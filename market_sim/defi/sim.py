@@ -11,7 +11,8 @@ from market_sim.core.errors import ConfigError
 from market_sim.defi import agents as _agents  # noqa: F401  (registers the DeFi agent kinds)
 from market_sim.defi import lvr as _lvr  # noqa: F401  (registers the [lvr] section)
 from market_sim.defi.agents import DEFI_AGENT_KINDS, DefiAgent
-from market_sim.defi.world import AmmVenueParams, DefiConfig, DefiWorld, parse_defi, world_of
+from market_sim.defi.world import (
+    AmmVenueParams, BridgeConfig, ChainConfig, DefiConfig, DefiTableKeys, DefiWorld, parse_defi, world_of)
 from market_sim.simulation.params import build_params
 from market_sim.simulation.scenario import ParseContext, Section, register_section
 from market_sim.simulation.venues import VenueConfig, register_venue_type
@@ -41,7 +42,8 @@ def _check_amm_params(params: dict[str, Any], where: str) -> dict[str, Any]:
     return params
 
 
-register_venue_type("amm", _amm_venue, _check_amm_params)
+register_venue_type("amm", _amm_venue, _check_amm_params, params=AmmVenueParams,
+                    description="constant-product (Uniswap V2) pool on a [[defi.chains]] chain")
 
 
 class DefiSection(Section):
@@ -51,6 +53,9 @@ class DefiSection(Section):
     description = "in-process chains, AMM pools, a quorum-attested bridge and DeFi agents"
     headline = (("defi.*.pnl", "PnL * (quote)"), ("defi.swaps", "swaps"), ("bridge.transfers", "bridge transfers"),
                 ("price_gap_bps.final", "price gap at end (bps)"), ("bridge.supply_ok", "bridge supply ok"))
+
+    def parameters(self) -> list[tuple[str, type]]:
+        return [("defi", DefiTableKeys), ("[[defi.chains]]", ChainConfig), ("defi.bridge", BridgeConfig)]
 
     def parse(self, raw: Any, ctx: ParseContext) -> DefiConfig:
         return parse_defi(dict(raw))

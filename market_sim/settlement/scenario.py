@@ -69,6 +69,7 @@ class SettlementSection(Section):
     headline = (("trades_settled", "settled trades"), ("settlement_batches", "settled batches"),
                 ("reconciliation", "reconciliation"), ("trades_rejected_by_validators", "rejected by validators"),
                 ("gas_per_settled_trade", "gas per settled trade"))
+    params = SettlementParams
 
     def parse(self, raw: Any, ctx: ParseContext) -> SettlementParams:
         cfg = build_params(SettlementParams, raw, "settlement")

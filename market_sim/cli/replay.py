@@ -6,7 +6,9 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 
 def register(app: typer.Typer) -> None:
@@ -31,7 +33,7 @@ def register(app: typer.Typer) -> None:
                             ("trades", summary.trades), ("rejected orders", summary.rejects),
                             ("malformed rows (skipped)", len(summary.malformed)),
                             ("instruments", ", ".join(summary.instruments)), ("output", summary.out_dir)):
-            table.add_row(name, str(value))
+            table.add_row(name, Text(str(value)))
         console.print(table)
         for line, message in summary.malformed:
-            console.print(f"[yellow]line {line}:[/] {message}", highlight=False)
+            console.print(f"[yellow]line {line}:[/] {escape(message)}", highlight=False)

@@ -33,7 +33,8 @@ from market_sim.simulation.params import build_params, param
 if TYPE_CHECKING:
     from market_sim.simulation.runner import Simulation
 
-__all__ = ["ChainConfig", "BridgeConfig", "DefiConfig", "DefiTableKeys", "AmmVenueParams", "DefiWorld", "GWEI", "world_of"]
+__all__ = ["ChainConfig", "BridgeConfig", "DefiConfig", "DefiTableKeys", "AmmVenueParams", "DefiWorld", "GWEI",
+           "world_of"]
 
 GWEI = 10**9
 SERVICE_ACCOUNTS = ("deployer", "lp", "relayer")

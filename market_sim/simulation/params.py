@@ -146,7 +146,8 @@ def _default_text(f: dataclasses.Field, meta: Mapping[str, Any]) -> str | None:
     else:
         return None
     if meta.get("duration") and isinstance(value, int) and not isinstance(value, bool):
-        for unit, size in (("d", 86_400_000_000_000), ("h", 3_600_000_000_000), ("min", 60_000_000_000), ("s", 1_000_000_000),
+        for unit, size in (("d", 86_400_000_000_000), ("h", 3_600_000_000_000), ("min", 60_000_000_000),
+                           ("s", 1_000_000_000),
                            ("ms", 1_000_000), ("us", 1_000)):
             if value >= size and value % size == 0:
                 return f"{value // size}{unit}"

@@ -63,19 +63,28 @@ def headline_rows(metrics: dict[str, Any]) -> list[tuple[str, str, Any]]:
     """(metric key, label, value) of the headline figures the run's scenario sections declare, in their order."""
     from market_sim.simulation.scenario import sections
 
+    def matches(pattern: str, label: str) -> list[tuple[str, str, Any]]:
+        if "*" not in pattern:
+            return [(pattern, label, metrics[pattern])] if pattern in metrics else []
+        head, _, tail = pattern.partition("*")
+        out = []
+        for key in metrics:
+            part = key[len(head):len(key) - len(tail)] if len(key) > len(head) + len(tail) else ""
+            if key.startswith(head) and key.endswith(tail) and part and "." not in part:
+                out.append((key, label.replace("*", part), metrics[key]))
+        return out
+
     rows: list[tuple[str, str, Any]] = []
+    seen: set[str] = set()
     for section in sections().values():
+        # A section took part in the run when its first headline figure is there (sections share some keys).
+        if not section.headline or not matches(*section.headline[0]):
+            continue
         for pattern, label in section.headline:
-            if "*" not in pattern:
-                if pattern in metrics:
-                    rows.append((pattern, label, metrics[pattern]))
-                continue
-            head, _, tail = pattern.partition("*")
-            for key in metrics:
-                if key.startswith(head) and key.endswith(tail) and len(key) > len(head) + len(tail):
-                    part = key[len(head):len(key) - len(tail)]
-                    if "." not in part:
-                        rows.append((key, label.replace("*", part), metrics[key]))
+            for row in matches(pattern, label):
+                if row[0] not in seen:
+                    seen.add(row[0])
+                    rows.append(row)
     return rows
 
 

@@ -115,6 +115,7 @@ def test_runs_table_fits_the_terminal(tmp_path: Path, columns: int) -> None:
 
 # ---- summaries ---------------------------------------------------------------------------------------------------
 def _summary(metrics: dict, width: int = 80) -> str:
+    import market_sim.consensus.scenario  # noqa: F401  (shares trades_rejected_by_validators with [settlement])
     import market_sim.defi.sim  # noqa: F401  (registers [defi] and [lvr] and their headline figures)
     import market_sim.settlement.scenario  # noqa: F401
 

@@ -221,8 +221,9 @@ def register(app: typer.Typer) -> None:
         if quiet:
             outcome = sim.run(chunk=chunk)
         else:
-            with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[clock]}"),
-                          TimeElapsedColumn(), TextColumn("{task.fields[prices]}"), console=console,
+            with Progress(TextColumn("{task.description}", style="bold", markup=False), BarColumn(),
+                          TextColumn("{task.fields[clock]}", markup=False), TimeElapsedColumn(),
+                          TextColumn("{task.fields[prices]}", markup=False), console=console,
                           transient=True) as bar:
                 task = bar.add_task(sc.name, total=sc.duration, clock="", prices="")
 

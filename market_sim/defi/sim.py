@@ -217,7 +217,7 @@ def arbitrage_steps_per_second(quick: bool = False) -> dict[str, Any]:
     from market_sim.simulation.runner import Simulation
     from market_sim.simulation.scenario import load_scenario
 
-    duration = "30s" if quick else "15min"
+    duration = "15s" if quick else "15min"
     sc = load_scenario(resolve_scenario("cross-chain-arbitrage"), [f'scenario.duration="{duration}"'])
     start = time.perf_counter()
     sim = Simulation(sc).build()

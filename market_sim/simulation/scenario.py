@@ -171,13 +171,12 @@ SHIPPED_PLUGINS = ("market_sim.consensus.scenario", "market_sim.settlement.scena
 
 
 def plugin_providing(registry: str, kind: object) -> str | None:
-    """The shipped plug-in module that registers `kind` in `registry` ('agent', 'venue', 'process', 'section'),
-    or None. Looking imports the shipped plug-ins (registering their kinds), so only call it on an error path."""
+    """The shipped plug-in module that provides `kind` in `registry` ('agent', 'venue', 'process', 'section'), or
+    None: the plug-in whose package registered it. Looking imports the shipped plug-ins (registering their kinds), so
+    call it on an error path or for listings only."""
     from market_sim.simulation.processes import PROCESS_TYPES
-    from market_sim.simulation.venues import venue_types
+    from market_sim.simulation.venues import venue_module
 
-    known = {"agent": lambda: AGENT_TYPES.all(), "venue": lambda: venue_types(),
-             "process": lambda: PROCESS_TYPES.all(), "section": lambda: _SECTIONS}[registry]
     if not isinstance(kind, str):
         return None
     for module in SHIPPED_PLUGINS:
@@ -185,7 +184,18 @@ def plugin_providing(registry: str, kind: object) -> str | None:
             importlib.import_module(module)
         except ImportError:
             continue
-        if kind in known():
+    if registry == "agent":
+        where = AGENT_TYPES.all()[kind].__module__ if kind in AGENT_TYPES.all() else None
+    elif registry == "process":
+        where = PROCESS_TYPES.all()[kind].__module__ if kind in PROCESS_TYPES.all() else None
+    elif registry == "venue":
+        where = venue_module(kind)
+    else:
+        where = type(_SECTIONS[kind]).__module__ if kind in _SECTIONS else None
+    if where is None:
+        return None
+    for module in SHIPPED_PLUGINS:
+        if where == module or where.startswith(module.rsplit(".", 1)[0] + "."):
             return module
     return None
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from market_sim.simulation.runner import Simulation
 
 __all__ = [
-    "Quote", "Venue", "VenueConfig", "OrderBookVenue", "register_venue_type", "venue_types", "venue_type_info",
+    "Quote", "Venue", "VenueConfig", "OrderBookVenue", "register_venue_type", "venue_types", "venue_type_info", "venue_module",
     "build_venue",
 ]
 
@@ -135,6 +135,12 @@ def register_venue_type(kind: str, factory: VenueFactory, check: ParamsCheck | N
     """Add a venue kind: factory(sim, config) builds it; check(params, where) validates extra keys at load time;
     `params` (a parameter dataclass) and `description` document the kind in `market-sim agents`."""
     _VENUE_TYPES[kind] = _VenueType(factory, check, params, description)
+
+
+def venue_module(kind: str) -> str | None:
+    """The module that registered a venue kind (its factory's module), or None for an unknown kind."""
+    t = _VENUE_TYPES.get(kind)
+    return None if t is None else getattr(t.factory, "__module__", None)
 
 
 def venue_type_info(kind: str) -> tuple[str, type | None]:

@@ -136,12 +136,13 @@ BASE = {"scenario": "x", "seed": 3, "duration_ns": 120 * 10**9, "agents": 1, "ev
 def test_amm_lvr_summary_leads_with_the_ratio_and_has_no_order_book_rows() -> None:
     text = _summary({**BASE, "orders": 0, "trades": 0, "volume": 0, "lvr.ratio": 0.9768, "lvr.ratio_stderr": 0.3447,
                      "lvr.measured": 2.79, "lvr.theory": 2.86, "defi.arb-1.pnl": 0.8691, "defi.swaps": 10,
+                     "defi.arbitrage_pnl": 0.8691, "defi.arbitrageurs": 1,
                      "lvr.steps": 10, "pnl_by_group": {"arb": -0.0001}, "symbols": {"ETH/USD": {"trades": 0}}})
     lines = [line for line in text.splitlines() if "│" in line]
     labels = [line.split("│")[1].strip() for line in lines]
     assert labels[:4] == ["scenario", "seed", "simulated", "LVR / theory (σ²/8)"]
     assert "0.9768" in lines[3]
-    assert "PnL arb-1 (quote)" in labels
+    assert labels[7:9] == ["arbitrage PnL (quote)", "arbitrageurs"]  # then the [defi] headline
     assert "orders" not in labels and "trades" not in labels and "volume (lots)" not in labels
     assert "instruments" not in text  # no per-symbol table without trades
     assert "-0.00" not in text and "0.00" in text
@@ -157,6 +158,26 @@ def test_settlement_summary_leads_with_settled_trades_batches_and_reconciliation
     assert labels[3:6] == ["settled trades", "settled batches", "reconciliation"]
     assert labels.index("orders") > labels.index("gas per settled trade")  # order-book figures after the headline
     assert "{" not in text and "'" not in text
+
+
+def test_headline_patterns_match_one_name_part() -> None:
+    from market_sim.simulation.scenario import _SECTIONS, Section, register_section
+
+    class Desk(Section):
+        name = "test_desk"
+        headline = (("desk.filled", "filled"), ("desk.*.pnl", "PnL of *"))
+
+    register_section(Desk())
+    try:
+        rows = run_cli.headline_rows({"desk.filled": 3, "desk.a.pnl": 1.5, "desk.b.pnl": -2.0, "desk.a.b.pnl": 9,
+                                      "desk..pnl": 0})
+        absent = run_cli.headline_rows({"desk.a.pnl": 1.5})  # the section's first figure is missing: not this run
+    finally:
+        _SECTIONS.pop("test_desk")
+    assert [r for r in rows if r[0].startswith("desk")] == [("desk.filled", "filled", 3),
+                                                             ("desk.a.pnl", "PnL of a", 1.5),
+                                                             ("desk.b.pnl", "PnL of b", -2.0)]
+    assert not [r for r in absent if r[0].startswith("desk")]
 
 
 def test_figures_render_without_reprs_or_negative_zero() -> None:

@@ -221,6 +221,8 @@ def builtin_sections() -> dict[str, tuple[str, type | None]]:
         "agents": ("[[agents]]: " + ", ".join(_AGENT_KEYS) + ", then the type's parameters (see agent types)", None),
         "output": ("what a run stores", OutputConfig),
     }
+
+
 _SECTIONS: dict[str, Section] = {}
 
 

@@ -91,7 +91,7 @@ def _scenario_rate(quick: bool) -> dict[str, Any]:
 
 def run(quick: bool = False, rpc: str | None = None, progress: bool = True) -> dict:
     """Gas per operation side by side with Uniswap V2, swaps/s on eth-tester (and the RPC node), scenario steps/s."""
-    swaps = 40 if quick else 400
+    swaps = 10 if quick else 400
     result: dict[str, Any] = {"reference": UNISWAP_V2_VERSION, "eth_tester": measure(Chain.local(accounts=2), swaps)}
     if rpc:
         result["rpc"] = dict(measure(Chain.connect(rpc), swaps), url=rpc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import os
 import statistics
 import time
@@ -24,7 +25,7 @@ def run(quick: bool = False, progress: bool = True) -> dict:
     cold, disk, memo = [], [], []
     for i in range(repeats):
         if progress:
-            print(f"compile round {i + 1}/{repeats} ...", flush=True)
+            print(f"compile round {i + 1}/{repeats} ...", file=sys.stderr, flush=True)
         cold.append(_timed(lambda: compile_artifact_set(root, force=True)))
         compiler._memo.clear()
         disk.append(_timed(lambda: compile_artifact_set(root)))

@@ -4,6 +4,7 @@ crash-fault-tolerant comparison), plus the synchronous pre-trade vote rate."""
 
 from __future__ import annotations
 
+import sys
 import time
 
 from market_sim.consensus.cluster import Cluster, percentiles
@@ -70,7 +71,7 @@ def run(quick: bool = False, progress: bool = True) -> dict:
                 if progress:
                     print(f"  {protocol:9} n={n:2} batch={b:5}: {case['trades_per_wall_second']:>9} trades/s, "
                           f"p50 {case['sim_latency_ms_p50']:.0f} ms, p99 {case['sim_latency_ms_p99']:.0f} ms",
-                          flush=True)
+                          file=sys.stderr, flush=True)
                 cases.append(case)
     return {
         "benchmark": "consensus", "latency_model": LATENCY, "quick": quick,

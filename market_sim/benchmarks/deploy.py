@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import os
 import time
 from typing import Any
@@ -48,15 +49,15 @@ def run(quick: bool = False, rpc: str | None = None, progress: bool = True) -> d
     local = Chain.local()
     out["local_chain_setup_s"] = round(time.perf_counter() - start, 3)
     if progress:
-        print("in-process chain ...", flush=True)
+        print("in-process chain ...", file=sys.stderr, flush=True)
     out["in_process"] = _measure(local, transactions)
     if rpc is not None:
         if progress:
-            print(f"JSON-RPC {rpc} ...", flush=True)
+            print(f"JSON-RPC {rpc} ...", file=sys.stderr, flush=True)
         out["rpc"] = {"url": rpc, **_measure(Chain.connect(rpc), transactions)}
     elif anvil_binary().exists():
         if progress:
-            print("anvil (started for this run) ...", flush=True)
+            print("anvil (started for this run) ...", file=sys.stderr, flush=True)
         start = time.perf_counter()
         with running_anvil() as url:
             startup = time.perf_counter() - start

@@ -8,7 +8,9 @@ in its own transaction with the contract's per-trade mode (settleTrades, one tra
 
 from __future__ import annotations
 
+import functools
 import random
+import sys
 import time
 from decimal import Decimal
 
@@ -25,6 +27,7 @@ from market_sim.settlement.trades import TradeEncoder
 
 BATCH_SIZES = (1, 10, 100, 500, 1000)
 TRADERS = 100
+QUICK_TRADERS = 12  # --quick: funding 100 traders x 4 tokens alone is 800 transactions
 ASSETS = {"TKA": 18, "TKB": 18, "TKC": 18, "USD": 18}
 PAIRS = ("TKA/USD", "TKB/USD", "TKC/USD", "TKA/TKB")
 TARGET_GAS_PER_TRADE = 5_000
@@ -73,9 +76,10 @@ def run(quick: bool = False, rpc: str | None = None, progress: bool = True) -> d
     """Measure settlement throughput and gas for each batch size and the one-transaction-per-trade baseline."""
     chain = Chain.connect(rpc) if rpc else Chain.local()
     keys = validator_keys(4, seed=11)
-    traders = [f"trader-{i}" for i in range(TRADERS)]
-    say = print if progress else (lambda *a, **k: None)
-    say(f"settlement bench on {chain!r}: deploying and funding {TRADERS} traders x {len(ASSETS)} tokens ...")
+    n_traders = QUICK_TRADERS if quick else TRADERS
+    traders = [f"trader-{i}" for i in range(n_traders)]
+    say = functools.partial(print, file=sys.stderr, flush=True) if progress else (lambda *a, **k: None)
+    say(f"settlement bench on {chain!r}: deploying and funding {n_traders} traders x {len(ASSETS)} tokens ...")
     t0 = time.perf_counter()
     venue = deploy_venue(chain, assets=ASSETS, traders=traders, validators=[k.address for k in keys], threshold=3,
                          deposit={a: 10**30 for a in ASSETS})
@@ -93,7 +97,7 @@ def run(quick: bool = False, rpc: str | None = None, progress: bool = True) -> d
         shared_ledger.deposit(venue.accounts[trader], venue.tokens[asset], amount)
 
     def trades_for(size: int) -> int:
-        return max(2 * size, 20) if quick else max(5 * size, 200)
+        return max(size, 20) if quick else max(5 * size, 200)  # quick: one batch per size (two for the smallest)
 
     results = []
     for size in BATCH_SIZES:
@@ -103,7 +107,7 @@ def run(quick: bool = False, rpc: str | None = None, progress: bool = True) -> d
         say(f"  net deltas, batch {size:>5}: {row['gas_per_trade']:>8,} gas/trade  "
             f"{row['trades_per_second']:>8,.1f} trades/s")
     baseline = {"mode": "per-trade", "batch_size": 1,
-                **_measure(pipeline(1, SettlementMode.PER_TRADE), source.take(20 if quick else 200))}
+                **_measure(pipeline(1, SettlementMode.PER_TRADE), source.take(10 if quick else 200))}
     say(f"  baseline (1 tx per trade): {baseline['gas_per_trade']:>8,} gas/trade  "
         f"{baseline['trades_per_second']:>8,.1f} trades/s")
     per_trade_500 = {"mode": "per-trade", "batch_size": 500,
@@ -117,7 +121,7 @@ def run(quick: bool = False, rpc: str | None = None, progress: bool = True) -> d
         "chain": "eth-tester (in-process py-evm)" if chain.is_local else rpc,
         "chain_id": chain.chain_id,
         "quick": quick,
-        "traders": TRADERS, "tokens": len(ASSETS), "pairs": list(PAIRS), "validators": 4, "threshold": 3,
+        "traders": n_traders, "tokens": len(ASSETS), "pairs": list(PAIRS), "validators": 4, "threshold": 3,
         "taker_fee_bps": 5,
         "setup_seconds": round(setup_seconds, 2),
         "results": results,

@@ -135,6 +135,7 @@ def run(quick: bool = False, progress: bool = True) -> dict:
     }
     _, rm = random_market("2min" if quick else "1h")
     result["random_market"] = rm
-    result["settled_market"] = settled_market("2min" if quick else "1h")
+    # --quick: settlement-demo's own 20 traders for 30 s (funding 100 agents alone is 800 transactions)
+    result["settled_market"] = settled_market("30s", agents=20) if quick else settled_market("1h")
     result["profile"] = profile_summary("30s" if quick else "5min")
     return result

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 import json
+import os
 import pkgutil
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
@@ -29,6 +33,31 @@ def run_benchmark(name: str, **options: object) -> dict:
     return module.run(**{k: v for k, v in options.items() if k in params and v is not None})
 
 
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """While a benchmark runs, everything it (or a child process: solc, anvil, npm) writes to stdout goes to
+    stderr, so stdout carries only the JSON result and `market-sim bench X --json | jq` always parses."""
+    sys.stdout.flush()
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # a captured stream (tests): redirect the Python level only
+        fd = None
+    if fd is None:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+        return
+    saved = os.dup(fd)
+    try:
+        sys.stderr.flush()
+        os.dup2(sys.stderr.fileno(), fd)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("bench")
     def bench(
@@ -38,12 +67,13 @@ def register(app: typer.Typer) -> None:
         rpc: str = typer.Option(None, "--rpc", help="Also (or only) measure against this JSON-RPC node."),
         out: Path = typer.Option(None, "--out", help="Also write the JSON result to this file."),
     ) -> None:
-        """Run a benchmark and print its figures as JSON."""
+        """Run a benchmark and print its figures as JSON on stdout (progress goes to stderr)."""
         if out is not None:
             from market_sim.cli.main import check_output_file
 
             check_output_file(out)  # before the benchmark, so its figures are not lost to a bad path
-        result = run_benchmark(name, quick=quick, rpc=rpc, progress=not json_out)
+        with stdout_to_stderr():  # progress (and any child process output) on stderr, the result on stdout
+            result = run_benchmark(name, quick=quick, rpc=rpc, progress=not json_out)
         text = json.dumps(result, indent=2, default=str)
         if out is not None:
             out.write_text(text + "\n")

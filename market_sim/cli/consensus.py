@@ -6,7 +6,9 @@ import json
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from market_sim.consensus.config import ConsensusConfig
 from market_sim.consensus.network import Partition
@@ -55,8 +57,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _print(console: Console, config, workload, result, summary: dict, show: int) -> None:  # noqa: ANN001
-    console.print(f"[bold]{config.protocol}[/] committee: n={config.nodes}, quorum {config.quorum}, "
-                  f"Byzantine: {', '.join(f'{k} ({v})' for k, v in summary['behaviours'].items()) or 'none'}")
+    byzantine = ", ".join(f"{k} ({v})" for k, v in summary["behaviours"].items()) or "none"
+    console.print(f"[bold]{escape(config.protocol)}[/] committee: n={config.nodes}, quorum {config.quorum}, "
+                  f"Byzantine: {escape(byzantine)}")
     log = result.reference_log
     batches = Table(title=f"Finalized batches ({len(log)}; first {min(show, len(log))})")
     for col in ("height", "trades", "merkle root", "signers", "certified at (ms)"):
@@ -72,7 +75,7 @@ def _print(console: Console, config, workload, result, summary: dict, show: int)
     rejected.add_column("trade", justify="right")
     rejected.add_column("reason")
     for tid, reason in refused[:show]:
-        rejected.add_row(str(tid), reason)
+        rejected.add_row(str(tid), Text(reason))  # a reason is text, never rich markup
     console.print(rejected)
 
     lat = Table(title="Latency (simulated ms)")
@@ -98,7 +101,7 @@ def _print(console: Console, config, workload, result, summary: dict, show: int)
     for node in result.honest:
         check = node.log.verify()
         verify.add_row(node.name, str(len(node.log)), str(len(node.log.trades)),
-                       "[green]ok[/]" if check.ok else f"[red]height {check.height}: {check.reason}[/]",
+                       "[green]ok[/]" if check.ok else f"[red]height {check.height}: {escape(str(check.reason))}[/]",
                        "0x" + node.log.head_hash.hex()[:16] + "…")
     console.print(verify)
     agree = "[green]all honest logs agree[/]" if summary["honest_logs_agree"] else "[red]honest logs differ[/]"

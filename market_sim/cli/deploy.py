@@ -8,6 +8,7 @@ import time
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 import market_sim.defi.stack  # noqa: F401  (registers the AMM and Bridge steps)
 import market_sim.settlement.stack  # noqa: F401  (registers the Settlement step)
@@ -41,7 +42,7 @@ def run_deploy(network: str | None, rpc: str | None, force: bool, key_env: str |
     console.print(deployment_table(result))
     where = f"record: {result.record_path}" if result.record_path else "no record written"
     why = "" if result.skipped else f" ({result.reason})"
-    console.print(f"deployer {result.deployer}; {where}{why}; {time.perf_counter() - start:.2f} s")
+    console.print(Text(f"deployer {result.deployer}; {where}{why}; {time.perf_counter() - start:.2f} s"))
     return result
 
 
@@ -92,4 +93,4 @@ def register(app: typer.Typer) -> None:
             table.add_row(a.name, a.source, f"{len(a.bytecode) // 2:,}", f"{len(a.deployed_bytecode) // 2:,}")
         console.print(table)
         state = "updated" if changed else "already current"
-        console.print(f"shipped artifacts in {SHIPPED_DIR} {state}; {time.perf_counter() - start:.2f} s")
+        console.print(Text(f"shipped artifacts in {SHIPPED_DIR} {state}; {time.perf_counter() - start:.2f} s"))

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer._click.exceptions import ClickException  # typer vendors click; `click` itself is not a dependency
 
+from market_sim.cli._help import PlainHelpGroup
 from market_sim.core.errors import ConfigError, MarketSimError
 
 app = typer.Typer(
@@ -28,6 +29,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help text prints as written: `[scenario]` is not rich markup
+    cls=PlainHelpGroup,     # INTEGER / TEXT / PATH instead of <int> / <str> / <bool> type tags
 )
 err_console = Console(stderr=True)
 _debug = False

@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from market_sim.core.errors import ConfigError, MarketSimError
 
@@ -41,56 +43,113 @@ def _catalog_table() -> Table:
     table.add_column("package")
     table.add_column("description")
     for entry in scenarios().values():
-        table.add_row(entry.name, entry.package, entry.description)
+        table.add_row(Text(entry.name), Text(entry.package), Text(entry.description))
     return table
 
 
 def _fmt(v: Any) -> str:
+    """A figure for a table cell: thousands separators, no '-0', lists and tables as 'k v, k v' (never a repr)."""
+    if isinstance(v, bool):
+        return "yes" if v else "NO"
     if isinstance(v, float):
-        return f"{v:,.4f}".rstrip("0").rstrip(".") if abs(v) < 1e6 else f"{v:,.0f}"
+        if v != v:
+            return "n/a"
+        text = f"{v:,.4f}".rstrip("0").rstrip(".") if abs(v) < 1e6 else f"{v:,.0f}"
+        return "0" if text in ("-0", "0", "") else text
     if isinstance(v, int):
         return f"{v:,}"
+    if isinstance(v, dict):
+        return ", ".join(f"{k} {_fmt(x)}" for k, x in v.items()) or "none"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_fmt(x) for x in v) or "none"
     return "" if v is None else str(v)
 
 
+def _money(v: float) -> str:
+    """A PnL figure with two decimals; a value that rounds to zero prints as 0.00, never -0.00."""
+    text = f"{v:,.2f}"
+    return "0.00" if text == "-0.00" else text
+
+
+def _cell(v: Any) -> Text:
+    """A table cell printed as written (a '[scenario]' in a value is text, not rich markup)."""
+    return Text(_fmt(v))
+
+
+def headline_rows(metrics: dict[str, Any]) -> list[tuple[str, str, Any]]:
+    """(metric key, label, value) of the headline figures the run's scenario sections declare, in their order."""
+    from market_sim.simulation.scenario import sections
+
+    def matches(pattern: str, label: str) -> list[tuple[str, str, Any]]:
+        if "*" not in pattern:
+            return [(pattern, label, metrics[pattern])] if pattern in metrics else []
+        head, _, tail = pattern.partition("*")
+        out = []
+        for key in metrics:
+            part = key[len(head):len(key) - len(tail)] if len(key) > len(head) + len(tail) else ""
+            if key.startswith(head) and key.endswith(tail) and part and "." not in part:
+                out.append((key, label.replace("*", part), metrics[key]))
+        return out
+
+    rows: list[tuple[str, str, Any]] = []
+    seen: set[str] = set()
+    for section in sections().values():
+        # A section took part in the run when its first headline figure is there (sections share some keys).
+        if not section.headline or not matches(*section.headline[0]):
+            continue
+        for pattern, label in section.headline:
+            for row in matches(pattern, label):
+                if row[0] not in seen:
+                    seen.add(row[0])
+                    rows.append(row)
+    return rows
+
+
 def print_summary(run_id: str, path: str, metrics: dict[str, Any]) -> None:
-    """The end-of-run summary: headline figures, per-symbol trading and PnL by agent group."""
-    head = Table(title=f"run {run_id}", show_header=False)
+    """The end-of-run summary: the scenario's headline figures first, order-book trading where there was any,
+    per-symbol trading and PnL by agent group, then every other figure the scenario's sections recorded."""
+    head = Table(title=Text(f"run {run_id}"), show_header=False)
     head.add_column(style="bold")
-    head.add_column()
+    head.add_column(overflow="fold")
     seconds = metrics.get("duration_ns", 0) / 1e9
-    rows = [("scenario", metrics.get("scenario")), ("seed", metrics.get("seed")),
-            ("simulated", f"{seconds:,.0f} s"), ("agents", metrics.get("agents")), ("orders", metrics.get("orders")),
-            ("trades", metrics.get("trades")), ("volume (lots)", metrics.get("volume")),
-            ("kernel events", metrics.get("events")), ("wall time (s)", metrics.get("wall_seconds")),
-            ("events / s", metrics.get("events_per_second")), ("results", path)]
+    headline = headline_rows(metrics)
+    rows: list[tuple[str, Any]] = [("scenario", metrics.get("scenario")), ("seed", metrics.get("seed")),
+                                   ("simulated", f"{seconds:,.0f} s")]
+    rows += [(label, value) for _, label, value in headline]
+    rows.append(("agents", metrics.get("agents")))
+    if metrics.get("orders") or metrics.get("trades"):  # order-book figures only where there was an order book
+        rows += [("orders", metrics.get("orders")), ("trades", metrics.get("trades")),
+                 ("volume (lots)", metrics.get("volume"))]
+    rows += [("kernel events", metrics.get("events")), ("wall time (s)", metrics.get("wall_seconds")),
+             ("events / s", metrics.get("events_per_second")), ("results", path)]
     for k, v in rows:
-        head.add_row(k, _fmt(v))
+        head.add_row(Text(k), _cell(v))
     console.print(head)
-    symbols = metrics.get("symbols") or {}
+    symbols = {s: m for s, m in (metrics.get("symbols") or {}).items() if m.get("trades")}
     if symbols:
         t = Table(title="instruments")
         for col in ("symbol", "trades", "volume", "first", "min", "max", "last"):
             t.add_column(col, justify="right" if col != "symbol" else "left")
         for s, m in symbols.items():
-            t.add_row(s, _fmt(m["trades"]), _fmt(m["volume"]), _fmt(m["first_price"]), _fmt(m["min_price"]),
-                      _fmt(m["max_price"]), _fmt(m["last_price"]))
+            t.add_row(Text(s), *(_cell(m[k]) for k in ("trades", "volume", "first_price", "min_price", "max_price",
+                                                        "last_price")))
         console.print(t)
     pnl = metrics.get("pnl_by_group") or {}
     if pnl:
-        t = Table(title="PnL by agent group (mark-to-market, quote currency)")
+        t = Table(title="PnL by agent group")
         t.add_column("group")
-        t.add_column("pnl", justify="right")
+        t.add_column("mark-to-market PnL (quote)", justify="right")
         for g, v in pnl.items():
-            t.add_row(g, f"{v:,.2f}")
+            t.add_row(Text(g), Text(_money(v)))
         console.print(t)
-    scalars = {k: v for k, v in metrics.items() if k not in _SHOWN and not isinstance(v, (dict, list))}
+    shown = _SHOWN | {key for key, _, _ in headline}
+    scalars = {k: v for k, v in metrics.items() if k not in shown and not isinstance(v, (dict, list))}
     if scalars:  # figures added by scenario sections (consensus, settlement, DeFi)
         t = Table(title="more metrics", show_header=False)
-        t.add_column(style="bold")
-        t.add_column()
+        t.add_column(style="bold", overflow="fold")
+        t.add_column(overflow="fold")
         for k, v in sorted(scalars.items()):
-            t.add_row(k, _fmt(v))
+            t.add_row(Text(k), _cell(v))
         console.print(t)
 
 
@@ -98,10 +157,52 @@ _SHOWN = {"scenario", "seed", "duration_ns", "agents", "orders", "trades", "volu
           "events_per_second", "commands"}
 
 
+def _load_plugins(folder: Path) -> None:
+    """Import the plug-ins a stored run's scenario named, so `show` knows its sections' headline figures."""
+    import importlib
+    import json
+
+    try:
+        raw = json.loads((folder / "scenario.json").read_text())
+        plugins = raw.get("scenario", {}).get("plugins", [])
+    except (OSError, ValueError, AttributeError):
+        return
+    for module in plugins if isinstance(plugins, list) else []:
+        try:
+            importlib.import_module(str(module))
+        except ImportError:
+            pass
+
+
+def runs_table(records: list[Any], root: Path) -> Table:
+    """Past runs within 80 columns: the run id already says when (UTC), which scenario and which seed, so the
+    table adds only trades, events/s and the --set overrides (wrapped in their own column)."""
+    table = Table(title=Text(f"runs in {root}"), box=box.SIMPLE_HEAD, pad_edge=False, expand=False)
+    table.add_column("run id", no_wrap=True, style="bold")
+    table.add_column("trades", justify="right", no_wrap=True)
+    table.add_column("events/s", justify="right", no_wrap=True)
+    table.add_column("overrides", overflow="fold", min_width=9)
+    for r in records:
+        table.add_row(Text(r.run_id if r.complete else f"{r.run_id} ({r.status})"), _cell(r.metrics.get("trades")), _cell(r.metrics.get("events_per_second")),
+                      Text(" ".join(r.params.get("overrides", []))))
+    if not records:
+        table.caption = "no runs yet: market-sim run <scenario>"
+    return table
+
+
 def register(app: typer.Typer) -> None:
     @app.command("list")
-    def list_scenarios() -> None:
+    def list_scenarios(
+        agents: bool = typer.Option(False, "--agents", help="List agent types, venue kinds, price processes and "
+                                                           "sections with their parameters (= market-sim agents)."),
+    ) -> None:
         """List the named scenarios with one-line descriptions."""
+        if agents:
+            from market_sim.cli.agents import load_plugins, print_catalog
+
+            load_plugins()
+            print_catalog()
+            return
         console.print(_catalog_table())
 
     @app.command("run")
@@ -153,8 +254,9 @@ def register(app: typer.Typer) -> None:
             if quiet:
                 outcome = sim.run(chunk=chunk)
             else:
-                with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[clock]}"),
-                              TimeElapsedColumn(), TextColumn("{task.fields[prices]}"), console=console,
+                with Progress(TextColumn("{task.description}", style="bold", markup=False), BarColumn(),
+                              TextColumn("{task.fields[clock]}", markup=False), TimeElapsedColumn(),
+                              TextColumn("{task.fields[prices]}", markup=False), console=console,
                               transient=True) as bar:
                     task = bar.add_task(sc.name, total=sc.duration, clock="", prices="")
 
@@ -205,15 +307,8 @@ def register(app: typer.Typer) -> None:
 
         root = out or default_runs_dir()
         index = root / INDEX_NAME
-        table = Table(title=f"runs in {root}")
-        table.add_column("run id", no_wrap=True, style="bold")
-        for col in ("scenario", "seed", "started (UTC)", "trades", "events/s", "overrides"):
-            table.add_column(col)
-        if index.is_file():
-            for r in RunIndex(index).list(limit):
-                table.add_row(r.run_id if r.complete else f"{r.run_id} ({r.status})", r.scenario, str(r.seed), r.started_at[:19].replace("T", " "),
-                              _fmt(r.metrics.get("trades")), _fmt(r.metrics.get("events_per_second")),
-                              " ".join(r.params.get("overrides", [])))
+        records = RunIndex(index).list(limit) if index.is_file() else []
+        table = runs_table(records, root)
         console.print(table)
 
     @app.command("show")
@@ -227,11 +322,12 @@ def register(app: typer.Typer) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PartialRunWarning)  # said below, in the run's own words
             data = load_run(run_id, out)
+        _load_plugins(Path(data.path))
         if not data.complete:
             console.print(f"[bold yellow]partial run[/] ({escape(partial_note(data.status, data.info))}); "
                           "its tables end where it stopped", highlight=False)
         print_summary(data.run_id, str(data.path), data.metrics)
-        console.print("files: " + ", ".join(sorted(p.name for p in data.path.iterdir())))
+        console.print(Text("files: " + ", ".join(sorted(p.name for p in data.path.iterdir()))))
 
 
 def _top_prices(sim: Any) -> str:

@@ -7,6 +7,7 @@ from market_sim.consensus.log import LogBlock, LogVerification, QuorumCertificat
 from market_sim.consensus.merkle import MerkleTree, default_leaf_encoder, leaf_hash, verify_proof
 from market_sim.consensus.network import Network, Partition
 from market_sim.consensus.node import BYZANTINE_BEHAVIOURS, Behaviour, ConsensusNode, parse_behaviour
+from market_sim.consensus.protocols import BftQuorum, MajorityConsensus, MajorityVote, Raft, Streamlet
 from market_sim.consensus.signing import (
     GENESIS_HASH, SigningDomain, ValidatorKey, batch_digest, batch_struct_hash, recover, sign, validator_keys)
 from market_sim.consensus.state import BalanceView, TradeClaim, ValidationState
@@ -17,5 +18,6 @@ __all__ = [
     "QuorumCertificate", "TradeLog", "TradeProof", "MerkleTree", "default_leaf_encoder", "leaf_hash",
     "verify_proof", "Network", "Partition", "BYZANTINE_BEHAVIOURS", "Behaviour", "ConsensusNode",
     "parse_behaviour", "GENESIS_HASH", "SigningDomain", "ValidatorKey", "batch_digest", "batch_struct_hash",
-    "recover", "sign", "validator_keys", "BalanceView", "TradeClaim", "ValidationState",
+    "recover", "sign", "validator_keys", "BalanceView", "TradeClaim", "ValidationState", "BftQuorum",
+    "MajorityConsensus", "MajorityVote", "Raft", "Streamlet",
 ]

@@ -62,9 +62,23 @@ def _config(cfg: ConsensusParams, seed: int) -> ConsensusConfig:
                            partitions=partitions, batch_size=cfg.batch_size, seed=seed)
 
 
+def _behaviours_text(behaviours: dict[str, str]) -> str:
+    """'all honest', or the Byzantine members by behaviour: '2 equivocate (v1, v4)'."""
+    if not behaviours:
+        return "all honest"
+    by: dict[str, list[str]] = {}
+    for node, behaviour in behaviours.items():
+        by.setdefault(behaviour, []).append(node)
+    return "; ".join(f"{len(nodes)} {b} ({', '.join(nodes)})" for b, nodes in by.items())
+
+
 class ConsensusSection(Section):
     name = "consensus"
     description = "every trade approved by a validator committee with Byzantine members, then ordered and certified"
+    headline = (("trades_finalized", "trades finalized"), ("batches_finalized", "batches finalized"),
+                ("trades_rejected_by_validators", "rejected by validators"),
+                ("finality_latency_ms_p50", "finality p50 (ms)"), ("trade_log_verified", "trade log verified"))
+    params = ConsensusParams
 
     def parse(self, raw: Any, ctx: ParseContext) -> ConsensusParams:
         cfg = build_params(ConsensusParams, raw, "consensus")
@@ -107,7 +121,7 @@ class ConsensusSection(Section):
         sim.extra_files["consensus_summary.json"] = json.dumps(summary, indent=2).encode()
         lat = summary["latency_ms"]
         sim.metrics.update({
-            "validators": f"{cfg.validators} ({summary['behaviours'] or 'all honest'}), quorum {summary['quorum']}",
+            "validators": f"{cfg.validators} ({_behaviours_text(summary['behaviours'])}), quorum {summary['quorum']}",
             "consensus_protocol": cfg.protocol,
             "trades_finalized": summary["finalized"], "trades_rejected_by_validators": len(result.refused),
             "trades_pending_at_end": pending, "batches_finalized": summary["batches"],

@@ -10,6 +10,7 @@ from enum import StrEnum
 from market_sim.core.errors import ConfigError
 from market_sim.core.events import Trade
 from market_sim.core.instruments import Instrument
+from market_sim.core.money import format_units
 from market_sim.core.orders import NewOrder, Side
 
 __all__ = ["TradeClaim", "BalanceView", "Pending", "ValidationState", "Refusal", "refusal_code"]
@@ -66,7 +67,7 @@ class BalanceView:
     count once the trade is final.
     """
 
-    __slots__ = ("instruments", "settled", "taker_fee_bps", "_units")
+    __slots__ = ("instruments", "settled", "taker_fee_bps", "_units", "_decimals")
 
     def __init__(self, instruments: Iterable[Instrument] | Mapping[str, Instrument] = (),
                  balances: Mapping[tuple[str, str], int] | None = None, *, taker_fee_bps: int = 0) -> None:
@@ -77,6 +78,9 @@ class BalanceView:
         # symbol -> (base asset, quote asset, base units per lot, quote units per lot-tick), computed once
         self._units = {s: (i.base_asset, i.quote_asset, i.base_units_per_lot, i.quote_units_per_lot_tick)
                        for s, i in self.instruments.items()}
+        self._decimals: dict[str, int] = {}  # asset -> token decimals, for messages in whole tokens
+        for i in self.instruments.values():
+            self._decimals[i.base_asset], self._decimals[i.quote_asset] = i.base_decimals, i.quote_decimals
         for (account, asset), amount in (balances or {}).items():
             self.deposit(account, asset, amount)
 
@@ -92,6 +96,10 @@ class BalanceView:
             raise ConfigError("balance amounts must be integers (token base units)", key=f"{account}.{asset}",
                               value=amount)
         self.settled[(account, asset)] += amount
+
+    def amount_text(self, asset: str, units: int) -> str:
+        """Base units of `asset` as a decimal token amount with its symbol (e.g. '96,240 USD')."""
+        return format_units(units, self._decimals.get(asset, 0), asset)
 
     def debits(self, trade: Trade) -> tuple[tuple[tuple[str, str], int], tuple[tuple[str, str], int]] | None:
         """((buyer, quote), amount), ((seller, base), amount) the trade takes; None for an unknown instrument."""
@@ -251,7 +259,8 @@ class ValidationState:
             for key, amount in legs:
                 available = self.balances.settled[key] - (pending.held[key] if pending is not None else 0)
                 if amount > available:
-                    return f"insolvent: {key[0]} needs {amount} {key[1]}, has {available}"
+                    return (f"insolvent: {key[0]} needs {self.balances.amount_text(key[1], amount)}, "
+                            f"has {self.balances.amount_text(key[1], available)}")
         return None
 
     def record_orders(self, claim: TradeClaim) -> None:

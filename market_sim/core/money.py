@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 
 from market_sim.core.errors import ValidationError
 
-__all__ = ["to_decimal", "to_units", "from_units"]
+__all__ = ["to_decimal", "to_units", "from_units", "format_units"]
 
 
 def to_decimal(value: object, what: str = "value") -> Decimal:
@@ -39,3 +39,13 @@ def to_units(value: object, step: Decimal, what: str = "value") -> int:
 def from_units(units: int, step: Decimal) -> Decimal:
     """Convert an integer count of `step` back to a decimal amount."""
     return units * step
+
+
+def format_units(units: int, decimals: int, symbol: str = "") -> str:
+    """A token amount in base units as the decimal amount people read, exactly: format_units(96240 * 10**18, 18,
+    'USD') == '96,240 USD', format_units(15, 2) == '0.15' (thousands separators, no trailing zeros)."""
+    whole, frac = divmod(abs(int(units)), 10**decimals) if decimals > 0 else (abs(int(units)), 0)
+    text = f"{'-' if units < 0 else ''}{whole:,}"
+    if frac:
+        text += "." + f"{frac:0{decimals}d}".rstrip("0")
+    return f"{text} {symbol}" if symbol else text

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from market_sim.core.errors import ConfigError
 from market_sim.defi.world import world_of
+from market_sim.simulation.params import param
 from market_sim.simulation.scenario import ParseContext, Section, register_section
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ class LvrTracker:
 
 @dataclass(frozen=True, slots=True)
 class LvrConfig:
-    pool: str
+    pool: str = param(help="name of the AMM venue ([[venues]] kind = \"amm\") to measure")
 
 
 class LvrSection(Section):
@@ -80,6 +81,9 @@ class LvrSection(Section):
 
     name = "lvr"
     description = "loss-versus-rebalancing of an AMM pool vs the σ²/8 theory"
+    headline = (("lvr.ratio", "LVR / theory (σ²/8)"), ("lvr.ratio_stderr", "ratio std. error"),
+                ("lvr.measured", "LVR measured (quote)"), ("lvr.theory", "LVR theory (quote)"))
+    params = LvrConfig
 
     def parse(self, raw: Any, ctx: ParseContext) -> LvrConfig:
         pool = raw.get("pool")

@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any
 from market_sim.core.errors import ConfigError
 from market_sim.defi import agents as _agents  # noqa: F401  (registers the DeFi agent kinds)
 from market_sim.defi import lvr as _lvr  # noqa: F401  (registers the [lvr] section)
-from market_sim.defi.agents import DEFI_AGENT_KINDS, DefiAgent
-from market_sim.defi.world import AmmVenueParams, DefiConfig, DefiWorld, parse_defi, world_of
+from market_sim.defi.agents import (
+    DEFI_AGENT_KINDS, BookAmmArbitrageur, BridgeArbitrageur, DefiAgent, InventoryArbitrageur, PriceArbitrageur)
+from market_sim.defi.world import (
+    AmmVenueParams, BridgeConfig, ChainConfig, DefiConfig, DefiTableKeys, DefiWorld, parse_defi, world_of)
 from market_sim.simulation.params import build_params
 from market_sim.simulation.scenario import ParseContext, Section, register_section
 from market_sim.simulation.venues import VenueConfig, register_venue_type
@@ -41,7 +43,8 @@ def _check_amm_params(params: dict[str, Any], where: str) -> dict[str, Any]:
     return params
 
 
-register_venue_type("amm", _amm_venue, _check_amm_params)
+register_venue_type("amm", _amm_venue, _check_amm_params, params=AmmVenueParams,
+                    description="constant-product (Uniswap V2) pool on a [[defi.chains]] chain")
 
 
 class DefiSection(Section):
@@ -49,6 +52,12 @@ class DefiSection(Section):
 
     name = "defi"
     description = "in-process chains, AMM pools, a quorum-attested bridge and DeFi agents"
+    headline = (("defi.arbitrage_pnl", "arbitrage PnL (quote)"), ("defi.arbitrageurs", "arbitrageurs"),
+                ("defi.swaps", "swaps"), ("bridge.transfers", "bridge transfers"),
+                ("price_gap_bps.final", "price gap at end (bps)"), ("bridge.supply_ok", "bridge supply ok"))
+
+    def parameters(self) -> list[tuple[str, type]]:
+        return [("defi", DefiTableKeys), ("[[defi.chains]]", ChainConfig), ("defi.bridge", BridgeConfig)]
 
     def parse(self, raw: Any, ctx: ParseContext) -> DefiConfig:
         return parse_defi(dict(raw))
@@ -92,7 +101,11 @@ class DefiSection(Section):
         _write_price_files(sim)
 
 
+_ARBITRAGEURS = (PriceArbitrageur, InventoryArbitrageur, BridgeArbitrageur, BookAmmArbitrageur)
+
+
 def _agent_results(sim: "Simulation") -> None:
+    arb_pnl, arbs = 0.0, 0
     for agent in sim.agents:
         if isinstance(agent, DefiAgent):
             row = agent.report()
@@ -100,6 +113,10 @@ def _agent_results(sim: "Simulation") -> None:
             for key in ("pnl", "swaps", "gas_cost", "bridge_transfers"):
                 value = row[key]
                 sim.metrics[f"defi.{agent.id}.{key}"] = round(value, 6) if isinstance(value, float) else value
+            if isinstance(agent, _ARBITRAGEURS):
+                arb_pnl, arbs = arb_pnl + row["pnl"], arbs + 1
+    sim.metrics["defi.arbitrage_pnl"] = round(arb_pnl, 6)  # the headline of arbitrage scenarios (quote, net of gas)
+    sim.metrics["defi.arbitrageurs"] = arbs
 
 
 def _bridge_results(sim: "Simulation", world: DefiWorld) -> None:
@@ -200,7 +217,7 @@ def arbitrage_steps_per_second(quick: bool = False) -> dict[str, Any]:
     from market_sim.simulation.runner import Simulation
     from market_sim.simulation.scenario import load_scenario
 
-    duration = "2min" if quick else "15min"
+    duration = "15s" if quick else "15min"
     sc = load_scenario(resolve_scenario("cross-chain-arbitrage"), [f'scenario.duration="{duration}"'])
     start = time.perf_counter()
     sim = Simulation(sc).build()

@@ -33,7 +33,8 @@ from market_sim.simulation.params import build_params, param
 if TYPE_CHECKING:
     from market_sim.simulation.runner import Simulation
 
-__all__ = ["ChainConfig", "BridgeConfig", "DefiConfig", "AmmVenueParams", "DefiWorld", "GWEI", "world_of"]
+__all__ = ["ChainConfig", "BridgeConfig", "DefiConfig", "DefiTableKeys", "AmmVenueParams", "DefiWorld", "GWEI",
+           "world_of"]
 
 GWEI = 10**9
 SERVICE_ACCOUNTS = ("deployer", "lp", "relayer")
@@ -70,6 +71,15 @@ class AmmVenueParams:
     fee_bps: int = param(30, min=0, max=1000)
     liquidity: float = param(1000.0, min=0.0, help="initial base-asset liquidity (decimal amount)")
     price_offset: float = param(0.0, min=-0.9, max=10.0, help="start price = initial price * (1 + offset)")
+
+
+@dataclass(frozen=True, slots=True)
+class DefiTableKeys:
+    """The top-level keys of [defi] besides its chains and bridge sub-tables (parse_defi reads them)."""
+
+    home_chain: str = param("", help="where the original tokens live (default: the first chain)")
+    sample_interval: int = param("10s", duration=True, min=1, help="period of the AMM price samples")
+    epoch: int = param(SIM_EPOCH, min=1, max=2**32 - 1, help="unix time of simulated time zero on every chain")
 
 
 def parse_defi(raw: dict[str, Any]) -> DefiConfig:

@@ -41,7 +41,8 @@ class Ledger:
     def withdraw(self, account: str, token: str, amount: int) -> None:
         available = self.balance(account, token)
         if amount <= 0 or amount > available:
-            raise SettlementError(f"cannot withdraw {amount} of {token} for {account}: {available} available")
+            raise SettlementError(f"cannot withdraw {amount} base units of token {token} for {account}: "
+                                  f"{available} available")
         self._balances[(account, token)] = available - amount
 
     def correct(self, account: str, token: str, amount: int) -> None:

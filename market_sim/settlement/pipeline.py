@@ -191,7 +191,8 @@ class SettlementPipeline:
         kept, refused = self.ledger.split_solvent(settled)
         for trade, (account, token, needed, available) in refused:
             self._fail(by_id[trade.trade_id],
-                       f"insufficient balance: {account} needs {needed} of token {token}, has {available}")
+                       f"insufficient balance: {account} needs {self.encoder.amount_text(token, needed)}, "
+                       f"has {self.encoder.amount_text(token, available)}")
         return kept
 
     def _follow_withdrawals(self) -> None:

@@ -66,6 +66,10 @@ _RUNS: "weakref.WeakKeyDictionary[Simulation, SettlementRun]" = weakref.WeakKeyD
 class SettlementSection(Section):
     name = "settlement"
     description = "validator committee + on-chain settlement of every trade, then reconciliation"
+    headline = (("trades_settled", "settled trades"), ("settlement_batches", "settled batches"),
+                ("reconciliation", "reconciliation"), ("trades_rejected_by_validators", "rejected by validators"),
+                ("gas_per_settled_trade", "gas per settled trade"))
+    params = SettlementParams
 
     def parse(self, raw: Any, ctx: ParseContext) -> SettlementParams:
         cfg = build_params(SettlementParams, raw, "settlement")

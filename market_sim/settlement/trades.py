@@ -13,6 +13,7 @@ from market_sim.consensus.merkle import leaf_hash
 from market_sim.core.errors import SettlementError
 from market_sim.core.events import Trade
 from market_sim.core.instruments import Instrument
+from market_sim.core.money import format_units
 from market_sim.core.orders import Side
 
 __all__ = ["SettledTrade", "TradeEncoder", "SETTLED_TRADE_TYPES", "FEE_BPS_DENOMINATOR"]
@@ -79,6 +80,15 @@ class TradeEncoder:
         self.tokens = {k: to_checksum_address(v) for k, v in tokens.items()}
         self.accounts = {k: to_checksum_address(v) for k, v in accounts.items()}
         self.taker_fee_bps = taker_fee_bps
+
+    def amount_text(self, token: str, units: int) -> str:
+        """Base units of a token (by address) as a decimal amount with the asset's name, e.g. '96,240 USD'."""
+        address = to_checksum_address(token)
+        for inst in self.instruments.values():
+            for asset, decimals in ((inst.base_asset, inst.base_decimals), (inst.quote_asset, inst.quote_decimals)):
+                if self.tokens.get(asset) == address:
+                    return format_units(units, decimals, asset)
+        return f"{units} base units of token {token}"
 
     def address_of(self, trader: str) -> str:
         """The on-chain address of a trader id."""

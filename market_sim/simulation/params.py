@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from market_sim.core.errors import ConfigError
 from market_sim.simulation.latency import parse_duration
 
-__all__ = ["build_params", "param", "NoParams"]
+__all__ = ["build_params", "param", "NoParams", "ParamSpec", "describe_params"]
 
 P = TypeVar("P")
 
@@ -111,3 +111,78 @@ def build_params(cls: type[P], raw: Mapping[str, Any] | None, where: str) -> P:
         elif f.metadata.get("duration") and isinstance(f.default, str):
             values[name] = parse_duration(f.default, key)
     return cls(**values)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ParamSpec:
+    """One parameter of a parameter dataclass, for listings (`market-sim agents`): name, value type, default
+    (None when required), help with the bounds and choices spelled out."""
+
+    name: str
+    type: str
+    default: str | None
+    help: str
+
+
+def _type_text(hint: Any, meta: Mapping[str, Any]) -> str:
+    if meta.get("duration"):
+        return "duration"
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        inner = [a for a in args if a is not type(None)]
+        return _type_text(inner[0], meta) + " (optional)" if inner else "any"
+    if origin in (list, tuple):
+        inner = _type_text(args[0], {}) if args else "value"
+        return f"list of {inner}s" if inner in ("string", "integer", "number", "table") else f"list of {inner}"
+    names = {bool: "true/false", int: "integer", float: "number", str: "string", dict: "table"}
+    return names.get(origin or hint, getattr(hint, "__name__", str(hint)))
+
+
+def _default_text(f: dataclasses.Field, meta: Mapping[str, Any]) -> str | None:
+    if f.default is not dataclasses.MISSING:
+        value = f.default
+    elif f.default_factory is not dataclasses.MISSING:
+        value = f.default_factory()
+    else:
+        return None
+    if meta.get("duration") and isinstance(value, int) and not isinstance(value, bool):
+        for unit, size in (("d", 86_400_000_000_000), ("h", 3_600_000_000_000), ("min", 60_000_000_000),
+                           ("s", 1_000_000_000),
+                           ("ms", 1_000_000), ("us", 1_000)):
+            if value >= size and value % size == 0:
+                return f"{value // size}{unit}"
+        return f"{value}ns"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and meta.get("duration"):
+        return value
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(f'"{v}"' if isinstance(v, str) else str(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{}" if not value else str(value)
+    return str(value)
+
+
+def describe_params(cls: type | None) -> list[ParamSpec]:
+    """The parameters a parameter dataclass accepts (its fields and their `param` metadata), in order."""
+    if cls is None or not dataclasses.is_dataclass(cls):
+        return []
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        meta = f.metadata
+        notes = [meta.get("help") or ""]
+        if meta.get("choices"):
+            notes.append("one of " + ", ".join(meta["choices"]))
+        lo, hi = meta.get("min"), meta.get("max")
+        if lo is not None and hi is not None:
+            notes.append(f"{lo}..{hi}")
+        elif lo is not None:
+            notes.append(f">= {lo}")
+        elif hi is not None:
+            notes.append(f"<= {hi}")
+        out.append(ParamSpec(f.name, _type_text(hints[f.name], meta), _default_text(f, meta),
+                             "; ".join(n for n in notes if n)))
+    return out

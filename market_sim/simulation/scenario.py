@@ -27,7 +27,7 @@ from market_sim.simulation.latency import LatencyModel, parse_latency
 from market_sim.simulation.params import build_params, param
 from market_sim.simulation.processes import CsvReplay, validate_process
 from market_sim.simulation.sessions import SessionSchedule, parse_time_of_day
-from market_sim.simulation.venues import VenueConfig, check_venue_params
+from market_sim.simulation.venues import VenueConfig, check_venue_params, venue_types
 
 if TYPE_CHECKING:
     from market_sim.simulation.runner import Simulation
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Scenario", "InstrumentConfig", "AgentConfig", "ProcessConfig", "LatencyConfig", "OutputConfig",
     "Section", "ParseContext", "register_section", "sections", "load_scenario", "parse_scenario",
-    "apply_overrides", "parse_override",
+    "apply_overrides", "parse_override", "SHIPPED_PLUGINS", "plugin_providing", "builtin_sections",
 ]
 
 
@@ -142,6 +142,14 @@ class Section:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     array: ClassVar[bool] = False  # True for [[name]] sections (a list of tables)
+    # The run summary leads with these metrics: (metric key, label); one '*' in a key matches any part of a
+    # name (e.g. 'defi.*.pnl') and replaces the '*' in its label.
+    headline: ClassVar[tuple[tuple[str, str], ...]] = ()
+    params: ClassVar[type | None] = None  # the section's parameter dataclass, listed by `market-sim agents`
+
+    def parameters(self) -> list[tuple[str, type]]:
+        """(table, parameter dataclass) pairs documenting the section's keys; sub-tables get their own entry."""
+        return [(self.name, self.params)] if self.params is not None else []
 
     def parse(self, raw: Any, ctx: ParseContext) -> Any:
         return raw
@@ -157,6 +165,64 @@ class Section:
 
 
 _BUILTIN = ("scenario", "instruments", "processes", "venues", "session", "latency", "agents", "output")
+# Plug-in modules shipped with market_sim (what `[scenario] plugins` may list); `market-sim agents` loads them all,
+# and an unknown agent type, venue kind or section names the one that provides it.
+SHIPPED_PLUGINS = ("market_sim.consensus.scenario", "market_sim.settlement.scenario", "market_sim.defi.sim")
+
+
+def plugin_providing(registry: str, kind: object) -> str | None:
+    """The shipped plug-in module that provides `kind` in `registry` ('agent', 'venue', 'process', 'section'), or
+    None: the plug-in whose package registered it. Looking imports the shipped plug-ins (registering their kinds), so
+    call it on an error path or for listings only."""
+    from market_sim.simulation.processes import PROCESS_TYPES
+    from market_sim.simulation.venues import venue_module
+
+    if not isinstance(kind, str):
+        return None
+    for module in SHIPPED_PLUGINS:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            continue
+    if registry == "agent":
+        where = AGENT_TYPES.all()[kind].__module__ if kind in AGENT_TYPES.all() else None
+    elif registry == "process":
+        where = PROCESS_TYPES.all()[kind].__module__ if kind in PROCESS_TYPES.all() else None
+    elif registry == "venue":
+        where = venue_module(kind)
+    else:
+        where = type(_SECTIONS[kind]).__module__ if kind in _SECTIONS else None
+    if where is None:
+        return None
+    for module in SHIPPED_PLUGINS:
+        if where == module or where.startswith(module.rsplit(".", 1)[0] + "."):
+            return module
+    return None
+
+
+def _not_loaded(registry: str, kind: object, key: str, value: object, error: ConfigError) -> ConfigError:
+    plugin = plugin_providing(registry, kind)
+    if plugin is None:
+        return error
+    return ConfigError(f"is provided by plug-in {plugin}, which this scenario does not load: add "
+                       f"plugins = [\"{plugin}\"] to [scenario]", key=key, value=value)
+
+
+def builtin_sections() -> dict[str, tuple[str, type | None]]:
+    """The built-in sections: name -> (description, parameter dataclass or None when the keys are listed)."""
+    return {
+        "scenario": ("name, description, seed, duration and plug-ins of the run", _ScenarioHeader),
+        "instruments": ("[[instruments]]: " + ", ".join(sorted(_INSTRUMENT_KEYS)), None),
+        "processes": ("[processes.NAME]: a price process of a `kind` (see price processes) and its parameters", None),
+        "venues": ("[[venues]]: name, kind (see venue kinds), instruments, then the kind's parameters", None),
+        "session": ("trading hours: open, close, start (times of day)", None),
+        "latency": ("agent-venue delays: default, venues.NAME, pairs.'a->b' (fixed:D, uniform:LO-HI, lognormal:M)",
+                    None),
+        "agents": ("[[agents]]: " + ", ".join(_AGENT_KEYS) + ", then the type's parameters (see agent types)", None),
+        "output": ("what a run stores", OutputConfig),
+    }
+
+
 _SECTIONS: dict[str, Section] = {}
 
 
@@ -303,6 +369,10 @@ def _parse_venues(raw: Mapping[str, Any], known: tuple[str, ...]) -> tuple[Venue
         names.add(name)
         kind = e.get("kind", "orderbook")
         symbols = _symbols(e.get("instruments"), f"{where}.instruments", known)
+        if kind not in venue_types():
+            exc = ConfigError(f"unknown venue kind; choose one of {', '.join(venue_types())}", key=f"{where}.kind",
+                              value=kind)
+            raise _not_loaded("venue", kind, f"{where}.kind", kind, exc)
         extra = check_venue_params(kind, {k: v for k, v in e.items() if k not in _VENUE_KEYS}, where)
         out.append(VenueConfig(name, kind, symbols, extra))
     return tuple(out)
@@ -359,7 +429,10 @@ def _parse_agents(raw: Mapping[str, Any], known: tuple[str, ...], venues: tuple[
     for i, e in enumerate(_array(raw, "agents")):
         where = f"agents[{i}]"
         kind = e.get("type")
-        cls = AGENT_TYPES.get(kind, f"{where}.type")
+        try:
+            cls = AGENT_TYPES.get(kind, f"{where}.type")
+        except ConfigError as exc:
+            raise _not_loaded("agent", kind, f"{where}.type", kind, exc) from None
         name = e.get("name", kind)
         if not isinstance(name, str) or not name or name in names:
             raise ConfigError("must be a unique non-empty string (give each group of one type a name)",
@@ -400,8 +473,10 @@ def parse_scenario(raw: Mapping[str, Any], *, base_dir: Path | None = None, sour
     known_sections = set(_BUILTIN) | set(_SECTIONS)
     for key in raw:
         if key not in known_sections:
-            raise ConfigError(f"unknown section; known sections: {', '.join(sorted(known_sections))}",
-                              key=key, value=raw[key] if not isinstance(raw[key], (dict, list)) else "...")
+            shown = raw[key] if not isinstance(raw[key], (dict, list)) else "..."
+            exc = ConfigError(f"unknown section; known sections: {', '.join(sorted(known_sections))}",
+                              key=key, value=shown)
+            raise _not_loaded("section", key, key, shown, exc)
     ctx = ParseContext(base_dir)
     processes = _parse_processes(raw, base_dir)
     instruments = _parse_instruments(raw, processes)

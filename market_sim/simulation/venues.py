@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from market_sim.simulation.runner import Simulation
 
 __all__ = [
-    "Quote", "Venue", "VenueConfig", "OrderBookVenue", "register_venue_type", "venue_types", "build_venue",
+    "Quote", "Venue", "VenueConfig", "OrderBookVenue", "register_venue_type", "venue_types", "venue_type_info", "venue_module",
+    "build_venue",
 ]
 
 
@@ -122,14 +123,30 @@ ParamsCheck = Callable[[dict[str, Any], str], dict[str, Any]]
 class _VenueType:
     factory: VenueFactory
     check: ParamsCheck | None
+    params: type | None = None  # the parameter dataclass of the kind's extra keys (for listings)
+    description: str = ""
 
 
 _VENUE_TYPES: dict[str, _VenueType] = {}
 
 
-def register_venue_type(kind: str, factory: VenueFactory, check: ParamsCheck | None = None) -> None:
-    """Add a venue kind: factory(sim, config) builds it; check(params, where) validates extra keys at load time."""
-    _VENUE_TYPES[kind] = _VenueType(factory, check)
+def register_venue_type(kind: str, factory: VenueFactory, check: ParamsCheck | None = None, *,
+                        params: type | None = None, description: str = "") -> None:
+    """Add a venue kind: factory(sim, config) builds it; check(params, where) validates extra keys at load time;
+    `params` (a parameter dataclass) and `description` document the kind in `market-sim agents`."""
+    _VENUE_TYPES[kind] = _VenueType(factory, check, params, description)
+
+
+def venue_module(kind: str) -> str | None:
+    """The module that registered a venue kind (its factory's module), or None for an unknown kind."""
+    t = _VENUE_TYPES.get(kind)
+    return None if t is None else getattr(t.factory, "__module__", None)
+
+
+def venue_type_info(kind: str) -> tuple[str, type | None]:
+    """(description, parameter dataclass or None) of a registered venue kind."""
+    t = _VENUE_TYPES[kind]
+    return t.description, t.params
 
 
 def venue_types() -> list[str]:
@@ -159,4 +176,5 @@ def build_venue(sim: "Simulation", config: VenueConfig) -> Venue:
 register_venue_type(
     "orderbook",
     lambda sim, cfg: OrderBookVenue(cfg.name, [sim.instruments[s] for s in cfg.symbols], sim.trade_validator),
+    description="continuous limit order book: the matching engine (price-time priority, no extra keys)",
 )

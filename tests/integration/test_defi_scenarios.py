@@ -74,6 +74,10 @@ def test_results_have_price_gap_plot_and_csv_and_per_agent_figures(cross_chain, 
     for agent in ("arb-inventory-1", "arb-bridge-1", "arb-book-1", "noise-A-1", "lp-A-1", "lp-B-1"):
         assert {f"defi.{agent}.{k}" for k in ("pnl", "swaps", "gas_cost", "bridge_transfers")} <= set(m)
     assert m["chain.A.blocks"] == 4 * 60 // 12 and m["chain.B.blocks"] == 4 * 60 // 2
+    # the summary's headline: the arbitrageurs' PnL summed (quote, after gas), over exactly the three arbitrageurs
+    arbs = ("arb-inventory-1", "arb-bridge-1", "arb-book-1")
+    assert m["defi.arbitrageurs"] == 3
+    assert m["defi.arbitrage_pnl"] == pytest.approx(sum(m[f"defi.{a}.pnl"] for a in arbs), abs=1e-5)
 
 
 def test_liquidity_providers_hold_their_pool_share(cross_chain) -> None:

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 from market_sim.core.errors import ConfigError
 from market_sim.consensus.protocols.base import Protocol
 from market_sim.consensus.protocols.bft import BftQuorum
-from market_sim.consensus.protocols.majority import MajorityVote
+from market_sim.consensus.protocols.majority import MajorityConsensus, MajorityVote
 from market_sim.consensus.protocols.raft import Raft
 from market_sim.consensus.protocols.streamlet import Streamlet
 
 if TYPE_CHECKING:
     from market_sim.consensus.cluster import Cluster
 
-__all__ = ["Protocol", "BftQuorum", "MajorityVote", "Raft", "Streamlet", "PROTOCOL_TYPES", "make_protocol"]
+__all__ = ["Protocol", "BftQuorum", "MajorityVote", "MajorityConsensus", "Raft", "Streamlet", "PROTOCOL_TYPES", "make_protocol"]
 
 PROTOCOL_TYPES: dict[str, type[Protocol]] = {p.name: p for p in (MajorityVote, BftQuorum, Streamlet, Raft)}
 

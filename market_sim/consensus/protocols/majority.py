@@ -17,7 +17,7 @@ from market_sim.consensus.protocols.base import Protocol, SyncRequest, forge_inv
 from market_sim.consensus.signing import try_recover
 from market_sim.consensus.state import Pending, TradeClaim
 
-__all__ = ["MajorityVote"]
+__all__ = ["MajorityVote", "MajorityConsensus"]
 
 COORDINATOR = 0
 
@@ -168,3 +168,6 @@ class MajorityVote(Protocol):
         if self.timer is not None:
             self.cluster.kernel.cancel(self.timer)
         self.current, self.timer = None, None
+
+
+MajorityConsensus = MajorityVote  # the seed's name for the majority-vote protocol

@@ -59,7 +59,8 @@ def test_pending_holds_and_release() -> None:
     assert state.check(claim, pending).startswith("duplicate_trade")
     second = _claim(tid=2, qty=6, price=100)
     state.record_orders(second)
-    assert state.check(second, pending).startswith("insolvent: alice needs 600 USD, has 500")
+    # amounts in messages are decimal token amounts (USD has 2 decimals here), not base units labelled as tokens
+    assert state.check(second, pending) == "insolvent: alice needs 6 USD, has 5 USD"
     pending.remove(claim.trade, state.balances)
     assert state.check(second, pending) is None
     state.finalize([claim.trade])
@@ -80,3 +81,13 @@ def test_orders_must_be_on_record_and_unchanged() -> None:
     copy = state.copy()
     copy.final_ids.add(1)
     assert 1 not in state.final_ids
+
+
+def test_insolvency_message_prints_token_amounts_not_base_units() -> None:
+    inst = Instrument("ETH/USD", tick_size=Decimal("0.01"), lot_size=Decimal("0.001"))  # 18 decimals each
+    view = BalanceView([inst], {("alice", "USD"): 1_500 * 10**18 + 25 * 10**16})
+    state = ValidationState(ACCOUNTS, view)
+    t = Trade(1, 1, inst.symbol, 300_000, 1_000, 2, 3, "alice", "bob", Side.BUY)  # 1 ETH at 3,000.00 USD
+    claim = TradeClaim(t, NewOrder(2, "alice", inst.symbol, Side.BUY, 1_000, price=300_000),
+                       NewOrder(3, "bob", inst.symbol, Side.SELL, 1_000, price=300_000))
+    assert state.check(claim) == "insolvent: alice needs 3,000 USD, has 1,500.25 USD"

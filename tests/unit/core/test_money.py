@@ -35,3 +35,14 @@ def test_round_trip():
     for units in (0, 1, 7, 123456789):
         assert to_units(from_units(units, step), step) == units
     assert from_units(19005, Decimal("0.01")) == Decimal("190.05")
+
+
+def test_format_units_prints_exact_decimal_token_amounts() -> None:
+    from market_sim.core.money import format_units
+
+    assert format_units(96_240 * 10**18, 18, "USD") == "96,240 USD"
+    assert format_units(96_240_000_000_000, 18, "USD") == "0.00009624 USD"
+    assert format_units(10**30 + 1, 18) == "1,000,000,000,000.000000000000000001"  # exact beyond 28 digits
+    assert format_units(-15, 2, "EUR") == "-0.15 EUR"
+    assert format_units(0, 6, "USDC") == "0 USDC"
+    assert format_units(7, 0, "XYZ") == "7 XYZ"

@@ -86,7 +86,8 @@ def test_short_trader_is_refused_off_chain_and_the_rest_settles(env):
     p.on_trade(short)
     p.flush()
     assert [f.trade.trade_id for f in p.failed] == [short.trade_id]
-    assert "insufficient balance" in p.failed[0].reason and env.carol in p.failed[0].reason
+    # the shortfall in token amounts (QUOTE has 18 decimals: 500 ticks of 0.01 on one lot = 5 QUOTE)
+    assert p.failed[0].reason == f"insufficient balance: {env.carol} needs 5 QUOTE, has 0 QUOTE"
     assert p.ledger.settled_trade_ids == {good.trade_id} and not p.reverts
     check_reconciled(env, p)
 

@@ -4,6 +4,7 @@ pragma solidity 0.8.28;
 import {InvariantSuite, Cheats} from "./Base.sol";
 import {Factory} from "../../contracts/amm/Factory.sol";
 import {Pair} from "../../contracts/amm/Pair.sol";
+import {Router} from "../../contracts/amm/Router.sol";
 import {TestToken} from "../../contracts/test/TestToken.sol";
 
 /// @dev Random mint / burn / swap / donate / skim / sync / flash-swap calls on one pair (fee on and off).
@@ -180,5 +181,33 @@ contract AmmInvariants is InvariantSuite {
             y = z;
             z = (x / z + z) / 2;
         }
+    }
+}
+
+/// @dev Router.getAmountOut (the formula traders and the Router use) against Pair.swap's fee-adjusted k check.
+contract AmmFormulaFuzz {
+    uint256 internal constant FEE_DENOMINATOR = 10_000;
+    Router internal router;
+
+    function setUp() public {
+        router = new Router(Factory(address(0)));
+    }
+
+    /// For every input and fee up to 10 %: a swap paying exactly Router.getAmountOut passes the pair's
+    /// fee-adjusted check, so k never falls (it rises by at least the fee); full uint112 width, fuzzed.
+    function testFuzz_amountOutNeverLowersK(uint112 amountIn, uint112 reserveIn, uint112 reserveOut, uint16 feeBps)
+        public
+        view
+    {
+        feeBps = uint16(feeBps % 1_001);
+        if (amountIn == 0 || reserveIn == 0 || reserveOut == 0) return;
+        uint256 out = router.getAmountOut(amountIn, reserveIn, reserveOut, feeBps);
+        assert(out < reserveOut);
+        uint256 balanceIn = uint256(reserveIn) + amountIn;
+        uint256 balanceOut = uint256(reserveOut) - out;
+        // Pair.swap's condition: (balanceIn * D - amountIn * fee) * (balanceOut * D) >= reserveIn * reserveOut * D^2
+        assert((balanceIn * FEE_DENOMINATOR - uint256(amountIn) * feeBps) * balanceOut
+            >= uint256(reserveIn) * reserveOut * FEE_DENOMINATOR);
+        assert(balanceIn * balanceOut >= uint256(reserveIn) * reserveOut);
     }
 }

@@ -45,3 +45,30 @@ compile: setup
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis
+
+# ---- contract security (issue 22; docs/security.md) --------------------------------------------------------------
+# slither + halmos live in their own venv (.venv-security, pinned in requirements-security.txt): slither's
+# dependencies must not move the project's pinned web3 stack. forge comes from npm (devDependencies), same version as
+# anvil. `make security` is the CI depth (a few minutes); `make security-deep` fuzzes the invariants much longer.
+SEC_VENV := .venv-security
+SEC_STAMP := $(SEC_VENV)/.installed
+FORGE_BIN := $(CURDIR)/node_modules/@foundry-rs/forge-linux-amd64/bin
+SEC_ENV := PATH=$(FORGE_BIN):$$PATH
+HALMOS_FLAGS := --contract SymbolicChecks --forge-build-out .forge/out --loop 4 --solver-timeout-assertion 300000
+
+.PHONY: security security-deep security-setup
+
+security-setup: $(NODE_STAMP) $(SEC_STAMP)
+
+$(SEC_STAMP): requirements-security.txt
+	test -x $(SEC_VENV)/bin/python || $(PYTHON) -m venv $(SEC_VENV)
+	$(SEC_VENV)/bin/python -m pip install --quiet -r requirements-security.txt
+	touch $@
+
+security: security-setup
+	$(SEC_VENV)/bin/python security/slither_check.py
+	$(SEC_ENV) forge test --offline
+	$(SEC_ENV) $(SEC_VENV)/bin/halmos $(HALMOS_FLAGS)
+
+security-deep: security-setup
+	$(SEC_ENV) FOUNDRY_PROFILE=deep forge test --offline

@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {IUniswapV2Callee} from "./Pair.sol";
 
 interface IPairActions {
@@ -12,6 +13,8 @@ interface IPairActions {
 
 /// @title Flash-swap receiver for tests and examples: repays the amounts encoded in `data` (or re-enters the pair).
 contract FlashBorrower is IUniswapV2Callee {
+    using SafeERC20 for IERC20;
+
     /// @notice The last callback's arguments, for inspection.
     address public lastSender;
     uint256 public lastAmount0;
@@ -28,7 +31,7 @@ contract FlashBorrower is IUniswapV2Callee {
         lastAmount1 = amount1;
         emit FlashReceived(msg.sender, sender, amount0, amount1);
         if (reenter) IPairActions(msg.sender).sync();
-        if (repay0 > 0) IERC20(IPairActions(msg.sender).token0()).transfer(msg.sender, repay0);
-        if (repay1 > 0) IERC20(IPairActions(msg.sender).token1()).transfer(msg.sender, repay1);
+        if (repay0 > 0) IERC20(IPairActions(msg.sender).token0()).safeTransfer(msg.sender, repay0);
+        if (repay1 > 0) IERC20(IPairActions(msg.sender).token1()).safeTransfer(msg.sender, repay1);
     }
 }

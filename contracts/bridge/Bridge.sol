@@ -80,6 +80,9 @@ contract Bridge is EIP712, ReentrancyGuardTransient {
     error InvalidRecipient(address recipient, uint256 destChainId);
     error WrongDestination(uint256 destChainId, uint256 chainId);
 
+    /// @notice A constructor argument that must be an account is the zero address.
+    error ZeroAddress();
+
     /// @param validators Accounts whose signatures attest relays.
     /// @param threshold_ Signatures needed per relay (1 <= threshold <= validators).
     /// @param feeBps_ Fee in basis points charged on each received relay.
@@ -89,7 +92,9 @@ contract Bridge is EIP712, ReentrancyGuardTransient {
     {
         if (threshold_ == 0 || threshold_ > validators.length) revert InvalidThreshold(threshold_, validators.length);
         if (feeBps_ > 1_000) revert FeeTooHigh(feeBps_);
+        if (feeRecipient_ == address(0)) revert ZeroAddress();
         for (uint256 i; i < validators.length; i++) {
+            if (validators[i] == address(0)) revert ZeroAddress();
             if (!isValidator[validators[i]]) validatorCount++;
             isValidator[validators[i]] = true;
         }

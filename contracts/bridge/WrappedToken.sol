@@ -14,11 +14,13 @@ contract WrappedToken is ERC20 {
     uint8 private immutable _decimals;
 
     error OnlyBridge(address caller, address bridge);
+    error ZeroSourceToken();
 
     /// @notice Created by the bridge for one (source chain, source token).
     constructor(string memory name_, string memory symbol_, uint8 decimals_, uint256 sourceChainId_, address sourceToken_)
         ERC20(name_, symbol_)
     {
+        if (sourceToken_ == address(0)) revert ZeroSourceToken();
         bridge = msg.sender;
         _decimals = decimals_;
         sourceChainId = sourceChainId_;

@@ -77,7 +77,8 @@ def test_help_shows_no_python_type_tags(command: str) -> None:
 def test_run_help_prints_brackets_literally_and_names_value_types() -> None:
     out = " ".join(runner.invoke(app, ["run", "--help"]).output.split())
     assert "Random seed (overrides [scenario].seed)." in out
-    assert "--seed INTEGER" in out and "--out PATH" in out and "--set TEXT..." in out
+    assert "--seed INT RANGE" in out and "[0<=x<=9223372036854775807]" in out  # the seed range is checked up front
+    assert "--out PATH" in out and "--set TEXT..." in out
     assert "--no-plots Skip the PNG plots." in out  # a flag takes no value: nothing between name and help
 
 

@@ -17,6 +17,7 @@ as `arbitrage.gas_cost` does), holdings off chain (an order book's) at the exter
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -131,7 +132,6 @@ class DefiWorld:
     fee_recipient: str = FEE_RECIPIENT
     ledger: DefiLedger | None = None
     chain_stats: dict[str, Any] = field(default_factory=dict)  # chain -> counts from its BlockProduced events
-    _now: Any = None  # () -> simulated time (ns)
 
     @classmethod
     def build(cls, sim: "Simulation", config: DefiConfig, accounts: list[str]) -> DefiWorld:
@@ -163,8 +163,7 @@ class DefiWorld:
         relayer.bus = sim.bus
         for name, amm in amms.items():
             amm.receipts = runtimes[name]
-        world = cls(config, instrument, runtimes, relayer, tokens, amms, account_names=tuple(names),
-                    _now=lambda: sim.kernel.now)
+        world = cls(config, instrument, runtimes, relayer, tokens, amms, account_names=tuple(names))
         world.ledger = DefiLedger(sim.accounts, sim.bus, world)
         return world
 
@@ -245,7 +244,7 @@ class DefiWorld:
 
     def _minted(self, account: str, chain: str, which: str, amount: int) -> None:
         if self.ledger is not None:
-            self.ledger.minted(self._now(), account, chain, which, amount)
+            self.ledger.minted(self.runtime(chain).now(), account, chain, which, amount)
 
     def add_pool(self, name: str, params: AmmVenueParams, price: float) -> AmmVenue:
         """Create a pool on params.chain and seed it from the `lp` account at `price` (quote per base)."""
@@ -262,7 +261,7 @@ class DefiWorld:
         return venue
 
     # ---- marks and reconciliation ---------------------------------------------------------------------------------
-    def marks(self, external: Fraction) -> Any:
+    def marks(self, external: Fraction) -> Callable[[str], Fraction | None]:
         """price_of(asset) for Account.value: quote units per base unit of each account entry (see the module
         docstring); `external` is the external price (quote units per base unit) for holdings off chain."""
         base_token, quote_token = self.asset_names()

@@ -1,8 +1,12 @@
 """DeFi agents: they trade AMM venues (and the order book) through the simulation's Agent API and book exact PnL.
 
-Every agent keeps integer token balances per chain, pays gas (gas used × the chain's gas price, valued in the quote
-token at the external price) and bridge fees, and trades only when the profit it can compute (closed-form optimal
-size on constant-product pools with fees, minus gas and bridge fees) is positive. Slippage limits (min_out) make
+Every agent's token balances per chain, LP tokens, tokens in transit on the bridge and gas are entries of its core
+account (`self.account`, booked by market_sim.defi.ledger from the chain's events; the chain stays the source of
+truth and the agent reads its balances from it). It trades only when the profit it can compute (closed-form optimal
+size on constant-product pools with fees, minus gas valued in the quote token at the external price, and bridge fees)
+is positive. PnL is computed from the account in integer quote units: the account now against the account it
+started with, both marked now (DefiWorld.marks: each chain's tokens at that chain's pool price, tokens in transit
+like the destination's, gas like the chain's base token). Slippage limits (min_out) make
 the executed amounts at least the computed ones; a leg that would do worse reverts instead (its gas is still paid).
 Every swap carries a Router deadline `deadline_blocks` block times after the agent decided (chain time follows
 simulated time), so a swap that would land later reverts with Expired and is booked as failed.
@@ -10,6 +14,7 @@ simulated time), so a swap that would land later reverts with Expired and is boo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
@@ -20,6 +25,7 @@ from market_sim.core.events import Event
 from market_sim.core.orders import Side, TimeInForce
 from market_sim.defi.amm_math import get_amount_in
 from market_sim.defi.arbitrage import QuotePool, best_cross_pool_trade, best_price_trade, gas_cost
+from market_sim.defi.ledger import BRIDGE, lp_asset, split_asset
 from market_sim.defi.venues import AmmVenue, SwapCommand, SwapExecuted, SwapFailed
 from market_sim.simulation.agents.base import Agent, register_agent_type
 from market_sim.simulation.params import param
@@ -62,14 +68,13 @@ class DefiAgent(Agent):
         self.swaps = 0
         self.failed_swaps = 0
         self.gas_units = 0
-        self.gas_cost = 0  # quote units
+        self.gas_cost = 0  # quote units, each payment valued at the external price when paid (the account has the gas)
         self.bridge_transfers = 0
         self.bridged = {"base": 0, "quote": 0}
         self.decisions: list[Decision] = []
         self.realized: list[int] = []  # net result of each completed arbitrage (quote units, after gas)
-        self._start: dict[tuple[str, str], int] = {}  # balances when the run started
+        self._start: dict[str, int] = {}  # account balances when the run started
         self._in_flight = 0
-        self._transfers: list[tuple[Any, str]] = []  # (BridgeTransfer, asset) this agent sent
         # Only this agent's own swaps and bridge transfers change its balances: cache reads until one happens.
         self._balances: dict[tuple[str, str], int] = {}
 
@@ -87,8 +92,8 @@ class DefiAgent(Agent):
         self.wake_up_in(getattr(self.params, "interval", NS_PER_SECOND))
 
     def remember_start(self) -> None:
-        """Record the starting balances (PnL is measured against simply holding them)."""
-        self._start = {(c, a): self.balance(c, a) for c in self.world.runtimes for a in ("base", "quote")}
+        """Record the starting account balances (PnL is measured against simply holding them)."""
+        self._start = dict(self.account.balances)
 
     # ---- reading --------------------------------------------------------------------------------------------------
     def venue(self, name: str) -> AmmVenue:
@@ -114,39 +119,47 @@ class DefiAgent(Agent):
         return gas_cost(gas, self.world.runtime(chain).gas_price_wei, self.true_price())
 
     def in_transit(self) -> dict[str, int]:
-        """Base and quote units on the bridge now (sent, not yet arrived), as they will arrive (net of the fee)."""
-        fee_bps = self.world.config.bridge.fee_bps
+        """Base and quote units on the bridge now (sent, not yet arrived), as they will arrive (net of the fee), from
+        the account's in-transit entries."""
+        base, quote = self.world.asset_names()
         out = {"base": 0, "quote": 0}
-        for transfer, asset in self._transfers:
-            if transfer.pending:
-                amount = transfer.relay.amount
-                out[asset] += amount - amount * fee_bps // 10_000
+        for asset, amount in self.account.balances.items():
+            token, place = split_asset(asset)
+            if place.startswith(f"{BRIDGE}:"):
+                out["base" if token == base else "quote"] += amount
         return out
 
+    def _value(self, balances: dict[str, int]) -> Fraction:
+        price_of = self.world.marks(self.true_price())
+        total = Fraction(0)
+        for asset, amount in balances.items():
+            if amount:
+                price = price_of(asset)
+                total += amount * (price if price is not None else 0)
+        return total
+
     def portfolio_value(self) -> int:
-        """Token holdings on every chain and on the bridge (plus order-book position and cash), marked at the
-        external price (the price every chain's holdings are marked at, so a transfer's arrival changes nothing)."""
-        price = self.true_price()
-        value = 0
-        for chain in self.world.runtimes:
-            value += self.balance(chain, "quote") + int(self.balance(chain, "base") * price)
-        if self._transfers:
-            moving = self.in_transit()
-            value += moving["quote"] + int(moving["base"] * price)
-        inst = self.world.instrument
-        for symbol in self.symbols:
-            value += self.cash.get(symbol, 0) * inst.quote_units_per_lot_tick
-            value += int(self.positions.get(symbol, 0) * inst.base_units_per_lot * price)
-        return value
+        """The account marked now (quote units, rounded down): tokens on every chain at that chain's pool price,
+        tokens in transit like the destination's, LP tokens at their pool share, gas spent (negative) like the
+        chain's base token, order-book holdings at the external price."""
+        value = self._value(self.account.balances)
+        book = getattr(self, "cash", None)  # a runner that does not book order-book fills on the account yet
+        if isinstance(book, dict):
+            inst = self.world.instrument
+            price = self.true_price()
+            for symbol in self.symbols:
+                value += book.get(symbol, 0) * inst.quote_units_per_lot_tick
+                value += self.positions.get(symbol, 0) * inst.base_units_per_lot * price
+        return math.floor(value)
 
     def hodl_value(self) -> int:
-        """Value of the starting balances at the external price now."""
-        price = self.true_price()
-        return sum(v if a == "quote" else int(v * price) for (_, a), v in self._start.items())
+        """The starting account marked now (quote units, rounded down)."""
+        return math.floor(self._value(self._start))
 
     def pnl(self) -> int:
-        """Marked value now minus the value of just holding the starting balances, minus gas (quote units)."""
-        return self.portfolio_value() - self.hodl_value() - self.gas_cost
+        """Marked value of the account now minus that of just holding the starting balances (quote units; gas is in
+        the account)."""
+        return self.portfolio_value() - self.hodl_value()
 
     # ---- acting ---------------------------------------------------------------------------------------------------
     def pnl_ticks(self, symbol: str, mark: int | None) -> int:
@@ -154,6 +167,12 @@ class DefiAgent(Agent):
         if self.world is None or symbol != self.symbols[0]:
             return 0
         return self.pnl() // self.world.instrument.quote_units_per_lot_tick
+
+    def mark_pnl(self, symbol: str, mark: object) -> int:
+        """The whole DeFi PnL in quote units on the first symbol (so the runner's PnL tables show it)."""
+        if self.world is None or symbol != self.symbols[0]:
+            return 0
+        return self.pnl()
 
     def swap(self, venue: str, side: Side, amount_in: int, min_out: int = 0, tag: str = "") -> None:
         """Send a swap to an AMM venue (arrives after the agent→venue latency, executes in the next block)."""
@@ -211,8 +230,6 @@ class DefiAgent(Agent):
         else:
             t = relayer.burn(src_chain.chain_id, world.token(src, asset), amount, sender=self.id,
                              recipient=recipient, on_arrival=on_arrival)
-        self._transfers = [(x, a) for x, a in self._transfers if x.pending]
-        self._transfers.append((t, asset))
         self.bridge_transfers += 1
         self.bridged[asset] += amount
         self.gas_units += t.sender_gas
@@ -301,20 +318,15 @@ class LiquidityProvider(DefiAgent):
         v = self.venue(self.params.pool)
         base = self.world.units(self.params.base_amount, "base")
         quote = self.balance(v.runtime.name, "quote")
-        v.amm.add_liquidity(v.base, v.quote_token, base, quote, sender=self.id)
+        v.add_liquidity(self.id, base, quote)
         self._balances.clear()
-        v.refresh()
 
     def lp_value(self) -> int:
-        """This agent's share of the pool at the external price (quote units)."""
+        """This agent's LP tokens (from its account) at their share of the pool, marked at the pool's price."""
         v = self.venue(self.params.pool)
-        pair = v.amm.pair(v.info.address)
-        supply = v.chain.call(pair.functions.totalSupply())
-        mine = v.chain.call(pair.functions.balanceOf(v.chain.address(self.id)))
-        return int((v.pool.quote + v.pool.base * self.true_price()) * mine / supply) if supply else 0
-
-    def portfolio_value(self) -> int:
-        return super().portfolio_value() + self.lp_value()
+        asset = lp_asset(v.name, v.runtime.name)
+        price = self.world.marks(self.true_price())(asset)
+        return math.floor(self.account.balance(asset) * price) if price is not None else 0
 
 
 # ---- arbitrage against the external price (CEX / true price) ---------------------------------------------------------
@@ -347,7 +359,7 @@ class PriceArbitrageur(DefiAgent):
     def attach(self, world: DefiWorld) -> None:
         super().attach(world)
         if self.params.top_of_block:
-            world.venues[self.params.pool].runtime.pre_block.append(self._top_of_block)
+            world.venues[self.params.pool].runtime.add_block_builder(self._top_of_block)
 
     def on_start(self) -> None:
         self.remember_start()
@@ -377,11 +389,13 @@ class PriceArbitrageur(DefiAgent):
     def on_swap_failed(self, event: SwapFailed) -> None:
         self._expected.pop(event.tag, None)
 
-    def _top_of_block(self) -> None:
+    def _top_of_block(self) -> list[tuple[AmmVenue, SwapCommand]]:
+        """Block builder: the swap (if any) that trades the pool to the external price, first in the block."""
         command = self._plan()
-        if command is not None:
-            self._in_flight += 1
-            self.venue(self.params.pool).runtime.submit(self.venue(self.params.pool), command, first=True)
+        if command is None:
+            return []
+        self._in_flight += 1
+        return [(self.venue(self.params.pool), command)]
 
     def on_wakeup(self) -> None:
         command = self._plan()

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
@@ -39,6 +38,12 @@ def pair_address(factory: str, token_a: str, token_b: str) -> str:
 def deploy_token(chain: Chain, name: str, symbol: str, decimals: int = 18, *, sender: str = "deployer") -> Contract:
     """A mintable TestToken owned by `sender`."""
     return chain.deploy("TestToken", name, symbol, decimals, sender=sender)
+
+
+class ReceiptSink(Protocol):
+    """Where an Amm reports its mined transactions (a ChainRuntime publishes them as ChainTransaction events)."""
+
+    def receipt(self, kind: str, sender: str, receipt: TxReceipt) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +89,8 @@ class Amm:
         self.weth = weth
         self._pairs: dict[tuple[str, str], PairInfo] = {}
         self._handles: dict[str, Contract] = {}
-        # Called with (kind, receipt) after every mined swap ("swap") and liquidity change ("lp_mint", "lp_burn").
-        self.on_receipt: Callable[[str, TxReceipt], None] | None = None
+        # Told of every mined swap ("swap") and liquidity change ("lp_mint", "lp_burn"), with its sender.
+        self.receipts: ReceiptSink | None = None
 
     @classmethod
     def deploy(cls, chain: Chain, *, sender: str = "deployer") -> Amm:
@@ -136,8 +141,8 @@ class Amm:
     # ---- trading ------------------------------------------------------------------------------------------------
     def _transact(self, kind: str, call: ContractFunction, sender: str, gas: int) -> TxReceipt:
         receipt = self.chain.transact(call, sender=sender, gas=gas)
-        if self.on_receipt is not None:
-            self.on_receipt(kind, receipt)
+        if self.receipts is not None:
+            self.receipts.receipt(kind, sender, receipt)
         return receipt
 
     def approve_router(self, token: Contract, owner: str) -> None:

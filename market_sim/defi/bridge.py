@@ -6,25 +6,33 @@ chain, with enough confirmations. A Byzantine validator signs anything; with at 
 no forged relay reaches a quorum. Every relay names its destination chain in the signed struct and the destination
 bridge refuses any other, so one lock mints on exactly one chain; `BridgeRelayer.supply_checks` sums each original
 token's wrapped supply over every destination against what its source bridge locks.
+
+With a bus (`BridgeRelayer.bus`), the relayer publishes BridgeLocked, BridgeRelayed and BridgeMinted
+(market_sim.defi.events) on ("bridge", name); each chain it sends to may have a `BridgeChain` (a ChainRuntime): its
+clock is synchronised before every transaction (an explicit call, not a subscriber) and it is told every receipt.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from eth_utils import to_checksum_address
+from hexbytes import HexBytes
 from web3.contract import Contract
 from web3.types import TxReceipt
 
 from market_sim.blockchain import Chain
 from market_sim.consensus.signing import SigningDomain, ValidatorKey, keccak, sign, typed_digest
+from market_sim.core.bus import Bus
 from market_sim.core.errors import ConfigError, ValidationError
+from market_sim.defi.events import BridgeLocked, BridgeMinted, BridgeRelayed, bridge_topic
 from market_sim.simulation.kernel import Kernel
 
 __all__ = [
     "KIND_MINT", "KIND_RELEASE", "BRIDGE_DOMAIN_NAME", "Relay", "BridgeEndpoint", "BridgeTransfer", "BridgeRelayer",
-    "BridgeValidator", "RelayRefused", "SupplyCheck", "relay_digest", "sign_relay", "attest",
+    "BridgeValidator", "BridgeChain", "RelayRefused", "SupplyCheck", "relay_digest", "sign_relay", "attest",
 ]
 
 KIND_MINT = 0
@@ -101,6 +109,15 @@ class RelayRefused(ValidationError):
         self.signatures = signatures
         self.threshold = threshold
         self.reasons = dict(reasons)
+
+
+class BridgeChain(Protocol):
+    """A chain's simulation side as the relayer needs it (ChainRuntime): set its clock before a transaction is sent,
+    be told the receipt after (kind "bridge_lock" | "bridge_burn" | "bridge_mint" | "bridge_release")."""
+
+    def sync_clock(self) -> None: ...
+
+    def receipt(self, kind: str, sender: str, receipt: TxReceipt) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,11 +284,9 @@ class BridgeRelayer:
         self.transfers: list[BridgeTransfer] = []
         self.wrapped_tokens: list[tuple[int, str, int, str]] = []  # (source chain, token, dest chain, wrapped)
         self.relay_gas = 0  # gas the relayer paid for mint/release transactions
-        # Hooks around the transfer transactions: before_send(chain) before a lock/burn/relay is sent (e.g. to set the
-        # chain's clock), on_receipt(chain, kind, receipt) after it is mined, kind "bridge_lock" | "bridge_burn" |
-        # "bridge_mint" | "bridge_release".
-        self.before_send: Callable[[Chain], None] | None = None
-        self.on_receipt: Callable[[Chain, str, TxReceipt], None] | None = None
+        self.name = "bridge"
+        self.bus: Bus | None = None  # where BridgeLocked / BridgeRelayed / BridgeMinted go (topic ("bridge", name))
+        self.chains: dict[int, BridgeChain] = {}  # chain id -> its simulation side (clock, receipts)
 
     @classmethod
     def deploy(cls, kernel: Kernel, chains: Sequence[Chain], validators: Sequence[ValidatorKey], *, threshold: int,
@@ -334,10 +349,12 @@ class BridgeRelayer:
         to = chain.address(recipient or sender)
         receipt = chain.transact(src.contract.functions.lock(token.address, amount, to, dest_chain_id),
                                  sender=sender, gas=GAS_TRANSFER)
-        self._after(chain, "bridge_lock", receipt)
+        self._after(chain, "bridge_lock", sender, receipt)
         (event,) = chain.events(receipt, src.contract, "Locked")
         relay = Relay(KIND_MINT, source_chain_id, src.address, dest_chain_id, event["nonce"], token.address, to,
                       event["amount"], int(receipt["blockNumber"]))
+        self._publish(BridgeLocked(self.kernel.now, self.name, "lock", source_chain_id, dest_chain_id, relay.nonce,
+                                   token.address, sender, to, relay.amount))
         return self._schedule(relay, dest_chain_id, sender, on_arrival, int(receipt["gasUsed"]))
 
     def burn(self, chain_id: int, wrapped: Contract, amount: int, *, sender: str, recipient: str | None = None,
@@ -349,10 +366,12 @@ class BridgeRelayer:
         self._before(chain)
         receipt = chain.transact(here.contract.functions.burn(wrapped.address, amount, to), sender=sender,
                                  gas=GAS_TRANSFER)
-        self._after(chain, "bridge_burn", receipt)
+        self._after(chain, "bridge_burn", sender, receipt)
         (event,) = chain.events(receipt, here.contract, "Burned")
         relay = Relay(KIND_RELEASE, chain_id, here.address, event["destChainId"], event["nonce"],
                       event["sourceToken"], to, amount, int(receipt["blockNumber"]))
+        self._publish(BridgeLocked(self.kernel.now, self.name, "burn", chain_id, relay.dest_chain_id, relay.nonce,
+                                   wrapped.address, sender, to, amount))
         return self._schedule(relay, relay.dest_chain_id, sender, on_arrival, int(receipt["gasUsed"]))
 
     def _schedule(self, relay: Relay, dest_chain_id: int, sender: str,
@@ -364,12 +383,18 @@ class BridgeRelayer:
         return transfer
 
     def _before(self, chain: Chain) -> None:
-        if self.before_send is not None:
-            self.before_send(chain)
+        side = self.chains.get(chain.chain_id)
+        if side is not None:
+            side.sync_clock()
 
-    def _after(self, chain: Chain, kind: str, receipt: TxReceipt) -> None:
-        if self.on_receipt is not None:
-            self.on_receipt(chain, kind, receipt)
+    def _after(self, chain: Chain, kind: str, sender: str, receipt: TxReceipt) -> None:
+        side = self.chains.get(chain.chain_id)
+        if side is not None:
+            side.receipt(kind, sender, receipt)
+
+    def _publish(self, event: BridgeLocked | BridgeRelayed | BridgeMinted) -> None:
+        if self.bus is not None:
+            self.bus.publish(event, bridge_topic(self.name))
 
     def flush(self) -> None:
         """Deliver every pending transfer now, skipping the delay (set-up before a run, tests)."""
@@ -404,8 +429,11 @@ class BridgeRelayer:
         fn = dst.contract.functions.mint if relay.kind == KIND_MINT else dst.contract.functions.release
         self._before(dst.chain)
         receipt = dst.chain.transact(fn(*relay.call_args(), sigs), sender=self.relayer, gas=GAS_RELAY)
-        self._after(dst.chain, "bridge_mint" if relay.kind == KIND_MINT else "bridge_release", receipt)
+        self._after(dst.chain, "bridge_mint" if relay.kind == KIND_MINT else "bridge_release", self.relayer, receipt)
         self.relay_gas += int(receipt["gasUsed"])
+        self._publish(BridgeRelayed(self.kernel.now, self.name, "mint" if relay.kind == KIND_MINT else "release",
+                                    relay.source_chain_id, relay.dest_chain_id, relay.nonce, len(sigs), self.relayer,
+                                    HexBytes(receipt["transactionHash"]).to_0x_hex(), int(receipt["gasUsed"])))
         return receipt
 
     def _deliver(self, transfer: BridgeTransfer) -> None:
@@ -416,6 +444,9 @@ class BridgeRelayer:
         transfer.arrived_at = self.kernel.now
         transfer.received = event["amount"]
         transfer.fee = event["fee"]
+        self._publish(BridgeMinted(self.kernel.now, self.name, "mint" if relay.kind == KIND_MINT else "release",
+                                   relay.source_chain_id, transfer.dest_chain_id, relay.nonce, relay.token,
+                                   transfer.sender, relay.recipient, transfer.received, transfer.fee))
         if transfer.on_arrival is not None:
             transfer.on_arrival(transfer)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from market_sim.core.errors import ConfigError
+from market_sim.defi.events import BlockProduced
 from market_sim.defi.world import world_of
 from market_sim.simulation.params import param
 from market_sim.simulation.scenario import ParseContext, Section, register_section
@@ -36,7 +37,8 @@ class LvrResult:
 
 @dataclass
 class LvrTracker:
-    """Samples (t, price, base reserve, quote reserve) after every block and integrates LVR and its theory."""
+    """Samples (t, price, base reserve, quote reserve) after every block (a BlockProduced subscriber of the pool's
+    chain) and integrates LVR and its theory."""
 
     sigma: float  # volatility per `rate_unit` ns
     rate_unit: int
@@ -109,12 +111,12 @@ class LvrSection(Section):
         inst = world.instrument
         bscale, qscale = 10 ** inst.base_decimals, 10 ** inst.quote_decimals
 
-        def sample() -> None:
+        def sample(_: BlockProduced | None = None) -> None:
             pool = venue.pool
             tracker.record(sim.kernel.now, sim.fundamental(symbol), pool.base / bscale, pool.quote / qscale)
 
         sample()
-        venue.runtime.post_block.append(sample)
+        sim.bus.subscribe(BlockProduced, sample, venue.runtime.topic)
         sim.lvr_tracker = tracker
 
     def finish(self, sim: "Simulation", config: LvrConfig) -> None:

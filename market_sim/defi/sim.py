@@ -1,6 +1,11 @@
 """Simulation plug-in: the `[defi]` scenario section, the `amm` venue kind and the DeFi agent kinds.
 
 List it in a scenario's `[scenario] plugins = ["market_sim.defi.sim"]`.
+
+The section listens on the simulation's bus: ChainTransaction events of its chains become rows of the
+`chain_transactions` table, BlockProduced events the per-chain block, transaction and gas figures. At the end of the
+run every account's chain entries are reconciled with the chains (`defi.reconciliation`; differences, if any, in the
+`defi_reconciliation` table).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from market_sim.defi import agents as _agents  # noqa: F401  (registers the DeFi
 from market_sim.defi import lvr as _lvr  # noqa: F401  (registers the [lvr] section)
 from market_sim.defi.agents import (
     DEFI_AGENT_KINDS, BookAmmArbitrageur, BridgeArbitrageur, DefiAgent, InventoryArbitrageur, PriceArbitrageur)
+from market_sim.defi.events import BlockProduced, ChainTransaction
 from market_sim.defi.world import (
     AmmVenueParams, BridgeConfig, ChainConfig, DefiConfig, DefiTableKeys, DefiWorld, parse_defi, world_of)
 from market_sim.simulation.params import build_params
@@ -62,10 +68,15 @@ class DefiSection(Section):
     def parse(self, raw: Any, ctx: ParseContext) -> DefiConfig:
         return parse_defi(dict(raw))
 
-    def prepare(self, sim: "Simulation", config: DefiConfig) -> None:
+    def prepare(self, sim: "Simulation", config: DefiConfig) -> DefiWorld:
         accounts = [f"{a.name}-{i}" for a in sim.scenario.agents if a.kind in DEFI_AGENT_KINDS
                     for i in range(1, a.count + 1)]
-        sim.defi = DefiWorld.build(sim, config, accounts)
+        world = DefiWorld.build(sim, config, accounts)
+        sim.defi = world
+        for rt in world.runtimes.values():
+            sim.bus.subscribe(ChainTransaction, lambda ev: _record_transaction(sim, ev), rt.topic)
+            sim.bus.subscribe(BlockProduced, world.chain_stats.setdefault(rt.name, _ChainStats()).add, rt.topic)
+        return world
 
     def install(self, sim: "Simulation", config: DefiConfig) -> None:
         world = world_of(sim)
@@ -84,24 +95,55 @@ class DefiSection(Section):
         _agent_results(sim)
         _bridge_results(sim, world)
         for name, rt in world.runtimes.items():
-            sim.metrics[f"chain.{name}.blocks"] = rt.blocks
-            sim.metrics[f"chain.{name}.transactions"] = rt.transactions
-            sim.metrics[f"chain.{name}.gas_used"] = rt.gas_used
+            stats = world.chain_stats.get(name, _ChainStats())
+            sim.metrics[f"chain.{name}.blocks"] = stats.blocks
+            sim.metrics[f"chain.{name}.transactions"] = stats.transactions
+            sim.metrics[f"chain.{name}.gas_used"] = stats.gas_used
             sim.metrics[f"chain.{name}.clock_ahead_max_s"] = rt.clock_ahead_max
         gaps = [abs(r["gap_bps"]) for r in sim.tables.get("price_gap", []) if r.get("gap_bps") is not None]
         if gaps:
             sim.metrics["price_gap_bps.mean"] = round(sum(gaps) / len(gaps), 3)
             sim.metrics["price_gap_bps.max"] = round(max(gaps), 3)
             sim.metrics["price_gap_bps.final"] = round(gaps[-1], 3)
-        sim.metrics["defi.swaps"] = sum(rt.transactions for rt in world.runtimes.values())
+        sim.metrics["defi.swaps"] = sum(s.transactions for s in world.chain_stats.values())
         _lp_metrics(sim, world)
         _final_arbitrage_check(sim, world)
         if len(world.runtimes) > 1:
             sim.metrics["bridge.supply_ok_after_final_pass"] = world.supply_ok()
+        _reconcile(sim, world)
         _write_price_files(sim)
 
 
 _ARBITRAGEURS = (PriceArbitrageur, InventoryArbitrageur, BridgeArbitrageur, BookAmmArbitrageur)
+
+
+class _ChainStats:
+    """Blocks, swaps and their gas of one chain, counted from its BlockProduced events."""
+
+    __slots__ = ("blocks", "transactions", "gas_used")
+
+    def __init__(self) -> None:
+        self.blocks = self.transactions = self.gas_used = 0
+
+    def add(self, ev: BlockProduced) -> None:
+        self.blocks += 1
+        self.transactions += ev.transactions
+        self.gas_used += ev.gas_used
+
+
+def _record_transaction(sim: "Simulation", ev: ChainTransaction) -> None:
+    sim.record("chain_transactions", {"ts": ev.ts, "chain": ev.chain, "tx_hash": ev.tx_hash, "kind": ev.kind,
+                                      "batch": None, "gas_used": ev.gas_used, "status": ev.status})
+
+
+def _reconcile(sim: "Simulation", world: DefiWorld) -> None:
+    """Every account's chain entries against the chains (after the final pass): "OK" or how many differ."""
+    checked, mismatches = world.reconcile()
+    sim.metrics["defi.accounts_checked"] = checked
+    sim.metrics["defi.reconciliation"] = "OK" if not mismatches else f"{len(mismatches)} differences"
+    for m in mismatches:
+        sim.record("defi_reconciliation", {"account": m.account, "asset": m.asset, "booked": str(m.booked),
+                                           "on_chain": str(m.actual), "difference": str(m.difference)})
 
 
 def _agent_results(sim: "Simulation") -> None:

@@ -8,6 +8,11 @@ own and block timestamps must strictly increase, so the k-th transaction of a si
 chain's clock ahead of simulated time until a quieter block; `clock_ahead_max` reports the largest lead (a
 reverted swap is mined too and takes its second). Transactions outside blocks (bridge lock/burn/relay) are
 synchronised the same way at the simulated time they are sent.
+
+Bus events (market_sim.defi.events): a pool publishes Swap and LiquidityChanged on (venue, symbol); a chain publishes
+ChainTransaction for each transaction and BlockProduced after each block on ("chain", name). Block builders
+(`ChainRuntime.add_block_builder`, e.g. a top-of-block arbitrageur) are an explicit, ordered call at the start of a
+block, not a bus subscription: their swaps go first, in the order the builders were added.
 """
 
 from __future__ import annotations
@@ -28,12 +33,14 @@ from market_sim.core.instruments import Instrument
 from market_sim.core.orders import Side
 from market_sim.defi.amm import NO_DEADLINE, Amm, PairInfo
 from market_sim.defi.arbitrage import QuotePool
+from market_sim.defi.events import BlockProduced, ChainTransaction, LiquidityChanged, Swap, chain_topic
 from market_sim.simulation.venues import Quote
 
 if TYPE_CHECKING:
     from market_sim.simulation.runner import Simulation
 
-__all__ = ["SwapCommand", "SwapExecuted", "SwapFailed", "AmmVenue", "ChainRuntime", "FAILED_SWAP_GAS", "SIM_EPOCH"]
+__all__ = ["SwapCommand", "SwapExecuted", "SwapFailed", "AmmVenue", "ChainRuntime", "BlockBuilder", "FAILED_SWAP_GAS",
+           "SIM_EPOCH"]
 
 # A swap that reverts without a receipt (refused before mining) is charged this estimate; a mined revert (the
 # usual case: swaps carry an explicit gas limit) is charged its receipt's gas.
@@ -89,9 +96,14 @@ class SwapFailed(Event):
     tag: str
 
 
+# Called at the start of each block, before the mempool runs: the swaps to put at the top of the block.
+BlockBuilder = Callable[[], "list[tuple[AmmVenue, SwapCommand]]"]
+
+
 class ChainRuntime:
     """One chain inside a simulation: its mempool, block production every `block_time` ns on the Kernel, its clock
-    (chain timestamps follow simulated time from `epoch`) and its rows of the `chain_transactions` table."""
+    (chain timestamps follow simulated time from `epoch`); it publishes ChainTransaction and BlockProduced events
+    on the simulation's bus (topic ("chain", name))."""
 
     def __init__(self, name: str, chain: Chain, block_time: int, gas_price_wei: int, *, epoch: int = SIM_EPOCH,
                  sim: "Simulation | None" = None) -> None:
@@ -105,11 +117,10 @@ class ChainRuntime:
         self.gas_used = 0
         self.clock_ahead_max = 0  # largest lead of the chain's clock over simulated time at a sync (s)
         self._mempool: list[tuple[AmmVenue, SwapCommand]] = []
-        self._sim = sim  # set before start() too, so set-up transactions are recorded
+        self._sim = sim  # set before start() too, so set-up transactions are published
         self._clock_started = False
-        # Called at the start of each block before the mempool runs (block-builder access, e.g. top-of-block arbs).
-        self.pre_block: list[Callable[[], None]] = []
-        self.post_block: list[Callable[[], None]] = []  # after the block's transactions (observers)
+        self._builders: list[BlockBuilder] = []
+        self.topic = chain_topic(name)
 
     def start(self, sim: "Simulation") -> None:
         """Start the chain's clock at `epoch` (simulated time 0) and produce blocks on the simulation clock."""
@@ -143,20 +154,33 @@ class ChainRuntime:
         else:
             self.clock_ahead_max = max(self.clock_ahead_max, latest + 1 - target)
 
-    # ---- records --------------------------------------------------------------------------------------------------
-    def record_tx(self, kind: str, tx_hash: str | None, gas_used: int, status: str) -> None:
-        """Add a row to the simulation's chain_transactions table (nothing without a simulation)."""
-        if self._sim is not None:
-            self._sim.record("chain_transactions", {
-                "ts": self._sim.kernel.now, "chain": self.name, "tx_hash": tx_hash, "kind": kind, "batch": None,
-                "gas_used": gas_used, "status": status})
+    def now(self) -> int:
+        """Simulated time (ns; 0 without a simulation)."""
+        return 0 if self._sim is None else self._sim.kernel.now
 
-    def record_receipt(self, kind: str, receipt: TxReceipt) -> None:
-        """Record a mined transaction from its receipt."""
-        self.record_tx(kind, HexBytes(receipt["transactionHash"]).to_0x_hex(), int(receipt["gasUsed"]),
-                       "ok" if receipt["status"] == 1 else "reverted")
+    # ---- events ---------------------------------------------------------------------------------------------------
+    def transaction(self, kind: str, sender: str, tx_hash: str | None, gas_used: int, status: str) -> None:
+        """Publish a ChainTransaction (nothing without a simulation)."""
+        if self._sim is not None:
+            self._sim.bus.publish(ChainTransaction(self._sim.kernel.now, self.name, kind, sender, tx_hash, gas_used,
+                                                   self.gas_price_wei, status), self.topic)
+
+    def receipt(self, kind: str, sender: str, receipt: TxReceipt) -> None:
+        """Publish a mined transaction from its receipt."""
+        self.transaction(kind, sender, HexBytes(receipt["transactionHash"]).to_0x_hex(), int(receipt["gasUsed"]),
+                         "ok" if receipt["status"] == 1 else "reverted")
+
+    def publish(self, event: Event, topic: tuple) -> None:
+        """Publish a pool's event on the simulation's bus (nothing without a simulation)."""
+        if self._sim is not None:
+            self._sim.bus.publish(event, topic)
 
     # ---- blocks ---------------------------------------------------------------------------------------------------
+    def add_block_builder(self, builder: BlockBuilder) -> None:
+        """Give `builder` the top of every block: called before the mempool runs, in the order builders were added;
+        the swaps it returns execute first."""
+        self._builders.append(builder)
+
     def submit(self, venue: AmmVenue, command: SwapCommand, *, first: bool = False) -> None:
         """Queue a swap for the next block (`first`: ahead of what is already queued)."""
         if first:
@@ -165,18 +189,21 @@ class ChainRuntime:
             self._mempool.append((venue, command))
 
     def produce_block(self) -> None:
-        """Run the pre-block hooks, execute the queued swaps in order and publish their results."""
+        """Let the block builders put their swaps first, execute the queued swaps in order, send each its result and
+        publish BlockProduced."""
         self.blocks += 1
-        for hook in self.pre_block:
-            hook()
-        pending, self._mempool = self._mempool, []
+        top: list[tuple[AmmVenue, SwapCommand]] = []
+        for builder in self._builders:
+            top.extend(builder())
+        pending, self._mempool = top + self._mempool, []
         now = self._sim.kernel.now
         if pending:
             self.sync_clock()
+        gas_used = 0
         for venue, command in pending:
             event = venue.execute(command, now)
             self.transactions += 1
-            self.gas_used += event.gas_used
+            gas_used += event.gas_used
             self._sim.record("defi_swaps", {
                 "ts": now, "chain": self.name, "venue": venue.name, "agent": command.trader,
                 "side": int(command.side), "amount_in": str(command.amount_in),
@@ -185,8 +212,8 @@ class ChainRuntime:
                 "price_after": venue.price_float(),
             })
             self._sim.publish(venue, command, [event])
-        for hook in self.post_block:
-            hook()
+        self.gas_used += gas_used
+        self._sim.bus.publish(BlockProduced(now, self.name, self.blocks, len(pending), gas_used), self.topic)
 
 
 class AmmVenue:
@@ -206,7 +233,7 @@ class AmmVenue:
         self.info = info
         self._base_is_token0 = info.token0 == base.address
         self._price_scale = 10 ** (instrument.base_decimals - instrument.quote_decimals) / float(instrument.tick_size)
-        self.observers: list[Callable[[AmmVenue], None]] = []
+        self.topic = (name, instrument.symbol)
         self.refresh()
 
     @property
@@ -253,6 +280,17 @@ class AmmVenue:
     def expire(self, ts: int) -> list[Event]:
         return []
 
+    # ---- liquidity ------------------------------------------------------------------------------------------------
+    def add_liquidity(self, provider: str, base: int, quote: int) -> tuple[int, int, int]:
+        """Deposit base and quote from `provider` (the pool's ratio binds one of them); returns (base, quote, LP
+        tokens minted) and publishes LiquidityChanged."""
+        deposited = self.amm.add_liquidity(self.base, self.quote_token, base, quote, sender=provider)
+        self.refresh()
+        self.runtime.publish(LiquidityChanged(self.runtime.now(), self.name, self.instrument.symbol, self.runtime.name,
+                                              provider, deposited[0], deposited[1], deposited[2], self.pool.base,
+                                              self.pool.quote), self.topic)
+        return deposited
+
     # ---- execution ------------------------------------------------------------------------------------------------
     def execute(self, command: SwapCommand, ts: int) -> SwapExecuted | SwapFailed:
         """Send the swap transaction now (called by the chain at block time)."""
@@ -267,12 +305,13 @@ class AmmVenue:
         except ContractRevertError as err:
             receipt = getattr(err, "receipt", None)
             gas = int(receipt["gasUsed"]) if receipt is not None else FAILED_SWAP_GAS
-            self.runtime.record_tx("swap", getattr(err, "tx_hash", None), gas, "reverted")
+            self.runtime.transaction("swap", command.trader, getattr(err, "tx_hash", None), gas, "reverted")
             return SwapFailed(ts, command.trader, self.name, command.symbol, command.side, command.amount_in,
                               err.error_name or str(err), gas, gas_price, command.tag)
         self._set(result.pool.reserve0, result.pool.reserve1)
-        for fn in self.observers:
-            fn(self)
+        self.runtime.publish(Swap(self.runtime.now(), self.name, command.symbol, self.runtime.name, command.trader,
+                                  command.side, result.amount_in, result.amount_out, self.pool.base, self.pool.quote,
+                                  result.tx_hash), self.topic)
         return SwapExecuted(ts, command.trader, self.name, command.symbol, command.side, result.amount_in,
                             result.amount_out, result.gas_used, gas_price, self.pool.quote, self.pool.base,
                             command.tag, result.tx_hash)

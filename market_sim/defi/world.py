@@ -7,10 +7,17 @@ Scenario schema (section `[defi]`, registered by importing market_sim.defi.sim):
     [defi.bridge]     validators, threshold, fee_bps, delay
 and AMM pools as venues: [[venues]] kind = "amm", chain, fee_bps, liquidity (base units as a decimal amount),
 price_offset (relative start offset from the instrument's initial price).
+
+Every chain balance the world moves is also an entry of the simulation's accounts (market_sim.defi.ledger, booked
+from the bus events); `reconcile()` compares them with the chains at the end of a run. `marks()` prices those
+entries in quote units: tokens at their own chain's pool price, tokens in transit like the destination chain's token,
+LP tokens at their share of the pool, gas like the chain's base token (the native coin is taken to be the base asset,
+as `arbitrage.gas_cost` does), holdings off chain (an order book's) at the external price.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -27,6 +34,7 @@ from market_sim.core.orders import Side
 from market_sim.defi.amm import Amm, deploy_token
 from market_sim.defi.arbitrage import CrossPoolTrade, best_cross_pool_trade, gas_cost
 from market_sim.defi.bridge import BridgeRelayer
+from market_sim.defi.ledger import BRIDGE, DefiLedger, Mismatch, split_asset
 from market_sim.defi.venues import SIM_EPOCH, AmmVenue, ChainRuntime, SwapCommand, SwapExecuted
 from market_sim.simulation.params import build_params, param
 
@@ -38,6 +46,7 @@ __all__ = ["ChainConfig", "BridgeConfig", "DefiConfig", "DefiTableKeys", "AmmVen
 
 GWEI = 10**9
 SERVICE_ACCOUNTS = ("deployer", "lp", "relayer")
+FEE_RECIPIENT = "relayer"  # receives the bridge fees
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +138,10 @@ class DefiWorld:
     amms: dict[str, Amm]
     venues: dict[str, AmmVenue] = field(default_factory=dict)
     lp_deposits: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # venue -> (base, quote, lp tokens)
+    account_names: tuple[str, ...] = ()  # every account the chains know (service accounts and DeFi agents)
+    fee_recipient: str = FEE_RECIPIENT
+    ledger: DefiLedger | None = None
+    chain_stats: dict[str, Any] = field(default_factory=dict)  # chain -> counts from its BlockProduced events
 
     @classmethod
     def build(cls, sim: "Simulation", config: DefiConfig, accounts: list[str]) -> DefiWorld:
@@ -144,7 +157,7 @@ class DefiWorld:
         b = config.bridge
         keys = validator_keys(b.validators, seed=sim.seed)
         relayer = BridgeRelayer.deploy(sim.kernel, [r.chain for r in runtimes.values()], keys, threshold=b.threshold,
-                                       fee_bps=b.fee_bps, delay_ns=b.delay, fee_recipient="relayer")
+                                       fee_bps=b.fee_bps, delay_ns=b.delay, fee_recipient=FEE_RECIPIENT)
         home = runtimes[config.home_chain].chain
         base_sym = instrument.base_asset or instrument.symbol.split("/")[0]
         quote_sym = instrument.quote_asset or instrument.symbol.split("/")[-1]
@@ -156,12 +169,13 @@ class DefiWorld:
                 tokens[name] = _Tokens(relayer.create_wrapped(home.chain_id, base, rt.chain.chain_id),
                                        relayer.create_wrapped(home.chain_id, quote, rt.chain.chain_id))
         amms = {name: Amm.deploy(rt.chain) for name, rt in runtimes.items()}
-        by_id = {rt.chain.chain_id: rt for rt in runtimes.values()}
-        relayer.before_send = lambda chain: by_id[chain.chain_id].sync_clock()
-        relayer.on_receipt = lambda chain, kind, receipt: by_id[chain.chain_id].record_receipt(kind, receipt)
+        relayer.chains = {rt.chain.chain_id: rt for rt in runtimes.values()}
+        relayer.bus = sim.bus
         for name, amm in amms.items():
-            amm.on_receipt = runtimes[name].record_receipt
-        return cls(config, instrument, runtimes, relayer, tokens, amms)
+            amm.receipts = runtimes[name]
+        world = cls(config, instrument, runtimes, relayer, tokens, amms, account_names=tuple(names))
+        world.ledger = DefiLedger(sim.accounts, sim.bus, world)
+        return world
 
     # ---- lookups --------------------------------------------------------------------------------------------------
     def runtime(self, chain: str) -> ChainRuntime:
@@ -181,6 +195,26 @@ class DefiWorld:
     def balance(self, account: str, chain: str, asset: str) -> int:
         c = self.chain(chain)
         return c.call(self.token(chain, asset).functions.balanceOf(c.address(account)))
+
+    def asset_names(self) -> tuple[str, str]:
+        """The base and quote token names (the instrument's assets, e.g. "WETH", "USDC")."""
+        inst = self.instrument
+        return (inst.base_asset or inst.symbol.split("/")[0], inst.quote_asset or inst.symbol.split("/")[-1])
+
+    def token_balance_at(self, chain: str, asset: str, address: str) -> int:
+        """Base or quote token balance of an address on a chain."""
+        c = self.chain(chain)
+        return c.call(self.token(chain, asset).functions.balanceOf(address))
+
+    def lp_balance(self, venue: str, address: str) -> int:
+        """LP tokens of a pool held by an address."""
+        v = self.venues[venue]
+        return v.chain.call(v.amm.pair(v.info.address).functions.balanceOf(address))
+
+    def lp_supply(self, venue: str) -> int:
+        """Total LP tokens of a pool."""
+        v = self.venues[venue]
+        return v.chain.call(v.amm.pair(v.info.address).functions.totalSupply())
 
     def units(self, amount: float | Decimal, asset: str) -> int:
         """A decimal amount of base or quote to integer token units."""
@@ -203,18 +237,24 @@ class DefiWorld:
         home = self.chain(home_name)
         t = self.tokens[home_name]
         if chain == home_name:
-            for token, amount in ((t.base, base), (t.quote, quote)):
+            for which, token, amount in (("base", t.base, base), ("quote", t.quote, quote)):
                 if amount:
                     home.transact(token.functions.mint(home.address(account), amount))
+                    self._minted(account, home_name, which, amount)
             return
         dest = self.chain(chain)
-        for token, amount in ((t.base, base), (t.quote, quote)):
+        for which, token, amount in (("base", t.base, base), ("quote", t.quote, quote)):
             if amount:
                 gross = amount * 10_000 // (10_000 - self.config.bridge.fee_bps) + 1  # net of the bridge fee
                 home.transact(token.functions.mint(home.address("deployer"), gross))
+                self._minted("deployer", home_name, which, gross)
                 self.relayer.lock(home.chain_id, token, gross, dest.chain_id, sender="deployer",
                                   recipient=dest.address(account))
         self.relayer.flush()
+
+    def _minted(self, account: str, chain: str, which: str, amount: int) -> None:
+        if self.ledger is not None:
+            self.ledger.minted(self.runtime(chain).now(), account, chain, which, amount)
 
     def add_pool(self, name: str, params: AmmVenueParams, price: float) -> AmmVenue:
         """Create a pool on params.chain and seed it from the `lp` account at `price` (quote per base)."""
@@ -225,11 +265,53 @@ class DefiWorld:
         quote_amount = int(base_amount * self.price_fraction(price * (1 + params.price_offset)))
         info = amm.create_pair(toks.base.address, toks.quote.address, params.fee_bps)
         self.fund("lp", params.chain, base_amount, quote_amount)
-        deposited = amm.add_liquidity(toks.base, toks.quote, base_amount, quote_amount, sender="lp")
-        self.lp_deposits[name] = deposited
         venue = AmmVenue(name, self.instrument, rt, amm, toks.base, toks.quote, info)
         self.venues[name] = venue
+        self.lp_deposits[name] = venue.add_liquidity("lp", base_amount, quote_amount)
         return venue
+
+    # ---- marks and reconciliation ---------------------------------------------------------------------------------
+    def marks(self, external: Fraction) -> Callable[[str], Fraction | None]:
+        """price_of(asset) for Account.value: quote units per base unit of each account entry (see the module
+        docstring); `external` is the external price (quote units per base unit) for holdings off chain."""
+        base_token, quote_token = self.asset_names()
+        pool_price = {v.runtime.name: Fraction(v.pool.quote, v.pool.base) for v in self.venues.values()
+                      if v.pool.base}
+        cache: dict[str, Fraction | None] = {}
+
+        def base_price(chain: str) -> Fraction:
+            return pool_price.get(chain, external)
+
+        def price_of(asset: str) -> Fraction | None:
+            if asset in cache:
+                return cache[asset]
+            token, place = split_asset(asset)
+            chain = place.partition(":")[2] if place.startswith(f"{BRIDGE}:") else place
+            price: Fraction | None
+            if token == quote_token:
+                price = Fraction(1)
+            elif token == base_token:
+                price = base_price(chain) if chain else external
+            elif token == "gas":
+                price = base_price(chain)
+            elif token.startswith("LP.") and token[3:] in self.venues:
+                venue = token[3:]
+                pool = self.venues[venue].pool
+                supply = self.lp_supply(venue)
+                price = (pool.quote + pool.base * base_price(chain)) / supply if supply else Fraction(0)
+            else:
+                price = None
+            cache[asset] = price
+            return price
+
+        return price_of
+
+    def reconcile(self) -> tuple[int, list[Mismatch]]:
+        """Every account's chain entries against the chains, in-transit entries against the bridge:
+        (entries checked, differences)."""
+        if self.ledger is None:
+            return 0, []
+        return self.ledger.reconcile()
 
     # ---- arbitrage pass -------------------------------------------------------------------------------------------
     def arbitrage_costs(self, venue_a: str, venue_b: str, price: float, gas_swap: int) -> int:

@@ -1,14 +1,17 @@
 """The shipped DeFi scenarios, shortened: bridge supply bound, agents' known-cost profitability, no-arbitrage band
-after a final pass, result files, and the LVR ratio."""
+after a final pass, result files, the LVR ratio, and the accounts: every chain entry reconciles with the chains and
+every agent's PnL is its account marked at the pool prices."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 
 from market_sim.defi.agents import DefiAgent, InventoryArbitrageur, LiquidityProvider, PriceArbitrageur
 from market_sim.defi.arbitrage import best_cross_pool_trade
+from market_sim.defi.ledger import pool_account
 from market_sim.defi.sim import world_of
 from market_sim.simulation.catalog import resolve_scenario
 from market_sim.simulation.results import write_run
@@ -152,3 +155,39 @@ def test_amm_lvr_ratio_is_near_one() -> None:
     assert arb.decisions and all(d.expected_net > 0 for d in arb.decisions)
     assert "lvr.png" in outcome.extra_files and "lvr.csv" in outcome.extra_files
     assert world_of(sim).supply_ok()  # one chain: nothing bridged, the bound holds trivially
+    assert m["defi.reconciliation"] == "OK"
+
+
+def test_accounts_reconcile_with_the_chains_and_hold_every_swap(cross_chain) -> None:
+    sim, outcome = cross_chain
+    world = world_of(sim)
+    assert outcome.metrics["defi.reconciliation"] == "OK" and outcome.metrics["defi.accounts_checked"] > 50
+    assert world.reconcile()[1] == []
+    swaps = [s for s in outcome.tables["defi_swaps"] if s["ok"]]
+    for name, venue in world.venues.items():
+        pool = sim.accounts[pool_account(name)]
+        chain = venue.runtime.name
+        assert (pool.balance(f"WETH@{chain}"), pool.balance(f"USDC@{chain}")) == (venue.pool.base, venue.pool.quote)
+        # every mined swap of the run, plus the final pass's leg on this pool, is one of the pool's fills
+        legs = outcome.metrics["final_pass.trades"]
+        assert pool.position(f"ETH/USDC@{chain}").fills == sum(s["venue"] == name for s in swaps) + legs
+    for agent in (a for a in sim.agents if isinstance(a, DefiAgent)):
+        fills = sum(p.fills for s, p in agent.account.positions.items() if "@" in s)
+        # booked when mined (the agent hears of it after the venue->agent latency, maybe after the run's end)
+        assert fills == sum(s["agent"] == agent.id for s in swaps) >= agent.swaps
+
+
+def test_agent_pnl_is_the_account_marked_at_each_chains_pool_price(cross_chain) -> None:
+    sim, outcome = cross_chain
+    world = world_of(sim)
+    rows = {r["agent"]: r for r in outcome.tables["defi_agents"]}
+    inventory = next(a for a in sim.agents if isinstance(a, InventoryArbitrageur))
+    marks = world.marks(inventory.true_price())
+    value = sum(v * marks(k) for k, v in inventory.account.balances.items())
+    start = sum(v * marks(k) for k, v in inventory._start.items())
+    assert set(inventory.account.balances) >= {"WETH@A", "USDC@A", "WETH@B", "USDC@B", "gas@A", "gas@B"}
+    assert inventory.account.balance("gas@A") < 0
+    assert marks("WETH@B") == world.venues["amm-B"].pool.price() != marks("WETH@A")
+    # (the final arbitrage pass ran after the agents' figures were taken: compare with the pools as they are now)
+    assert inventory.pnl() == math.floor(value) - math.floor(start) and type(inventory.pnl()) is int
+    assert set(rows) == {a.id for a in sim.agents if isinstance(a, DefiAgent)}

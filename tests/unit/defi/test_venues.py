@@ -27,6 +27,18 @@ RAW = {
 }
 
 
+def _capture(venue, seen: list) -> None:
+    """Collect every result the venue's chain gets from it (SwapExecuted / SwapFailed), in execution order."""
+    execute = venue.execute
+
+    def captured(command, ts):
+        event = execute(command, ts)
+        seen.append(event)
+        return event
+
+    venue.execute = captured
+
+
 @pytest.fixture(scope="module")
 def sim() -> Simulation:
     return Simulation(parse_scenario(RAW)).build()
@@ -49,7 +61,7 @@ def test_block_executes_mempool_in_order_and_reports_failures(sim: Simulation) -
     world.fund("deployer", "A", 10 * E18, 50_000 * E6)
     venue = world.venues["amm-A"]
     seen: list = []
-    sim.on_venue_events(lambda v, cmd, events: seen.extend(events))
+    _capture(venue, seen)
     first = SwapCommand("deployer", "ETH/USDC", Side.BUY, 1000 * E6, 0, "second-sent")
     greedy = SwapCommand("deployer", "ETH/USDC", Side.SELL, E18, 10_000 * E6, "too-greedy")
     venue.handle(first, 0)
@@ -111,7 +123,7 @@ def clocked():
     venue = world.venues["amm"]
     pair = venue.amm.pair(venue.info.address)
     seen: list = []
-    sim.on_venue_events(lambda v, cmd, events: seen.extend(events))
+    _capture(venue, seen)
 
     def send(at: int, cmd: SwapCommand) -> None:
         sim.kernel.schedule_at(at * S, venue.handle, cmd, at * S)

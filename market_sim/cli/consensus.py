@@ -10,10 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from market_sim.consensus.config import ConsensusConfig
-from market_sim.consensus.network import Partition
-from market_sim.consensus.workload import simulate
-from market_sim.simulation.latency import parse_duration
+# The consensus and simulation packages (which import eth_account) are imported inside the command, so that
+# `market-sim --help` and the other commands do not pay for them at start-up.
 
 
 def register(app: typer.Typer) -> None:
@@ -39,6 +37,11 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON only."),
     ) -> None:
         """Order and certify trades with a validator committee; print batches, rejections, latency, log checks."""
+        from market_sim.consensus.config import ConsensusConfig
+        from market_sim.consensus.network import Partition
+        from market_sim.consensus.workload import simulate
+        from market_sim.simulation.latency import parse_duration
+
         partitions = ()
         if partition:
             names = [f"v{i}" for i in range(nodes)]

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-import market_sim.defi.stack  # noqa: F401  (registers the AMM and Bridge steps)
-import market_sim.settlement.stack  # noqa: F401  (registers the Settlement step)
-from market_sim.blockchain.deploy import DEFAULT_KEY_ENV, NETWORKS, Deployment, deploy_stack, open_chain
+if TYPE_CHECKING:
+    from market_sim.blockchain.deploy import Deployment
+
+# market_sim.blockchain (web3, eth_account) and the contract stacks are imported inside the commands, so that
+# `market-sim --help` and the other commands do not pay for them at start-up. The help texts name the networks and
+# the key variable of market_sim.blockchain.deploy (NETWORKS, DEFAULT_KEY_ENV); tests/unit/cli/test_startup.py
+# checks that these copies match.
+NETWORK_NAMES = ("local", "anvil")
+DEFAULT_KEY_ENV = "MARKET_SIM_PRIVATE_KEY"
 
 # Wide enough for a full address column when output is captured (CI logs, pipes).
 console = Console(width=None if sys.stdout.isatty() else 120)
@@ -36,6 +43,10 @@ def deployment_table(result: Deployment) -> Table:
 def run_deploy(network: str | None, rpc: str | None, force: bool, key_env: str | None,
                write: bool | None, chain_id: int | None = None) -> Deployment:
     """Open the chain, deploy (or reuse) the stack and print the table; errors propagate as MarketSimError."""
+    import market_sim.defi.stack  # noqa: F401  (registers the AMM and Bridge steps)
+    import market_sim.settlement.stack  # noqa: F401  (registers the Settlement step)
+    from market_sim.blockchain.deploy import deploy_stack, open_chain
+
     start = time.perf_counter()
     chain = open_chain(network, rpc, key_env=key_env, chain_id=chain_id)
     result = deploy_stack(chain, force=force, write=write)
@@ -50,7 +61,7 @@ def register(app: typer.Typer) -> None:
     @app.command("deploy")
     def deploy(
         network: str = typer.Option(
-            None, "--network", help=f"Named network: {', '.join(NETWORKS)} (local = in-process chain). "
+            None, "--network", help=f"Named network: {', '.join(NETWORK_NAMES)} (local = in-process chain). "
             "With --rpc: the name of the deployment record."),
         rpc: str = typer.Option(None, "--rpc", help="JSON-RPC URL of any node (anvil, geth, hardhat)."),
         force: bool = typer.Option(False, "--force", help="Deploy again even if the recorded deployment is on chain."),

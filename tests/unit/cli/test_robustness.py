@@ -277,12 +277,12 @@ def test_a_market_sim_error_mid_run_keeps_the_partial_run_too(trip, tmp_path, ca
 
 
 def test_ctrl_c_in_another_command_exits_130(monkeypatch, capsys):
-    import market_sim.cli.consensus as consensus
+    import market_sim.consensus.workload as workload  # the command imports simulate from it when it runs
 
     def interrupted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(consensus, "simulate", interrupted)
+    monkeypatch.setattr(workload, "simulate", interrupted)
     assert main(["consensus", "--trades", "5"]) == 130
     assert capsys.readouterr().err.strip() == "interrupted"
 

@@ -104,6 +104,17 @@ class Registry(Generic[T]):
     def entries(self) -> tuple[Entry[T], ...]:
         return tuple(self._entries.values())
 
+    def pop(self, name: str, *default: Any) -> Any:
+        """Remove the entry `name` and return its object (a test or a plug-in unloading its kinds)."""
+        if name in self._entries:
+            return self._entries.pop(name).obj
+        if default:
+            return default[0]
+        self.get(name)
+
+    def __getitem__(self, name: str) -> T:
+        return self.get(name)
+
     def __contains__(self, name: object) -> bool:
         return name in self._entries
 

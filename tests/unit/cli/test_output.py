@@ -240,7 +240,7 @@ def test_a_plugins_agent_type_appears_with_its_parameters() -> None:
     try:
         flat = " ".join(runner.invoke(app, ["agents", "--only", "agents"]).output.split())
     finally:
-        AGENT_TYPES._classes.pop("test_twap")
+        AGENT_TYPES.pop("test_twap")
     assert "test_twap" in flat and "Slices a parent order evenly over time." in flat
     assert "slices integer 12 child orders per parent; >= 1" in flat
     assert "venue kinds" not in flat

@@ -137,15 +137,16 @@ class Section:
     prepare(sim, config)   before venues are built (e.g. set sim.trade_validator)
     install(sim, config)   after venues and agents exist, before the run (subscribe with sim.on_venue_events,
                            schedule periodic work with sim.every, deliver messages with sim.send)
-    finish(sim, config)    after the run, before results are written (sim.record(table, row), sim.metrics[...])
+    finish(sim, config)    after the run, before results are written (sim.record(table, row), and the typed
+                           result: sim.metrics[name] = <the section's SectionResult dataclass>)
     """
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     array: ClassVar[bool] = False  # True for [[name]] sections (a list of tables)
-    # The run summary leads with these metrics: (metric key, label); one '*' in a key matches any part of a
-    # name (e.g. 'defi.*.pnl') and replaces the '*' in its label.
-    headline: ClassVar[tuple[tuple[str, str], ...]] = ()
+    # The section's result dataclass (a market_sim.simulation.metrics.SectionResult): finish() stores one in
+    # sim.metrics[name]; metrics.json and the run summary are rendered from it, headline figures first.
+    result: ClassVar[type | None] = None
     params: ClassVar[type | None] = None  # the section's parameter dataclass, listed by `market-sim agents`
 
     def parameters(self) -> list[tuple[str, type]]:

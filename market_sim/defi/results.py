@@ -3,9 +3,11 @@ quote currency (decimal), net of gas where they are PnL."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from market_sim.simulation.metrics import RESULT_TYPES, SectionResult, figure
+from market_sim.simulation.metrics import RESULT_TYPES, SectionResult, figure, yes
 
 __all__ = ["DefiAgentResult", "ChainResult", "BridgeResult", "PriceGap", "FinalPass", "DefiSectionResult",
            "LvrSectionResult"]
@@ -24,7 +26,7 @@ class ChainResult:
     blocks: int = figure("blocks")
     transactions: int = figure("transactions")
     gas_used: int = figure("gas used")
-    clock_ahead_max_s: float = figure("clock ahead max (s)")
+    clock_ahead_max_s: int = figure("clock ahead max (s)")  # whole seconds (chain timestamps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,51 @@ class DefiSectionResult(SectionResult):
                                              metadata={"label": "LP PnL vs holding (quote)"})
     final_pass: FinalPass | None = figure("final pass", default=None)
 
+    @classmethod
+    def from_legacy(cls, flat: Mapping[str, Any]) -> tuple["DefiSectionResult", set[str]] | None:
+        """The figures of a version-1 metrics.json (flat 'defi.*', 'chain.*', 'bridge.*', 'lp.*' keys)."""
+        if "defi.swaps" not in flat:
+            return None
+        used: set[str] = set()
+
+        def take(key: str, default: Any = None) -> Any:
+            if key in flat:
+                used.add(key)
+            return flat.get(key, default)
+
+        agents: dict[str, DefiAgentResult] = {}
+        chains: dict[str, ChainResult] = {}
+        lp: dict[str, float] = {}
+        flows: dict[str, float] = {}
+        for key in flat:
+            head, _, rest = key.partition(".")
+            name, _, figure_name = rest.rpartition(".")
+            if head == "defi" and figure_name == "pnl" and name:
+                agents[name] = DefiAgentResult(take(key), take(f"defi.{name}.swaps", 0),
+                                               take(f"defi.{name}.gas_cost", 0.0),
+                                               take(f"defi.{name}.bridge_transfers", 0))
+            elif head == "chain" and figure_name == "blocks" and name:
+                chains[name] = ChainResult(take(key), take(f"chain.{name}.transactions", 0),
+                                           take(f"chain.{name}.gas_used", 0),
+                                           int(take(f"chain.{name}.clock_ahead_max_s", 0)))
+            elif head == "lp" and figure_name == "pnl_vs_hodl" and name:
+                lp[name] = take(key)
+            elif key.startswith("bridge.flow."):
+                flows[key.removeprefix("bridge.flow.")] = take(key)
+        bridge = None
+        if "bridge.transfers" in flat:
+            after = take("bridge.supply_ok_after_final_pass")
+            bridge = BridgeResult(take("bridge.transfers"), yes(take("bridge.supply_ok")), take("bridge.pending", 0),
+                                  None if after is None else yes(after), flows)
+        gap = PriceGap(take("price_gap_bps.final"), take("price_gap_bps.mean"), take("price_gap_bps.max")) \
+            if "price_gap_bps.final" in flat else None
+        final = FinalPass(take("final_pass.trades"), take("final_pass.gap_bps"), take("final_pass.fee_band_bps"),
+                          yes(take("final_pass.no_arbitrage"))) if "final_pass.trades" in flat else None
+        result = cls(arbitrage_pnl=take("defi.arbitrage_pnl", 0.0), arbitrageurs=take("defi.arbitrageurs", 0),
+                     swaps=take("defi.swaps"), bridge=bridge, price_gap_bps=gap, agents=agents, chains=chains,
+                     lp_pnl_vs_hodl=lp, final_pass=final)
+        return result, used
+
 
 @dataclass(frozen=True, slots=True)
 class LvrSectionResult(SectionResult):
@@ -89,6 +136,15 @@ class LvrSectionResult(SectionResult):
     steps: int = figure("LVR steps", default=0)
     lp_value_change: float = figure("LP value change (quote)", default=0.0)
     hodl_value_change: float = figure("holding value change (quote)", default=0.0)
+
+    @classmethod
+    def from_legacy(cls, flat: Mapping[str, Any]) -> tuple["LvrSectionResult", set[str]] | None:
+        """The figures of a version-1 metrics.json (flat 'lvr.*' keys)."""
+        if "lvr.ratio" not in flat:
+            return None
+        names = ("ratio", "ratio_stderr", "measured", "theory", "steps", "lp_value_change", "hodl_value_change")
+        return cls(**{n: flat[f"lvr.{n}"] for n in names if f"lvr.{n}" in flat}), \
+            {f"lvr.{n}" for n in names if f"lvr.{n}" in flat}
 
 
 RESULT_TYPES.register(DefiSectionResult)

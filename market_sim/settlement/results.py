@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from market_sim.simulation.metrics import RESULT_TYPES, SectionResult, figure
+from market_sim.simulation.metrics import RESULT_TYPES, SectionResult, figure, yes
 
 __all__ = ["SettlementSectionResult"]
 
@@ -33,6 +36,36 @@ class SettlementSectionResult(SectionResult):
     settled_trades_per_second: float | None = figure("settled trades / s (wall)", default=None)
     trade_log_verified: bool = figure("trade log verified", default=True)
     log_roots_equal_chain_roots: bool = figure("log roots = chain roots", default=True)
+
+    @classmethod
+    def from_legacy(cls, flat: Mapping[str, Any]) -> tuple["SettlementSectionResult", set[str]] | None:
+        """The figures of a version-1 metrics.json ('settlement_chain' marks a [settlement] run)."""
+        if "settlement_chain" not in flat:
+            return None
+        text = str(flat.get("validators", ""))
+        committee = re.match(r"\s*(\d+) \((\d+) ([\w-]+)\), quorum (\d+)", text)
+        recon = str(flat.get("reconciliation", ""))
+        differences = re.search(r"(\d+) differences", recon)
+        keys = {"settlement_chain", "settlement_contract", "validators", "trades_rejected_by_validators",
+                "trades_settled", "trades_failed_settlement", "settlement_batches", "settlement_reverts",
+                "ledger_corrections", "gas_per_settled_trade", "settled_trades_per_second", "trade_log_verified",
+                "log_roots_equal_chain_roots", "reconciliation"}
+        return cls(trades_settled=flat.get("trades_settled", 0), settlement_batches=flat.get("settlement_batches", 0),
+                   reconciled=yes(recon), trades_rejected_by_validators=flat.get("trades_rejected_by_validators", 0),
+                   gas_per_settled_trade=flat.get("gas_per_settled_trade"),
+                   reconciliation_differences=int(differences.group(1)) if differences else 0,
+                   chain=str(flat.get("settlement_chain", "")), contract=str(flat.get("settlement_contract", "")),
+                   validators=int(committee.group(1)) if committee else 0,
+                   byzantine=int(committee.group(2)) if committee else 0,
+                   behaviour=committee.group(3) if committee else "",
+                   quorum=int(committee.group(4)) if committee else 0,
+                   trades_failed_settlement=flat.get("trades_failed_settlement", 0),
+                   settlement_reverts=flat.get("settlement_reverts", 0),
+                   ledger_corrections=flat.get("ledger_corrections", 0),
+                   settled_trades_per_second=flat.get("settled_trades_per_second"),
+                   trade_log_verified=yes(flat.get("trade_log_verified")),
+                   log_roots_equal_chain_roots=yes(flat.get("log_roots_equal_chain_roots"))), \
+            {k for k in keys if k in flat}
 
 
 RESULT_TYPES.register(SettlementSectionResult)

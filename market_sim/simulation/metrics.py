@@ -29,7 +29,7 @@ from market_sim.core.registry import Registry
 
 __all__ = ["METRICS_VERSION", "figure", "SectionResult", "RESULT_TYPES", "SymbolStats", "MarketResult", "RunResults",
            "to_json", "from_json", "summary_rows", "SummaryRow", "run_results", "results_from_json",
-           "metrics_json", "MetricsFormatError"]
+           "metrics_json", "MetricsFormatError", "yes"]
 
 METRICS_VERSION = 2
 R = TypeVar("R")
@@ -46,7 +46,10 @@ def figure(label: str = "", *, headline: bool = False, default: Any = dataclasse
 
 
 class SectionResult:
-    """Base of a scenario section's result dataclass (subclasses are frozen, slotted dataclasses)."""
+    """Base of a scenario section's result dataclass (subclasses are frozen, slotted dataclasses).
+
+    A subclass may define `from_legacy(flat) -> (result, keys used) | None` to read its figures from a version-1
+    metrics.json (flat keys, "yes"/"NO" strings), so runs stored before typed results show like new ones."""
 
     __slots__ = ()
     section: ClassVar[str] = ""
@@ -243,8 +246,13 @@ def metrics_json(results: RunResults | Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def yes(value: Any) -> bool:
+    """A version-1 yes/no figure ("yes", "NO", "OK", a bool) as a bool."""
+    return value is True or (isinstance(value, str) and value.strip().lower() in ("yes", "ok", "true"))
+
+
 def _result_type(section: str) -> type | None:
-    if section in RESULT_TYPES:
+    if section and section in RESULT_TYPES:
         return RESULT_TYPES.get(section)
     import importlib
 
@@ -269,7 +277,15 @@ def results_from_json(data: Mapping[str, Any]) -> RunResults:
     run = {k: data.get(k) for k in _RUN}
     if version == 1:
         legacy = {k: v for k, v in data.items() if k not in _MARKET and k not in _RUN}
-        return RunResults(market, **run, legacy=legacy, version=1)
+        sections: dict[str, Any] = {}
+        _result_type("")  # the shipped plug-ins register their result types
+        for name, tp in RESULT_TYPES.all().items():
+            upgrade = getattr(tp, "from_legacy", None)
+            found = upgrade(legacy) if upgrade is not None else None
+            if found is not None:
+                sections[name], used = found
+                legacy = {k: v for k, v in legacy.items() if k not in used}
+        return RunResults(market, **run, sections=sections, legacy=legacy, version=1)
     sections: dict[str, Any] = {}
     for name, raw in (data.get("sections") or {}).items():
         tp = _result_type(name)

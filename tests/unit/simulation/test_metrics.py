@@ -27,7 +27,7 @@ DEFI = DefiSectionResult(
     bridge=BridgeResult(transfers=3, supply_ok=True, pending=1, supply_ok_after_final_pass=True,
                         flows={"A->B.base": 1.25}),
     price_gap_bps=PriceGap(final=4.5, mean=3.0, max=9.0), agents={"arb-1": DefiAgentResult(1.5, 7, 0.25, 3)},
-    chains={"A": ChainResult(5, 7, 900, 0.0), "B": ChainResult(2, 1, 50, 1.5)}, lp_pnl_vs_hodl={"amm-A": -0.125},
+    chains={"A": ChainResult(5, 7, 900, 0), "B": ChainResult(2, 1, 50, 3)}, lp_pnl_vs_hodl={"amm-A": -0.125},
     final_pass=FinalPass(trades=2, gap_bps=1.0, fee_band_bps=60.09, no_arbitrage=True))
 CONSENSUS = ConsensusSectionResult(trades_finalized=3, batches_finalized=1, trades_rejected_by_validators=1,
                                    finality_latency_ms_p50=12.5, trade_log_verified=True, protocol="bft",
@@ -51,7 +51,7 @@ def test_json_keeps_field_order_and_nests_per_agent_and_chain() -> None:
     data = to_json(DEFI)
     assert list(data)[:3] == ["arbitrage_pnl", "arbitrageurs", "swaps"]
     assert data["agents"] == {"arb-1": {"pnl": 1.5, "swaps": 7, "gas_cost": 0.25, "bridge_transfers": 3}}
-    assert data["chains"]["B"] == {"blocks": 2, "transactions": 1, "gas_used": 50, "clock_ahead_max_s": 1.5}
+    assert data["chains"]["B"] == {"blocks": 2, "transactions": 1, "gas_used": 50, "clock_ahead_max_s": 3}
     assert data["bridge"]["flows"] == {"A->B.base": 1.25}
 
 
@@ -86,11 +86,45 @@ def test_metrics_json_round_trips_to_the_same_typed_results() -> None:
 
 
 def test_metrics_json_from_before_typed_results_still_loads() -> None:
-    v1 = {**to_json(MARKET), "events": 26, "wall_seconds": 0.5, "events_per_second": 52,
-          "trade_log_verified": "yes", "defi.arb-1.pnl": 1.5, "chain.A.blocks": 5}
+    v1 = {**to_json(MARKET), "events": 26, "wall_seconds": 0.5, "events_per_second": 52, "odd.figure": "kept"}
     back = results_from_json(v1)
     assert back.version == 1 and back.market == MARKET and back.sections == {}
-    assert back.legacy == {"trade_log_verified": "yes", "defi.arb-1.pnl": 1.5, "chain.A.blocks": 5}
+    assert back.legacy == {"odd.figure": "kept"}
+
+
+def test_version_1_section_figures_are_read_into_the_typed_results() -> None:
+    """Flat keys and yes/NO/OK strings as metrics.json had them before (from a cross-chain-arbitrage run)."""
+    v1 = {**to_json(MARKET), "events": 26, "wall_seconds": 0.5, "events_per_second": 52,
+          "bridge.flow.A->B.base": 0.814922, "bridge.pending": 1, "bridge.supply_ok": True,
+          "bridge.supply_ok_after_final_pass": True, "bridge.transfers": 1, "chain.A.blocks": 10,
+          "chain.A.clock_ahead_max_s": 3, "chain.A.gas_used": 900606, "chain.A.transactions": 10,
+          "defi.arb-1.bridge_transfers": 1, "defi.arb-1.gas_cost": 1.19, "defi.arb-1.pnl": -13.2,
+          "defi.arb-1.swaps": 1, "defi.arbitrage_pnl": -13.2, "defi.arbitrageurs": 1, "defi.swaps": 24,
+          "final_pass.fee_band_bps": 35.108, "final_pass.gap_bps": 35.083, "final_pass.no_arbitrage": True,
+          "final_pass.trades": 1, "lp.amm-A.pnl_vs_hodl": 82.6, "price_gap_bps.final": 67.0,
+          "price_gap_bps.max": 200.0, "price_gap_bps.mean": 71.3,
+          "gas_per_settled_trade": 121379, "ledger_corrections": 0, "log_roots_equal_chain_roots": "yes",
+          "reconciliation": "FAILED (2 differences)", "settled_trades_per_second": 0.1, "settlement_batches": 2,
+          "settlement_chain": "eth-tester", "settlement_contract": "0xF2", "settlement_reverts": 0,
+          "trade_log_verified": "NO", "trades_failed_settlement": 0, "trades_rejected_by_validators": 0,
+          "trades_settled": 2, "validators": "4 (1 equivocate), quorum 3"}
+    back = results_from_json(v1)
+    assert back.legacy == {}
+    s = back["settlement"]
+    assert (s.reconciled, s.reconciliation_differences, s.trade_log_verified, s.log_roots_equal_chain_roots) == \
+        (False, 2, False, True)
+    assert (s.validators, s.byzantine, s.behaviour, s.quorum, s.gas_per_settled_trade) == (4, 1, "equivocate", 3,
+                                                                                            121379)
+    d = back["defi"]
+    assert d.agents == {"arb-1": DefiAgentResult(-13.2, 1, 1.19, 1)} and d.chains["A"] == ChainResult(10, 10, 900606, 3)
+    assert d.bridge == BridgeResult(1, True, 1, True, {"A->B.base": 0.814922})
+    assert d.final_pass == FinalPass(1, 35.083, 35.108, True) and d.lp_pnl_vs_hodl == {"amm-A": 82.6}
+    assert d.price_gap_bps == PriceGap(67.0, 71.3, 200.0) and d.swaps == 24
+    c = results_from_json({**to_json(MARKET), "consensus_protocol": "streamlet", "trades_finalized": 384,
+                           "validators": "7 (2 equivocate (v1, v3)), quorum 5", "trade_log_verified": "yes",
+                           "honest_logs_agree": "yes"})["consensus"]
+    assert (c.protocol, c.validators, c.quorum, c.byzantine, c.trade_log_verified) == \
+        ("streamlet", 7, 5, {"v1": "equivocate", "v3": "equivocate"}, True)
 
 
 def test_bad_or_newer_metrics_json_is_a_clear_error() -> None:

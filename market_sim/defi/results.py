@@ -76,6 +76,10 @@ class DefiSectionResult(SectionResult):
     lp_pnl_vs_hodl: dict[str, float] = field(default_factory=dict,
                                              metadata={"label": "LP PnL vs holding (quote)"})
     final_pass: FinalPass | None = figure("final pass", default=None)
+    # every account's chain entries against the chains after the final pass (None: not checked in this run)
+    accounts_reconciled: bool | None = figure("accounts reconciled with the chains", default=None)
+    accounts_checked: int = figure("accounts checked", default=0)
+    account_differences: int = figure("account differences", default=0)
 
     @classmethod
     def from_legacy(cls, flat: Mapping[str, Any]) -> tuple["DefiSectionResult", set[str]] | None:
@@ -117,9 +121,13 @@ class DefiSectionResult(SectionResult):
             if "price_gap_bps.final" in flat else None
         final = FinalPass(take("final_pass.trades"), take("final_pass.gap_bps"), take("final_pass.fee_band_bps"),
                           yes(take("final_pass.no_arbitrage"))) if "final_pass.trades" in flat else None
+        recon = take("defi.reconciliation")
+        differences = str(recon or "").split(" ")[0]
         result = cls(arbitrage_pnl=take("defi.arbitrage_pnl", 0.0), arbitrageurs=take("defi.arbitrageurs", 0),
                      swaps=take("defi.swaps"), bridge=bridge, price_gap_bps=gap, agents=agents, chains=chains,
-                     lp_pnl_vs_hodl=lp, final_pass=final)
+                     lp_pnl_vs_hodl=lp, final_pass=final, accounts_reconciled=None if recon is None else yes(recon),
+                     accounts_checked=take("defi.accounts_checked", 0),
+                     account_differences=int(differences) if differences.isdigit() else 0)
         return result, used
 
 

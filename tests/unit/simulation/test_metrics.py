@@ -101,7 +101,8 @@ def test_version_1_section_figures_are_read_into_the_typed_results() -> None:
           "defi.arb-1.bridge_transfers": 1, "defi.arb-1.gas_cost": 1.19, "defi.arb-1.pnl": -13.2,
           "defi.arb-1.swaps": 1, "defi.arbitrage_pnl": -13.2, "defi.arbitrageurs": 1, "defi.swaps": 24,
           "final_pass.fee_band_bps": 35.108, "final_pass.gap_bps": 35.083, "final_pass.no_arbitrage": True,
-          "final_pass.trades": 1, "lp.amm-A.pnl_vs_hodl": 82.6, "price_gap_bps.final": 67.0,
+          "final_pass.trades": 1, "lp.amm-A.pnl_vs_hodl": 82.6, "defi.reconciliation": "2 differences",
+          "defi.accounts_checked": 60, "price_gap_bps.final": 67.0,
           "price_gap_bps.max": 200.0, "price_gap_bps.mean": 71.3,
           "gas_per_settled_trade": 121379, "ledger_corrections": 0, "log_roots_equal_chain_roots": "yes",
           "reconciliation": "FAILED (2 differences)", "settled_trades_per_second": 0.1, "settlement_batches": 2,
@@ -120,6 +121,7 @@ def test_version_1_section_figures_are_read_into_the_typed_results() -> None:
     assert d.bridge == BridgeResult(1, True, 1, True, {"A->B.base": 0.814922})
     assert d.final_pass == FinalPass(1, 35.083, 35.108, True) and d.lp_pnl_vs_hodl == {"amm-A": 82.6}
     assert d.price_gap_bps == PriceGap(67.0, 71.3, 200.0) and d.swaps == 24
+    assert (d.accounts_reconciled, d.accounts_checked, d.account_differences) == (False, 60, 2)
     c = results_from_json({**to_json(MARKET), "consensus_protocol": "streamlet", "trades_finalized": 384,
                            "validators": "7 (2 equivocate (v1, v3)), quorum 5", "trade_log_verified": "yes",
                            "honest_logs_agree": "yes"})["consensus"]

@@ -22,7 +22,7 @@ import types
 import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from market_sim.core.errors import MarketSimError
 from market_sim.core.registry import Registry
@@ -32,7 +32,6 @@ __all__ = ["METRICS_VERSION", "figure", "SectionResult", "RESULT_TYPES", "Symbol
            "metrics_json", "MetricsFormatError", "yes"]
 
 METRICS_VERSION = 2
-R = TypeVar("R")
 
 
 class MetricsFormatError(MarketSimError):

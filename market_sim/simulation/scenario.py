@@ -234,6 +234,10 @@ def register_section(section: Section) -> Section:
     if not section.name or section.name in _BUILTIN:
         raise ConfigError("section name must be non-empty and not a built-in section", key="section",
                           value=section.name)
+    if section.result is not None:  # so load_run() reads this section's figures back as its result type
+        from market_sim.simulation.metrics import RESULT_TYPES
+
+        RESULT_TYPES.register(section.result, name=section.name)
     return SECTIONS.register(section, help=section.description or None, params=section.params)
 
 

@@ -148,3 +148,29 @@ def test_a_stored_run_gives_its_typed_results_back(tmp_path) -> None:
     assert isinstance(data.results, RunResults) and data.results == run_results(out.metrics)
     assert data.results.market.trades == len(data["trades"]) > 0
     assert json.loads((tmp_path / rec.run_id / "metrics.json").read_text())["version"] == METRICS_VERSION
+
+
+def test_a_plugin_sections_result_type_is_registered_with_the_section_and_loads_back() -> None:
+    from market_sim.simulation.metrics import SectionResult, figure
+    from market_sim.simulation.scenario import SECTIONS, Section, register_section
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class DeskResult(SectionResult):
+        section = "test_desk"
+        filled: int = figure("filled", headline=True)
+        flat: bool = figure("flat at end")
+
+    class Desk(Section):
+        name = "test_desk"
+        result = DeskResult
+
+    register_section(Desk())
+    try:
+        written = metrics_json({**to_json(MARKET), "test_desk": DeskResult(3, True)})
+        assert written["sections"] == {"test_desk": {"filled": 3, "flat": True}}
+        assert results_from_json(written)["test_desk"] == DeskResult(3, True)
+        assert [(r.label, r.headline) for r in summary_rows(DeskResult(3, True))] == [("filled", True),
+                                                                                      ("flat at end", False)]
+    finally:
+        SECTIONS.pop("test_desk")
+        RESULT_TYPES.pop("test_desk")

@@ -63,16 +63,6 @@ def _config(cfg: ConsensusParams, seed: int) -> ConsensusConfig:
                            partitions=partitions, batch_size=cfg.batch_size, seed=seed)
 
 
-def _behaviours_text(behaviours: dict[str, str]) -> str:
-    """'all honest', or the Byzantine members by behaviour: '2 equivocate (v1, v4)'."""
-    if not behaviours:
-        return "all honest"
-    by: dict[str, list[str]] = {}
-    for node, behaviour in behaviours.items():
-        by.setdefault(behaviour, []).append(node)
-    return "; ".join(f"{len(nodes)} {b} ({', '.join(nodes)})" for b, nodes in by.items())
-
-
 class ConsensusSection(Section):
     name = "consensus"
     description = "every trade approved by a validator committee with Byzantine members, then ordered and certified"

@@ -210,12 +210,17 @@ def test_figures_render_without_reprs_or_negative_zero() -> None:
     assert run_cli._fmt(["a", 1_000]) == "a, 1,000" and run_cli._fmt(True) == "yes"
 
 
-def test_consensus_validators_figure_is_text_not_a_dict_repr() -> None:
-    from market_sim.consensus.scenario import _behaviours_text
+def test_consensus_validators_figures_are_typed_and_print_as_text() -> None:
+    from market_sim.consensus.results import ConsensusSectionResult
 
-    assert _behaviours_text({}) == "all honest"
-    assert _behaviours_text({"v1": "equivocate", "v4": "equivocate", "v6": "crashed"}) == \
-        "2 equivocate (v1, v4); 1 crashed (v6)"
+    c = ConsensusSectionResult(trades_finalized=3, batches_finalized=1, trades_rejected_by_validators=0,
+                               finality_latency_ms_p50=1.5, trade_log_verified=False, protocol="bft", validators=7,
+                               quorum=5, byzantine={"v1": "equivocate", "v4": "equivocate"})
+    text = _summary(_results({"consensus": c}))
+    lines = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in text.splitlines() if "│" in line}
+    assert lines["trade log verified"] == "NO" and lines["validators"] == "7" and lines["quorum"] == "5"
+    assert lines["Byzantine validators"] == "v1 equivocate, v4 equivocate"
+    assert "{" not in text and "'" not in text
 
 
 # ---- agents ------------------------------------------------------------------------------------------------------

@@ -87,8 +87,9 @@ def settled_market(duration: str, agents: int = 100) -> dict[str, Any]:
     return {"simulated_seconds": sc.duration / NS_PER_SECOND, "agents": sc.agent_count,
             "wall_seconds": round(out.wall_seconds, 3), "events": out.events,
             "events_per_second": round(out.events / out.wall_seconds), "orders": m["orders"], "trades": m["trades"],
-            **{k: m.get(k) for k in ("trades_settled", "settlement_batches", "gas_per_settled_trade",
-                                     "settled_trades_per_second", "reconciliation")}}
+            **{k: getattr(m["settlement"], k) for k in ("trades_settled", "settlement_batches",
+                                                        "gas_per_settled_trade", "settled_trades_per_second",
+                                                        "reconciled")}}
 
 
 _AREAS = (("market_sim/market/", "matching engine"), ("market_sim/simulation/kernel", "kernel"),

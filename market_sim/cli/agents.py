@@ -18,12 +18,6 @@ from market_sim.core.errors import ConfigError
 console = Console()
 
 
-def _doc(cls: Any) -> str:
-    """First paragraph of a class docstring, on one line."""
-    doc = (getattr(cls, "__doc__", None) or "").strip().split("\n\n")[0]
-    return " ".join(doc.split())
-
-
 def load_plugins(extra: Iterable[str] = ()) -> list[str]:
     """Import the shipped plug-ins and `extra` modules (so their kinds are registered); returns the modules."""
     from market_sim.simulation.scenario import SHIPPED_PLUGINS
@@ -41,37 +35,40 @@ def load_plugins(extra: Iterable[str] = ()) -> list[str]:
 
 
 def catalog() -> dict[str, list[dict[str, Any]]]:
-    """What the registries hold: per group, entries {name, description, module, params: [ParamSpec...]}."""
+    """What the registries hold: per group, entries {name, description, module, params: [ParamSpec...]}, every one
+    read from a core Registry's entries (help, parameter dataclass, plug-in module)."""
+    from market_sim.consensus.protocols import PROTOCOL_TYPES
     from market_sim.simulation.agents.base import AGENT_TYPES
     from market_sim.simulation.params import describe_params
     from market_sim.simulation.processes import PROCESS_TYPES
-    from market_sim.simulation.scenario import builtin_sections, sections
-    from market_sim.simulation.venues import venue_type_info, venue_types
+    from market_sim.simulation.scenario import SECTIONS, builtin_sections
+    from market_sim.simulation.venues import VENUE_TYPES
 
     def entry(name: str, description: str, module: str, params: list) -> dict[str, Any]:
         return {"name": name, "description": description, "module": module, "params": params}
 
+    def group(registry: Any) -> list[dict[str, Any]]:
+        return [entry(e.name, e.help, e.plugin, describe_params(e.params))
+                for e in sorted(registry.entries(), key=lambda e: e.name)]
+
     out: dict[str, list[dict[str, Any]]] = {
-        "agent types": [entry(k, _doc(c), c.__module__, describe_params(getattr(c, "Params", None)))
-                        for k, c in sorted(AGENT_TYPES.all().items())],
-        "venue kinds": [],
-        "price processes": [entry(k, _doc(c), c.__module__, describe_params(getattr(c, "Params", None)))
-                            for k, c in sorted(PROCESS_TYPES.all().items())],
+        "agent types": group(AGENT_TYPES),
+        "venue kinds": [{**e, "module": ""} for e in group(VENUE_TYPES)],
+        "price processes": group(PROCESS_TYPES),
         "scenario sections": [],
+        "consensus protocols": group(PROTOCOL_TYPES),
     }
-    for kind in venue_types():
-        description, params = venue_type_info(kind)
-        out["venue kinds"].append(entry(kind, description, "", describe_params(params)))
     for name, (description, params) in builtin_sections().items():
         out["scenario sections"].append(entry(f"[{name}]", description, "built in", describe_params(params)))
-    for name, section in sorted(sections().items()):
+    for e in sorted(SECTIONS.entries(), key=lambda e: e.name):
+        section = e.obj
         parts = section.parameters()
         if not parts:
-            out["scenario sections"].append(entry(f"[{name}]", section.description, type(section).__module__, []))
+            out["scenario sections"].append(entry(f"[{e.name}]", e.help, e.plugin, []))
         for table, params in parts:
             title = table if table.startswith("[") else f"[{table}]"
-            out["scenario sections"].append(entry(title, section.description if table == name else "",
-                                                  type(section).__module__, describe_params(params)))
+            out["scenario sections"].append(entry(title, e.help if table == e.name else "", e.plugin,
+                                                  describe_params(params)))
     return out
 
 
@@ -107,7 +104,7 @@ def print_catalog(groups: Iterable[str] | None = None) -> None:
 
 
 _GROUPS = {"agents": "agent types", "venues": "venue kinds", "processes": "price processes",
-           "sections": "scenario sections"}
+           "sections": "scenario sections", "protocols": "consensus protocols"}
 
 
 def register(app: typer.Typer) -> None:
@@ -116,9 +113,10 @@ def register(app: typer.Typer) -> None:
         plugin: list[str] = typer.Option([], "--plugin", metavar="MODULE",
                                          help="Also load this plug-in module (repeatable)."),
         only: list[str] = typer.Option([], "--only", metavar="GROUP",
-                                       help="Show only agents, venues, processes or sections (repeatable)."),
+                                       help="Show only agents, venues, processes, sections or protocols (repeatable)."),
     ) -> None:
-        """List agent types, venue kinds, price processes and scenario sections with their parameters."""
+        """List agent types, venue kinds, price processes, scenario sections and consensus protocols with their
+        parameters."""
         for g in only:
             if g not in _GROUPS:
                 raise ConfigError(f"choose one of {', '.join(_GROUPS)}", key="--only", value=g)

@@ -76,85 +76,95 @@ def _cell(v: Any) -> Text:
     return Text(_fmt(v))
 
 
-def headline_rows(metrics: dict[str, Any]) -> list[tuple[str, str, Any]]:
-    """(metric key, label, value) of the headline figures the run's scenario sections declare, in their order."""
-    from market_sim.simulation.scenario import sections
+def _results(metrics: Any) -> Any:
+    """RunResults from what a caller has: RunResults, a metrics.json dict (any version), or a run's metrics dict."""
+    from market_sim.simulation.metrics import RunResults, SectionResult, results_from_json, run_results
 
-    def matches(pattern: str, label: str) -> list[tuple[str, str, Any]]:
-        if "*" not in pattern:
-            return [(pattern, label, metrics[pattern])] if pattern in metrics else []
-        head, _, tail = pattern.partition("*")
-        out = []
-        for key in metrics:
-            part = key[len(head):len(key) - len(tail)] if len(key) > len(head) + len(tail) else ""
-            if key.startswith(head) and key.endswith(tail) and part and "." not in part:
-                out.append((key, label.replace("*", part), metrics[key]))
-        return out
-
-    rows: list[tuple[str, str, Any]] = []
-    seen: set[str] = set()
-    for section in sections().values():
-        # A section took part in the run when its first headline figure is there (sections share some keys).
-        if not section.headline or not matches(*section.headline[0]):
-            continue
-        for pattern, label in section.headline:
-            for row in matches(pattern, label):
-                if row[0] not in seen:
-                    seen.add(row[0])
-                    rows.append(row)
-    return rows
+    if isinstance(metrics, RunResults):
+        return metrics
+    if any(isinstance(v, SectionResult) for v in metrics.values()):
+        return run_results(metrics)
+    return results_from_json(metrics)
 
 
-def print_summary(run_id: str, path: str, metrics: dict[str, Any]) -> None:
-    """The end-of-run summary: the scenario's headline figures first, order-book trading where there was any,
-    per-symbol trading and PnL by agent group, then every other figure the scenario's sections recorded."""
+def _ordered_sections(results: Any) -> list[tuple[str, Any]]:
+    """The run's section results in registration order (the order the sections run), unknown ones last."""
+    from market_sim.simulation.scenario import SECTIONS
+
+    order = {name: i for i, name in enumerate(SECTIONS.names())}
+    return sorted(results.sections.items(), key=lambda kv: order.get(kv[0], len(order)))
+
+
+def _section_rows(result: Any) -> list[Any]:
+    from market_sim.simulation.metrics import SummaryRow, summary_rows, to_json
+
+    if isinstance(result, dict):  # a section whose plug-in is not installed: its figures as they were written
+        return [SummaryRow(k, k.replace("_", " "), v, False) for k, v in to_json(result).items()
+                if not isinstance(v, (dict, list))]
+    return summary_rows(result)
+
+
+def headline_rows(metrics: Any) -> list[tuple[str, str, Any]]:
+    """(section.figure path, label, value) of the headline figures of the run's sections, in section order."""
+    results = _results(metrics)
+    return [(f"{name}.{r.path}", r.label, r.value) for name, result in _ordered_sections(results)
+            for r in _section_rows(result) if r.headline]
+
+
+def print_summary(run_id: str, path: str, metrics: Any) -> None:
+    """The end-of-run summary, rendered from the typed results (RunResults, or a metrics.json dict of any version):
+    the sections' headline figures first, order-book trading where there was any, per-symbol trading and PnL by
+    agent group, then each section's other figures."""
+    results = _results(metrics)
+    market = results.market
     head = Table(title=Text(f"run {run_id}"), show_header=False)
     head.add_column(style="bold")
     head.add_column(overflow="fold")
-    seconds = metrics.get("duration_ns", 0) / 1e9
-    headline = headline_rows(metrics)
-    rows: list[tuple[str, Any]] = [("scenario", metrics.get("scenario")), ("seed", metrics.get("seed")),
-                                   ("simulated", f"{seconds:,.0f} s")]
-    rows += [(label, value) for _, label, value in headline]
-    rows.append(("agents", metrics.get("agents")))
-    if metrics.get("orders") or metrics.get("trades"):  # order-book figures only where there was an order book
-        rows += [("orders", metrics.get("orders")), ("trades", metrics.get("trades")),
-                 ("volume (lots)", metrics.get("volume"))]
-    rows += [("kernel events", metrics.get("events")), ("wall time (s)", metrics.get("wall_seconds")),
-             ("events / s", metrics.get("events_per_second")), ("results", path)]
+    sections = _ordered_sections(results)
+    rows: list[tuple[str, Any]] = [("scenario", market.scenario), ("seed", market.seed),
+                                   ("simulated", f"{market.duration_ns / 1e9:,.0f} s")]
+    rows += [(label, value) for _, label, value in headline_rows(results)]
+    rows.append(("agents", market.agents))
+    if market.orders or market.trades:  # order-book figures only where there was an order book
+        rows += [("orders", market.orders), ("trades", market.trades), ("volume (lots)", market.volume)]
+    rows += [("kernel events", results.events), ("wall time (s)", results.wall_seconds),
+             ("events / s", results.events_per_second), ("results", path)]
     for k, v in rows:
         head.add_row(Text(k), _cell(v))
     console.print(head)
-    symbols = {s: m for s, m in (metrics.get("symbols") or {}).items() if m.get("trades")}
+    symbols = {s: m for s, m in market.symbols.items() if m.trades}
     if symbols:
         t = Table(title="instruments")
         for col in ("symbol", "trades", "volume", "first", "min", "max", "last"):
             t.add_column(col, justify="right" if col != "symbol" else "left")
         for s, m in symbols.items():
-            t.add_row(Text(s), *(_cell(m[k]) for k in ("trades", "volume", "first_price", "min_price", "max_price",
-                                                        "last_price")))
+            t.add_row(Text(s), *(_cell(v) for v in (m.trades, m.volume, m.first_price, m.min_price, m.max_price,
+                                                     m.last_price)))
         console.print(t)
-    pnl = metrics.get("pnl_by_group") or {}
-    if pnl:
+    if market.pnl_by_group:
         t = Table(title="PnL by agent group")
         t.add_column("group")
         t.add_column("mark-to-market PnL (quote)", justify="right")
-        for g, v in pnl.items():
+        for g, v in market.pnl_by_group.items():
             t.add_row(Text(g), Text(_money(v)))
         console.print(t)
-    shown = _SHOWN | {key for key, _, _ in headline}
-    scalars = {k: v for k, v in metrics.items() if k not in shown and not isinstance(v, (dict, list))}
-    if scalars:  # figures added by scenario sections (consensus, settlement, DeFi)
+    for name, result in sections:  # each section's other figures, under its name
+        more = [r for r in _section_rows(result) if not r.headline]
+        if more:
+            t = Table(title=Text(f"[{name}]"), show_header=False)
+            t.add_column(style="bold", overflow="fold")
+            t.add_column(overflow="fold")
+            for r in more:
+                t.add_row(Text(r.label), _cell(r.value))
+            console.print(t)
+    legacy = {k: v for k, v in results.legacy.items() if not isinstance(v, (dict, list))}
+    if legacy:  # a run stored before typed results (metrics.json version 1): its section figures as written
         t = Table(title="more metrics", show_header=False)
         t.add_column(style="bold", overflow="fold")
         t.add_column(overflow="fold")
-        for k, v in sorted(scalars.items()):
+        for k, v in sorted(legacy.items()):
             t.add_row(Text(k), _cell(v))
         console.print(t)
-
-
-_SHOWN = {"scenario", "seed", "duration_ns", "agents", "orders", "trades", "volume", "events", "wall_seconds",
-          "events_per_second", "commands"}
 
 
 def _load_plugins(folder: Path) -> None:
@@ -287,7 +297,7 @@ def register(app: typer.Typer) -> None:
             exc.add_note(f"{what}; {kept}{after}")
             raise
         if failure is None:
-            print_summary(record.run_id, record.path, record.metrics)
+            print_summary(record.run_id, record.path, record.metrics)  # the metrics.json it wrote
             return
         kept = (f"partial results (simulated {sim.kernel.now / NS_PER_SECOND:,.3f} of "
                 f"{sc.duration / NS_PER_SECOND:,.0f} s, {record.metrics.get('trades', 0):,} trades) kept in "
@@ -326,7 +336,7 @@ def register(app: typer.Typer) -> None:
         if not data.complete:
             console.print(f"[bold yellow]partial run[/] ({escape(partial_note(data.status, data.info))}); "
                           "its tables end where it stopped", highlight=False)
-        print_summary(data.run_id, str(data.path), data.metrics)
+        print_summary(data.run_id, str(data.path), data.results)
         console.print(Text("files: " + ", ".join(sorted(p.name for p in data.path.iterdir()))))
 
 

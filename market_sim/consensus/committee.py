@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from market_sim.core.errors import ConsensusError
 from market_sim.core.events import Trade
@@ -25,23 +26,87 @@ from market_sim.consensus.signing import SigningDomain, trade_vote_digest, try_r
 from market_sim.consensus.state import BalanceView, TradeClaim, ValidationState
 from market_sim.simulation.latency import LatencyModel
 
-__all__ = ["Committee", "PreTradeDecision", "BatchRejected", "build_nodes"]
+__all__ = ["Committee", "PreTradeDecision", "BatchRejected", "BatchRejection", "RejectionCode", "build_nodes"]
+
+
+class RejectionCode(StrEnum):
+    """Why a validator did not sign a batch: a trade-level refusal (consensus.state.Refusal) or a batch-level one."""
+
+    NOT_APPROVED = "not_approved"          # a trade this validator did not approve before execution
+    DUPLICATE_TRADE = "duplicate_trade"    # a trade already final, or twice in the batch
+    OUT_OF_SEQUENCE = "out_of_sequence"    # the batch does not extend this validator's log
+    NO_SIGNATURE = "no_signature"          # a faulty validator (crashed, rejecting) gave no valid signature
+    INVALID_QUANTITY = "invalid_quantity"
+    INVALID_PRICE = "invalid_price"
+    SELF_TRADE = "self_trade"
+    UNKNOWN_ACCOUNT = "unknown_account"
+    ORDER_MISMATCH = "order_mismatch"
+    PRICE_OUTSIDE_LIMIT = "price_outside_limit"
+    QUANTITY_EXCEEDS_ORDER = "quantity_exceeds_order"
+    UNKNOWN_ORDER = "unknown_order"
+    OVERFILL = "overfill"
+    UNKNOWN_INSTRUMENT = "unknown_instrument"
+    INSOLVENT = "insolvent"
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRejection:
+    """One validator's refusal to sign a batch: the code, the trade it names (None for the whole batch), detail."""
+
+    validator: str
+    code: RejectionCode
+    trade_id: int | None
+    detail: str
+
+    def __str__(self) -> str:
+        where = f"trade {self.trade_id}: " if self.trade_id is not None else ""
+        return f"{where}{self.code}: {self.detail}" if self.detail else f"{where}{self.code}"
 
 
 class BatchRejected(ConsensusError):
-    """A batch did not get a quorum certificate; `bad_trades` maps trade id -> reason given by validators."""
+    """A batch did not get a quorum certificate: its `sequence`, the `trade_ids` validators refused (sorted), the
+    most common `reason` among the refusals, and `detail`; `rejections` holds every validator's BatchRejection."""
 
-    def __init__(self, height: int, signatures: int, quorum: int, reasons: Mapping[str, str]) -> None:
-        bad: dict[int, str] = {}
-        for reason in reasons.values():
-            head, _, rest = reason.partition(": ")
-            if head.startswith("trade ") and head[6:].isdigit():
-                bad.setdefault(int(head[6:]), rest)
-        shown = "; ".join(f"{k}: {v}" for k, v in sorted(reasons.items()))
-        super().__init__(f"batch {height} not certified: {signatures} signatures, quorum is {quorum} ({shown})")
-        self.height = height
-        self.reasons = dict(reasons)
-        self.bad_trades = bad
+    def __init__(self, sequence: int, trade_ids: tuple[int, ...], reason: RejectionCode, detail: str, *,
+                 signatures: int = 0, quorum: int = 0, rejections: tuple[BatchRejection, ...] = ()) -> None:
+        super().__init__(f"batch {sequence} not certified: {signatures} signatures, quorum is {quorum} ({detail})")
+        self.sequence = sequence
+        self.trade_ids = tuple(trade_ids)
+        self.reason = reason
+        self.detail = detail
+        self.signatures = signatures
+        self.quorum = quorum
+        self.rejections = tuple(rejections)
+
+    @classmethod
+    def from_rejections(cls, sequence: int, signatures: int, quorum: int,
+                        rejections: Sequence[BatchRejection]) -> "BatchRejected":
+        counts = Counter(r.code for r in rejections)
+        reason = max(counts, key=lambda c: (counts[c], -[r.code for r in rejections].index(c))) if counts \
+            else RejectionCode.NO_SIGNATURE
+        trade_ids = tuple(sorted({r.trade_id for r in rejections if r.trade_id is not None}))
+        detail = "; ".join(f"{r.validator}: {r}" for r in sorted(rejections, key=lambda r: r.validator))
+        return cls(sequence, trade_ids, reason, detail, signatures=signatures, quorum=quorum,
+                   rejections=tuple(rejections))
+
+    @property
+    def height(self) -> int:
+        """The batch's sequence (its log height)."""
+        return self.sequence
+
+    @property
+    def reasons(self) -> dict[str, str]:
+        """Validator name -> its refusal as text."""
+        return {r.validator: str(r) for r in self.rejections}
+
+    @property
+    def bad_trades(self) -> dict[int, str]:
+        """Trade id -> the first refusal naming it, as 'code: detail'."""
+        out: dict[int, str] = {}
+        for r in self.rejections:
+            if r.trade_id is not None:
+                out.setdefault(r.trade_id, f"{r.code}: {r.detail}")
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,18 +238,19 @@ class Committee:
         block = self.log.next_block(trades)
         digest = block.digest(self.domain)
         signatures: dict[str, bytes] = {}
-        reasons: dict[str, str] = {}
+        rejections: list[BatchRejection] = []
         for node in self.nodes:
-            reason = self._batch_problem(node, block)
-            sig = node.sign_batch(digest, block.height, reason)
+            problem = self._batch_problem(node, block)
+            sig = node.sign_batch(digest, block.height, None if problem is None else f"{problem[0]}: {problem[2]}")
             if sig is not None and try_recover(digest, sig) == node.address:
                 signatures[node.address] = sig
             else:
-                reasons[node.name] = reason or f"{node.behaviour}: no signature"
+                rejections.append(BatchRejection(node.name, RejectionCode.NO_SIGNATURE, None, str(node.behaviour))
+                                  if problem is None else BatchRejection(node.name, *problem))
         if len(signatures) < self.quorum:
             for node in self.nodes:  # the signatures are discarded here, so the batch can never be certified
                 node.unlock(block.height, digest)
-            raise BatchRejected(block.height, len(signatures), self.quorum, reasons)
+            raise BatchRejected.from_rejections(block.height, len(signatures), self.quorum, rejections)
         certified = block.with_qc(QuorumCertificate.build(digest, signatures))
         self.log.append(certified)
         for node in self.nodes:
@@ -193,7 +259,12 @@ class Committee:
         return certified
 
     @staticmethod
-    def _batch_problem(node: ConsensusNode, block: LogBlock) -> str | None:
+    def _batch_problem(node: ConsensusNode, block: LogBlock) -> tuple[RejectionCode, int | None, str] | None:
+        """(code, trade id or None, detail) of what `node` finds wrong with the batch, or None."""
         if block.height != node.log.height + 1 or block.parent_hash != node.log.head_hash:
-            return f"out_of_sequence: node is at height {node.log.height}"
-        return node.check_pretraded(block.trades)
+            return RejectionCode.OUT_OF_SEQUENCE, None, f"node is at height {node.log.height}"
+        problem = node.pretraded_problem(block.trades)
+        if problem is None:
+            return None
+        tid, code, detail = problem
+        return RejectionCode(code), tid, detail

@@ -14,8 +14,11 @@ from market_sim.simulation.latency import LatencyModel, parse_duration, parse_la
 
 __all__ = ["ConsensusConfig", "PROTOCOLS", "BFT_PROTOCOLS"]
 
-PROTOCOLS = ("majority", "bft", "streamlet", "raft")
-BFT_PROTOCOLS = ("bft", "streamlet")
+from market_sim.consensus.protocols import PROTOCOL_TYPES  # noqa: E402
+
+# The shipped protocols' names, derived from the registry (ConsensusConfig itself checks the live registry).
+PROTOCOLS = PROTOCOL_TYPES.names()
+BFT_PROTOCOLS = tuple(n for n, p in PROTOCOL_TYPES.all().items() if p.tolerates == "third")
 CRASH_BEHAVIOURS = (Behaviour.HONEST, Behaviour.CRASHED, Behaviour.DELAYED)  # all that raft tolerates
 
 
@@ -51,9 +54,10 @@ class ConsensusConfig:
         if not 0 <= self.byzantine <= self.nodes:
             raise ConfigError(f"must be between 0 and nodes={self.nodes}", key="byzantine", value=self.byzantine)
         protocol = str(self.protocol).lower()
-        if protocol not in PROTOCOLS:
-            raise ConfigError("unknown protocol; choose one of " + ", ".join(PROTOCOLS), key="protocol",
+        if protocol not in PROTOCOL_TYPES:
+            raise ConfigError("unknown protocol; choose one of " + ", ".join(PROTOCOL_TYPES), key="protocol",
                               value=self.protocol)
+        tolerates = PROTOCOL_TYPES.get(protocol).tolerates
         object.__setattr__(self, "protocol", protocol)
         object.__setattr__(self, "behaviour", parse_behaviour(self.behaviour))
         behaviours = {}
@@ -74,20 +78,21 @@ class ConsensusConfig:
                               "partition) as well", key="loss", value=self.loss)
         assignment = self.assignment()
         faulty = sum(1 for b in assignment if b is not Behaviour.HONEST)
-        if protocol == "raft":  # Raft's code has no Byzantine behaviours to play, so no allow_unsafe here
+        if tolerates == "crash":  # Raft's code has no Byzantine behaviours to play, so no allow_unsafe here
             for b in assignment:
                 if b not in CRASH_BEHAVIOURS:
-                    raise ConsensusError(f"raft tolerates crash faults only; use bft or streamlet for {b}")
+                    raise ConsensusError(f"{protocol} tolerates crash faults only; use "
+                                         f"{' or '.join(n for n in PROTOCOL_TYPES if PROTOCOL_TYPES.get(n).tolerates == 'third')} for {b}")
         if not self.allow_unsafe:
-            if protocol in BFT_PROTOCOLS and 3 * faulty >= self.nodes:
+            if tolerates == "third" and 3 * faulty >= self.nodes:
                 raise ConsensusError(
                     f"{protocol} tolerates f Byzantine nodes only when f < n/3 (n >= 3f+1): "
                     f"f={faulty} needs n >= {3 * faulty + 1}, got n={self.nodes}")
-            if protocol == "majority" and 2 * faulty >= self.nodes:
+            if tolerates == "half" and 2 * faulty >= self.nodes:
                 raise ConsensusError(f"majority vote needs fewer than n/2 faulty nodes: f={faulty}, n={self.nodes}")
-            if protocol == "raft" and 2 * faulty >= self.nodes:
+            if tolerates == "crash" and 2 * faulty >= self.nodes:
                 raise ConsensusError(
-                    f"raft tolerates f crashed nodes only when f < n/2 (n >= 2f+1): "
+                    f"{protocol} tolerates f crashed nodes only when f < n/2 (n >= 2f+1): "
                     f"f={faulty} needs n >= {2 * faulty + 1}, got n={self.nodes}")
 
     @property
@@ -100,7 +105,7 @@ class ConsensusConfig:
         """Signatures a certificate needs: 2f+1 for n = 3f+1 (BFT), a strict majority for 'majority' and 'raft'
         (Raft commits on a majority of n = 2f+1 and its certificate carries that majority's signatures)."""
         n = self.nodes
-        if self.protocol in ("majority", "raft"):
+        if PROTOCOL_TYPES.get(self.protocol).tolerates in ("half", "crash"):
             return n // 2 + 1
         if self.protocol == "streamlet":
             return math.ceil(2 * n / 3)

@@ -119,13 +119,18 @@ class ConsensusNode:
 
     def check_pretraded(self, trades: Sequence[Trade]) -> str | None:
         """Honest judgement of a batch of trades this node must have approved before execution."""
+        problem = self.pretraded_problem(trades)
+        return None if problem is None else f"trade {problem[0]}: {problem[1]}: {problem[2]}"
+
+    def pretraded_problem(self, trades: Sequence[Trade]) -> tuple[int, str, str] | None:
+        """check_pretraded as (trade id, code, detail): the first trade of the batch this node refuses."""
         seen: set[int] = set()
         for trade in trades:
             tid = trade.trade_id
             if tid in self.state.final_ids or tid in seen:
-                return f"trade {tid}: duplicate_trade: already approved"
+                return tid, "duplicate_trade", "already approved"
             if self.pretrade.get(tid) != trade:
-                return f"trade {tid}: not_approved: this validator did not approve this trade before execution"
+                return tid, "not_approved", "this validator did not approve this trade before execution"
             seen.add(tid)
         return None
 

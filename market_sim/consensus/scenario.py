@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from market_sim.consensus.cluster import Cluster
 from market_sim.consensus.config import PROTOCOLS, ConsensusConfig
+from market_sim.consensus.results import ConsensusSectionResult
 from market_sim.consensus.network import Partition
 from market_sim.simulation.params import build_params, param
 from market_sim.simulation.scenario import ParseContext, Section, register_section
@@ -62,22 +63,10 @@ def _config(cfg: ConsensusParams, seed: int) -> ConsensusConfig:
                            partitions=partitions, batch_size=cfg.batch_size, seed=seed)
 
 
-def _behaviours_text(behaviours: dict[str, str]) -> str:
-    """'all honest', or the Byzantine members by behaviour: '2 equivocate (v1, v4)'."""
-    if not behaviours:
-        return "all honest"
-    by: dict[str, list[str]] = {}
-    for node, behaviour in behaviours.items():
-        by.setdefault(behaviour, []).append(node)
-    return "; ".join(f"{len(nodes)} {b} ({', '.join(nodes)})" for b, nodes in by.items())
-
-
 class ConsensusSection(Section):
     name = "consensus"
     description = "every trade approved by a validator committee with Byzantine members, then ordered and certified"
-    headline = (("trades_finalized", "trades finalized"), ("batches_finalized", "batches finalized"),
-                ("trades_rejected_by_validators", "rejected by validators"),
-                ("finality_latency_ms_p50", "finality p50 (ms)"), ("trade_log_verified", "trade log verified"))
+    result = ConsensusSectionResult  # what finish() reports (sim.metrics["consensus"])
     params = ConsensusParams
 
     def parse(self, raw: Any, ctx: ParseContext) -> ConsensusParams:
@@ -120,19 +109,15 @@ class ConsensusSection(Section):
         sim.extra_files["trade_log.json"] = json.dumps(log.to_json(), indent=1).encode()
         sim.extra_files["consensus_summary.json"] = json.dumps(summary, indent=2).encode()
         lat = summary["latency_ms"]
-        sim.metrics.update({
-            "validators": f"{cfg.validators} ({_behaviours_text(summary['behaviours'])}), quorum {summary['quorum']}",
-            "consensus_protocol": cfg.protocol,
-            "trades_finalized": summary["finalized"], "trades_rejected_by_validators": len(result.refused),
-            "trades_pending_at_end": pending, "batches_finalized": summary["batches"],
-            "finality_latency_ms_p50": lat["p50"], "finality_latency_ms_p99": lat["p99"],
-            "pretrade_vote_ms_p50": summary["pretrade_latency_ms"]["p50"],
-            "consensus_messages_per_batch": summary["messages_per_batch"],
-            "consensus_rounds": summary["rounds"], "equivocations_detected": summary["equivocations_seen"],
-            "trade_log_verified": "yes" if summary["logs_verified"] else "NO",
-            "honest_logs_agree": "yes" if summary["honest_logs_agree"] else "NO",
-            "trade_log_head": summary["head_hash"],
-        })
+        sim.metrics["consensus"] = ConsensusSectionResult(
+            trades_finalized=summary["finalized"], batches_finalized=summary["batches"],
+            trades_rejected_by_validators=len(result.refused), finality_latency_ms_p50=lat.get("p50"),
+            trade_log_verified=bool(summary["logs_verified"]), protocol=cfg.protocol, validators=cfg.validators,
+            quorum=summary["quorum"], byzantine=dict(summary["behaviours"]), trades_pending_at_end=pending,
+            finality_latency_ms_p99=lat.get("p99"), pretrade_vote_ms_p50=summary["pretrade_latency_ms"].get("p50"),
+            messages_per_batch=float(summary["messages_per_batch"]), rounds=summary["rounds"],
+            equivocations_detected=summary["equivocations_seen"],
+            honest_logs_agree=bool(summary["honest_logs_agree"]), trade_log_head=summary["head_hash"])
 
 
 register_section(ConsensusSection())

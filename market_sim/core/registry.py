@@ -1,9 +1,10 @@
 """One registry type for every extension kind: agent types, price processes, venue kinds, mechanisms, scenario sections,
 scenarios, consensus protocols, deploy steps.
 
-Each entry has a name, the registered object, one line of help, and the module that registered it (the plug-in), so
-`market-sim agents`, the docs and the API list the same things from one place, and an unknown name is answered with
-the choices.
+Each entry has a name, the registered object, its help (the first paragraph of its docstring unless given), its
+parameter dataclass (`params=`, else the object's `Params` class, else its `params` attribute when that is a class),
+and the module that registered it (the plug-in), so `market-sim agents`, the docs and the API list the same things
+from one place, and an unknown name is answered with the choices.
 """
 
 from __future__ import annotations
@@ -28,11 +29,23 @@ class Entry(Generic[T]):
     obj: T
     help: str
     plugin: str  # the module that registered it, e.g. "market_sim.defi.agents"
+    params: type | None = None  # the parameter dataclass (fields with defaults and help), if it has one
 
 
-def _first_line(obj: object) -> str:
-    doc = inspect.getdoc(obj) or ""
-    return doc.strip().splitlines()[0] if doc.strip() else ""
+def _first_paragraph(obj: object) -> str:
+    """The first paragraph of `obj`'s own docstring, on one line ('' without one; an inherited one does not count)."""
+    doc = obj.__dict__.get("__doc__") if isinstance(obj, type) else getattr(obj, "__doc__", None)
+    if not isinstance(doc, str) or not doc.strip():
+        return ""
+    return " ".join(inspect.cleandoc(doc).split("\n\n")[0].split())
+
+
+def _params_of(obj: object) -> type | None:
+    for attr in ("Params", "params"):
+        value = getattr(obj, attr, None)
+        if isinstance(value, type):
+            return value
+    return None
 
 
 class Registry(Generic[T]):
@@ -44,22 +57,27 @@ class Registry(Generic[T]):
         self._entries: dict[str, Entry[T]] = {}
 
     @overload
-    def register(self, obj: T, *, name: str | None = None, help: str | None = None) -> T: ...
+    def register(self, obj: T, *, name: str | None = None, help: str | None = None, params: type | None = None,
+                 plugin: str | None = None) -> T: ...
     @overload
-    def register(self, obj: None = None, *, name: str | None = None,
-                 help: str | None = None) -> Callable[[T], T]: ...
+    def register(self, obj: None = None, *, name: str | None = None, help: str | None = None,
+                 params: type | None = None, plugin: str | None = None) -> Callable[[T], T]: ...
 
-    def register(self, obj: Any = None, *, name: str | None = None, help: str | None = None) -> Any:
+    def register(self, obj: Any = None, *, name: str | None = None, help: str | None = None,
+                 params: type | None = None, plugin: str | None = None) -> Any:
         """Register `obj` under `name` (default: its `name_attr` attribute); usable as `@registry.register` or
-        `@registry.register(name=...)`. Registering a name again replaces the entry (a plug-in may override)."""
+        `@registry.register(name=...)`. `help`, `params` and `plugin` default to what `obj` says (docstring, Params,
+        __module__). Registering a name again replaces the entry (a plug-in may override)."""
         if obj is None:
-            return lambda o: self.register(o, name=name, help=help)
+            return lambda o: self.register(o, name=name, help=help, params=params, plugin=plugin)
         key = name if name is not None else getattr(obj, self.name_attr, "")
         if not key or not isinstance(key, str):
             raise ConfigError(f"a {self.what} needs a non-empty {self.name_attr}", key=self.name_attr,
                               value=getattr(obj, "__name__", obj))
-        plugin = getattr(obj, "__module__", None) or ""
-        self._entries[key] = Entry(key, obj, help if help is not None else _first_line(obj), plugin)
+        if plugin is None:
+            plugin = getattr(obj, "__module__", None) or getattr(type(obj), "__module__", "") or ""
+        self._entries[key] = Entry(key, obj, help if help is not None else _first_paragraph(obj), plugin,
+                                   params if params is not None else _params_of(obj))
         return obj
 
     def get(self, name: object, key: str | None = None) -> T:
@@ -70,9 +88,10 @@ class Registry(Generic[T]):
                               key=key or self.what, value=name)
         return entry.obj
 
-    def entry(self, name: str) -> Entry[T]:
-        self.get(name)
-        return self._entries[name]
+    def entry(self, name: str, key: str | None = None) -> Entry[T]:
+        """The whole entry (help, params, plug-in) registered as `name`; the same error as get() otherwise."""
+        self.get(name, key)
+        return self._entries[name]  # type: ignore[index]
 
     def names(self) -> tuple[str, ...]:
         """Registered names in registration order."""
@@ -84,6 +103,17 @@ class Registry(Generic[T]):
 
     def entries(self) -> tuple[Entry[T], ...]:
         return tuple(self._entries.values())
+
+    def pop(self, name: str, *default: Any) -> Any:
+        """Remove the entry `name` and return its object (a test or a plug-in unloading its kinds)."""
+        if name in self._entries:
+            return self._entries.pop(name).obj
+        if default:
+            return default[0]
+        self.get(name)
+
+    def __getitem__(self, name: str) -> T:
+        return self.get(name)
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries

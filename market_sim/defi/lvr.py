@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from market_sim.core.errors import ConfigError
 from market_sim.defi.events import BlockProduced
+from market_sim.defi.results import LvrSectionResult
 from market_sim.defi.world import world_of
 from market_sim.simulation.params import param
 from market_sim.simulation.scenario import ParseContext, Section, register_section
@@ -83,8 +84,7 @@ class LvrSection(Section):
 
     name = "lvr"
     description = "loss-versus-rebalancing of an AMM pool vs the σ²/8 theory"
-    headline = (("lvr.ratio", "LVR / theory (σ²/8)"), ("lvr.ratio_stderr", "ratio std. error"),
-                ("lvr.measured", "LVR measured (quote)"), ("lvr.theory", "LVR theory (quote)"))
+    result = LvrSectionResult  # what finish() reports (sim.metrics["lvr"])
     params = LvrConfig
 
     def parse(self, raw: Any, ctx: ParseContext) -> LvrConfig:
@@ -122,11 +122,10 @@ class LvrSection(Section):
     def finish(self, sim: "Simulation", config: LvrConfig) -> None:
         tracker: LvrTracker = sim.lvr_tracker
         r = tracker.result()
-        sim.metrics.update({
-            "lvr.steps": r.steps, "lvr.measured": round(r.measured, 6), "lvr.theory": round(r.theory, 6),
-            "lvr.ratio": round(r.ratio, 4), "lvr.ratio_stderr": round(r.ratio_stderr, 4),
-            "lvr.lp_value_change": round(r.lp_change, 6), "lvr.hodl_value_change": round(r.hodl_change, 6),
-        })
+        sim.metrics["lvr"] = LvrSectionResult(
+            ratio=round(r.ratio, 4), ratio_stderr=round(r.ratio_stderr, 4), measured=round(r.measured, 6),
+            theory=round(r.theory, 6), steps=r.steps, lp_value_change=round(r.lp_change, 6),
+            hodl_value_change=round(r.hodl_change, 6))
         cum_m = cum_t = 0.0
         rows = []
         for t, m, th in tracker.steps():

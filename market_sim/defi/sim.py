@@ -10,6 +10,7 @@ run every account's chain entries are reconciled with the chains (`defi.reconcil
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from market_sim.core.errors import ConfigError
@@ -18,6 +19,8 @@ from market_sim.defi import lvr as _lvr  # noqa: F401  (registers the [lvr] sect
 from market_sim.defi.agents import (
     DEFI_AGENT_KINDS, BookAmmArbitrageur, BridgeArbitrageur, DefiAgent, InventoryArbitrageur, PriceArbitrageur)
 from market_sim.defi.events import BlockProduced, ChainTransaction
+from market_sim.defi.results import (
+    BridgeResult, ChainResult, DefiAgentResult, DefiSectionResult, FinalPass, PriceGap)
 from market_sim.defi.world import (
     AmmVenueParams, BridgeConfig, ChainConfig, DefiConfig, DefiTableKeys, DefiWorld, parse_defi, world_of)
 from market_sim.simulation.params import build_params
@@ -58,9 +61,7 @@ class DefiSection(Section):
 
     name = "defi"
     description = "in-process chains, AMM pools, a quorum-attested bridge and DeFi agents"
-    headline = (("defi.arbitrage_pnl", "arbitrage PnL (quote)"), ("defi.arbitrageurs", "arbitrageurs"),
-                ("defi.swaps", "swaps"), ("bridge.transfers", "bridge transfers"),
-                ("price_gap_bps.final", "price gap at end (bps)"), ("bridge.supply_ok", "bridge supply ok"))
+    result = DefiSectionResult  # what finish() reports (sim.metrics["defi"])
 
     def parameters(self) -> list[tuple[str, type]]:
         return [("defi", DefiTableKeys), ("[[defi.chains]]", ChainConfig), ("defi.bridge", BridgeConfig)]
@@ -92,25 +93,25 @@ class DefiSection(Section):
     def finish(self, sim: "Simulation", config: DefiConfig) -> None:
         world = world_of(sim)
         _sample_prices(sim, world)
-        _agent_results(sim)
-        _bridge_results(sim, world)
-        for name, rt in world.runtimes.items():
-            stats = world.chain_stats.get(name, _ChainStats())
-            sim.metrics[f"chain.{name}.blocks"] = stats.blocks
-            sim.metrics[f"chain.{name}.transactions"] = stats.transactions
-            sim.metrics[f"chain.{name}.gas_used"] = stats.gas_used
-            sim.metrics[f"chain.{name}.clock_ahead_max_s"] = rt.clock_ahead_max
+        agents, arb_pnl, arbs = _agent_results(sim)
+        bridge = _bridge_results(sim, world)
+        stats = {name: world.chain_stats.get(name, _ChainStats()) for name in world.runtimes}
+        chains = {name: ChainResult(st.blocks, st.transactions, st.gas_used, world.runtimes[name].clock_ahead_max)
+                  for name, st in stats.items()}
         gaps = [abs(r["gap_bps"]) for r in sim.tables.get("price_gap", []) if r.get("gap_bps") is not None]
-        if gaps:
-            sim.metrics["price_gap_bps.mean"] = round(sum(gaps) / len(gaps), 3)
-            sim.metrics["price_gap_bps.max"] = round(max(gaps), 3)
-            sim.metrics["price_gap_bps.final"] = round(gaps[-1], 3)
-        sim.metrics["defi.swaps"] = sum(s.transactions for s in world.chain_stats.values())
-        _lp_metrics(sim, world)
-        _final_arbitrage_check(sim, world)
-        if len(world.runtimes) > 1:
-            sim.metrics["bridge.supply_ok_after_final_pass"] = world.supply_ok()
-        _reconcile(sim, world)
+        gap = PriceGap(final=round(gaps[-1], 3), mean=round(sum(gaps) / len(gaps), 3),
+                       max=round(max(gaps), 3)) if gaps else None
+        swaps = sum(st.transactions for st in stats.values())
+        lp = _lp_results(sim, world)
+        final_pass = _final_arbitrage_check(sim, world)
+        if bridge is not None:
+            bridge = dataclasses.replace(bridge, supply_ok_after_final_pass=bool(world.supply_ok()))
+        checked, differences = _reconcile(sim, world)
+        sim.metrics["defi"] = DefiSectionResult(arbitrage_pnl=round(arb_pnl, 6), arbitrageurs=arbs, swaps=swaps,
+                                                bridge=bridge, price_gap_bps=gap, agents=agents, chains=chains,
+                                                lp_pnl_vs_hodl=lp, final_pass=final_pass,
+                                                accounts_reconciled=not differences, accounts_checked=checked,
+                                                account_differences=differences)
         _write_price_files(sim)
 
 
@@ -136,33 +137,35 @@ def _record_transaction(sim: "Simulation", ev: ChainTransaction) -> None:
                                       "batch": None, "gas_used": ev.gas_used, "status": ev.status})
 
 
-def _reconcile(sim: "Simulation", world: DefiWorld) -> None:
-    """Every account's chain entries against the chains (after the final pass): "OK" or how many differ."""
+def _reconcile(sim: "Simulation", world: DefiWorld) -> tuple[int, int]:
+    """Every account's chain entries against the chains (after the final pass): (accounts checked, differences);
+    each difference is a row of the defi_reconciliation table."""
     checked, mismatches = world.reconcile()
-    sim.metrics["defi.accounts_checked"] = checked
-    sim.metrics["defi.reconciliation"] = "OK" if not mismatches else f"{len(mismatches)} differences"
     for m in mismatches:
         sim.record("defi_reconciliation", {"account": m.account, "asset": m.asset, "booked": str(m.booked),
                                            "on_chain": str(m.actual), "difference": str(m.difference)})
+    return checked, len(mismatches)
 
 
-def _agent_results(sim: "Simulation") -> None:
+def _agent_results(sim: "Simulation") -> tuple[dict[str, DefiAgentResult], float, int]:
+    """Every DeFi agent's row in defi_agents; its figures; the arbitrageurs' PnL sum (quote, net of gas) and count."""
     arb_pnl, arbs = 0.0, 0
+    out: dict[str, DefiAgentResult] = {}
     for agent in sim.agents:
         if isinstance(agent, DefiAgent):
             row = agent.report()
             sim.record("defi_agents", row)
-            for key in ("pnl", "swaps", "gas_cost", "bridge_transfers"):
-                value = row[key]
-                sim.metrics[f"defi.{agent.id}.{key}"] = round(value, 6) if isinstance(value, float) else value
+            out[agent.id] = DefiAgentResult(pnl=round(row["pnl"], 6), swaps=row["swaps"],
+                                            gas_cost=round(row["gas_cost"], 6),
+                                            bridge_transfers=row["bridge_transfers"])
             if isinstance(agent, _ARBITRAGEURS):
                 arb_pnl, arbs = arb_pnl + row["pnl"], arbs + 1
-    sim.metrics["defi.arbitrage_pnl"] = round(arb_pnl, 6)  # the headline of arbitrage scenarios (quote, net of gas)
-    sim.metrics["defi.arbitrageurs"] = arbs
+    return out, arb_pnl, arbs
 
 
-def _bridge_results(sim: "Simulation", world: DefiWorld) -> None:
-    """Every transfer as a row; flows per direction and asset, pending count and the supply bound as metrics."""
+def _bridge_results(sim: "Simulation", world: DefiWorld) -> BridgeResult | None:
+    """Every transfer as a row; with two chains or more, flows per direction and asset, pending count and the
+    supply bound."""
     names = {rt.chain.chain_id: name for name, rt in world.runtimes.items()}
     assets: dict[str, str] = {}
     for toks in world.tokens.values():
@@ -174,23 +177,24 @@ def _bridge_results(sim: "Simulation", world: DefiWorld) -> None:
             "asset": assets.get(t.relay.token, "?"), "sender": t.sender, "amount": str(t.relay.amount),
             "received": str(t.received), "fee": str(t.fee)})
     if len(world.runtimes) < 2:
-        return
+        return None
     during_run = [t for t in world.relayer.transfers if t.sent_at > 0]  # time 0 is the set-up funding
-    sim.metrics["bridge.transfers"] = len(during_run)
-    sim.metrics["bridge.pending"] = len(world.relayer.pending)
-    sim.metrics["bridge.supply_ok"] = world.supply_ok()
+    flows: dict[str, float] = {}
     for t in during_run:
         asset = assets.get(t.relay.token, "?")
         decimals = world.instrument.base_decimals if asset == "base" else world.instrument.quote_decimals
-        key = f"bridge.flow.{names[t.relay.source_chain_id]}->{names[t.dest_chain_id]}.{asset}"
-        sim.metrics[key] = round(sim.metrics.get(key, 0.0) + t.relay.amount / 10**decimals, 6)
+        key = f"{names[t.relay.source_chain_id]}->{names[t.dest_chain_id]}.{asset}"
+        flows[key] = round(flows.get(key, 0.0) + t.relay.amount / 10**decimals, 6)
+    return BridgeResult(transfers=len(during_run), supply_ok=bool(world.supply_ok()),
+                        pending=len(world.relayer.pending), flows=flows)
 
 
-def _lp_metrics(sim: "Simulation", world: DefiWorld) -> None:
+def _lp_results(sim: "Simulation", world: DefiWorld) -> dict[str, float]:
     """Each pool's liquidity provider: value of its share now against holding the deposited tokens (quote)."""
     inst = world.instrument
     price = world.price_fraction(sim.fundamental(inst.symbol) or 0.0)
     q = 10**inst.quote_decimals
+    out = {}
     for name, venue in world.venues.items():
         base, quote, liquidity = world.lp_deposits[name]
         pair = venue.amm.pair(venue.info.address)
@@ -198,14 +202,15 @@ def _lp_metrics(sim: "Simulation", world: DefiWorld) -> None:
         pool = venue.refresh()
         value = (pool.quote + pool.base * price) * liquidity / supply
         hodl = quote + base * price
-        sim.metrics[f"lp.{name}.pnl_vs_hodl"] = round(float(value - hodl) / q, 6)
+        out[name] = round(float(value - hodl) / q, 6)
+    return out
 
 
-def _final_arbitrage_check(sim: "Simulation", world: DefiWorld) -> None:
+def _final_arbitrage_check(sim: "Simulation", world: DefiWorld) -> FinalPass | None:
     """Deliver pending bridge transfers, arbitrage the first two AMM pools once more and check the band."""
     names = list(world.venues)
     if len(names) < 2:
-        return
+        return None
     world.relayer.flush()
     price = sim.fundamental(world.instrument.symbol) or world.venues[names[0]].price_float()
     trades = world.arbitrage_pass(names[0], names[1], price)
@@ -213,11 +218,11 @@ def _final_arbitrage_check(sim: "Simulation", world: DefiWorld) -> None:
     costs = world.arbitrage_costs(names[0], names[1], price, 130_000)
     from market_sim.defi.arbitrage import best_cross_pool_trade
 
-    sim.metrics["final_pass.trades"] = len(trades)
-    sim.metrics["final_pass.gap_bps"] = round((max(a.price_float(), b.price_float())
-                                               / min(a.price_float(), b.price_float()) - 1) * 1e4, 3)
-    sim.metrics["final_pass.fee_band_bps"] = round((1 / ((1 - a.fee_bps / 1e4) * (1 - b.fee_bps / 1e4)) - 1) * 1e4, 3)
-    sim.metrics["final_pass.no_arbitrage"] = best_cross_pool_trade((a.pool, b.pool), fixed_costs=costs) is None
+    return FinalPass(
+        trades=len(trades),
+        gap_bps=round((max(a.price_float(), b.price_float()) / min(a.price_float(), b.price_float()) - 1) * 1e4, 3),
+        fee_band_bps=round((1 / ((1 - a.fee_bps / 1e4) * (1 - b.fee_bps / 1e4)) - 1) * 1e4, 3),
+        no_arbitrage=best_cross_pool_trade((a.pool, b.pool), fixed_costs=costs) is None)
 
 
 def _sample_prices(sim: "Simulation", world: DefiWorld) -> None:

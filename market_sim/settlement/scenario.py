@@ -23,6 +23,7 @@ from market_sim.core.errors import ConfigError
 from market_sim.core.events import Trade
 from market_sim.settlement.batch import SettlementMode
 from market_sim.settlement.reconcile import ReconciliationReport, reconcile
+from market_sim.settlement.results import SettlementSectionResult
 from market_sim.settlement.setup import SettlementStack, build_stack
 from market_sim.simulation.params import build_params, param
 from market_sim.simulation.scenario import ParseContext, Section, register_section
@@ -66,9 +67,7 @@ _RUNS: "weakref.WeakKeyDictionary[Simulation, SettlementRun]" = weakref.WeakKeyD
 class SettlementSection(Section):
     name = "settlement"
     description = "validator committee + on-chain settlement of every trade, then reconciliation"
-    headline = (("trades_settled", "settled trades"), ("settlement_batches", "settled batches"),
-                ("reconciliation", "reconciliation"), ("trades_rejected_by_validators", "rejected by validators"),
-                ("gas_per_settled_trade", "gas per settled trade"))
+    result = SettlementSectionResult  # what finish() reports (sim.metrics["settlement"])
     params = SettlementParams
 
     def parse(self, raw: Any, ctx: ParseContext) -> SettlementParams:
@@ -139,23 +138,17 @@ class SettlementSection(Section):
             if not d.approved:
                 sim.record("consensus_rejections", {"trade_id": d.trade.trade_id, "reason": d.reason})
         settled = p.settled_count
-        sim.metrics.update({
-            "settlement_chain": chain_name,
-            "settlement_contract": venue.client.address,
-            "validators": f"{cfg.validators} ({cfg.byzantine} {cfg.behaviour}), quorum {committee.quorum}",
-            "trades_rejected_by_validators": sum(1 for d in decisions if not d.approved),
-            "trades_settled": settled,
-            "trades_failed_settlement": len(p.failed),
-            "settlement_batches": len(p.batches),
-            "settlement_reverts": len(p.reverts),
-            "ledger_corrections": len(p.corrections),
-            "gas_per_settled_trade": round(p.gas_used / settled) if settled else None,
-            "settled_trades_per_second": round(settled / seconds, 1) if seconds > 0 else None,
-            "trade_log_verified": "yes" if log_ok else "NO",
-            "log_roots_equal_chain_roots": "yes" if roots_match else "NO",
-            "reconciliation": "OK" if run.report.ok and roots_match and log_ok and p.accounted()
-                              else f"FAILED ({len(run.report.differences)} differences)",
-        })
+        reconciled = run.report.ok and roots_match and log_ok and p.accounted()
+        sim.metrics["settlement"] = SettlementSectionResult(
+            trades_settled=settled, settlement_batches=len(p.batches), reconciled=bool(reconciled),
+            trades_rejected_by_validators=sum(1 for d in decisions if not d.approved),
+            gas_per_settled_trade=round(p.gas_used / settled) if settled else None,
+            reconciliation_differences=len(run.report.differences), chain=chain_name,
+            contract=venue.client.address, validators=cfg.validators, byzantine=cfg.byzantine,
+            behaviour=str(cfg.behaviour), quorum=committee.quorum, trades_failed_settlement=len(p.failed),
+            settlement_reverts=len(p.reverts), ledger_corrections=len(p.corrections),
+            settled_trades_per_second=round(settled / seconds, 1) if seconds > 0 else None,
+            trade_log_verified=bool(log_ok), log_roots_equal_chain_roots=bool(roots_match))
         sim.extra_files["reconciliation.txt"] = (run.report.summary() + "\n").encode()
         sim.extra_files["trade_log.json"] = json.dumps(log.to_json(), indent=1).encode()
         sim.extra_files["settlement_reverts.txt"] = ("\n".join(p.reverts) + "\n").encode()

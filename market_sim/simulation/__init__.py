@@ -7,7 +7,8 @@ Extension points (used by the consensus, settlement and DeFi packages):
 - price processes: subclass `PriceProcess`, `register_process_type`;
 - scenarios: `market_sim/<package>/scenarios/*.toml` are found by name, or `register_scenario(name, path)`;
 - on the running `Simulation`: `every(period, fn)`, `send(src, dst, fn, *args)`, `on_venue_events(fn)`,
-  `record(table, row)`, `metrics[...]`, `trade_validator`, `add_venue`, `add_agent`.
+  `record(table, row)`, `metrics[section name] = <its SectionResult dataclass>` (simulation.metrics),
+  `trade_validator`, `add_venue`, `add_agent`.
 """
 
 from market_sim.simulation.agents import Agent, Fill, agent_types, register_agent_type

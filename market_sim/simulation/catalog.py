@@ -14,8 +14,9 @@ from pathlib import Path
 
 import market_sim
 from market_sim.core.errors import ConfigError
+from market_sim.core.registry import Registry
 
-__all__ = ["ScenarioEntry", "register_scenario", "scenarios", "resolve_scenario"]
+__all__ = ["ScenarioEntry", "SCENARIOS", "register_scenario", "scenarios", "resolve_scenario"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +27,8 @@ class ScenarioEntry:
     package: str
 
 
-_REGISTERED: dict[str, ScenarioEntry] = {}
+# Scenarios registered from code (the shipped files are discovered, see scenarios()).
+SCENARIOS: Registry[ScenarioEntry] = Registry("scenario", name_attr="name")
 
 
 def register_scenario(name: str, path: str | Path, description: str | None = None, package: str = "") -> None:
@@ -34,8 +36,8 @@ def register_scenario(name: str, path: str | Path, description: str | None = Non
     p = Path(path)
     if not p.is_file():
         raise ConfigError("scenario file not found", key=f"scenario {name}", value=str(p))
-    _REGISTERED[name] = ScenarioEntry(name, p, description if description is not None else _description(p),
-                                      package)
+    entry = ScenarioEntry(name, p, description if description is not None else _description(p), package)
+    SCENARIOS.register(entry, help=entry.description, plugin=package)
 
 
 def _description(path: Path) -> str:
@@ -56,7 +58,7 @@ def _discovered() -> dict[str, ScenarioEntry]:
 
 def scenarios() -> dict[str, ScenarioEntry]:
     """Every named scenario, sorted by name (registered ones override discovered files of the same name)."""
-    entries = _discovered() | _REGISTERED
+    entries = _discovered() | SCENARIOS.all()
     return dict(sorted(entries.items()))
 
 

@@ -8,6 +8,7 @@ from market_sim.core.events import Event, OrderAccepted, Trade
 from market_sim.core.orders import CancelOrder, ModifyOrder, NewOrder
 
 if TYPE_CHECKING:
+    from market_sim.simulation.metrics import MarketResult
     from market_sim.simulation.runner import Simulation
 
 __all__ = ["Recorder", "TABLE_COLUMNS"]
@@ -144,34 +145,38 @@ class Recorder:
             out[name] = {c: list(v) for c, v in zip(cols, values)}
         return out
 
-    def metrics(self) -> dict[str, Any]:
-        """Headline figures: counts, volume and price range per symbol, PnL per agent group."""
+    def result(self) -> "MarketResult":
+        """The market's figures as a typed result: counts, volume and price range per symbol, PnL per agent group."""
+        from market_sim.simulation.metrics import MarketResult, SymbolStats
+
         sim = self.sim
-        per_symbol: dict[str, dict[str, Any]] = {}
-        for t in self.trades:
-            s = per_symbol.setdefault(t[3], {"trades": 0, "volume": 0, "first_price": t[11], "min_price": t[11],
-                                              "max_price": t[11], "last_price": t[11]})
-            s["trades"] += 1
-            s["volume"] += t[5]
-            s["min_price"] = min(s["min_price"], t[11])
-            s["max_price"] = max(s["max_price"], t[11])
-            s["last_price"] = t[11]
+        per_symbol: dict[str, list] = {}  # symbol -> [trades, volume, first, min, max, last]
+        for ts, venue, trade_id, symbol, price, quantity, *_, price_value in self.trades:
+            s = per_symbol.get(symbol)
+            if s is None:
+                per_symbol[symbol] = [1, quantity, price_value, price_value, price_value, price_value]
+                continue
+            s[0] += 1
+            s[1] += quantity
+            s[3] = min(s[3], price_value)
+            s[4] = max(s[4], price_value)
+            s[5] = price_value
         groups: dict[str, float] = {}
-        for row in self._final_pnl_rows():
-            groups[row[1]] = groups.get(row[1], 0.0) + row[7]
-        return {
-            "scenario": sim.scenario.name,
-            "seed": sim.seed,
-            "duration_ns": sim.scenario.duration,
-            "agents": len(sim.agents),
-            "orders": sum(1 for o in self.orders if o[3] == "new"),
-            "commands": len(self.orders),
-            "trades": len(self.trades),
-            "volume": sum(t[5] for t in self.trades),
-            "symbols": {k: {kk: (round(vv, 6) if isinstance(vv, float) else vv) for kk, vv in v.items()}
-                        for k, v in sorted(per_symbol.items())},
-            "pnl_by_group": {k: round(v, 6) for k, v in sorted(groups.items())},
-        }
+        for agent, group, kind, symbol, position, cash, mark, pnl, fills, volume in self._final_pnl_rows():
+            groups[group] = groups.get(group, 0.0) + pnl
+        return MarketResult(
+            scenario=sim.scenario.name, seed=sim.seed, duration_ns=sim.scenario.duration, agents=len(sim.agents),
+            orders=sum(1 for o in self.orders if o[3] == "new"), commands=len(self.orders), trades=len(self.trades),
+            volume=sum(t[5] for t in self.trades),
+            symbols={k: SymbolStats(n, vol, *(round(x, 6) for x in prices))
+                     for k, (n, vol, *prices) in sorted(per_symbol.items())},
+            pnl_by_group={k: round(v, 6) for k, v in sorted(groups.items())})
+
+    def metrics(self) -> dict[str, Any]:
+        """The market result as metrics.json renders it (the runner adds the run's speed and section results)."""
+        from market_sim.simulation.metrics import to_json
+
+        return to_json(self.result())
 
 
 _EVENT_NAMES = {"OrderRejected": "rejected", "OrderCancelled": "cancelled", "OrderModified": "modified",

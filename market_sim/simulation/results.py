@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from market_sim.core.errors import ConfigError, MarketSimError
+from market_sim.simulation.metrics import RunResults, metrics_json, results_from_json
 from market_sim.simulation.recorder import TABLE_COLUMNS
 from market_sim.simulation.runner import RunOutcome
 
@@ -268,7 +269,7 @@ class RunWriter:
         if self.state != "claimed":
             raise RuntimeError(f"run {self.run_id} was already {self.state}")
         sc = outcome.scenario
-        metrics = dict(outcome.metrics)
+        metrics = metrics_json(outcome.metrics)  # typed section results rendered; the index keeps the same JSON
         params = {"overrides": self.overrides, "source": sc.source}
         self.state = "writing"
         self.index.add(RunRecord(self.run_id, sc.name, params, sc.seed, self.started.isoformat(),
@@ -278,7 +279,7 @@ class RunWriter:
         files = write_tables(outcome.tables, folder, fmt)
         for name, data in outcome.extra_files.items():
             (folder / name).write_bytes(data)
-        (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True, default=str) + "\n")
+        (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str) + "\n")
         (folder / "scenario.json").write_text(json.dumps(sc.raw, indent=2, sort_keys=True, default=str) + "\n")
         src = Path(sc.source) if sc.source else None
         if src is not None and src.suffix == ".toml" and src.is_file():
@@ -339,7 +340,8 @@ def write_run(outcome: RunOutcome, root: str | Path | None = None, *, overrides:
 
 @dataclass(frozen=True, slots=True)
 class RunData:
-    """A stored run: its tables as DataFrames, metrics and the effective scenario table."""
+    """A stored run: its tables as DataFrames, metrics (metrics.json as written), `results` (the same, typed) and
+    the effective scenario table."""
 
     run_id: str
     path: Path
@@ -360,6 +362,12 @@ class RunData:
     @property
     def error(self) -> str | None:
         return self.info.get("error")
+
+    @property
+    def results(self) -> RunResults:
+        """The run's typed results: results.market.trades, results["consensus"].trade_log_verified, ... (a run
+        stored before typed results gives its market figures typed and its other figures in results.legacy)."""
+        return results_from_json(self.metrics)
 
     def __getitem__(self, table: str) -> pd.DataFrame:
         return self.tables[table]

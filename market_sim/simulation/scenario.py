@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from market_sim.core.clock import NS_PER_SECOND
 from market_sim.core.errors import ConfigError, MarketSimError
 from market_sim.core.instruments import Instrument
+from market_sim.core.registry import Registry
 from market_sim.simulation import agents as _agents  # noqa: F401  (registers the built-in agent kinds)
 from market_sim.simulation.agents.base import AGENT_TYPES
 from market_sim.simulation.latency import LatencyModel, parse_latency
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Scenario", "InstrumentConfig", "AgentConfig", "ProcessConfig", "LatencyConfig", "OutputConfig",
     "Section", "ParseContext", "register_section", "sections", "load_scenario", "parse_scenario",
-    "apply_overrides", "parse_override", "SHIPPED_PLUGINS", "plugin_providing", "builtin_sections",
+    "apply_overrides", "parse_override", "SHIPPED_PLUGINS", "SECTIONS", "plugin_providing", "builtin_sections",
 ]
 
 
@@ -136,15 +137,16 @@ class Section:
     prepare(sim, config)   before venues are built (e.g. set sim.trade_validator)
     install(sim, config)   after venues and agents exist, before the run (subscribe with sim.on_venue_events,
                            schedule periodic work with sim.every, deliver messages with sim.send)
-    finish(sim, config)    after the run, before results are written (sim.record(table, row), sim.metrics[...])
+    finish(sim, config)    after the run, before results are written (sim.record(table, row), and the typed
+                           result: sim.metrics[name] = <the section's SectionResult dataclass>)
     """
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     array: ClassVar[bool] = False  # True for [[name]] sections (a list of tables)
-    # The run summary leads with these metrics: (metric key, label); one '*' in a key matches any part of a
-    # name (e.g. 'defi.*.pnl') and replaces the '*' in its label.
-    headline: ClassVar[tuple[tuple[str, str], ...]] = ()
+    # The section's result dataclass (a market_sim.simulation.metrics.SectionResult): finish() stores one in
+    # sim.metrics[name]; metrics.json and the run summary are rendered from it, headline figures first.
+    result: ClassVar[type | None] = None
     params: ClassVar[type | None] = None  # the section's parameter dataclass, listed by `market-sim agents`
 
     def parameters(self) -> list[tuple[str, type]]:
@@ -185,13 +187,13 @@ def plugin_providing(registry: str, kind: object) -> str | None:
         except ImportError:
             continue
     if registry == "agent":
-        where = AGENT_TYPES.all()[kind].__module__ if kind in AGENT_TYPES.all() else None
+        where = AGENT_TYPES.entry(kind).plugin if kind in AGENT_TYPES else None
     elif registry == "process":
-        where = PROCESS_TYPES.all()[kind].__module__ if kind in PROCESS_TYPES.all() else None
+        where = PROCESS_TYPES.entry(kind).plugin if kind in PROCESS_TYPES else None
     elif registry == "venue":
         where = venue_module(kind)
     else:
-        where = type(_SECTIONS[kind]).__module__ if kind in _SECTIONS else None
+        where = SECTIONS.entry(kind).plugin if kind in SECTIONS else None
     if where is None:
         return None
     for module in SHIPPED_PLUGINS:
@@ -223,7 +225,8 @@ def builtin_sections() -> dict[str, tuple[str, type | None]]:
     }
 
 
-_SECTIONS: dict[str, Section] = {}
+SECTIONS: Registry[Section] = Registry("scenario section", name_attr="name")
+_SECTIONS = SECTIONS  # the old name (a mapping-like view: `in`, iteration, pop)
 
 
 def register_section(section: Section) -> Section:
@@ -231,13 +234,16 @@ def register_section(section: Section) -> Section:
     if not section.name or section.name in _BUILTIN:
         raise ConfigError("section name must be non-empty and not a built-in section", key="section",
                           value=section.name)
-    _SECTIONS[section.name] = section
-    return section
+    if section.result is not None:  # so load_run() reads this section's figures back as its result type
+        from market_sim.simulation.metrics import RESULT_TYPES
+
+        RESULT_TYPES.register(section.result, name=section.name)
+    return SECTIONS.register(section, help=section.description or None, params=section.params)
 
 
 def sections() -> dict[str, Section]:
     """Registered extension sections by name."""
-    return dict(_SECTIONS)
+    return SECTIONS.all()
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -470,7 +476,7 @@ def parse_scenario(raw: Mapping[str, Any], *, base_dir: Path | None = None, sour
             importlib.import_module(module)
         except ImportError as exc:
             raise ConfigError(f"cannot import plugin ({exc})", key="scenario.plugins", value=module) from None
-    known_sections = set(_BUILTIN) | set(_SECTIONS)
+    known_sections = set(_BUILTIN) | set(SECTIONS)
     for key in raw:
         if key not in known_sections:
             shown = raw[key] if not isinstance(raw[key], (dict, list)) else "..."
@@ -489,7 +495,7 @@ def parse_scenario(raw: Mapping[str, Any], *, base_dir: Path | None = None, sour
     output = build_params(OutputConfig, _table(raw, "output"), "output")
     ctx.parsed.update(session=session, latency=latency, agents=agents, output=output)
     extensions: dict[str, Any] = {}
-    for name, section in _SECTIONS.items():
+    for name, section in SECTIONS.all().items():
         if name in raw:
             value = raw[name]
             if section.array and not (isinstance(value, list) and all(isinstance(v, Mapping) for v in value)):

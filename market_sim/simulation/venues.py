@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from market_sim.core.errors import ConfigError
 from market_sim.core.events import Event
 from market_sim.core.instruments import Instrument
+from market_sim.core.registry import Registry
 
 if TYPE_CHECKING:
     from market_sim.simulation.runner import Simulation
 
 __all__ = [
-    "Quote", "Venue", "VenueConfig", "OrderBookVenue", "register_venue_type", "venue_types", "venue_type_info", "venue_module",
+    "Quote", "Venue", "VenueConfig", "OrderBookVenue", "register_venue_type", "VENUE_TYPES", "venue_types", "venue_type_info", "venue_module",
     "build_venue",
 ]
 
@@ -127,39 +128,36 @@ class _VenueType:
     description: str = ""
 
 
-_VENUE_TYPES: dict[str, _VenueType] = {}
+VENUE_TYPES: Registry[_VenueType] = Registry("venue kind")
 
 
 def register_venue_type(kind: str, factory: VenueFactory, check: ParamsCheck | None = None, *,
                         params: type | None = None, description: str = "") -> None:
     """Add a venue kind: factory(sim, config) builds it; check(params, where) validates extra keys at load time;
     `params` (a parameter dataclass) and `description` document the kind in `market-sim agents`."""
-    _VENUE_TYPES[kind] = _VenueType(factory, check, params, description)
+    VENUE_TYPES.register(_VenueType(factory, check, params, description), name=kind, help=description,
+                         params=params, plugin=getattr(factory, "__module__", None) or "")
 
 
 def venue_module(kind: str) -> str | None:
     """The module that registered a venue kind (its factory's module), or None for an unknown kind."""
-    t = _VENUE_TYPES.get(kind)
-    return None if t is None else getattr(t.factory, "__module__", None)
+    return VENUE_TYPES.entry(kind).plugin or None if kind in VENUE_TYPES else None
 
 
 def venue_type_info(kind: str) -> tuple[str, type | None]:
     """(description, parameter dataclass or None) of a registered venue kind."""
-    t = _VENUE_TYPES[kind]
-    return t.description, t.params
+    e = VENUE_TYPES.entry(kind)
+    return e.help, e.params
 
 
 def venue_types() -> list[str]:
     """Registered venue kinds."""
-    return sorted(_VENUE_TYPES)
+    return sorted(VENUE_TYPES)
 
 
 def check_venue_params(kind: str, params: dict[str, Any], where: str) -> dict[str, Any]:
     """Validate a venue's kind-specific keys."""
-    if kind not in _VENUE_TYPES:
-        raise ConfigError(f"unknown venue kind; choose one of {', '.join(venue_types())}", key=f"{where}.kind",
-                          value=kind)
-    check = _VENUE_TYPES[kind].check
+    check = VENUE_TYPES.get(kind, f"{where}.kind").check
     if check is not None:
         return check(params, where)
     if params:
@@ -170,7 +168,7 @@ def check_venue_params(kind: str, params: dict[str, Any], where: str) -> dict[st
 
 def build_venue(sim: "Simulation", config: VenueConfig) -> Venue:
     """Build a venue of a registered kind."""
-    return _VENUE_TYPES[config.kind].factory(sim, config)
+    return VENUE_TYPES.get(config.kind, "kind").factory(sim, config)
 
 
 register_venue_type(

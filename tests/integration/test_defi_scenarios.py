@@ -14,7 +14,7 @@ from market_sim.defi.arbitrage import best_cross_pool_trade
 from market_sim.defi.ledger import pool_account
 from market_sim.defi.sim import world_of
 from market_sim.simulation.catalog import resolve_scenario
-from market_sim.simulation.results import write_run
+from market_sim.simulation.results import load_run, write_run
 from market_sim.simulation.runner import Simulation
 from market_sim.simulation.scenario import load_scenario
 
@@ -38,7 +38,8 @@ def test_bridged_supply_never_exceeds_locked(cross_chain) -> None:
     for c in checks:
         assert c.wrapped_supply <= c.locked
         assert c.wrapped_supply == c.locked  # nothing pending after the final pass flushed the bridge
-    assert outcome.metrics["bridge.supply_ok"] is True and outcome.metrics["bridge.supply_ok_after_final_pass"]
+    bridge = outcome.metrics["defi"].bridge
+    assert bridge.supply_ok is True and bridge.supply_ok_after_final_pass is True
 
 
 def test_agents_only_decide_trades_that_pay_their_known_costs(cross_chain) -> None:
@@ -63,7 +64,7 @@ def test_final_pass_leaves_prices_inside_the_no_arbitrage_band(cross_chain) -> N
     band = (1 - a.fee_bps / 1e4) * (1 - b.fee_bps / 1e4)
     ratio = a.price_float() / b.price_float()
     assert band * 0.995 <= ratio <= 1 / band / 0.995  # fees, plus the gas that a closing trade must beat
-    assert outcome.metrics["final_pass.no_arbitrage"] is True
+    assert outcome.metrics["defi"].final_pass.no_arbitrage is True
 
 
 def test_results_have_price_gap_plot_and_csv_and_per_agent_figures(cross_chain, tmp_path: Path) -> None:
@@ -73,14 +74,14 @@ def test_results_have_price_gap_plot_and_csv_and_per_agent_figures(cross_chain, 
     assert (folder / "price_gap.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     header = (folder / "price_gap.csv").read_text().splitlines()[0].split(",")
     assert header == ["ts", "true_price", "amm-A", "amm-B", "exchange", "gap_bps"]
-    m = outcome.metrics
-    for agent in ("arb-inventory-1", "arb-bridge-1", "arb-book-1", "noise-A-1", "lp-A-1", "lp-B-1"):
-        assert {f"defi.{agent}.{k}" for k in ("pnl", "swaps", "gas_cost", "bridge_transfers")} <= set(m)
-    assert m["chain.A.blocks"] == 4 * 60 // 12 and m["chain.B.blocks"] == 4 * 60 // 2
+    d = outcome.metrics["defi"]
+    assert {"arb-inventory-1", "arb-bridge-1", "arb-book-1", "noise-A-1", "lp-A-1", "lp-B-1"} <= set(d.agents)
+    assert load_run(folder).results["defi"] == d  # metrics.json gives the same typed result back
+    assert d.chains["A"].blocks == 4 * 60 // 12 and d.chains["B"].blocks == 4 * 60 // 2
     # the summary's headline: the arbitrageurs' PnL summed (quote, after gas), over exactly the three arbitrageurs
     arbs = ("arb-inventory-1", "arb-bridge-1", "arb-book-1")
-    assert m["defi.arbitrageurs"] == 3
-    assert m["defi.arbitrage_pnl"] == pytest.approx(sum(m[f"defi.{a}.pnl"] for a in arbs), abs=1e-5)
+    assert d.arbitrageurs == 3
+    assert d.arbitrage_pnl == pytest.approx(sum(d.agents[a].pnl for a in arbs), abs=1e-5)
 
 
 def test_liquidity_providers_hold_their_pool_share(cross_chain) -> None:
@@ -98,8 +99,8 @@ def test_liquidity_providers_hold_their_pool_share(cross_chain) -> None:
 def test_order_book_trades_settle_on_chain(cross_chain) -> None:
     _, outcome = cross_chain
     m = outcome.metrics
-    assert m["trades"] > 0 and m["trades_settled"] == m["trades"]
-    assert m["reconciliation"] == "OK"
+    assert m["trades"] > 0 and m["settlement"].trades_settled == m["trades"]
+    assert m["settlement"].reconciled is True
 
 
 def test_chain_transactions_record_every_swap_lp_and_bridge_transaction(cross_chain) -> None:
@@ -118,7 +119,7 @@ def test_chain_transactions_record_every_swap_lp_and_bridge_transaction(cross_ch
         return sum(1 for r in defi if r["chain"] == chain and r["kind"] == kind and status in (None, r["status"]))
 
     swaps = outcome.tables["defi_swaps"]
-    final_legs = outcome.metrics["final_pass.trades"]  # one leg per chain, executed after the run's blocks
+    final_legs = outcome.metrics["defi"].final_pass.trades  # one leg per chain, executed after the run's blocks
     for chain in ("A", "B"):
         mine = [s for s in swaps if s["chain"] == chain]
         assert count(chain, "swap", "ok") == sum(s["ok"] for s in mine) + final_legs
@@ -138,7 +139,7 @@ def test_chain_clocks_follow_simulated_time(cross_chain) -> None:
     world = world_of(sim)
     end = sim.scenario.duration // 10**9
     for name, rt in world.runtimes.items():
-        lead = outcome.metrics[f"chain.{name}.clock_ahead_max_s"]
+        lead = outcome.metrics["defi"].chains[name].clock_ahead_max_s
         assert 0 <= lead <= 5  # bursts of a few transactions (e.g. an LP's approve, approve, addLiquidity at 0 s)
         assert rt.epoch + end <= rt.chain.timestamp <= rt.epoch + end + lead + 10  # + the final pass's transactions
         venue = next(v for v in world.venues.values() if v.runtime is rt)
@@ -149,19 +150,21 @@ def test_chain_clocks_follow_simulated_time(cross_chain) -> None:
 def test_amm_lvr_ratio_is_near_one() -> None:
     sim, outcome = _run("amm-lvr", "20min")
     m = outcome.metrics
-    assert m["lvr.steps"] == 100
-    assert abs(m["lvr.ratio"] - 1) < 4 * m["lvr.ratio_stderr"] + 0.05
+    lvr = m["lvr"]
+    assert lvr.steps == 100
+    assert abs(lvr.ratio - 1) < 4 * lvr.ratio_stderr + 0.05
     arb = next(a for a in sim.agents if isinstance(a, PriceArbitrageur))
     assert arb.decisions and all(d.expected_net > 0 for d in arb.decisions)
     assert "lvr.png" in outcome.extra_files and "lvr.csv" in outcome.extra_files
     assert world_of(sim).supply_ok()  # one chain: nothing bridged, the bound holds trivially
-    assert m["defi.reconciliation"] == "OK"
+    assert m["defi"].accounts_reconciled is True and m["defi"].account_differences == 0
 
 
 def test_accounts_reconcile_with_the_chains_and_hold_every_swap(cross_chain) -> None:
     sim, outcome = cross_chain
     world = world_of(sim)
-    assert outcome.metrics["defi.reconciliation"] == "OK" and outcome.metrics["defi.accounts_checked"] > 50
+    result = outcome.metrics["defi"]
+    assert result.accounts_reconciled is True and result.account_differences == 0 and result.accounts_checked > 50
     assert world.reconcile()[1] == []
     swaps = [s for s in outcome.tables["defi_swaps"] if s["ok"]]
     for name, venue in world.venues.items():
@@ -169,7 +172,7 @@ def test_accounts_reconcile_with_the_chains_and_hold_every_swap(cross_chain) -> 
         chain = venue.runtime.name
         assert (pool.balance(f"WETH@{chain}"), pool.balance(f"USDC@{chain}")) == (venue.pool.base, venue.pool.quote)
         # every mined swap of the run, plus the final pass's leg on this pool, is one of the pool's fills
-        legs = outcome.metrics["final_pass.trades"]
+        legs = result.final_pass.trades
         assert pool.position(f"ETH/USDC@{chain}").fills == sum(s["venue"] == name for s in swaps) + legs
     for agent in (a for a in sim.agents if isinstance(a, DefiAgent)):
         fills = sum(p.fills for s, p in agent.account.positions.items() if "@" in s)

@@ -34,16 +34,16 @@ def test_engine_consensus_settlement_reconcile(nodes, byzantine, behaviour):
 def test_settlement_demo_scenario_reconciles(tmp_path):
     sc = load_scenario(resolve_scenario("settlement-demo"), ["scenario.duration=120s"])
     outcome = Simulation(sc).run()
-    m = outcome.metrics
-    assert m["reconciliation"] == "OK", outcome.extra_files["reconciliation.txt"]
-    assert m["trades_settled"] > 100 and m["trades_failed_settlement"] == 0
-    assert m["log_roots_equal_chain_roots"] == "yes" and m["trade_log_verified"] == "yes"
-    assert m["gas_per_settled_trade"] < 20_000
-    assert len(outcome.tables["settlement_batches"]) == m["settlement_batches"]
+    m = outcome.metrics["settlement"]
+    assert m.reconciled is True, outcome.extra_files["reconciliation.txt"]
+    assert m.trades_settled > 100 and m.trades_failed_settlement == 0
+    assert m.log_roots_equal_chain_roots is True and m.trade_log_verified is True
+    assert m.gas_per_settled_trade < 20_000
+    assert len(outcome.tables["settlement_batches"]) == m.settlement_batches
     txs = pd.DataFrame(outcome.tables["chain_transactions"])
     batches = pd.DataFrame(outcome.tables["settlement_batches"])
-    assert list(txs["kind"]) == ["settle"] * m["settlement_batches"]
-    assert list(txs["batch"]) == list(batches["sequence"]) == list(range(1, m["settlement_batches"] + 1))
+    assert list(txs["kind"]) == ["settle"] * m.settlement_batches
+    assert list(txs["batch"]) == list(batches["sequence"]) == list(range(1, m.settlement_batches + 1))
     assert list(txs["gas_used"]) == list(batches["gas_used"]) and txs["gas_used"].min() > 0
     assert all(h.startswith("0x") and len(h) == 66 for h in txs["tx_hash"])
 

@@ -37,6 +37,9 @@ class Protocol:
     """A consensus protocol run by every node of a Cluster; subclasses implement the message handlers."""
 
     name: ClassVar[str] = ""
+    # Byzantine fault bound the protocol is safe under: "third" (f < n/3, quorum certificates), "half" (f < n/2),
+    # or "crash" (crash faults only, f < n/2). ConsensusConfig checks a committee against it.
+    tolerates: ClassVar[str] = "third"
 
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster

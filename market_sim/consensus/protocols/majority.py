@@ -43,6 +43,7 @@ class Commit:
 
 class MajorityVote(Protocol):
     name = "majority"
+    tolerates = "half"
 
     def __init__(self, cluster) -> None:  # noqa: ANN001
         super().__init__(cluster)

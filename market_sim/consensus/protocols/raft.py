@@ -111,6 +111,7 @@ class _Replica:
 
 class Raft(Protocol):
     name = "raft"
+    tolerates = "crash"
 
     def __init__(self, cluster) -> None:  # noqa: ANN001
         super().__init__(cluster)

@@ -115,9 +115,9 @@ def test_runs_table_fits_the_terminal(tmp_path: Path, columns: int) -> None:
 
 
 # ---- summaries ---------------------------------------------------------------------------------------------------
-def _summary(metrics: dict, width: int = 80) -> str:
-    import market_sim.consensus.scenario  # noqa: F401  (shares trades_rejected_by_validators with [settlement])
-    import market_sim.defi.sim  # noqa: F401  (registers [defi] and [lvr] and their headline figures)
+def _summary(metrics: object, width: int = 80) -> str:
+    import market_sim.consensus.scenario  # noqa: F401  (registers [consensus] before [settlement], as a run does)
+    import market_sim.defi.sim  # noqa: F401  (registers [lvr] and [defi] and their result types)
     import market_sim.settlement.scenario  # noqa: F401
 
     buf = io.StringIO()
@@ -130,55 +130,78 @@ def _summary(metrics: dict, width: int = 80) -> str:
     return buf.getvalue()
 
 
-BASE = {"scenario": "x", "seed": 3, "duration_ns": 120 * 10**9, "agents": 1, "events": 26, "wall_seconds": 0.5,
-        "events_per_second": 52.0}
+def _results(sections: dict, **market: object) -> object:
+    from market_sim.simulation.metrics import MarketResult, RunResults
+
+    m = MarketResult(**{"scenario": "x", "seed": 3, "duration_ns": 120 * 10**9, "agents": 1, **market})
+    return RunResults(m, events=26, wall_seconds=0.5, events_per_second=52.0, sections=sections)
+
+
+def _labels(text: str) -> list[str]:
+    return [line.split("│")[1].strip() for line in text.splitlines() if "│" in line]
 
 
 def test_amm_lvr_summary_leads_with_the_ratio_and_has_no_order_book_rows() -> None:
-    text = _summary({**BASE, "orders": 0, "trades": 0, "volume": 0, "lvr.ratio": 0.9768, "lvr.ratio_stderr": 0.3447,
-                     "lvr.measured": 2.79, "lvr.theory": 2.86, "defi.arb-1.pnl": 0.8691, "defi.swaps": 10,
-                     "defi.arbitrage_pnl": 0.8691, "defi.arbitrageurs": 1,
-                     "lvr.steps": 10, "pnl_by_group": {"arb": -0.0001}, "symbols": {"ETH/USD": {"trades": 0}}})
+    from market_sim.defi.results import DefiAgentResult, DefiSectionResult, LvrSectionResult
+    from market_sim.simulation.metrics import SymbolStats
+
+    lvr = LvrSectionResult(ratio=0.9768, ratio_stderr=0.3447, measured=2.79, theory=2.86, steps=10)
+    defi = DefiSectionResult(arbitrage_pnl=0.8691, arbitrageurs=1, swaps=10,
+                             agents={"arb-1": DefiAgentResult(0.8691, 10, 0.01, 0)})
+    text = _summary(_results({"defi": defi, "lvr": lvr}, pnl_by_group={"arb": -0.0001},
+                             symbols={"ETH/USD": SymbolStats(0, 0, 0.0, 0.0, 0.0, 0.0)}))
     lines = [line for line in text.splitlines() if "│" in line]
-    labels = [line.split("│")[1].strip() for line in lines]
+    labels = _labels(text)
     assert labels[:4] == ["scenario", "seed", "simulated", "LVR / theory (σ²/8)"]
     assert "0.9768" in lines[3]
-    assert labels[7:9] == ["arbitrage PnL (quote)", "arbitrageurs"]  # then the [defi] headline
+    assert labels[7:10] == ["arbitrage PnL (quote)", "arbitrageurs", "swaps"]  # then the [defi] headline
     assert "orders" not in labels and "trades" not in labels and "volume (lots)" not in labels
     assert "instruments" not in text  # no per-symbol table without trades
     assert "-0.00" not in text and "0.00" in text
-    assert "lvr.ratio " not in text  # a headline figure is not repeated under "more metrics"
-    assert "lvr.steps" in text
+    assert labels.count("LVR / theory (σ²/8)") == 1  # a headline figure is not repeated with the others
+    assert "LVR steps" in labels and "agent arb-1 PnL (quote)" in labels
+    assert "bridge transfers" not in labels  # a single chain: no bridge figures at all
 
 
 def test_settlement_summary_leads_with_settled_trades_batches_and_reconciliation() -> None:
-    text = _summary({**BASE, "orders": 900, "trades": 300, "volume": 4_000, "trades_settled": 300,
-                     "settlement_batches": 4, "reconciliation": "OK", "gas_per_settled_trade": 31_000,
-                     "trades_rejected_by_validators": 2, "validators": "4 (1 equivocate (v2)), quorum 3"})
-    labels = [line.split("│")[1].strip() for line in text.splitlines() if "│" in line]
-    assert labels[3:6] == ["settled trades", "settled batches", "reconciliation"]
+    from market_sim.settlement.results import SettlementSectionResult
+
+    settlement = SettlementSectionResult(trades_settled=300, settlement_batches=4, reconciled=True,
+                                         trades_rejected_by_validators=2, gas_per_settled_trade=31_000,
+                                         validators=4, byzantine=1, behaviour="equivocate", quorum=3)
+    text = _summary(_results({"settlement": settlement}, orders=900, trades=300, volume=4_000))
+    labels = _labels(text)
+    assert labels[3:6] == ["settled trades", "settled batches", "reconciliation ok"]
     assert labels.index("orders") > labels.index("gas per settled trade")  # order-book figures after the headline
-    assert "{" not in text and "'" not in text
+    assert "{" not in text and "'" not in text and "True" not in text
 
 
-def test_headline_patterns_match_one_name_part() -> None:
-    from market_sim.simulation.scenario import _SECTIONS, Section, register_section
+def test_nested_headline_figures_lead_and_only_sections_in_the_run_show() -> None:
+    from market_sim.defi.results import BridgeResult, ChainResult, DefiSectionResult, PriceGap
 
-    class Desk(Section):
-        name = "test_desk"
-        headline = (("desk.filled", "filled"), ("desk.*.pnl", "PnL of *"))
+    defi = DefiSectionResult(arbitrage_pnl=1.5, arbitrageurs=2, swaps=7,
+                             bridge=BridgeResult(transfers=3, supply_ok=True, flows={"A->B.base": 1.25}),
+                             price_gap_bps=PriceGap(final=4.5, mean=3.0, max=9.0),
+                             chains={"A": ChainResult(5, 7, 900, 0.0)})
+    rows = run_cli.headline_rows(_results({"defi": defi}))
+    assert [(path, label) for path, label, _ in rows] == [
+        ("defi.arbitrage_pnl", "arbitrage PnL (quote)"), ("defi.arbitrageurs", "arbitrageurs"),
+        ("defi.swaps", "swaps"), ("defi.bridge.transfers", "bridge transfers"),
+        ("defi.bridge.supply_ok", "bridge supply ok"), ("defi.price_gap_bps.final", "price gap (bps) at end")]
+    labels = _labels(_summary(_results({"defi": defi})))
+    assert "chain A blocks" in labels and "bridge flows" in labels and "trades finalized" not in labels
 
-    register_section(Desk())
-    try:
-        rows = run_cli.headline_rows({"desk.filled": 3, "desk.a.pnl": 1.5, "desk.b.pnl": -2.0, "desk.a.b.pnl": 9,
-                                      "desk..pnl": 0})
-        absent = run_cli.headline_rows({"desk.a.pnl": 1.5})  # the section's first figure is missing: not this run
-    finally:
-        _SECTIONS.pop("test_desk")
-    assert [r for r in rows if r[0].startswith("desk")] == [("desk.filled", "filled", 3),
-                                                             ("desk.a.pnl", "PnL of a", 1.5),
-                                                             ("desk.b.pnl", "PnL of b", -2.0)]
-    assert not [r for r in absent if r[0].startswith("desk")]
+
+def test_a_run_stored_before_typed_results_still_shows() -> None:
+    legacy = {"scenario": "x", "seed": 3, "duration_ns": 120 * 10**9, "agents": 1, "orders": 5, "trades": 2,
+              "volume": 9, "events": 26, "wall_seconds": 0.5, "events_per_second": 52.0,
+              "symbols": {"A": {"trades": 2, "volume": 9, "first_price": 1.0, "min_price": 1.0, "max_price": 1.5,
+                                "last_price": 1.5}},
+              "pnl_by_group": {"noise": 0.0}, "trade_log_verified": "yes", "defi.arb-1.pnl": 0.5}
+    text = _summary(legacy)
+    labels = _labels(text)
+    assert labels[:3] == ["scenario", "seed", "simulated"] and "trades" in labels
+    assert "more metrics" in text and "trade_log_verified" in labels and "defi.arb-1.pnl" in labels
 
 
 def test_figures_render_without_reprs_or_negative_zero() -> None:
@@ -188,12 +211,17 @@ def test_figures_render_without_reprs_or_negative_zero() -> None:
     assert run_cli._fmt(["a", 1_000]) == "a, 1,000" and run_cli._fmt(True) == "yes"
 
 
-def test_consensus_validators_figure_is_text_not_a_dict_repr() -> None:
-    from market_sim.consensus.scenario import _behaviours_text
+def test_consensus_validators_figures_are_typed_and_print_as_text() -> None:
+    from market_sim.consensus.results import ConsensusSectionResult
 
-    assert _behaviours_text({}) == "all honest"
-    assert _behaviours_text({"v1": "equivocate", "v4": "equivocate", "v6": "crashed"}) == \
-        "2 equivocate (v1, v4); 1 crashed (v6)"
+    c = ConsensusSectionResult(trades_finalized=3, batches_finalized=1, trades_rejected_by_validators=0,
+                               finality_latency_ms_p50=1.5, trade_log_verified=False, protocol="bft", validators=7,
+                               quorum=5, byzantine={"v1": "equivocate", "v4": "equivocate"})
+    text = _summary(_results({"consensus": c}))
+    lines = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in text.splitlines() if "│" in line}
+    assert lines["trade log verified"] == "NO" and lines["validators"] == "7" and lines["quorum"] == "5"
+    assert lines["Byzantine validators"] == "v1 equivocate, v4 equivocate"
+    assert "{" not in text and "'" not in text
 
 
 # ---- agents ------------------------------------------------------------------------------------------------------
@@ -241,7 +269,7 @@ def test_a_plugins_agent_type_appears_with_its_parameters() -> None:
     try:
         flat = " ".join(runner.invoke(app, ["agents", "--only", "agents"]).output.split())
     finally:
-        AGENT_TYPES._classes.pop("test_twap")
+        AGENT_TYPES.pop("test_twap")
     assert "test_twap" in flat and "Slices a parent order evenly over time." in flat
     assert "slices integer 12 child orders per parent; >= 1" in flat
     assert "venue kinds" not in flat

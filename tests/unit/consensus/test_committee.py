@@ -136,3 +136,22 @@ def test_a_refused_batch_leaves_no_lock_so_a_corrected_one_certifies() -> None:
     assert "not_approved" in err.value.bad_trades[2] and all(not n.locks for n in c.nodes)
     block = c.certify_batch([claims[0][0]])  # re-batched without the offending trade, same sequence
     assert block.height == 1 and len(block.qc.signatures) == 3
+
+
+def test_a_rejected_batch_carries_structured_reasons() -> None:
+    from market_sim.consensus.committee import BatchRejection, RejectionCode
+
+    c = _committee()
+    claims = [_claim(tid=i) for i in (1, 2)]
+    for claim in claims:
+        assert c.validate_trade(*claim) is None
+    c.certify_batch([claims[0][0]])
+    stranger = _claim(tid=9)[0]
+    with pytest.raises(BatchRejected) as err:
+        c.certify_batch([claims[0][0], stranger])  # trade 1 is final already: every honest validator says so
+    e = err.value
+    assert (e.sequence, e.trade_ids, e.reason) == (2, (1,), RejectionCode.DUPLICATE_TRADE)
+    assert {r.code for r in e.rejections} == {RejectionCode.DUPLICATE_TRADE}
+    assert all(isinstance(r, BatchRejection) and r.trade_id == 1 and r.detail == "already approved"
+               for r in e.rejections)
+    assert e.bad_trades == {1: "duplicate_trade: already approved"} and e.height == 2

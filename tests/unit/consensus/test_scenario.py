@@ -6,7 +6,7 @@ import pytest
 
 from market_sim.core.errors import ConfigError, MarketSimError
 from market_sim.simulation.catalog import resolve_scenario
-from market_sim.simulation.results import write_run
+from market_sim.simulation.results import load_run, write_run
 from market_sim.simulation.runner import Simulation
 from market_sim.simulation.scenario import load_scenario
 
@@ -18,13 +18,14 @@ def test_byzantine_validators_scenario_writes_log_rejections_and_latency(tmp_pat
     outcome = Simulation(sc).run()
     rec = write_run(outcome, tmp_path, overrides=SMALL)
     folder = tmp_path / rec.run_id
-    m = outcome.metrics
-    assert m["trade_log_verified"] == "yes" and m["honest_logs_agree"] == "yes"
-    trades = len(outcome.tables["trades"]) if isinstance(outcome.tables["trades"], list) else m["trades"]
-    assert m["trades_finalized"] + m["trades_pending_at_end"] == trades > 0
+    c = outcome.metrics["consensus"]
+    assert c.trade_log_verified is True and c.honest_logs_agree is True
+    trades = outcome.metrics["trades"]
+    assert c.trades_finalized + c.trades_pending_at_end == trades > 0
     log = json.loads((folder / "trade_log.json").read_text())
-    assert sum(len(b["trades"]) for b in log["blocks"]) == m["trades_finalized"]
-    assert log["head_hash"] == m["trade_log_head"]
+    assert sum(len(b["trades"]) for b in log["blocks"]) == c.trades_finalized
+    assert log["head_hash"] == c.trade_log_head
+    assert load_run(folder).results["consensus"] == c  # metrics.json gives the same typed result back
     names = {p.name for p in folder.iterdir()}
     assert {"consensus_summary.json", "trade_log.json"} <= names
     assert any(n.startswith("consensus_batches") for n in names)

@@ -36,3 +36,33 @@ def test_unknown_and_nameless_entries_are_clear_errors():
         reg.get("bm", "processes.X.kind")
     with pytest.raises(ConfigError, match="needs a non-empty kind"):
         reg.register(object())
+
+
+def test_metadata_params_and_plugin_from_the_object_or_given():
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True, slots=True)
+    class P:
+        rate: int = 3
+
+    class WithParams:
+        """Uses P.
+
+        Details."""
+
+        kind = "with"
+        Params = P
+
+    class Inherits(WithParams):
+        kind = "inherits"
+
+    reg: Registry[object] = Registry("agent type")
+    reg.register(WithParams)
+    reg.register(Inherits)
+    reg.register(object(), name="step", help="a step", params=P, plugin="my.plugin")
+    assert reg.entry("with").params is P and reg.entry("with").help == "Uses P."
+    assert reg.entry("inherits").help == ""  # an inherited docstring is not this kind's help
+    e = reg.entry("step")
+    assert (e.help, e.params, e.plugin) == ("a step", P, "my.plugin")
+    with pytest.raises(ConfigError, match=r"agents.type: unknown agent type; choose one of inherits, step, with"):
+        reg.entry("nope", "agents.type")

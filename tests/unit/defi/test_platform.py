@@ -136,7 +136,8 @@ def test_bridge_transfer_is_locked_relayed_and_minted(run: Run) -> None:
 
 def test_every_account_reconciles_with_the_chains(run: Run) -> None:
     m = run.outcome.metrics
-    assert m["defi.reconciliation"] == "OK" and m["defi.accounts_checked"] > 0
+    assert m["defi"].accounts_reconciled is True and m["defi"].account_differences == 0
+    assert m["defi"].accounts_checked > 0
     assert "defi_reconciliation" not in run.outcome.tables
     world = world_of(run.sim)
     pool = run.sim.accounts[pool_account("amm-A")]

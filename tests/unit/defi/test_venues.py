@@ -176,7 +176,7 @@ def test_a_swap_past_its_deadline_in_simulated_time_reverts_as_expired(clocked) 
     executed = [e for e in seen if isinstance(e, SwapExecuted)]
     assert [r["tx_hash"] for r in rows if r["status"] == "ok"] == [e.tx_hash for e in executed]
     assert [r["gas_used"] for r in rows if r["status"] == "ok"] == [e.gas_used for e in executed]
-    assert outcome.metrics["chain.L1.clock_ahead_max_s"] == 0
+    assert outcome.metrics["defi"].chains["L1"].clock_ahead_max_s == 0
 
 
 def test_runtime_deadline_counts_whole_block_times() -> None:

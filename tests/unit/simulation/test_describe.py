@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from market_sim.simulation.params import ParamSpec, describe_params, param
 from market_sim.simulation.scenario import builtin_sections, plugin_providing
 
@@ -55,3 +57,59 @@ def test_the_shipped_plugin_providing_a_kind_is_found() -> None:
     assert plugin_providing("section", "settlement") == "market_sim.settlement.scenario"
     assert plugin_providing("section", "consensus") == "market_sim.consensus.scenario"
     assert plugin_providing("agent", "no_such_kind") is None and plugin_providing("agent", 3) is None
+
+
+def test_every_extension_kind_is_a_core_registry_with_metadata() -> None:
+    import market_sim.consensus.scenario  # noqa: F401
+    import market_sim.defi.sim  # noqa: F401
+    from market_sim.consensus.protocols import PROTOCOL_TYPES, Streamlet
+    from market_sim.core.registry import Registry
+    from market_sim.defi.world import AmmVenueParams
+    from market_sim.simulation.agents.base import AGENT_TYPES
+    from market_sim.simulation.catalog import SCENARIOS
+    from market_sim.simulation.processes import PROCESS_TYPES
+    from market_sim.simulation.scenario import SECTIONS
+    from market_sim.simulation.venues import VENUE_TYPES
+
+    for registry in (AGENT_TYPES, PROCESS_TYPES, VENUE_TYPES, SECTIONS, SCENARIOS, PROTOCOL_TYPES):
+        assert isinstance(registry, Registry)
+    amm = VENUE_TYPES.entry("amm")
+    assert (amm.params, amm.plugin) == (AmmVenueParams, "market_sim.defi.sim") and amm.help
+    lp = AGENT_TYPES.entry("amm_lp")
+    assert lp.params is AGENT_TYPES.get("amm_lp").Params and lp.plugin == "market_sim.defi.agents" and lp.help
+    section = SECTIONS.entry("consensus")
+    assert section.plugin == "market_sim.consensus.scenario" and section.help.startswith("every trade approved")
+    assert PROTOCOL_TYPES.get("streamlet") is Streamlet and "f < n/3" in PROTOCOL_TYPES.entry("streamlet").help
+
+
+def test_protocol_names_and_fault_bounds_come_from_the_registry() -> None:
+    from market_sim.consensus.config import BFT_PROTOCOLS, PROTOCOLS, ConsensusConfig
+    from market_sim.consensus.protocols import PROTOCOL_TYPES, BftQuorum
+    from market_sim.core.errors import ConfigError, ConsensusError
+
+    assert PROTOCOLS == PROTOCOL_TYPES.names() == ("majority", "bft", "streamlet", "raft")
+    assert BFT_PROTOCOLS == ("bft", "streamlet")
+
+    class Hotstuff(BftQuorum):
+        """A test protocol registered by a plug-in."""
+
+        name = "test_hotstuff"
+
+    PROTOCOL_TYPES.register(Hotstuff)
+    try:
+        assert ConsensusConfig(nodes=4, byzantine=1, protocol="test_hotstuff").quorum == 3
+        with pytest.raises(ConsensusError, match=r"test_hotstuff tolerates f Byzantine nodes only when f < n/3"):
+            ConsensusConfig(nodes=3, byzantine=1, protocol="test_hotstuff")
+    finally:
+        PROTOCOL_TYPES.pop("test_hotstuff")
+    with pytest.raises(ConfigError, match="unknown protocol; choose one of majority, bft, streamlet, raft"):
+        ConsensusConfig(protocol="test_hotstuff")
+
+
+def test_market_sim_agents_lists_the_protocols_from_the_registry() -> None:
+    from market_sim.cli.agents import catalog
+
+    protocols = {e["name"]: e for e in catalog()["consensus protocols"]}
+    assert set(protocols) == {"majority", "bft", "streamlet", "raft"}
+    assert protocols["raft"]["module"] == "market_sim.consensus.protocols.raft" and "crash" in \
+        protocols["raft"]["description"]

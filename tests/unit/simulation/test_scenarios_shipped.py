@@ -60,7 +60,7 @@ def test_same_config_and_seed_give_identical_trade_logs():
 def test_register_scenario_from_code(tmp_path, monkeypatch):
     import market_sim.simulation.catalog as catalog
 
-    monkeypatch.setattr(catalog, "_REGISTERED", {})
+    monkeypatch.setattr(catalog, "SCENARIOS", catalog.Registry("scenario", name_attr="name"))
     f = tmp_path / "mine.toml"
     f.write_text('[scenario]\ndescription = "my test scenario"\nduration = "5s"\n'
                  '[[instruments]]\nsymbol = "A"\ninitial_price = 10.0\n')

@@ -1,0 +1,71 @@
+"""The [settlement] section's typed result (rendered into metrics.json and the run summary)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from market_sim.simulation.metrics import RESULT_TYPES, SectionResult, figure, yes
+
+__all__ = ["SettlementSectionResult"]
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementSectionResult(SectionResult):
+    """Trades settled on chain in batches, then the ledger reconciled against the chain."""
+
+    section = "settlement"
+
+    trades_settled: int = figure("settled trades", headline=True)
+    settlement_batches: int = figure("settled batches", headline=True)
+    reconciled: bool = figure("reconciliation ok", headline=True)
+    trades_rejected_by_validators: int = figure("rejected by validators", headline=True)
+    gas_per_settled_trade: int | None = figure("gas per settled trade", headline=True)
+    reconciliation_differences: int = figure("reconciliation differences", default=0)
+    chain: str = figure("settlement chain", default="")
+    contract: str = figure("settlement contract", default="")
+    validators: int = figure("validators", default=0)
+    byzantine: int = figure("Byzantine validators", default=0)
+    behaviour: str = figure("Byzantine behaviour", default="")
+    quorum: int = figure("quorum", default=0)
+    trades_failed_settlement: int = figure("trades failed settlement", default=0)
+    settlement_reverts: int = figure("settlement reverts", default=0)
+    ledger_corrections: int = figure("ledger corrections", default=0)
+    settled_trades_per_second: float | None = figure("settled trades / s (wall)", default=None)
+    trade_log_verified: bool = figure("trade log verified", default=True)
+    log_roots_equal_chain_roots: bool = figure("log roots = chain roots", default=True)
+
+    @classmethod
+    def from_legacy(cls, flat: Mapping[str, Any]) -> tuple["SettlementSectionResult", set[str]] | None:
+        """The figures of a version-1 metrics.json ('settlement_chain' marks a [settlement] run)."""
+        if "settlement_chain" not in flat:
+            return None
+        text = str(flat.get("validators", ""))
+        committee = re.match(r"\s*(\d+) \((\d+) ([\w-]+)\), quorum (\d+)", text)
+        recon = str(flat.get("reconciliation", ""))
+        differences = re.search(r"(\d+) differences", recon)
+        keys = {"settlement_chain", "settlement_contract", "validators", "trades_rejected_by_validators",
+                "trades_settled", "trades_failed_settlement", "settlement_batches", "settlement_reverts",
+                "ledger_corrections", "gas_per_settled_trade", "settled_trades_per_second", "trade_log_verified",
+                "log_roots_equal_chain_roots", "reconciliation"}
+        return cls(trades_settled=flat.get("trades_settled", 0), settlement_batches=flat.get("settlement_batches", 0),
+                   reconciled=yes(recon), trades_rejected_by_validators=flat.get("trades_rejected_by_validators", 0),
+                   gas_per_settled_trade=flat.get("gas_per_settled_trade"),
+                   reconciliation_differences=int(differences.group(1)) if differences else 0,
+                   chain=str(flat.get("settlement_chain", "")), contract=str(flat.get("settlement_contract", "")),
+                   validators=int(committee.group(1)) if committee else 0,
+                   byzantine=int(committee.group(2)) if committee else 0,
+                   behaviour=committee.group(3) if committee else "",
+                   quorum=int(committee.group(4)) if committee else 0,
+                   trades_failed_settlement=flat.get("trades_failed_settlement", 0),
+                   settlement_reverts=flat.get("settlement_reverts", 0),
+                   ledger_corrections=flat.get("ledger_corrections", 0),
+                   settled_trades_per_second=flat.get("settled_trades_per_second"),
+                   trade_log_verified=yes(flat.get("trade_log_verified")),
+                   log_roots_equal_chain_roots=yes(flat.get("log_roots_equal_chain_roots"))), \
+            {k for k in keys if k in flat}
+
+
+RESULT_TYPES.register(SettlementSectionResult)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from eth_utils import keccak, to_checksum_address
-
 from market_sim.blockchain import Chain
+from market_sim.blockchain.abi import keccak, to_checksum_address
+from market_sim.blockchain.clients import TestToken
 from market_sim.consensus.committee import Committee
 from market_sim.consensus.config import ConsensusConfig
 from market_sim.consensus.signing import validator_keys
@@ -61,13 +61,13 @@ def deploy_venue(chain: Chain, *, assets: Mapping[str, int], traders: Sequence[s
     steps, done = len(deposit) * len(traders), 0
     deposits: dict[tuple[str, str], int] = {}
     for asset, decimals in assets.items():
-        token = chain.deploy("TestToken", f"Test {asset}", asset, decimals)
+        token = TestToken.deploy(chain, f"Test {asset}", asset, decimals)
         tokens[asset] = token.address
         client.list_token(token.address)
         amounts = {t: (overrides or {}).get(t, deposit).get(asset, 0) for t in traders}
         if not any(amounts.values()):
             continue
-        chain.transact(token.functions.mint(funder, sum(amounts.values())))
+        token.mint(funder, sum(amounts.values()))
         for trader, address in accounts.items():
             amount = amounts[trader]
             if not amount:

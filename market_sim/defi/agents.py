@@ -309,8 +309,8 @@ class LiquidityProvider(DefiAgent):
         """This agent's share of the pool at the external price (quote units)."""
         v = self.venue(self.params.pool)
         pair = v.amm.pair(v.info.address)
-        supply = v.chain.call(pair.functions.totalSupply())
-        mine = v.chain.call(pair.functions.balanceOf(v.chain.address(self.id)))
+        supply = pair.total_supply()
+        mine = pair.balance_of(v.chain.address(self.id))
         return int((v.pool.quote + v.pool.base * self.true_price()) * mine / supply) if supply else 0
 
     def portfolio_value(self) -> int:

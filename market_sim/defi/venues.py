@@ -16,11 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hexbytes import HexBytes
-from web3.contract import Contract
-from web3.types import TxReceipt
-
 from market_sim.blockchain import Chain
+from market_sim.blockchain.clients import ERC20, Receipt
 from market_sim.core.clock import NS_PER_SECOND
 from market_sim.core.errors import ConfigError, ContractRevertError, ValidationError
 from market_sim.core.events import Event
@@ -151,10 +148,9 @@ class ChainRuntime:
                 "ts": self._sim.kernel.now, "chain": self.name, "tx_hash": tx_hash, "kind": kind, "batch": None,
                 "gas_used": gas_used, "status": status})
 
-    def record_receipt(self, kind: str, receipt: TxReceipt) -> None:
+    def record_receipt(self, kind: str, receipt: Receipt) -> None:
         """Record a mined transaction from its receipt."""
-        self.record_tx(kind, HexBytes(receipt["transactionHash"]).to_0x_hex(), int(receipt["gasUsed"]),
-                       "ok" if receipt["status"] == 1 else "reverted")
+        self.record_tx(kind, receipt.tx_hash, receipt.gas_used, "ok" if receipt.ok else "reverted")
 
     # ---- blocks ---------------------------------------------------------------------------------------------------
     def submit(self, venue: AmmVenue, command: SwapCommand, *, first: bool = False) -> None:
@@ -194,8 +190,8 @@ class AmmVenue:
 
     kind = "amm"
 
-    def __init__(self, name: str, instrument: Instrument, runtime: ChainRuntime, amm: Amm, base: Contract,
-                 quote: Contract, info: PairInfo) -> None:
+    def __init__(self, name: str, instrument: Instrument, runtime: ChainRuntime, amm: Amm, base: ERC20,
+                 quote: ERC20, info: PairInfo) -> None:
         self.name = name
         self.instrument = instrument
         self.symbols = (instrument.symbol,)
@@ -265,9 +261,8 @@ class AmmVenue:
                                             min_out=command.min_out, deadline=deadline,
                                             approve=False)  # approved when funded
         except ContractRevertError as err:
-            receipt = getattr(err, "receipt", None)
-            gas = int(receipt["gasUsed"]) if receipt is not None else FAILED_SWAP_GAS
-            self.runtime.record_tx("swap", getattr(err, "tx_hash", None), gas, "reverted")
+            gas = err.gas_used if err.gas_used is not None else FAILED_SWAP_GAS
+            self.runtime.record_tx("swap", err.tx_hash, gas, "reverted")
             return SwapFailed(ts, command.trader, self.name, command.symbol, command.side, command.amount_in,
                               err.error_name or str(err), gas, gas_price, command.tag)
         self._set(result.pool.reserve0, result.pool.reserve1)

@@ -16,9 +16,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from web3.contract import Contract
-
 from market_sim.blockchain import Chain
+from market_sim.blockchain.clients import ERC20, TestToken
 from market_sim.consensus.signing import validator_keys
 from market_sim.core.clock import NS_PER_SECOND
 from market_sim.core.errors import ConfigError
@@ -103,8 +102,8 @@ def parse_defi(raw: dict[str, Any]) -> DefiConfig:
 
 @dataclass
 class _Tokens:
-    base: Contract
-    quote: Contract
+    base: ERC20
+    quote: ERC20
 
 
 @dataclass
@@ -163,14 +162,13 @@ class DefiWorld:
     def chain(self, name: str) -> Chain:
         return self.runtime(name).chain
 
-    def token(self, chain: str, asset: str) -> Contract:
+    def token(self, chain: str, asset: str) -> ERC20:
         """The base or quote token contract on a chain."""
         t = self.tokens[chain]
         return t.base if asset == "base" else t.quote
 
     def balance(self, account: str, chain: str, asset: str) -> int:
-        c = self.chain(chain)
-        return c.call(self.token(chain, asset).functions.balanceOf(c.address(account)))
+        return self.token(chain, asset).balance_of(self.chain(chain).address(account))
 
     def units(self, amount: float | Decimal, asset: str) -> int:
         """A decimal amount of base or quote to integer token units."""
@@ -195,13 +193,13 @@ class DefiWorld:
         if chain == home_name:
             for token, amount in ((t.base, base), (t.quote, quote)):
                 if amount:
-                    home.transact(token.functions.mint(home.address(account), amount))
+                    TestToken.at(home, token.address).mint(home.address(account), amount)
             return
         dest = self.chain(chain)
         for token, amount in ((t.base, base), (t.quote, quote)):
             if amount:
                 gross = amount * 10_000 // (10_000 - self.config.bridge.fee_bps) + 1  # net of the bridge fee
-                home.transact(token.functions.mint(home.address("deployer"), gross))
+                TestToken.at(home, token.address).mint(home.address("deployer"), gross)
                 self.relayer.lock(home.chain_id, token, gross, dest.chain_id, sender="deployer",
                                   recipient=dest.address(account))
         self.relayer.flush()

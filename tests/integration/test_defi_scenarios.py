@@ -135,7 +135,7 @@ def test_chain_clocks_follow_simulated_time(cross_chain) -> None:
         assert 0 <= lead <= 5  # bursts of a few transactions (e.g. an LP's approve, approve, addLiquidity at 0 s)
         assert rt.epoch + end <= rt.chain.timestamp <= rt.epoch + end + lead + 10  # + the final pass's transactions
         venue = next(v for v in world.venues.values() if v.runtime is rt)
-        last_update = venue.chain.call(venue.amm.pair(venue.info.address).functions.getReserves())[2]
+        last_update = venue.chain.call(venue.amm.pair(venue.info.address).handle.functions.getReserves())[2]
         assert rt.epoch <= last_update <= rt.chain.timestamp
 
 

@@ -10,8 +10,12 @@ from market_sim.blockchain.abi import keccak, to_checksum_address
 from market_sim.blockchain.clients import (
     ERC20, MAX_UINT256, WETH9, Burn, Factory, Mint, Pair, Receipt, Router, Swap, Sync, TestToken,
 )
+from market_sim.blockchain.deploy import deploy_stack
+from market_sim.core.defaults import TokenSpec
 from market_sim.core.errors import ValidationError
 from market_sim.defi.amm_math import DEFAULT_FEE_BPS, PoolState
+from market_sim.defi.stack import amm_steps
+from market_sim.settlement.stack import token_step
 
 __all__ = ["Amm", "PairInfo", "SwapResult", "pair_address", "deploy_token", "MAX_UINT256", "NO_DEADLINE"]
 
@@ -33,8 +37,9 @@ def pair_address(factory: str, token_a: str, token_b: str) -> str:
 
 
 def deploy_token(chain: Chain, name: str, symbol: str, decimals: int = 18, *, sender: str = "deployer") -> TestToken:
-    """A mintable TestToken owned by `sender`."""
-    return TestToken.deploy(chain, name, symbol, decimals, sender=sender)
+    """A mintable TestToken owned by `sender` (the token deploy step of the stack, with these parameters)."""
+    step = token_step("Token", TokenSpec(name, symbol, decimals))
+    return TestToken.at(chain, deploy_stack(chain, steps=[step], sender=sender, write=False).address("Token"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +91,9 @@ class Amm:
     @classmethod
     def deploy(cls, chain: Chain, *, sender: str = "deployer") -> Amm:
         """Deploy a Factory (sender sets the protocol fee receiver), a WETH9 and the Router of both."""
-        factory = Factory.deploy(chain, chain.address(sender), sender=sender)
-        weth = WETH9.deploy(chain, sender=sender)
-        router = Router.deploy(chain, factory.address, weth.address, sender=sender)
-        return cls(chain, factory, router, weth)
+        deployed = deploy_stack(chain, steps=amm_steps(fee_to_setter=sender), sender=sender, write=False)
+        return cls(chain, Factory.at(chain, deployed.address("Factory")), Router.at(chain, deployed.address("Router")),
+                   WETH9.at(chain, deployed.address("WETH9")))
 
     # ---- pairs --------------------------------------------------------------------------------------------------
     def create_pair(self, token_a: str, token_b: str, fee_bps: int = DEFAULT_FEE_BPS, *,

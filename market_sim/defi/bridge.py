@@ -18,8 +18,10 @@ from market_sim.blockchain.abi import to_checksum_address
 from market_sim.blockchain.clients import (
     ERC20, MAX_UINT256, BridgeContract, Burned, LogEntry, Locked, Minted, Receipt, Released, WrappedToken,
 )
+from market_sim.blockchain.deploy import deploy_stack
 from market_sim.consensus.signing import SigningDomain, ValidatorKey, keccak, sign, typed_digest
 from market_sim.core.errors import ConfigError, ValidationError
+from market_sim.defi.stack import bridge_step
 from market_sim.simulation.kernel import Kernel
 
 __all__ = [
@@ -281,12 +283,12 @@ class BridgeRelayer:
                fee_bps: int, delay_ns: int, fee_recipient: str = "deployer", sender: str = "deployer",
                byzantine: Collection[int] = (), confirmations: int = 1) -> BridgeRelayer:
         """Deploy a Bridge on each chain (same validator set) and register every other chain's bridge as remote."""
-        addresses = [v.address for v in validators]
+        step = bridge_step(validators=[v.address for v in validators], threshold=threshold, fee_bps=fee_bps,
+                           fee_recipient=fee_recipient)
         endpoints = {}
         for chain in chains:
-            contract = BridgeContract.deploy(chain, addresses, threshold, fee_bps, chain.address(fee_recipient),
-                                             sender=sender)
-            endpoints[chain.chain_id] = BridgeEndpoint(chain, contract)
+            deployed = deploy_stack(chain, steps=[step], sender=sender, write=False)
+            endpoints[chain.chain_id] = BridgeEndpoint(chain, BridgeContract.at(chain, deployed.address("Bridge")))
         for here in endpoints.values():
             for there in endpoints.values():
                 if there is not here:

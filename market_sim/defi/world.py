@@ -20,6 +20,7 @@ from market_sim.blockchain import Chain
 from market_sim.blockchain.clients import ERC20, TestToken
 from market_sim.consensus.signing import validator_keys
 from market_sim.core.clock import NS_PER_SECOND
+from market_sim.core.defaults import DEFAULT_BRIDGE_FEE_BPS, DEFAULT_THRESHOLD, DEFAULT_VALIDATORS
 from market_sim.core.errors import ConfigError
 from market_sim.core.instruments import Instrument
 from market_sim.core.orders import Side
@@ -48,9 +49,9 @@ class ChainConfig:
 
 @dataclass(frozen=True, slots=True)
 class BridgeConfig:
-    validators: int = param(4, min=1)
-    threshold: int = param(3, min=1)
-    fee_bps: int = param(10, min=0, max=1000)
+    validators: int = param(DEFAULT_VALIDATORS, min=1)
+    threshold: int = param(DEFAULT_THRESHOLD, min=1)
+    fee_bps: int = param(DEFAULT_BRIDGE_FEE_BPS, min=0, max=1000)
     delay: int = param(60 * NS_PER_SECOND, duration=True, min=0)
 
 

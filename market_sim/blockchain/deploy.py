@@ -305,14 +305,37 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _resolved_setup(step: DeployStep, chain: Chain, handles: dict[str, Contract],
-                    params: dict[str, Any]) -> tuple[tuple, list[tuple]]:
-    """Constructor args and setup calls of a step with every placeholder replaced by its value (calls to another
-    step's contract name it: (function, args, target))."""
-    args = step.args(chain, dict(handles)) if callable(step.args) else _resolve(step.args, chain, handles, params)
-    calls = [(c.function, _resolve(c.args, chain, handles, params)) + ((c.target,) if c.target else ())
-             for c in step.then]
-    return tuple(args), calls
+def _resolved_args(step: DeployStep, chain: Chain, handles: dict[str, Contract], params: dict[str, Any]) -> tuple:
+    """Constructor args of a step with every placeholder replaced by its value."""
+    return tuple(step.args(chain, dict(handles)) if callable(step.args)
+                 else _resolve(step.args, chain, handles, params))
+
+
+def _resolved_calls(step: DeployStep, chain: Chain, handles: dict[str, Contract],
+                    params: dict[str, Any]) -> list[tuple]:
+    """Setup calls of a step (after it is deployed: `handles` includes its own) with every placeholder replaced;
+    calls to another step's contract name it: (function, args, target)."""
+    return [(c.function, _resolve(c.args, chain, handles, params)) + ((c.target,) if c.target else ())
+            for c in step.then]
+
+
+def _params(value: Any, found: list[Param]) -> None:
+    if isinstance(value, Param):
+        found.append(value)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _params(v, found)
+
+
+def _check_params(steps: Sequence[DeployStep], params: dict[str, Any]) -> None:
+    """Every Param without a default must be given, before anything is deployed."""
+    found: list[Param] = []
+    for step in steps:
+        _params(() if callable(step.args) else step.args, found)
+        _params(tuple(c.args for c in step.then), found)
+    missing = sorted({p.key for p in found if p.default is _NO_DEFAULT and p.key not in params})
+    if missing:
+        raise ConfigError("deploy parameter not given", key="deploy parameter", value=", ".join(missing))
 
 
 def _check_stack(steps: Sequence[DeployStep], artifacts: dict[str, Any]) -> None:
@@ -336,7 +359,8 @@ def _reusable(chain: Chain, record: dict[str, Any] | None, steps: Sequence[Deplo
     handles: dict[str, Contract] = {}
     for step in steps:
         if step.contract is None:
-            if _jsonable(_resolved_setup(step, chain, handles, params)) != record.get("calls", {}).get(step.name):
+            setup = (_resolved_args(step, chain, handles, params), _resolved_calls(step, chain, handles, params))
+            if _jsonable(setup) != record.get("calls", {}).get(step.name):
                 return f"setup calls of {step.name} changed since they were sent"
             continue
         entry = recorded.get(step.name)
@@ -345,9 +369,10 @@ def _reusable(chain: Chain, record: dict[str, Any] | None, steps: Sequence[Deplo
             return f"record has no {step.name}"
         if entry.get("artifactHash") != artifact.artifact_hash:
             return f"{step.name} ({step.contract}) changed since it was deployed"
-        if _jsonable(_resolved_setup(step, chain, handles, params)) != entry.get("setup"):
-            return f"constructor arguments or setup calls of {step.name} changed since it was deployed"
+        args = _resolved_args(step, chain, handles, params)
         handles[step.name] = chain.contract(artifact, entry["address"])
+        if _jsonable((args, _resolved_calls(step, chain, handles, params))) != entry.get("setup"):
+            return f"constructor arguments or setup calls of {step.name} changed since it was deployed"
         code = chain.code(entry["address"])
         if not code:
             return f"no code at the recorded address of {step.name} ({entry['address']})"
@@ -369,6 +394,7 @@ def deploy_stack(chain: Chain, *, steps: Sequence[DeployStep] | None = None, onl
     """
     steps = resolve_steps(steps, only=only)
     params = dict(params or {})
+    _check_params(steps, params)
     aset = artifacts or current_artifact_set()
     artifacts = aset.artifacts
     _check_stack(steps, artifacts)
@@ -399,11 +425,13 @@ def deploy_stack(chain: Chain, *, steps: Sequence[DeployStep] | None = None, onl
     call_records: dict[str, Any] = {}
     for step in steps:
         artifact = artifacts[step.contract] if step.contract is not None else None
-        args, calls = _resolved_setup(step, chain, handles, params)
+        args = _resolved_args(step, chain, handles, params)
+        calls: list[tuple] = []
         try:
             handle = receipt = None
             if artifact is not None:
                 handle, receipt = chain.deploy_with_receipt(artifact, *args, sender=sender)
+            calls = _resolved_calls(step, chain, {**handles, step.name: handle} if handle else handles, params)
             for function, call_args, *target in calls:
                 contract = handles[target[0]] if target else handle
                 chain.transact(getattr(contract.functions, function)(*call_args), sender=sender)

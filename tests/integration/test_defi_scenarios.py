@@ -83,7 +83,7 @@ def test_liquidity_providers_hold_their_pool_share(cross_chain) -> None:
     for lp in lps:
         venue = lp.venue(lp.params.pool)
         pair = venue.amm.pair(venue.info.address)
-        share = venue.chain.call(pair.functions.balanceOf(venue.chain.address(lp.id)))
+        share = pair.balance_of(venue.chain.address(lp.id))
         assert share > 0
         assert lp.lp_value() > 0 and lp.portfolio_value() >= lp.lp_value()
 

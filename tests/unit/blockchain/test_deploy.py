@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from market_sim.blockchain import Chain, deploy_stack
 from market_sim.blockchain.compiler import load_artifact
@@ -209,3 +211,23 @@ def test_open_chain_names():
     assert open_chain("local").is_local
     with pytest.raises(ConfigError, match="unknown network"):
         open_chain("mainnet-ish")
+
+
+@given(st.data())
+@settings(max_examples=60, deadline=None)
+def test_resolve_steps_orders_any_graph_or_names_its_cycle(data):
+    n = data.draw(st.integers(1, 8))
+    names = [f"S{i}" for i in range(n)]
+    requires = {name: tuple(sorted(data.draw(st.sets(st.sampled_from(names), max_size=3)) - {name}))
+                for name in names}
+    steps = [DeployStep(name, "TestToken", requires=requires[name]) for name in data.draw(st.permutations(names))]
+    try:
+        ordered = [s.name for s in resolve_steps(steps)]
+    except ConfigError as exc:
+        cycle = str(exc).split("form a cycle: ")[1].split(" (got")[0].split(" -> ")
+        assert cycle[0] == cycle[-1] and len(cycle) >= 3
+        assert all(b in requires[a] for a, b in zip(cycle, cycle[1:]))  # a real cycle of requirements
+        return
+    assert sorted(ordered) == sorted(names)
+    position = {name: i for i, name in enumerate(ordered)}
+    assert all(position[d] < position[name] for name in names for d in requires[name])

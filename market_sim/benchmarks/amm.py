@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from market_sim.blockchain import Chain
+from market_sim.blockchain.clients import Factory, Pair
 from market_sim.defi.amm import GAS_LIQUIDITY, Amm, deploy_token
 from market_sim.defi.amm_math import get_amount_out
 from market_sim.defi.reference import UNISWAP_V2_VERSION, uniswap_v2_artifact
@@ -14,36 +15,34 @@ E18 = 10**18
 OPERATIONS = ("createPair", "mint_first", "mint", "swap", "burn")
 
 
-def _pair_gas(chain: Chain, factory: Any, pair_artifact: Any, sender: str) -> dict[str, int]:
+def _pair_gas(chain: Chain, factory: Factory, pair_artifact: Any, sender: str) -> dict[str, int]:
     """Gas of the same sequence of pair operations on one factory (ours or Uniswap's)."""
     me = chain.address(sender)
     a, b = deploy_token(chain, "A", "A"), deploy_token(chain, "B", "B")
     for token in (a, b):
-        chain.transact(token.functions.mint(me, 10**30))
+        token.mint(me, 10**30)
     gas: dict[str, int] = {}
+    g = GAS_LIQUIDITY
 
-    def tx(call: Any) -> int:
-        return int(chain.transact(call, sender=sender, gas=GAS_LIQUIDITY)["gasUsed"])
-
-    gas["createPair"] = tx(factory.functions.createPair(a.address, b.address))
-    pair = chain.contract(pair_artifact, chain.call(factory.functions.getPair(a.address, b.address)))
-    t0, t1 = (a, b) if chain.call(pair.functions.token0()) == a.address else (b, a)
+    gas["createPair"] = factory.create_pair(a.address, b.address, sender=sender, gas=g).gas_used
+    pair = Pair.at(chain, factory.get_pair(a.address, b.address), artifact=pair_artifact)
+    t0, t1 = (a, b) if pair.token0() == a.address else (b, a)
 
     def send(token: Any, amount: int) -> None:
-        tx(token.functions.transfer(pair.address, amount))
+        token.transfer(pair.address, amount, sender=sender, gas=g)
 
     send(t0, 1000 * E18)
     send(t1, 2000 * E18)
-    gas["mint_first"] = tx(pair.functions.mint(me))
+    gas["mint_first"] = pair.mint(me, sender=sender, gas=g).gas_used
     send(t0, 10 * E18)
     send(t1, 20 * E18)
-    gas["mint"] = tx(pair.functions.mint(me))
-    r0, r1, _ = chain.call(pair.functions.getReserves())
+    gas["mint"] = pair.mint(me, sender=sender, gas=g).gas_used
+    reserves = pair.get_reserves()
     send(t0, E18)
-    out = get_amount_out(E18, r0, r1, 30)
-    gas["swap"] = tx(pair.functions.swap(0, out, me, b""))
-    tx(pair.functions.transfer(pair.address, 10 * E18))
-    gas["burn"] = tx(pair.functions.burn(me))
+    out = get_amount_out(E18, reserves.reserve0, reserves.reserve1, 30)
+    gas["swap"] = pair.swap(0, out, me, b"", sender=sender, gas=g).gas_used
+    send(pair, 10 * E18)
+    gas["burn"] = pair.burn(me, sender=sender, gas=g).gas_used
     return gas
 
 
@@ -52,7 +51,7 @@ def _swap_rate(chain: Chain, amm: Amm, swaps: int, sender: str) -> dict[str, flo
     me = chain.address(sender)
     a, b = deploy_token(chain, "X", "X"), deploy_token(chain, "Y", "Y")
     for token in (a, b):
-        chain.transact(token.functions.mint(me, 10**30))
+        token.mint(me, 10**30)
     amm.create_pair(a.address, b.address)
     amm.add_liquidity(a, b, 10**6 * E18, 10**6 * E18, sender=sender)
     amm.swap_exact_in(a, b, E18, sender=sender)  # warm up approvals and caches
@@ -70,7 +69,8 @@ def _swap_rate(chain: Chain, amm: Amm, swaps: int, sender: str) -> dict[str, flo
 def measure(chain: Chain, swaps: int, sender: str = "deployer") -> dict[str, Any]:
     """Gas table (ours vs Uniswap V2) and router swap rate on one chain."""
     amm = Amm.deploy(chain, sender=sender)
-    uni_factory = chain.deploy(uniswap_v2_artifact("UniswapV2Factory"), chain.address(sender), sender=sender)
+    uni_factory = Factory.deploy(chain, chain.address(sender), sender=sender,
+                                 artifact=uniswap_v2_artifact("UniswapV2Factory"))
     ours = _pair_gas(chain, amm.factory, "Pair", sender)
     uniswap = _pair_gas(chain, uni_factory, uniswap_v2_artifact("UniswapV2Pair"), sender)
     table = {op: {"market_sim": ours[op], "uniswap_v2": uniswap[op], "ratio": round(ours[op] / uniswap[op], 4)}

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from market_sim.blockchain import Chain, deploy_stack
+from market_sim.blockchain.clients import TestToken
 from market_sim.blockchain.anvil import anvil_binary, running_anvil
 from market_sim.blockchain.compiler import load_artifacts
 
@@ -16,19 +17,19 @@ def _measure(chain: Chain, transactions: int) -> dict[str, Any]:
     start = time.perf_counter()
     result = deploy_stack(chain, write=False, force=True)
     deploy_s = time.perf_counter() - start
-    token = result.handles[next(iter(result.handles))]
+    token = TestToken.at(chain, result.address(next(iter(result.contracts))))
     me = chain.account("deployer")
     start = time.perf_counter()
     for _ in range(transactions):
-        chain.transact(token.functions.mint(me, 1), gas=100_000)
+        token.mint(me, 1, gas=100_000)
     tx_s = time.perf_counter() - start
     start = time.perf_counter()
     for _ in range(transactions):
-        chain.call(token.functions.balanceOf(me))
+        token.balance_of(me)
     call_s = time.perf_counter() - start
     start = time.perf_counter()
     for _ in range(max(transactions // 4, 1)):
-        chain.transact(token.functions.mint(me, 1))  # no gas given: estimated over RPC, fixed limit in-process
+        token.mint(me, 1)  # no gas given: estimated over RPC, fixed limit in-process
     auto_gas_s = time.perf_counter() - start
     return {
         "deploy_stack_s": round(deploy_s, 3),

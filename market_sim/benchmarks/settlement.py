@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from market_sim.blockchain import Chain
 from market_sim.consensus.signing import validator_keys
+from market_sim.core.defaults import DEFAULT_THRESHOLD, DEFAULT_VALIDATORS
 from market_sim.core.events import Trade
 from market_sim.core.instruments import Instrument
 from market_sim.core.orders import Side
@@ -75,13 +76,14 @@ def _measure(pipeline: SettlementPipeline, trades: list[Trade]) -> dict:
 def run(quick: bool = False, rpc: str | None = None, progress: bool = True) -> dict:
     """Measure settlement throughput and gas for each batch size and the one-transaction-per-trade baseline."""
     chain = Chain.connect(rpc) if rpc else Chain.local()
-    keys = validator_keys(4, seed=11)
+    keys = validator_keys(DEFAULT_VALIDATORS, seed=11)
     n_traders = QUICK_TRADERS if quick else TRADERS
     traders = [f"trader-{i}" for i in range(n_traders)]
     say = functools.partial(print, file=sys.stderr, flush=True) if progress else (lambda *a, **k: None)
     say(f"settlement bench on {chain!r}: deploying and funding {n_traders} traders x {len(ASSETS)} tokens ...")
     t0 = time.perf_counter()
-    venue = deploy_venue(chain, assets=ASSETS, traders=traders, validators=[k.address for k in keys], threshold=3,
+    venue = deploy_venue(chain, assets=ASSETS, traders=traders, validators=[k.address for k in keys],
+                         threshold=DEFAULT_THRESHOLD,
                          deposit={a: 10**30 for a in ASSETS})
     setup_seconds = time.perf_counter() - t0
     encoder = TradeEncoder(_instruments(), venue.tokens, venue.accounts, taker_fee_bps=5)
@@ -121,7 +123,8 @@ def run(quick: bool = False, rpc: str | None = None, progress: bool = True) -> d
         "chain": "eth-tester (in-process py-evm)" if chain.is_local else rpc,
         "chain_id": chain.chain_id,
         "quick": quick,
-        "traders": n_traders, "tokens": len(ASSETS), "pairs": list(PAIRS), "validators": 4, "threshold": 3,
+        "traders": n_traders, "tokens": len(ASSETS), "pairs": list(PAIRS), "validators": DEFAULT_VALIDATORS,
+        "threshold": DEFAULT_THRESHOLD,
         "taker_fee_bps": 5,
         "setup_seconds": round(setup_seconds, 2),
         "results": results,

@@ -330,6 +330,7 @@ class Chain:
             err = self.decoder.decode(b"", contract=name, detail=detail)
         err.receipt = receipt
         err.tx_hash = HexBytes(receipt["transactionHash"]).to_0x_hex()
+        err.gas_used = int(receipt["gasUsed"])
         return err
 
     def _send_and_wait(self, tx: dict[str, Any], sender: str, gas: int | None,

@@ -1,4 +1,13 @@
-"""Deploy the project's contract stack (a list of steps) and keep deployments/<network>.json records."""
+"""Deploy contract stacks from a declarative step graph and keep deployments/<network>.json records.
+
+A DeployStep names one contract to deploy (or, with contract=None, only setup calls to send), its constructor
+arguments and its setup calls. Steps say what they need with `requires=` (and every Ref in their arguments is a
+requirement too); resolve_steps orders them topologically (independent steps keep their registration order) and
+reports a missing requirement or a cycle as a ConfigError naming the steps. The application registers its steps in
+DEPLOY_STEPS (a market_sim.core.registry.Registry): market_sim.settlement.stack (test tokens, Settlement) and
+market_sim.defi.stack (AMM, Bridge); `market-sim deploy` deploys them all, and the simulation's settlement and DeFi
+sections deploy subsets of the same graph (with their own parameters) through the same deploy_stack.
+"""
 
 from __future__ import annotations
 
@@ -17,14 +26,17 @@ from market_sim.blockchain.artifacts import ArtifactSet, atomic_write_text
 from market_sim.blockchain.chain import LOCAL_CHAIN_ID, Chain
 from market_sim.blockchain.compiler import current_artifact_set, project_root
 from market_sim.core.errors import ConfigError, ContractRevertError, DeploymentError, MarketSimError
+from market_sim.core.registry import Registry
 
 __all__ = [
+    "DEPLOY_STEPS",
+    "Param",
+    "resolve_steps",
     "Ref",
     "AccountRef",
     "ChainId",
     "Call",
     "DeployStep",
-    "STACK",
     "register_step",
     "DeployedContract",
     "Deployment",
@@ -61,12 +73,25 @@ class ChainId:
     """Placeholder for the chain id."""
 
 
+_NO_DEFAULT = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """Placeholder for a deployment parameter (deploy_stack(params={key: value})), with an optional default."""
+
+    key: str
+    default: Any = _NO_DEFAULT
+
+
 @dataclass(frozen=True, slots=True)
 class Call:
-    """A setup transaction sent to the freshly deployed contract: function name and (placeholder) args."""
+    """A setup transaction: function name and (placeholder) args, sent to the step's own contract or, with `target`,
+    to the contract of that (required) step."""
 
     function: str
     args: tuple[Any, ...] = ()
+    target: str | None = None
 
 
 Args = tuple[Any, ...] | Callable[[Chain, dict[str, Contract]], tuple[Any, ...]]
@@ -74,33 +99,106 @@ Args = tuple[Any, ...] | Callable[[Chain, dict[str, Contract]], tuple[Any, ...]]
 
 @dataclass(frozen=True, slots=True)
 class DeployStep:
-    """One contract of the stack: record name, artifact name, constructor args, setup calls after deployment.
+    """One node of the deploy graph: record name, artifact name (None: setup calls only), constructor args, setup
+    calls after deployment, and the steps it requires.
 
-    args may hold Ref/AccountRef/ChainId placeholders, or be a callable (chain, deployed handles) -> args.
+    args may hold Ref/AccountRef/ChainId/Param placeholders, or be a callable (chain, deployed handles) -> args.
     """
 
     name: str
-    contract: str
+    contract: str | None
     args: Args = ()
     then: tuple[Call, ...] = ()
+    requires: tuple[str, ...] = ()
+    help: str = ""
+
+    def dependencies(self) -> tuple[str, ...]:
+        """Explicit requirements, every Ref in args and calls, and every call target (in that order, no repeats)."""
+        found: dict[str, None] = dict.fromkeys(self.requires)
+        for value in (() if callable(self.args) else self.args, *(c.args for c in self.then)):
+            _refs(value, found)
+        for call in self.then:
+            if call.target is not None:
+                found[call.target] = None
+        found.pop(self.name, None)
+        return tuple(found)
 
 
-# The project's stack, deployed in this order. Later packages append their contracts with register_step
-# (or by adding entries here), e.g. DeployStep("Settlement", "Settlement", (Ref("BaseToken"), ...)).
-STACK: list[DeployStep] = [
-    DeployStep("BaseToken", "TestToken", ("Test Wrapped Ether", "tWETH", 18)),
-    DeployStep("QuoteToken", "TestToken", ("Test USD", "tUSD", 6)),
-]
+def _refs(value: Any, found: dict[str, None]) -> None:
+    if isinstance(value, Ref):
+        found[value.step] = None
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _refs(v, found)
 
 
-def register_step(step: DeployStep, *, stack: list[DeployStep] | None = None) -> None:
-    """Add (or replace, keeping its position) a step of the stack."""
-    stack = STACK if stack is None else stack
+# Every registered deploy step (the application's stack); `market-sim deploy` deploys all of them.
+DEPLOY_STEPS: Registry[DeployStep] = Registry("deploy step", name_attr="name")
+
+
+def register_step(step: DeployStep, *, stack: list[DeployStep] | None = None) -> DeployStep:
+    """Register a step (replacing one of the same name); with `stack`, add it to / replace it in that list instead."""
+    if stack is None:
+        return DEPLOY_STEPS.register(step, help=step.help or None)
     for i, existing in enumerate(stack):
         if existing.name == step.name:
             stack[i] = step
-            return
+            return step
     stack.append(step)
+    return step
+
+
+def resolve_steps(steps: Sequence[DeployStep] | None = None, *, only: Sequence[str] | None = None) -> list[DeployStep]:
+    """The steps (default: every registered one) in dependency order; with `only`, just those and what they require.
+
+    Independent steps keep their given order. A requirement that is not among the steps, or a cycle, is a
+    ConfigError naming the steps involved.
+    """
+    steps = list(DEPLOY_STEPS.all().values() if steps is None else steps)
+    by_name: dict[str, DeployStep] = {}
+    for step in steps:
+        if step.name in by_name:
+            raise ConfigError("deploy steps must have unique names", key="stack", value=[s.name for s in steps])
+        by_name[step.name] = step
+    for step in steps:
+        missing = [d for d in step.dependencies() if d not in by_name]
+        if missing:
+            raise ConfigError(f"requires {', '.join(repr(m) for m in missing)}, which is not a deploy step; known: "
+                              f"{', '.join(by_name)}", key=f"deploy step {step.name}", value=step.requires)
+    if only is not None:
+        wanted: dict[str, None] = {}
+        todo = list(only)
+        while todo:
+            name = todo.pop()
+            if name in wanted:
+                continue
+            if name not in by_name:
+                raise ConfigError(f"unknown deploy step; known: {', '.join(by_name)}", key="deploy step", value=name)
+            wanted[name] = None
+            todo.extend(by_name[name].dependencies())
+        steps = [s for s in steps if s.name in wanted]
+    ordered: list[DeployStep] = []
+    done: set[str] = set()
+    pending = list(steps)
+    while pending:
+        ready = next((s for s in pending if all(d in done for d in s.dependencies())), None)
+        if ready is None:
+            raise ConfigError(f"deploy steps form a cycle: {_cycle(pending)}", key="stack",
+                              value=[s.name for s in pending])
+        pending.remove(ready)
+        ordered.append(ready)
+        done.add(ready.name)
+    return ordered
+
+
+def _cycle(pending: list[DeployStep]) -> str:
+    by_name = {s.name: s for s in pending}
+    path: list[str] = []
+    name = pending[0].name
+    while name not in path:
+        path.append(name)
+        name = next(d for d in by_name[name].dependencies() if d in by_name)
+    return " -> ".join(path[path.index(name):] + [name])
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +277,13 @@ def read_record(path: Path) -> dict[str, Any] | None:
     return record
 
 
-def _resolve(value: Any, chain: Chain, handles: dict[str, Contract]) -> Any:
+def _resolve(value: Any, chain: Chain, handles: dict[str, Contract], params: dict[str, Any]) -> Any:
+    if isinstance(value, Param):
+        if value.key in params:
+            return params[value.key]
+        if value.default is _NO_DEFAULT:
+            raise ConfigError("deploy parameter not given", key="deploy parameter", value=value.key)
+        return value.default
     if isinstance(value, Ref):
         if value.step not in handles:
             raise ConfigError(f"refers to step {value.step!r}, which is not deployed before it", key="deploy step")
@@ -189,7 +293,7 @@ def _resolve(value: Any, chain: Chain, handles: dict[str, Contract]) -> Any:
     if isinstance(value, ChainId):
         return chain.chain_id
     if isinstance(value, (list, tuple)):
-        return type(value)(_resolve(v, chain, handles) for v in value)
+        return type(value)(_resolve(v, chain, handles, params) for v in value)
     return value
 
 
@@ -201,11 +305,37 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _resolved_setup(step: DeployStep, chain: Chain, handles: dict[str, Contract]) -> tuple[tuple, list[tuple]]:
-    """Constructor args and setup calls of a step with every placeholder replaced by its value."""
-    args = step.args(chain, dict(handles)) if callable(step.args) else _resolve(step.args, chain, handles)
-    calls = [(c.function, _resolve(c.args, chain, handles)) for c in step.then]
-    return tuple(args), calls
+def _resolved_args(step: DeployStep, chain: Chain, handles: dict[str, Contract], params: dict[str, Any]) -> tuple:
+    """Constructor args of a step with every placeholder replaced by its value."""
+    return tuple(step.args(chain, dict(handles)) if callable(step.args)
+                 else _resolve(step.args, chain, handles, params))
+
+
+def _resolved_calls(step: DeployStep, chain: Chain, handles: dict[str, Contract],
+                    params: dict[str, Any]) -> list[tuple]:
+    """Setup calls of a step (after it is deployed: `handles` includes its own) with every placeholder replaced;
+    calls to another step's contract name it: (function, args, target)."""
+    return [(c.function, _resolve(c.args, chain, handles, params)) + ((c.target,) if c.target else ())
+            for c in step.then]
+
+
+def _params(value: Any, found: list[Param]) -> None:
+    if isinstance(value, Param):
+        found.append(value)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _params(v, found)
+
+
+def _check_params(steps: Sequence[DeployStep], params: dict[str, Any]) -> None:
+    """Every Param without a default must be given, before anything is deployed."""
+    found: list[Param] = []
+    for step in steps:
+        _params(() if callable(step.args) else step.args, found)
+        _params(tuple(c.args for c in step.then), found)
+    missing = sorted({p.key for p in found if p.default is _NO_DEFAULT and p.key not in params})
+    if missing:
+        raise ConfigError("deploy parameter not given", key="deploy parameter", value=", ".join(missing))
 
 
 def _check_stack(steps: Sequence[DeployStep], artifacts: dict[str, Any]) -> None:
@@ -213,13 +343,13 @@ def _check_stack(steps: Sequence[DeployStep], artifacts: dict[str, Any]) -> None
     if len(set(names)) != len(names):
         raise ConfigError("deploy steps must have unique names", key="stack", value=names)
     for step in steps:
-        if step.contract not in artifacts:
+        if step.contract is not None and step.contract not in artifacts:
             raise ConfigError(f"no compiled contract {step.contract!r}; known: {', '.join(sorted(artifacts))}",
                               key=f"deploy step {step.name}")
 
 
 def _reusable(chain: Chain, record: dict[str, Any] | None, steps: Sequence[DeployStep],
-              artifacts: dict[str, Any]) -> str | None:
+              artifacts: dict[str, Any], params: dict[str, Any]) -> str | None:
     """None if the record matches the chain and every step's code is on chain unchanged, else why not."""
     if record is None:
         return "no deployment record"
@@ -228,15 +358,21 @@ def _reusable(chain: Chain, record: dict[str, Any] | None, steps: Sequence[Deplo
     recorded = record["contracts"]
     handles: dict[str, Contract] = {}
     for step in steps:
+        if step.contract is None:
+            setup = (_resolved_args(step, chain, handles, params), _resolved_calls(step, chain, handles, params))
+            if _jsonable(setup) != record.get("calls", {}).get(step.name):
+                return f"setup calls of {step.name} changed since they were sent"
+            continue
         entry = recorded.get(step.name)
         artifact = artifacts[step.contract]
         if entry is None:
             return f"record has no {step.name}"
         if entry.get("artifactHash") != artifact.artifact_hash:
             return f"{step.name} ({step.contract}) changed since it was deployed"
-        if _jsonable(_resolved_setup(step, chain, handles)) != entry.get("setup"):
-            return f"constructor arguments or setup calls of {step.name} changed since it was deployed"
+        args = _resolved_args(step, chain, handles, params)
         handles[step.name] = chain.contract(artifact, entry["address"])
+        if _jsonable((args, _resolved_calls(step, chain, handles, params))) != entry.get("setup"):
+            return f"constructor arguments or setup calls of {step.name} changed since it was deployed"
         code = chain.code(entry["address"])
         if not code:
             return f"no code at the recorded address of {step.name} ({entry['address']})"
@@ -245,15 +381,20 @@ def _reusable(chain: Chain, record: dict[str, Any] | None, steps: Sequence[Deplo
     return None
 
 
-def deploy_stack(chain: Chain, *, steps: Sequence[DeployStep] | None = None, force: bool = False,
-                 write: bool | None = None, directory: Path | None = None, sender: str = "deployer",
+def deploy_stack(chain: Chain, *, steps: Sequence[DeployStep] | None = None, only: Sequence[str] | None = None,
+                 params: dict[str, Any] | None = None, force: bool = False, write: bool | None = None,
+                 directory: Path | None = None, sender: str = "deployer",
                  artifacts: ArtifactSet | None = None) -> Deployment:
-    """Deploy the stack (or reuse a matching live record unless force) and write deployments/<network>.json.
+    """Deploy the step graph (default: every registered step; `only`: those steps and what they require) in
+    dependency order, or reuse a matching live record unless force, and write deployments/<network>.json.
 
-    write defaults to True for live networks and False for the in-process chain; an in-process chain never
-    overwrites a live network's record. artifacts defaults to the project's current artifact set.
+    `params` gives the values of Param placeholders. write defaults to True for live networks and False for the
+    in-process chain; an in-process chain never overwrites a live network's record. artifacts defaults to the
+    project's current artifact set.
     """
-    steps = list(STACK if steps is None else steps)
+    steps = resolve_steps(steps, only=only)
+    params = dict(params or {})
+    _check_params(steps, params)
     aset = artifacts or current_artifact_set()
     artifacts = aset.artifacts
     _check_stack(steps, artifacts)
@@ -271,27 +412,37 @@ def deploy_stack(chain: Chain, *, steps: Sequence[DeployStep] | None = None, for
     elif chain.is_local and not write:
         reason = "in-process chain, no record kept"
     else:
-        reason = _reusable(chain, record, steps, artifacts)
+        reason = _reusable(chain, record, steps, artifacts, params)
     if reason is None:
-        contracts = {s.name: DeployedContract.from_json(s.name, record["contracts"][s.name]) for s in steps}
+        contracts = {s.name: DeployedContract.from_json(s.name, record["contracts"][s.name])
+                     for s in steps if s.contract is not None}
         handles = {name: chain.contract(c.contract, c.address) for name, c in contracts.items()}
         return Deployment(chain.network, chain.chain_id, record.get("deployer", deployer), contracts, handles,
                           True, "recorded deployment matches the code on chain", path)
 
     contracts: dict[str, DeployedContract] = {}
     handles: dict[str, Contract] = {}
+    call_records: dict[str, Any] = {}
     for step in steps:
-        artifact = artifacts[step.contract]
-        args, calls = _resolved_setup(step, chain, handles)
+        artifact = artifacts[step.contract] if step.contract is not None else None
+        args = _resolved_args(step, chain, handles, params)
+        calls: list[tuple] = []
         try:
-            handle, receipt = chain.deploy_with_receipt(artifact, *args, sender=sender)
-            for function, call_args in calls:
-                chain.transact(getattr(handle.functions, function)(*call_args), sender=sender)
+            handle = receipt = None
+            if artifact is not None:
+                handle, receipt = chain.deploy_with_receipt(artifact, *args, sender=sender)
+            calls = _resolved_calls(step, chain, {**handles, step.name: handle} if handle else handles, params)
+            for function, call_args, *target in calls:
+                contract = handles[target[0]] if target else handle
+                chain.transact(getattr(contract.functions, function)(*call_args), sender=sender)
         except MarketSimError as exc:
             done = f" ({', '.join(contracts)} were deployed but are not recorded)" if contracts else ""
             kind = "reverted" if isinstance(exc, ContractRevertError) else "failed"
-            what = f"deploying {step.name} ({step.contract}) on {chain.network}"
+            what = f"deploying {step.name} ({step.contract or 'setup calls'}) on {chain.network}"
             raise DeploymentError(f"{what} {kind}: {exc}{done}") from None
+        if handle is None:
+            call_records[step.name] = _jsonable((args, calls))
+            continue
         handles[step.name] = handle
         contracts[step.name] = DeployedContract(
             name=step.name,
@@ -317,6 +468,8 @@ def deploy_stack(chain: Chain, *, steps: Sequence[DeployStep] | None = None, for
             "deployedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "contracts": {name: c.to_json() for name, c in contracts.items()},
         }
+        if call_records:
+            payload["calls"] = call_records
         atomic_write_text(path, json.dumps(payload, indent=2) + "\n")
         written = path
     return Deployment(chain.network, chain.chain_id, deployer, contracts, handles, False, reason, written)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from eth_abi import decode as abi_decode
@@ -14,7 +15,8 @@ from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
 from market_sim.core.errors import ContractRevertError
 
-__all__ = ["RevertDecoder", "PANIC_REASONS", "revert_data"]
+__all__ = ["RevertDecoder", "PANIC_REASONS", "revert_data", "ErrorDef", "ContractErrors", "error_selector",
+           "SOLIDITY_ERRORS"]
 
 # Solidity's Panic(uint256) codes (docs: "Panic via assert and Error via require").
 PANIC_REASONS = {
@@ -40,13 +42,86 @@ def _abi_type(param: dict[str, Any]) -> str:
     return param["type"]
 
 
+ERROR_STRING = {"type": "error", "name": "Error", "inputs": [{"name": "reason", "type": "string"}]}
+PANIC = {"type": "error", "name": "Panic", "inputs": [{"name": "code", "type": "uint256"}]}
+
+
+def error_selector(item: dict[str, Any]) -> bytes:
+    """The 4-byte selector of an ABI error entry: keccak256("Name(type1,type2,...)")[:4]."""
+    types = ",".join(_abi_type(p) for p in item.get("inputs", []))
+    return function_signature_to_4byte_selector(f"{item['name']}({types})")
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorDef:
+    """One custom error of a contract ABI: its name, parameter names and types, and its selector."""
+
+    contract: str
+    name: str
+    params: tuple[tuple[str, str], ...]  # (name, ABI type)
+    selector: bytes
+
+    @property
+    def signature(self) -> str:
+        return f"{self.name}({','.join(t for _, t in self.params)})"
+
+
+class ContractErrors:
+    """The custom errors of one contract's ABI as attributes: `SettlementErrors.InsufficientBalance` is an ErrorDef
+    whose selector is computed from the ABI; match a revert with `exc.is_(SettlementErrors.InsufficientBalance)`.
+
+    The ABI is read lazily (from the shipped artifact `contract`, or the `abi` given); an unknown name is an
+    AttributeError naming the contract's errors.
+    """
+
+    def __init__(self, contract: str, abi: Iterable[dict[str, Any]] | None = None) -> None:
+        self._contract = contract
+        self._abi = list(abi) if abi is not None else None
+        self._defs: dict[str, ErrorDef] | None = None
+
+    def _load(self) -> dict[str, ErrorDef]:
+        if self._defs is None:
+            abi = self._abi
+            if abi is None:
+                from market_sim.blockchain.compiler import load_artifact
+
+                abi = list(load_artifact(self._contract).abi)
+            self._defs = {
+                item["name"]: ErrorDef(self._contract, item["name"],
+                                       tuple((p.get("name", ""), _abi_type(p)) for p in item.get("inputs", [])),
+                                       error_selector(item))
+                for item in abi if item.get("type") == "error"
+            }
+        return self._defs
+
+    def __getattr__(self, name: str) -> ErrorDef:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        defs = self._load()
+        try:
+            return defs[name]
+        except KeyError:
+            raise AttributeError(f"{self._contract} has no custom error {name!r}; "
+                                 f"its errors: {', '.join(sorted(defs))}") from None
+
+    def __iter__(self) -> Iterator[ErrorDef]:
+        return iter(self._load().values())
+
+    def __repr__(self) -> str:
+        return f"ContractErrors({self._contract})"
+
+
+# Solidity's built-in errors: require(..., "reason") and assert / arithmetic panics.
+SOLIDITY_ERRORS = ContractErrors("Solidity", [ERROR_STRING, PANIC])
+
+
 class RevertDecoder:
     """Maps 4-byte error selectors to names and argument types; decodes revert data into ContractRevertError."""
 
     def __init__(self, error_abis: Iterable[dict[str, Any]] = ()) -> None:
-        self._errors: dict[bytes, tuple[str, list[str]]] = {}
-        self.add({"type": "error", "name": "Error", "inputs": [{"type": "string"}]})
-        self.add({"type": "error", "name": "Panic", "inputs": [{"type": "uint256"}]})
+        self._errors: dict[bytes, tuple[str, list[str], list[str]]] = {}
+        self.add(ERROR_STRING)
+        self.add(PANIC)
         for item in error_abis:
             self.add(item)
 
@@ -55,8 +130,8 @@ class RevertDecoder:
         if item.get("type") != "error":
             return
         types = [_abi_type(p) for p in item.get("inputs", [])]
-        selector = function_signature_to_4byte_selector(f"{item['name']}({','.join(types)})")
-        self._errors.setdefault(selector, (item["name"], types))
+        names = [p.get("name", "") for p in item.get("inputs", [])]
+        self._errors.setdefault(error_selector(item), (item["name"], types, names))
 
     def add_abi(self, abi: Iterable[dict[str, Any]]) -> None:
         """Register every error of a contract ABI."""
@@ -79,7 +154,7 @@ class RevertDecoder:
                 "0x" + data[:4].hex(), (), contract=contract, raw=bytes(data),
                 message=f"{where}reverted with unknown error 0x{data.hex()}",
             )
-        name, types = known
+        name, types, names = known
         try:
             args = tuple(_checksummed(t, v) for t, v in zip(types, abi_decode(types, bytes(data[4:]))))
         except (DecodingError, ValueError, OverflowError):
@@ -92,7 +167,7 @@ class RevertDecoder:
             message = f"{where}panic 0x{args[0]:02x}: {PANIC_REASONS.get(args[0], 'unknown panic code')}"
         elif name == "Error":
             message = f"{where}reverted: {args[0]}"
-        return ContractRevertError(name, args, contract=contract, raw=bytes(data), message=message)
+        return ContractRevertError(name, args, contract=contract, raw=bytes(data), message=message, names=names)
 
 
 def _checksummed(abi_type: str, value: Any) -> Any:

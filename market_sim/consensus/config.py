@@ -7,6 +7,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from market_sim.core.defaults import DEFAULT_VALIDATORS
 from market_sim.core.errors import ConfigError, ConsensusError
 from market_sim.consensus.network import Partition, check_latency
 from market_sim.consensus.node import Behaviour, parse_behaviour
@@ -26,7 +27,7 @@ CRASH_BEHAVIOURS = (Behaviour.HONEST, Behaviour.CRASHED, Behaviour.DELAYED)  # a
 class ConsensusConfig:
     """Everything that defines a committee run; validated on construction (ConfigError / ConsensusError)."""
 
-    nodes: int = 4
+    nodes: int = DEFAULT_VALIDATORS
     byzantine: int = 0
     behaviour: str | Behaviour = Behaviour.CRASHED
     behaviours: Mapping[int, str | Behaviour] = field(default_factory=dict)  # node index -> behaviour (overrides)

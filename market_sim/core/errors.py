@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
 __all__ = [
     "MarketSimError",
     "ConfigError",
@@ -64,17 +68,51 @@ class CompilationError(ChainError):
 
 
 class ContractRevertError(ChainError):
-    """A transaction or call reverted; carries the decoded custom error name and arguments."""
+    """A transaction or call reverted, with the custom error decoded from the contract ABI.
+
+    Fields: `error_name` (the ABI name, "Error"/"Panic" for Solidity's built-ins, "" for a bare revert, the hex
+    selector for an unknown error), `args` (read-only mapping of the ABI's parameter names to the decoded values),
+    `args_decoded` (the same values in ABI order), `contract` (artifact name of the reverting contract, if known),
+    `selector` (the 4-byte error selector, b"" for a bare revert), `raw` (the revert data), and for a mined
+    transaction `tx_hash` and `gas_used`. Match an error by its selector with `is_(SomeErrors.X)`, never by name.
+    """
+
+    error_name: str
+    args_decoded: tuple[Any, ...]
+    contract: str | None
+    selector: bytes
+    raw: bytes | None
+    tx_hash: str | None
+    gas_used: int | None
 
     def __init__(self, error_name: str, args: tuple = (), *, contract: str | None = None,
-                 raw: bytes | None = None, message: str | None = None) -> None:
+                 raw: bytes | None = None, message: str | None = None, names: Sequence[str] = (),
+                 selector: bytes | None = None) -> None:
         shown = ", ".join(repr(a) for a in args)
         where = f"{contract}: " if contract else ""
         super().__init__(message or f"{where}reverted with {error_name}({shown})")
         self.error_name = error_name
         self.args_decoded = tuple(args)
+        keys = [n or f"arg{i}" for i, n in enumerate(names)] + [f"arg{i}" for i in range(len(names), len(args))]
+        self._named: Mapping[str, Any] = MappingProxyType(dict(zip(keys, self.args_decoded)))
         self.contract = contract
         self.raw = raw
+        self.selector = bytes(selector) if selector is not None else bytes(raw[:4]) if raw else b""
+        self.tx_hash = None
+        self.gas_used = None
+
+    @property
+    def args(self) -> Mapping[str, Any]:  # type: ignore[override]
+        """The decoded error arguments by ABI parameter name (unnamed parameters: arg0, arg1, ...)."""
+        return self._named
+
+    def is_(self, error: Any) -> bool:
+        """Whether this revert is `error` (an ABI error definition with a `selector`, e.g. SettlementErrors.X)."""
+        return bool(self.selector) and self.selector == getattr(error, "selector", None)
+
+    def is_any(self, errors: Iterable[Any]) -> bool:
+        """Whether this revert is one of `errors`."""
+        return any(self.is_(e) for e in errors)
 
 
 class DeploymentError(ChainError):

@@ -18,16 +18,17 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from eth_utils import to_checksum_address
-from hexbytes import HexBytes
-from web3.contract import Contract
-from web3.types import TxReceipt
-
 from market_sim.blockchain import Chain
+from market_sim.blockchain.abi import to_checksum_address
+from market_sim.blockchain.clients import (
+    ERC20, MAX_UINT256, BridgeContract, Burned, LogEntry, Locked, Minted, Receipt, Released, WrappedToken,
+)
+from market_sim.blockchain.deploy import deploy_stack
 from market_sim.consensus.signing import SigningDomain, ValidatorKey, keccak, sign, typed_digest
 from market_sim.core.bus import Bus
 from market_sim.core.errors import ConfigError, ValidationError
 from market_sim.defi.events import BridgeLocked, BridgeMinted, BridgeRelayed, bridge_topic
+from market_sim.defi.stack import bridge_step
 from market_sim.simulation.kernel import Kernel
 
 __all__ = [
@@ -117,7 +118,7 @@ class BridgeChain(Protocol):
 
     def sync_clock(self) -> None: ...
 
-    def receipt(self, kind: str, sender: str, receipt: TxReceipt) -> None: ...
+    def receipt(self, kind: str, sender: str, receipt: Receipt) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +126,7 @@ class BridgeEndpoint:
     """The Bridge contract on one chain."""
 
     chain: Chain
-    contract: Contract
+    contract: BridgeContract
 
     @property
     def chain_id(self) -> int:
@@ -175,31 +176,34 @@ class BridgeValidator:
         if relay.kind not in (KIND_MINT, KIND_RELEASE):
             return f"unknown relay kind {relay.kind}"
         name = "Locked" if relay.kind == KIND_MINT else "Burned"
-        event = self._find(src, name, relay)
-        if event is None:
+        entry = self._find(src, relay)
+        if entry is None:
             return f"no {name} event with nonce {relay.nonce} on chain {relay.source_chain_id}"
-        token = event["token"] if relay.kind == KIND_MINT else event["sourceToken"]
+        event = entry.event
+        token = event.token if isinstance(event, Locked) else event.source_token
         for field_name, claimed, actual in (("token", relay.token, token), ("recipient", relay.recipient,
-                                                                             event["recipient"])):
+                                                                             event.recipient)):
             if not _same(claimed, actual):
                 return f"{field_name} {claimed} differs from the {name} event's {actual}"
-        if relay.amount != event["amount"]:
-            return f"amount {relay.amount} differs from the {name} event's {event['amount']}"
-        if relay.dest_chain_id != event["destChainId"]:
-            return f"destination chain {relay.dest_chain_id} differs from the {name} event's {event['destChainId']}"
-        depth = src.chain.block_number - event["blockNumber"] + 1
+        if relay.amount != event.amount:
+            return f"amount {relay.amount} differs from the {name} event's {event.amount}"
+        if relay.dest_chain_id != event.dest_chain_id:
+            return f"destination chain {relay.dest_chain_id} differs from the {name} event's {event.dest_chain_id}"
+        depth = src.chain.block_number - entry.block_number + 1
         if depth < self.confirmations:
             return f"{name} event has {depth} confirmations, needs {self.confirmations}"
         return None
 
     @staticmethod
-    def _find(src: BridgeEndpoint, name: str, relay: Relay) -> dict | None:
-        """The source bridge's `name` event with the relay's nonce (in the hinted block first, then anywhere)."""
+    def _find(src: BridgeEndpoint, relay: Relay) -> LogEntry[Locked] | LogEntry[Burned] | None:
+        """The source bridge's Locked (mint) / Burned (release) event with the relay's nonce (in the hinted block
+        first, then anywhere)."""
         ranges = [(relay.source_block, relay.source_block)] if relay.source_block is not None else []
+        logs = src.contract.locks if relay.kind == KIND_MINT else src.contract.burns
         for lo, hi in [*ranges, (0, "latest")]:
-            for event in src.chain.event_logs(src.contract, name, from_block=lo, to_block=hi):
-                if event["nonce"] == relay.nonce:
-                    return event
+            for entry in logs(from_block=lo, to_block=hi):
+                if entry.event.nonce == relay.nonce:
+                    return entry
         return None
 
     def attest(self, relay: Relay, dest_bridge: str) -> bytes | None:
@@ -278,7 +282,7 @@ class BridgeRelayer:
         self.validators = [BridgeValidator(k, endpoints, confirmations=confirmations, byzantine=i in byzantine)
                            for i, k in enumerate(validators)]
         self.delay_ns = delay_ns
-        self.threshold = min(e.chain.call(e.contract.functions.threshold()) for e in endpoints.values())
+        self.threshold = min(e.contract.threshold() for e in endpoints.values())
         self.signers = self.threshold if signers is None else signers
         self.relayer = relayer
         self.transfers: list[BridgeTransfer] = []
@@ -293,17 +297,16 @@ class BridgeRelayer:
                fee_bps: int, delay_ns: int, fee_recipient: str = "deployer", sender: str = "deployer",
                byzantine: Collection[int] = (), confirmations: int = 1) -> BridgeRelayer:
         """Deploy a Bridge on each chain (same validator set) and register every other chain's bridge as remote."""
-        addresses = [v.address for v in validators]
+        step = bridge_step(validators=[v.address for v in validators], threshold=threshold, fee_bps=fee_bps,
+                           fee_recipient=fee_recipient)
         endpoints = {}
         for chain in chains:
-            contract = chain.deploy("Bridge", addresses, threshold, fee_bps, chain.address(fee_recipient),
-                                    sender=sender)
-            endpoints[chain.chain_id] = BridgeEndpoint(chain, contract)
+            deployed = deploy_stack(chain, steps=[step], sender=sender, write=False)
+            endpoints[chain.chain_id] = BridgeEndpoint(chain, BridgeContract.at(chain, deployed.address("Bridge")))
         for here in endpoints.values():
             for there in endpoints.values():
                 if there is not here:
-                    here.chain.transact(here.contract.functions.setRemoteBridge(there.chain_id, there.address),
-                                        sender=sender)
+                    here.contract.set_remote_bridge(there.chain_id, there.address, sender=sender)
         return cls(kernel, endpoints, validators, delay_ns=delay_ns, relayer=sender, byzantine=byzantine,
                    confirmations=confirmations)
 
@@ -315,64 +318,59 @@ class BridgeRelayer:
             raise ConfigError(f"no bridge on chain; known: {sorted(self.endpoints)}", key="chain_id",
                               value=chain_id) from None
 
-    def create_wrapped(self, source_chain_id: int, token: Contract, dest_chain_id: int, *,
-                       sender: str = "deployer") -> Contract:
+    def create_wrapped(self, source_chain_id: int, token: ERC20, dest_chain_id: int, *,
+                       sender: str = "deployer") -> WrappedToken:
         """Deploy the wrapped version of `token` (on source_chain_id) on dest_chain_id."""
         src, dst = self.endpoint(source_chain_id), self.endpoint(dest_chain_id)
-        name = src.chain.call(token.functions.name())
-        symbol = src.chain.call(token.functions.symbol())
-        decimals = src.chain.call(token.functions.decimals())
-        dst.chain.transact(dst.contract.functions.createWrapped(
-            source_chain_id, token.address, f"Bridged {name}", f"b{symbol}", decimals), sender=sender)
+        token = ERC20.at(src.chain, token.address)
+        name, symbol, decimals = token.name(), token.symbol(), token.decimals()
+        dst.contract.create_wrapped(source_chain_id, token.address, f"Bridged {name}", f"b{symbol}", decimals,
+                                    sender=sender)
         wrapped = self.wrapped(source_chain_id, token.address, dest_chain_id)
         self.wrapped_tokens.append((source_chain_id, token.address, dest_chain_id, wrapped.address))
         return wrapped
 
-    def wrapped(self, source_chain_id: int, token: str, dest_chain_id: int) -> Contract:
-        """Handle of the wrapped token on dest_chain_id for `token` on source_chain_id."""
+    def wrapped(self, source_chain_id: int, token: str, dest_chain_id: int) -> WrappedToken:
+        """Client of the wrapped token on dest_chain_id for `token` on source_chain_id."""
         dst = self.endpoint(dest_chain_id)
-        address = dst.chain.call(dst.contract.functions.wrappedOf(source_chain_id, token))
+        address = dst.contract.wrapped_of(source_chain_id, token)
         if int(address, 16) == 0:
             raise ValidationError(f"no wrapped token on chain {dest_chain_id} for {token} of chain {source_chain_id}")
-        return dst.chain.contract("WrappedToken", address)
+        return WrappedToken.at(dst.chain, address)
 
     # ---- sending --------------------------------------------------------------------------------------------------
-    def lock(self, source_chain_id: int, token: Contract, amount: int, dest_chain_id: int, *, sender: str,
+    def lock(self, source_chain_id: int, token: ERC20, amount: int, dest_chain_id: int, *, sender: str,
              recipient: str | None = None,
              on_arrival: Callable[[BridgeTransfer], None] | None = None) -> BridgeTransfer:
         """Lock `amount` of `token` on the source chain now; the wrapped token is minted after the delay."""
         src = self.endpoint(source_chain_id)
         chain = src.chain
         self._before(chain)
-        if chain.call(token.functions.allowance(chain.address(sender), src.address)) < amount:
-            chain.transact(token.functions.approve(src.address, 2**256 - 1), sender=sender)
+        if token.allowance(chain.address(sender), src.address) < amount:
+            token.approve(src.address, MAX_UINT256, sender=sender)
         to = chain.address(recipient or sender)
-        receipt = chain.transact(src.contract.functions.lock(token.address, amount, to, dest_chain_id),
-                                 sender=sender, gas=GAS_TRANSFER)
+        event, receipt = src.contract.lock(token.address, amount, to, dest_chain_id, sender=sender, gas=GAS_TRANSFER)
         self._after(chain, "bridge_lock", sender, receipt)
-        (event,) = chain.events(receipt, src.contract, "Locked")
-        relay = Relay(KIND_MINT, source_chain_id, src.address, dest_chain_id, event["nonce"], token.address, to,
-                      event["amount"], int(receipt["blockNumber"]))
+        relay = Relay(KIND_MINT, source_chain_id, src.address, dest_chain_id, event.nonce, token.address, to,
+                      event.amount, receipt.block_number)
         self._publish(BridgeLocked(self.kernel.now, self.name, "lock", source_chain_id, dest_chain_id, relay.nonce,
                                    token.address, sender, to, relay.amount))
-        return self._schedule(relay, dest_chain_id, sender, on_arrival, int(receipt["gasUsed"]))
+        return self._schedule(relay, dest_chain_id, sender, on_arrival, receipt.gas_used)
 
-    def burn(self, chain_id: int, wrapped: Contract, amount: int, *, sender: str, recipient: str | None = None,
+    def burn(self, chain_id: int, wrapped: ERC20, amount: int, *, sender: str, recipient: str | None = None,
              on_arrival: Callable[[BridgeTransfer], None] | None = None) -> BridgeTransfer:
         """Burn wrapped tokens on `chain_id` now; the original is released on its chain after the delay."""
         here = self.endpoint(chain_id)
         chain = here.chain
         to = chain.address(recipient or sender)
         self._before(chain)
-        receipt = chain.transact(here.contract.functions.burn(wrapped.address, amount, to), sender=sender,
-                                 gas=GAS_TRANSFER)
+        event, receipt = here.contract.burn(wrapped.address, amount, to, sender=sender, gas=GAS_TRANSFER)
         self._after(chain, "bridge_burn", sender, receipt)
-        (event,) = chain.events(receipt, here.contract, "Burned")
-        relay = Relay(KIND_RELEASE, chain_id, here.address, event["destChainId"], event["nonce"],
-                      event["sourceToken"], to, amount, int(receipt["blockNumber"]))
+        relay = Relay(KIND_RELEASE, chain_id, here.address, event.dest_chain_id, event.nonce, event.source_token, to,
+                      amount, receipt.block_number)
         self._publish(BridgeLocked(self.kernel.now, self.name, "burn", chain_id, relay.dest_chain_id, relay.nonce,
                                    wrapped.address, sender, to, amount))
-        return self._schedule(relay, relay.dest_chain_id, sender, on_arrival, int(receipt["gasUsed"]))
+        return self._schedule(relay, relay.dest_chain_id, sender, on_arrival, receipt.gas_used)
 
     def _schedule(self, relay: Relay, dest_chain_id: int, sender: str,
                   on_arrival: Callable[[BridgeTransfer], None] | None, gas_used: int) -> BridgeTransfer:
@@ -387,7 +385,7 @@ class BridgeRelayer:
         if side is not None:
             side.sync_clock()
 
-    def _after(self, chain: Chain, kind: str, sender: str, receipt: TxReceipt) -> None:
+    def _after(self, chain: Chain, kind: str, sender: str, receipt: Receipt) -> None:
         side = self.chains.get(chain.chain_id)
         if side is not None:
             side.receipt(kind, sender, receipt)
@@ -422,28 +420,29 @@ class BridgeRelayer:
             raise RelayRefused(relay, len(accepted), self.threshold, reasons)
         return [sig for _, sig in sorted(accepted, key=lambda x: int(x[0], 16))]
 
-    def relay(self, relay: Relay) -> TxReceipt:
+    def relay(self, relay: Relay) -> Receipt:
         """Attest and execute one relay on its destination now (RelayRefused if the validators refuse it)."""
+        return self._execute(relay)[1]
+
+    def _execute(self, relay: Relay) -> tuple[Minted | Released, Receipt]:
         dst = self.endpoint(relay.dest_chain_id)
         sigs = self.signatures(relay)
-        fn = dst.contract.functions.mint if relay.kind == KIND_MINT else dst.contract.functions.release
+        execute = dst.contract.mint if relay.kind == KIND_MINT else dst.contract.release
         self._before(dst.chain)
-        receipt = dst.chain.transact(fn(*relay.call_args(), sigs), sender=self.relayer, gas=GAS_RELAY)
+        event, receipt = execute(relay.call_args(), sigs, sender=self.relayer, gas=GAS_RELAY)
         self._after(dst.chain, "bridge_mint" if relay.kind == KIND_MINT else "bridge_release", self.relayer, receipt)
-        self.relay_gas += int(receipt["gasUsed"])
+        self.relay_gas += receipt.gas_used
         self._publish(BridgeRelayed(self.kernel.now, self.name, "mint" if relay.kind == KIND_MINT else "release",
                                     relay.source_chain_id, relay.dest_chain_id, relay.nonce, len(sigs), self.relayer,
-                                    HexBytes(receipt["transactionHash"]).to_0x_hex(), int(receipt["gasUsed"])))
-        return receipt
+                                    receipt.tx_hash, receipt.gas_used))
+        return event, receipt
 
     def _deliver(self, transfer: BridgeTransfer) -> None:
-        relay = transfer.relay
-        dst = self.endpoint(transfer.dest_chain_id)
-        receipt = self.relay(relay)
-        (event,) = dst.chain.events(receipt, dst.contract, "Minted" if relay.kind == KIND_MINT else "Released")
+        event, _ = self._execute(transfer.relay)
         transfer.arrived_at = self.kernel.now
-        transfer.received = event["amount"]
-        transfer.fee = event["fee"]
+        relay = transfer.relay
+        transfer.received = event.amount
+        transfer.fee = event.fee
         self._publish(BridgeMinted(self.kernel.now, self.name, "mint" if relay.kind == KIND_MINT else "release",
                                    relay.source_chain_id, transfer.dest_chain_id, relay.nonce, relay.token,
                                    transfer.sender, relay.recipient, transfer.received, transfer.fee))
@@ -462,11 +461,11 @@ class BridgeRelayer:
         by_source: dict[tuple[int, str], list[tuple[int, str, int]]] = {}
         for src_id, token, dest_id, wrapped in self.wrapped_tokens:
             dst = self.endpoint(dest_id)
-            supply = dst.chain.call(dst.chain.contract("WrappedToken", wrapped).functions.totalSupply())
+            supply = WrappedToken.at(dst.chain, wrapped).total_supply()
             by_source.setdefault((src_id, token), []).append((dest_id, wrapped, supply))
         checks = []
         for (src_id, token), destinations in by_source.items():
             src = self.endpoint(src_id)
-            locked = src.chain.call(src.contract.functions.locked(token))
+            locked = src.contract.locked(token)
             checks.append(SupplyCheck(src_id, token, locked, tuple(destinations)))
         return checks

@@ -198,7 +198,7 @@ def _lp_results(sim: "Simulation", world: DefiWorld) -> dict[str, float]:
     for name, venue in world.venues.items():
         base, quote, liquidity = world.lp_deposits[name]
         pair = venue.amm.pair(venue.info.address)
-        supply = venue.chain.call(pair.functions.totalSupply())
+        supply = pair.total_supply()
         pool = venue.refresh()
         value = (pool.quote + pool.base * price) * liquidity / supply
         hodl = quote + base * price

@@ -21,11 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hexbytes import HexBytes
-from web3.contract import Contract
-from web3.types import TxReceipt
-
 from market_sim.blockchain import Chain
+from market_sim.blockchain.clients import ERC20, Receipt
 from market_sim.core.clock import NS_PER_SECOND
 from market_sim.core.errors import ConfigError, ContractRevertError, ValidationError
 from market_sim.core.events import Event
@@ -165,10 +162,9 @@ class ChainRuntime:
             self._sim.bus.publish(ChainTransaction(self._sim.kernel.now, self.name, kind, sender, tx_hash, gas_used,
                                                    self.gas_price_wei, status), self.topic)
 
-    def receipt(self, kind: str, sender: str, receipt: TxReceipt) -> None:
+    def receipt(self, kind: str, sender: str, receipt: Receipt) -> None:
         """Publish a mined transaction from its receipt."""
-        self.transaction(kind, sender, HexBytes(receipt["transactionHash"]).to_0x_hex(), int(receipt["gasUsed"]),
-                         "ok" if receipt["status"] == 1 else "reverted")
+        self.transaction(kind, sender, receipt.tx_hash, receipt.gas_used, "ok" if receipt.ok else "reverted")
 
     def publish(self, event: Event, topic: tuple) -> None:
         """Publish a pool's event on the simulation's bus (nothing without a simulation)."""
@@ -221,8 +217,8 @@ class AmmVenue:
 
     kind = "amm"
 
-    def __init__(self, name: str, instrument: Instrument, runtime: ChainRuntime, amm: Amm, base: Contract,
-                 quote: Contract, info: PairInfo) -> None:
+    def __init__(self, name: str, instrument: Instrument, runtime: ChainRuntime, amm: Amm, base: ERC20,
+                 quote: ERC20, info: PairInfo) -> None:
         self.name = name
         self.instrument = instrument
         self.symbols = (instrument.symbol,)
@@ -303,9 +299,8 @@ class AmmVenue:
                                             min_out=command.min_out, deadline=deadline,
                                             approve=False)  # approved when funded
         except ContractRevertError as err:
-            receipt = getattr(err, "receipt", None)
-            gas = int(receipt["gasUsed"]) if receipt is not None else FAILED_SWAP_GAS
-            self.runtime.transaction("swap", command.trader, getattr(err, "tx_hash", None), gas, "reverted")
+            gas = err.gas_used if err.gas_used is not None else FAILED_SWAP_GAS
+            self.runtime.transaction("swap", command.trader, err.tx_hash, gas, "reverted")
             return SwapFailed(ts, command.trader, self.name, command.symbol, command.side, command.amount_in,
                               err.error_name or str(err), gas, gas_price, command.tag)
         self._set(result.pool.reserve0, result.pool.reserve1)

@@ -23,11 +23,11 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from web3.contract import Contract
-
 from market_sim.blockchain import Chain
+from market_sim.blockchain.clients import ERC20, TestToken
 from market_sim.consensus.signing import validator_keys
 from market_sim.core.clock import NS_PER_SECOND
+from market_sim.core.defaults import DEFAULT_BRIDGE_FEE_BPS, DEFAULT_THRESHOLD, DEFAULT_VALIDATORS
 from market_sim.core.errors import ConfigError
 from market_sim.core.instruments import Instrument
 from market_sim.core.orders import Side
@@ -59,9 +59,9 @@ class ChainConfig:
 
 @dataclass(frozen=True, slots=True)
 class BridgeConfig:
-    validators: int = param(4, min=1)
-    threshold: int = param(3, min=1)
-    fee_bps: int = param(10, min=0, max=1000)
+    validators: int = param(DEFAULT_VALIDATORS, min=1)
+    threshold: int = param(DEFAULT_THRESHOLD, min=1)
+    fee_bps: int = param(DEFAULT_BRIDGE_FEE_BPS, min=0, max=1000)
     delay: int = param(60 * NS_PER_SECOND, duration=True, min=0)
 
 
@@ -122,8 +122,8 @@ def parse_defi(raw: dict[str, Any]) -> DefiConfig:
 
 @dataclass
 class _Tokens:
-    base: Contract
-    quote: Contract
+    base: ERC20
+    quote: ERC20
 
 
 @dataclass
@@ -187,14 +187,13 @@ class DefiWorld:
     def chain(self, name: str) -> Chain:
         return self.runtime(name).chain
 
-    def token(self, chain: str, asset: str) -> Contract:
+    def token(self, chain: str, asset: str) -> ERC20:
         """The base or quote token contract on a chain."""
         t = self.tokens[chain]
         return t.base if asset == "base" else t.quote
 
     def balance(self, account: str, chain: str, asset: str) -> int:
-        c = self.chain(chain)
-        return c.call(self.token(chain, asset).functions.balanceOf(c.address(account)))
+        return self.token(chain, asset).balance_of(self.chain(chain).address(account))
 
     def asset_names(self) -> tuple[str, str]:
         """The base and quote token names (the instrument's assets, e.g. "WETH", "USDC")."""
@@ -203,18 +202,17 @@ class DefiWorld:
 
     def token_balance_at(self, chain: str, asset: str, address: str) -> int:
         """Base or quote token balance of an address on a chain."""
-        c = self.chain(chain)
-        return c.call(self.token(chain, asset).functions.balanceOf(address))
+        return self.token(chain, asset).balance_of(address)
 
     def lp_balance(self, venue: str, address: str) -> int:
         """LP tokens of a pool held by an address."""
         v = self.venues[venue]
-        return v.chain.call(v.amm.pair(v.info.address).functions.balanceOf(address))
+        return v.amm.pair(v.info.address).balance_of(address)
 
     def lp_supply(self, venue: str) -> int:
         """Total LP tokens of a pool."""
         v = self.venues[venue]
-        return v.chain.call(v.amm.pair(v.info.address).functions.totalSupply())
+        return v.amm.pair(v.info.address).total_supply()
 
     def units(self, amount: float | Decimal, asset: str) -> int:
         """A decimal amount of base or quote to integer token units."""
@@ -239,14 +237,14 @@ class DefiWorld:
         if chain == home_name:
             for which, token, amount in (("base", t.base, base), ("quote", t.quote, quote)):
                 if amount:
-                    home.transact(token.functions.mint(home.address(account), amount))
+                    TestToken.at(home, token.address).mint(home.address(account), amount)
                     self._minted(account, home_name, which, amount)
             return
         dest = self.chain(chain)
         for which, token, amount in (("base", t.base, base), ("quote", t.quote, quote)):
             if amount:
                 gross = amount * 10_000 // (10_000 - self.config.bridge.fee_bps) + 1  # net of the bridge fee
-                home.transact(token.functions.mint(home.address("deployer"), gross))
+                TestToken.at(home, token.address).mint(home.address("deployer"), gross)
                 self._minted("deployer", home_name, which, gross)
                 self.relayer.lock(home.chain_id, token, gross, dest.chain_id, sender="deployer",
                                   recipient=dest.address(account))

@@ -6,8 +6,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from eth_abi import encode as abi_encode
-from eth_utils import keccak, to_checksum_address
+from market_sim.blockchain.abi import abi_encode, keccak, to_checksum_address
 
 from market_sim.consensus.merkle import leaf_hash
 from market_sim.core.errors import SettlementError
@@ -15,7 +14,7 @@ from market_sim.settlement.trades import SettledTrade
 
 __all__ = ["NetDeltas", "TokenIndex", "DELTAS_LEAF_TAG", "deltas_leaf"]
 
-DELTAS_LEAF_TAG = keccak(text="MarketSimSettlement.Deltas")
+DELTAS_LEAF_TAG = keccak(b"MarketSimSettlement.Deltas")
 _INT128 = 1 << 127
 _U128 = 1 << 128
 

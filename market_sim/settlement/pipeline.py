@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from market_sim.blockchain.clients import ErrorDef, SettlementErrors
 from market_sim.core.errors import ConsensusError, ContractRevertError, SettlementError
 from market_sim.core.events import Event, Trade
 from market_sim.settlement.batch import BatchCommitment, SettlementBatch, SettlementMode
@@ -30,9 +31,17 @@ from market_sim.simulation.kernel import Kernel
 
 __all__ = ["Certifier", "FailedTrade", "BatchRecord", "SettlementPipeline"]
 
-_CERTIFICATE_ERRORS = frozenset({"MalformedSignatures", "InsufficientSignatures", "InvalidSignature",
-                                 "UnknownSigner", "SignersNotAscending"})
-_ORDERING_ERRORS = frozenset({"UnexpectedSequence", "PrevHashMismatch"})
+
+def _certificate_errors() -> tuple[ErrorDef, ...]:
+    """Reverts caused by the certificate (a Byzantine signer slipped in): certify again."""
+    e = SettlementErrors
+    return (e.MalformedSignatures, e.InsufficientSignatures, e.InvalidSignature, e.UnknownSigner,
+            e.SignersNotAscending)
+
+
+def _ordering_errors() -> tuple[ErrorDef, ...]:
+    """Reverts saying the chain's batch sequence moved past the ledger."""
+    return (SettlementErrors.UnexpectedSequence, SettlementErrors.PrevHashMismatch)
 
 
 class Certifier(Protocol):
@@ -75,7 +84,7 @@ class SettlementPipeline:
         self.client = client
         self.encoder = encoder
         self.certifier = certifier
-        self.fee_account = client.chain.address(client.chain.call(client.contract.functions.feeAccount()))
+        self.fee_account = client.fee_account
         self.ledger = ledger if ledger is not None else Ledger(self.fee_account)
         self.kernel = kernel
         self.max_batch = max_batch
@@ -212,8 +221,7 @@ class SettlementPipeline:
 
     def _handle_revert(self, exc: ContractRevertError, batch: SettlementBatch, source: tuple[Trade, ...]) -> bool:
         """React to a decoded revert; True means 'rebuild and resubmit', False means the batch is finished."""
-        name = exc.error_name
-        if name in _ORDERING_ERRORS:
+        if exc.is_any(_ordering_errors()):
             # The chain moved past our ledger: maybe this very batch settled (a lost confirmation) -> recover().
             self.journal.forget(batch.sequence)
             if self.client.batch_root(batch.sequence) == batch.header.merkle_root:
@@ -224,13 +232,12 @@ class SettlementPipeline:
                 raise SettlementError(f"the contract is at batch {self.client.last_sequence} but the ledger at "
                                       f"{self.ledger.last_sequence}: another writer? run recover()") from exc
             return True
-        if name == "InsufficientBalance" and self.mode is SettlementMode.NET:
+        if exc.is_(SettlementErrors.InsufficientBalance) and self.mode is SettlementMode.NET:
             # The ledger disagreed with the chain on this balance (in NET mode `available` is the balance before the
             # batch): adopt the chain's value, re-check solvency, re-batch without the trades it cannot carry.
-            account, token, _needed, available = exc.args_decoded
-            self.ledger.correct(account, token, available)
+            self.ledger.correct(exc.args["account"], exc.args["token"], exc.args["available"])
             return True
-        if name in _CERTIFICATE_ERRORS:
+        if exc.is_any(_certificate_errors()):
             return True  # certify again (a Byzantine signer may have slipped into the certificate)
         self.journal.forget(batch.sequence)
         for trade in source:

@@ -82,7 +82,7 @@ def reconcile(ledger: Ledger, client: SettlementClient, *, accounts: Iterable[st
     if client.last_sequence != max(ledger.settled_batches, default=0):
         diffs.append(Difference("batch", "last sequence", max(ledger.settled_batches, default=0), client.last_sequence))
     for token in sorted(tokens):
-        held = client.chain.call(client.token(token).functions.balanceOf(client.address))
+        held = client.token(token).balance_of(client.address)
         owed = sum(ledger.balance(a, token) for a in accounts)
         if held != owed:
             diffs.append(Difference("custody", f"token {token} held by the contract", owed, held))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from market_sim.blockchain import Chain
 from market_sim.consensus.config import ConsensusConfig
+from market_sim.core.defaults import DEFAULT_VALIDATORS
 from market_sim.core.errors import ConfigError
 from market_sim.core.events import Trade
 from market_sim.settlement.batch import SettlementMode
@@ -38,7 +39,7 @@ RPC_ENV = "MARKET_SIM_RPC"
 
 @dataclass(frozen=True, slots=True)
 class SettlementParams:
-    validators: int = param(4, min=1, help="validator committee size n")
+    validators: int = param(DEFAULT_VALIDATORS, min=1, help="validator committee size n")
     byzantine: int = param(1, min=0, help="Byzantine validators (BFT needs n >= 3f + 1)")
     behaviour: str = param("equivocate", help="what the Byzantine validators do (see market-sim consensus)")
     max_batch: int = param(200, min=1, help="cut a batch at this many trades")

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from eth_utils import keccak, to_checksum_address
-
 from market_sim.blockchain import Chain
+from market_sim.blockchain.abi import keccak, to_checksum_address
+from market_sim.blockchain.deploy import deploy_stack
 from market_sim.consensus.committee import Committee
 from market_sim.consensus.config import ConsensusConfig
 from market_sim.consensus.signing import validator_keys
 from market_sim.consensus.state import BalanceView
+from market_sim.core.defaults import TokenSpec
 from market_sim.core.errors import SettlementError
 from market_sim.core.instruments import Instrument
 from market_sim.settlement.batch import BatchCommitment, SettlementMode
@@ -19,6 +20,7 @@ from market_sim.settlement.certifier import CommitteeCertifier
 from market_sim.settlement.client import SettlementClient
 from market_sim.settlement.ledger import Ledger
 from market_sim.settlement.pipeline import SettlementPipeline
+from market_sim.settlement.stack import SETTLEMENT, listed_token_step, settlement_step
 from market_sim.settlement.trades import TradeEncoder
 from market_sim.simulation.kernel import Kernel
 
@@ -54,30 +56,24 @@ def deploy_venue(chain: Chain, *, assets: Mapping[str, int], traders: Sequence[s
     if missing:
         raise SettlementError(f"deposits name unknown assets: {sorted(missing)}")
     fee_account = fee_account or trader_address("__fees__")
-    client = SettlementClient.deploy(chain, validators, threshold, fee_account)
-    tokens: dict[str, str] = {}
     accounts = {t: trader_address(t) for t in traders}
-    funder = chain.account("deployer")
-    steps, done = len(deposit) * len(traders), 0
     deposits: dict[tuple[str, str], int] = {}
+    steps = [settlement_step(validators=validators, threshold=threshold, fee_account=fee_account)]
     for asset, decimals in assets.items():
-        token = chain.deploy("TestToken", f"Test {asset}", asset, decimals)
-        tokens[asset] = token.address
-        client.list_token(token.address)
         amounts = {t: (overrides or {}).get(t, deposit).get(asset, 0) for t in traders}
-        if not any(amounts.values()):
-            continue
-        chain.transact(token.functions.mint(funder, sum(amounts.values())))
-        for trader, address in accounts.items():
-            amount = amounts[trader]
-            if not amount:
-                continue
-            client.deposit_for(address, token.address, amount)
-            deposits[(trader, asset)] = amount
-            done += 1
-            if progress is not None:
-                progress(done, steps)
+        deposits.update({(t, asset): a for t, a in amounts.items() if a})
+        steps.append(listed_token_step(_token_step_name(asset), TokenSpec(f"Test {asset}", asset, decimals),
+                                       funding={accounts[t]: a for t, a in amounts.items() if a}))
+    deployed = deploy_stack(chain, steps=steps, write=False)
+    client = SettlementClient.at(chain, deployed.address(SETTLEMENT))
+    tokens = {asset: deployed.address(_token_step_name(asset)) for asset in assets}
+    if progress is not None:
+        progress(len(deposits), len(deposit) * len(traders))
     return SettlementVenue(chain, client, tokens, accounts, fee_account, deposits)
+
+
+def _token_step_name(asset: str) -> str:
+    return f"Token {asset}"
 
 
 @dataclass

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from eth_abi import encode as abi_encode
-from eth_utils import to_checksum_address
+from market_sim.blockchain.abi import abi_encode, to_checksum_address
 
 from market_sim.consensus.merkle import leaf_hash
 

@@ -25,7 +25,7 @@ def test_swaps_on_anvil_pay_the_python_amounts(chain: Chain) -> None:
         a, b = deploy_token(chain, "A", "A"), deploy_token(chain, "B", "B")
         me = chain.account("deployer")
         for token in (a, b):
-            chain.transact(token.functions.mint(me, 10**30), gas=200_000)
+            token.mint(me, 10**30, gas=200_000)
         amm.create_pair(a.address, b.address, fee_bps=5)
         amm.add_liquidity(a, b, 1000 * E18, 3000 * E18, sender="deployer")
         reserve_a, reserve_b = 1000 * E18, 3000 * E18

@@ -91,7 +91,7 @@ def test_liquidity_providers_hold_their_pool_share(cross_chain) -> None:
     for lp in lps:
         venue = lp.venue(lp.params.pool)
         pair = venue.amm.pair(venue.info.address)
-        share = venue.chain.call(pair.functions.balanceOf(venue.chain.address(lp.id)))
+        share = pair.balance_of(venue.chain.address(lp.id))
         assert share > 0
         assert lp.lp_value() > 0 and lp.portfolio_value() >= lp.lp_value()
 
@@ -143,7 +143,7 @@ def test_chain_clocks_follow_simulated_time(cross_chain) -> None:
         assert 0 <= lead <= 5  # bursts of a few transactions (e.g. an LP's approve, approve, addLiquidity at 0 s)
         assert rt.epoch + end <= rt.chain.timestamp <= rt.epoch + end + lead + 10  # + the final pass's transactions
         venue = next(v for v in world.venues.values() if v.runtime is rt)
-        last_update = venue.chain.call(venue.amm.pair(venue.info.address).functions.getReserves())[2]
+        last_update = venue.chain.call(venue.amm.pair(venue.info.address).handle.functions.getReserves())[2]
         assert rt.epoch <= last_update <= rt.chain.timestamp
 
 

@@ -13,8 +13,8 @@ ZERO = "0x" + "00" * 20
 def test_full_stack_is_wired():
     chain = Chain.local()
     result = deploy_stack(chain)
-    assert list(result.contracts) == ["BaseToken", "QuoteToken", "Factory", "WETH9", "Router", "Bridge",
-                                    "Settlement"]
+    assert list(result.contracts) == ["BaseToken", "QuoteToken", "Settlement", "Factory", "WETH9", "Router",
+                                    "Bridge"]
     h = result.handles
     base, quote = result.address("BaseToken"), result.address("QuoteToken")
 

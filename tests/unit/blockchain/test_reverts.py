@@ -5,7 +5,7 @@ from __future__ import annotations
 from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector as selector
 
-from market_sim.blockchain.reverts import RevertDecoder, revert_data
+from market_sim.blockchain.reverts import SOLIDITY_ERRORS, ContractErrors, RevertDecoder, revert_data
 
 LIMIT = {
     "type": "error",
@@ -27,6 +27,9 @@ def test_custom_error_with_struct_and_checksummed_addresses():
     assert err.error_name == "LimitExceeded"
     assert err.args_decoded == (ALICE, (7, b"\x01" * 32), (ALICE,))
     assert err.contract == "Vault" and err.raw == data
+    assert dict(err.args) == {"account": ALICE, "pair": (7, b"\x01" * 32), "others": (ALICE,)}
+    assert err.selector == selector("LimitExceeded(address,(uint64,bytes32),address[])")
+    assert err.is_(ContractErrors("Vault", [LIMIT]).LimitExceeded)
     assert str(err).startswith("Vault: reverted with LimitExceeded(")
 
 
@@ -34,8 +37,10 @@ def test_error_string_and_panic():
     decoder = RevertDecoder()
     err = decoder.decode(selector("Error(string)") + encode(["string"], ["too late"]))
     assert (err.error_name, err.args_decoded, str(err)) == ("Error", ("too late",), "reverted: too late")
+    assert dict(err.args) == {"reason": "too late"} and err.is_(SOLIDITY_ERRORS.Error)
     err = decoder.decode(selector("Panic(uint256)") + encode(["uint256"], [0x11]))
     assert (err.error_name, err.args_decoded) == ("Panic", (0x11,))
+    assert dict(err.args) == {"code": 0x11} and err.is_(SOLIDITY_ERRORS.Panic) and not err.is_(SOLIDITY_ERRORS.Error)
     assert str(err) == "panic 0x11: arithmetic overflow or underflow"
 
 
@@ -46,6 +51,7 @@ def test_unknown_selector_and_empty_and_malformed():
     assert "unknown error 0xdeadbeef" in str(err)
     err = decoder.decode(b"")
     assert err.error_name == "" and "without a reason" in str(err)
+    assert err.selector == b"" and not err.is_(SOLIDITY_ERRORS.Error) and dict(err.args) == {}
     err = decoder.decode(selector("Panic(uint256)") + b"\x01")
     assert err.error_name == "Panic" and "malformed" in str(err)
 

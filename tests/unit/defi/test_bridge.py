@@ -40,7 +40,7 @@ def bridged() -> Bridged:
     relayer = BridgeRelayer.deploy(kernel, [chain_a, chain_b], keys, threshold=3, fee_bps=FEE_BPS, delay_ns=DELAY,
                                    fee_recipient="bob")
     token = deploy_token(chain_a, "Token", "TKN")
-    chain_a.transact(token.functions.mint(chain_a.account("alice"), 10**24))
+    token.mint(chain_a.account("alice"), 10**24)
     wrapped = relayer.create_wrapped(A, token, B)
     return Bridged(kernel, chain_a, chain_b, relayer, token, wrapped, keys)
 
@@ -66,8 +66,8 @@ def test_lock_mints_after_delay_minus_fee(bridged: Bridged) -> None:
     arrivals = []
     start = b.kernel.now
     transfer = b.relayer.lock(A, b.token, 10**21, B, sender="alice", on_arrival=arrivals.append)
-    assert b.chain_a.call(b.relayer.endpoint(A).contract.functions.locked(b.token.address)) == 10**21
-    assert b.chain_b.call(b.wrapped.functions.balanceOf(alice_b)) == 0 and transfer.pending
+    assert b.chain_a.call(b.relayer.endpoint(A).contract.handle.functions.locked(b.token.address)) == 10**21
+    assert b.chain_b.call(b.wrapped.handle.functions.balanceOf(alice_b)) == 0 and transfer.pending
     _assert_supply_bounded(b)
     b.kernel.run(until=start + DELAY - 1)
     assert transfer.pending
@@ -75,9 +75,9 @@ def test_lock_mints_after_delay_minus_fee(bridged: Bridged) -> None:
     fee = 10**21 * FEE_BPS // 10_000
     assert arrivals == [transfer] and transfer.arrived_at == start + DELAY
     assert (transfer.received, transfer.fee) == (10**21 - fee, fee)
-    assert b.chain_b.call(b.wrapped.functions.balanceOf(alice_b)) == 10**21 - fee
-    assert b.chain_b.call(b.wrapped.functions.balanceOf(b.chain_b.account("bob"))) == fee
-    assert b.chain_b.call(b.wrapped.functions.totalSupply()) == 10**21
+    assert b.chain_b.call(b.wrapped.handle.functions.balanceOf(alice_b)) == 10**21 - fee
+    assert b.chain_b.call(b.wrapped.handle.functions.balanceOf(b.chain_b.account("bob"))) == fee
+    assert b.chain_b.call(b.wrapped.handle.functions.totalSupply()) == 10**21
     _assert_supply_bounded(b)
 
 
@@ -85,30 +85,30 @@ def test_burn_releases_on_source(bridged: Bridged) -> None:
     b = bridged
     b.relayer.lock(A, b.token, 10**21, B, sender="alice")
     b.kernel.run()
-    before = b.chain_a.call(b.token.functions.balanceOf(b.chain_a.account("alice")))
+    before = b.chain_a.call(b.token.handle.functions.balanceOf(b.chain_a.account("alice")))
     back = b.relayer.burn(B, b.wrapped, 5 * 10**20, sender="alice")
     assert b.relayer.pending == [back]
     b.kernel.run()
     fee = 5 * 10**20 * FEE_BPS // 10_000
-    assert b.chain_a.call(b.token.functions.balanceOf(b.chain_a.account("alice"))) - before == 5 * 10**20 - fee
-    assert b.chain_a.call(b.relayer.endpoint(A).contract.functions.locked(b.token.address)) == 5 * 10**20
-    assert b.chain_b.call(b.wrapped.functions.totalSupply()) == 5 * 10**20
+    assert b.chain_a.call(b.token.handle.functions.balanceOf(b.chain_a.account("alice"))) - before == 5 * 10**20 - fee
+    assert b.chain_a.call(b.relayer.endpoint(A).contract.handle.functions.locked(b.token.address)) == 5 * 10**20
+    assert b.chain_b.call(b.wrapped.handle.functions.totalSupply()) == 5 * 10**20
     _assert_supply_bounded(b)
 
 
 def _locked_relay(b: Bridged, amount: int = 10**20) -> Relay:
-    receipt = b.chain_a.transact(b.token.functions.approve(b.relayer.endpoint(A).address, amount), sender="alice")
+    receipt = b.chain_a.transact(b.token.handle.functions.approve(b.relayer.endpoint(A).address, amount), sender="alice")
     assert receipt["status"] == 1
     src = b.relayer.endpoint(A)
     alice = b.chain_a.account("alice")
-    receipt = b.chain_a.transact(src.contract.functions.lock(b.token.address, amount, alice, B), sender="alice")
-    (ev,) = b.chain_a.events(receipt, src.contract, "Locked")
+    receipt = b.chain_a.transact(src.contract.handle.functions.lock(b.token.address, amount, alice, B), sender="alice")
+    (ev,) = b.chain_a.events(receipt, src.contract.handle, "Locked")
     return Relay(KIND_MINT, A, src.address, B, ev["nonce"], b.token.address, alice, amount)
 
 
 def _mint(b: Bridged, relay: Relay, sigs: list[bytes]) -> None:
     dst = b.relayer.endpoint(B)
-    b.chain_b.transact(dst.contract.functions.mint(*relay.call_args(), sigs))
+    b.chain_b.transact(dst.contract.handle.functions.mint(*relay.call_args(), sigs))
 
 
 def _revert_name(call) -> tuple[str, tuple]:
@@ -121,7 +121,7 @@ def test_contract_digest_equals_python_digest(bridged: Bridged) -> None:
     b = bridged
     relay = _locked_relay(b)
     dst = b.relayer.endpoint(B)
-    on_chain = b.chain_b.call(dst.contract.functions.relayDigest(relay.kind, *relay.call_args()))
+    on_chain = b.chain_b.call(dst.contract.handle.functions.relayDigest(relay.kind, *relay.call_args()))
     assert bytes(on_chain) == relay_digest(relay, dst.address)
 
 
@@ -133,11 +133,11 @@ def test_replayed_attestation_is_rejected(bridged: Bridged) -> None:
     _mint(b, relay, sigs)
     assert _revert_name(lambda: _mint(b, relay, sigs)) == ("AlreadyProcessed", (relay.struct_hash(),))
     # the same attestation submitted to the source chain's bridge is for the wrong domain: signers do not match
-    name, args = _revert_name(lambda: b.chain_a.transact(b.relayer.endpoint(A).contract.functions.release(
+    name, args = _revert_name(lambda: b.chain_a.transact(b.relayer.endpoint(A).contract.handle.functions.release(
         B, A, relay.nonce, relay.token, relay.recipient, relay.amount, sigs)))
     assert name in ("UnknownValidator", "InsufficientLocked")
     # ... and with its own destination it is refused before any signature is looked at
-    assert _revert_name(lambda: b.chain_a.transact(b.relayer.endpoint(A).contract.functions.release(
+    assert _revert_name(lambda: b.chain_a.transact(b.relayer.endpoint(A).contract.handle.functions.release(
         *replace(relay, source_chain_id=B).call_args(), sigs))) == ("WrongDestination", (B, A))
     _assert_supply_bounded(b)
 
@@ -154,20 +154,20 @@ def test_forged_and_short_attestations_are_rejected(bridged: Bridged) -> None:
     assert _revert_name(lambda: _mint(b, replace(relay, amount=relay.amount * 10), honest))[0] == "UnknownValidator"
     assert _revert_name(lambda: _mint(b, relay, honest[:2])) == ("QuorumNotReached", (2, 3))
     assert _revert_name(lambda: _mint(b, relay, [honest[0], honest[0], honest[1]]))[0] == "SignersNotSorted"
-    assert b.chain_b.call(b.wrapped.functions.totalSupply()) == 0
+    assert b.chain_b.call(b.wrapped.handle.functions.totalSupply()) == 0
     _mint(b, relay, honest)
-    assert b.chain_b.call(b.wrapped.functions.totalSupply()) == relay.amount
+    assert b.chain_b.call(b.wrapped.handle.functions.totalSupply()) == relay.amount
     _assert_supply_bounded(b)
 
 
 def test_only_bridge_mints_wrapped_and_release_needs_lock(bridged: Bridged) -> None:
     b = bridged
-    assert _revert_name(lambda: b.chain_b.transact(b.wrapped.functions.mint(b.chain_b.account("alice"), 1),
+    assert _revert_name(lambda: b.chain_b.transact(b.wrapped.handle.functions.mint(b.chain_b.account("alice"), 1),
                                                    sender="alice"))[0] == "OnlyBridge"
     src = b.relayer.endpoint(A)
     relay = Relay(KIND_RELEASE, B, b.relayer.endpoint(B).address, A, 0, b.token.address, b.chain_a.account("alice"),
                   10**18)
     assert attest(relay, src.address, b.relayer.validators) == []  # no burn happened: honest validators refuse
     sigs = sign_relay(relay, src.address, b.keys[:3])  # a colluding quorum signs it anyway
-    assert _revert_name(lambda: b.chain_a.transact(src.contract.functions.release(*relay.call_args(), sigs))) == (
+    assert _revert_name(lambda: b.chain_a.transact(src.contract.handle.functions.release(*relay.call_args(), sigs))) == (
         "InsufficientLocked", (b.token.address, 10**18, 0))

@@ -38,7 +38,7 @@ def three() -> Three:
     relayer = BridgeRelayer.deploy(Kernel(), list(chains.values()), keys, threshold=3, fee_bps=0, delay_ns=0,
                                    byzantine={3})
     token = deploy_token(chains[A], "Token", "TKN")
-    chains[A].transact(token.functions.mint(chains[A].account("alice"), 10**24))
+    token.mint(chains[A].account("alice"), 10**24)
     wrapped = {cid: relayer.create_wrapped(A, token, cid) for cid in (B, C)}
     return Three(chains, relayer, token, wrapped, keys)
 
@@ -85,9 +85,9 @@ def test_forged_relay_for_a_lock_that_never_happened_is_refused(three: Three) ->
     # the f Byzantine signatures alone cannot reach the threshold on chain either
     byz = attest(forged, dst.address, t.relayer.validators)
     assert len(byz) == 1
-    assert _revert(lambda: t.chains[B].transact(dst.contract.functions.mint(*forged.call_args(), byz))) == (
+    assert _revert(lambda: t.chains[B].transact(dst.contract.handle.functions.mint(*forged.call_args(), byz))) == (
         "QuorumNotReached", (1, 3))
-    assert t.chains[B].call(t.wrapped[B].functions.totalSupply()) == 0
+    assert t.chains[B].call(t.wrapped[B].handle.functions.totalSupply()) == 0
 
 
 def test_honest_validators_check_every_field_of_the_lock(three: Three) -> None:
@@ -135,10 +135,10 @@ def test_lock_mints_on_its_destination_only(three: Three) -> None:
         t.relayer.relay(to_c)
     # a relay for chain B submitted to chain C's bridge is refused there, whoever signed it
     sigs_b = attest(relay, b_bridge.address, t.relayer.validators)
-    assert _revert(lambda: t.chains[C].transact(c_bridge.contract.functions.mint(*relay.call_args(), sigs_b))) == (
+    assert _revert(lambda: t.chains[C].transact(c_bridge.contract.handle.functions.mint(*relay.call_args(), sigs_b))) == (
         "WrongDestination", (B, C))
     t.relayer.flush()
-    assert t.chains[B].call(t.wrapped[B].functions.totalSupply()) == AMOUNT
+    assert t.chains[B].call(t.wrapped[B].handle.functions.totalSupply()) == AMOUNT
     assert _supply(t) == (AMOUNT, AMOUNT)
 
 
@@ -149,7 +149,7 @@ def test_supply_check_sums_every_destination(three: Three) -> None:
     t.relayer.flush()
     c_bridge = t.relayer.endpoint(C)
     to_c = replace(relay, dest_chain_id=C)
-    t.chains[C].transact(c_bridge.contract.functions.mint(*to_c.call_args(), sign_relay(to_c, c_bridge.address,
+    t.chains[C].transact(c_bridge.contract.handle.functions.mint(*to_c.call_args(), sign_relay(to_c, c_bridge.address,
                                                                                         t.keys)))
     (check,) = t.relayer.supply_checks()
     assert [(d, s) for d, _, s in check.destinations] == [(B, AMOUNT), (C, AMOUNT)]
@@ -160,13 +160,13 @@ def test_lock_and_burn_to_the_zero_address_are_refused(three: Three) -> None:
     t = three
     src = t.relayer.endpoint(A)
     chain = t.chains[A]
-    chain.transact(t.token.functions.approve(src.address, AMOUNT), sender="alice")
-    assert _revert(lambda: chain.transact(src.contract.functions.lock(t.token.address, AMOUNT, ZERO, B),
+    chain.transact(t.token.handle.functions.approve(src.address, AMOUNT), sender="alice")
+    assert _revert(lambda: chain.transact(src.contract.handle.functions.lock(t.token.address, AMOUNT, ZERO, B),
                                           sender="alice")) == ("InvalidRecipient", (ZERO, B))
     _lock(t)
     t.relayer.flush()
     b_bridge = t.relayer.endpoint(B)
-    assert _revert(lambda: t.chains[B].transact(b_bridge.contract.functions.burn(t.wrapped[B].address, 1, ZERO),
+    assert _revert(lambda: t.chains[B].transact(b_bridge.contract.handle.functions.burn(t.wrapped[B].address, 1, ZERO),
                                                 sender="alice")) == ("InvalidRecipient", (ZERO, A))
 
 

@@ -14,7 +14,7 @@ ZERO = "0x0000000000000000000000000000000000000000"
 
 def test_pair_address_is_predictable_and_registered_both_ways(world: AmmWorld) -> None:
     w = world
-    f = w.amm.factory.functions
+    f = w.amm.factory.handle.functions
     predicted = pair_address(w.amm.factory.address, w.token1.address, w.token0.address)
     assert predicted == w.info.address
     assert w.chain.call(f.getPair(w.token0.address, w.token1.address)) == predicted
@@ -27,11 +27,11 @@ def test_pair_address_is_predictable_and_registered_both_ways(world: AmmWorld) -
 def test_custom_fee_pair_and_event(world: AmmWorld) -> None:
     w = world
     c = deploy_token(w.chain, "Token C", "TKC")
-    receipt = w.chain.transact(w.amm.factory.functions.createPairWithFee(w.token0.address, c.address, 5))
-    (created,) = w.chain.events(receipt, w.amm.factory, "PairCreated")
+    receipt = w.chain.transact(w.amm.factory.handle.functions.createPairWithFee(w.token0.address, c.address, 5))
+    (created,) = w.chain.events(receipt, w.amm.factory.handle, "PairCreated")
     assert created["pair"] == pair_address(w.amm.factory.address, w.token0.address, c.address)
     assert created["count"] == 2
-    assert w.chain.events(receipt, w.amm.factory, "PairFee") == [{"pair": created["pair"], "feeBps": 5}]
+    assert w.chain.events(receipt, w.amm.factory.handle, "PairFee") == [{"pair": created["pair"], "feeBps": 5}]
     assert w.amm.pair_info(w.token0.address, c.address).fee_bps == 5
 
 
@@ -48,7 +48,7 @@ def test_create_pair_errors(world: AmmWorld, args, error) -> None:
     w = world
     fn, *params = args(w)
     with pytest.raises(ContractRevertError) as err:
-        w.chain.transact(getattr(w.amm.factory.functions, fn)(*params))
+        w.chain.transact(getattr(w.amm.factory.handle.functions, fn)(*params))
     name, values = error
     assert err.value.error_name == name
     expected = {"t0": (w.token0.address,), None: (),

@@ -25,10 +25,10 @@ def test_mint_locks_minimum_liquidity_and_emits_events(world: AmmWorld) -> None:
     w = world
     w.transfer_to_pair(w.token0, E18)
     w.transfer_to_pair(w.token1, 4 * E18)
-    receipt = w.chain.transact(w.pair.functions.mint(w.wallet), sender="alice")
-    assert w.chain.events(receipt, w.pair, "Mint") == [{"sender": w.wallet, "amount0": E18, "amount1": 4 * E18}]
-    assert w.chain.events(receipt, w.pair, "Sync") == [{"reserve0": E18, "reserve1": 4 * E18}]
-    assert w.chain.call(w.pair.functions.totalSupply()) == 2 * E18
+    receipt = w.chain.transact(w.pair.handle.functions.mint(w.wallet), sender="alice")
+    assert w.chain.events(receipt, w.pair.handle, "Mint") == [{"sender": w.wallet, "amount0": E18, "amount1": 4 * E18}]
+    assert w.chain.events(receipt, w.pair.handle, "Sync") == [{"reserve0": E18, "reserve1": 4 * E18}]
+    assert w.chain.call(w.pair.handle.functions.totalSupply()) == 2 * E18
     assert w.balance(w.pair, w.wallet) == 2 * E18 - MINIMUM_LIQUIDITY
     assert w.balance(w.pair, DEAD) == MINIMUM_LIQUIDITY
     assert w.reserves() == (E18, 4 * E18)
@@ -38,7 +38,7 @@ def test_mint_without_deposit_reverts_with_values(world: AmmWorld) -> None:
     w = world
     w.add(E18, E18)
     with pytest.raises(ContractRevertError) as err:
-        w.chain.transact(w.pair.functions.mint(w.wallet), sender="alice")
+        w.chain.transact(w.pair.handle.functions.mint(w.wallet), sender="alice")
     assert err.value.error_name == "InsufficientLiquidityMinted"
     assert err.value.args_decoded == (0, 0, 0)
 
@@ -51,9 +51,9 @@ def test_swap_output_is_exactly_the_largest_accepted(
     w.add(r0 * E18, r1 * E18)
     w.transfer_to_pair(w.token0, swap * E18)
     with pytest.raises(ContractRevertError) as err:
-        w.chain.transact(w.pair.functions.swap(0, expected + 1, w.wallet, b""), sender="alice")
+        w.chain.transact(w.pair.handle.functions.swap(0, expected + 1, w.wallet, b""), sender="alice")
     assert err.value.error_name == "InvariantViolated"
-    w.chain.transact(w.pair.functions.swap(0, expected, w.wallet, b""), sender="alice")
+    w.chain.transact(w.pair.handle.functions.swap(0, expected, w.wallet, b""), sender="alice")
     assert w.reserves() == ((r0 + swap) * E18, r1 * E18 - expected)
 
 
@@ -64,10 +64,10 @@ def test_swap_token0_events_and_balances(world: AmmWorld) -> None:
     out = 1662497915624478906
     before = w.balance(w.token1, w.wallet)
     w.transfer_to_pair(w.token0, E18)
-    receipt = w.chain.transact(w.pair.functions.swap(0, out, w.wallet, b""), sender="alice")
-    assert w.chain.events(receipt, w.pair, "Swap") == [{
+    receipt = w.chain.transact(w.pair.handle.functions.swap(0, out, w.wallet, b""), sender="alice")
+    assert w.chain.events(receipt, w.pair.handle, "Swap") == [{
         "sender": w.wallet, "amount0In": E18, "amount1In": 0, "amount0Out": 0, "amount1Out": out, "to": w.wallet}]
-    assert w.chain.events(receipt, w.pair, "Sync") == [{"reserve0": 6 * E18, "reserve1": 10 * E18 - out}]
+    assert w.chain.events(receipt, w.pair.handle, "Sync") == [{"reserve0": 6 * E18, "reserve1": 10 * E18 - out}]
     assert w.balance(w.token1, w.wallet) - before == out
     assert (w.balance(w.token0, w.pair.address), w.balance(w.token1, w.pair.address)) == w.reserves()
 
@@ -76,12 +76,12 @@ def test_burn_returns_pro_rata_share(world: AmmWorld) -> None:
     # Uniswap spec "burn": 3/3 pool, burn all but MINIMUM_LIQUIDITY -> 3e18 - 1000 of each.
     w = world
     w.add(3 * E18, 3 * E18)
-    w.chain.transact(w.pair.functions.transfer(w.pair.address, 3 * E18 - MINIMUM_LIQUIDITY), sender="alice")
-    receipt = w.chain.transact(w.pair.functions.burn(w.wallet), sender="alice")
-    assert w.chain.events(receipt, w.pair, "Burn") == [{
+    w.chain.transact(w.pair.handle.functions.transfer(w.pair.address, 3 * E18 - MINIMUM_LIQUIDITY), sender="alice")
+    receipt = w.chain.transact(w.pair.handle.functions.burn(w.wallet), sender="alice")
+    assert w.chain.events(receipt, w.pair.handle, "Burn") == [{
         "sender": w.wallet, "amount0": 3 * E18 - 1000, "amount1": 3 * E18 - 1000, "to": w.wallet}]
     assert w.reserves() == (1000, 1000)
-    assert w.chain.call(w.pair.functions.totalSupply()) == MINIMUM_LIQUIDITY
+    assert w.chain.call(w.pair.handle.functions.totalSupply()) == MINIMUM_LIQUIDITY
 
 
 def test_swap_errors_carry_values(world: AmmWorld) -> None:
@@ -95,7 +95,7 @@ def test_swap_errors_carry_values(world: AmmWorld) -> None:
     ]
     for args, name, values in cases:
         with pytest.raises(ContractRevertError) as err:
-            w.chain.transact(w.pair.functions.swap(*args), sender="alice")
+            w.chain.transact(w.pair.handle.functions.swap(*args), sender="alice")
         assert (err.value.error_name, err.value.args_decoded) == (name, values)
 
 
@@ -106,12 +106,12 @@ def test_sync_sets_reserves_to_balances_and_skim_removes_excess(world: AmmWorld)
     w.transfer_to_pair(w.token1, 9)
     assert w.reserves() == (5 * E18, 10 * E18)
     snap = w.chain.snapshot()
-    w.chain.transact(w.pair.functions.sync(), sender="bob")
+    w.chain.transact(w.pair.handle.functions.sync(), sender="bob")
     assert w.reserves() == (5 * E18 + 7, 10 * E18 + 9)
     assert w.reserves() == (w.balance(w.token0, w.pair.address), w.balance(w.token1, w.pair.address))
     w.chain.revert(snap)
     bob = w.chain.account("bob")
-    w.chain.transact(w.pair.functions.skim(bob), sender="bob")
+    w.chain.transact(w.pair.handle.functions.skim(bob), sender="bob")
     assert (w.balance(w.token0, bob), w.balance(w.token1, bob)) == (7, 9)
     assert w.reserves() == (w.balance(w.token0, w.pair.address), w.balance(w.token1, w.pair.address))
 
@@ -119,37 +119,37 @@ def test_sync_sets_reserves_to_balances_and_skim_removes_excess(world: AmmWorld)
 def test_price_accumulators_follow_uq112x112(world: AmmWorld) -> None:
     w = world
     w.add(3 * E18, 9 * E18)
-    _, _, t0 = w.chain.call(w.pair.functions.getReserves())
+    _, _, t0 = w.chain.call(w.pair.handle.functions.getReserves())
     w.chain.time_travel(t0 + 10)
-    w.chain.transact(w.pair.functions.sync(), sender="alice")
-    _, _, t1 = w.chain.call(w.pair.functions.getReserves())
+    w.chain.transact(w.pair.handle.functions.sync(), sender="alice")
+    _, _, t1 = w.chain.call(w.pair.handle.functions.getReserves())
     elapsed = t1 - t0
     assert elapsed >= 10
-    assert w.chain.call(w.pair.functions.price0CumulativeLast()) == (9 * E18 << 112) // (3 * E18) * elapsed
-    assert w.chain.call(w.pair.functions.price1CumulativeLast()) == (3 * E18 << 112) // (9 * E18) * elapsed
+    assert w.chain.call(w.pair.handle.functions.price0CumulativeLast()) == (9 * E18 << 112) // (3 * E18) * elapsed
+    assert w.chain.call(w.pair.handle.functions.price1CumulativeLast()) == (3 * E18 << 112) // (9 * E18) * elapsed
 
 
 def test_protocol_fee_mints_one_sixth_of_growth(world: AmmWorld) -> None:
     # Uniswap spec "feeTo:on": 1000/1000 pool, one swap, burn -> feeTo holds exactly 249750499251388 LP.
     w = world
     fee_to = w.chain.account("carol")
-    w.chain.transact(w.amm.factory.functions.setFeeTo(fee_to))
+    w.chain.transact(w.amm.factory.handle.functions.setFeeTo(fee_to))
     w.add(1000 * E18, 1000 * E18)
     out = 996006981039903216
     w.transfer_to_pair(w.token1, E18)
-    w.chain.transact(w.pair.functions.swap(out, 0, w.wallet, b""), sender="alice")
+    w.chain.transact(w.pair.handle.functions.swap(out, 0, w.wallet, b""), sender="alice")
     r0, r1 = w.reserves()
     expected_fee = protocol_fee_liquidity(1000 * E18, r0, r1, 1000 * E18 * 1000 * E18)
     assert expected_fee == 249750499251388
-    w.chain.transact(w.pair.functions.transfer(w.pair.address, 1000 * E18 - MINIMUM_LIQUIDITY), sender="alice")
-    w.chain.transact(w.pair.functions.burn(w.wallet), sender="alice")
-    assert w.chain.call(w.pair.functions.totalSupply()) == MINIMUM_LIQUIDITY + expected_fee
+    w.chain.transact(w.pair.handle.functions.transfer(w.pair.address, 1000 * E18 - MINIMUM_LIQUIDITY), sender="alice")
+    w.chain.transact(w.pair.handle.functions.burn(w.wallet), sender="alice")
+    assert w.chain.call(w.pair.handle.functions.totalSupply()) == MINIMUM_LIQUIDITY + expected_fee
     assert w.balance(w.pair, fee_to) == expected_fee
 
 
 def test_set_fee_to_is_restricted(world: AmmWorld) -> None:
     with pytest.raises(ContractRevertError) as err:
-        world.chain.transact(world.amm.factory.functions.setFeeTo(world.wallet), sender="alice")
+        world.chain.transact(world.amm.factory.handle.functions.setFeeTo(world.wallet), sender="alice")
     assert err.value.error_name == "Forbidden"
 
 
@@ -157,7 +157,7 @@ def test_set_fee_to_is_restricted(world: AmmWorld) -> None:
 def borrower(world: AmmWorld):
     b = world.chain.deploy("FlashBorrower")
     for token in (world.token0, world.token1):
-        world.chain.transact(token.functions.transfer(b.address, 100 * E18), sender="alice")
+        token.transfer(b.address, 100 * E18, sender="alice")
     return b
 
 
@@ -174,10 +174,10 @@ def test_flash_swap_must_repay_with_fee(world: AmmWorld, borrower) -> None:
     # repaying in the same token needs amount / 0.997 rounded up; one unit less violates the invariant
     needed = borrow * 10_000 // 9_970 + 1
     with pytest.raises(ContractRevertError) as err:
-        w.chain.transact(w.pair.functions.swap(borrow, 0, borrower.address, _flash_data(False, needed - 1, 0)),
+        w.chain.transact(w.pair.handle.functions.swap(borrow, 0, borrower.address, _flash_data(False, needed - 1, 0)),
                          sender="alice")
     assert err.value.error_name == "InvariantViolated"
-    receipt = w.chain.transact(w.pair.functions.swap(borrow, 0, borrower.address, _flash_data(False, needed, 0)),
+    receipt = w.chain.transact(w.pair.handle.functions.swap(borrow, 0, borrower.address, _flash_data(False, needed, 0)),
                                sender="alice")
     assert w.chain.events(receipt, borrower, "FlashReceived") == [
         {"pair": w.pair.address, "sender": w.wallet, "amount0": borrow, "amount1": 0}]
@@ -188,7 +188,7 @@ def test_flash_swap_without_repayment_reverts(world: AmmWorld, borrower) -> None
     w = world
     w.add(5 * E18, 10 * E18)
     with pytest.raises(ContractRevertError) as err:
-        w.chain.transact(w.pair.functions.swap(E18, 0, borrower.address, _flash_data(False, 0, 0)), sender="alice")
+        w.chain.transact(w.pair.handle.functions.swap(E18, 0, borrower.address, _flash_data(False, 0, 0)), sender="alice")
     assert err.value.error_name == "InsufficientInputAmount"
     assert w.reserves() == (5 * E18, 10 * E18)
 
@@ -197,7 +197,7 @@ def test_reentrancy_during_flash_swap_is_refused(world: AmmWorld, borrower) -> N
     w = world
     w.add(5 * E18, 10 * E18)
     with pytest.raises(ContractRevertError) as err:
-        w.chain.transact(w.pair.functions.swap(E18, 0, borrower.address, _flash_data(True, 2 * E18, 0)),
+        w.chain.transact(w.pair.handle.functions.swap(E18, 0, borrower.address, _flash_data(True, 2 * E18, 0)),
                          sender="alice")
     assert err.value.error_name == "ReentrancyGuardReentrantCall"
 
@@ -218,7 +218,7 @@ def test_python_math_equals_contract_and_k_never_decreases(
         assert w.balance(w.pair, w.wallet) == mint_liquidity(r0, r1, 0, 0, 0)
         r_in, r_out = (r0, r1) if zero_for_one else (r1, r0)
         out = get_amount_out(amount, r_in, r_out)
-        router = w.amm.router.functions
+        router = w.amm.router.handle.functions
         assert w.chain.call(router.getAmountOutWithFee(amount, r_in, r_out, 30)) == out
         if 0 < amount < r_out:
             needed = get_amount_in(amount, r_in, r_out)
@@ -227,7 +227,7 @@ def test_python_math_equals_contract_and_k_never_decreases(
             return
         w.transfer_to_pair(w.token0 if zero_for_one else w.token1, amount)
         args = (0, out) if zero_for_one else (out, 0)
-        w.chain.transact(w.pair.functions.swap(*args, w.wallet, b""), sender="alice")
+        w.chain.transact(w.pair.handle.functions.swap(*args, w.wallet, b""), sender="alice")
         n0, n1 = w.reserves()
         assert n0 * n1 >= r0 * r1
         assert (n0, n1) == ((r0 + amount, r1 - out) if zero_for_one else (r0 - out, r1 + amount))
@@ -259,7 +259,7 @@ def test_lp_token_permit_sets_allowance(world: AmmWorld) -> None:
         "message": {"owner": owner, "spender": spender, "value": 12345, "nonce": 0, "deadline": 2**40},
     }
     signed = Account.sign_message(encode_typed_data(full_message=typed), w.chain.private_key("alice"))
-    w.chain.transact(w.pair.functions.permit(owner, spender, 12345, 2**40, signed.v, signed.r.to_bytes(32, "big"),
+    w.chain.transact(w.pair.handle.functions.permit(owner, spender, 12345, 2**40, signed.v, signed.r.to_bytes(32, "big"),
                                              signed.s.to_bytes(32, "big")), sender="bob")
-    assert w.chain.call(w.pair.functions.allowance(owner, spender)) == 12345
-    assert w.chain.call(w.pair.functions.nonces(owner)) == 1
+    assert w.chain.call(w.pair.handle.functions.allowance(owner, spender)) == 12345
+    assert w.chain.call(w.pair.handle.functions.nonces(owner)) == 1

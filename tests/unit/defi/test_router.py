@@ -62,7 +62,7 @@ def test_remove_liquidity_returns_share(world: AmmWorld) -> None:
     w = world
     _seed(w)
     lp = w.balance(w.pair, w.wallet)
-    supply = w.chain.call(w.pair.functions.totalSupply())
+    supply = w.chain.call(w.pair.handle.functions.totalSupply())
     a, b = w.amm.remove_liquidity(w.token0, w.token1, lp // 2, sender="alice")
     assert (a, b) == (lp // 2 * 1000 * E18 // supply, lp // 2 * 2000 * E18 // supply)
 
@@ -71,7 +71,7 @@ def test_multi_hop_path_and_bad_path(world: AmmWorld) -> None:
     w = world
     _seed(w)
     with pytest.raises(ContractRevertError) as err:
-        w.chain.call(w.amm.router.functions.getAmountsOut(E18, [w.token0.address]))
+        w.chain.call(w.amm.router.handle.functions.getAmountsOut(E18, [w.token0.address]))
     assert (err.value.error_name, err.value.args_decoded) == ("InvalidPath", (1,))
-    amounts = w.chain.call(w.amm.router.functions.getAmountsOut(E18, [w.token0.address, w.token1.address]))
+    amounts = w.chain.call(w.amm.router.handle.functions.getAmountsOut(E18, [w.token0.address, w.token1.address]))
     assert amounts == [E18, get_amount_out(E18, 1000 * E18, 2000 * E18)]

@@ -28,6 +28,8 @@ from market_sim.core.errors import ContractRevertError
 from market_sim.defi.amm import MAX_UINT256, NO_DEADLINE, Amm, deploy_token
 from market_sim.defi.amm_math import burn_amounts, get_amount_in, get_amount_out, mint_liquidity, quote
 
+from .conftest import raw
+
 E18 = 10**18
 GAS = 5_000_000  # addLiquidity may create the pair
 FOT_FEE_BPS = 100  # FeeOnTransferToken burns 1 % of every transfer
@@ -78,7 +80,7 @@ class V2World:
         return self.amm.pair(self.amm.pair_info(token_a.address, token_b.address).address)
 
     def bal(self, token: Contract, who: str) -> int:
-        return self.chain.call(token.functions.balanceOf(self.chain.address(who)))
+        return self.chain.call(raw(token).functions.balanceOf(self.chain.address(who)))
 
     def permit(self, pair: Contract, value: int, deadline: int = NO_DEADLINE) -> tuple[int, bytes, bytes]:
         owner, spender = self.alice, self.v2.address
@@ -95,7 +97,7 @@ class V2World:
             "domain": {"name": "MarketSim AMM LP", "version": "1", "chainId": self.chain.chain_id,
                        "verifyingContract": pair.address},
             "message": {"owner": owner, "spender": spender, "value": value,
-                        "nonce": self.chain.call(pair.functions.nonces(owner)), "deadline": deadline},
+                        "nonce": self.chain.call(raw(pair).functions.nonces(owner)), "deadline": deadline},
         }
         signed = Account.sign_message(encode_typed_data(full_message=typed), self.chain.private_key("alice"))
         return signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
@@ -116,12 +118,12 @@ def v2w() -> V2World:
     a, b, c = (deploy_token(chain, f"Token {s}", f"TK{s}") for s in "ABC")
     alice, bob = chain.account("alice"), chain.account("bob")
     for token in (a, b, c):
-        chain.transact(token.functions.mint(alice, 10**40))
+        token.mint(alice, 10**40)
     fot = chain.deploy("FeeOnTransferToken", 10**30, FOT_FEE_BPS, sender="alice")
     v2 = chain.contract(V2_ARTIFACT, amm.router.address)
     w = V2World(chain, amm, v2, a, b, c, fot, amm.weth, alice, bob)
     for token in (a, b, c, fot, amm.weth):
-        chain.transact(token.functions.approve(v2.address, MAX_UINT256), sender="alice")
+        chain.transact(raw(token).functions.approve(v2.address, MAX_UINT256), sender="alice")
     # Pools: A/B (default 30 bps), B/C (5 bps), A/WETH and FOT/WETH (30 bps); C/WETH does not exist.
     w.send(w.f.addLiquidity(a.address, b.address, 1000 * E18, 2000 * E18, 0, 0, alice, NO_DEADLINE))
     amm.create_pair(b.address, c.address, 5)
@@ -129,7 +131,7 @@ def v2w() -> V2World:
     w.send(w.f.addLiquidityETH(a.address, 3000 * E18, 0, 0, alice, NO_DEADLINE), value=10 * E18)
     w.send(w.f.addLiquidityETH(fot.address, 1000 * E18, 0, 0, alice, NO_DEADLINE), value=10 * E18)
     for x, y in ((a, b), (a, amm.weth), (fot, amm.weth)):
-        chain.transact(w.pair(x, y).functions.approve(v2.address, MAX_UINT256), sender="alice")
+        chain.transact(w.pair(x, y).handle.functions.approve(v2.address, MAX_UINT256), sender="alice")
     return w
 
 
@@ -170,10 +172,10 @@ def test_factory_and_weth(v2w: V2World) -> None:
     w = v2w
     assert w.chain.call(w.f.factory()) == w.amm.factory.address
     assert w.chain.call(w.f.WETH()) == w.weth.address
-    assert [w.chain.call(getattr(w.weth.functions, n)()) for n in ("name", "symbol", "decimals")] == [
+    assert [w.chain.call(getattr(w.weth.handle.functions, n)()) for n in ("name", "symbol", "decimals")] == [
         "Wrapped Ether", "WETH", 18]
     init_code_hash = keccak(bytes.fromhex(load_artifact("Pair").bytecode))
-    assert w.chain.call(w.amm.router.functions.pairInitCodeHash()) == init_code_hash
+    assert w.chain.call(w.amm.router.handle.functions.pairInitCodeHash()) == init_code_hash
 
 
 # ---- quotes -----------------------------------------------------------------------------------------------------
@@ -203,8 +205,8 @@ def test_quote_errors_carry_values(v2w: V2World) -> None:
 
 def test_fee_aware_extension(v2w: V2World) -> None:
     w = v2w
-    r = w.amm.router.functions
-    assert w.chain.call(r.DEFAULT_FEE_BPS()) == w.chain.call(w.amm.factory.functions.DEFAULT_FEE_BPS()) == 30
+    r = w.amm.router.handle.functions
+    assert w.chain.call(r.DEFAULT_FEE_BPS()) == w.chain.call(w.amm.factory.handle.functions.DEFAULT_FEE_BPS()) == 30
     assert w.chain.call(r.getAmountOutWithFee(E18, 10 * E18, 20 * E18, 5)) == get_amount_out(E18, 10 * E18, 20 * E18, 5)
     assert w.chain.call(r.getAmountInWithFee(E18, 10 * E18, 20 * E18, 5)) == get_amount_in(E18, 10 * E18, 20 * E18, 5)
     assert w.chain.call(r.getAmountOutWithFee(E18, 10 * E18, 20 * E18, 30)) == w.chain.call(
@@ -235,7 +237,7 @@ def test_add_liquidity_at_ratio(v2w: V2World) -> None:
     w = v2w
     pair = w.pair(w.a, w.b)
     ra, rb = w.reserves(w.a, w.b)
-    supply = w.chain.call(pair.functions.totalSupply())
+    supply = w.chain.call(raw(pair).functions.totalSupply())
     amount_b = quote(10 * E18, ra, rb)
     info = w.amm.pair_info(w.a.address, w.b.address)
     r0, r1 = (ra, rb) if info.token0 == w.a.address else (rb, ra)
@@ -272,7 +274,7 @@ def test_add_liquidity_eth_creates_pair_and_refunds_unused_eth(v2w: V2World) -> 
     assert eth - w.chain.balance("alice") == E18 // 2 + _gas_cost(receipt)
     assert w.reserves(w.c, w.weth) == (110 * E18, 55 * E18 // 10)
     assert w.chain.balance(w.v2.address) == 0 and w.bal(w.weth, w.v2.address) == 0
-    assert w.chain.call(w.weth.functions.totalSupply()) == w.chain.balance(w.weth.address)
+    assert w.chain.call(w.weth.handle.functions.totalSupply()) == w.chain.balance(w.weth.address)
     assert _reverts(w.send, w.f.addLiquidityETH(w.c.address, 10 * E18, 0, E18, w.alice, NO_DEADLINE),
                     value=E18) == ("InsufficientBAmount", (E18 // 2, E18))
 
@@ -282,7 +284,7 @@ def _burn_expectation(w: V2World, x: Contract, y: Contract, liquidity: int) -> t
     info = w.amm.pair_info(x.address, y.address)
     b0 = w.chain.call(w.amm.chain.contract("TestToken", info.token0).functions.balanceOf(pair.address))
     b1 = w.chain.call(w.amm.chain.contract("TestToken", info.token1).functions.balanceOf(pair.address))
-    a0, a1 = burn_amounts(liquidity, b0, b1, w.chain.call(pair.functions.totalSupply()))
+    a0, a1 = burn_amounts(liquidity, b0, b1, w.chain.call(raw(pair).functions.totalSupply()))
     return (a0, a1) if info.token0 == x.address else (a1, a0)
 
 
@@ -320,13 +322,13 @@ def test_remove_liquidity_eth_pays_eth(v2w: V2World) -> None:
 def test_remove_liquidity_with_permit(v2w: V2World, approve_max: bool) -> None:
     w = v2w
     pair = w.pair(w.a, w.b)
-    w.chain.transact(pair.functions.approve(w.v2.address, 0), sender="alice")
+    w.chain.transact(raw(pair).functions.approve(w.v2.address, 0), sender="alice")
     lp = w.bal(pair, "alice") // 4
     amount_a, amount_b = _burn_expectation(w, w.a, w.b, lp)
     v, r, s = w.permit(pair, MAX_UINT256 if approve_max else lp)
     w.send(w.f.removeLiquidityWithPermit(w.a.address, w.b.address, lp, 0, 0, w.bob, NO_DEADLINE, approve_max, v, r, s))
     assert (w.bal(w.a, "bob"), w.bal(w.b, "bob")) == (amount_a, amount_b)
-    assert w.chain.call(pair.functions.allowance(w.alice, w.v2.address)) == (MAX_UINT256 if approve_max else 0)
+    assert w.chain.call(raw(pair).functions.allowance(w.alice, w.v2.address)) == (MAX_UINT256 if approve_max else 0)
     # The same signature again: the nonce moved on, so the permit no longer verifies.
     name, _ = _reverts(w.send, w.f.removeLiquidityWithPermit(w.a.address, w.b.address, lp, 0, 0, w.bob, NO_DEADLINE,
                                                              approve_max, v, r, s))
@@ -336,7 +338,7 @@ def test_remove_liquidity_with_permit(v2w: V2World, approve_max: bool) -> None:
 def test_remove_liquidity_eth_with_permit(v2w: V2World) -> None:
     w = v2w
     pair = w.pair(w.a, w.weth)
-    w.chain.transact(pair.functions.approve(w.v2.address, 0), sender="alice")
+    w.chain.transact(raw(pair).functions.approve(w.v2.address, 0), sender="alice")
     lp = w.bal(pair, "alice") // 4
     amount_a, amount_eth = _burn_expectation(w, w.a, w.weth, lp)
     v, r, s = w.permit(pair, lp)
@@ -354,7 +356,7 @@ def test_remove_liquidity_eth_supporting_fee_on_transfer(v2w: V2World, with_perm
     at_router = amount_fot - _fot_fee(amount_fot)  # pair -> router burns 1 %, router -> bob another 1 %
     eth = w.chain.balance("bob")
     if with_permit:
-        w.chain.transact(pair.functions.approve(w.v2.address, 0), sender="alice")
+        w.chain.transact(raw(pair).functions.approve(w.v2.address, 0), sender="alice")
         v, r, s = w.permit(pair, MAX_UINT256)
         call = w.f.removeLiquidityETHWithPermitSupportingFeeOnTransferTokens(
             w.fot.address, lp, amount_fot, amount_eth, w.bob, NO_DEADLINE, True, v, r, s)
@@ -532,8 +534,8 @@ def test_swap_gas_below_uniswap_v2_router02(v2w: V2World) -> None:
     w = v2w
     x, y = deploy_token(w.chain, "X", "X"), deploy_token(w.chain, "Y", "Y")
     for token in (x, y):
-        w.chain.transact(token.functions.mint(w.alice, 10**30))
-        w.chain.transact(token.functions.approve(w.v2.address, MAX_UINT256), sender="alice")
+        token.mint(w.alice, 10**30)
+        w.chain.transact(raw(token).functions.approve(w.v2.address, MAX_UINT256), sender="alice")
     w.send(w.f.addLiquidity(x.address, y.address, 10**6 * E18, 10**6 * E18, 0, 0, w.alice, NO_DEADLINE))
     gas = []
     for i in range(22):

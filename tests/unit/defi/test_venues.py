@@ -143,19 +143,19 @@ def test_swaps_are_mined_at_the_simulated_time_of_their_block(clocked) -> None:
     assert [(e.tag, e.ts, type(e).__name__) for e in seen] == [
         ("t5", 12 * S, "SwapExecuted"), ("t30", 36 * S, "SwapExecuted"), ("t61", 72 * S, "SwapExecuted"),
         ("stale", 72 * S, "SwapFailed")]
-    syncs = chain.event_logs(pair, "Sync", from_block=start + 1)
+    syncs = chain.event_logs(pair.handle, "Sync", from_block=start + 1)
     stamps = [chain.w3.eth.get_block(log["blockNumber"])["timestamp"] for log in syncs]
     assert stamps == [EPOCH + 12, EPOCH + 36, EPOCH + 72]
-    assert chain.call(pair.functions.getReserves())[2] == EPOCH + 72
+    assert chain.call(pair.handle.functions.getReserves())[2] == EPOCH + 72
     assert chain.timestamp == EPOCH + 73  # the block's second transaction (the stale swap) was mined a second later
 
 
 def test_price_accumulators_integrate_reserves_over_simulated_time(clocked) -> None:
     sim, outcome, venue, pair, seen, start = clocked
     chain = venue.chain
-    syncs = chain.event_logs(pair, "Sync", from_block=start + 1)
+    syncs = chain.event_logs(pair.handle, "Sync", from_block=start + 1)
     first = syncs[0]["blockNumber"]
-    f = pair.functions
+    f = pair.handle.functions
     c0, c1 = chain.call(f.price0CumulativeLast(), block=first), chain.call(f.price1CumulativeLast(), block=first)
     # after the first swap: price after swap k held for (time of swap k+1 − time of swap k) simulated seconds
     for log, held in zip(syncs, (36 - 12, 72 - 36)):

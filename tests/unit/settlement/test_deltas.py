@@ -107,7 +107,7 @@ def test_random_batches_on_chain_conserve_totals_and_match_the_ledger(env_module
         for a in accounts:
             for t in tokens:
                 ledger.deposit(a, t, env.client.balance(a, t))
-        before = {t: env.chain.call(env.client.token(t).functions.balanceOf(env.client.address)) for t in tokens}
+        before = {t: env.client.token(t).balance_of(env.client.address) for t in tokens}
         for n in range(data.draw(st.integers(1, 3))):
             ts = [replace(t, trade_id=100 * n + t.trade_id)
                   for t in data.draw(trades(accounts=accounts, tokens=tokens, max_amount=10**21))]

@@ -28,7 +28,7 @@ def raw_settle(env, trade_count: int, deltas_blob: bytes, trade_leaves=()):
     header = BatchHeader(c.last_sequence + 1, c.last_batch_hash, tree.root)
     digest = batch_digest(c.domain, *header.as_tuple())
     sigs = pack_signatures([(k.address, k.sign(digest)) for k in env.keys[:3]])
-    call = c.contract.functions.settle(header.as_tuple(), trade_count, deltas_blob,
+    call = c.contract.handle.functions.settle(header.as_tuple(), trade_count, deltas_blob,
                                        tree.proof(len(leaves) - 1), sigs)
     return env.chain.transact(call)
 
@@ -54,22 +54,22 @@ def test_digest_equals_python(env):
 def test_deposit_and_withdraw_move_tokens_and_emit(env):
     token = env.client.token(env.base)
     ev = env.client.deposit(env.base, 123, sender="carol")
-    assert (ev["account"], ev["token"], ev["amount"], ev["balance"]) == (env.carol, env.base, 123, 123)
+    assert (ev.account, ev.token, ev.amount, ev.balance) == (env.carol, env.base, 123, 123)
     ev = env.client.withdraw(env.base, 23, sender="carol")
-    assert (ev["amount"], ev["balance"]) == (23, 100)
+    assert (ev.amount, ev.balance) == (23, 100)
     assert env.client.balance(env.carol, env.base) == 100
-    assert env.chain.call(token.functions.balanceOf(env.carol)) == 2 * FUNDS - 100
-    assert env.chain.call(token.functions.balanceOf(env.client.address)) == 2 * FUNDS + 100
+    assert token.balance_of(env.carol) == 2 * FUNDS - 100
+    assert token.balance_of(env.client.address) == 2 * FUNDS + 100
 
 
 def test_deposit_for_credits_the_account(env):
     ev = env.client.deposit_for(env.carol, env.quote, 7, sender="alice")
-    assert (ev["account"], ev["balance"]) == (env.carol, 7)
+    assert (ev.account, ev.balance) == (env.carol, 7)
     assert env.client.balance(env.alice, env.quote) == FUNDS
 
 
 def test_custody_errors(env):
-    fns = env.client.contract.functions
+    fns = env.client.contract.handle.functions
     reverts("ZeroAmount", env.client.deposit, env.base, 0, sender="alice")
     reverts("ZeroAmount", env.client.withdraw, env.base, 0, sender="alice")
     assert reverts("InsufficientBalance", env.client.withdraw, env.base, FUNDS + 1, sender="alice") == (
@@ -165,7 +165,7 @@ def reverts_any(fn, *args) -> str:
 
 def test_tampered_deltas_are_not_in_the_signed_batch(env):
     b = env.next_batch([env.trade(env.alice, env.bob)])
-    fns = env.client.contract.functions
+    fns = env.client.contract.handle.functions
     stolen = NetDeltas.from_mapping({env.alice: {env.base: 10**18}, env.bob: {env.base: -10**18}},
                                     env.client.token_index).encode()
     call = fns.settle(b.header.as_tuple(), 1, stolen, b.deltas_proof(), env.certify(b))
@@ -230,12 +230,12 @@ def test_token_listing_and_deposit_limits(env):
     assert reverts("UnknownToken", c.deposit, fresh.address, 1, sender="alice") == (fresh.address,)
     assert reverts("UnknownToken", c.withdraw, fresh.address, 1, sender="alice") == (fresh.address,)
     assert reverts("OwnableUnauthorizedAccount", c.list_token, fresh.address, sender="alice") == (env.alice,)
-    receipt = env.chain.transact(c.contract.functions.listToken(fresh.address))
-    assert env.chain.events(receipt, c.contract, "TokenListed")[0]["index"] == 3 == c.token_index(fresh.address)
+    receipt = env.chain.transact(c.contract.handle.functions.listToken(fresh.address))
+    assert env.chain.events(receipt, c.contract.handle, "TokenListed")[0]["index"] == 3 == c.token_index(fresh.address)
     assert reverts("TokenAlreadyListed", c.list_token, fresh.address) == (fresh.address, 3)
     reverts("ZeroAddress", c.list_token, "0x" + "00" * 20)
     reverts("BalanceOverflow", c.deposit, fresh.address, 2**128, sender="alice")
-    assert c.deposit(fresh.address, 2**128 - 1, sender="alice")["balance"] == 2**128 - 1
+    assert c.deposit(fresh.address, 2**128 - 1, sender="alice").balance == 2**128 - 1
     assert reverts("BalanceOverflow", c.deposit, fresh.address, 1, sender="alice")[2:] == (2**128 - 1, 1)
     assert c.balance(env.alice, env.base) == FUNDS  # token 3 shares no slot with tokens 1 and 2
 
@@ -268,7 +268,7 @@ def test_per_trade_mode_matches_net_mode(env):
 
 
 def test_per_trade_mode_errors(env):
-    fns = env.client.contract.functions
+    fns = env.client.contract.handle.functions
     trades = [env.trade(env.alice, env.bob), env.trade(env.bob, env.alice)]
     b = env.next_batch(trades, mode=SettlementMode.PER_TRADE)
     inflated = [trades[0].as_tuple(), trades[1].as_tuple()[:5] + (10**20,) + trades[1].as_tuple()[6:]]
@@ -295,14 +295,14 @@ def test_threshold_change_applies_to_later_batches(env):
 
 
 def test_validator_changes(env):
-    c, fns = env.client, env.client.contract.functions
+    c, fns = env.client, env.client.contract.handle.functions
     removed, newcomer = env.keys[0], validator_keys(1, seed=42)[0]
     receipt = env.chain.transact(fns.removeValidator(removed.address, 3))
-    assert env.chain.events(receipt, c.contract, "ValidatorRemoved")[0]["effectiveFromSequence"] == 1
+    assert env.chain.events(receipt, c.contract.handle, "ValidatorRemoved")[0]["effectiveFromSequence"] == 1
     b = env.next_batch([env.trade(env.alice, env.bob)])
     assert reverts("UnknownSigner", c.submit, b, env.certify(b, env.keys[:3]))[1] == removed.address
     receipt = env.chain.transact(fns.addValidator(newcomer.address, 3))
-    assert env.chain.events(receipt, c.contract, "ValidatorAdded")[0]["validator"] == newcomer.address
+    assert env.chain.events(receipt, c.contract.handle, "ValidatorAdded")[0]["validator"] == newcomer.address
     c.submit(b, env.certify(b, [env.keys[1], env.keys[2], newcomer]))
     assert c.is_validator(newcomer.address) and not c.is_validator(removed.address)
 
@@ -315,26 +315,26 @@ def test_governance_errors(env):
     assert reverts("ValidatorAlreadyRegistered", c.add_validator, env.keys[0].address) == (env.keys[0].address,)
     assert reverts("NotAValidator", c.remove_validator, env.alice) == (env.alice,)
     reverts("ZeroAddress", c.add_validator, "0x" + "00" * 20)
-    reverts("ZeroAddress", env.chain.transact, c.contract.functions.setFeeAccount("0x" + "00" * 20))
+    reverts("ZeroAddress", env.chain.transact, c.contract.handle.functions.setFeeAccount("0x" + "00" * 20))
     c.set_threshold(4)
     assert reverts("InvalidThreshold", c.remove_validator, env.keys[0].address, threshold=4) == (4, 3)
     assert reverts("OwnableUnauthorizedAccount", c.set_threshold, 3, sender="alice") == (env.alice,)
-    receipt = env.chain.transact(c.contract.functions.setFeeAccount(env.carol))
-    assert env.chain.events(receipt, c.contract, "FeeAccountChanged")[0]["newFeeAccount"] == env.carol
+    receipt = env.chain.transact(c.contract.handle.functions.setFeeAccount(env.carol))
+    assert env.chain.events(receipt, c.contract.handle, "FeeAccountChanged")[0]["newFeeAccount"] == env.carol
 
 
 def test_added_validators_alone_never_reach_the_threshold(env):
     """Regression: three addValidator calls used to leave 7 validators at threshold 3, so the newcomers alone
     settled a batch. Every set change now keeps the threshold >= floor(2n/3)+1."""
-    c, fns = env.client, env.client.contract.functions
+    c, fns = env.client, env.client.contract.handle.functions
     newcomers = validator_keys(3, seed=42)
     changes = []
     for i, key in enumerate(newcomers):  # 4 validators at threshold 3: 5 need 4, 6 need 5, 7 need 5
         assert reverts("ThresholdTooLow", env.chain.transact, fns.addValidator(key.address, 3)) == (3, (4, 5, 5)[i])
         receipt = env.chain.transact(fns.addValidator(key.address, c.minimum_threshold(5 + i)))
-        assert env.chain.events(receipt, c.contract, "ValidatorAdded")[0]["validator"] == key.address
+        assert env.chain.events(receipt, c.contract.handle, "ValidatorAdded")[0]["validator"] == key.address
         changes += [(e["previousThreshold"], e["newThreshold"])
-                    for e in env.chain.events(receipt, c.contract, "ThresholdChanged")]
+                    for e in env.chain.events(receipt, c.contract.handle, "ThresholdChanged")]
     assert changes == [(3, 4), (4, 5)]  # 6 -> 7 validators keeps 5: no change, no event
     assert (c.validator_count, c.threshold) == (7, 5)
     b = env.next_batch([env.trade(env.alice, env.bob)])

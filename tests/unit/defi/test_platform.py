@@ -80,7 +80,7 @@ def test_every_block_is_published_on_its_chain(run: Run) -> None:
         swaps = [s for s in run.outcome.tables["defi_swaps"] if s["chain"] == chain]
         assert sum(b.transactions for b in blocks) == len(swaps) > 0
         assert sum(b.gas_used for b in blocks) == sum(s["gas_used"] for s in swaps)
-        assert run.outcome.metrics[f"chain.{chain}.blocks"] == len(blocks)
+        assert run.outcome.metrics["defi"].chains[chain].blocks == len(blocks)
 
 
 def test_chain_transactions_table_is_recorded_from_the_bus(run: Run) -> None:

@@ -281,8 +281,8 @@ class BridgeRelayer:
         addresses = [v.address for v in validators]
         endpoints = {}
         for chain in chains:
-            contract = chain.deploy("Bridge", addresses, threshold, fee_bps, chain.address(fee_recipient),
-                                    sender=sender)
+            contract = chain.deploy("Bridge", chain.address(sender), addresses, threshold, fee_bps,
+                                    chain.address(fee_recipient), sender=sender)
             endpoints[chain.chain_id] = BridgeEndpoint(chain, contract)
         for here in endpoints.values():
             for there in endpoints.values():
@@ -403,7 +403,7 @@ class BridgeRelayer:
         sigs = self.signatures(relay)
         fn = dst.contract.functions.mint if relay.kind == KIND_MINT else dst.contract.functions.release
         self._before(dst.chain)
-        receipt = dst.chain.transact(fn(*relay.call_args(), sigs), sender=self.relayer, gas=GAS_RELAY)
+        receipt = dst.chain.transact(fn(*relay.call_args(), b"".join(sigs)), sender=self.relayer, gas=GAS_RELAY)
         self._after(dst.chain, "bridge_mint" if relay.kind == KIND_MINT else "bridge_release", receipt)
         self.relay_gas += int(receipt["gasUsed"])
         return receipt

@@ -16,7 +16,8 @@ BRIDGE_FEE_BPS = 10
 def _bridge_args(chain: Chain, deployed: dict) -> tuple:
     # Deterministic simulation keys: a local default; a live deployment sets its own attesters.
     validators = sorted(k.address for k in validator_keys(BRIDGE_VALIDATORS))
-    return (validators, BRIDGE_THRESHOLD, BRIDGE_FEE_BPS, chain.account("deployer"))
+    deployer = chain.account("deployer")
+    return (deployer, validators, BRIDGE_THRESHOLD, BRIDGE_FEE_BPS, deployer)
 
 
 AMM_STEPS = (

@@ -230,9 +230,4 @@ contract Bridge is EIP712, QuorumGoverned, ReentrancyGuardTransient {
         _checkQuorum(_hashTypedDataV4(relayId), signatures);
         processed[relayId] = true;
     }
-
-    /// @dev Relays carry no sequence: governance events name 0 (a change applies to every later relay).
-    function _effectiveFrom() internal pure override returns (uint64) {
-        return 0;
-    }
 }

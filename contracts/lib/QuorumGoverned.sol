@@ -90,8 +90,10 @@ abstract contract QuorumGoverned is Ownable2Step {
         QuorumVerifier.verify(digest, signatures, threshold, isValidator);
     }
 
-    /// @dev First sequence number a governance change applies to (events only).
-    function _effectiveFrom() internal view virtual returns (uint64);
+    /// @dev First sequence number a governance change applies to (events only); 0 for a contract without one.
+    function _effectiveFrom() internal view virtual returns (uint64) {
+        return 0;
+    }
 
     function _addValidator(address validator) private {
         if (validator == address(0)) revert ZeroAddress();

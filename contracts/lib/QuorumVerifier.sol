@@ -33,15 +33,14 @@ library QuorumVerifier {
     /// @param signatures Concatenated 65-byte (r, s, v) signatures.
     /// @param threshold Signatures needed.
     /// @param isValidator The caller's validator registry.
-    /// @return count Number of signatures checked.
     function verify(
         bytes32 digest,
         bytes calldata signatures,
         uint256 threshold,
         mapping(address => bool) storage isValidator
-    ) internal view returns (uint256 count) {
+    ) internal view {
         if (signatures.length % SIGNATURE_LENGTH != 0) revert MalformedSignatures(signatures.length);
-        count = signatures.length / SIGNATURE_LENGTH;
+        uint256 count = signatures.length / SIGNATURE_LENGTH;
         checkCount(count, threshold);
         address previous = address(0);
         for (uint256 i = 0; i < count; ++i) {

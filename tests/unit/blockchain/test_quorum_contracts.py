@@ -1,5 +1,6 @@
-"""Settlement and Bridge verify quorum certificates through one QuorumVerifier and govern their validator set through
-one QuorumGoverned (Ownable2Step): the same bad certificate or governance call fails with the same error, same values."""
+"""Settlement and Bridge verify quorum certificates through one QuorumVerifier and govern their validator set
+through one QuorumGoverned (Ownable2Step): the same bad certificate or governance call fails with the same error
+and the same values."""
 
 from __future__ import annotations
 

@@ -135,7 +135,8 @@ def test_lock_mints_on_its_destination_only(three: Three) -> None:
         t.relayer.relay(to_c)
     # a relay for chain B submitted to chain C's bridge is refused there, whoever signed it
     sigs_b = attest(relay, b_bridge.address, t.relayer.validators)
-    assert _revert(lambda: t.chains[C].transact(c_bridge.contract.functions.mint(*relay.call_args(), b"".join(sigs_b)))) == (
+    mint = c_bridge.contract.functions.mint(*relay.call_args(), b"".join(sigs_b))
+    assert _revert(lambda: t.chains[C].transact(mint)) == (
         "WrongDestination", (B, C))
     t.relayer.flush()
     assert t.chains[B].call(t.wrapped[B].functions.totalSupply()) == AMOUNT

@@ -44,27 +44,39 @@ contract Factory {
     }
 
     /// @notice Number of pairs created.
+    /// @return The number of pairs.
     function allPairsLength() external view returns (uint256) {
         return allPairs.length;
     }
 
     /// @notice Parameters of the pair being deployed; read by Pair's constructor.
+    /// @return token0 The lower-address token.
+    /// @return token1 The higher-address token.
+    /// @return feeBps The swap fee in basis points.
     function pairParameters() external view returns (address token0, address token1, uint16 feeBps) {
         return (_token0, _token1, _feeBps);
     }
 
     /// @notice Creates the pair of tokenA and tokenB with the default 0.30 % fee.
+    /// @param tokenA One token of the pair.
+    /// @param tokenB The other token of the pair.
+    /// @return pair The new pair.
     function createPair(address tokenA, address tokenB) external returns (address pair) {
         return _createPair(tokenA, tokenB, DEFAULT_FEE_BPS);
     }
 
     /// @notice Creates the pair of tokenA and tokenB with a swap fee of `feeBps` basis points.
+    /// @param tokenA One token of the pair.
+    /// @param tokenB The other token of the pair.
+    /// @param feeBps Swap fee in basis points.
+    /// @return pair The new pair.
     function createPairWithFee(address tokenA, address tokenB, uint16 feeBps) external returns (address pair) {
         if (feeBps > MAX_FEE_BPS) revert FeeTooHigh(feeBps, MAX_FEE_BPS);
         return _createPair(tokenA, tokenB, feeBps);
     }
 
     /// @notice Sets the protocol fee receiver (zero turns the protocol fee off).
+    /// @param _feeTo The new protocol fee receiver (zero: protocol fee off).
     function setFeeTo(address _feeTo) external {
         if (msg.sender != feeToSetter) revert Forbidden(msg.sender, feeToSetter);
         feeTo = _feeTo;
@@ -72,6 +84,7 @@ contract Factory {
     }
 
     /// @notice Hands the right to set feeTo to another account.
+    /// @param _feeToSetter The account that may set feeTo from now on.
     function setFeeToSetter(address _feeToSetter) external {
         if (msg.sender != feeToSetter) revert Forbidden(msg.sender, feeToSetter);
         feeToSetter = _feeToSetter;

@@ -6,8 +6,13 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {IUniswapV2Callee} from "./Pair.sol";
 
 interface IPairActions {
+    /// @notice The pair's lower-address token.
+    /// @return The pair's token0.
     function token0() external view returns (address);
+    /// @notice The pair's higher-address token.
+    /// @return The pair's token1.
     function token1() external view returns (address);
+    /// @notice Sets the pair's reserves to its balances (used to test the reentrancy lock).
     function sync() external;
 }
 
@@ -24,6 +29,10 @@ contract FlashBorrower is IUniswapV2Callee {
 
     /// @notice data = abi.encode(bool reenter, uint256 repay0, uint256 repay1): pays repay0/repay1 back to the pair
     /// from this contract's balance, or calls pair.sync() (which the pair's reentrancy lock must refuse).
+    /// @param sender The account that called swap on the pair.
+    /// @param amount0 token0 sent out by the pair.
+    /// @param amount1 token1 sent out by the pair.
+    /// @param data The swap's callback data.
     function uniswapV2Call(address sender, uint256 amount0, uint256 amount1, bytes calldata data) external {
         (bool reenter, uint256 repay0, uint256 repay1) = abi.decode(data, (bool, uint256, uint256));
         lastSender = sender;

@@ -11,14 +11,22 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 /// @notice Receiver of a flash swap: called by the pair between sending the output and checking repayment.
 interface IUniswapV2Callee {
     /// @notice Called by a pair during swap() when `data` is non-empty; must repay the pair before returning.
+    /// @param sender The account that called swap on the pair.
+    /// @param amount0 token0 sent out by the pair.
+    /// @param amount1 token1 sent out by the pair.
+    /// @param data The swap's callback data.
     function uniswapV2Call(address sender, uint256 amount0, uint256 amount1, bytes calldata data) external;
 }
 
 /// @notice What a pair asks its factory while being constructed (tokens, fee) and later (protocol fee receiver).
 interface IPairDeployer {
     /// @notice Parameters of the pair being deployed in the current transaction.
+    /// @return token0 The lower-address token.
+    /// @return token1 The higher-address token.
+    /// @return feeBps The swap fee in basis points.
     function pairParameters() external view returns (address token0, address token1, uint16 feeBps);
     /// @notice Receiver of the protocol fee (1/6 of LP fee growth); zero turns the protocol fee off.
+    /// @return The protocol fee receiver.
     function feeTo() external view returns (address);
 }
 
@@ -83,16 +91,21 @@ contract Pair is ERC20Permit, ReentrancyGuardTransient {
     }
 
     /// @notice LP token name.
+    /// @return The name.
     function name() public pure override returns (string memory) {
         return "MarketSim AMM LP";
     }
 
     /// @notice LP token symbol.
+    /// @return The symbol.
     function symbol() public pure override returns (string memory) {
         return "MSAMM-LP";
     }
 
     /// @notice Reserves as of the last _update and the block timestamp (mod 2**32) of that update.
+    /// @return _reserve0 Reserve of token0.
+    /// @return _reserve1 Reserve of token1.
+    /// @return _blockTimestampLast Timestamp (mod 2**32) of the last update.
     function getReserves() public view returns (uint112 _reserve0, uint112 _reserve1, uint32 _blockTimestampLast) {
         _reserve0 = reserve0;
         _reserve1 = reserve1;
@@ -100,6 +113,7 @@ contract Pair is ERC20Permit, ReentrancyGuardTransient {
     }
 
     /// @notice Mints LP tokens to `to` for the tokens sent to the pair since the last update.
+    /// @param to Receiver of the minted tokens.
     /// @return liquidity LP tokens minted.
     function mint(address to) external nonReentrant returns (uint256 liquidity) {
         (uint112 _reserve0, uint112 _reserve1,) = getReserves();
@@ -125,7 +139,9 @@ contract Pair is ERC20Permit, ReentrancyGuardTransient {
     }
 
     /// @notice Burns the LP tokens sent to the pair and sends the matching share of both reserves to `to`.
-    /// @return amount0 token0 sent; amount1 token1 sent.
+    /// @param to Receiver of both tokens.
+    /// @return amount0 token0 sent.
+    /// @return amount1 token1 sent.
     function burn(address to) external nonReentrant returns (uint256 amount0, uint256 amount1) {
         (uint112 _reserve0, uint112 _reserve1,) = getReserves();
         address _token0 = token0;
@@ -152,6 +168,10 @@ contract Pair is ERC20Permit, ReentrancyGuardTransient {
 
     /// @notice Sends the requested outputs to `to`, optionally calls `to.uniswapV2Call` (flash swap), then requires
     /// that the fee-adjusted product of balances is at least the product of reserves.
+    /// @param amount0Out token0 to send to `to`.
+    /// @param amount1Out token1 to send to `to`.
+    /// @param to Receiver of the outputs.
+    /// @param data Non-empty: passed to `to.uniswapV2Call` (flash swap).
     function swap(uint256 amount0Out, uint256 amount1Out, address to, bytes calldata data) external nonReentrant {
         if (amount0Out == 0 && amount1Out == 0) revert InsufficientOutputAmount(amount0Out, amount1Out);
         (uint112 _reserve0, uint112 _reserve1,) = getReserves();
@@ -187,6 +207,7 @@ contract Pair is ERC20Permit, ReentrancyGuardTransient {
     }
 
     /// @notice Sends any balance above the reserves to `to`, making balances equal reserves.
+    /// @param to Receiver of the excess.
     function skim(address to) external nonReentrant {
         address _token0 = token0;
         address _token1 = token1;

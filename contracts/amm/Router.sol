@@ -11,6 +11,7 @@ interface IWETH {
     /// @notice Wraps msg.value ETH into WETH for the caller.
     function deposit() external payable;
     /// @notice Unwraps `wad` WETH of the caller into ETH.
+    /// @param wad Amount in wei.
     function withdraw(uint256 wad) external;
 }
 
@@ -85,7 +86,17 @@ contract Router {
     // ---- liquidity -------------------------------------------------------------------------------------------------
 
     /// @notice Adds liquidity at the current ratio (creating the pair with the default fee if missing).
-    /// @return amountA tokenA deposited; amountB tokenB deposited; liquidity LP tokens minted to `to`.
+    /// @param tokenA One token of the pair.
+    /// @param tokenB The other token of the pair.
+    /// @param amountADesired Most tokenA to deposit.
+    /// @param amountBDesired Most tokenB to deposit.
+    /// @param amountAMin Least tokenA to deposit or receive (slippage bound).
+    /// @param amountBMin Least tokenB to deposit or receive (slippage bound).
+    /// @param to Receiver of the LP tokens.
+    /// @param deadline Latest block timestamp at which the call may execute.
+    /// @return amountA tokenA deposited.
+    /// @return amountB tokenB deposited.
+    /// @return liquidity LP tokens minted to `to`.
     function addLiquidity(
         address tokenA,
         address tokenB,
@@ -101,7 +112,15 @@ contract Router {
     }
 
     /// @notice Adds liquidity to the token/WETH pair with msg.value as the desired ETH; unused ETH is refunded.
-    /// @return amountToken token deposited; amountETH ETH deposited (as WETH); liquidity LP tokens minted to `to`.
+    /// @param token The token paired with WETH.
+    /// @param amountTokenDesired Most of the token to deposit.
+    /// @param amountTokenMin Least of the token to deposit or receive (slippage bound).
+    /// @param amountETHMin Least ETH to deposit or receive (slippage bound).
+    /// @param to Receiver of the LP tokens.
+    /// @param deadline Latest block timestamp at which the call may execute.
+    /// @return amountToken token deposited.
+    /// @return amountETH ETH deposited (as WETH).
+    /// @return liquidity LP tokens minted to `to`.
     function addLiquidityETH(
         address token,
         uint256 amountTokenDesired,
@@ -121,7 +140,15 @@ contract Router {
     }
 
     /// @notice Burns `liquidity` LP tokens of the caller and sends both tokens to `to`.
-    /// @return amountA tokenA received; amountB tokenB received.
+    /// @param tokenA One token of the pair.
+    /// @param tokenB The other token of the pair.
+    /// @param liquidity LP tokens to burn.
+    /// @param amountAMin Least tokenA to deposit or receive (slippage bound).
+    /// @param amountBMin Least tokenB to deposit or receive (slippage bound).
+    /// @param to Receiver of the withdrawn tokens (and ETH).
+    /// @param deadline Latest block timestamp at which the call may execute.
+    /// @return amountA tokenA received.
+    /// @return amountB tokenB received.
     function removeLiquidity(
         address tokenA,
         address tokenB,
@@ -140,7 +167,14 @@ contract Router {
     }
 
     /// @notice Burns `liquidity` LP tokens of the token/WETH pair; sends the token and unwrapped ETH to `to`.
-    /// @return amountToken token received; amountETH ETH received.
+    /// @param token The token paired with WETH.
+    /// @param liquidity LP tokens to burn.
+    /// @param amountTokenMin Least of the token to deposit or receive (slippage bound).
+    /// @param amountETHMin Least ETH to deposit or receive (slippage bound).
+    /// @param to Receiver of the withdrawn tokens (and ETH).
+    /// @param deadline Latest block timestamp at which the call may execute.
+    /// @return amountToken token received.
+    /// @return amountETH ETH received.
     function removeLiquidityETH(
         address token,
         uint256 liquidity,
@@ -157,7 +191,19 @@ contract Router {
     }
 
     /// @notice removeLiquidity after an EIP-2612 permit of the LP token (`liquidity`, or unlimited with approveMax).
-    /// @return amountA tokenA received; amountB tokenB received.
+    /// @param tokenA One token of the pair.
+    /// @param tokenB The other token of the pair.
+    /// @param liquidity LP tokens to burn.
+    /// @param amountAMin Least tokenA to deposit or receive (slippage bound).
+    /// @param amountBMin Least tokenB to deposit or receive (slippage bound).
+    /// @param to Receiver of the withdrawn tokens (and ETH).
+    /// @param deadline Latest block timestamp at which the call may execute.
+    /// @param approveMax Whether the permit approves an unlimited amount.
+    /// @param v Permit signature v.
+    /// @param r Permit signature r.
+    /// @param s Permit signature s.
+    /// @return amountA tokenA received.
+    /// @return amountB tokenB received.
     function removeLiquidityWithPermit(
         address tokenA,
         address tokenB,
@@ -176,7 +222,18 @@ contract Router {
     }
 
     /// @notice removeLiquidityETH after an EIP-2612 permit of the LP token (`liquidity`, or unlimited with approveMax).
-    /// @return amountToken token received; amountETH ETH received.
+    /// @param token The token paired with WETH.
+    /// @param liquidity LP tokens to burn.
+    /// @param amountTokenMin Least of the token to deposit or receive (slippage bound).
+    /// @param amountETHMin Least ETH to deposit or receive (slippage bound).
+    /// @param to Receiver of the withdrawn tokens (and ETH).
+    /// @param deadline Latest block timestamp at which the call may execute.
+    /// @param approveMax Whether the permit approves an unlimited amount.
+    /// @param v Permit signature v.
+    /// @param r Permit signature r.
+    /// @param s Permit signature s.
+    /// @return amountToken token received.
+    /// @return amountETH ETH received.
     function removeLiquidityETHWithPermit(
         address token,
         uint256 liquidity,
@@ -194,6 +251,12 @@ contract Router {
     }
 
     /// @notice removeLiquidityETH for tokens that take a fee on transfer: forwards the router's whole token balance.
+    /// @param token The token paired with WETH.
+    /// @param liquidity LP tokens to burn.
+    /// @param amountTokenMin Least of the token to deposit or receive (slippage bound).
+    /// @param amountETHMin Least ETH to deposit or receive (slippage bound).
+    /// @param to Receiver of the withdrawn tokens (and ETH).
+    /// @param deadline Latest block timestamp at which the call may execute.
     /// @return amountETH ETH received.
     function removeLiquidityETHSupportingFeeOnTransferTokens(
         address token,
@@ -210,6 +273,16 @@ contract Router {
     }
 
     /// @notice removeLiquidityETHSupportingFeeOnTransferTokens after an EIP-2612 permit of the LP token.
+    /// @param token The token paired with WETH.
+    /// @param liquidity LP tokens to burn.
+    /// @param amountTokenMin Least of the token to deposit or receive (slippage bound).
+    /// @param amountETHMin Least ETH to deposit or receive (slippage bound).
+    /// @param to Receiver of the withdrawn tokens (and ETH).
+    /// @param deadline Latest block timestamp at which the call may execute.
+    /// @param approveMax Whether the permit approves an unlimited amount.
+    /// @param v Permit signature v.
+    /// @param r Permit signature r.
+    /// @param s Permit signature s.
     /// @return amountETH ETH received.
     function removeLiquidityETHWithPermitSupportingFeeOnTransferTokens(
         address token,
@@ -232,6 +305,11 @@ contract Router {
     // ---- swaps -----------------------------------------------------------------------------------------------------
 
     /// @notice Swaps exactly `amountIn` of path[0] along `path`, requiring at least `amountOutMin` of the last token.
+    /// @param amountIn Input amount.
+    /// @param amountOutMin Least output to accept (slippage bound).
+    /// @param path Token route: path[0] in, path[path.length - 1] out.
+    /// @param to Receiver of the output.
+    /// @param deadline Latest block timestamp at which the call may execute.
     /// @return amounts Amount entering each hop followed by the final output.
     function swapExactTokensForTokens(
         uint256 amountIn,
@@ -248,6 +326,11 @@ contract Router {
     }
 
     /// @notice Receives exactly `amountOut` of the last token of `path`, paying at most `amountInMax` of path[0].
+    /// @param amountOut Output amount.
+    /// @param amountInMax Most input to pay (slippage bound).
+    /// @param path Token route: path[0] in, path[path.length - 1] out.
+    /// @param to Receiver of the output.
+    /// @param deadline Latest block timestamp at which the call may execute.
     /// @return amounts Amount entering each hop followed by the final output.
     function swapTokensForExactTokens(
         uint256 amountOut,
@@ -263,6 +346,10 @@ contract Router {
     }
 
     /// @notice Swaps exactly msg.value ETH (path[0] must be WETH) for at least `amountOutMin` of the last token.
+    /// @param amountOutMin Least output to accept (slippage bound).
+    /// @param path Token route: path[0] in, path[path.length - 1] out.
+    /// @param to Receiver of the output.
+    /// @param deadline Latest block timestamp at which the call may execute.
     /// @return amounts Amount entering each hop followed by the final output.
     function swapExactETHForTokens(uint256 amountOutMin, address[] calldata path, address to, uint256 deadline)
         external
@@ -279,6 +366,11 @@ contract Router {
     }
 
     /// @notice Receives exactly `amountOut` ETH (the last token must be WETH), paying at most `amountInMax` of path[0].
+    /// @param amountOut Output amount.
+    /// @param amountInMax Most input to pay (slippage bound).
+    /// @param path Token route: path[0] in, path[path.length - 1] out.
+    /// @param to Receiver of the output.
+    /// @param deadline Latest block timestamp at which the call may execute.
     /// @return amounts Amount entering each hop followed by the final output.
     function swapTokensForExactETH(
         uint256 amountOut,
@@ -296,6 +388,11 @@ contract Router {
     }
 
     /// @notice Swaps exactly `amountIn` of path[0] for at least `amountOutMin` ETH (the last token must be WETH).
+    /// @param amountIn Input amount.
+    /// @param amountOutMin Least output to accept (slippage bound).
+    /// @param path Token route: path[0] in, path[path.length - 1] out.
+    /// @param to Receiver of the output.
+    /// @param deadline Latest block timestamp at which the call may execute.
     /// @return amounts Amount entering each hop followed by the final output.
     function swapExactTokensForETH(
         uint256 amountIn,
@@ -314,6 +411,10 @@ contract Router {
     }
 
     /// @notice Receives exactly `amountOut` of the last token for ETH (path[0] must be WETH); unused ETH is refunded.
+    /// @param amountOut Output amount.
+    /// @param path Token route: path[0] in, path[path.length - 1] out.
+    /// @param to Receiver of the output.
+    /// @param deadline Latest block timestamp at which the call may execute.
     /// @return amounts Amount entering each hop followed by the final output.
     function swapETHForExactTokens(uint256 amountOut, address[] calldata path, address to, uint256 deadline)
         external
@@ -331,6 +432,11 @@ contract Router {
 
     /// @notice swapExactTokensForTokens for tokens that take a fee on transfer: each hop swaps what the pair received;
     /// `amountOutMin` bounds what `to` actually gained.
+    /// @param amountIn Input amount.
+    /// @param amountOutMin Least output to accept (slippage bound).
+    /// @param path Token route: path[0] in, path[path.length - 1] out.
+    /// @param to Receiver of the output.
+    /// @param deadline Latest block timestamp at which the call may execute.
     function swapExactTokensForTokensSupportingFeeOnTransferTokens(
         uint256 amountIn,
         uint256 amountOutMin,
@@ -345,6 +451,10 @@ contract Router {
 
     /// @notice swapExactETHForTokens for output tokens that take a fee on transfer (`amountOutMin` bounds what `to`
     /// actually gained).
+    /// @param amountOutMin Least output to accept (slippage bound).
+    /// @param path Token route: path[0] in, path[path.length - 1] out.
+    /// @param to Receiver of the output.
+    /// @param deadline Latest block timestamp at which the call may execute.
     function swapExactETHForTokensSupportingFeeOnTransferTokens(
         uint256 amountOutMin,
         address[] calldata path,
@@ -357,6 +467,11 @@ contract Router {
     }
 
     /// @notice swapExactTokensForETH for input tokens that take a fee on transfer: pays out all WETH the swap yields.
+    /// @param amountIn Input amount.
+    /// @param amountOutMin Least output to accept (slippage bound).
+    /// @param path Token route: path[0] in, path[path.length - 1] out.
+    /// @param to Receiver of the output.
+    /// @param deadline Latest block timestamp at which the call may execute.
     function swapExactTokensForETHSupportingFeeOnTransferTokens(
         uint256 amountIn,
         uint256 amountOutMin,
@@ -375,6 +490,10 @@ contract Router {
     // ---- quotes ----------------------------------------------------------------------------------------------------
 
     /// @notice Amount of B worth `amountA` at the reserve ratio (no fee).
+    /// @param amountA Amount of the first token.
+    /// @param reserveA Reserve of the first token.
+    /// @param reserveB Reserve of the second token.
+    /// @return amountB The equivalent amount of the second token.
     function quote(uint256 amountA, uint256 reserveA, uint256 reserveB) public pure returns (uint256 amountB) {
         if (amountA == 0) revert InsufficientAmount(amountA);
         if (reserveA == 0 || reserveB == 0) revert InsufficientLiquidity(reserveA, reserveB);
@@ -383,6 +502,10 @@ contract Router {
 
     /// @notice Uniswap V2's getAmountOut: output of swapping `amountIn` into a pool charging the default 30 bps fee.
     /// For a pool with another fee use getAmountOutWithFee (or getAmountsOut, which reads each pair's fee).
+    /// @param amountIn Input amount.
+    /// @param reserveIn Reserve of the input token.
+    /// @param reserveOut Reserve of the output token.
+    /// @return amountOut The output amount.
     function getAmountOut(uint256 amountIn, uint256 reserveIn, uint256 reserveOut)
         public
         pure
@@ -393,6 +516,10 @@ contract Router {
 
     /// @notice Uniswap V2's getAmountIn: smallest input that yields `amountOut` from a pool charging the default fee.
     /// For a pool with another fee use getAmountInWithFee (or getAmountsIn, which reads each pair's fee).
+    /// @param amountOut Output amount.
+    /// @param reserveIn Reserve of the input token.
+    /// @param reserveOut Reserve of the output token.
+    /// @return amountIn The input amount needed.
     function getAmountIn(uint256 amountOut, uint256 reserveIn, uint256 reserveOut)
         public
         pure
@@ -402,6 +529,11 @@ contract Router {
     }
 
     /// @notice Extension: getAmountOut for a pool charging `feeBps` basis points (below 10,000).
+    /// @param amountIn Input amount.
+    /// @param reserveIn Reserve of the input token.
+    /// @param reserveOut Reserve of the output token.
+    /// @param feeBps Swap fee in basis points.
+    /// @return amountOut The output amount.
     function getAmountOutWithFee(uint256 amountIn, uint256 reserveIn, uint256 reserveOut, uint256 feeBps)
         external
         pure
@@ -412,6 +544,11 @@ contract Router {
     }
 
     /// @notice Extension: getAmountIn for a pool charging `feeBps` basis points (below 10,000).
+    /// @param amountOut Output amount.
+    /// @param reserveIn Reserve of the input token.
+    /// @param reserveOut Reserve of the output token.
+    /// @param feeBps Swap fee in basis points.
+    /// @return amountIn The input amount needed.
     function getAmountInWithFee(uint256 amountOut, uint256 reserveIn, uint256 reserveOut, uint256 feeBps)
         external
         pure
@@ -422,6 +559,9 @@ contract Router {
     }
 
     /// @notice Amounts along `path` when swapping exactly `amountIn`, at each pair's reserves and fee.
+    /// @param amountIn Input amount.
+    /// @param path Token route: path[0] in, path[path.length - 1] out.
+    /// @return amounts Amount entering each hop followed by the final output.
     function getAmountsOut(uint256 amountIn, address[] calldata path) public view returns (uint256[] memory amounts) {
         _requirePath(path);
         amounts = new uint256[](path.length);
@@ -434,6 +574,9 @@ contract Router {
     }
 
     /// @notice Amounts along `path` needed to receive exactly `amountOut`, at each pair's reserves and fee.
+    /// @param amountOut Output amount.
+    /// @param path Token route: path[0] in, path[path.length - 1] out.
+    /// @return amounts Amount entering each hop followed by the final output.
     function getAmountsIn(uint256 amountOut, address[] calldata path) public view returns (uint256[] memory amounts) {
         _requirePath(path);
         amounts = new uint256[](path.length);

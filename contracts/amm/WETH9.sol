@@ -52,6 +52,7 @@ contract WETH9 {
     }
 
     /// @notice Burns `wad` WETH of the caller and sends `wad` wei to it (with the 2,300 gas stipend of `transfer`).
+    /// @param wad Amount in wei.
     function withdraw(uint256 wad) public {
         uint256 balance = balanceOf[msg.sender];
         if (balance < wad) revert InsufficientBalance(msg.sender, balance, wad);
@@ -61,11 +62,15 @@ contract WETH9 {
     }
 
     /// @notice Total WETH in existence: the ETH held by this contract (ETH forced in without deposit included).
+    /// @return The total supply.
     function totalSupply() public view returns (uint256) {
         return address(this).balance;
     }
 
     /// @notice Lets `guy` move up to `wad` of the caller's WETH (type(uint256).max: without limit, never decreased).
+    /// @param guy The spender.
+    /// @param wad Amount in wei.
+    /// @return Always true.
     function approve(address guy, uint256 wad) public returns (bool) {
         allowance[msg.sender][guy] = wad;
         emit Approval(msg.sender, guy, wad);
@@ -73,11 +78,18 @@ contract WETH9 {
     }
 
     /// @notice Moves `wad` of the caller's WETH to `dst`.
+    /// @param dst The receiver.
+    /// @param wad Amount in wei.
+    /// @return Always true.
     function transfer(address dst, uint256 wad) public returns (bool) {
         return transferFrom(msg.sender, dst, wad);
     }
 
     /// @notice Moves `wad` WETH from `src` to `dst`, spending the caller's allowance unless the caller is `src`.
+    /// @param src The account debited.
+    /// @param dst The receiver.
+    /// @param wad Amount in wei.
+    /// @return Always true.
     function transferFrom(address src, address dst, uint256 wad) public returns (bool) {
         uint256 balance = balanceOf[src];
         if (balance < wad) revert InsufficientBalance(src, balance, wad);

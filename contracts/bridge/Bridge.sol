@@ -3,21 +3,25 @@ pragma solidity 0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {WrappedToken} from "./WrappedToken.sol";
+import {QuorumGoverned} from "../lib/QuorumGoverned.sol";
 
 /// @title Lock-and-mint bridge end point: one instance per chain, relays attested by a validator quorum.
 /// @notice Source side: `lock` escrows a token and `release` pays it back out for a burn on the other chain.
 /// Destination side: `mint` creates the wrapped token for a lock on the other chain and `burn` starts the way back.
-/// Each relay carries EIP-712 signatures of at least `threshold` distinct validators over
+/// Each relay carries EIP-712 signatures (concatenated 65-byte (r, s, v), signers strictly ascending: QuorumVerifier,
+/// shared with Settlement) of at least `threshold` distinct registered validators over
 /// Relay(uint8 kind,uint256 sourceChainId,address sourceBridge,uint256 destChainId,uint64 nonce,address token,
 /// address recipient,uint256 amount) in this contract's domain ("MarketSimBridge", "1", this chain id, this address).
 /// A relay id is accepted once. Every lock and burn names one destination chain (in its event and in the signed
 /// struct) and a bridge refuses a relay for any other destination, so a lock is mintable on exactly one chain.
 /// The bridge fee (basis points of the amount) is paid on the receiving side to `feeRecipient`.
-contract Bridge is EIP712, ReentrancyGuardTransient {
+/// Governance (QuorumGoverned, shared with Settlement): an Ownable2Step owner registers wrapped tokens and remote
+/// bridges and rotates the validator set and threshold (floor(2n/3)+1..n after deployment); a change applies to every
+/// relay executed after it (its events carry effectiveFromSequence 0: relays have no sequence).
+contract Bridge is EIP712, QuorumGoverned, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     /// @notice Relay kind: a lock on the source chain, minting the wrapped token here.
@@ -31,19 +35,11 @@ contract Bridge is EIP712, ReentrancyGuardTransient {
     );
     uint256 private constant FEE_DENOMINATOR = 10_000;
 
-    /// @notice Account allowed to register wrapped tokens and remote bridges.
-    address public immutable admin;
-    /// @notice Signatures needed per relay.
-    uint256 public immutable threshold;
     /// @notice Bridge fee in basis points of the relayed amount.
     uint16 public immutable feeBps;
     /// @notice Receiver of bridge fees.
     address public immutable feeRecipient;
 
-    /// @notice Whether an address may attest relays.
-    mapping(address => bool) public isValidator;
-    /// @notice Number of validators.
-    uint256 public validatorCount;
     /// @notice Nonce of the next outgoing transfer (lock or burn).
     uint64 public nextNonce;
     /// @notice Amount of each original token escrowed here by lock and not yet released.
@@ -64,8 +60,6 @@ contract Bridge is EIP712, ReentrancyGuardTransient {
     event WrappedCreated(uint256 indexed sourceChainId, address indexed sourceToken, address wrapped);
     event RemoteBridgeSet(uint256 indexed chainId, address bridge);
 
-    error OnlyAdmin(address caller);
-    error InvalidThreshold(uint256 threshold, uint256 validators);
     error FeeTooHigh(uint16 feeBps);
     error ZeroAmount();
     error UnknownRemote(uint256 chainId, address bridge);
@@ -73,47 +67,29 @@ contract Bridge is EIP712, ReentrancyGuardTransient {
     error NotWrapped(address token);
     error WrappedExists(uint256 sourceChainId, address sourceToken, address wrapped);
     error AlreadyProcessed(bytes32 relayId);
-    error UnknownValidator(address signer);
-    error SignersNotSorted(address previous, address signer);
-    error QuorumNotReached(uint256 signatures, uint256 threshold);
     error InsufficientLocked(address token, uint256 amount, uint256 lockedAmount);
     error InvalidRecipient(address recipient, uint256 destChainId);
     error WrongDestination(uint256 destChainId, uint256 chainId);
 
-    /// @notice A constructor argument that must be an account is the zero address.
-    error ZeroAddress();
-
-    /// @param validators Accounts whose signatures attest relays.
-    /// @param threshold_ Signatures needed per relay (1 <= threshold <= validators).
-    /// @param feeBps_ Fee in basis points charged on each received relay.
-    /// @param feeRecipient_ Receiver of the fees.
-    constructor(address[] memory validators, uint256 threshold_, uint16 feeBps_, address feeRecipient_)
-        EIP712("MarketSimBridge", "1")
+    /// @notice Deploy with an owner (governance), the validator set, its threshold and the fee terms.
+    /// @param owner_ Governance (Ownable2Step): registers wrapped tokens and remote bridges, rotates validators.
+    /// @param validators Accounts whose signatures attest relays (distinct, not zero).
+    /// @param threshold_ Signatures needed per relay (1..number of validators; later changes keep floor(2n/3)+1..n).
+    /// @param feeBps_ Fee in basis points charged on each received relay (at most 1,000).
+    /// @param feeRecipient_ Receiver of the fees (not zero).
+    constructor(address owner_, address[] memory validators, uint256 threshold_, uint16 feeBps_,
+        address feeRecipient_) EIP712("MarketSimBridge", "1") QuorumGoverned(owner_, validators, threshold_)
     {
-        if (threshold_ == 0 || threshold_ > validators.length) revert InvalidThreshold(threshold_, validators.length);
         if (feeBps_ > 1_000) revert FeeTooHigh(feeBps_);
         if (feeRecipient_ == address(0)) revert ZeroAddress();
-        for (uint256 i; i < validators.length; i++) {
-            if (validators[i] == address(0)) revert ZeroAddress();
-            if (!isValidator[validators[i]]) validatorCount++;
-            isValidator[validators[i]] = true;
-        }
-        if (threshold_ > validatorCount) revert InvalidThreshold(threshold_, validatorCount);
-        admin = msg.sender;
-        threshold = threshold_;
         feeBps = feeBps_;
         feeRecipient = feeRecipient_;
-    }
-
-    modifier onlyAdmin() {
-        if (msg.sender != admin) revert OnlyAdmin(msg.sender);
-        _;
     }
 
     /// @notice Trusts `bridge` as the bridge contract on chain `chainId`.
     /// @param chainId The remote chain.
     /// @param bridge Its Bridge contract (zero: untrust the chain).
-    function setRemoteBridge(uint256 chainId, address bridge) external onlyAdmin {
+    function setRemoteBridge(uint256 chainId, address bridge) external onlyOwner {
         remoteBridge[chainId] = bridge;
         emit RemoteBridgeSet(chainId, bridge);
     }
@@ -126,7 +102,7 @@ contract Bridge is EIP712, ReentrancyGuardTransient {
     /// @param decimals_ Decimals of the wrapped token (those of the original).
     /// @return wrapped The new wrapped token.
     function createWrapped(uint256 sourceChainId, address sourceToken, string calldata name, string calldata symbol,
-        uint8 decimals_) external onlyAdmin returns (address wrapped)
+        uint8 decimals_) external onlyOwner returns (address wrapped)
     {
         address existing = wrappedOf[sourceChainId][sourceToken];
         if (existing != address(0)) revert WrappedExists(sourceChainId, sourceToken, existing);
@@ -182,9 +158,9 @@ contract Bridge is EIP712, ReentrancyGuardTransient {
     /// @param token The original token on the source chain.
     /// @param recipient Receiver of the wrapped token.
     /// @param amount Amount locked (the fee is minted to `feeRecipient`, the rest to `recipient`).
-    /// @param signatures 65-byte signatures over the relay digest, ordered by ascending signer address.
+    /// @param signatures Concatenated 65-byte (r, s, v) signatures over the relay digest, signers strictly ascending.
     function mint(uint256 sourceChainId, uint256 destChainId, uint64 nonce, address token, address recipient,
-        uint256 amount, bytes[] calldata signatures) external nonReentrant
+        uint256 amount, bytes calldata signatures) external nonReentrant
     {
         bytes32 relayId =
             _verify(KIND_MINT, sourceChainId, destChainId, nonce, token, recipient, amount, signatures);
@@ -203,9 +179,9 @@ contract Bridge is EIP712, ReentrancyGuardTransient {
     /// @param token The original token here.
     /// @param recipient Receiver of the released token.
     /// @param amount Amount burned (the fee goes to `feeRecipient`, the rest to `recipient`).
-    /// @param signatures 65-byte signatures over the relay digest, ordered by ascending signer address.
+    /// @param signatures Concatenated 65-byte (r, s, v) signatures over the relay digest, signers strictly ascending.
     function release(uint256 sourceChainId, uint256 destChainId, uint64 nonce, address token, address recipient,
-        uint256 amount, bytes[] calldata signatures) external nonReentrant
+        uint256 amount, bytes calldata signatures) external nonReentrant
     {
         bytes32 relayId =
             _verify(KIND_RELEASE, sourceChainId, destChainId, nonce, token, recipient, amount, signatures);
@@ -245,21 +221,13 @@ contract Bridge is EIP712, ReentrancyGuardTransient {
 
     /// @dev Checks destination, quorum and replay, then marks the relay processed (before any token moves).
     function _verify(uint8 kind, uint256 sourceChainId, uint256 destChainId, uint64 nonce, address token,
-        address recipient, uint256 amount, bytes[] calldata signatures) private returns (bytes32 relayId)
+        address recipient, uint256 amount, bytes calldata signatures) private returns (bytes32 relayId)
     {
         if (amount == 0) revert ZeroAmount();
         if (destChainId != block.chainid) revert WrongDestination(destChainId, block.chainid);
         relayId = _relayHash(kind, sourceChainId, destChainId, nonce, token, recipient, amount);
         if (processed[relayId]) revert AlreadyProcessed(relayId);
-        bytes32 digest = _hashTypedDataV4(relayId);
-        address previous;
-        for (uint256 i; i < signatures.length; i++) {
-            address signer = ECDSA.recover(digest, signatures[i]);
-            if (!isValidator[signer]) revert UnknownValidator(signer);
-            if (signer <= previous) revert SignersNotSorted(previous, signer); // distinct signers
-            previous = signer;
-        }
-        if (signatures.length < threshold) revert QuorumNotReached(signatures.length, threshold);
+        _checkQuorum(_hashTypedDataV4(relayId), signatures);
         processed[relayId] = true;
     }
 }

@@ -33,16 +33,21 @@ contract WrappedToken is ERC20 {
     }
 
     /// @notice Decimals of the original token.
+    /// @return The decimals.
     function decimals() public view override returns (uint8) {
         return _decimals;
     }
 
     /// @notice Mints `amount` to `to`; bridge only.
+    /// @param to Receiver of the minted tokens.
+    /// @param amount Amount in token base units.
     function mint(address to, uint256 amount) external onlyBridge {
         _mint(to, amount);
     }
 
     /// @notice Burns `amount` from `from`; bridge only (the bridge burns what a user asks to send back).
+    /// @param from The account burned from.
+    /// @param amount Amount in token base units.
     function burn(address from, uint256 amount) external onlyBridge {
         _burn(from, amount);
     }

@@ -3,13 +3,12 @@ pragma solidity 0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {Hashes} from "@openzeppelin/contracts/utils/cryptography/Hashes.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
-import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {QuorumGoverned} from "../lib/QuorumGoverned.sol";
 
 /// @title Settlement
 /// @notice Custody of ERC20 balances per trader and settlement of trade batches certified by a validator quorum.
@@ -17,7 +16,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 /// under the domain ("MarketSimSettlement", "1", chainid, this contract). Batches settle strictly in sequence and
 /// each names the hash of its predecessor (the struct hash of the previous batch), so replayed, skipped or
 /// reordered batches revert. A batch needs signatures of at least `threshold` distinct registered validators,
-/// given in strictly ascending signer-address order (which rules out duplicates without a lookup table).
+/// given in strictly ascending signer-address order (QuorumVerifier, shared with Bridge).
 ///
 /// Two ways of applying a batch:
 /// - `settle` (net deltas, the default): the submitter sends per-account net balance changes, grouped by account.
@@ -29,15 +28,15 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 /// - `settleTrades` (per-trade transfers): the submitter sends the trades themselves; the contract recomputes the
 ///   Merkle root from them and applies each trade. Costlier in calldata and hashing; kept for measurement and as
 ///   the one-transaction-per-trade baseline.
-/// Validator-set and threshold changes apply to every batch settled after the change (never to settled ones);
-/// their events name the first sequence number they govern. Every change keeps the threshold in floor(2n/3)+1..n for n
-/// registered validators (`ThresholdTooLow` otherwise), so validators added by governance can never settle alone;
-/// `addValidator` / `removeValidator` take the new threshold, so the set can grow or shrink in one call.
+/// Governance (QuorumGoverned, shared with Bridge): an Ownable2Step owner rotates the validator set and threshold.
+/// Changes apply to every batch settled after the change (never to settled ones); their events name the first
+/// sequence number they govern. Every change keeps the threshold in floor(2n/3)+1..n for n registered validators
+/// (`ThresholdTooLow` otherwise), so validators added by governance can never settle alone.
 ///
 /// Storage: the owner lists each token, giving it an index (1, 2, ...); balances are uint128 and two tokens share
 /// one storage slot per account (indices 2k-1 and 2k), so a batch touching an account's four tokens writes two
 /// slots instead of four. Storage writes are the cost of a batch, so this halves the gas per settled trade.
-contract Settlement is EIP712, Ownable, ReentrancyGuard {
+contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
     /// @notice The signed batch header.
@@ -62,9 +61,10 @@ contract Settlement is EIP712, Ownable, ReentrancyGuard {
         uint256 sellerFee;
     }
 
+    /// @notice EIP-712 type hash of the signed batch header.
     bytes32 public constant BATCH_TYPEHASH = keccak256("Batch(uint64 sequence,bytes32 prevHash,bytes32 merkleRoot)");
+    /// @notice Tag hashed into the deltas leaf (domain separation from trade leaves).
     bytes32 public constant DELTAS_LEAF_TAG = keccak256("MarketSimSettlement.Deltas");
-    uint256 private constant SIGNATURE_LENGTH = 65;
     uint256 private constant MASK128 = type(uint128).max;
 
     /// @notice Index of a listed token (1-based, in listing order); 0 for an unlisted token.
@@ -75,14 +75,8 @@ contract Settlement is EIP712, Ownable, ReentrancyGuard {
     uint256 public tokenCount;
     /// @dev account => slot k => balances of tokens 2k+1 (low 128 bits) and 2k+2 (high 128 bits).
     mapping(address account => mapping(uint256 slot => uint256)) private _packed;
-    /// @notice Whether an address is a registered validator.
-    mapping(address validator => bool) public isValidator;
     /// @notice Merkle root of each settled batch, by sequence number.
     mapping(uint64 sequence => bytes32) public batchRoot;
-    /// @notice Minimum number of distinct validator signatures a batch needs.
-    uint256 public threshold;
-    /// @notice Number of registered validators.
-    uint256 public validatorCount;
     /// @notice Sequence number of the last settled batch (0 before the first).
     uint64 public lastSequence;
     /// @notice Struct hash of the last settled batch: the prevHash the next batch must name (0 at genesis).
@@ -95,22 +89,13 @@ contract Settlement is EIP712, Ownable, ReentrancyGuard {
     event BatchSettled(
         uint64 indexed sequence, bytes32 batchHash, bytes32 merkleRoot, uint256 tradeCount, uint256 deltaCount
     );
-    event ValidatorAdded(address indexed validator, uint64 effectiveFromSequence);
-    event ValidatorRemoved(address indexed validator, uint64 effectiveFromSequence);
-    event ThresholdChanged(uint256 previousThreshold, uint256 newThreshold, uint64 effectiveFromSequence);
     event FeeAccountChanged(address previousFeeAccount, address newFeeAccount);
     event TokenListed(address indexed token, uint256 index);
 
     error ZeroAmount();
-    error ZeroAddress();
     error InsufficientBalance(address account, address token, uint256 needed, uint256 available);
     error UnexpectedSequence(uint64 expected, uint64 got);
     error PrevHashMismatch(bytes32 expected, bytes32 got);
-    error MalformedSignatures(uint256 length);
-    error InsufficientSignatures(uint256 provided, uint256 threshold);
-    error InvalidSignature(uint256 index);
-    error UnknownSigner(uint256 index, address signer);
-    error SignersNotAscending(uint256 index, address previous, address signer);
     error DeltasNotInBatch(bytes32 merkleRoot, bytes32 deltasLeaf);
     error MalformedDeltas(uint256 offset, uint256 length);
     error UnknownToken(address token);
@@ -123,22 +108,16 @@ contract Settlement is EIP712, Ownable, ReentrancyGuard {
     error FeeExceedsAmount(uint64 tradeId, uint256 sellerFee, uint256 quoteAmount);
     error UnknownBatch(uint64 sequence);
     error ProofCountMismatch(uint256 trades, uint256 proofs);
-    error InvalidThreshold(uint256 threshold, uint256 validatorCount);
-    error ValidatorAlreadyRegistered(address validator);
-    error NotAValidator(address validator);
-    error ThresholdTooLow(uint256 threshold, uint256 minimum);
 
     /// @notice Deploy with an owner (governance), an initial validator set, its threshold and the fee account.
+    /// @param owner_ Governance (Ownable2Step): lists tokens, sets the fee account, rotates validators.
+    /// @param validators The initial validator set (distinct, not zero).
+    /// @param threshold_ Signatures a batch needs (1..number of validators; later changes keep floor(2n/3)+1..n).
+    /// @param feeAccount_ Receiver of trading fees in per-trade mode (not zero).
     constructor(address owner_, address[] memory validators, uint256 threshold_, address feeAccount_)
         EIP712("MarketSimSettlement", "1")
-        Ownable(owner_)
+        QuorumGoverned(owner_, validators, threshold_)
     {
-        for (uint256 i = 0; i < validators.length; ++i) {
-            _addValidator(validators[i]);
-        }
-        // the deployer picks any 1..n threshold (e.g. a Raft majority); every later change keeps floor(2n/3)+1..n
-        if (threshold_ == 0 || threshold_ > validatorCount) revert InvalidThreshold(threshold_, validatorCount);
-        _storeThreshold(threshold_);
         _setFeeAccount(feeAccount_);
     }
 
@@ -146,17 +125,24 @@ contract Settlement is EIP712, Ownable, ReentrancyGuard {
 
     /// @notice Deposit `amount` of `token` from the caller (needs an ERC20 allowance) into the caller's balance.
     /// @dev Fee-on-transfer tokens are not supported: the credited amount is `amount`.
+    /// @param token A listed token.
+    /// @param amount Amount to pull from the caller (token base units, not zero).
     function deposit(address token, uint256 amount) external nonReentrant {
         _deposit(msg.sender, token, amount);
     }
 
     /// @notice Deposit `amount` of `token` from the caller into `account`'s balance (e.g. a funding desk).
+    /// @param account The account credited (not zero).
+    /// @param token A listed token.
+    /// @param amount Amount to pull from the caller (token base units, not zero).
     function depositFor(address account, address token, uint256 amount) external nonReentrant {
         if (account == address(0)) revert ZeroAddress();
         _deposit(account, token, amount);
     }
 
     /// @notice Withdraw `amount` of `token` from the caller's balance to the caller.
+    /// @param token A listed token.
+    /// @param amount Amount to withdraw (token base units, not zero, at most the caller's balance).
     function withdraw(address token, uint256 amount) external nonReentrant {
         if (amount == 0) revert ZeroAmount();
         if (amount > MASK128) revert InsufficientBalance(msg.sender, token, amount, balanceOf(msg.sender, token));
@@ -210,6 +196,10 @@ contract Settlement is EIP712, Ownable, ReentrancyGuard {
     }
 
     /// @notice Whether `trade` is a leaf of settled batch `sequence`, proven by `proof` (OpenZeppelin MerkleProof).
+    /// @param sequence A settled batch (UnknownBatch otherwise).
+    /// @param trade The trade to check.
+    /// @param proof Its Merkle proof against the batch's root.
+    /// @return Whether the proof holds.
     function verifyTrade(uint64 sequence, SettledTrade calldata trade, bytes32[] calldata proof)
         external
         view
@@ -221,6 +211,10 @@ contract Settlement is EIP712, Ownable, ReentrancyGuard {
     }
 
     /// @notice verifyTrade for many trades of settled batch `sequence` in one call; ok[i] answers trades[i].
+    /// @param sequence A settled batch (UnknownBatch otherwise).
+    /// @param trades The trades to check.
+    /// @param proofs One Merkle proof per trade.
+    /// @return ok Whether each proof holds.
     function verifyTrades(uint64 sequence, SettledTrade[] calldata trades, bytes32[][] calldata proofs)
         external
         view
@@ -236,6 +230,9 @@ contract Settlement is EIP712, Ownable, ReentrancyGuard {
     }
 
     /// @notice Custodied balance of `account` in `token` (token base units).
+    /// @param account The account.
+    /// @param token The token (0 for an unlisted one).
+    /// @return The balance.
     function balanceOf(address account, address token) public view returns (uint256) {
         uint256 index = tokenIndex[token];
         if (index == 0) return 0;
@@ -244,26 +241,37 @@ contract Settlement is EIP712, Ownable, ReentrancyGuard {
     }
 
     /// @notice The EIP-712 digest validators sign for `batch` on this chain and contract.
+    /// @param batch The batch header.
+    /// @return The digest to sign.
     function batchDigest(BatchHeader calldata batch) public view returns (bytes32) {
         return _hashTypedDataV4(batchStructHash(batch));
     }
 
     /// @notice The EIP-712 struct hash of `batch`; a settled batch's struct hash is the next batch's prevHash.
+    /// @param batch The batch header.
+    /// @return The struct hash.
     function batchStructHash(BatchHeader calldata batch) public pure returns (bytes32) {
         return keccak256(abi.encode(BATCH_TYPEHASH, batch.sequence, batch.prevHash, batch.merkleRoot));
     }
 
     /// @notice Merkle leaf of a settled trade.
+    /// @param trade The trade.
+    /// @return keccak256(keccak256(abi.encode(trade))).
     function tradeLeaf(SettledTrade calldata trade) public pure returns (bytes32) {
         return keccak256(bytes.concat(keccak256(abi.encode(trade))));
     }
 
     /// @notice Merkle leaf committing to a batch's trade count and encoded net deltas.
+    /// @param tradeCount Number of trades in the batch.
+    /// @param deltas The encoded net deltas (see `settle`).
+    /// @return The deltas leaf.
     function deltasLeaf(uint256 tradeCount, bytes calldata deltas) public pure returns (bytes32) {
         return keccak256(bytes.concat(keccak256(abi.encode(DELTAS_LEAF_TAG, tradeCount, keccak256(deltas)))));
     }
 
     /// @notice Merkle root of trade leaves: level by level, sorted-pair keccak, an odd last node moves up as is.
+    /// @param trades The trades in leaf order (not empty).
+    /// @return The root.
     function tradesRoot(SettledTrade[] calldata trades) public pure returns (bytes32) {
         uint256 n = trades.length;
         if (n == 0) revert EmptyBatch();
@@ -287,41 +295,6 @@ contract Settlement is EIP712, Ownable, ReentrancyGuard {
     }
 
     // ------------------------------------------------------------------ governance
-
-    /// @notice Register a validator and set the threshold for the grown set in one step; both count for every
-    /// batch settled from now on. The threshold must be in floor(2n/3)+1..n for the new validator count n, so
-    /// newcomers alone can never reach it.
-    /// @param validator The account to register (not zero, not yet registered).
-    /// @param newThreshold Signatures a batch needs from now on.
-    function addValidator(address validator, uint256 newThreshold) external onlyOwner {
-        _addValidator(validator);
-        _setThreshold(newThreshold);
-    }
-
-    /// @notice Deregister a validator and set the threshold for the smaller set in one step; its signatures are
-    /// refused for every batch settled from now on. The threshold must be in floor(2n/3)+1..n for the new count n.
-    /// @param validator The registered account to remove.
-    /// @param newThreshold Signatures a batch needs from now on.
-    function removeValidator(address validator, uint256 newThreshold) external onlyOwner {
-        if (!isValidator[validator]) revert NotAValidator(validator);
-        isValidator[validator] = false;
-        validatorCount -= 1;
-        emit ValidatorRemoved(validator, lastSequence + 1);
-        _setThreshold(newThreshold);
-    }
-
-    /// @notice Set how many distinct validator signatures a batch needs: floor(2n/3)+1..n for n validators.
-    /// @param newThreshold Signatures a batch needs from now on.
-    function setThreshold(uint256 newThreshold) external onlyOwner {
-        _setThreshold(newThreshold);
-    }
-
-    /// @notice The smallest threshold governance may set for `validators` registered validators: floor(2n/3)+1.
-    /// @param validators A validator count n.
-    /// @return The minimum threshold for n validators.
-    function minimumThreshold(uint256 validators) public pure returns (uint256) {
-        return validators * 2 / 3 + 1;
-    }
 
     /// @notice List a token for custody and settlement; it gets the next index (listing is permanent). Listing is
     /// governed because every settled batch checks conservation for every listed token.
@@ -349,31 +322,8 @@ contract Settlement is EIP712, Ownable, ReentrancyGuard {
         if (batch.sequence != expected) revert UnexpectedSequence(expected, batch.sequence);
         if (batch.prevHash != lastBatchHash) revert PrevHashMismatch(lastBatchHash, batch.prevHash);
         bytes32 structHash = batchStructHash(batch);
-        _checkSignatures(_hashTypedDataV4(structHash), signatures);
+        _checkQuorum(_hashTypedDataV4(structHash), signatures);
         return structHash;
-    }
-
-    function _checkSignatures(bytes32 digest, bytes calldata signatures) private view {
-        if (signatures.length % SIGNATURE_LENGTH != 0) revert MalformedSignatures(signatures.length);
-        uint256 count = signatures.length / SIGNATURE_LENGTH;
-        if (count < threshold) revert InsufficientSignatures(count, threshold);
-        address previous = address(0);
-        for (uint256 i = 0; i < count; ++i) {
-            bytes32 r;
-            bytes32 s;
-            uint8 v;
-            assembly ("memory-safe") {
-                let p := add(signatures.offset, mul(i, 65))
-                r := calldataload(p)
-                s := calldataload(add(p, 32))
-                v := byte(0, calldataload(add(p, 64)))
-            }
-            (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, v, r, s);
-            if (err != ECDSA.RecoverError.NoError) revert InvalidSignature(i);
-            if (signer <= previous) revert SignersNotAscending(i, previous, signer);
-            if (!isValidator[signer]) revert UnknownSigner(i, signer);
-            previous = signer;
-        }
     }
 
     function _recordBatch(BatchHeader calldata batch, bytes32 batchHash) private {
@@ -501,28 +451,9 @@ contract Settlement is EIP712, Ownable, ReentrancyGuard {
         emit Deposited(account, token, amount, balance);
     }
 
-    function _addValidator(address validator) private {
-        if (validator == address(0)) revert ZeroAddress();
-        if (isValidator[validator]) revert ValidatorAlreadyRegistered(validator);
-        isValidator[validator] = true;
-        validatorCount += 1;
-        emit ValidatorAdded(validator, lastSequence + 1);
-    }
-
-    /// @dev Governance changes: the threshold must be in floor(2n/3)+1..n for the current count n.
-    function _setThreshold(uint256 newThreshold) private {
-        uint256 count = validatorCount;
-        if (newThreshold > count) revert InvalidThreshold(newThreshold, count);
-        uint256 minimum = minimumThreshold(count);
-        if (newThreshold < minimum) revert ThresholdTooLow(newThreshold, minimum);
-        _storeThreshold(newThreshold);
-    }
-
-    function _storeThreshold(uint256 newThreshold) private {
-        uint256 previous = threshold;
-        if (previous == newThreshold) return;
-        threshold = newThreshold;
-        emit ThresholdChanged(previous, newThreshold, lastSequence + 1);
+    /// @dev Governance events name the next batch's sequence number.
+    function _effectiveFrom() internal view override returns (uint64) {
+        return lastSequence + 1;
     }
 
     function _setFeeAccount(address newFeeAccount) private {

@@ -298,7 +298,7 @@ class BridgeRelayer:
                byzantine: Collection[int] = (), confirmations: int = 1) -> BridgeRelayer:
         """Deploy a Bridge on each chain (same validator set) and register every other chain's bridge as remote."""
         step = bridge_step(validators=[v.address for v in validators], threshold=threshold, fee_bps=fee_bps,
-                           fee_recipient=fee_recipient)
+                           fee_recipient=fee_recipient, owner=sender)
         endpoints = {}
         for chain in chains:
             deployed = deploy_stack(chain, steps=[step], sender=sender, write=False)

@@ -27,14 +27,15 @@ def amm_steps(*, fee_to_setter: str = "deployer") -> tuple[DeployStep, ...]:
 
 
 def bridge_step(*, validators: Sequence[str] | None = None, threshold: int | None = None,
-                fee_bps: int | None = None, fee_recipient: str = "deployer") -> DeployStep:
-    """A Bridge with this validator set (default: the DEFAULT_VALIDATORS simulation keys), threshold and fee."""
+                fee_bps: int | None = None, fee_recipient: str = "deployer", owner: str = "deployer") -> DeployStep:
+    """A Bridge owned by `owner` (its governance: validator set and threshold) with this validator set (default: the
+    DEFAULT_VALIDATORS simulation keys), threshold and fee."""
     def args(chain: Chain, deployed: dict) -> tuple:
         if validators is None:
             keys = sorted(k.address for k in validator_keys(DEFAULT_VALIDATORS))
         else:
             keys = [chain.address(v) for v in validators]
-        return (keys, DEFAULT_THRESHOLD if threshold is None else threshold,
+        return (chain.address(owner), keys, DEFAULT_THRESHOLD if threshold is None else threshold,
                 DEFAULT_BRIDGE_FEE_BPS if fee_bps is None else fee_bps, chain.address(fee_recipient))
 
     return DeployStep("Bridge", "Bridge", args, help="lock-and-mint bridge")

@@ -8,6 +8,8 @@ import {TestToken} from "../../contracts/test/TestToken.sol";
 
 /// @dev Two bridge end points (logical chains 1 = source, 2 = destination) on the forge chain, and an honest relayer:
 /// it relays only real locks and burns, with a quorum, sometimes twice (replay) or with too few signatures.
+/// A bridge executes only relays naming its own chain id, so the handler switches block.chainid (vm.chainId) to the
+/// receiving end point's logical chain before each relay.
 contract BridgeHandler is Cheats {
     uint256 internal constant SOURCE = 1;
     uint256 internal constant DEST = 2;
@@ -36,8 +38,8 @@ contract BridgeHandler is Cheats {
     constructor() {
         address[] memory validators = new address[](KEYS);
         for (uint256 i = 0; i < KEYS; ++i) validators[i] = vm.addr(i + 1);
-        source = new Bridge(validators, THRESHOLD, 10, address(0xFEE));
-        dest = new Bridge(validators, THRESHOLD, 10, address(0xFEE));
+        source = new Bridge(address(this), validators, THRESHOLD, 10, address(0xFEE));
+        dest = new Bridge(address(this), validators, THRESHOLD, 10, address(0xFEE));
         source.setRemoteBridge(DEST, address(dest));
         dest.setRemoteBridge(SOURCE, address(source));
         token = new TestToken("T", "T", 18);
@@ -72,8 +74,9 @@ contract BridgeHandler is Cheats {
     function relayMint(uint256 i, bool short) external {
         if (_locks.length == 0) return;
         Pending storage p = _locks[i % _locks.length];
-        bytes32 digest = dest.relayDigest(0, SOURCE, p.nonce, address(token), p.recipient, p.amount);
-        try dest.mint(SOURCE, p.nonce, address(token), p.recipient, p.amount, _sign(digest, short)) {
+        vm.chainId(DEST);
+        bytes32 digest = dest.relayDigest(0, SOURCE, DEST, p.nonce, address(token), p.recipient, p.amount);
+        try dest.mint(SOURCE, DEST, p.nonce, address(token), p.recipient, p.amount, _sign(digest, short)) {
             if (short) belowQuorumAccepted = true;
             if (p.relayed) relayedTwice = true;
             p.relayed = true;
@@ -85,8 +88,9 @@ contract BridgeHandler is Cheats {
     function relayRelease(uint256 i, bool short) external {
         if (_burns.length == 0) return;
         Pending storage p = _burns[i % _burns.length];
-        bytes32 digest = source.relayDigest(1, DEST, p.nonce, address(token), p.recipient, p.amount);
-        try source.release(DEST, p.nonce, address(token), p.recipient, p.amount, _sign(digest, short)) {
+        vm.chainId(SOURCE);
+        bytes32 digest = source.relayDigest(1, DEST, SOURCE, p.nonce, address(token), p.recipient, p.amount);
+        try source.release(DEST, SOURCE, p.nonce, address(token), p.recipient, p.amount, _sign(digest, short)) {
             if (short) belowQuorumAccepted = true;
             if (p.relayed) relayedTwice = true;
             p.relayed = true;
@@ -94,7 +98,7 @@ contract BridgeHandler is Cheats {
         } catch {}
     }
 
-    function _sign(bytes32 digest, bool short) internal pure returns (bytes[] memory sigs) {
+    function _sign(bytes32 digest, bool short) internal pure returns (bytes memory sigs) {
         uint256[] memory keys = new uint256[](KEYS);
         for (uint256 i = 0; i < KEYS; ++i) keys[i] = i + 1;
         for (uint256 i = 1; i < KEYS; ++i) {
@@ -103,10 +107,9 @@ contract BridgeHandler is Cheats {
             }
         }
         uint256 n = short ? THRESHOLD - 1 : THRESHOLD;
-        sigs = new bytes[](n);
         for (uint256 i = 0; i < n; ++i) {
             (uint8 v, bytes32 r, bytes32 s) = vm.sign(keys[i], digest);
-            sigs[i] = abi.encodePacked(r, s, v);
+            sigs = abi.encodePacked(sigs, r, s, v);
         }
     }
 }

@@ -136,12 +136,12 @@ contract SettlementHandler is Cheats {
         _observe();
     }
 
-    function addValidator(uint256 key) external {
-        try settlement.addValidator(vm.addr(bound(key, 1, KEYS))) {} catch {}
+    function addValidator(uint256 key, uint256 threshold) external {
+        try settlement.addValidator(vm.addr(bound(key, 1, KEYS)), bound(threshold, 1, KEYS)) {} catch {}
     }
 
-    function removeValidator(uint256 key) external {
-        try settlement.removeValidator(vm.addr(bound(key, 1, KEYS))) {} catch {}
+    function removeValidator(uint256 key, uint256 threshold) external {
+        try settlement.removeValidator(vm.addr(bound(key, 1, KEYS)), bound(threshold, 1, KEYS)) {} catch {}
     }
 
     function setThreshold(uint256 threshold) external {

@@ -96,9 +96,10 @@ class BridgeContract(ContractClient):
 
     @classmethod
     def deploy(cls, chain: Chain, validators: Sequence[str], threshold: int, fee_bps: int, fee_recipient: str, *,
-               sender: str = "deployer") -> BridgeContract:
-        return cls._deploy(chain, addresses(validators), threshold, fee_bps, checksum(fee_recipient),
-                           sender=sender)[0]
+               owner: str | None = None, sender: str = "deployer") -> BridgeContract:
+        """Deploy a Bridge governed by `owner` (default: the sender)."""
+        return cls._deploy(chain, checksum(owner) if owner else chain.address(sender), addresses(validators),
+                           threshold, fee_bps, checksum(fee_recipient), sender=sender)[0]
 
     def threshold(self) -> int:
         return int(self._call("threshold"))
@@ -106,8 +107,9 @@ class BridgeContract(ContractClient):
     def fee_bps(self) -> int:
         return int(self._call("feeBps"))
 
-    def admin(self) -> str:
-        return str(self._call("admin"))
+    def owner(self) -> str:
+        """The account that governs the validator set and threshold (OpenZeppelin Ownable2Step)."""
+        return str(self._call("owner"))
 
     def is_validator(self, address: str) -> bool:
         return bool(self._call("isValidator", checksum(address)))
@@ -146,14 +148,14 @@ class BridgeContract(ContractClient):
     def mint(self, relay: RelayArgs, signatures: Sequence[bytes], *, sender: str,
              gas: int | None = None) -> tuple[Minted, Receipt]:
         """Execute a lock relayed from another chain (validators' signatures, signers ascending)."""
-        receipt = self._tx("mint", *relay, list(signatures), sender=sender, gas=gas)
+        receipt = self._tx("mint", *relay, b"".join(signatures), sender=sender, gas=gas)
         (event,) = self.events(receipt, Minted)
         return event, receipt
 
     def release(self, relay: RelayArgs, signatures: Sequence[bytes], *, sender: str,
                 gas: int | None = None) -> tuple[Released, Receipt]:
         """Execute a burn relayed from another chain."""
-        receipt = self._tx("release", *relay, list(signatures), sender=sender, gas=gas)
+        receipt = self._tx("release", *relay, b"".join(signatures), sender=sender, gas=gas)
         (event,) = self.events(receipt, Released)
         return event, receipt
 

@@ -146,7 +146,7 @@ def test_bridge_client_locks_and_wraps(chain):
     deployer = chain.account("deployer")
     validators = sorted(chain.account(n) for n in ("alice", "bob", "relayer"))
     bridge = BridgeContract.deploy(chain, validators, 2, 10, deployer)
-    assert (bridge.threshold(), bridge.fee_bps(), bridge.admin()) == (2, 10, deployer)
+    assert (bridge.threshold(), bridge.fee_bps(), bridge.owner()) == (2, 10, deployer)
     token = TestToken.deploy(chain, "T", "T")
     token.mint(chain.account("alice"), 100)
     token.approve(bridge.address, sender="alice")

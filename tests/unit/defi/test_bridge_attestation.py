@@ -85,8 +85,8 @@ def test_forged_relay_for_a_lock_that_never_happened_is_refused(three: Three) ->
     # the f Byzantine signatures alone cannot reach the threshold on chain either
     byz = attest(forged, dst.address, t.relayer.validators)
     assert len(byz) == 1
-    assert _revert(lambda: t.chains[B].transact(dst.contract.handle.functions.mint(*forged.call_args(), byz))) == (
-        "QuorumNotReached", (1, 3))
+    assert _revert(lambda: t.chains[B].transact(dst.contract.handle.functions.mint(*forged.call_args(), b"".join(byz)))) == (
+        "InsufficientSignatures", (1, 3))
     assert t.chains[B].call(t.wrapped[B].handle.functions.totalSupply()) == 0
 
 
@@ -135,7 +135,8 @@ def test_lock_mints_on_its_destination_only(three: Three) -> None:
         t.relayer.relay(to_c)
     # a relay for chain B submitted to chain C's bridge is refused there, whoever signed it
     sigs_b = attest(relay, b_bridge.address, t.relayer.validators)
-    assert _revert(lambda: t.chains[C].transact(c_bridge.contract.handle.functions.mint(*relay.call_args(), sigs_b))) == (
+    mint = c_bridge.contract.handle.functions.mint(*relay.call_args(), b"".join(sigs_b))
+    assert _revert(lambda: t.chains[C].transact(mint)) == (
         "WrongDestination", (B, C))
     t.relayer.flush()
     assert t.chains[B].call(t.wrapped[B].handle.functions.totalSupply()) == AMOUNT
@@ -149,8 +150,8 @@ def test_supply_check_sums_every_destination(three: Three) -> None:
     t.relayer.flush()
     c_bridge = t.relayer.endpoint(C)
     to_c = replace(relay, dest_chain_id=C)
-    t.chains[C].transact(c_bridge.contract.handle.functions.mint(*to_c.call_args(), sign_relay(to_c, c_bridge.address,
-                                                                                        t.keys)))
+    t.chains[C].transact(c_bridge.contract.handle.functions.mint(*to_c.call_args(), b"".join(sign_relay(
+        to_c, c_bridge.address, t.keys))))
     (check,) = t.relayer.supply_checks()
     assert [(d, s) for d, _, s in check.destinations] == [(B, AMOUNT), (C, AMOUNT)]
     assert (check.wrapped_supply, check.locked, check.ok) == (2 * AMOUNT, AMOUNT, False)

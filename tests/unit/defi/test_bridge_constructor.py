@@ -22,13 +22,13 @@ def _validators() -> list[str]:
 
 def test_bridge_refuses_zero_fee_recipient(chain: Chain) -> None:
     with pytest.raises(ContractRevertError) as err:
-        chain.deploy("Bridge", _validators(), 2, 10, ZERO)
+        chain.deploy("Bridge", chain.account("deployer"), _validators(), 2, 10, ZERO)
     assert err.value.error_name == "ZeroAddress"
 
 
 def test_bridge_refuses_zero_validator(chain: Chain) -> None:
     with pytest.raises(ContractRevertError) as err:
-        chain.deploy("Bridge", [*_validators(), ZERO], 2, 10, chain.account("alice"))
+        chain.deploy("Bridge", chain.account("deployer"), [*_validators(), ZERO], 2, 10, chain.account("alice"))
     assert err.value.error_name == "ZeroAddress"
 
 
@@ -39,7 +39,7 @@ def test_wrapped_token_refuses_zero_source_token(chain: Chain) -> None:
 
 
 def test_valid_arguments_deploy(chain: Chain) -> None:
-    bridge = chain.deploy("Bridge", _validators(), 2, 10, chain.account("alice"))
+    bridge = chain.deploy("Bridge", chain.account("deployer"), _validators(), 2, 10, chain.account("alice"))
     assert chain.call(bridge.functions.validatorCount()) == 3
     token = chain.deploy("WrappedToken", "Wrapped", "W", 18, 1, chain.account("alice"))
     assert chain.call(token.functions.sourceToken()) == chain.account("alice")

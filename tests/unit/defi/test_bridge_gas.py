@@ -21,7 +21,7 @@ def test_relay_gas() -> None:
     relayer = BridgeRelayer.deploy(kernel, [chain_a, chain_b], validator_keys(4, seed=7), threshold=3, fee_bps=10,
                                    delay_ns=5, fee_recipient="bob")
     token = deploy_token(chain_a, "Token", "TKN")
-    chain_a.transact(token.functions.mint(chain_a.account("alice"), 10**24))
+    token.mint(chain_a.account("alice"), 10**24)
     wrapped = relayer.create_wrapped(A, token, B)
     gas = []
     for send in (lambda: relayer.lock(A, token, 10**21, B, sender="alice"),) * 2 + (

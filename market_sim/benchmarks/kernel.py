@@ -151,3 +151,9 @@ def run(quick: bool = False, progress: bool = True) -> dict[str, Any]:
     result["python"] = platform.python_version()
     result["load_avg_1m"] = round(os.getloadavg()[0], 2)  # other work on the machine skews the rates
     return result
+
+
+if __name__ == "__main__":
+    # One implementation, once, without timing output: for instruction counts, e.g. the difference of
+    # `valgrind --tool=callgrind python -m market_sim.benchmarks.kernel kernel 70000` and the same with 20000.
+    IMPLEMENTATIONS[sys.argv[1]](int(sys.argv[2]))

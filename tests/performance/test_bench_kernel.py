@@ -1,4 +1,4 @@
-"""Smoke test of `market-sim bench kernel --quick`: the three implementations run the same workload, figures reported."""
+"""Smoke test of `market-sim bench kernel --quick`: the three implementations run the same workload, report figures."""
 
 from market_sim.cli.bench import run_benchmark
 

@@ -21,7 +21,7 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any
 
 from market_sim.core.errors import ConfigError
@@ -78,7 +78,7 @@ def simpy_hold(events: int, pending: int = PENDING) -> dict[str, float]:
     env = simpy.Environment()
     state = [0, 0]  # delay index, events
 
-    def proc(d: int):  # noqa: ANN202 - a simpy process generator
+    def proc(d: int) -> Generator[Any, Any, None]:  # a simpy process
         timeout = env.timeout
         yield timeout(d)
         while True:

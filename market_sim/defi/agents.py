@@ -118,10 +118,10 @@ class DefiAgent(Agent):
         value = 0
         for chain in self.world.runtimes:
             value += self.balance(chain, "quote") + int(self.balance(chain, "base") * price)
-        inst = self.world.instrument
-        for symbol in self.symbols:
-            value += self.cash.get(symbol, 0) * inst.quote_units_per_lot_tick
-            value += int(self.positions.get(symbol, 0) * inst.base_units_per_lot * price)
+        for symbol in self.symbols:  # the order-book position, from the account (quote cash flow + base held)
+            pos = self.account.positions.get(symbol)
+            if pos is not None:
+                value += pos.realized - pos.cost + int(pos.quantity * price)
         return value
 
     def hodl_value(self) -> int:
@@ -134,11 +134,11 @@ class DefiAgent(Agent):
         return self.portfolio_value() - self.hodl_value() - self.gas_cost
 
     # ---- acting ---------------------------------------------------------------------------------------------------
-    def pnl_ticks(self, symbol: str, mark: int | None) -> int:
-        """The whole DeFi PnL in tick*lot units on the first symbol (so the runner's PnL tables show it)."""
+    def mark_pnl(self, symbol: str, mark: object) -> int:
+        """The whole DeFi PnL in quote units on the first symbol (so the runner's PnL tables show it)."""
         if self.world is None or symbol != self.symbols[0]:
             return 0
-        return self.pnl() // self.world.instrument.quote_units_per_lot_tick
+        return self.pnl()
 
     def swap(self, venue: str, side: Side, amount_in: int, min_out: int = 0, tag: str = "") -> None:
         """Send a swap to an AMM venue (arrives after the agent→venue latency, executes in the next block)."""

@@ -81,6 +81,23 @@ class Kernel:
             heapq.heappop(q)
         return q[0][0] if q else None
 
+    def run_one(self, pacer: Callable[[int], None] | None = None) -> bool:
+        """Process the next live event; returns False when the queue is empty."""
+        q = self._queue
+        while q:
+            entry = heapq.heappop(q)
+            fn = entry[2]
+            if fn is None:
+                continue
+            t = entry[0]
+            if pacer is not None and t != self.now:
+                pacer(t)
+            self.now = t
+            fn(*entry[3])
+            self.events_processed += 1
+            return True
+        return False
+
     def run(self, until: int | None = None, pacer: Callable[[int], None] | None = None) -> int:
         """Process events until the queue is empty, `until` (ns, inclusive) is reached, or stop() is called.
 

@@ -64,7 +64,7 @@ def plot_pnl(series: pd.DataFrame, path: Path) -> None:
     """Total mark-to-market PnL per agent group over time."""
     fig, ax = plt.subplots(figsize=(10, 4))
     if len(series):
-        total = series.groupby(["ts", "group"])["pnl"].sum().unstack("group")
+        total = series.groupby(["ts", "group"])["pnl_value"].sum().unstack("group")
         for group in total.columns:
             ax.plot(_minutes(pd.Series(total.index)), total[group].to_numpy(), lw=1, label=group)
         ax.legend(loc="best", fontsize=7)

@@ -1,14 +1,28 @@
-"""The recorder: collects a run's orders, order events, trades, book snapshots and agent PnL as column lists."""
+"""The recorder: collects a run's orders, order events, trades, book snapshots and agent PnL as column lists.
+
+It is a bus subscriber: for every venue it subscribes to Trade and to the venue's order events (topic (venue,)),
+so nothing calls it from the venues' path. Agents' commands are recorded when sent (`command`).
+
+PnL (pnl_series, agent_pnl, metrics.pnl_by_group) comes from each agent's account positions, in integer units of
+the instrument's quote asset (cents for USD at 2 decimals), one row per agent and quote currency:
+realized + unrealized - fees, the open quantity marked to the mid ((bid + ask) / 2, exact), else the last trade,
+else the fundamental (rounded to a tick), else the initial price; unrealized value truncates toward zero to a
+quote unit. metrics.pnl_by_group shows the same in currency units (a float, summed over currencies as before).
+"""
 
 from __future__ import annotations
 
+from decimal import Decimal
+from fractions import Fraction
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from market_sim.core.events import Event, OrderAccepted, Trade
+from market_sim.core.events import BookUpdate, Event, OrderAccepted, Trade
 from market_sim.core.orders import CancelOrder, ModifyOrder, NewOrder
 
 if TYPE_CHECKING:
     from market_sim.simulation.runner import Simulation
+    from market_sim.simulation.venues import Venue
 
 __all__ = ["Recorder", "TABLE_COLUMNS"]
 
@@ -20,10 +34,14 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
                "sell_order_id", "aggressor", "price_value"),
     "book_snapshots": ("ts", "venue", "symbol", "bid", "bid_qty", "ask", "ask_qty", "spread", "mid_value",
                        "bid_depth", "ask_depth", "last", "fundamental"),
-    "pnl_series": ("ts", "agent", "group", "pnl"),
-    "agent_pnl": ("agent", "group", "kind", "symbol", "position", "cash", "mark", "pnl", "fills", "volume"),
-    "chain_transactions": ("ts", "chain", "tx_hash", "kind", "batch", "gas_used", "status"),
+    "pnl_series": ("ts", "agent", "group", "currency", "pnl", "pnl_value"),
+    "agent_pnl": ("agent", "group", "kind", "symbol", "currency", "position", "cost", "realized", "fees", "mark",
+                  "pnl", "pnl_value", "fills", "volume"),
 }
+# Exact integer columns in quote units: 18-decimal assets overflow int64, so such a column is stored as Decimal
+# (parquet decimal128) when it must be; *_value columns are the same in currency units as floats, for plots.
+_BIG_INT_COLUMNS = {"pnl_series": ("pnl",), "agent_pnl": ("cost", "realized", "fees", "pnl")}
+_INT64 = 2 ** 63
 
 
 class Recorder:
@@ -31,20 +49,36 @@ class Recorder:
 
     def __init__(self, sim: "Simulation") -> None:
         self.sim = sim
-        self._rows: dict[str, list[tuple]] = {name: [] for name in TABLE_COLUMNS if name != "chain_transactions"}
+        self._rows: dict[str, list[tuple]] = {name: [] for name in TABLE_COLUMNS if name != "agent_pnl"}
         self.orders = self._rows["orders"]
         self.events = self._rows["order_events"]
         self.trades = self._rows["trades"]
         self._order_symbol: dict[int, str] = {}
         self._last_snapshot = {"book": -1, "pnl": -1}
 
+    def attach(self, venue: "Venue") -> None:
+        """Subscribe to a venue's trades and order events on the simulation's bus."""
+        bus, name = self.sim.bus, venue.name
+        bus.subscribe(Trade, partial(self.trade, name), (name,))
+        types = getattr(venue, "event_types", None)
+        if types is None:  # a venue that does not declare its events: take them all
+            bus.subscribe(Event, partial(self._any_event, name), (name,))
+        else:
+            handler = partial(self.order_event, name)
+            for tp in types:
+                bus.subscribe(tp, handler, (name,))
+
+    def _any_event(self, venue: str, ev: Event) -> None:
+        if not isinstance(ev, (Trade, BookUpdate)):
+            self.order_event(venue, ev)
+
     def command(self, agent: str, venue: str, cmd: Any) -> None:
         now = self.sim.kernel.now
         tp = type(cmd)
-        if tp is NewOrder:
+        if tp is NewOrder:  # enums are turned into their values in tables()
             self._order_symbol[cmd.order_id] = cmd.symbol
-            self.orders.append((now, agent, venue, "new", cmd.order_id, cmd.symbol, int(cmd.side),
-                                str(cmd.order_type), cmd.price, cmd.quantity, str(cmd.tif), cmd.expire_at))
+            self.orders.append((now, agent, venue, "new", cmd.order_id, cmd.symbol, cmd.side, cmd.order_type,
+                                cmd.price, cmd.quantity, cmd.tif, cmd.expire_at))
         elif tp is CancelOrder:
             self.orders.append((now, agent, venue, "cancel", cmd.order_id, self._order_symbol.get(cmd.order_id),
                                 None, None, None, None, None, None))
@@ -57,7 +91,7 @@ class Recorder:
 
     def trade(self, venue: str, t: Trade) -> None:
         self.trades.append((t.ts, venue, t.trade_id, t.symbol, t.price, t.quantity, t.buyer, t.seller,
-                            t.buy_order_id, t.sell_order_id, int(t.aggressor), t.price * self.sim.tick_float(t.symbol)))
+                            t.buy_order_id, t.sell_order_id, t.aggressor, t.price * self.sim.tick_float(t.symbol)))
 
     def order_event(self, venue: str, ev: Event) -> None:
         if type(ev) is OrderAccepted:
@@ -67,20 +101,24 @@ class Recorder:
         reason = getattr(ev, "reason", None)
         self.events.append((ev.ts, venue, _EVENT_NAMES.get(type(ev).__name__, type(ev).__name__),
                             getattr(ev, "order_id", None), getattr(ev, "trader", None), getattr(ev, "symbol", None),
-                            None if reason is None else str(reason),
-                            getattr(ev, "quantity", getattr(ev, "cancelled_quantity", None)),
+                            reason, getattr(ev, "quantity", getattr(ev, "cancelled_quantity", None)),
                             getattr(ev, "price", None)))
 
-    def mark(self, venue: str, symbol: str) -> int | None:
-        """Mark price in ticks: mid, else last trade, else the fundamental/initial price."""
+    def mark_ticks(self, venue: str, symbol: str) -> Fraction | int:
+        """Mark price in ticks (exact): mid, else last trade, else the fundamental (to a tick), else initial."""
         q = self.sim.quote(venue, symbol)
         if q.bid is not None and q.ask is not None:
-            return (q.bid + q.ask) // 2
+            return Fraction(q.bid + q.ask, 2)
         if q.last is not None:
             return q.last
         f = self.sim.fundamental(symbol)
         tick = self.sim.tick_float(symbol)
         return round(f / tick) if f is not None else self.sim.initial_ticks(symbol)
+
+    def mark(self, venue: str, symbol: str) -> Fraction:
+        """Mark price in quote units per base unit (what Position.pnl takes)."""
+        _, per_lot, _, per_lot_tick = self.sim._units[symbol]
+        return Fraction(self.mark_ticks(venue, symbol)) * per_lot_tick / per_lot
 
     def snapshot_books(self) -> None:
         sim = self.sim
@@ -100,16 +138,17 @@ class Recorder:
                 rows.append((now, vname, symbol, q.bid, q.bid_qty, q.ask, q.ask_qty, spread, mid,
                              sum(x[1] for x in bids), sum(x[1] for x in asks), q.last, sim.fundamental(symbol)))
 
-    def _agent_pnl(self, agent: Any) -> float:
-        total = 0.0
+    def _pnl_by_currency(self, agent: Any, marks: dict[tuple[str, str], Fraction]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        units = self.sim._units
         for symbol in agent.symbols:
-            mark = self.mark(agent.venue_for(symbol), symbol)
-            total += agent.pnl_ticks(symbol, mark) * self._value_per_tick_lot(symbol)
-        return total
-
-    def _value_per_tick_lot(self, symbol: str) -> float:
-        inst = self.sim.instruments[symbol]
-        return float(inst.tick_size * inst.lot_size)
+            key = (agent.venue_for(symbol), symbol)
+            mark = marks.get(key)
+            if mark is None:
+                mark = marks[key] = self.mark(*key)
+            cur = units[symbol][2]
+            out[cur] = out.get(cur, 0) + agent.mark_pnl(symbol, mark)
+        return out
 
     def snapshot_pnl(self) -> None:
         sim = self.sim
@@ -118,30 +157,55 @@ class Recorder:
             return
         self._last_snapshot["pnl"] = now
         rows = self._rows["pnl_series"]
+        marks: dict[tuple[str, str], Fraction] = {}
+        scale = self._scale()
         for agent in sim.agents:
-            rows.append((now, agent.id, sim.agent_groups[agent.id], round(self._agent_pnl(agent), 6)))
+            group = sim.agent_groups[agent.id]
+            for cur, pnl in sorted(self._pnl_by_currency(agent, marks).items()):
+                rows.append((now, agent.id, group, cur, pnl, pnl / scale[cur]))
+
+    def _scale(self) -> dict[str, int]:
+        """Quote units per currency unit, per quote asset."""
+        return {i.quote_asset: 10 ** i.quote_decimals for i in self.sim.instruments.values()}
 
     def _final_pnl_rows(self) -> list[tuple]:
         sim = self.sim
         rows = []
+        marks: dict[tuple[str, str], Fraction] = {}
+        scale = self._scale()
         for agent in sim.agents:
+            acct = agent.account
             for symbol in agent.symbols:
-                mark = self.mark(agent.venue_for(symbol), symbol)
-                unit = self._value_per_tick_lot(symbol)
-                rows.append((agent.id, sim.agent_groups[agent.id], agent.kind, symbol, agent.positions[symbol],
-                             agent.cash[symbol] * unit, None if mark is None else mark * sim.tick_float(symbol),
-                             agent.pnl_ticks(symbol, mark) * unit, agent.fills, agent.volume))
+                key = (agent.venue_for(symbol), symbol)
+                mark = marks.get(key)
+                if mark is None:
+                    mark = marks[key] = self.mark(*key)
+                _, per_lot, cur, per_lot_tick = sim._units[symbol]
+                pos = acct.positions.get(symbol)
+                price = float(mark * per_lot / per_lot_tick) * sim.tick_float(symbol)
+                rows.append((agent.id, sim.agent_groups[agent.id], agent.kind, symbol, cur, agent.position(symbol),
+                             pos.cost if pos else 0, pos.realized if pos else 0, pos.fees if pos else 0, price,
+                             (pnl := agent.mark_pnl(symbol, mark)), pnl / scale[cur], pos.fills if pos else 0,
+                             pos.volume // per_lot if pos else 0))
         return rows
 
     def tables(self) -> dict[str, dict[str, list]]:
-        """Every table as {column: values}."""
+        """Every table as {column: values} (enum values turned into their plain values)."""
         out = {}
         rows = dict(self._rows)
+        rows["orders"] = [r if r[6] is None else r[:6] + (int(r[6]), _str(r[7])) + r[8:10] + (_str(r[10]), r[11])
+                          for r in self.orders]
+        rows["order_events"] = [r if r[6] is None else r[:6] + (_str(r[6]),) + r[7:] for r in self.events]
+        rows["trades"] = [r[:10] + (int(r[10]), r[11]) for r in self.trades]
         rows["agent_pnl"] = self._final_pnl_rows()
         for name, data in rows.items():
             cols = TABLE_COLUMNS[name]
             values = list(zip(*data)) if data else [()] * len(cols)
             out[name] = {c: list(v) for c, v in zip(cols, values)}
+            for c in _BIG_INT_COLUMNS.get(name, ()):
+                col = out[name][c]
+                if any(not -_INT64 <= v < _INT64 for v in col):
+                    out[name][c] = [Decimal(v) for v in col]
         return out
 
     def metrics(self) -> dict[str, Any]:
@@ -158,7 +222,7 @@ class Recorder:
             s["last_price"] = t[11]
         groups: dict[str, float] = {}
         for row in self._final_pnl_rows():
-            groups[row[1]] = groups.get(row[1], 0.0) + row[7]
+            groups[row[1]] = groups.get(row[1], 0.0) + row[11]
         return {
             "scenario": sim.scenario.name,
             "seed": sim.seed,
@@ -172,6 +236,19 @@ class Recorder:
                         for k, v in sorted(per_symbol.items())},
             "pnl_by_group": {k: round(v, 6) for k, v in sorted(groups.items())},
         }
+
+
+_STR: dict[Any, str] = {}
+
+
+def _str(v: Any) -> Any:
+    """An enum member's str() (cached), None stays None."""
+    if v is None:
+        return None
+    s = _STR.get(v)
+    if s is None:
+        s = _STR[v] = str(v)
+    return s
 
 
 _EVENT_NAMES = {"OrderRejected": "rejected", "OrderCancelled": "cancelled", "OrderModified": "modified",

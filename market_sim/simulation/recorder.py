@@ -17,8 +17,8 @@ from fractions import Fraction
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from market_sim.core.events import BookUpdate, Event, OrderAccepted, Trade
-from market_sim.core.orders import CancelOrder, ModifyOrder, NewOrder
+from market_sim.core.events import BookUpdate, Event, OrderAccepted, OrderCancelled, Trade
+from market_sim.core.orders import CancelOrder, ModifyOrder, NewOrder, OrderType, Side, TimeInForce
 
 if TYPE_CHECKING:
     from market_sim.simulation.runner import Simulation
@@ -75,10 +75,10 @@ class Recorder:
     def command(self, agent: str, venue: str, cmd: Any) -> None:
         now = self.sim.kernel.now
         tp = type(cmd)
-        if tp is NewOrder:  # enums are turned into their values in tables()
+        if tp is NewOrder:  # rows hold plain values (not enum members) so the GC can stop tracking them
             self._order_symbol[cmd.order_id] = cmd.symbol
-            self.orders.append((now, agent, venue, "new", cmd.order_id, cmd.symbol, cmd.side, cmd.order_type,
-                                cmd.price, cmd.quantity, cmd.tif, cmd.expire_at))
+            self.orders.append((now, agent, venue, "new", cmd.order_id, cmd.symbol, _PLAIN[cmd.side],
+                                _PLAIN[cmd.order_type], cmd.price, cmd.quantity, _PLAIN[cmd.tif], cmd.expire_at))
         elif tp is CancelOrder:
             self.orders.append((now, agent, venue, "cancel", cmd.order_id, self._order_symbol.get(cmd.order_id),
                                 None, None, None, None, None, None))
@@ -91,17 +91,24 @@ class Recorder:
 
     def trade(self, venue: str, t: Trade) -> None:
         self.trades.append((t.ts, venue, t.trade_id, t.symbol, t.price, t.quantity, t.buyer, t.seller,
-                            t.buy_order_id, t.sell_order_id, t.aggressor, t.price * self.sim.tick_float(t.symbol)))
+                            t.buy_order_id, t.sell_order_id, _PLAIN[t.aggressor],
+                            t.price * self.sim.tick_float(t.symbol)))
 
     def order_event(self, venue: str, ev: Event) -> None:
-        if type(ev) is OrderAccepted:
+        tp = type(ev)
+        if tp is OrderAccepted:
             o = ev.order
             self.events.append((ev.ts, venue, "accepted", o.order_id, o.trader, o.symbol, None, o.quantity, o.price))
+            return
+        if tp is OrderCancelled:
+            self.events.append((ev.ts, venue, "cancelled", ev.order_id, ev.trader, ev.symbol, _plain(ev.reason),
+                                ev.cancelled_quantity, None))
             return
         reason = getattr(ev, "reason", None)
         self.events.append((ev.ts, venue, _EVENT_NAMES.get(type(ev).__name__, type(ev).__name__),
                             getattr(ev, "order_id", None), getattr(ev, "trader", None), getattr(ev, "symbol", None),
-                            reason, getattr(ev, "quantity", getattr(ev, "cancelled_quantity", None)),
+                            None if reason is None else _plain(reason),
+                            getattr(ev, "quantity", getattr(ev, "cancelled_quantity", None)),
                             getattr(ev, "price", None)))
 
     def mark_ticks(self, venue: str, symbol: str) -> Fraction | int:
@@ -190,13 +197,9 @@ class Recorder:
         return rows
 
     def tables(self) -> dict[str, dict[str, list]]:
-        """Every table as {column: values} (enum values turned into their plain values)."""
+        """Every table as {column: values}."""
         out = {}
         rows = dict(self._rows)
-        rows["orders"] = [r if r[6] is None else r[:6] + (int(r[6]), _str(r[7])) + r[8:10] + (_str(r[10]), r[11])
-                          for r in self.orders]
-        rows["order_events"] = [r if r[6] is None else r[:6] + (_str(r[6]),) + r[7:] for r in self.events]
-        rows["trades"] = [r[:10] + (int(r[10]), r[11]) for r in self.trades]
         rows["agent_pnl"] = self._final_pnl_rows()
         for name, data in rows.items():
             cols = TABLE_COLUMNS[name]
@@ -238,17 +241,17 @@ class Recorder:
         }
 
 
-_STR: dict[Any, str] = {}
+# enum member -> its plain value as the tables show it (Side -> int, the StrEnums -> str)
+_PLAIN: dict[Any, Any] = {m: int(m) for m in Side}
+_PLAIN.update({m: str(m) for e in (OrderType, TimeInForce) for m in e})
 
 
-def _str(v: Any) -> Any:
-    """An enum member's str() (cached), None stays None."""
-    if v is None:
-        return None
-    s = _STR.get(v)
-    if s is None:
-        s = _STR[v] = str(v)
-    return s
+def _plain(v: Any) -> Any:
+    """A reason's plain str (cached per member)."""
+    p = _PLAIN.get(v)
+    if p is None:
+        p = _PLAIN[v] = str(v)
+    return p
 
 
 _EVENT_NAMES = {"OrderRejected": "rejected", "OrderCancelled": "cancelled", "OrderModified": "modified",

@@ -48,6 +48,7 @@ from market_sim.simulation.venues import BookDelta, BookSnapshot, Quote, Venue, 
 __all__ = ["Simulation", "RunOutcome", "run_scenario", "ComposedValidator"]
 
 _BUY, _SELL = Side.BUY, Side.SELL
+_GTD = TimeInForce.GTD
 _MAKER, _TAKER = Liquidity.MAKER, Liquidity.TAKER
 
 
@@ -134,13 +135,14 @@ class Simulation:
         self._agent_by_id: dict[str, Agent] = {}
         self._ack_listeners: set[str] = set()
         self._link_model: dict[tuple[str, str], LatencyModel] = {}
-        self._link_last: dict[tuple[str, str], int] = {}
-        self._link_fn: dict[tuple[str, str], Callable[[], int]] = {}
+        self._links: dict[tuple[str, str], list] = {}
+        self._rand = self.rng.random
         self._topics: dict[str, dict[str, tuple[str, str]]] = {}   # venue -> symbol -> (venue, symbol)
         self._quote_topics: set[tuple[str, str]] = set()            # topics with quote subscribers
         self._last_quote: dict[tuple[str, str], Quote] = {}
         self._book_seq: dict[tuple[str, str], int] = {}
         self._book_venues: set[str] = set()                          # venues asked for BookUpdate deltas
+        self._account_topics: dict[str, tuple[str, str]] = {}
         self._expiry_scheduled: set[tuple[str, int]] = set()
         self._order_seq = 0
         self._ext = [_SectionRun(sections()[name], cfg, (_takes_state(sections()[name].install),
@@ -292,29 +294,32 @@ class Simulation:
             self._link_model[(src, dst)] = model
         return model
 
-    def _link_sampler(self, src: str, dst: str) -> Callable[[], int]:
-        # Built-in models get an equivalent closed-form sampler: latency sampling is on every message's path.
+    def _link(self, src: str, dst: str) -> list:
+        # A directed link: [low, span, sampler, last arrival]. Built-in models are sampled inline (latency sampling
+        # is on every message's path): fixed -> low, uniform -> low + int(random() * span); others call the sampler.
         model = self.latency_model(src, dst)
         if type(model) is FixedLatency:
-            delay = model.delay
-            fn: Callable[[], int] = lambda: delay  # noqa: E731
+            link = [model.delay, 0, None, 0]
         elif type(model) is UniformLatency:
-            low, span, rand = model.low, model.high - model.low + 1, self.rng.random
-            fn = lambda: low + int(rand() * span)  # noqa: E731
+            link = [model.low, model.high - model.low + 1, None, 0]
         else:
-            fn = partial(model.sample, src, dst, self.rng)
-        self._link_fn[(src, dst)] = fn
-        return fn
+            link = [0, 0, partial(model.sample, src, dst, self.rng), 0]
+        self._links[(src, dst)] = link
+        return link
 
     def arrival_time(self, src: str, dst: str) -> int:
         """When a message sent now from src reaches dst (sampled latency, FIFO per directed link)."""
-        key = (src, dst)
-        fn = self._link_fn.get(key) or self._link_sampler(src, dst)
-        t = self.kernel.now + fn()
-        last = self._link_last.get(key, 0)
-        if t < last:
-            t = last
-        self._link_last[key] = t
+        link = self._links.get((src, dst)) or self._link(src, dst)
+        span = link[1]
+        if span:
+            t = self.kernel.now + link[0] + int(self._rand() * span)
+        elif link[2] is None:
+            t = self.kernel.now + link[0]
+        else:
+            t = self.kernel.now + link[2]()
+        if t < link[3]:
+            t = link[3]
+        link[3] = t
         return t
 
     def send(self, src: str, dst: str, fn: Callable[..., Any], *args: Any) -> int:
@@ -366,15 +371,44 @@ class Simulation:
         touched: dict[str, None] | None = {} if self._quote_topics else None
         for ev in events:
             tp = type(ev)
+            if tp is Trade:
+                symbol = ev.symbol
+                publish(ev, topics.get(symbol) or (vname, symbol))
+                if touched is not None:
+                    touched[symbol] = None
+                buyer, seller = agents.get(ev.buyer), agents.get(ev.seller)
+                bf = self._fill(vname, ev, _BUY)
+                sf = self._fill(vname, ev, _SELL)
+                if buyer is not None:
+                    self.kernel.schedule_at(self.arrival_time(vname, ev.buyer), self._book_fill, bf, buyer)
+                else:
+                    self._book_fill(bf, None)
+                if seller is not None:
+                    self.kernel.schedule_at(self.arrival_time(vname, ev.seller), self._book_fill, sf, seller)
+                else:
+                    self._book_fill(sf, None)
+                continue
             if tp is OrderAccepted:
-                symbol = ev.order.symbol
+                order = ev.order
+                symbol = order.symbol
+                publish(ev, topics.get(symbol) or (vname, symbol))
+                if touched is not None:
+                    touched[symbol] = None
+                if order.tif is _GTD and order.expire_at is not None:
+                    self._schedule_expiry(venue, order.expire_at)
+                # An ack changes no agent state; deliver it only to agents that listen for order events.
+                owner = agents.get(order.trader)
+                if owner is None or owner.id not in self._ack_listeners:
+                    continue
+                self.kernel.schedule_at(self.arrival_time(vname, owner.id), owner.deliver_order_event, ev, False)
+                continue
+            symbol = getattr(ev, "symbol", None)
+            if symbol is None:
+                topic: tuple = (vname,)
             else:
-                symbol = getattr(ev, "symbol", None)
-            topic = topics.get(symbol) if symbol is not None else None
-            if topic is None:
-                topic = (vname,) if symbol is None else (vname, symbol)
-            if touched is not None and symbol is not None:
-                touched[symbol] = None
+                topic = topics.get(symbol) or (vname, symbol)
+                if touched is not None:
+                    touched[symbol] = None
             if tp is BookUpdate:
                 if self.bus.wants(BookDelta, topic):
                     seq = self._book_seq.get(topic, 0) + 1
@@ -382,32 +416,11 @@ class Simulation:
                     publish(BookDelta(ev.ts, ev.symbol, ev.side, ev.price, ev.quantity, vname, seq), topic)
                 continue
             publish(ev, topic)
-            if tp is Trade:
-                buyer, seller = agents.get(ev.buyer), agents.get(ev.seller)
-                bf = self._fill(vname, ev, _BUY)
-                sf = self._fill(vname, ev, _SELL)
-                if buyer is not None:
-                    self.kernel.schedule_at(self.arrival_time(vname, buyer.id), self._book_fill, bf, buyer)
-                else:
-                    self._book_fill(bf, None)
-                if seller is not None:
-                    self.kernel.schedule_at(self.arrival_time(vname, seller.id), self._book_fill, sf, seller)
-                else:
-                    self._book_fill(sf, None)
-                continue
-            if tp is OrderAccepted:
-                order = ev.order
-                if order.tif is TimeInForce.GTD and order.expire_at is not None:
-                    self._schedule_expiry(venue, order.expire_at)
-                # An ack changes no agent state; deliver it only to agents that listen for order events.
-                owner = agents.get(order.trader)
-                if owner is None or owner.id not in self._ack_listeners:
-                    continue
-            else:
-                owner = agents.get(getattr(ev, "trader", None))
+            owner = agents.get(getattr(ev, "trader", None))
             if owner is not None:
                 rejected_new = tp is OrderRejected and type(command) is NewOrder
-                self._deliver(vname, owner, owner.deliver_order_event, ev, rejected_new)
+                self.kernel.schedule_at(self.arrival_time(vname, owner.id), owner.deliver_order_event, ev,
+                                        rejected_new)
         if touched:
             self._push_quotes(venue, touched)
 
@@ -424,10 +437,17 @@ class Simulation:
 
     def _book_fill(self, fill: Fill, agent: Agent | None) -> None:
         """Book a fill on its account, publish it on ("account", id), then hand it to the agent."""
-        self.accounts.apply(fill)
-        self.bus.publish(fill, ("account", fill.account))
+        aid = fill.account
+        topic = self._account_topics.get(aid)
+        if topic is None:
+            topic = self._account_topics[aid] = ("account", aid)
         if agent is not None:
+            agent.account.apply(fill)
+            self.bus.publish(fill, topic)
             agent.deliver_fill(fill)
+        else:
+            self.accounts.apply(fill)
+            self.bus.publish(fill, topic)
 
     def _deliver(self, venue: str, agent: Agent, fn: Callable[..., Any], *args: Any) -> None:
         self.kernel.schedule_at(self.arrival_time(venue, agent.id), fn, *args)

@@ -167,7 +167,8 @@ class Agent:
 
     def quote(self, symbol: str, venue: str | None = None) -> Quote:
         """The venue's current top of book for `symbol`."""
-        return self._sim.quote(venue or self._venue_of[symbol], symbol)
+        sim = self._sim
+        return sim.venues[venue or self._venue_of[symbol]].quote(symbol, sim.kernel.now)
 
     def fundamental(self, symbol: str) -> float | None:
         """The external price process value for `symbol` now, if the scenario defines one."""
@@ -216,7 +217,8 @@ class Agent:
         """Send a new order; returns its order id."""
         sim = self._sim
         venue = venue or self._venue_of[symbol]
-        oid = sim.next_order_id()
+        sim._order_seq += 1
+        oid = sim._order_seq
         order = NewOrder(oid, self.id, symbol, side, quantity, order_type, price, None, tif, expire_at,
                          None, False, post_only, stp)
         self.open_orders[oid] = OpenOrder(oid, venue, symbol, side, price, quantity, sim.kernel.now)

@@ -34,7 +34,7 @@ class WatcherParams:
 class Watcher(Agent):
     """Subscribes to market data and logs (delivery time, what) for each item; never trades."""
 
-    kind = "test_watcher"
+    kind = "test_platform_watcher"
     Params = WatcherParams
 
     def on_start(self):
@@ -73,7 +73,7 @@ class LadderParams:
 class Ladder(Agent):
     """Sends `repeat` limit orders one tick apart (away from the book) every `every`."""
 
-    kind = "test_ladder"
+    kind = "test_platform_ladder"
     Params = LadderParams
 
     def on_start(self):
@@ -96,9 +96,9 @@ class Ladder(Agent):
 
 def _market(base_raw, *watchers):
     base_raw["agents"] = [
-        {"type": "test_ladder", "name": "ask", "side": "sell", "price": 10_010},
-        {"type": "test_ladder", "name": "bid", "side": "buy", "price": 9_990},
-        {"type": "test_ladder", "name": "take", "side": "buy", "price": 10_020, "quantity": 2, "repeat": 3,
+        {"type": "test_platform_ladder", "name": "ask", "side": "sell", "price": 10_010},
+        {"type": "test_platform_ladder", "name": "bid", "side": "buy", "price": 9_990},
+        {"type": "test_platform_ladder", "name": "take", "side": "buy", "price": 10_020, "quantity": 2, "repeat": 3,
          "at": "200ms", "every": "150ms"},
         *watchers]
     return Simulation(parse_scenario(base_raw))
@@ -122,13 +122,13 @@ def test_book_deltas_are_built_only_for_subscribers(base_raw):
     sim = _market(base_raw).build()
     assert not sim.venues["exchange"].engine.book_updates   # nobody wants L2: the engine builds no deltas
     sim.run()
-    sim2 = _market(base_raw, {"type": "test_watcher", "name": "w"}).build()
+    sim2 = _market(base_raw, {"type": "test_platform_watcher", "name": "w"}).build()
     sim2.run_until(1)
     assert sim2.venues["exchange"].engine.book_updates
 
 
 def test_l2_subscriber_gets_a_snapshot_then_gapless_deltas_with_latency(base_raw):
-    sim = _market(base_raw, {"type": "test_watcher", "name": "w", "trades": False})
+    sim = _market(base_raw, {"type": "test_platform_watcher", "name": "w", "trades": False})
     deltas = []
     sim.build()
     sim.bus.subscribe(BookUpdate, deltas.append, ("exchange", "XYZ"))   # venue time, on the bus
@@ -148,7 +148,7 @@ def test_l2_subscriber_gets_a_snapshot_then_gapless_deltas_with_latency(base_raw
 
 
 def test_a_snapshot_taken_mid_run_carries_the_seq_of_the_last_delta(base_raw):
-    sim = _market(base_raw, {"type": "test_watcher", "name": "w", "trades": False}).build()
+    sim = _market(base_raw, {"type": "test_platform_watcher", "name": "w", "trades": False}).build()
     sim.run_until(450 * MS)
     snap = sim.book_snapshot("exchange", "XYZ")
     w = sim.agent("w-1")
@@ -164,7 +164,7 @@ def test_a_snapshot_taken_mid_run_carries_the_seq_of_the_last_delta(base_raw):
 
 
 def test_trade_subscribers_receive_every_trade_with_latency(base_raw):
-    sim = _market(base_raw, {"type": "test_watcher", "name": "w", "book": False})
+    sim = _market(base_raw, {"type": "test_platform_watcher", "name": "w", "book": False})
     out = sim.run()
     w = sim.agent("w-1")
     assert [d.trade_id for _, k, d in w.log if k == "trade"] == out.tables["trades"]["trade_id"]
@@ -173,7 +173,7 @@ def test_trade_subscribers_receive_every_trade_with_latency(base_raw):
 
 
 def test_quote_subscribers_get_top_of_book_changes(base_raw):
-    sim = _market(base_raw, {"type": "test_watcher", "name": "w", "book": False, "trades": False, "quotes": True})
+    sim = _market(base_raw, {"type": "test_platform_watcher", "name": "w", "book": False, "trades": False, "quotes": True})
     sim.run()
     quotes = [q for _, k, q in sim.agent("w-1").log if k == "quote"]
     assert quotes and all(isinstance(q, Quote) for q in quotes)
@@ -292,7 +292,7 @@ class _State:
 
 
 class StateSection(Section):
-    name = "test_state"
+    name = "test_platform_state"
 
     def parse(self, raw, ctx):
         return raw
@@ -309,7 +309,7 @@ class StateSection(Section):
 
 
 class LegacySection(Section):
-    name = "test_legacy"
+    name = "test_platform_legacy"
 
     def install(self, sim, cfg):
         self.installed = True
@@ -321,13 +321,13 @@ class LegacySection(Section):
 def test_sections_return_state_from_prepare_and_get_it_back(base_raw):
     section = register_section(StateSection())
     legacy = register_section(LegacySection())
-    base_raw["test_state"] = {}
-    base_raw["test_legacy"] = {}
+    base_raw["test_platform_state"] = {}
+    base_raw["test_platform_legacy"] = {}
     sim = _market(base_raw)
     out = sim.run()
-    assert sim.state("test_state") is section.prepared
+    assert sim.state("test_platform_state") is section.prepared
     assert out.metrics["state_trades"] == out.metrics["trades"] > 0
-    assert legacy.installed and out.metrics["legacy"] is True and sim.state("test_legacy") is None
+    assert legacy.installed and out.metrics["legacy"] is True and sim.state("test_platform_legacy") is None
     assert "chain_transactions" not in out.tables   # the simulation seeds no chain table
 
 

@@ -49,7 +49,8 @@ def test_block_executes_mempool_in_order_and_reports_failures(sim: Simulation) -
     world.fund("deployer", "A", 10 * E18, 50_000 * E6)
     venue = world.venues["amm-A"]
     seen: list = []
-    sim.on_venue_events(lambda v, cmd, events: seen.extend(events))
+    for event_type in (SwapExecuted, SwapFailed):  # the venues' events on the bus
+        sim.bus.subscribe(event_type, seen.append)
     first = SwapCommand("deployer", "ETH/USDC", Side.BUY, 1000 * E6, 0, "second-sent")
     greedy = SwapCommand("deployer", "ETH/USDC", Side.SELL, E18, 10_000 * E6, "too-greedy")
     venue.handle(first, 0)
@@ -111,7 +112,8 @@ def clocked():
     venue = world.venues["amm"]
     pair = venue.amm.pair(venue.info.address)
     seen: list = []
-    sim.on_venue_events(lambda v, cmd, events: seen.extend(events))
+    for event_type in (SwapExecuted, SwapFailed):  # the venues' events on the bus
+        sim.bus.subscribe(event_type, seen.append)
 
     def send(at: int, cmd: SwapCommand) -> None:
         sim.kernel.schedule_at(at * S, venue.handle, cmd, at * S)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from market_sim.blockchain import Chain
 from market_sim.consensus.config import ConsensusConfig
+from market_sim.core.accounts import Transfer
 from market_sim.core.errors import ConfigError
 from market_sim.core.events import Trade
 from market_sim.settlement.batch import SettlementMode
@@ -99,6 +100,8 @@ class SettlementSection(Section):
                             max_batch=cfg.max_batch, max_delay=cfg.max_delay, mode=SettlementMode(cfg.mode),
                             kernel=sim.kernel)
         sim.add_trade_validator(self.name, stack.committee, final=True)  # it certifies every trade it approves
+        for (trader, asset), amount in sorted(stack.venue.deposits.items()):  # what agents start with
+            sim.accounts.transfer(Transfer(0, trader, asset, amount, "deposit"))
         return SettlementRun(chain, stack, time.perf_counter())
 
     def install(self, sim: "Simulation", cfg: SettlementParams, run: SettlementRun) -> None:

@@ -110,20 +110,36 @@ class Kernel:
         n = 0
         limit = until if until is not None else float("inf")
         try:
-            while q and not self._stopped:
-                entry = q[0]
-                t = entry[0]
-                if t > limit:
-                    break
-                pop(q)
-                fn = entry[2]
-                if fn is None:
-                    continue
-                if pacer is not None and t != self.now:
-                    pacer(t)
-                self.now = t
-                fn(*entry[3])
-                n += 1
+            if pacer is None:  # the common case, without the per-event pacer test
+                while q:
+                    entry = pop(q)
+                    fn = entry[2]
+                    if fn is None:
+                        continue
+                    t = entry[0]
+                    if t > limit:
+                        heapq.heappush(q, entry)  # same (time, seq): it keeps its place
+                        break
+                    self.now = t
+                    fn(*entry[3])
+                    n += 1
+                    if self._stopped:
+                        break
+            else:
+                while q and not self._stopped:
+                    entry = q[0]
+                    t = entry[0]
+                    if t > limit:
+                        break
+                    pop(q)
+                    fn = entry[2]
+                    if fn is None:
+                        continue
+                    if t != self.now:
+                        pacer(t)
+                    self.now = t
+                    fn(*entry[3])
+                    n += 1
         finally:
             self.events_processed += n
         if until is not None and not self._stopped and self.now < until:

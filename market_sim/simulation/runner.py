@@ -506,6 +506,14 @@ class Simulation:
         self.want_book_updates(venue)
         self._deliver(venue, agent, agent.deliver_book_snapshot, self.book_snapshot(venue, symbol))
 
+    def book_feed(self, venue: str, symbol: str, handler: Callable[[BookDelta], None]) -> tuple[Any, BookSnapshot]:
+        """For a consumer outside the simulation (the API, a notebook): subscribe `handler` to the L2 deltas of
+        venue/symbol at venue time and return (the bus Subscription, the snapshot the deltas continue). A plain
+        bus.subscribe(BookDelta, ...) alone does not switch the venue's deltas on."""
+        sub = self.bus.subscribe(BookDelta, handler, self._topic(venue, symbol))
+        self.want_book_updates(venue)
+        return sub, self.book_snapshot(venue, symbol)
+
     def want_book_updates(self, venue: str) -> None:
         """Ask a venue for L2 deltas (call after subscribing to BookDelta on the bus for one of its symbols)."""
         if venue in self._book_venues:

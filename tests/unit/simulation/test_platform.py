@@ -364,3 +364,18 @@ def test_step_processes_one_event_at_a_time_and_says_when_nothing_is_left(base_r
     assert n == sim.kernel.events_processed and not sim.step()
     out = sim.finish()
     assert _trades(out) == _trades(whole) and out.events == whole.events
+
+
+def test_an_outside_consumer_attaches_to_the_book_feed_mid_run(base_raw):
+    sim = _market(base_raw).build()
+    sim.run_until(150 * MS)
+    assert not sim.venues["exchange"].engine.book_updates
+    got = []
+    sub, snap = sim.book_feed("exchange", "XYZ", got.append)   # e.g. an API server attaching mid-run
+    sim.run_until(10 * SEC)
+    assert sim.venues["exchange"].engine.book_updates and got and got[0].seq == snap.seq + 1
+    book = L2Book.from_snapshot(snap)
+    for d in got:
+        book.apply(d)
+    assert book.depth(100) == tuple(sim.venues["exchange"].depth("XYZ", 100))
+    sim.bus.unsubscribe(sub)

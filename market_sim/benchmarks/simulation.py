@@ -1,5 +1,6 @@
-"""Simulation benchmark: bare kernel throughput with ~1,000 pending events, and a 1-simulated-hour 100-agent
-random-market run (wall time, events/s, and a profile of where the time goes)."""
+"""Simulation benchmark: bare kernel throughput with ~1,000 pending events, a 1-simulated-hour 100-agent
+random-market run (wall time, events/s, and a profile of where the time goes), and the cost per delta of one agent
+subscribed to the L2 book deltas of random-market's busiest symbol (the same run with and without it)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ import time
 from typing import Any
 
 from market_sim.core.clock import NS_PER_SECOND
+from market_sim.simulation.agents import Agent, register_agent_type
 from market_sim.simulation.catalog import resolve_scenario
 from market_sim.simulation.kernel import Kernel
 from market_sim.simulation.runner import Simulation
-from market_sim.simulation.scenario import load_scenario
+from market_sim.simulation.scenario import (
+    apply_overrides, load_scenario, parse_override, parse_scenario, read_scenario_file,
+)
 
 PENDING = 1_000
 
@@ -74,6 +78,56 @@ def random_market(duration: str, agents: int = 100) -> tuple[Simulation, dict[st
                  "cpu_seconds": round(cpu, 3), "events_per_cpu_second": round(out.events / cpu), "orders": m["orders"],
                  "commands": m["commands"], "trades": m["trades"],
                  "simulated_to_wall": round(sc.duration / NS_PER_SECOND / out.wall_seconds, 1)}
+
+
+@register_agent_type
+class BookWatcher(Agent):
+    """Benchmark agent: subscribes to the L2 deltas of its one symbol and keeps its book copy; never trades."""
+
+    kind = "bench_book_watcher"
+
+    def on_start(self) -> None:
+        self.deltas = 0
+        self.subscribe_book(self.symbols[0])
+
+    def on_book_delta(self, delta: Any) -> None:
+        self.deltas += 1
+
+
+def _timed_run(sc: Any) -> tuple[Simulation, float, Any]:
+    sim = Simulation(sc)
+    sim.build()
+    c0 = time.process_time()
+    sim.run_until(sc.duration)
+    cpu = time.process_time() - c0
+    return sim, cpu, sim.finish()
+
+
+def l2_delta_cost(duration: str, repeats: int = 2) -> dict[str, Any]:
+    """random-market for `duration` without, then with, one extra agent subscribed to L2 deltas of the busiest
+    symbol (fixed 1 ms feed latency, so it draws nothing from the shared latency RNG and the market trades exactly
+    the same); the CPU time difference per delta delivered (best of `repeats` each)."""
+    path = resolve_scenario("random-market")
+    base = apply_overrides(read_scenario_file(path), [parse_override(f"scenario.duration={duration}")])
+    plain = parse_scenario(base, base_dir=path.parent, source=str(path))
+    runs = [_timed_run(plain) for _ in range(repeats)]
+    cpu_without = min(r[1] for r in runs)
+    out_without = runs[0][2]
+    busiest = max(out_without.metrics["symbols"].items(), key=lambda kv: kv[1]["trades"])[0]
+    raw = dict(base)
+    venue = next(v["name"] for v in raw.get("venues", [{"name": "exchange"}]))
+    raw["agents"] = [*raw["agents"], {"type": "bench_book_watcher", "name": "l2-watcher", "instruments": [busiest],
+                                      "venue": venue, "latency": "fixed:1ms"}]
+    watched = parse_scenario(raw, base_dir=path.parent, source=str(path))
+    runs_with = [_timed_run(watched) for _ in range(repeats)]
+    cpu_with = min(r[1] for r in runs_with)
+    sim_with, _, out_with = runs_with[0]
+    deltas = sim_with.agent("l2-watcher-1").deltas
+    same = out_with.tables["trades"] == out_without.tables["trades"]
+    return {"duration": duration, "symbol": busiest, "deltas_delivered": deltas,
+            "trades": out_without.metrics["trades"], "same_trades_with_subscriber": same,
+            "cpu_seconds_without": round(cpu_without, 3), "cpu_seconds_with": round(cpu_with, 3),
+            "cost_per_delta_us": round((cpu_with - cpu_without) / deltas * 1e6, 2) if deltas else None}
 
 
 def settled_market(duration: str, agents: int = 100) -> dict[str, Any]:
@@ -136,6 +190,7 @@ def run(quick: bool = False, progress: bool = True) -> dict:
     }
     _, rm = random_market("2min" if quick else "1h")
     result["random_market"] = rm
+    result["l2_subscriber"] = l2_delta_cost("1min" if quick else "10min")
     # --quick: settlement-demo's own 20 traders for 30 s (funding 100 agents alone is 800 transactions)
     result["settled_market"] = settled_market("30s", agents=20) if quick else settled_market("1h")
     result["profile"] = profile_summary("30s" if quick else "5min")

@@ -1,7 +1,8 @@
 """The [consensus] scenario section: every trade on the exchange passes a validator committee with Byzantine
 members (signed pre-trade votes), and the approved trades are ordered and certified on the simulated network.
 
-prepare: build the Cluster on the simulation's kernel and make it the venues' TradeValidator.
+prepare: build the Cluster on the simulation's kernel, add it as the venues' final trade validator and return it
+(the section's state: `sim.state("consensus")` is the Cluster).
 install: start the protocol's timers.
 finish: results tables consensus_batches, consensus_rejections, consensus_latency; files trade_log.json and
 consensus_summary.json; metrics (finalized, rejected, latency percentiles, messages per batch, log checks).
@@ -10,7 +11,6 @@ consensus_summary.json; metrics (finalized, rejected, latency percentiles, messa
 from __future__ import annotations
 
 import json
-import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -45,12 +45,12 @@ _COLUMNS = {
     "consensus_rejections": ("ts", "trade_id", "symbol", "buyer", "seller", "price", "quantity", "reason"),
     "consensus_latency": ("trade_id", "submitted_ns", "certified_ns", "latency_ms"),
 }
-_CLUSTERS: "weakref.WeakKeyDictionary[Simulation, Cluster]" = weakref.WeakKeyDictionary()
 
 
 def cluster_of(sim: "Simulation") -> Cluster | None:
-    """The committee of a simulation that has a [consensus] section."""
-    return _CLUSTERS.get(sim)
+    """The committee of a simulation that has a [consensus] section (its section state)."""
+    state = sim.state(ConsensusSection.name)
+    return state if isinstance(state, Cluster) else None
 
 
 def _config(cfg: ConsensusParams, seed: int) -> ConsensusConfig:
@@ -74,18 +74,17 @@ class ConsensusSection(Section):
         _config(cfg, 0)  # ConfigError / ConsensusError now, naming the bad value
         return cfg
 
-    def prepare(self, sim: "Simulation", cfg: ConsensusParams) -> None:
+    def prepare(self, sim: "Simulation", cfg: ConsensusParams) -> Cluster:
         traders = [f"{ac.name}-{i}" for ac in sim.scenario.agents for i in range(1, ac.count + 1)]
         cluster = Cluster(_config(cfg, sim.seed), accounts=traders, balances=None, kernel=sim.kernel,
                           stop_when_done=False)  # no balances are known to the validators: solvency check off
-        sim.trade_validator = cluster
-        _CLUSTERS[sim] = cluster
+        sim.add_trade_validator(self.name, cluster, final=True)  # it orders and certifies what it approves
+        return cluster
 
-    def install(self, sim: "Simulation", cfg: ConsensusParams) -> None:
-        _CLUSTERS[sim].protocol.start()
+    def install(self, sim: "Simulation", cfg: ConsensusParams, cluster: Cluster) -> None:
+        cluster.protocol.start()
 
-    def finish(self, sim: "Simulation", cfg: ConsensusParams) -> None:
-        cluster = _CLUSTERS[sim]
+    def finish(self, sim: "Simulation", cfg: ConsensusParams, cluster: Cluster) -> None:
         result = cluster.result()
         log = result.reference_log
         for block in log.blocks:

@@ -162,12 +162,6 @@ class DefiAgent(Agent):
         return self.portfolio_value() - self.hodl_value()
 
     # ---- acting ---------------------------------------------------------------------------------------------------
-    def pnl_ticks(self, symbol: str, mark: int | None) -> int:
-        """The whole DeFi PnL in tick*lot units on the first symbol (so the runner's PnL tables show it)."""
-        if self.world is None or symbol != self.symbols[0]:
-            return 0
-        return self.pnl() // self.world.instrument.quote_units_per_lot_tick
-
     def mark_pnl(self, symbol: str, mark: object) -> int:
         """The whole DeFi PnL in quote units on the first symbol (so the runner's PnL tables show it)."""
         if self.world is None or symbol != self.symbols[0]:

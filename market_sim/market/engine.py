@@ -25,14 +25,16 @@ Rules, in the order they apply to an incoming order:
 - Order ids must be unique among live (resting or pending) orders; the id of a finished order may be reused.
 
 BookUpdate events (aggregated: one per level touched by a command, with the level's displayed quantity after
-it) are produced only while someone subscribes or when the engine is built with `book_updates=True`, because
-building them costs more than the matching itself on a busy stream.
+it) are produced only when the engine is built with `book_updates=True` or asked with `emit_book_updates(True)`
+(the simulation's venues ask when a bus subscriber wants L2 deltas), because building them costs more than the
+matching itself on a busy stream. The engine has no subscribers of its own: callers get every event of a command
+as its return value and publish them (the simulation publishes them on its bus).
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import replace
 
 from market_sim.core.errors import ConfigError, UnknownInstrumentError, ValidationError
@@ -91,7 +93,6 @@ class MatchingEngine:
         self._pool: list[RestingOrder] = []           # records of orders that left the book, for re-use
         self._stops: dict[int, NewOrder] = {}         # pending stop orders by id
         self._gtd: list[tuple[int, int, int]] = []   # heap of (expire_at, sequence, order_id)
-        self._listeners: list[Callable[[Event], None]] = []
         self._touched: dict[tuple[OrderBook, Side, int], None] | None = None
         self._next_trade_id = 1
         self._seq = 0
@@ -118,15 +119,14 @@ class MatchingEngine:
         if self._traders is not None:
             self._traders.add(trader)
 
-    def subscribe(self, fn: Callable[[Event], None]) -> Callable[[], None]:
-        """Call `fn` with every event from now on (BookUpdate included); returns the unsubscribe function."""
-        self._listeners.append(fn)
+    def emit_book_updates(self, on: bool = True) -> None:
+        """Start (or stop) appending aggregated BookUpdate events to every command's events."""
+        self._book_updates = bool(on)
 
-        def unsubscribe() -> None:
-            if fn in self._listeners:
-                self._listeners.remove(fn)
-
-        return unsubscribe
+    @property
+    def book_updates(self) -> bool:
+        """Whether commands' events include BookUpdate deltas."""
+        return self._book_updates
 
     # ----------------------------------------------------------------------------------------- market data
 
@@ -175,7 +175,7 @@ class MatchingEngine:
     def process(self, cmd: NewOrder | CancelOrder | ModifyOrder, ts: int) -> list[Event]:
         """Apply one command at time `ts` (ns); returns every event it caused, in order."""
         events: list[Event] = []
-        tracking = self._book_updates or self._listeners
+        tracking = self._book_updates
         if tracking:
             self._touched = {}
         gtd = self._gtd
@@ -220,7 +220,7 @@ class MatchingEngine:
 
     def _begin(self) -> list[Event]:
         """Start collecting the events (and, if anyone listens, the touched levels) of one call."""
-        if self._book_updates or self._listeners:
+        if self._book_updates:
             self._touched = {}
         return []
 
@@ -231,11 +231,6 @@ class MatchingEngine:
                 level = book.side(side).levels.get(price)
                 events.append(BookUpdate(ts, book.symbol, side, price, 0 if level is None else level.shown))
         self._touched = None
-        listeners = self._listeners
-        if listeners:
-            for event in events:
-                for fn in tuple(listeners):
-                    fn(event)
         return events
 
     # ----------------------------------------------------------------------------------------- new orders

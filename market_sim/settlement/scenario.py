@@ -2,9 +2,12 @@
 
 prepare: start the chain (in-process, or the JSON-RPC node in `rpc` / $MARKET_SIM_RPC), deploy one token per asset
 and the Settlement contract, fund every agent, build the BFT committee (it is the venues' TradeValidator and
-certifies batches with the settlement leaf encoding, so its trade log roots are the on-chain roots).
-install: feed the venues' Trade events into the SettlementPipeline (batches cut by size and by simulated time).
-finish: settle the rest, reconcile ledger vs chain, check log roots vs on-chain roots, record tables and metrics.
+certifies batches with the settlement leaf encoding, so its trade log roots are the on-chain roots); it is added
+as the venues' final trade validator. Returns the SettlementRun (the section's state, `sim.state("settlement")`).
+install: subscribe the SettlementPipeline to the order-book venues' Trade events on the bus (batches cut by size
+and by simulated time).
+finish: settle the rest, reconcile ledger vs chain, check log roots vs on-chain roots, record tables and metrics
+(the chain_transactions table is this section's: the chain side owns its tables).
 """
 
 from __future__ import annotations
@@ -12,13 +15,13 @@ from __future__ import annotations
 import json
 import os
 import time
-import weakref
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from market_sim.blockchain import Chain
 from market_sim.consensus.config import ConsensusConfig
+from market_sim.core.accounts import Transfer
 from market_sim.core.defaults import DEFAULT_VALIDATORS
 from market_sim.core.errors import ConfigError
 from market_sim.core.events import Trade
@@ -62,7 +65,7 @@ class SettlementRun:
     report: ReconciliationReport | None = None
 
 
-_RUNS: "weakref.WeakKeyDictionary[Simulation, SettlementRun]" = weakref.WeakKeyDictionary()
+CHAIN_TRANSACTIONS = ("ts", "chain", "tx_hash", "kind", "batch", "gas_used", "status")
 
 
 class SettlementSection(Section):
@@ -100,21 +103,18 @@ class SettlementSection(Section):
         stack = build_stack(chain, sim.instruments, traders, deposit, consensus, taker_fee_bps=cfg.taker_fee_bps,
                             max_batch=cfg.max_batch, max_delay=cfg.max_delay, mode=SettlementMode(cfg.mode),
                             kernel=sim.kernel)
-        sim.trade_validator = stack.committee
-        _RUNS[sim] = SettlementRun(chain, stack, time.perf_counter())
+        sim.add_trade_validator(self.name, stack.committee, final=True)  # it certifies every trade it approves
+        for (trader, asset), amount in sorted(stack.venue.deposits.items()):  # what agents start with
+            sim.accounts.transfer(Transfer(0, trader, asset, amount, "deposit"))
+        return SettlementRun(chain, stack, time.perf_counter())
 
-    def install(self, sim: "Simulation", cfg: SettlementParams) -> None:
-        pipeline = _RUNS[sim].stack.pipeline
+    def install(self, sim: "Simulation", cfg: SettlementParams, run: SettlementRun) -> None:
+        on_trade = run.stack.pipeline.on_trade
+        for venue in sim.venues.values():  # the venues the committee validates: the order books built from it
+            if getattr(venue, "kind", None) == "orderbook":
+                sim.bus.subscribe(Trade, on_trade, (venue.name,))
 
-        def on_events(venue: Any, command: Any, events: list) -> None:
-            for ev in events:
-                if type(ev) is Trade:
-                    pipeline.on_trade(ev)
-
-        sim.on_venue_events(on_events)
-
-    def finish(self, sim: "Simulation", cfg: SettlementParams) -> None:
-        run = _RUNS[sim]
+    def finish(self, sim: "Simulation", cfg: SettlementParams, run: SettlementRun) -> None:
         p, venue, committee = run.stack.pipeline, run.stack.venue, run.stack.committee
         log = committee.log
         p.flush()
@@ -132,6 +132,8 @@ class SettlementSection(Section):
             sim.record("chain_transactions", {"ts": b.sim_time, "chain": chain_name, "tx_hash": b.tx_hash,
                                               "kind": "settle", "batch": b.sequence, "gas_used": b.gas_used,
                                               "status": "ok"})
+        if "chain_transactions" not in sim.tables:  # an empty table still gets its file, with its columns
+            sim.tables["chain_transactions"] = {c: [] for c in CHAIN_TRANSACTIONS}
         for f in p.failed:
             sim.record("settlement_failed",
                        {"trade_id": f.trade.trade_id, "symbol": f.trade.symbol, "reason": f.reason})

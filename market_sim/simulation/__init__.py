@@ -6,9 +6,9 @@ Extension points (used by the consensus, settlement and DeFi packages):
 - agents: subclass `Agent`, decorate with `@register_agent_type`;
 - price processes: subclass `PriceProcess`, `register_process_type`;
 - scenarios: `market_sim/<package>/scenarios/*.toml` are found by name, or `register_scenario(name, path)`;
-- on the running `Simulation`: `every(period, fn)`, `send(src, dst, fn, *args)`, `on_venue_events(fn)`,
-  `record(table, row)`, `metrics[section name] = <its SectionResult dataclass>` (simulation.metrics),
-  `trade_validator`, `add_venue`, `add_agent`.
+- on the running `Simulation`: `bus` (every venue event, fills, quotes, L2 deltas), `accounts`, `every(period, fn)`,
+  `send(src, dst, fn, *args)`, `record(table, row)`, `metrics[section name] = <its SectionResult dataclass>` (simulation.metrics), `add_trade_validator(name, v)`, `state(section)`,
+  `add_venue`, `add_agent`; stepping: `build()`, `run_until(t)`, `step()`, `now`, `finish()`.
 """
 
 from market_sim.simulation.agents import Agent, Fill, agent_types, register_agent_type

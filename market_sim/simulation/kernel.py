@@ -111,6 +111,26 @@ class Kernel:
             del buckets[t]
         return None
 
+    def run_one(self, pacer: Callable[[int], None] | None = None) -> bool:
+        """Process the next live event (the step API); returns False when nothing is left."""
+        times, buckets = self._times, self._buckets
+        while times:
+            t = times[0]
+            for entry in buckets[t]:
+                fn = entry[0]
+                if fn is None:
+                    continue
+                if pacer is not None and t != self.now:
+                    pacer(t)
+                self.now = t
+                entry[0] = None  # ran (or raised): never again
+                fn(*entry[1])
+                self.events_processed += 1
+                return True
+            heappop(times)  # every callback of this time has run
+            del buckets[t]
+        return False
+
     def run(self, until: int | None = None, pacer: Callable[[int], None] | None = None) -> int:
         """Process events until the queue is empty, `until` (ns, inclusive) is reached, or stop() is called.
 

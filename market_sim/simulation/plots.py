@@ -140,7 +140,7 @@ def plot_pnl(series: pd.DataFrame, path: Path, colours: dict[str, tuple], unit: 
     """Total mark-to-market PnL per agent group over time."""
     fig, ax = plt.subplots(figsize=(10, 4))
     if len(series):
-        total = series.groupby(["ts", "group"])["pnl"].sum().unstack("group")
+        total = series.groupby(["ts", "group"])["pnl_value"].sum().unstack("group")
         for group in total.columns:
             ax.plot(_x(total.index, unit), total[group].to_numpy(), lw=1.2, color=colours.get(group), label=group)
         ax.legend(loc="best", fontsize=7)

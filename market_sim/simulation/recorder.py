@@ -1,15 +1,29 @@
-"""The recorder: collects a run's orders, order events, trades, book snapshots and agent PnL as column lists."""
+"""The recorder: collects a run's orders, order events, trades, book snapshots and agent PnL as column lists.
+
+It is a bus subscriber: for every venue it subscribes to Trade and to the venue's order events (topic (venue,)),
+so nothing calls it from the venues' path. Agents' commands are recorded when sent (`command`).
+
+PnL (pnl_series, agent_pnl, metrics.pnl_by_group) comes from each agent's account positions, in integer units of
+the instrument's quote asset (cents for USD at 2 decimals), one row per agent and quote currency:
+realized + unrealized - fees, the open quantity marked to the mid ((bid + ask) / 2, exact), else the last trade,
+else the fundamental (rounded to a tick), else the initial price; unrealized value truncates toward zero to a
+quote unit. metrics.pnl_by_group shows the same in currency units (a float, summed over currencies as before).
+"""
 
 from __future__ import annotations
 
+from decimal import Decimal
+from fractions import Fraction
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from market_sim.core.events import Event, OrderAccepted, Trade
-from market_sim.core.orders import CancelOrder, ModifyOrder, NewOrder
+from market_sim.core.events import BookUpdate, Event, OrderAccepted, OrderCancelled, Trade
+from market_sim.core.orders import CancelOrder, ModifyOrder, NewOrder, OrderType, Side, TimeInForce
 
 if TYPE_CHECKING:
     from market_sim.simulation.metrics import MarketResult
     from market_sim.simulation.runner import Simulation
+    from market_sim.simulation.venues import Venue
 
 __all__ = ["Recorder", "TABLE_COLUMNS"]
 
@@ -21,10 +35,14 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
                "sell_order_id", "aggressor", "price_value"),
     "book_snapshots": ("ts", "venue", "symbol", "bid", "bid_qty", "ask", "ask_qty", "spread", "mid_value",
                        "bid_depth", "ask_depth", "last", "fundamental"),
-    "pnl_series": ("ts", "agent", "group", "pnl"),
-    "agent_pnl": ("agent", "group", "kind", "symbol", "position", "cash", "mark", "pnl", "fills", "volume"),
-    "chain_transactions": ("ts", "chain", "tx_hash", "kind", "batch", "gas_used", "status"),
+    "pnl_series": ("ts", "agent", "group", "currency", "pnl", "pnl_value"),
+    "agent_pnl": ("agent", "group", "kind", "symbol", "currency", "position", "cost", "realized", "fees", "mark",
+                  "pnl", "pnl_value", "fills", "volume"),
 }
+# Exact integer columns in quote units: 18-decimal assets overflow int64, so such a column is stored as Decimal
+# (parquet decimal128) when it must be; *_value columns are the same in currency units as floats, for plots.
+_BIG_INT_COLUMNS = {"pnl_series": ("pnl",), "agent_pnl": ("cost", "realized", "fees", "pnl")}
+_INT64 = 2 ** 63
 
 
 class Recorder:
@@ -32,20 +50,36 @@ class Recorder:
 
     def __init__(self, sim: "Simulation") -> None:
         self.sim = sim
-        self._rows: dict[str, list[tuple]] = {name: [] for name in TABLE_COLUMNS if name != "chain_transactions"}
+        self._rows: dict[str, list[tuple]] = {name: [] for name in TABLE_COLUMNS if name != "agent_pnl"}
         self.orders = self._rows["orders"]
         self.events = self._rows["order_events"]
         self.trades = self._rows["trades"]
         self._order_symbol: dict[int, str] = {}
         self._last_snapshot = {"book": -1, "pnl": -1}
 
+    def attach(self, venue: "Venue") -> None:
+        """Subscribe to a venue's trades and order events on the simulation's bus."""
+        bus, name = self.sim.bus, venue.name
+        bus.subscribe(Trade, partial(self.trade, name), (name,))
+        types = getattr(venue, "event_types", None)
+        if types is None:  # a venue that does not declare its events: take them all
+            bus.subscribe(Event, partial(self._any_event, name), (name,))
+        else:
+            handler = partial(self.order_event, name)
+            for tp in types:
+                bus.subscribe(tp, handler, (name,))
+
+    def _any_event(self, venue: str, ev: Event) -> None:
+        if not isinstance(ev, (Trade, BookUpdate)):
+            self.order_event(venue, ev)
+
     def command(self, agent: str, venue: str, cmd: Any) -> None:
         now = self.sim.kernel.now
         tp = type(cmd)
-        if tp is NewOrder:
+        if tp is NewOrder:  # rows hold plain values (not enum members) so the GC can stop tracking them
             self._order_symbol[cmd.order_id] = cmd.symbol
-            self.orders.append((now, agent, venue, "new", cmd.order_id, cmd.symbol, int(cmd.side),
-                                str(cmd.order_type), cmd.price, cmd.quantity, str(cmd.tif), cmd.expire_at))
+            self.orders.append((now, agent, venue, "new", cmd.order_id, cmd.symbol, _PLAIN[cmd.side],
+                                _PLAIN[cmd.order_type], cmd.price, cmd.quantity, _PLAIN[cmd.tif], cmd.expire_at))
         elif tp is CancelOrder:
             self.orders.append((now, agent, venue, "cancel", cmd.order_id, self._order_symbol.get(cmd.order_id),
                                 None, None, None, None, None, None))
@@ -58,30 +92,41 @@ class Recorder:
 
     def trade(self, venue: str, t: Trade) -> None:
         self.trades.append((t.ts, venue, t.trade_id, t.symbol, t.price, t.quantity, t.buyer, t.seller,
-                            t.buy_order_id, t.sell_order_id, int(t.aggressor), t.price * self.sim.tick_float(t.symbol)))
+                            t.buy_order_id, t.sell_order_id, _PLAIN[t.aggressor],
+                            t.price * self.sim.tick_float(t.symbol)))
 
     def order_event(self, venue: str, ev: Event) -> None:
-        if type(ev) is OrderAccepted:
+        tp = type(ev)
+        if tp is OrderAccepted:
             o = ev.order
             self.events.append((ev.ts, venue, "accepted", o.order_id, o.trader, o.symbol, None, o.quantity, o.price))
+            return
+        if tp is OrderCancelled:
+            self.events.append((ev.ts, venue, "cancelled", ev.order_id, ev.trader, ev.symbol, _plain(ev.reason),
+                                ev.cancelled_quantity, None))
             return
         reason = getattr(ev, "reason", None)
         self.events.append((ev.ts, venue, _EVENT_NAMES.get(type(ev).__name__, type(ev).__name__),
                             getattr(ev, "order_id", None), getattr(ev, "trader", None), getattr(ev, "symbol", None),
-                            None if reason is None else str(reason),
+                            None if reason is None else _plain(reason),
                             getattr(ev, "quantity", getattr(ev, "cancelled_quantity", None)),
                             getattr(ev, "price", None)))
 
-    def mark(self, venue: str, symbol: str) -> int | None:
-        """Mark price in ticks: mid, else last trade, else the fundamental/initial price."""
+    def mark_ticks(self, venue: str, symbol: str) -> Fraction | int:
+        """Mark price in ticks (exact): mid, else last trade, else the fundamental (to a tick), else initial."""
         q = self.sim.quote(venue, symbol)
         if q.bid is not None and q.ask is not None:
-            return (q.bid + q.ask) // 2
+            return Fraction(q.bid + q.ask, 2)
         if q.last is not None:
             return q.last
         f = self.sim.fundamental(symbol)
         tick = self.sim.tick_float(symbol)
         return round(f / tick) if f is not None else self.sim.initial_ticks(symbol)
+
+    def mark(self, venue: str, symbol: str) -> Fraction:
+        """Mark price in quote units per base unit (what Position.pnl takes)."""
+        _, per_lot, _, per_lot_tick = self.sim._units[symbol]
+        return Fraction(self.mark_ticks(venue, symbol)) * per_lot_tick / per_lot
 
     def snapshot_books(self) -> None:
         sim = self.sim
@@ -101,16 +146,17 @@ class Recorder:
                 rows.append((now, vname, symbol, q.bid, q.bid_qty, q.ask, q.ask_qty, spread, mid,
                              sum(x[1] for x in bids), sum(x[1] for x in asks), q.last, sim.fundamental(symbol)))
 
-    def _agent_pnl(self, agent: Any) -> float:
-        total = 0.0
+    def _pnl_by_currency(self, agent: Any, marks: dict[tuple[str, str], Fraction]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        units = self.sim._units
         for symbol in agent.symbols:
-            mark = self.mark(agent.venue_for(symbol), symbol)
-            total += agent.pnl_ticks(symbol, mark) * self._value_per_tick_lot(symbol)
-        return total
-
-    def _value_per_tick_lot(self, symbol: str) -> float:
-        inst = self.sim.instruments[symbol]
-        return float(inst.tick_size * inst.lot_size)
+            key = (agent.venue_for(symbol), symbol)
+            mark = marks.get(key)
+            if mark is None:
+                mark = marks[key] = self.mark(*key)
+            cur = units[symbol][2]
+            out[cur] = out.get(cur, 0) + agent.mark_pnl(symbol, mark)
+        return out
 
     def snapshot_pnl(self) -> None:
         sim = self.sim
@@ -119,19 +165,36 @@ class Recorder:
             return
         self._last_snapshot["pnl"] = now
         rows = self._rows["pnl_series"]
+        marks: dict[tuple[str, str], Fraction] = {}
+        scale = self._scale()
         for agent in sim.agents:
-            rows.append((now, agent.id, sim.agent_groups[agent.id], round(self._agent_pnl(agent), 6)))
+            group = sim.agent_groups[agent.id]
+            for cur, pnl in sorted(self._pnl_by_currency(agent, marks).items()):
+                rows.append((now, agent.id, group, cur, pnl, pnl / scale[cur]))
+
+    def _scale(self) -> dict[str, int]:
+        """Quote units per currency unit, per quote asset."""
+        return {i.quote_asset: 10 ** i.quote_decimals for i in self.sim.instruments.values()}
 
     def _final_pnl_rows(self) -> list[tuple]:
         sim = self.sim
         rows = []
+        marks: dict[tuple[str, str], Fraction] = {}
+        scale = self._scale()
         for agent in sim.agents:
+            acct = agent.account
             for symbol in agent.symbols:
-                mark = self.mark(agent.venue_for(symbol), symbol)
-                unit = self._value_per_tick_lot(symbol)
-                rows.append((agent.id, sim.agent_groups[agent.id], agent.kind, symbol, agent.positions[symbol],
-                             agent.cash[symbol] * unit, None if mark is None else mark * sim.tick_float(symbol),
-                             agent.pnl_ticks(symbol, mark) * unit, agent.fills, agent.volume))
+                key = (agent.venue_for(symbol), symbol)
+                mark = marks.get(key)
+                if mark is None:
+                    mark = marks[key] = self.mark(*key)
+                _, per_lot, cur, per_lot_tick = sim._units[symbol]
+                pos = acct.positions.get(symbol)
+                price = float(mark * per_lot / per_lot_tick) * sim.tick_float(symbol)
+                rows.append((agent.id, sim.agent_groups[agent.id], agent.kind, symbol, cur, agent.position(symbol),
+                             pos.cost if pos else 0, pos.realized if pos else 0, pos.fees if pos else 0, price,
+                             (pnl := agent.mark_pnl(symbol, mark)), pnl / scale[cur], pos.fills if pos else 0,
+                             pos.volume // per_lot if pos else 0))
         return rows
 
     def tables(self) -> dict[str, dict[str, list]]:
@@ -143,6 +206,10 @@ class Recorder:
             cols = TABLE_COLUMNS[name]
             values = list(zip(*data)) if data else [()] * len(cols)
             out[name] = {c: list(v) for c, v in zip(cols, values)}
+            for c in _BIG_INT_COLUMNS.get(name, ()):
+                col = out[name][c]
+                if any(not -_INT64 <= v < _INT64 for v in col):
+                    out[name][c] = [Decimal(v) for v in col]
         return out
 
     def result(self) -> "MarketResult":
@@ -162,8 +229,8 @@ class Recorder:
             s[4] = max(s[4], price_value)
             s[5] = price_value
         groups: dict[str, float] = {}
-        for agent, group, kind, symbol, position, cash, mark, pnl, fills, volume in self._final_pnl_rows():
-            groups[group] = groups.get(group, 0.0) + pnl
+        for row in self._final_pnl_rows():  # agent, group, ..., pnl_value (float, for the summary)
+            groups[row[1]] = groups.get(row[1], 0.0) + row[11]
         return MarketResult(
             scenario=sim.scenario.name, seed=sim.seed, duration_ns=sim.scenario.duration, agents=len(sim.agents),
             orders=sum(1 for o in self.orders if o[3] == "new"), commands=len(self.orders), trades=len(self.trades),
@@ -177,6 +244,19 @@ class Recorder:
         from market_sim.simulation.metrics import to_json
 
         return to_json(self.result())
+
+
+# enum member -> its plain value as the tables show it (Side -> int, the StrEnums -> str)
+_PLAIN: dict[Any, Any] = {m: int(m) for m in Side}
+_PLAIN.update({m: str(m) for e in (OrderType, TimeInForce) for m in e})
+
+
+def _plain(v: Any) -> Any:
+    """A reason's plain str (cached per member)."""
+    p = _PLAIN.get(v)
+    if p is None:
+        p = _PLAIN[v] = str(v)
+    return p
 
 
 _EVENT_NAMES = {"OrderRejected": "rejected", "OrderCancelled": "cancelled", "OrderModified": "modified",

@@ -133,12 +133,16 @@ class ParseContext:
 class Section:
     """A scenario section. Subclass, set `name`, implement parse(); the hooks are optional.
 
-    parse(raw, ctx)        validate the section's TOML value; raise ConfigError(key=..., value=...) naming the key
-    prepare(sim, config)   before venues are built (e.g. set sim.trade_validator)
-    install(sim, config)   after venues and agents exist, before the run (subscribe with sim.on_venue_events,
-                           schedule periodic work with sim.every, deliver messages with sim.send)
-    finish(sim, config)    after the run, before results are written (sim.record(table, row), and the typed
-                           result: sim.metrics[name] = <the section's SectionResult dataclass>)
+    parse(raw, ctx)               validate the section's TOML value; raise ConfigError(key=..., value=...) naming the key
+    prepare(sim, config) -> state before venues are built: build what the section needs (add a trade validator with
+                                  sim.add_trade_validator) and return it as one typed state object
+    install(sim, config, state)   after venues and agents exist, before the run (subscribe on sim.bus, schedule
+                                  periodic work with sim.every, deliver messages with sim.send)
+    finish(sim, config, state)    after the run, before results are written (sim.record(table, row), and the typed
+                                  result: sim.metrics[name] = <the section's SectionResult dataclass>)
+
+    The state is the section's own per-run record (`sim.state(name)` returns it to other code); nothing is attached
+    to the Simulation. (install/finish written with two parameters, without the state, are still called.)
     """
 
     name: ClassVar[str] = ""
@@ -156,13 +160,13 @@ class Section:
     def parse(self, raw: Any, ctx: ParseContext) -> Any:
         return raw
 
-    def prepare(self, sim: "Simulation", config: Any) -> None:
+    def prepare(self, sim: "Simulation", config: Any) -> Any:
+        return None
+
+    def install(self, sim: "Simulation", config: Any, state: Any = None) -> None:
         pass
 
-    def install(self, sim: "Simulation", config: Any) -> None:
-        pass
-
-    def finish(self, sim: "Simulation", config: Any) -> None:
+    def finish(self, sim: "Simulation", config: Any, state: Any = None) -> None:
         pass
 
 

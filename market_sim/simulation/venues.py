@@ -8,16 +8,20 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from market_sim.core.errors import ConfigError
-from market_sim.core.events import Event
+from market_sim.core.events import (
+    BookUpdate, Event, OrderAccepted, OrderCancelled, OrderModified, OrderRejected, OrderRepriced, OrderTriggered,
+    TradeRejected,
+)
 from market_sim.core.instruments import Instrument
 from market_sim.core.registry import Registry
+from market_sim.core.orders import Side
 
 if TYPE_CHECKING:
     from market_sim.simulation.runner import Simulation
 
 __all__ = [
-    "Quote", "Venue", "VenueConfig", "OrderBookVenue", "register_venue_type", "VENUE_TYPES", "venue_types", "venue_type_info", "venue_module",
-    "build_venue",
+    "Quote", "BookDelta", "BookSnapshot", "L2Book", "Venue", "VenueConfig", "OrderBookVenue", "register_venue_type",
+    "VENUE_TYPES", "venue_types", "venue_type_info", "venue_module", "build_venue", "ORDER_BOOK_EVENTS",
 ]
 
 
@@ -40,10 +44,86 @@ class Quote:
         return None if self.bid is None or self.ask is None else self.bid + self.ask
 
 
+@dataclass(frozen=True, slots=True)
+class BookDelta(BookUpdate):
+    """An L2 change published on the bus (topic (venue, symbol)): the level `price` on `side` now shows
+    `quantity` lots (0: the level is gone). `seq` counts the deltas of one (venue, symbol) from 1, with no gaps,
+    so a subscriber applying them to the snapshot of the same seq has the book."""
+
+    venue: str = ""
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BookSnapshot(Event):
+    """The full-depth (L2) book of one symbol on one venue after delta `seq` (bids and asks best first, as
+    (price ticks, lots))."""
+
+    venue: str
+    symbol: str
+    seq: int
+    bids: tuple[tuple[int, int], ...]
+    asks: tuple[tuple[int, int], ...]
+
+
+class L2Book:
+    """A subscriber's copy of one L2 book, kept from a snapshot and the deltas after it."""
+
+    __slots__ = ("venue", "symbol", "seq", "bids", "asks")
+
+    def __init__(self, venue: str, symbol: str, seq: int = 0) -> None:
+        self.venue, self.symbol, self.seq = venue, symbol, seq
+        self.bids: dict[int, int] = {}
+        self.asks: dict[int, int] = {}
+
+    @classmethod
+    def from_snapshot(cls, snap: BookSnapshot) -> "L2Book":
+        book = cls(snap.venue, snap.symbol, snap.seq)
+        book.bids.update(snap.bids)
+        book.asks.update(snap.asks)
+        return book
+
+    def apply(self, delta: BookDelta) -> None:
+        """Apply the next delta; deltas at or before the copy's seq (already in the snapshot) are skipped, and a
+        gap raises MarketSimError (a subscriber missed one)."""
+        if delta.seq <= self.seq:
+            return
+        if delta.seq != self.seq + 1:
+            from market_sim.core.errors import MarketSimError
+
+            raise MarketSimError(f"{self.venue}/{self.symbol}: book delta {delta.seq} after {self.seq} (a gap)")
+        self.seq = delta.seq
+        levels = self.bids if delta.side is Side.BUY else self.asks
+        if delta.quantity:
+            levels[delta.price] = delta.quantity
+        else:
+            levels.pop(delta.price, None)
+
+    def best_bid(self) -> tuple[int, int] | None:
+        return max(self.bids.items()) if self.bids else None
+
+    def best_ask(self) -> tuple[int, int] | None:
+        return min(self.asks.items()) if self.asks else None
+
+    def depth(self, levels: int = 10) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """(bids, asks) best first."""
+        return (sorted(self.bids.items(), reverse=True)[:levels], sorted(self.asks.items())[:levels])
+
+
+# The events an order-book venue publishes besides Trade and BookUpdate (the recorder's order_events table).
+ORDER_BOOK_EVENTS: tuple[type[Event], ...] = (OrderAccepted, OrderRejected, OrderCancelled, OrderModified,
+                                              OrderRepriced, OrderTriggered, TradeRejected)
+
+
 @runtime_checkable
 class Venue(Protocol):
     """What the runner needs from a venue. Commands are whatever the venue kind accepts (NewOrder, CancelOrder,
-    ModifyOrder for order books; a swap command for an AMM); events are core Event values."""
+    ModifyOrder for order books; a swap command for an AMM); events are core Event values, which the runner
+    publishes on the simulation's bus with topic (venue name, event symbol).
+
+    Optional: `event_types` (the non-Trade event classes it emits, so the recorder subscribes to exactly those and
+    L2 deltas stay unbuilt when nobody wants them; without it the recorder takes every event of the venue) and
+    `emit_book_updates(on)` (the venue can produce BookUpdate deltas on request)."""
 
     name: str
     kind: str
@@ -74,6 +154,7 @@ class OrderBookVenue:
     """A continuous limit-order-book exchange: the matching engine behind the Venue protocol."""
 
     kind = "orderbook"
+    event_types = ORDER_BOOK_EVENTS
 
     def __init__(self, name: str, instruments: Iterable[Instrument], validator: Any = None) -> None:
         from market_sim.market import MatchingEngine  # the runner is the only simulation piece needing market
@@ -98,6 +179,10 @@ class OrderBookVenue:
     def depth(self, symbol: str, levels: int = 10) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         bids, asks = self._book[symbol].depth(levels)
         return list(bids), list(asks)
+
+    def emit_book_updates(self, on: bool = True) -> None:
+        """Ask the engine for BookUpdate deltas (the runner asks when a bus subscriber wants them)."""
+        self.engine.emit_book_updates(on)
 
     def end_session(self, ts: int) -> list[Event]:
         return self.engine.end_session(ts)

@@ -43,7 +43,6 @@ def run_flow(chain: Chain, consensus: ConsensusConfig, *, traders: int = 6, orde
             rejected.append(ev)
         stack.pipeline.on_event(ev)
 
-    engine.subscribe(on_event)
     rng = random.Random(seed)
     for oid in range(1, orders + 1):
         ts = oid * 50_000_000  # 50 ms apart
@@ -56,7 +55,8 @@ def run_flow(chain: Chain, consensus: ConsensusConfig, *, traders: int = 6, orde
             cmd = NewOrder(oid, trader, symbol, side, qty, OrderType.MARKET, tif=TimeInForce.IOC)
         else:
             cmd = NewOrder(oid, trader, symbol, side, qty, price=MID[symbol] + side * -rng.randint(-20, 40))
-        engine.process(cmd, ts)
+        for ev in engine.process(cmd, ts):
+            on_event(ev)
     kernel.run(until=(orders + 1) * 50_000_000)
     stack.pipeline.flush()
     return stack, trades, rejected

@@ -7,28 +7,42 @@ are integer ticks and lots; use `to_ticks` to turn a float analytics value (a fu
 Hooks (all optional):
     on_start()               once, at simulated time 0 (after every venue exists)
     on_wakeup()              at times requested with wake_up_in / wake_up_at (deferred while the market is closed)
-    on_market_data(quote)    top-of-book changes of symbols the agent subscribed to
-    on_fill(fill)            one of the agent's orders traded (position and cash already updated)
+    on_market_data(quote)    top-of-book changes of symbols subscribed with subscribe(symbol)
+    on_book_snapshot(snap)   the full-depth book once after subscribe_book(symbol) (BookSnapshot, with its seq)
+    on_book_delta(delta)     then every L2 change (BookDelta: one level's new quantity, seq +1 each)
+    on_trade(trade)          every trade of symbols subscribed with subscribe_trades(symbol)
+    on_fill(fill)            one of the agent's orders traded (a core Fill; the account is already booked)
     on_order_event(event)    OrderAccepted / OrderRejected / OrderCancelled / OrderModified for its orders
     on_stop()                at the end of the run
+
+Market data reaches the agent with the venue→agent latency and is paid for only by subscribers: a venue builds
+L2 deltas only while someone subscribes to them. `self.books[symbol]` is the agent's L2 copy (an L2Book kept
+from the snapshot and the deltas it has received).
+
+Holdings live in the agent's core Account (`self.account`, market_sim.core.accounts): balances per asset in base
+units (cash per currency, e.g. "USD" cents) and a Position per instrument. `position(symbol)` is the position in
+lots, derived from the account. A fill is booked on the account when its execution report reaches the agent (the
+venue→agent latency), so the account is what the agent knows; `on_fill` runs right after.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from fractions import Fraction
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from market_sim.core.accounts import Fill
 from market_sim.core.errors import ConfigError
 from market_sim.simulation.registry import KindRegistry
-from market_sim.core.events import Event, OrderCancelled, OrderModified, OrderRejected
+from market_sim.core.events import Event, OrderCancelled, OrderModified, OrderRejected, Trade
 from market_sim.core.instruments import Instrument
 from market_sim.core.orders import (
     CancelOrder, ModifyOrder, NewOrder, OrderType, PostOnlyMode, Side, STPMode, TimeInForce,
 )
 from market_sim.simulation.params import NoParams
-from market_sim.simulation.venues import Quote
+from market_sim.simulation.venues import BookDelta, BookSnapshot, L2Book, Quote
 
 if TYPE_CHECKING:
     from market_sim.core.accounts import Account
@@ -48,19 +62,22 @@ def mid_ticks(bid: int, ask: int) -> int:
     return half + 1 if total & 1 and half & 1 else half
 
 
-@dataclass(frozen=True, slots=True)
-class Fill:
-    """Part of one of the agent's orders traded."""
+class _Lots(Mapping[str, int]):
+    """Read-only view of an agent's positions in lots per traded symbol (derived from its account)."""
 
-    ts: int
-    venue: str
-    symbol: str
-    order_id: int
-    side: Side
-    price: int     # ticks
-    quantity: int  # lots
-    trade_id: int
-    maker: bool    # True when the agent's order was the resting one
+    __slots__ = ("_agent",)
+
+    def __init__(self, agent: "Agent") -> None:
+        self._agent = agent
+
+    def __getitem__(self, symbol: str) -> int:
+        return self._agent.position(symbol)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._agent.symbols)
+
+    def __len__(self) -> int:
+        return len(self._agent.symbols)
 
 
 class OpenOrder:
@@ -88,13 +105,14 @@ class Agent:
         self.params = params if params is not None else self.Params()
         self.rng = random.Random(0)
         self.symbols: tuple[str, ...] = ()
-        self.positions: dict[str, int] = {}
-        self.cash: dict[str, int] = {}  # per symbol, in tick*lot units (negative after buying)
         self.open_orders: dict[int, OpenOrder] = {}
+        self.books: dict[str, L2Book] = {}  # symbol -> L2 copy, for symbols subscribed with subscribe_book
         self.fills = 0
-        self.volume = 0
+        self.volume = 0  # lots traded
         self._sim: Simulation | None = None
+        self._account: Account | None = None
         self._venue_of: dict[str, str] = {}
+        self._lot_units: dict[str, int] = {}  # symbol -> base units per lot
 
     # ----- wiring (called by the runner) -----
     def bind(self, sim: "Simulation", symbols: tuple[str, ...], venue_of: dict[str, str], seed: int) -> None:
@@ -103,14 +121,18 @@ class Agent:
         self.symbols = symbols
         self._venue_of = venue_of
         self.rng = random.Random(seed)
-        for s in symbols:
-            self.positions.setdefault(s, 0)
-            self.cash.setdefault(s, 0)
+        self._account = sim.accounts[self.id]
+        self._lot_units = {s: sim.lot_units(s) for s in sim.instruments}
 
     @property
     def account(self) -> "Account":
         """The agent's account in the simulation's accounts (balances per asset, positions per instrument)."""
-        return self._sim.accounts[self.id]
+        return self._account if self._account is not None else self._sim.accounts[self.id]
+
+    @property
+    def positions(self) -> Mapping[str, int]:
+        """Position in lots per traded symbol (read-only, from the account)."""
+        return _Lots(self)
 
     # ----- hooks -----
     def on_start(self) -> None:
@@ -123,7 +145,17 @@ class Agent:
         """Called when a subscribed symbol's top of book changes."""
 
     def on_fill(self, fill: Fill) -> None:
-        """Called after one of the agent's orders traded."""
+        """Called after one of the agent's orders traded (price in ticks, quantity in lots, side, order_id, maker,
+        symbol, venue, ts; the base/quote amounts moved in asset units)."""
+
+    def on_book_snapshot(self, snapshot: BookSnapshot) -> None:
+        """Called once per subscribe_book with the full-depth book (self.books[symbol] already holds it)."""
+
+    def on_book_delta(self, delta: BookDelta) -> None:
+        """Called for every L2 change of a book subscribed with subscribe_book (self.books[symbol] applied it)."""
+
+    def on_trade(self, trade: Trade) -> None:
+        """Called for every trade of a symbol subscribed with subscribe_trades."""
 
     def on_order_event(self, event: Event) -> None:
         """Called for accept/reject/cancel/modify events of the agent's orders."""
@@ -146,7 +178,8 @@ class Agent:
 
     def quote(self, symbol: str, venue: str | None = None) -> Quote:
         """The venue's current top of book for `symbol`."""
-        return self._sim.quote(venue or self._venue_of[symbol], symbol)
+        sim = self._sim
+        return sim.venues[venue or self._venue_of[symbol]].quote(symbol, sim.kernel.now)
 
     def fundamental(self, symbol: str) -> float | None:
         """The external price process value for `symbol` now, if the scenario defines one."""
@@ -175,7 +208,17 @@ class Agent:
         return self.to_ticks(symbol, f) if f is not None else self._sim.initial_ticks(symbol)
 
     def position(self, symbol: str) -> int:
-        return self.positions.get(symbol, 0)
+        """Signed position in lots (from the account; a fraction of a lot, from an AMM fill, rounds toward zero)."""
+        pos = self._account.positions.get(symbol) if self._account is not None else None
+        if pos is None:
+            return 0
+        q = pos.quantity
+        units = self._lot_units[symbol]
+        return q // units if q >= 0 else -(-q // units)
+
+    def balance(self, asset: str) -> int:
+        """The account's balance of an asset in base units (cash per currency: balance("USD") in cents)."""
+        return self.account.balance(asset)
 
     # ----- acting -----
     def submit(self, symbol: str, side: Side, quantity: int, price: int | None = None, *,
@@ -185,7 +228,8 @@ class Agent:
         """Send a new order; returns its order id."""
         sim = self._sim
         venue = venue or self._venue_of[symbol]
-        oid = sim.next_order_id()
+        sim._order_seq += 1
+        oid = sim._order_seq
         order = NewOrder(oid, self.id, symbol, side, quantity, order_type, price, None, tif, expire_at,
                          None, False, post_only, stp)
         self.open_orders[oid] = OpenOrder(oid, venue, symbol, side, price, quantity, sim.kernel.now)
@@ -224,15 +268,19 @@ class Agent:
 
     def subscribe(self, symbol: str, venue: str | None = None) -> None:
         """Receive on_market_data when the top of book of `symbol` changes."""
-        self._sim.subscribe(self, venue or self._venue_of[symbol], symbol)
+        self._sim.subscribe_quotes(self, venue or self._venue_of[symbol], symbol)
+
+    def subscribe_book(self, symbol: str, venue: str | None = None) -> None:
+        """Receive the full-depth book (on_book_snapshot) and then every L2 change (on_book_delta)."""
+        self._sim.subscribe_book(self, venue or self._venue_of[symbol], symbol)
+
+    def subscribe_trades(self, symbol: str, venue: str | None = None) -> None:
+        """Receive on_trade for every trade of `symbol`."""
+        self._sim.subscribe_trades(self, venue or self._venue_of[symbol], symbol)
 
     # ----- bookkeeping (called by the runner on delivery) -----
     def deliver_fill(self, fill: Fill) -> None:
-        """Update position, cash and open orders, then call on_fill."""
-        s = fill.symbol
-        signed = fill.quantity * fill.side
-        self.positions[s] = self.positions.get(s, 0) + signed
-        self.cash[s] = self.cash.get(s, 0) - signed * fill.price
+        """Update open orders and counters (the runner booked the fill on the account), then call on_fill."""
         self.fills += 1
         self.volume += fill.quantity
         o = self.open_orders.get(fill.order_id)
@@ -241,6 +289,16 @@ class Agent:
             if o.remaining <= 0:
                 del self.open_orders[fill.order_id]
         self.on_fill(fill)
+
+    def deliver_book_snapshot(self, snapshot: BookSnapshot) -> None:
+        self.books[snapshot.symbol] = L2Book.from_snapshot(snapshot)
+        self.on_book_snapshot(snapshot)
+
+    def deliver_book_delta(self, delta: BookDelta) -> None:
+        book = self.books.get(delta.symbol)
+        if book is not None:
+            book.apply(delta)
+        self.on_book_delta(delta)
 
     def deliver_order_event(self, event: Event, new_order_rejected: bool = False) -> None:
         """Update open orders, then call on_order_event (`new_order_rejected`: the rejection was of a NewOrder)."""
@@ -254,10 +312,11 @@ class Agent:
                     o.price = event.price
         self.on_order_event(event)
 
-    def pnl_ticks(self, symbol: str, mark: int | None) -> int:
-        """Mark-to-market PnL of one symbol in tick*lot units (cash + position * mark)."""
-        pos = self.positions.get(symbol, 0)
-        return self.cash.get(symbol, 0) + (pos * mark if mark is not None else 0)
+    def mark_pnl(self, symbol: str, mark: Fraction | None) -> int:
+        """PnL of one symbol in integer quote units (the instrument's quote asset): realized + unrealized at `mark`
+        (quote units per base unit) - fees, from the account's position."""
+        pos = self.account.positions.get(symbol)
+        return 0 if pos is None else pos.pnl(mark)
 
 
 AGENT_TYPES: KindRegistry[type[Agent]] = KindRegistry("agent type")

@@ -15,7 +15,11 @@ SMALL = ["scenario.duration=20s", "agents.noise.count=8", "consensus.validators=
 
 def test_byzantine_validators_scenario_writes_log_rejections_and_latency(tmp_path) -> None:
     sc = load_scenario(resolve_scenario("byzantine-validators"), SMALL)
-    outcome = Simulation(sc).run()
+    sim = Simulation(sc)
+    outcome = sim.run()
+    from market_sim.consensus.scenario import cluster_of
+
+    assert cluster_of(sim) is sim.state("consensus") is dict(sim.trade_validators)["consensus"]  # state, not attached
     rec = write_run(outcome, tmp_path, overrides=SMALL)
     folder = tmp_path / rec.run_id
     c = outcome.metrics["consensus"]

@@ -415,21 +415,18 @@ def test_pending_stop_cancel_modify_and_expiry():
 
 # ------------------------------------------------------------------------------------------ event stream
 
-def test_subscribe_receives_every_event_with_aggregated_book_updates():
+def test_book_updates_on_request_are_aggregated_per_level_and_can_be_switched_off():
     eng = engine()
-    seen = []
-    unsubscribe = eng.subscribe(seen.append)
+    eng.emit_book_updates(True)
+    assert eng.book_updates
     ev = run(eng, limit(1, "s", SELL, 5, 100))
-    assert ev == seen and kinds(ev) == ["OrderAccepted", "BookUpdate"]
+    assert kinds(ev) == ["OrderAccepted", "BookUpdate"]
     assert ev[1] == BookUpdate(0, SYM, SELL, 100, 5)
-    seen.clear()
     ev = run(eng, limit(2, "s", SELL, 5, 100), limit(3, "b", BUY, 7, 101))
     assert kinds(ev) == ["OrderAccepted", "Trade", "Trade", "BookUpdate"]
     assert ev[-1] == BookUpdate(0, SYM, SELL, 100, 3)
-    assert len(seen) == 6
-    unsubscribe()
-    run(eng, CancelOrder(2, "s"))
-    assert len(seen) == 6
+    eng.emit_book_updates(False)
+    assert kinds(run(eng, CancelOrder(2, "s"))) == ["OrderCancelled"]
 
 
 def test_book_updates_off_without_subscribers_and_on_when_asked():

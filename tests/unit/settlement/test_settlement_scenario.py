@@ -33,3 +33,23 @@ def test_demo_is_in_the_catalog_and_parses():
 def test_bad_settlement_settings(override, error, match):
     with pytest.raises(error, match=match):
         demo(override)
+
+
+def test_demo_wiring_state_object_validator_bus_and_deposits_in_accounts():
+    from market_sim.settlement.scenario import SettlementRun
+    from market_sim.simulation.runner import Simulation
+
+    sc = load_scenario(resolve_scenario("settlement-demo"), ["scenario.duration=5s"])
+    sim = Simulation(sc)
+    out = sim.run()
+    run = sim.state("settlement")
+    assert isinstance(run, SettlementRun)                              # the section's state, nothing attached
+    assert [name for name, _ in sim.trade_validators] == ["settlement"]
+    p = run.stack.pipeline
+    assert out.metrics["trades"] > 0 and p.settled_count + len(p.failed) == out.metrics["trades"]  # via the bus
+    assert out.metrics["reconciliation"] == "OK"
+    for (trader, asset), amount in run.stack.venue.deposits.items():   # deposits are the accounts' opening balances
+        acct = sim.accounts[trader]
+        moved = sum((pos.quantity if pos.base_asset == asset else 0)
+                    + (pos.realized - pos.cost if pos.quote_asset == asset else 0) for pos in acct.positions.values())
+        assert acct.balance(asset) == amount + moved

@@ -43,7 +43,10 @@ def test_fundamental_trader_buys_below_value(base_raw):
     sim = Simulation(parse_scenario(base_raw))
     sim.run()
     v = sim.agent("v-1")
-    assert v.positions["XYZ"] == 9 and v.cash["XYZ"] == -9 * 9950  # bought the cheap offer up to its limit
+    inst = sim.instruments["XYZ"]
+    assert v.positions["XYZ"] == v.position("XYZ") == 9  # bought the cheap offer up to its limit
+    assert v.balance(inst.quote_asset) == -9 * 9950 * inst.quote_units_per_lot_tick
+    assert v.balance(inst.base_asset) == 9 * inst.base_units_per_lot
     assert not [o for o in sim.recorder.orders if o[1] == "v-1" and o[6] == -1]   # never sold
 
 

@@ -96,8 +96,7 @@ class ToyChain(Section):
 
     def install(self, sim, cfg):
         self.calls.append("install")
-        sim.on_venue_events(lambda venue, cmd, events: self.pending.extend(
-            e for e in events if isinstance(e, Trade)))
+        sim.bus.subscribe(Trade, self.pending.append)
 
         def produce():
             self.blocks += 1
@@ -147,6 +146,6 @@ def test_new_order_type_is_what_agents_send(base_raw):
     base_raw["agents"] = [{"type": "test_periodic_buyer", "name": "b"}]
     sim = Simulation(parse_scenario(base_raw)).build()
     sent = []
-    sim.on_venue_events(lambda venue, cmd, events: sent.append(type(cmd)))
+    sim.bus.subscribe(OrderAccepted, lambda e: sent.append(type(e.order)))
     sim.run()
     assert sent and set(sent) == {NewOrder}

@@ -21,15 +21,15 @@ def test_write_and_load_run(tmp_path):
     folder = tmp_path / rec.run_id
     names = {p.name for p in folder.iterdir()}
     for f in ("trades.csv", "orders.csv", "order_events.csv", "book_snapshots.csv", "agent_pnl.csv",
-              "pnl_series.csv", "chain_transactions.csv", "metrics.json", "scenario.json", "scenario.toml",
+              "pnl_series.csv", "metrics.json", "scenario.json", "scenario.toml",
               "run.json", "prices.png", "spread_depth.png", "pnl.png"):
         assert f in names, f
     assert json.loads((folder / "scenario.json").read_text())["scenario"]["duration"] == "30s"
     data = load_run(rec.run_id[:20], tmp_path)
     assert data.run_id == rec.run_id
     assert len(data["trades"]) == rec.metrics["trades"] > 0
-    assert list(data["chain_transactions"].columns) == ["ts", "chain", "tx_hash", "kind", "batch", "gas_used",
-                                                        "status"]
+    assert "chain_transactions.csv" not in names  # chain tables belong to the chain side (no chain: no table)
+    assert list(data["pnl_series"].columns) == ["ts", "agent", "group", "currency", "pnl", "pnl_value"]
     assert load_run(folder).run_id == rec.run_id
     listed = RunIndex(tmp_path / "index.sqlite").list()
     assert [r.run_id for r in listed] == [rec.run_id] and listed[0].params["overrides"] == SMALL

@@ -76,8 +76,11 @@ def test_fixed_latency_both_ways(base_raw):
     fill_s = [e for e in seller.log if e[1] == "fill"][0]
     assert fill_b[2].ts == 25 * MS and fill_b[0] == 30 * MS and fill_s[0] == 30 * MS
     assert (fill_b[2].maker, fill_s[2].maker) == (True, False)
-    assert buyer.positions["XYZ"] == 1 and buyer.cash["XYZ"] == -10_000
-    assert seller.positions["XYZ"] == -1 and seller.cash["XYZ"] == 10_000
+    inst = sim.instruments["XYZ"]
+    assert buyer.position("XYZ") == 1 and buyer.balance(inst.quote_asset) == -10_000 * inst.quote_units_per_lot_tick
+    assert seller.position("XYZ") == -1 and seller.balance(inst.quote_asset) == 10_000 * inst.quote_units_per_lot_tick
+    assert seller.balance(inst.base_asset) == -inst.base_units_per_lot   # a short: the base balance is negative
+    assert (fill_b[2].price, fill_b[2].quantity, fill_b[2].side, fill_b[2].venue) == (10_000, 1, Side.BUY, "exchange")
     assert out.tables["trades"]["ts"] == [25 * MS]
 
 

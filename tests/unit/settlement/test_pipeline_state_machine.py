@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from market_sim.blockchain import Chain
+from market_sim.blockchain.clients import TestToken
 from market_sim.consensus.config import ConsensusConfig
 from market_sim.core.errors import ContractRevertError
 from market_sim.core.events import Trade
@@ -74,8 +75,7 @@ class PipelineMachine(RuleBasedStateMachine):
                                            max_batch=MAX_BATCH, state_dir=self.state_dir)
         self.funder = venue.chain.account("deployer")
         for asset in ASSETS:
-            token = self.client.token(venue.tokens[asset])
-            venue.chain.transact(token.functions.mint(self.funder, 10**30))
+            TestToken.at(venue.chain, venue.tokens[asset]).mint(self.funder, 10**30)
         self.next_id = 1
         self.sent: set[int] = set()
         self.failed_before_restart: set[int] = set()
@@ -206,7 +206,7 @@ class PipelineMachine(RuleBasedStateMachine):
     def custody(self) -> None:
         venue = self.venue
         for token in venue.tokens.values():
-            held = venue.chain.call(self.client.token(token).functions.balanceOf(self.client.address))
+            held = self.client.token(token).balance_of(self.client.address)
             owed = sum(self.client.balance(a, token) for a in [*venue.accounts.values(), venue.fee_account])
             assert held == owed
 
@@ -229,8 +229,7 @@ class _Rig:
                                            max_batch=MAX_BATCH, state_dir=tmp_path)
         self.next_id = 1
         for token in self.venue.tokens.values():
-            self.venue.chain.transact(self.client.token(token).functions.mint(self.venue.chain.account("deployer"),
-                                                                              10**30))
+            TestToken.at(self.venue.chain, token).mint(self.venue.chain.account("deployer"), 10**30)
 
     def trade(self, buyer: str = "a", seller: str = "b", qty: int = 10) -> Trade:
         tid, self.next_id = self.next_id, self.next_id + 1

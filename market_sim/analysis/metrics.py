@@ -31,7 +31,8 @@ from market_sim.analysis.errors import AnalyticsError, SeriesError, ZeroVolatili
 __all__ = [
     "Conventions", "Drawdown", "Fill", "Trade", "PerformanceReport",
     "validate_equity", "validate_returns", "simple_returns", "log_returns", "cagr", "annualised_volatility",
-    "sharpe", "downside_deviation", "sortino", "calmar", "AlphaBeta", "drawdown_series", "max_drawdown", "hit_rate", "profit_factor",
+    "sharpe", "downside_deviation", "sortino", "calmar", "AlphaBeta", "drawdown_series", "max_drawdown",
+    "hit_rate", "profit_factor",
     "average_win_loss", "turnover", "exposure_time", "gross_exposure", "alpha_beta", "trade_list",
     "performance_report",
 ]
@@ -118,11 +119,11 @@ def validate_equity(equity: Any, name: str = "equity", min_length: int = 2) -> p
     bad = ~np.isfinite(s.to_numpy())
     if bad.any():
         pos = int(np.argmax(bad))
-        raise SeriesError(name, f"value at {_label(s, pos)!r} is {s.iloc[pos]!r}; equity must be finite")
+        raise SeriesError(name, f"value at {_label(s, pos)} is {float(s.iloc[pos])!r}; equity must be finite")
     nonpos = s.to_numpy() <= 0
     if nonpos.any():
         pos = int(np.argmax(nonpos))
-        raise SeriesError(name, f"value at {_label(s, pos)!r} is {s.iloc[pos]!r}; equity must be positive")
+        raise SeriesError(name, f"value at {_label(s, pos)} is {float(s.iloc[pos])!r}; equity must be positive")
     if len(s) < min_length:
         raise SeriesError(name, f"has {len(s)} points; at least {min_length} are needed")
     return s
@@ -134,11 +135,11 @@ def validate_returns(returns: Any, name: str = "returns", min_length: int = 2) -
     bad = ~np.isfinite(s.to_numpy())
     if bad.any():
         pos = int(np.argmax(bad))
-        raise SeriesError(name, f"return at {_label(s, pos)!r} is {s.iloc[pos]!r}; returns must be finite")
+        raise SeriesError(name, f"return at {_label(s, pos)} is {float(s.iloc[pos])!r}; returns must be finite")
     ruin = s.to_numpy() <= -1
     if ruin.any():
         pos = int(np.argmax(ruin))
-        raise SeriesError(name, f"return at {_label(s, pos)!r} is {s.iloc[pos]!r}; a return <= -100 % "
+        raise SeriesError(name, f"return at {_label(s, pos)} is {float(s.iloc[pos])!r}; a return <= -100 % "
                                 "means non-positive equity")
     if len(s) < min_length:
         raise SeriesError(name, f"has {len(s)} returns; at least {min_length} are needed")
@@ -507,7 +508,7 @@ class PerformanceReport:
 
     def as_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in ("name", "start", "end", "bars", "total_return", "cagr", "volatility",
-                                           "sharpe", "downside_deviation", "sortino", "calmar", "AlphaBeta", "trades", "hit_rate", "profit_factor",
+                                           "sharpe", "sortino", "calmar", "trades", "hit_rate", "profit_factor",
                                            "average_win", "average_loss")}
         d["max_drawdown"] = self.max_drawdown.depth
         d["max_drawdown_peak"] = self.max_drawdown.peak

@@ -135,10 +135,11 @@ def var_from_moments(mean: float, std: float, confidence: float = 0.99, horizon:
 def _moments(r: np.ndarray) -> tuple[float, float, float, float]:
     mean = float(r.mean())
     d = r - mean
-    m2 = float(np.mean(d * d))
-    if m2 == 0:
+    scale = math.sqrt(float(np.mean(d * d)))
+    if scale == 0:
         return mean, 0.0, 0.0, 0.0
-    return mean, float(np.std(r, ddof=1)), float(np.mean(d ** 3) / m2 ** 1.5), float(np.mean(d ** 4) / m2 ** 2 - 3)
+    z = d / scale
+    return mean, float(np.std(r, ddof=1)), float(np.mean(z ** 3)), float(np.mean(z ** 4) - 3)
 
 
 def parametric_var(returns: Any, confidence: float = 0.99, horizon: int = 1, method: str = "normal",
@@ -173,7 +174,8 @@ def monte_carlo_var(returns: Any, confidence: float = 0.99, horizon: int = 1, *,
         draws = np.maximum(draws, -1.0)
     else:
         draws = r[rng.integers(0, r.size, size=(paths, horizon))]
-    sim = np.expm1(np.log1p(draws).sum(axis=1)) if horizon > 1 else draws[:, 0]
+    with np.errstate(divide="ignore"):  # a draw of -100 % is ruin: log1p(-1) = -inf, compounding to -1
+        sim = np.expm1(np.log1p(draws).sum(axis=1)) if horizon > 1 else draws[:, 0]
     var, es = _tail(-sim, confidence)
     return RiskEstimate(f"monte-carlo-{model}", confidence, horizon, "simulated", var, es, int(r.size))
 

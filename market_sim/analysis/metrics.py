@@ -34,7 +34,7 @@ __all__ = [
     "sharpe", "downside_deviation", "sortino", "calmar", "AlphaBeta", "drawdown_series", "max_drawdown",
     "hit_rate", "profit_factor",
     "average_win_loss", "turnover", "exposure_time", "gross_exposure", "alpha_beta", "trade_list",
-    "performance_report",
+    "performance_report", "pnl_to_equity", "performance_table",
 ]
 
 _ZERO = 1e-12  # a standard deviation at most this (relative to 1 and |mean|) counts as zero: float noise of a
@@ -576,3 +576,17 @@ def performance_report(equity: Any, conventions: Conventions = DEFAULT, *, name:
                              annualised_volatility(r, conventions, name), maybe(sharpe, r, conventions, name),
                              maybe(sortino, r, conventions, name), maybe(calmar, e, conventions, name),
                              max_drawdown(e, name), ab, notes=tuple(notes), **kw)
+
+
+def pnl_to_equity(pnl: Any, initial_capital: float, name: str = "pnl") -> pd.Series:
+    """An equity curve from a cumulative PnL series (e.g. one simulation agent's): initial_capital + pnl."""
+    if not (isinstance(initial_capital, (int, float)) and math.isfinite(initial_capital) and initial_capital > 0):
+        raise AnalyticsError(f"initial_capital must be a positive number, got {initial_capital!r}")
+    return validate_equity(_as_series(pnl, name) + float(initial_capital), name, min_length=1)
+
+
+def performance_table(equities: pd.DataFrame, conventions: Conventions = DEFAULT) -> pd.DataFrame:
+    """One row of headline metrics per column of `equities` (e.g. each agent of a simulation run), with the
+    conventions in every row."""
+    rows = [performance_report(equities[c].dropna(), conventions, name=str(c)).as_dict() for c in equities.columns]
+    return pd.DataFrame(rows).set_index("name")

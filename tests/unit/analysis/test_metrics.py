@@ -13,7 +13,8 @@ from market_sim.analysis.errors import SeriesError, ZeroVolatilityError
 from market_sim.analysis.metrics import (
     Conventions, Fill, alpha_beta, annualised_volatility, average_win_loss, cagr, calmar, downside_deviation,
     drawdown_series, exposure_time, gross_exposure, hit_rate, log_returns, max_drawdown, performance_report,
-    profit_factor, sharpe, simple_returns, sortino, trade_list, turnover, validate_equity)
+    performance_table, pnl_to_equity, profit_factor, sharpe, simple_returns, sortino, trade_list, turnover,
+    validate_equity)
 from market_sim.core.errors import MarketSimError
 
 ORCL = Path(__file__).resolve().parents[3] / "examples" / "data" / "orcl-1995-2014.txt"
@@ -252,3 +253,15 @@ def test_orcl_headline_figures(orcl):
     assert dd.peak == orcl[:dd.trough].idxmax() == pd.Timestamp("2000-09-01")
     assert dd.recovery == orcl[dd.trough:][orcl[dd.trough:] >= orcl[dd.peak]].index[0]
     assert dd.duration_bars == len(orcl[dd.peak:dd.recovery]) - 1
+
+
+def test_per_agent_table_from_pnl_series():
+    pnl = pd.DataFrame({"maker": [0.0, 10.0, -20.0, 30.0], "taker": [0.0, -5.0, -10.0, -15.0]}, index=_dates(4))
+    equities = pd.DataFrame({c: pnl_to_equity(pnl[c], 100.0, c) for c in pnl})
+    table = performance_table(equities)
+    assert table.index.tolist() == ["maker", "taker"]
+    assert table.loc["maker", "total_return"] == pytest.approx(0.3)
+    assert table.loc["taker", "max_drawdown"] == pytest.approx(0.15)
+    assert table.loc["taker", "sharpe"] < 0 and "ddof=1" in table.loc["maker", "conventions"]
+    with pytest.raises(SeriesError, match="series 'x': value at 1 is -10.0; equity must be positive"):
+        pnl_to_equity([0.0, -110.0], 100.0, "x")

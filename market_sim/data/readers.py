@@ -192,12 +192,14 @@ def _fail(path: Path, lines: np.ndarray, unit: str, bad: np.ndarray, column: str
 
 
 def _numbers(path: Path, lines: np.ndarray, unit: str, column: str, values: list[Any]) -> np.ndarray:
-    s = pd.Series(values, dtype="object")
-    text = s.map(lambda v: v.strip() if isinstance(v, str) else v)
-    missing = text.map(lambda v: v is None or v == "" or (isinstance(v, float) and math.isnan(v))).to_numpy(bool)
-    _fail(path, lines, unit, missing, column, "missing value", values)
-    nums = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64")
-    _fail(path, lines, unit, ~np.isfinite(nums), column, "not a finite number", values)
+    nums = pd.to_numeric(pd.Series(values, dtype="object"), errors="coerce").to_numpy(dtype="float64")
+    bad = ~np.isfinite(nums)
+    if bad.any():
+        i = int(np.argmax(bad))
+        v = values[i]
+        missing = v is None or (isinstance(v, str) and not v.strip()) or (isinstance(v, float) and math.isnan(v))
+        raise DataFormatError(path, int(lines[i]), column, f"{'missing value' if missing else 'not a finite number'}"
+                                                           f": {v!r}", unit=unit)
     return nums
 
 
@@ -243,7 +245,7 @@ def _validate(path: Path, table: dict[str, list[Any]], lines: np.ndarray, unit: 
         if c == "time":
             continue
         if c in schema.text:
-            v = pd.Series(values, dtype="object").map(lambda x: str(x).strip().lower()).to_numpy()
+            v = pd.Series(values, dtype="object").astype(str).str.strip().str.lower().to_numpy(dtype=object)
             allowed = dict(schema.choices).get(c)
             if allowed:
                 _fail(path, lines, unit, ~np.isin(v, allowed), c, f"must be one of {', '.join(allowed)}", values)

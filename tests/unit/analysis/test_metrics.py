@@ -265,3 +265,16 @@ def test_per_agent_table_from_pnl_series():
     assert table.loc["taker", "sharpe"] < 0 and "ddof=1" in table.loc["maker", "conventions"]
     with pytest.raises(SeriesError, match="series 'x': value at 1 is -10.0; equity must be positive"):
         pnl_to_equity([0.0, -110.0], 100.0, "x")
+
+
+def test_trade_list_from_a_frame_and_an_open_position_marked_to_market():
+    t = _dates(4)
+    closes = pd.Series([100.0, 104.0, 96.0, 102.0], index=t)
+    fills = pd.DataFrame({"time": [t[0], t[1]], "quantity": [10.0, -4.0], "price": [100.0, 104.0]})
+    assert trade_list(fills, closes) == []           # still 6 long at the end
+    (open_trade,) = trade_list(fills, closes, mark_open=True)
+    assert (open_trade.open, open_trade.exit_time, open_trade.exit_price) == (True, t[3], (4 * 104 + 6 * 102) / 10)
+    assert open_trade.pnl == 4 * 4.0 + 6 * 2.0
+    assert (open_trade.mae, open_trade.mfe) == (-4.0, 4.0)
+    with pytest.raises(SeriesError, match="series 'fills': fill 1 at .* is earlier than the fill before it"):
+        trade_list([Fill(t[1], 1, 100.0), Fill(t[0], -1, 100.0)])

@@ -286,7 +286,7 @@ def _ro(mapping: Mapping[str, float] | None, what: str) -> Mapping[str, float]:
     return MappingProxyType(out)
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True, unsafe_hash=False)
 class RiskLimits:
     """Limits a (pre-trade) risk engine enforces; None = no limit.
 

@@ -125,6 +125,8 @@ def read_table(path: str | Path, schema: Schema, instrument: Instrument | None =
             df = pd.read_parquet(path)
         except Exception as exc:  # pyarrow raises several unrelated types for a damaged file
             raise DataFormatError(path, None, None, f"not a readable Parquet file ({exc})") from None
+        if not isinstance(df.index, pd.RangeIndex):   # e.g. a reader's own output, indexed by time
+            df = df.reset_index()
         headers = [str(c) for c in df.columns]
         raw = {h: df[c].tolist() for h, c in zip(headers, df.columns)}
         lines = np.arange(1, len(df) + 1)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from market_sim.core.errors import ValidationError
 from market_sim.core.instruments import AssetClass, Instrument
@@ -163,3 +164,26 @@ def test_binance_bad_line(tmp_path):
     with pytest.raises(DataFormatError) as err:
         read_binance_jsonl(p)
     assert str(err.value) == f"{p}, line 2: expected '<receive time ns> {{\"stream\": ..., \"data\": ...}}'"
+
+
+# ---- property: decimal text -> exact ticks, CSV and Parquet alike ----------------------------------------------
+
+@settings(max_examples=25)
+@given(st.lists(st.tuples(st.integers(1, 10**9), st.integers(0, 10**6), st.integers(0, 10**6),
+                          st.integers(0, 10**6), st.integers(0, 10**12)), min_size=1, max_size=20))
+def test_ticks_round_trip_exactly(tmp_path_factory, rows):
+    d = tmp_path_factory.mktemp("rt")
+    inst = Instrument("X", tick_size=Decimal("0.01"))
+    expected = []
+    lines = [HEADER]
+    for i, (low, a, b, c, vol) in enumerate(rows):
+        o, cl, hi = low + a, low + b, low + max(a, b) + c
+        expected.append((o, hi, low, cl, vol))
+        lines.append(f"2020-01-01T00:00:{i:02d},{inst.ticks_to_price(o)},{inst.ticks_to_price(hi)},"
+                     f"{inst.ticks_to_price(low)},{inst.ticks_to_price(cl)},{vol}\n")
+    p = d / "b.csv"
+    p.write_text("".join(lines))
+    bars = read_bars(p, inst)
+    assert list(bars[["open", "high", "low", "close", "volume"]].itertuples(index=False, name=None)) == expected
+    read_bars(p).to_parquet(d / "b.parquet")
+    assert read_bars(d / "b.parquet", inst).equals(bars)

@@ -162,7 +162,10 @@ def cagr(equity: Any, conventions: Conventions = DEFAULT, name: str = "equity") 
     """Compound annual growth rate over the bars of the curve: (E_end/E_0) ** (periods_per_year / n) - 1."""
     s = validate_equity(equity, name)
     n = len(s) - 1
-    return float((s.iloc[-1] / s.iloc[0]) ** (conventions.periods_per_year / n) - 1.0)
+    try:
+        return float(s.iloc[-1] / s.iloc[0]) ** (conventions.periods_per_year / n) - 1.0
+    except OverflowError:  # a few intraday bars of growth, annualised
+        return math.inf
 
 
 def _std(r: pd.Series, ddof: int, name: str) -> float:

@@ -138,7 +138,7 @@ def read_table(path: str | Path, schema: Schema, instrument: Instrument | None =
 def _read_csv(path: Path) -> tuple[list[str], list[list[str]], np.ndarray]:
     opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt", newline="", encoding="utf-8") as fh:
+        with opener(path, "rt", newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
             try:
                 headers = next(reader)

@@ -278,3 +278,7 @@ def test_trade_list_from_a_frame_and_an_open_position_marked_to_market():
     assert (open_trade.mae, open_trade.mfe) == (-4.0, 4.0)
     with pytest.raises(SeriesError, match="series 'fills': fill 1 at .* is earlier than the fill before it"):
         trade_list([Fill(t[1], 1, 100.0), Fill(t[0], -1, 100.0)])
+
+
+def test_cagr_of_a_few_intraday_bars_overflows_to_inf():
+    assert cagr([1.0, 2.0, 4.0], Conventions.for_interval("5m")) == math.inf

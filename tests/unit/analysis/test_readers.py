@@ -187,3 +187,9 @@ def test_ticks_round_trip_exactly(tmp_path_factory, rows):
     assert list(bars[["open", "high", "low", "close", "volume"]].itertuples(index=False, name=None)) == expected
     read_bars(p).to_parquet(d / "b.parquet")
     assert read_bars(d / "b.parquet", inst).equals(bars)
+
+
+def test_a_byte_order_mark_before_the_header_is_ignored(tmp_path):
+    p = tmp_path / "bom.csv"
+    p.write_bytes(b"\xef\xbb\xbf" + (HEADER + "2020-01-02,1,2,0.5,1.5,100\n").encode())
+    assert read_bars(p).index.tolist() == [pd.Timestamp("2020-01-02")]

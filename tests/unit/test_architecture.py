@@ -15,7 +15,15 @@ ALLOWED = {
     "blockchain": {"core"},
     "settlement": {"core", "consensus", "blockchain", "simulation"},
     "defi": {"core", "consensus", "blockchain", "simulation", "settlement"},
+    "data": {"core"},
+    "analysis": {"core"},
 }
+TOP = {"cli", "benchmarks"}  # entry points: they may import anything
+
+
+def test_every_package_has_a_place_in_the_layers():
+    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    assert packages - set(ALLOWED) - TOP == set(), "add new packages to ALLOWED (what they may import)"
 
 
 def imported_packages(path: Path) -> set[str]:

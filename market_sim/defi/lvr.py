@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from market_sim.core.errors import ConfigError
 from market_sim.defi.events import BlockProduced
 from market_sim.defi.results import LvrSectionResult
-from market_sim.defi.world import world_of
+from market_sim.defi.world import no_defi_section, world_of
 from market_sim.simulation.params import param
 from market_sim.simulation.scenario import ParseContext, Section, register_section
 
@@ -97,17 +97,24 @@ class LvrSection(Section):
             raise ConfigError("unknown key; expected: pool", key=f"lvr.{key}", value=raw[key])
         return LvrConfig(pool)
 
-    def install(self, sim: "Simulation", config: LvrConfig) -> None:
-        world = world_of(sim)
-        venue = world.venues.get(config.pool)
-        if venue is None:
-            raise ConfigError(f"no AMM venue by this name; AMM venues: {', '.join(world.venues)}", key="lvr.pool",
+    def prepare(self, sim: "Simulation", config: LvrConfig) -> LvrTracker:
+        """Check the scenario has what LVR needs (a [defi] world, the AMM pool, a GBM process); the section state is
+        the tracker the pool's blocks feed (`sim.state("lvr")`)."""
+        if "defi" not in sim.scenario.extensions:
+            raise no_defi_section()
+        pools = [v.name for v in sim.scenario.venues if v.kind == "amm"]
+        if config.pool not in pools:
+            raise ConfigError(f"no AMM venue by this name; AMM venues: {', '.join(pools)}", key="lvr.pool",
                               value=config.pool)
-        symbol = world.instrument.symbol
         proc = next((p for p in sim.scenario.processes.values() if p.kind == "gbm"), None)
         if proc is None:
             raise ConfigError("the LVR theory needs a GBM price process", key="processes", value=None)
-        tracker = LvrTracker(proc.params.sigma, proc.params.rate_unit)
+        return LvrTracker(proc.params.sigma, proc.params.rate_unit)
+
+    def install(self, sim: "Simulation", config: LvrConfig, tracker: LvrTracker) -> None:
+        world = world_of(sim)
+        venue = world.venues[config.pool]
+        symbol = world.instrument.symbol
         inst = world.instrument
         bscale, qscale = 10 ** inst.base_decimals, 10 ** inst.quote_decimals
 
@@ -117,10 +124,8 @@ class LvrSection(Section):
 
         sample()
         sim.bus.subscribe(BlockProduced, sample, venue.runtime.topic)
-        sim.lvr_tracker = tracker
 
-    def finish(self, sim: "Simulation", config: LvrConfig) -> None:
-        tracker: LvrTracker = sim.lvr_tracker
+    def finish(self, sim: "Simulation", config: LvrConfig, tracker: LvrTracker) -> None:
         r = tracker.result()
         sim.metrics["lvr"] = LvrSectionResult(
             ratio=round(r.ratio, 4), ratio_stderr=round(r.ratio_stderr, 4), measured=round(r.measured, 6),

@@ -72,15 +72,13 @@ class DefiSection(Section):
     def prepare(self, sim: "Simulation", config: DefiConfig) -> DefiWorld:
         accounts = [f"{a.name}-{i}" for a in sim.scenario.agents if a.kind in DEFI_AGENT_KINDS
                     for i in range(1, a.count + 1)]
-        world = DefiWorld.build(sim, config, accounts)
-        sim.defi = world
+        world = DefiWorld.build(sim, config, accounts)  # the section state: sim.state("defi"), world_of(sim)
         for rt in world.runtimes.values():
             sim.bus.subscribe(ChainTransaction, lambda ev: _record_transaction(sim, ev), rt.topic)
             sim.bus.subscribe(BlockProduced, world.chain_stats.setdefault(rt.name, _ChainStats()).add, rt.topic)
         return world
 
-    def install(self, sim: "Simulation", config: DefiConfig) -> None:
-        world = world_of(sim)
+    def install(self, sim: "Simulation", config: DefiConfig, world: DefiWorld) -> None:
         for agent in sim.agents:
             if isinstance(agent, DefiAgent):
                 agent.attach(world)
@@ -90,8 +88,7 @@ class DefiSection(Section):
             rt.start(sim)
         sim.every(config.sample_interval, lambda: _sample_prices(sim, world), start=0)
 
-    def finish(self, sim: "Simulation", config: DefiConfig) -> None:
-        world = world_of(sim)
+    def finish(self, sim: "Simulation", config: DefiConfig, world: DefiWorld) -> None:
         _sample_prices(sim, world)
         agents, arb_pnl, arbs = _agent_results(sim)
         bridge = _bridge_results(sim, world)

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from market_sim.simulation.runner import Simulation
 
 __all__ = ["ChainConfig", "BridgeConfig", "DefiConfig", "DefiTableKeys", "AmmVenueParams", "DefiWorld", "GWEI",
-           "world_of"]
+           "world_of", "no_defi_section"]
 
 GWEI = 10**9
 SERVICE_ACCOUNTS = ("deployer", "lp", "relayer")
@@ -347,9 +347,14 @@ class DefiWorld:
         return all(c.ok for c in self.relayer.supply_checks())
 
 
+def no_defi_section() -> ConfigError:
+    """The error for a scenario that uses AMM venues or [lvr] without a [defi] section."""
+    return ConfigError("AMM venues and [lvr] need a [defi] section (chains and bridge)", key="defi", value=None)
+
+
 def world_of(sim: "Simulation") -> DefiWorld:
-    """The DeFi world the [defi] section built for this simulation."""
-    world = getattr(sim, "defi", None)
-    if world is None:
-        raise ConfigError("AMM venues and [lvr] need a [defi] section (chains and bridge)", key="defi", value=None)
+    """The DeFi world the [defi] section built for this simulation: its section state (`sim.state("defi")`)."""
+    world = sim.state("defi")
+    if not isinstance(world, DefiWorld):
+        raise no_defi_section()
     return world

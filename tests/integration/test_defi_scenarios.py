@@ -5,6 +5,7 @@ every agent's PnL is its account marked at the pool prices."""
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -194,3 +195,45 @@ def test_agent_pnl_is_the_account_marked_at_each_chains_pool_price(cross_chain) 
     # (the final arbitrage pass ran after the agents' figures were taken: compare with the pools as they are now)
     assert inventory.pnl() == math.floor(value) - math.floor(start) and type(inventory.pnl()) is int
     assert set(rows) == {a.id for a in sim.agents if isinstance(a, DefiAgent)}
+
+
+@pytest.mark.parametrize("name", ["cross-chain-arbitrage", "amm-lvr"])
+def test_the_defi_sections_keep_their_state_off_the_simulation(name: str) -> None:
+    from market_sim.defi.lvr import LvrTracker
+    from market_sim.defi.world import DefiWorld
+
+    sc = load_scenario(resolve_scenario(name), ['scenario.duration="30s"'])
+    sim = Simulation(sc)
+    before = dict(vars(sim))
+    sim.build()
+    sim.run()
+    assert set(vars(sim)) - set(before) == set()  # no section attached an attribute (sim.defi, sim.lvr_tracker, ...)
+    assert all(vars(sim)[k] is v for k, v in before.items() if not isinstance(v, (bool, int, float, type(None))))
+    world = sim.state("defi")
+    assert isinstance(world, DefiWorld) and world_of(sim) is world
+    assert all(a.world is world for a in sim.agents if isinstance(a, DefiAgent))
+    assert isinstance(sim.state("lvr"), LvrTracker) == (name == "amm-lvr")
+
+
+def _lvr_raw(change):
+    from market_sim.simulation.scenario import read_scenario_file
+
+    raw = read_scenario_file(Path(resolve_scenario("amm-lvr")))
+    change(raw)
+    return raw
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda raw: raw.pop("defi"), "defi: AMM venues and [lvr] need a [defi] section"),
+    (lambda raw: raw["lvr"].update(pool="nope"), "lvr.pool: no AMM venue by this name; AMM venues: amm"),
+    (lambda raw: raw["processes"].update({"ETH/USDC": dict(kind="ou", x0=3000.0, mean=3000.0, theta=1.0, sigma=1.0)}),
+     "processes: the LVR theory needs a GBM price process"),
+])
+def test_lvr_checks_the_scenario_before_anything_is_built(change, message: str) -> None:
+    from market_sim.core.errors import ConfigError
+    from market_sim.simulation.scenario import parse_scenario
+
+    sim = Simulation(parse_scenario(_lvr_raw(change)))
+    with pytest.raises(ConfigError, match="^" + re.escape(message)):
+        sim.build()
+    assert sim.state("defi") is None and not sim.venues

@@ -132,7 +132,7 @@ def clocked():
     send(30, SwapCommand("deployer", "ETH/USDC", Side.SELL, E18, 0, "t30"))
     send(61, SwapCommand("deployer", "ETH/USDC", Side.BUY, 700 * E6, 0, "t61", deadline=EPOCH + 72))
     send(61, SwapCommand("deployer", "ETH/USDC", Side.BUY, 500 * E6, 0, "stale", deadline=EPOCH + 71))
-    start = sim.defi.chain("L1").block_number
+    start = world.chain("L1").block_number
     outcome = sim.run()
     return sim, outcome, venue, pair, seen, start
 

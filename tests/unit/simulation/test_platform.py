@@ -331,6 +331,16 @@ def test_sections_return_state_from_prepare_and_get_it_back(base_raw):
     assert "chain_transactions" not in out.tables   # the simulation seeds no chain table
 
 
+
+@pytest.mark.parametrize("name", ["byzantine-validators", "settlement-demo"])
+def test_the_consensus_and_settlement_sections_attach_nothing_to_the_simulation(name):
+    sc = load_scenario(resolve_scenario(name), ['scenario.duration="5s"'])
+    sim = Simulation(sc)
+    before = set(vars(sim))
+    out = sim.run()
+    assert set(vars(sim)) - before == set()  # their per-run records are section state: sim.state(name)
+    assert sim.state(next(iter(sc.extensions))) is not None and out.metrics["trades"] > 0
+
 # ----------------------------------------------------------------------------------------------- step API
 
 def _trades(sim_or_out):

@@ -192,7 +192,7 @@ def _baw(s: np.ndarray, k: np.ndarray, t: np.ndarray, r: np.ndarray, q: np.ndarr
         slope = w * cf * nd1 * (1.0 - 1.0 / qq) + (w - cf * m.pdf(d1) / (v * sq)) / qq  # d rhs / d crit
         new = (w * k + rhs - slope * crit) / (w - slope)
         new = np.where(np.isfinite(new) & (new > 0.0), new, crit)
-        converged = np.all(np.abs(new - crit) <= 1e-12 * k) and np.all(np.abs(lhs - rhs) <= 1e-9 * k)
+        converged = np.all((np.abs(new - crit) <= 1e-12 * k) | (np.abs(lhs - rhs) <= 1e-11 * k))
         crit = new
         if converged:
             break

@@ -190,7 +190,8 @@ def _baw(s: np.ndarray, k: np.ndarray, t: np.ndarray, r: np.ndarray, q: np.ndarr
         lhs = w * (crit - k)
         rhs = euro + w * (1.0 - cf * nd1) * crit / qq
         slope = w * cf * nd1 * (1.0 - 1.0 / qq) + (w - cf * m.pdf(d1) / (v * sq)) / qq  # d rhs / d crit
-        new = (w * k + rhs - slope * crit) / (w - slope)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            new = (w * k + rhs - slope * crit) / (w - slope)
         new = np.where(np.isfinite(new) & (new > 0.0), new, crit)
         converged = np.all((np.abs(new - crit) <= 1e-12 * k) | (np.abs(lhs - rhs) <= 1e-11 * k))
         crit = new

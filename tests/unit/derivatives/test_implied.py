@@ -20,6 +20,7 @@ from tests.unit.derivatives import _quantlib as oracle
     (100.0, 100.0, 1.0, 0.2, True),       # at the money
     (100.0, 300.0, 1.0, 0.3, True),       # deep OTM call (price ~ 4e-4)
     (100.0, 30.0, 1.0, 0.3, False),       # deep OTM put
+    (100.0, 400.0, 0.25, 0.3, True),      # price 5e-20: matched in relative terms too
     (100.0, 40.0, 0.5, 0.4, True),        # deep ITM call: solved through the OTM put
     (100.0, 180.0, 0.5, 0.4, False),      # deep ITM put
     (100.0, 101.0, 1 / 365, 0.2, True),   # one day to expiry

@@ -12,6 +12,7 @@ Between expiries the surface interpolates total variance linearly in ``t`` at fi
 it scales the first smile by ``t / t1`` (w -> 0 as t -> 0), after the last it keeps the last smile's implied vols.
 Linear interpolation keeps ``w`` non-decreasing in ``t`` whenever the fitted smiles are, so the surface is free of
 calendar arbitrage exactly when :meth:`VolSurface.calendar_violations` finds none on the fitted slices.
+Butterfly arbitrage within one smile is checked by :meth:`SviSlice.butterfly_violations` (Gatheral's g(k) >= 0).
 """
 
 from __future__ import annotations
@@ -53,6 +54,23 @@ class SviSlice:
         w = np.maximum(np.asarray(self.total_variance(k)), 0.0)
         vol = np.sqrt(w / self.t)
         return float(vol) if np.ndim(vol) == 0 else vol
+
+    def density_factor(self, k: Any) -> Any:
+        """Gatheral's g(k) = (1 - k w'/(2w))^2 - w'^2/4 (1/w + 1/4) + w''/2: the risk-neutral density is
+        proportional to g, so g < 0 anywhere is a butterfly arbitrage in this smile."""
+        k = np.asarray(k, dtype=np.float64)
+        x = k - self.m
+        root = np.sqrt(x * x + self.sigma * self.sigma)
+        w = self.a + self.b * (self.rho * x + root)
+        w1 = self.b * (self.rho + x / root)
+        w2 = self.b * self.sigma * self.sigma / root ** 3
+        g = (1.0 - k * w1 / (2.0 * w)) ** 2 - 0.25 * w1 * w1 * (1.0 / w + 0.25) + 0.5 * w2
+        return float(g) if g.ndim == 0 else g
+
+    def butterfly_violations(self, k: Any) -> np.ndarray:
+        """The log-moneyness points of ``k`` where the smile implies a negative density (g(k) < 0)."""
+        k = check_array("k", k, "finite").ravel()
+        return k[np.asarray(self.density_factor(k)) < 0.0]
 
     @property
     def min_total_variance(self) -> float:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from market_sim.derivatives import (CalendarViolation, ExpiryQuotes, PricingInputError, SviSlice, VolSurface,
-                                    bsm_implied_vol_array, bsm_price_array, fit_svi)
+                                    black76_price_array, bsm_implied_vol_array, bsm_price_array, fit_svi)
 
 TRUE = [SviSlice(0.25, 100.0, 0.01, 0.10, -0.40, 0.02, 0.15), SviSlice(1.0, 101.0, 0.04, 0.12, -0.30, 0.05, 0.20),
         SviSlice(2.0, 102.0, 0.08, 0.13, -0.25, 0.05, 0.25)]
@@ -82,3 +82,19 @@ def test_bad_surface_inputs():
         VolSurface("XYZ", [TRUE[0], TRUE[0]])
     with pytest.raises(PricingInputError, match="at least one expiry"):
         VolSurface("XYZ", [])
+
+
+def test_butterfly_check_finds_the_vogt_smile():
+    # Gatheral & Jacquier (2014), "Arbitrage-free SVI volatility surfaces", Axel Vogt's example: g(k) < 0 near k = 0.9
+    vogt = SviSlice(1.0, 1.0, -0.0410, 0.1331, 0.3060, 0.3586, 0.4153)
+    k = np.linspace(-1.5, 1.5, 301)
+    bad = vogt.butterfly_violations(k)
+    assert bad.size > 0 and 0.5 < bad.min() and bad.max() < 1.5
+    assert all(s.butterfly_violations(k).size == 0 for s in TRUE)
+    # the sign of g is the sign of the density d2C/dK2 (second differences of Black prices off the smile)
+    strikes = np.exp(np.array([0.0, 0.9]))
+    h = 1e-3
+    for strike, sign in zip(strikes, (1, -1)):
+        ks = np.array([strike - h, strike, strike + h])
+        c = black76_price_array(1.0, ks, 1.0, 0.0, vogt.implied_vol(np.log(ks)))
+        assert np.sign(c[0] - 2 * c[1] + c[2]) == sign == np.sign(vogt.density_factor(np.log(strike)))

@@ -7,7 +7,7 @@ import pytest
 
 from market_sim.derivatives import (PricingInputError, baw_price, baw_price_array, binomial_price,
                                     binomial_price_array, bsm_price, exercise_boundary)
-from tests.unit.derivatives import _quantlib as oracle
+from . import _quantlib as oracle
 
 CASES = [  # spot, strike, days, rate, div, vol, call
     (100.0, 100.0, 365, 0.05, 0.00, 0.20, False),

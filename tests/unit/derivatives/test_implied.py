@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from market_sim.derivatives import (ArbitrageBoundsError, PricingInputError, black76_implied_vol,
                                     black76_implied_vol_array, black76_price, bsm_implied_vol,
                                     bsm_implied_vol_array, bsm_price, bsm_price_array)
-from tests.unit.derivatives import _quantlib as oracle
+from . import _quantlib as oracle
 
 
 @pytest.mark.parametrize("spot, strike, t, vol, call", [

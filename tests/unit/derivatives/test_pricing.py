@@ -15,7 +15,7 @@ from market_sim.derivatives import (Greeks, PricingInputError, bachelier_greeks,
                                     bachelier_price, bachelier_price_array, black76_greeks, black76_greeks_array,
                                     black76_price, black76_price_array, bsm_greeks, bsm_greeks_array, bsm_price,
                                     bsm_price_array)
-from tests.unit.derivatives import _quantlib as oracle
+from . import _quantlib as oracle
 
 CASES = [  # spot, strike, days, rate, div, vol, call
     (100.0, 100.0, 365, 0.05, 0.02, 0.20, True),

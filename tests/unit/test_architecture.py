@@ -17,6 +17,7 @@ ALLOWED = {
     "defi": {"core", "consensus", "blockchain", "simulation", "settlement"},
     "data": {"core"},
     "analysis": {"core"},
+    "derivatives": {"core"},
 }
 TOP = {"cli", "benchmarks"}  # entry points: they may import anything
 

@@ -47,7 +47,7 @@ def test_demo_wiring_state_object_validator_bus_and_deposits_in_accounts():
     assert [name for name, _ in sim.trade_validators] == ["settlement"]
     p = run.stack.pipeline
     assert out.metrics["trades"] > 0 and p.settled_count + len(p.failed) == out.metrics["trades"]  # via the bus
-    assert out.metrics["reconciliation"] == "OK"
+    assert out.metrics["settlement"].reconciled is True and out.metrics["settlement"].reconciliation_differences == 0
     for (trader, asset), amount in run.stack.venue.deposits.items():   # deposits are the accounts' opening balances
         acct = sim.accounts[trader]
         moved = sum((pos.quantity if pos.base_asset == asset else 0)

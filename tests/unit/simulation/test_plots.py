@@ -24,7 +24,7 @@ def _snaps(venue: str, symbols: list[str], *, book: bool, n: int = 50) -> pd.Dat
 
 
 def _pnl(groups: list[str], n: int = 5) -> pd.DataFrame:
-    return pd.DataFrame([{"ts": i * 10 * S, "agent": f"{g}-1", "group": g, "pnl": float(i)}
+    return pd.DataFrame([{"ts": i * 10 * S, "agent": f"{g}-1", "group": g, "pnl": i, "pnl_value": float(i)}
                          for i in range(n) for g in groups])
 
 

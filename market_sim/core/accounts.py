@@ -30,6 +30,8 @@ from market_sim.core.orders import Side
 
 __all__ = ["Liquidity", "Fill", "Transfer", "Position", "Account", "Accounts", "Mark", "book_fill"]
 
+_BUY = Side.BUY
+
 Mark = Fraction  # quote base units per base-asset base unit
 
 
@@ -117,7 +119,10 @@ class Position:
 
         Exact: over any sequence of fills, realized - cost equals the sum of the fills' quote cash flows, so a flat
         position's realized PnL is exactly what it received minus what it paid (before fees)."""
-        q, cash = fill.signed_base, fill.signed_quote
+        if fill.side is _BUY:  # signed_base / signed_quote, without the property calls (once per fill)
+            q, cash = fill.base_amount, -fill.quote_amount
+        else:
+            q, cash = -fill.base_amount, fill.quote_amount
         realized = 0
         if self.quantity == 0 or (self.quantity > 0) == (q > 0):  # opening or adding
             self.quantity += q
@@ -183,8 +188,12 @@ class Account:
         if fill.account != self.id:
             raise ValidationError(f"fill for {fill.account} applied to account {self.id}")
         b = self.balances
-        b[fill.base_asset] = b.get(fill.base_asset, 0) + fill.signed_base
-        b[fill.quote_asset] = b.get(fill.quote_asset, 0) + fill.signed_quote
+        if fill.side is _BUY:
+            b[fill.base_asset] = b.get(fill.base_asset, 0) + fill.base_amount
+            b[fill.quote_asset] = b.get(fill.quote_asset, 0) - fill.quote_amount
+        else:
+            b[fill.base_asset] = b.get(fill.base_asset, 0) - fill.base_amount
+            b[fill.quote_asset] = b.get(fill.quote_asset, 0) + fill.quote_amount
         if fill.fee:
             b[fill.fee_asset] = b.get(fill.fee_asset, 0) - fill.fee
             self.fees_paid[fill.fee_asset] = self.fees_paid.get(fill.fee_asset, 0) + fill.fee

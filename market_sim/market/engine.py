@@ -256,8 +256,10 @@ class MatchingEngine:
         # than the full validation, which everything else goes through.
         if not (book is not None and type(oid) is int and type(qty) is int and qty > 0
                 and (kind is _LIMIT and type(price) is int and price > 0 or kind is _MARKET and price is None)
-                and (tif is _GTC or tif is _IOC) and (side is _BUY or side is _SELL)
-                and type(cmd.trader) is str and cmd.trader and cmd.stop_price is None and cmd.expire_at is None and cmd.display_quantity is None
+                and ((tif is _GTC or tif is _IOC) and cmd.expire_at is None
+                     or tif is _GTD and type(cmd.expire_at) is int and cmd.expire_at > ts)  # GTD: check_new_order's rule
+                and (side is _BUY or side is _SELL)
+                and type(cmd.trader) is str and cmd.trader and cmd.stop_price is None and cmd.display_quantity is None
                 and cmd.hidden is False and cmd.post_only is None and type(cmd.stp) is STPMode
                 and oid not in self._orders and oid not in self._stops
                 and (self._traders is None or cmd.trader in self._traders)):

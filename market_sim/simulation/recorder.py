@@ -50,6 +50,8 @@ class Recorder:
 
     def __init__(self, sim: "Simulation") -> None:
         self.sim = sim
+        self._kernel = sim.kernel
+        self._tick = sim._tick  # symbol -> tick size as a float (sim.tick_float without the call per trade)
         self._rows: dict[str, list[tuple]] = {name: [] for name in TABLE_COLUMNS if name != "agent_pnl"}
         self.orders = self._rows["orders"]
         self.events = self._rows["order_events"]
@@ -74,7 +76,7 @@ class Recorder:
             self.order_event(venue, ev)
 
     def command(self, agent: str, venue: str, cmd: Any) -> None:
-        now = self.sim.kernel.now
+        now = self._kernel.now
         tp = type(cmd)
         if tp is NewOrder:  # rows hold plain values (not enum members) so the GC can stop tracking them
             self._order_symbol[cmd.order_id] = cmd.symbol
@@ -93,7 +95,7 @@ class Recorder:
     def trade(self, venue: str, t: Trade) -> None:
         self.trades.append((t.ts, venue, t.trade_id, t.symbol, t.price, t.quantity, t.buyer, t.seller,
                             t.buy_order_id, t.sell_order_id, _PLAIN[t.aggressor],
-                            t.price * self.sim.tick_float(t.symbol)))
+                            t.price * self._tick[t.symbol]))
 
     def order_event(self, venue: str, ev: Event) -> None:
         tp = type(ev)

@@ -349,8 +349,20 @@ class Simulation:
         venue = self.venues.get(venue_name)
         if venue is None:
             raise ConfigError(f"agent {agent.id} sent to an unknown venue", key="venue", value=venue_name)
-        self.recorder.command(agent.id, venue_name, command)
-        t = self.arrival_time(agent.id, venue_name)
+        aid = agent.id
+        self.recorder.command(aid, venue_name, command)
+        # arrival_time, inlined (every command takes this path)
+        link = self._links.get((aid, venue_name)) or self._link(aid, venue_name)
+        span = link[1]
+        if span:
+            t = self.kernel.now + link[0] + int(self._rand() * span)
+        elif link[2] is None:
+            t = self.kernel.now + link[0]
+        else:
+            t = self.kernel.now + link[2]()
+        if t < link[3]:
+            t = link[3]
+        link[3] = t
         self.kernel.schedule_at(t, self._arrive, venue, command)
 
     def _arrive(self, venue: Venue, command: Any) -> None:
@@ -379,17 +391,20 @@ class Simulation:
                 publish(ev, topics.get(symbol) or (vname, symbol))
                 if touched is not None:
                     touched[symbol] = None
-                buyer, seller = agents.get(ev.buyer), agents.get(ev.seller)
-                bf = self._fill(vname, ev, _BUY)
-                sf = self._fill(vname, ev, _SELL)
-                if buyer is not None:
-                    self.kernel.schedule_at(self.arrival_time(vname, ev.buyer), self._book_fill, bf, buyer)
-                else:
-                    self._book_fill(bf, None)
-                if seller is not None:
-                    self.kernel.schedule_at(self.arrival_time(vname, ev.seller), self._book_fill, sf, seller)
-                else:
-                    self._book_fill(sf, None)
+                # Both sides as core Fills (what core.accounts.book_fill builds, from cached unit sizes), inlined.
+                base, per_lot, quote, per_lot_tick = self._units[symbol]
+                qty, price, ts, tid = ev.quantity, ev.price, ev.ts, ev.trade_id
+                base_amount, quote_amount = qty * per_lot, qty * price * per_lot_tick
+                sell_aggr = ev.aggressor is _SELL
+                for account, side, order_id, maker in ((ev.buyer, _BUY, ev.buy_order_id, sell_aggr),
+                                                       (ev.seller, _SELL, ev.sell_order_id, not sell_aggr)):
+                    fill = Fill(ts, account, vname, symbol, side, base, base_amount, quote, quote_amount, "", 0,
+                                _MAKER if maker else _TAKER, order_id, tid, price, qty)
+                    owner = agents.get(account)
+                    if owner is None:
+                        self._book_fill(fill, None)
+                        continue
+                    self.kernel.schedule_at(self.arrival_time(vname, account), self._book_fill, fill, owner)
                 continue
             if tp is OrderAccepted:
                 order = ev.order
@@ -445,7 +460,7 @@ class Simulation:
         if topic is None:
             topic = self._account_topics[aid] = ("account", aid)
         if agent is not None:
-            agent.account.apply(fill)
+            (agent._account or agent.account).apply(fill)
             self.bus.publish(fill, topic)
             agent.deliver_fill(fill)
         else:

@@ -164,14 +164,16 @@ class OrderBookVenue:
         self.symbols = tuple(i.symbol for i in insts)
         self.engine = MatchingEngine(insts, traders=None, validator=validator)
         self._process = self.engine.process
+        self.handle = self.engine.process  # the runner calls handle once per command: no wrapper frame
         self._book = {s: self.engine.book(s) for s in self.symbols}
 
-    def handle(self, command: Any, ts: int) -> list[Event]:
+    def handle(self, command: Any, ts: int) -> list[Event]:  # shadowed per instance by engine.process
         return self._process(command, ts)
 
     def quote(self, symbol: str, ts: int) -> Quote:
         book = self._book[symbol]
-        bid, ask = book.best_bid(), book.best_ask()
+        top = book._top  # best_bid()/best_ask() without their wrapper frames (agents read quotes at every decision)
+        bid, ask = top(book.bids), top(book.asks)
         last = book.last_price  # the OrderBook keeps it; stats() would build a snapshot object per call
         return Quote(ts, self.name, symbol, bid[0] if bid else None, bid[1] if bid else 0,
                      ask[0] if ask else None, ask[1] if ask else 0, last)

@@ -46,7 +46,7 @@ class FundamentalTrader(Agent):
         for symbol in self.symbols:
             v = self.value_ticks(symbol)
             q = self.quote(symbol)
-            pos = self.positions[symbol]
+            pos = self.position(symbol)
             if q.ask is not None and q.ask < v - p.threshold_ticks and pos < p.max_position:
                 qty = min(p.quantity, p.max_position - pos)
                 self.submit(symbol, Side.BUY, qty, v - p.threshold_ticks, tif=TimeInForce.IOC)

@@ -72,7 +72,7 @@ class MarketMaker(Agent):
     def on_wakeup(self) -> None:
         p = self.params
         for symbol in self.symbols:
-            pos = self.positions[symbol]
+            pos = self.position(symbol)
             c = self.centre(symbol) - round(pos * p.skew_ticks_per_lot)
             wanted: set[tuple[Side, int]] = set()
             for lvl in range(p.levels):

@@ -41,7 +41,7 @@ class MomentumTrader(Agent):
             if len(hist) <= p.lookback:
                 continue
             ret = (hist[-1] - hist[0]) / hist[0]
-            pos = self.positions[symbol]
+            pos = self.position(symbol)
             if ret > p.threshold and pos < p.max_position:
                 self.submit(symbol, Side.BUY, min(p.quantity, p.max_position - pos),
                             order_type=OrderType.MARKET, tif=TimeInForce.IOC)

@@ -142,15 +142,7 @@ class DefiAgent(Agent):
         """The account marked now (quote units, rounded down): tokens on every chain at that chain's pool price,
         tokens in transit like the destination's, LP tokens at their pool share, gas spent (negative) like the
         chain's base token, order-book holdings at the external price."""
-        value = self._value(self.account.balances)
-        book = getattr(self, "cash", None)  # a runner that does not book order-book fills on the account yet
-        if isinstance(book, dict):
-            inst = self.world.instrument
-            price = self.true_price()
-            for symbol in self.symbols:
-                value += book.get(symbol, 0) * inst.quote_units_per_lot_tick
-                value += self.positions.get(symbol, 0) * inst.base_units_per_lot * price
-        return math.floor(value)
+        return math.floor(self._value(self.account.balances))
 
     def hodl_value(self) -> int:
         """The starting account marked now (quote units, rounded down)."""

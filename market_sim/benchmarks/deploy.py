@@ -7,6 +7,8 @@ import os
 import time
 from typing import Any
 
+import market_sim.defi.stack  # noqa: F401  (registers the AMM and Bridge steps of the stack)
+import market_sim.settlement.stack  # noqa: F401  (registers the test tokens and Settlement)
 from market_sim.blockchain import Chain, deploy_stack
 from market_sim.blockchain.clients import TestToken
 from market_sim.blockchain.anvil import anvil_binary, running_anvil
@@ -17,7 +19,7 @@ def _measure(chain: Chain, transactions: int) -> dict[str, Any]:
     start = time.perf_counter()
     result = deploy_stack(chain, write=False, force=True)
     deploy_s = time.perf_counter() - start
-    token = TestToken.at(chain, result.address(next(iter(result.contracts))))
+    token = TestToken.at(chain, result.address("BaseToken"))
     me = chain.account("deployer")
     start = time.perf_counter()
     for _ in range(transactions):

@@ -349,20 +349,8 @@ class Simulation:
         venue = self.venues.get(venue_name)
         if venue is None:
             raise ConfigError(f"agent {agent.id} sent to an unknown venue", key="venue", value=venue_name)
-        aid = agent.id
-        self.recorder.command(aid, venue_name, command)
-        # arrival_time, inlined (every command takes this path)
-        link = self._links.get((aid, venue_name)) or self._link(aid, venue_name)
-        span = link[1]
-        if span:
-            t = self.kernel.now + link[0] + int(self._rand() * span)
-        elif link[2] is None:
-            t = self.kernel.now + link[0]
-        else:
-            t = self.kernel.now + link[2]()
-        if t < link[3]:
-            t = link[3]
-        link[3] = t
+        self.recorder.command(agent.id, venue_name, command)
+        t = self.arrival_time(agent.id, venue_name)
         self.kernel.schedule_at(t, self._arrive, venue, command)
 
     def _arrive(self, venue: Venue, command: Any) -> None:

@@ -23,7 +23,7 @@ def _names(node: ast.expr) -> set[str]:
 
 
 def test_no_test_expects_a_bare_exception():
-    """`pytest.raises(Exception)` passes on any crash: name the MarketSimError subclass (and match its message)."""
+    """`raises` with a bare `Exception` passes on any crash: name the MarketSimError subclass (and match its message)."""
     problems = [f"{path.relative_to(TESTS)}:{call.lineno}"
                 for path in TESTS.rglob("*.py")
                 for name, call in _calls(path)

@@ -65,7 +65,7 @@ def kernel_hold(events: int, pending: int = PENDING) -> dict[str, float]:
 
     for d in first:
         k.schedule(d, hop)
-    return _timed(lambda: k.run(until=_horizon(events, pending)))
+    return {**_timed(lambda: k.run(until=_horizon(events, pending))), "pending": k.pending}
 
 
 def simpy_hold(events: int, pending: int = PENDING) -> dict[str, float]:

@@ -23,30 +23,19 @@ from market_sim.consensus.merkle import LeafEncoder, default_leaf_encoder, leaf_
 from market_sim.consensus.network import default_delta
 from market_sim.consensus.node import Behaviour, ConsensusNode, TradeVote
 from market_sim.consensus.signing import SigningDomain, trade_vote_digest, try_recover, validator_keys
-from market_sim.consensus.state import BalanceView, TradeClaim, ValidationState
+from market_sim.consensus.state import BalanceView, Refusal, TradeClaim, ValidationState
 from market_sim.simulation.latency import LatencyModel
 
 __all__ = ["Committee", "PreTradeDecision", "BatchRejected", "BatchRejection", "RejectionCode", "build_nodes"]
 
 
-class RejectionCode(StrEnum):
-    """Why a validator did not sign a batch: a trade-level refusal (consensus.state.Refusal) or a batch-level one."""
-
-    NOT_APPROVED = "not_approved"          # a trade this validator did not approve before execution
-    DUPLICATE_TRADE = "duplicate_trade"    # a trade already final, or twice in the batch
-    OUT_OF_SEQUENCE = "out_of_sequence"    # the batch does not extend this validator's log
-    NO_SIGNATURE = "no_signature"          # a faulty validator (crashed, rejecting) gave no valid signature
-    INVALID_QUANTITY = "invalid_quantity"
-    INVALID_PRICE = "invalid_price"
-    SELF_TRADE = "self_trade"
-    UNKNOWN_ACCOUNT = "unknown_account"
-    ORDER_MISMATCH = "order_mismatch"
-    PRICE_OUTSIDE_LIMIT = "price_outside_limit"
-    QUANTITY_EXCEEDS_ORDER = "quantity_exceeds_order"
-    UNKNOWN_ORDER = "unknown_order"
-    OVERFILL = "overfill"
-    UNKNOWN_INSTRUMENT = "unknown_instrument"
-    INSOLVENT = "insolvent"
+# Why a validator did not sign a batch: every trade-level refusal (consensus.state.Refusal, the one list of those) plus
+# the batch-level codes: not_approved (a trade this validator did not approve before execution), out_of_sequence (the
+# batch does not extend this validator's log), no_signature (a faulty validator gave no valid signature).
+# DUPLICATE_TRADE (a trade already final, or twice in the batch) comes from Refusal.
+RejectionCode = StrEnum("RejectionCode", [
+    ("NOT_APPROVED", "not_approved"), ("OUT_OF_SEQUENCE", "out_of_sequence"), ("NO_SIGNATURE", "no_signature"),
+    *((m.name, m.value) for m in Refusal)], module=__name__)
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,6 +96,8 @@ class Bus:
 
     def _route(self, key: tuple[type, Topic | None]) -> tuple[Handler, ...]:
         event_type, topic = key
+        if topic is not None and not isinstance(topic, tuple):  # checked once per new (type, topic), off the hot path
+            raise MarketSimError(f"a bus topic is a tuple such as ('exchange', 'AAPL'), got {topic!r}")
         handlers = tuple(s.handler for s in self._subs
                          if issubclass(event_type, s.event_type)
                          and (s.topic is None or (topic is not None and topic[:len(s.topic)] == s.topic)))

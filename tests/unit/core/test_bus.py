@@ -61,3 +61,7 @@ def test_bad_subscriptions_are_refused():
         bus.subscribe("Trade", print)
     with pytest.raises(MarketSimError, match="tuple"):
         bus.subscribe(Trade, print, "AAPL")
+    with pytest.raises(MarketSimError, match=r"got 'AAPL'"):
+        bus.publish(_trade(), "AAPL")
+    with pytest.raises(MarketSimError, match=r"got 'AAPL'"):
+        bus.wants(Trade, "AAPL")

@@ -71,6 +71,8 @@ class LogBlock:
     merkle_root: bytes
     trades: tuple[Trade, ...]
     qc: QuorumCertificate | None = None
+    state_block: int = 0   # the chain block whose balances the validators checked the batch against
+    expires_at: int = 0    # the last block in which the certificate can settle (0: never expires)
     hash: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -82,7 +84,8 @@ class LogBlock:
         return batch_digest(domain, self.height, self.parent_hash, self.merkle_root)
 
     def with_qc(self, qc: QuorumCertificate) -> LogBlock:
-        return LogBlock(self.height, self.parent_hash, self.merkle_root, self.trades, qc)
+        return LogBlock(self.height, self.parent_hash, self.merkle_root, self.trades, qc, self.state_block,
+                        self.expires_at)
 
 
 @dataclass(frozen=True, slots=True)

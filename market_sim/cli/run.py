@@ -145,8 +145,18 @@ def print_summary(run_id: str, path: str, metrics: Any) -> None:
         t = Table(title="PnL by agent group")
         t.add_column("group")
         t.add_column("mark-to-market PnL (quote)", justify="right")
+        fees = market.fees_by_group
+        if fees:
+            t.add_column("fees paid (quote, in the PnL)", justify="right")
         for g, v in market.pnl_by_group.items():
-            t.add_row(Text(g), Text(_money(v)))
+            t.add_row(Text(g), Text(_money(v)), *([Text(_money(fees.get(g, 0.0)))] if fees else []))
+        console.print(t)
+    if market.fees_by_venue:
+        t = Table(title="fee revenue by venue")
+        t.add_column("venue")
+        t.add_column("fees charged - rebates paid (quote)", justify="right")
+        for venue, v in market.fees_by_venue.items():
+            t.add_row(Text(venue), Text(_money(v)))
         console.print(t)
     for name, result in sections:  # each section's other figures, under its name
         more = [r for r in _section_rows(result) if not r.headline]

@@ -84,6 +84,8 @@ class MarketResult:
     volume: int = figure("volume (lots)", default=0)
     symbols: dict[str, SymbolStats] = field(default_factory=dict, metadata={"label": "instruments"})
     pnl_by_group: dict[str, float] = field(default_factory=dict, metadata={"label": "PnL by agent group"})
+    fees_by_venue: dict[str, float] = field(default_factory=dict, metadata={"label": "fee revenue by venue"})
+    fees_by_group: dict[str, float] = field(default_factory=dict, metadata={"label": "fees paid by agent group"})
 
 
 @dataclass(frozen=True, slots=True)

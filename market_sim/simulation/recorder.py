@@ -8,6 +8,11 @@ the instrument's quote asset (cents for USD at 2 decimals), one row per agent an
 realized + unrealized - fees, the open quantity marked to the mid ((bid + ask) / 2, exact), else the last trade,
 else the fundamental (rounded to a tick), else the initial price; unrealized value truncates toward zero to a
 quote unit. metrics.pnl_by_group shows the same in currency units (a float, summed over currencies as before).
+
+Fees: the trades table's buyer_fee and seller_fee are what the venue's FeeSchedule charged each side (integer quote
+units, negative for a rebate; 0 on a venue without fees); agent_pnl.fees is what each agent's account booked.
+metrics.fees_by_venue (venue revenue: every fee charged minus rebates paid) and metrics.fees_by_group (fees the
+agents' accounts booked) are in currency units, like pnl_by_group, and empty when nobody was charged.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
                "tif", "expire_at"),
     "order_events": ("ts", "venue", "event", "order_id", "trader", "symbol", "reason", "quantity", "price"),
     "trades": ("ts", "venue", "trade_id", "symbol", "price", "quantity", "buyer", "seller", "buy_order_id",
-               "sell_order_id", "aggressor", "price_value"),
+               "sell_order_id", "aggressor", "price_value", "buyer_fee", "seller_fee"),
     "book_snapshots": ("ts", "venue", "symbol", "bid", "bid_qty", "ask", "ask_qty", "spread", "mid_value",
                        "bid_depth", "ask_depth", "last", "fundamental"),
     "pnl_series": ("ts", "agent", "group", "currency", "pnl", "pnl_value"),
@@ -41,7 +46,8 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 # Exact integer columns in quote units: 18-decimal assets overflow int64, so such a column is stored as Decimal
 # (parquet decimal128) when it must be; *_value columns are the same in currency units as floats, for plots.
-_BIG_INT_COLUMNS = {"pnl_series": ("pnl",), "agent_pnl": ("cost", "realized", "fees", "pnl")}
+_BIG_INT_COLUMNS = {"pnl_series": ("pnl",), "agent_pnl": ("cost", "realized", "fees", "pnl"),
+                    "trades": ("buyer_fee", "seller_fee")}
 _INT64 = 2 ** 63
 
 
@@ -52,6 +58,7 @@ class Recorder:
         self.sim = sim
         self._kernel = sim.kernel
         self._tick = sim._tick  # symbol -> tick size as a float (sim.tick_float without the call per trade)
+        self._fees = sim._fees  # venue -> FeeSchedule, only for venues that charge fees (filled as venues are added)
         self._rows: dict[str, list[tuple]] = {name: [] for name in TABLE_COLUMNS if name != "agent_pnl"}
         self.orders = self._rows["orders"]
         self.events = self._rows["order_events"]
@@ -93,9 +100,15 @@ class Recorder:
                                 None, None, None, None, None, None))
 
     def trade(self, venue: str, t: Trade) -> None:
+        fees = self._fees.get(venue)
+        if fees is None:
+            buy_fee = sell_fee = 0
+        else:  # the fees the runner charges the two fills (quote units; negative: a rebate)
+            maker_fee, taker_fee = fees.trade_fees(t.quantity * t.price * self.sim._units[t.symbol][3], t.quantity)
+            buy_fee, sell_fee = (maker_fee, taker_fee) if t.aggressor is Side.SELL else (taker_fee, maker_fee)
         self.trades.append((t.ts, venue, t.trade_id, t.symbol, t.price, t.quantity, t.buyer, t.seller,
                             t.buy_order_id, t.sell_order_id, _PLAIN[t.aggressor],
-                            t.price * self._tick[t.symbol]))
+                            t.price * self._tick[t.symbol], buy_fee, sell_fee))
 
     def order_event(self, venue: str, ev: Event) -> None:
         tp = type(ev)
@@ -220,7 +233,12 @@ class Recorder:
 
         sim = self.sim
         per_symbol: dict[str, list] = {}  # symbol -> [trades, volume, first, min, max, last]
-        for ts, venue, trade_id, symbol, price, quantity, *_, price_value in self.trades:
+        fees_by_venue: dict[str, float] = {}
+        scale = self._scale()
+        units = sim._units
+        for ts, venue, trade_id, symbol, price, quantity, *_, price_value, buy_fee, sell_fee in self.trades:
+            if buy_fee or sell_fee:
+                fees_by_venue[venue] = fees_by_venue.get(venue, 0.0) + (buy_fee + sell_fee) / scale[units[symbol][2]]
             s = per_symbol.get(symbol)
             if s is None:
                 per_symbol[symbol] = [1, quantity, price_value, price_value, price_value, price_value]
@@ -231,15 +249,20 @@ class Recorder:
             s[4] = max(s[4], price_value)
             s[5] = price_value
         groups: dict[str, float] = {}
-        for row in self._final_pnl_rows():  # agent, group, ..., pnl_value (float, for the summary)
+        group_fees: dict[str, float] = {}
+        for row in self._final_pnl_rows():  # agent, group, ..., fees, mark, pnl, pnl_value (float, for the summary)
             groups[row[1]] = groups.get(row[1], 0.0) + row[11]
+            if row[8]:
+                group_fees[row[1]] = group_fees.get(row[1], 0.0) + row[8] / scale[row[4]]
         return MarketResult(
             scenario=sim.scenario.name, seed=sim.seed, duration_ns=sim.scenario.duration, agents=len(sim.agents),
             orders=sum(1 for o in self.orders if o[3] == "new"), commands=len(self.orders), trades=len(self.trades),
             volume=sum(t[5] for t in self.trades),
             symbols={k: SymbolStats(n, vol, *(round(x, 6) for x in prices))
                      for k, (n, vol, *prices) in sorted(per_symbol.items())},
-            pnl_by_group={k: round(v, 6) for k, v in sorted(groups.items())})
+            pnl_by_group={k: round(v, 6) for k, v in sorted(groups.items())},
+            fees_by_venue={k: round(v, 6) for k, v in sorted(fees_by_venue.items())},
+            fees_by_group={k: round(v, 6) for k, v in sorted(group_fees.items())})
 
     def metrics(self) -> dict[str, Any]:
         """The market result as metrics.json renders it (the runner adds the run's speed and section results)."""

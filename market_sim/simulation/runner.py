@@ -11,7 +11,8 @@ top of book changed (built only while someone wants quotes of it). Fills are cor
 and published with topic ("account", account id). The recorder, the sections and agents' market-data feeds are bus
 subscribers; an agent's feed re-schedules each event to arrive after the venue→agent latency.
 
-Accounts: a trade becomes one Fill per side. An agent's fill is booked on its account when the execution report
+Accounts: a trade becomes one Fill per side, charged with the venue's fee schedule (`venue.fees`, a core
+FeeSchedule: maker or taker by the trade's aggressor, in the quote asset). An agent's fill is booked on its account when the execution report
 reaches the agent (venue→agent latency), then `on_fill` runs; a trader that is not an agent (an external account)
 is booked at venue time.
 
@@ -129,6 +130,7 @@ class Simulation:
         self._validators: list[tuple[str, TradeValidator, bool]] = []
         self._validator_used = False
         self.venues: dict[str, Venue] = {}
+        self._fees: dict[str, Any] = {}         # venue -> its core FeeSchedule, for venues that charge fees
         self.agents: list[Agent] = []
         self.agent_groups: dict[str, str] = {}  # agent id -> [[agents]] name
         self.metrics: dict[str, Any] = {}
@@ -244,6 +246,9 @@ class Simulation:
         if venue.name in self.venues:
             raise ConfigError("duplicate venue name", key="venues.name", value=venue.name)
         self.venues[venue.name] = venue
+        fees = getattr(venue, "fees", None)
+        if fees is not None and not fees.is_zero:
+            self._fees[venue.name] = fees
         self._topics[venue.name] = {s: (venue.name, s) for s in venue.symbols}
         self.recorder.attach(venue)
 
@@ -384,10 +389,17 @@ class Simulation:
                 qty, price, ts, tid = ev.quantity, ev.price, ev.ts, ev.trade_id
                 base_amount, quote_amount = qty * per_lot, qty * price * per_lot_tick
                 sell_aggr = ev.aggressor is _SELL
-                for account, side, order_id, maker in ((ev.buyer, _BUY, ev.buy_order_id, sell_aggr),
-                                                       (ev.seller, _SELL, ev.sell_order_id, not sell_aggr)):
-                    fill = Fill(ts, account, vname, symbol, side, base, base_amount, quote, quote_amount, "", 0,
-                                _MAKER if maker else _TAKER, order_id, tid, price, qty)
+                fees = self._fees.get(vname)  # the venue's FeeSchedule, None when it charges nothing
+                if fees is None:
+                    fee_asset, buy_fee, sell_fee = "", 0, 0
+                else:
+                    fee_asset, (maker_fee, taker_fee) = quote, fees.trade_fees(quote_amount, qty)
+                    buy_fee, sell_fee = (maker_fee, taker_fee) if sell_aggr else (taker_fee, maker_fee)
+                for account, side, order_id, maker, fee in (
+                        (ev.buyer, _BUY, ev.buy_order_id, sell_aggr, buy_fee),
+                        (ev.seller, _SELL, ev.sell_order_id, not sell_aggr, sell_fee)):
+                    fill = Fill(ts, account, vname, symbol, side, base, base_amount, quote, quote_amount, fee_asset,
+                                fee, _MAKER if maker else _TAKER, order_id, tid, price, qty)
                     owner = agents.get(account)
                     if owner is None:
                         self._book_fill(fill, None)
@@ -431,14 +443,18 @@ class Simulation:
             self._push_quotes(venue, touched)
 
     def _fill(self, venue: str, t: Trade, side: Side) -> Fill:
-        """One side of a trade as the core Fill (what core.accounts.book_fill builds, from cached unit sizes)."""
+        """One side of a trade as the core Fill (what core.accounts.book_fill builds, from cached unit sizes),
+        charged with the venue's fees (what publish builds inline)."""
         base, per_lot, quote, per_lot_tick = self._units[t.symbol]
         if side is _BUY:
             account, order_id, maker = t.buyer, t.buy_order_id, t.aggressor is _SELL
         else:
             account, order_id, maker = t.seller, t.sell_order_id, t.aggressor is _BUY
-        return Fill(t.ts, account, venue, t.symbol, side, base, t.quantity * per_lot, quote,
-                    t.quantity * t.price * per_lot_tick, "", 0, _MAKER if maker else _TAKER, order_id, t.trade_id,
+        quote_amount = t.quantity * t.price * per_lot_tick
+        fees = self._fees.get(venue)
+        fee = 0 if fees is None else fees.fee(quote_amount, t.quantity, maker)
+        return Fill(t.ts, account, venue, t.symbol, side, base, t.quantity * per_lot, quote, quote_amount,
+                    "" if fees is None else quote, fee, _MAKER if maker else _TAKER, order_id, t.trade_id,
                     t.price, t.quantity)
 
     def _book_fill(self, fill: Fill, agent: Agent | None) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from market_sim.core.errors import ConfigError
+from market_sim.core.fees import NO_FEES, FeeSchedule
 from market_sim.core.events import (
     BookUpdate, Event, OrderAccepted, OrderCancelled, OrderModified, OrderRejected, OrderRepriced, OrderTriggered,
     TradeRejected,
@@ -15,6 +16,7 @@ from market_sim.core.events import (
 from market_sim.core.instruments import Instrument
 from market_sim.core.registry import Registry
 from market_sim.core.orders import Side
+from market_sim.simulation.params import build_params, param
 
 if TYPE_CHECKING:
     from market_sim.simulation.runner import Simulation
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Quote", "BookDelta", "BookSnapshot", "L2Book", "Venue", "VenueConfig", "OrderBookVenue", "register_venue_type",
     "VENUE_TYPES", "venue_types", "venue_type_info", "venue_module", "build_venue", "ORDER_BOOK_EVENTS",
+    "OrderBookVenueParams",
 ]
 
 
@@ -121,7 +124,8 @@ class Venue(Protocol):
     ModifyOrder for order books; a swap command for an AMM); events are core Event values, which the runner
     publishes on the simulation's bus with topic (venue name, event symbol).
 
-    Optional: `event_types` (the non-Trade event classes it emits, so the recorder subscribes to exactly those and
+    Optional: `fees` (a core FeeSchedule: the runner charges each trade's maker and taker fills with it, in the
+    instrument's quote asset), `event_types` (the non-Trade event classes it emits, so the recorder subscribes to exactly those and
     L2 deltas stay unbuilt when nobody wants them; without it the recorder takes every event of the venue) and
     `emit_book_updates(on)` (the venue can produce BookUpdate deltas on request)."""
 
@@ -156,10 +160,12 @@ class OrderBookVenue:
     kind = "orderbook"
     event_types = ORDER_BOOK_EVENTS
 
-    def __init__(self, name: str, instruments: Iterable[Instrument], validator: Any = None) -> None:
+    def __init__(self, name: str, instruments: Iterable[Instrument], validator: Any = None,
+                 fees: FeeSchedule = NO_FEES) -> None:
         from market_sim.market import MatchingEngine  # the runner is the only simulation piece needing market
 
         self.name = name
+        self.fees = fees  # per fill; the quantity unit of per-unit fees is the lot
         insts = list(instruments)
         self.symbols = tuple(i.symbol for i in insts)
         self.engine = MatchingEngine(insts, traders=None, validator=validator)
@@ -258,8 +264,31 @@ def build_venue(sim: "Simulation", config: VenueConfig) -> Venue:
     return VENUE_TYPES.get(config.kind, "kind").factory(sim, config)
 
 
+@dataclass(frozen=True, slots=True)
+class OrderBookVenueParams:
+    """The keys of an order-book [[venues]] entry besides name, kind and instruments."""
+
+    fees: dict = param({}, help="fees of each fill in the instrument's quote asset, e.g. { maker_bps = -0.5, "
+                                "taker_bps = 2.5 }: maker_bps, taker_bps (basis points of notional, exact decimals; "
+                                "negative = rebate), per_lot or maker_per_lot/taker_per_lot (quote base units per "
+                                "lot), commission and minimum (quote base units per fill), maximum_bps (cap); "
+                                "charges round up, rebates toward zero (market_sim.core.fees)")
+
+
+def _orderbook_fees(params: dict[str, Any], where: str) -> FeeSchedule:
+    p = build_params(OrderBookVenueParams, params, where)
+    return FeeSchedule.parse(p.fees, f"{where}.fees", unit="lot")
+
+
+def _check_orderbook(params: dict[str, Any], where: str) -> dict[str, Any]:
+    _orderbook_fees(params, where)
+    return params
+
+
 register_venue_type(
     "orderbook",
-    lambda sim, cfg: OrderBookVenue(cfg.name, [sim.instruments[s] for s in cfg.symbols], sim.trade_validator),
-    description="continuous limit order book: the matching engine (price-time priority, no extra keys)",
+    lambda sim, cfg: OrderBookVenue(cfg.name, [sim.instruments[s] for s in cfg.symbols], sim.trade_validator,
+                                    _orderbook_fees(cfg.params, f"venues.{cfg.name}")),
+    _check_orderbook, params=OrderBookVenueParams,
+    description="continuous limit order book: the matching engine (price-time priority; optional maker/taker fees)",
 )

@@ -41,9 +41,11 @@ def test_registered_kinds_carry_their_parameter_dataclasses() -> None:
     from market_sim.defi.world import AmmVenueParams, BridgeConfig, ChainConfig, DefiTableKeys
     from market_sim.settlement.scenario import SettlementParams
     from market_sim.simulation.scenario import sections
-    from market_sim.simulation.venues import venue_type_info
+    from market_sim.simulation.venues import OrderBookVenueParams, venue_type_info
 
-    assert venue_type_info("amm")[1] is AmmVenueParams and venue_type_info("orderbook")[1] is None
+    assert venue_type_info("amm")[1] is AmmVenueParams
+    assert venue_type_info("orderbook")[1] is OrderBookVenueParams  # its one key: fees
+    assert [p.name for p in describe_params(OrderBookVenueParams)] == ["fees"]
     assert sections()["settlement"].parameters() == [("settlement", SettlementParams)]
     assert sections()["defi"].parameters() == [("defi", DefiTableKeys), ("[[defi.chains]]", ChainConfig),
                                                ("defi.bridge", BridgeConfig)]

@@ -147,9 +147,13 @@ class FeeSchedule:
         return fee
 
     @classmethod
-    def parse(cls, raw: Mapping[str, Any] | None, where: str = "fees", unit: str = "unit") -> "FeeSchedule":
+    def parse(cls, raw: Mapping[str, Any] | None, where: str = "fees", unit: str = "unit",
+              scale: int = 1) -> "FeeSchedule":
         """A schedule from a config table (TOML): maker_bps, taker_bps, maker_per_<unit>, taker_per_<unit>,
-        per_<unit> (both sides), commission, minimum, maximum_bps. Errors are ConfigErrors naming `where.key`."""
+        per_<unit> (both sides), commission, minimum, maximum_bps. The amounts (per-unit fees, commission, minimum)
+        are in the quote currency and multiplied by `scale`, the quote asset's base units per currency unit
+        (10**decimals: commission = 1.0 is 100 cents at 2 decimals); scale 1 reads them as base units. A commission
+        or minimum finer than one base unit is refused. Errors are ConfigErrors naming `where.key`."""
         if raw is None:
             return NO_FEES
         if not isinstance(raw, Mapping):
@@ -171,11 +175,17 @@ class FeeSchedule:
             else:
                 known = ", ".join(sorted([*names, both]))
                 raise ConfigError(f"unknown fee key; expected one of: {known}", key=f"{where}.{key}", value=value)
-        for name in ("commission", "minimum"):  # TOML may give 100.0: a whole number is fine
-            v = values.get(name)
-            if isinstance(v, float) and v.is_integer():
-                values[name] = int(v)
         try:
+            for name in ("maker_per_unit", "taker_per_unit", "commission", "minimum"):
+                if name not in values:
+                    continue
+                amount = _rational(name, values[name]) * scale
+                if name in ("commission", "minimum"):
+                    if amount.denominator != 1:
+                        raise FeeScheduleError(name, f"is finer than one base unit of the quote asset (1/{scale} "
+                                                     "of a currency unit)", values[name])
+                    amount = int(amount)
+                values[name] = amount
             return cls(**values)
         except FeeScheduleError as exc:
             key = {v: k for k, v in names.items()}.get(exc.field, exc.field)

@@ -58,7 +58,7 @@ class Recorder:
         self.sim = sim
         self._kernel = sim.kernel
         self._tick = sim._tick  # symbol -> tick size as a float (sim.tick_float without the call per trade)
-        self._fees = sim._fees  # venue -> FeeSchedule, only for venues that charge fees (filled as venues are added)
+        self._fees = sim._fees  # (venue, symbol) -> FeeSchedule where fills pay fees (filled as venues are added)
         self._rows: dict[str, list[tuple]] = {name: [] for name in TABLE_COLUMNS if name != "agent_pnl"}
         self.orders = self._rows["orders"]
         self.events = self._rows["order_events"]
@@ -100,7 +100,7 @@ class Recorder:
                                 None, None, None, None, None, None))
 
     def trade(self, venue: str, t: Trade) -> None:
-        fees = self._fees.get(venue)
+        fees = self._fees.get((venue, t.symbol)) if self._fees else None
         if fees is None:
             buy_fee = sell_fee = 0
         else:  # the fees the runner charges the two fills (quote units; negative: a rebate)

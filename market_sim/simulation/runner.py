@@ -11,8 +11,8 @@ top of book changed (built only while someone wants quotes of it). Fills are cor
 and published with topic ("account", account id). The recorder, the sections and agents' market-data feeds are bus
 subscribers; an agent's feed re-schedules each event to arrive after the venue→agent latency.
 
-Accounts: a trade becomes one Fill per side, charged with the venue's fee schedule (`venue.fees`, a core
-FeeSchedule: maker or taker by the trade's aggressor, in the quote asset). An agent's fill is booked on its account when the execution report
+Accounts: a trade becomes one Fill per side, charged with the venue's fee schedule (`venue.fees[symbol]`, a
+core FeeSchedule: maker or taker by the trade's aggressor, in the quote asset). An agent's fill is booked on its account when the execution report
 reaches the agent (venue→agent latency), then `on_fill` runs; a trader that is not an agent (an external account)
 is booked at venue time.
 
@@ -130,7 +130,7 @@ class Simulation:
         self._validators: list[tuple[str, TradeValidator, bool]] = []
         self._validator_used = False
         self.venues: dict[str, Venue] = {}
-        self._fees: dict[str, Any] = {}         # venue -> its core FeeSchedule, for venues that charge fees
+        self._fees: dict[tuple[str, str], Any] = {}  # (venue, symbol) -> core FeeSchedule, where fills pay fees
         self.agents: list[Agent] = []
         self.agent_groups: dict[str, str] = {}  # agent id -> [[agents]] name
         self.metrics: dict[str, Any] = {}
@@ -246,9 +246,9 @@ class Simulation:
         if venue.name in self.venues:
             raise ConfigError("duplicate venue name", key="venues.name", value=venue.name)
         self.venues[venue.name] = venue
-        fees = getattr(venue, "fees", None)
-        if fees is not None and not fees.is_zero:
-            self._fees[venue.name] = fees
+        for symbol, fees in (getattr(venue, "fees", None) or {}).items():
+            if not fees.is_zero:
+                self._fees[(venue.name, symbol)] = fees
         self._topics[venue.name] = {s: (venue.name, s) for s in venue.symbols}
         self.recorder.attach(venue)
 
@@ -389,7 +389,7 @@ class Simulation:
                 qty, price, ts, tid = ev.quantity, ev.price, ev.ts, ev.trade_id
                 base_amount, quote_amount = qty * per_lot, qty * price * per_lot_tick
                 sell_aggr = ev.aggressor is _SELL
-                fees = self._fees.get(vname)  # the venue's FeeSchedule, None when it charges nothing
+                fees = self._fees.get((vname, symbol)) if self._fees else None  # None: this book charges nothing
                 if fees is None:
                     fee_asset, buy_fee, sell_fee = "", 0, 0
                 else:
@@ -451,7 +451,7 @@ class Simulation:
         else:
             account, order_id, maker = t.seller, t.sell_order_id, t.aggressor is _BUY
         quote_amount = t.quantity * t.price * per_lot_tick
-        fees = self._fees.get(venue)
+        fees = self._fees.get((venue, t.symbol))
         fee = 0 if fees is None else fees.fee(quote_amount, t.quantity, maker)
         return Fill(t.ts, account, venue, t.symbol, side, base, t.quantity * per_lot, quote, quote_amount,
                     "" if fees is None else quote, fee, _MAKER if maker else _TAKER, order_id, t.trade_id,

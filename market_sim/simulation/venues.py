@@ -3,12 +3,12 @@ packages can add venue kinds (e.g. an AMM pool on a chain) with register_venue_t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from market_sim.core.errors import ConfigError
-from market_sim.core.fees import NO_FEES, FeeSchedule
+from market_sim.core.fees import FeeSchedule
 from market_sim.core.events import (
     BookUpdate, Event, OrderAccepted, OrderCancelled, OrderModified, OrderRejected, OrderRepriced, OrderTriggered,
     TradeRejected,
@@ -124,8 +124,8 @@ class Venue(Protocol):
     ModifyOrder for order books; a swap command for an AMM); events are core Event values, which the runner
     publishes on the simulation's bus with topic (venue name, event symbol).
 
-    Optional: `fees` (a core FeeSchedule: the runner charges each trade's maker and taker fills with it, in the
-    instrument's quote asset), `event_types` (the non-Trade event classes it emits, so the recorder subscribes to exactly those and
+    Optional: `fees` (symbol -> core FeeSchedule in the instrument's quote base units: the runner charges each
+    trade's maker and taker fills with it), `event_types` (the non-Trade event classes it emits, so the recorder subscribes to exactly those and
     L2 deltas stay unbuilt when nobody wants them; without it the recorder takes every event of the venue) and
     `emit_book_updates(on)` (the venue can produce BookUpdate deltas on request)."""
 
@@ -161,12 +161,13 @@ class OrderBookVenue:
     event_types = ORDER_BOOK_EVENTS
 
     def __init__(self, name: str, instruments: Iterable[Instrument], validator: Any = None,
-                 fees: FeeSchedule = NO_FEES) -> None:
+                 fees: Mapping[str, FeeSchedule] | None = None) -> None:
         from market_sim.market import MatchingEngine  # the runner is the only simulation piece needing market
 
         self.name = name
-        self.fees = fees  # per fill; the quantity unit of per-unit fees is the lot
         insts = list(instruments)
+        # symbol -> the fee schedule of its fills (quote base units; per-unit fees per lot); none: free
+        self.fees: dict[str, FeeSchedule] = dict(fees or {})
         self.symbols = tuple(i.symbol for i in insts)
         self.engine = MatchingEngine(insts, traders=None, validator=validator)
         self._process = self.engine.process
@@ -268,27 +269,35 @@ def build_venue(sim: "Simulation", config: VenueConfig) -> Venue:
 class OrderBookVenueParams:
     """The keys of an order-book [[venues]] entry besides name, kind and instruments."""
 
-    fees: dict = param({}, help="fees of each fill in the instrument's quote asset, e.g. { maker_bps = -0.5, "
-                                "taker_bps = 2.5 }: maker_bps, taker_bps (basis points of notional, exact decimals; "
-                                "negative = rebate), per_lot or maker_per_lot/taker_per_lot (quote base units per "
-                                "lot), commission and minimum (quote base units per fill), maximum_bps (cap); "
-                                "charges round up, rebates toward zero (market_sim.core.fees)")
+    fees: dict = param({}, help="fees of each fill, e.g. { maker_bps = -0.5, taker_bps = 2.5 }: maker_bps, "
+                                "taker_bps (basis points of notional, exact decimals; negative = rebate); per_lot or "
+                                "maker_per_lot/taker_per_lot, commission (per fill) and minimum (per fill) in the "
+                                "instrument's quote currency; maximum_bps (cap); charges round up to a quote base "
+                                "unit, rebates toward zero (market_sim.core.fees)")
 
 
-def _orderbook_fees(params: dict[str, Any], where: str) -> FeeSchedule:
-    p = build_params(OrderBookVenueParams, params, where)
-    return FeeSchedule.parse(p.fees, f"{where}.fees", unit="lot")
+def _orderbook_fees(params: dict[str, Any], where: str, instruments: Iterable[Instrument]) -> dict[str, FeeSchedule]:
+    """Each instrument's schedule: the venue's fees table with amounts in that instrument's quote base units."""
+    raw = build_params(OrderBookVenueParams, params, where).fees
+    if not raw:
+        return {}
+    return {i.symbol: FeeSchedule.parse(raw, f"{where}.fees", unit="lot", scale=10 ** i.quote_decimals)
+            for i in instruments}
 
 
 def _check_orderbook(params: dict[str, Any], where: str) -> dict[str, Any]:
-    _orderbook_fees(params, where)
+    # at load time the quote decimals are not known here: check keys, numbers and rates (as at 18 decimals); the
+    # venue re-reads the table per instrument when it is built (a commission finer than a cent fails then)
+    raw = build_params(OrderBookVenueParams, params, where).fees
+    FeeSchedule.parse(raw, f"{where}.fees", unit="lot", scale=10 ** 18)
     return params
 
 
 register_venue_type(
     "orderbook",
     lambda sim, cfg: OrderBookVenue(cfg.name, [sim.instruments[s] for s in cfg.symbols], sim.trade_validator,
-                                    _orderbook_fees(cfg.params, f"venues.{cfg.name}")),
+                                    _orderbook_fees(cfg.params, f"venues.{cfg.name}",
+                                                    [sim.instruments[s] for s in cfg.symbols])),
     _check_orderbook, params=OrderBookVenueParams,
     description="continuous limit order book: the matching engine (price-time priority; optional maker/taker fees)",
 )

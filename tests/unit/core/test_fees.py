@@ -127,6 +127,17 @@ def test_parse_errors_name_the_config_key(raw, key):
     assert "_per_unit" not in str(info.value)
 
 
+def test_parse_scales_currency_amounts_to_base_units():
+    f = FeeSchedule.parse({"per_share": 0.0035, "commission": 1, "minimum": 0.35, "taker_bps": 0.1}, unit="share",
+                          scale=100)  # USD at 2 decimals
+    assert (f.taker_per_unit, f.commission, f.minimum, f.taker_bps) == (Fraction(7, 20), 100, 35, Fraction(1, 10))
+    wei = FeeSchedule.parse({"commission": 0.001}, scale=10**18)
+    assert wei.commission == 10**15
+    with pytest.raises(ConfigError, match="finer than one base unit") as info:
+        FeeSchedule.parse({"minimum": 0.001}, "fees", scale=100)
+    assert info.value.key == "fees.minimum"
+
+
 def test_parse_rejects_a_non_table():
     with pytest.raises(ConfigError, match="must be a table"):
         FeeSchedule.parse(2.5, "venues[0].fees")  # type: ignore[arg-type]

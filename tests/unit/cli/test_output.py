@@ -321,3 +321,14 @@ def test_pyproject_uses_an_spdx_license_and_pins_pytest_cov() -> None:
     assert project["project"]["license"] == "MIT"  # the table form is deprecated by setuptools >= 77
     assert "setuptools>=77" in project["build-system"]["requires"]
     assert any(dep.startswith("pytest-cov==") for dep in project["project"]["optional-dependencies"]["dev"])
+
+
+def test_the_summary_shows_fees_by_group_and_venue_only_when_charged() -> None:
+    text = _summary(_results({}, trades=4, pnl_by_group={"mm": 1.5, "noise": -2.0},
+                             fees_by_group={"mm": -0.25, "noise": 0.75}, fees_by_venue={"exchange": 0.5}), width=100)
+    rows = {cells[0]: cells[1:] for line in text.splitlines() if "│" in line
+            for cells in [[c.strip() for c in line.split("│")[1:-1]]]}
+    assert rows["mm"] == ["1.50", "-0.25"] and rows["noise"] == ["-2.00", "0.75"]
+    assert rows["exchange"] == ["0.50"] and "fee revenue by venue" in text
+    plain = _summary(_results({}, trades=4, pnl_by_group={"mm": 1.5}), width=100)
+    assert "fee" not in plain

@@ -332,11 +332,12 @@ class NetworkCertifier:
         _unfinalize(node, trades)
         if node.behaviour is Behaviour.CRASHED:
             return
-        for trade in trades:
-            claim = self.claims.get(trade.trade_id)
-            if claim is not None and claim.trade == trade:
-                self.cluster.pools[node.index][trade.trade_id] = claim
-                self.cluster.protocol.on_trade(node, claim)
+        back = [c for c in (self.claims.get(t.trade_id) for t in trades) if c is not None]
+        pool = self.cluster.pools[node.index]
+        for claim in back:  # pool them all first: the leader proposes them together
+            pool[claim.trade_id] = claim
+        for claim in back:
+            self.cluster.protocol.on_trade(node, claim)
 
     # -- figures -----------------------------------------------------------------------------------------
     def certified_trade_ids(self) -> Counter[int]:

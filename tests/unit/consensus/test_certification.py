@@ -153,6 +153,8 @@ def test_requeued_trades_are_certified_again_once_and_the_log_allows_exactly_tha
     c.run(until=2 * SEC)
     expired, last = got[1], got[-1].height
     c.requeue(expired.trades)
+    with pytest.raises(ConsensusError, match="already requeued"):
+        c.requeue(expired.trades[:1])  # handed back and not certified again yet
     c.run(until=4 * SEC)
     counts = c.certified_trade_ids()
     again = {t.trade_id for t in expired.trades}
@@ -165,8 +167,6 @@ def test_requeued_trades_are_certified_again_once_and_the_log_allows_exactly_tha
         assert node.log.verify().ok
         assert node.log.occurrences(expired.trades[0].trade_id) == (2, later[0].height)
     assert c.summary()["safety_problems"] == []
-    with pytest.raises(ConsensusError, match="already requeued"):
-        c.requeue(expired.trades[:1])
 
 
 def test_requeue_refuses_trades_never_certified_or_in_blocks_that_never_expire():

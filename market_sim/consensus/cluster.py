@@ -304,7 +304,22 @@ class Cluster:
 
         if self.selector is not None:
             return list(self.selector(node, node.log.height + 1))
-        return select_claims(node, self.pools[node.index], pending, limit, self.reject)
+        claims = select_claims(node, self.pools[node.index], pending, limit, self.reject)
+        if self.check is None or not claims or not node.honest:
+            return claims
+        return self._passing(node, claims)
+
+    def _passing(self, node: ConsensusNode, claims: list[TradeClaim]) -> list[TradeClaim]:
+        """An honest proposer's largest greedy subset of `claims` whose block the check hook accepts (the others
+        stay pooled: a refusal may pass later, e.g. once the stated chain block is visible)."""
+        if self.judge_block(node, self.build_block(node, [c.trade for c in claims])) is None:
+            return claims
+        kept: list[TradeClaim] = []
+        for claim in claims:
+            trial = [*kept, claim]
+            if self.judge_block(node, self.build_block(node, [c.trade for c in trial])) is None:
+                kept = trial
+        return kept
 
     def build_block(self, node: ConsensusNode, trades: Sequence[Trade]) -> LogBlock:
         """The uncertified block extending `node`'s log with `trades`, with the header hook's fields."""

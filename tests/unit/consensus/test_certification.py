@@ -304,3 +304,56 @@ def test_raft_is_crash_fault_only():
     w, c, _ = _follower(30, protocol="raft", nodes=5, behaviours={4: "crashed"})
     c.run()
     _once(c, w.valid)
+
+
+def test_honest_proposer_leaves_out_a_trade_the_check_refuses_and_the_rest_is_certified():
+    w = make_workload(30, seed=9, invalid_rate=0.0, spacing=MS)
+    bad = 7
+    cfg = ConsensusConfig(nodes=4, protocol="bft", latency="fixed:10ms", batch_size=50, horizon="30s", seed=9)
+
+    def check(block: LogBlock) -> str | None:  # e.g. insolvent at the stated chain block
+        return f"trade {bad}: insolvent at block {block.state_block}" if any(
+            t.trade_id == bad for t in block.trades) else None
+
+    c = NetworkCertifier(cfg, accounts=w.accounts, balances=w.balances(), pretrade=False,
+                         header=lambda h: (3, 9), check=check)
+    c.add(w.submissions)
+    c.run(until=5 * SEC)
+    counts = c.certified_trade_ids()
+    assert set(counts) == set(w.valid) - {bad} and set(counts.values()) == {1}
+    assert all(bad in c.cluster.pools[n.index] for n in c.nodes)  # still pooled: it may pass at a later block
+    assert c.summary()["safety_problems"] == []
+
+
+def test_trades_approved_at_the_engine_boundary_are_certified_and_refused_ones_never_pooled():
+    w = make_workload(40, seed=10, invalid_rate=0.3, spacing=MS)
+    cfg = ConsensusConfig(nodes=4, protocol="bft", latency="fixed:10ms", batch_size=10, horizon="30s", seed=10)
+    c = NetworkCertifier(cfg, accounts=w.accounts, balances=w.balances())
+    c.start()
+    verdicts = []
+    for sub in w.submissions:  # the engine asks at its trade boundary, before changing any state
+        c.kernel.run(until=sub.at)
+        verdicts.append((sub.claim.trade_id, c.validate_trade(sub.claim.trade, sub.claim.buy, sub.claim.sell)))
+    c.run(until=5 * SEC)
+    approved = {tid for tid, reason in verdicts if reason is None}
+    assert approved == set(w.valid) and len(approved) < len(verdicts)  # a resubmitted duplicate is refused
+    assert set(c.certified_trade_ids()) == approved and set(c.certified_trade_ids().values()) == {1}
+    assert all(c.ready_at[tid] <= s.certified_at for s in c.batches for b in c.blocks if b.height == s.height
+               for tid in (t.trade_id for t in b.trades))
+
+
+def test_certify_this_batch_after_requeue_certifies_the_handed_back_trades_in_a_later_batch():
+    w, bc = _directed()
+    trades = [s.claim.trade for s in w.submissions]
+    out: list = []
+    _ask(bc, trades[:5], 1, GENESIS_HASH, out, state_block=1, expires_at=4)
+    bc.run(until=SEC)
+    b1 = out[0][1]
+    _ask(bc, trades[:2], 2, b1.hash, out, state_block=5, expires_at=9)  # not expired: refused as duplicates
+    assert out[1][0] == "refused" and "duplicate_trade" in out[1][1]
+    bc.requeue(b1.trades)  # batch 1 expired unsettled
+    _ask(bc, [*trades[:5], trades[5]], 2, b1.hash, out, state_block=5, expires_at=9)
+    bc.run(until=2 * SEC)
+    assert out[2][0] == "certified" and out[2][1].height == 2
+    assert bc.net.certified_trade_ids()[trades[0].trade_id] == 2
+    assert all(n.log.verify().ok for n in bc.cluster.nodes)

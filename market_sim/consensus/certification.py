@@ -1,7 +1,7 @@
 """Batch certification by the networked protocol, on the simulation's kernel: what the settlement pipeline uses.
 
-Two modes over one Cluster (bft, majority; raft for comparison, crash faults only - it is NOT Byzantine-tolerant:
-one lying node can make it certify anything; streamlet builds log blocks only at finality and takes no hooks):
+Two modes over one Cluster (bft, streamlet, majority; raft for comparison, crash faults only - it is NOT
+Byzantine-tolerant: one lying node can make it certify anything, and its followers run no check hook):
 
 - log-follower, `NetworkCertifier`: executed trades (approved before execution at the engine's trade boundary by
   `validate_trade`, or handed in with `add`) enter the validators' pools; the protocol's leader proposes blocks;
@@ -375,6 +375,7 @@ class _Request:
     on_refused: OnRefused
     at: int
     open: bool = True
+    checked: bool = False  # passed the honest pre-check when its height became next: proposable
 
 
 class BatchCertifier:
@@ -485,6 +486,7 @@ class BatchCertifier:
             self.refused.append((seq, reason))
             req.on_refused(f"batch {seq}: {reason}")
             return
+        req.checked = True
         for claim in req.claims:  # a nudge: every validator sees the batch it is asked to certify
             self.net.ready_at[claim.trade_id] = req.at
             for node in self.cluster.nodes:
@@ -497,7 +499,7 @@ class BatchCertifier:
 
     def _select(self, node: ConsensusNode, height: int) -> Sequence[TradeClaim]:
         req = self.requests.get(height)
-        return req.claims if req is not None and req.open else ()
+        return req.claims if req is not None and req.open and req.checked else ()
 
     def _header(self, height: int) -> tuple[int, int]:
         req = self.requests.get(height)

@@ -185,9 +185,6 @@ class Cluster:
         self._everyone = len(self._sets) == 1 and len(self._sets[0][1]) == len(self.nodes)
         if len(self._sets) > 1 and config.protocol != "bft":
             raise ConsensusError(f"validator set changes are supported by the bft protocol, not {config.protocol}")
-        if (header or check or selector) and config.protocol == "streamlet":
-            raise ConsensusError("streamlet builds log blocks only at finality: header, check and directed "
-                                 "proposals need bft, majority or raft")
         for node in self.nodes:
             set_validators = getattr(node.log, "set_validators", None)
             if set_validators is not None:

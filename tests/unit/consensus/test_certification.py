@@ -55,6 +55,15 @@ def test_follower_hands_each_certified_block_to_the_callback_in_order_with_the_h
     _once(c, w.valid)
 
 
+@pytest.mark.parametrize("protocol", ["streamlet", "majority"])
+def test_follower_with_other_protocols(protocol):
+    w, c, got = _follower(protocol=protocol, behaviours={2: "malicious-leader"} if protocol == "streamlet" else {})
+    c.run()
+    assert [b.height for b in got] == list(range(1, len(got) + 1))
+    assert all((b.state_block, b.expires_at) == (1_000 + b.height, 2_000 + b.height) for b in got)
+    _once(c, w.valid)
+
+
 def test_same_seed_same_certification():
     runs = []
     for _ in range(2):
@@ -64,9 +73,10 @@ def test_same_seed_same_certification():
     assert runs[0] == runs[1]
 
 
-def test_check_hook_refusal_stalls_certification_until_the_validators_accept_the_header():
+@pytest.mark.parametrize("protocol", ["bft", "streamlet"])
+def test_check_hook_refusal_stalls_certification_until_the_validators_accept_the_header(protocol):
     w = make_workload(20, seed=6, invalid_rate=0.0, spacing=MS)
-    cfg = ConsensusConfig(nodes=4, protocol="bft", latency="fixed:10ms", batch_size=50, horizon="30s", seed=6)
+    cfg = ConsensusConfig(nodes=4, protocol=protocol, latency="fixed:10ms", batch_size=50, horizon="30s", seed=6)
     clock = []
 
     def check(block: LogBlock) -> str | None:
@@ -143,8 +153,6 @@ def test_validator_change_is_refused_by_protocols_without_it():
     with pytest.raises(ConsensusError, match="supported by the bft protocol"):
         NetworkCertifier(ConsensusConfig(nodes=5, protocol="majority"), accounts=w.accounts, pretrade=False,
                          standby=(4,), reconfigurations=(Reconfiguration(3, 0, 4),))
-    with pytest.raises(ConsensusError, match="streamlet builds log blocks only at finality"):
-        NetworkCertifier(ConsensusConfig(nodes=4, protocol="streamlet"), pretrade=False, header=lambda h: (0, 0))
 
 
 # -- requeue ---------------------------------------------------------------------------------------------
@@ -262,7 +270,8 @@ def _ask(bc: BatchCertifier, trades, seq: int, prev: bytes, out: list, **hdr: in
                lambda b: out.append(("certified", b, bc.kernel.now)), lambda r: out.append(("refused", r)))
 
 
-@pytest.mark.parametrize("protocol,behaviours", [("bft", {}), ("bft", {2: "malicious-leader"}),
+@pytest.mark.parametrize("protocol,behaviours", [("bft", {}), ("bft", {2: "malicious-leader"}), ("streamlet", {}),
+                                                 ("streamlet", {1: "malicious-leader"}),
                                                  ("majority", {}), ("raft", {3: "crashed"})])
 def test_certify_this_batch_certifies_exactly_the_requested_batches(protocol, behaviours):
     w, bc = _directed(protocol=protocol, behaviours=behaviours)
@@ -306,10 +315,11 @@ def test_raft_is_crash_fault_only():
     _once(c, w.valid)
 
 
-def test_honest_proposer_leaves_out_a_trade_the_check_refuses_and_the_rest_is_certified():
+@pytest.mark.parametrize("protocol", ["bft", "streamlet", "majority"])
+def test_honest_proposer_leaves_out_a_trade_the_check_refuses_and_the_rest_is_certified(protocol):
     w = make_workload(30, seed=9, invalid_rate=0.0, spacing=MS)
     bad = 7
-    cfg = ConsensusConfig(nodes=4, protocol="bft", latency="fixed:10ms", batch_size=50, horizon="30s", seed=9)
+    cfg = ConsensusConfig(nodes=4, protocol=protocol, latency="fixed:10ms", batch_size=50, horizon="30s", seed=9)
 
     def check(block: LogBlock) -> str | None:  # e.g. insolvent at the stated chain block
         return f"trade {bad}: insolvent at block {block.state_block}" if any(

@@ -95,12 +95,13 @@ def test_check_hook_refusal_stalls_certification_until_the_validators_accept_the
     _once(c, w.valid)
 
 
-def test_byzantine_leader_plus_partition_that_heals_stalls_then_resumes():
+@pytest.mark.parametrize("protocol", ["bft", "streamlet"])
+def test_byzantine_leader_plus_partition_that_heals_stalls_then_resumes(protocol):
     # v1 is a malicious leader; the committee is split 2 | 2 from 0.3 s to 2.5 s: no side has a quorum (3 of 4)
     names = ("v0", "v1", "v2", "v3")
     part = Partition((frozenset(names[:2]), frozenset(names[2:])), 300 * MS, 2_500 * MS)
     w = make_workload(60, seed=7, invalid_rate=0.0, spacing=50 * MS)  # trades arrive 0 .. 3 s
-    cfg = ConsensusConfig(nodes=4, protocol="bft", latency="fixed:10ms", batch_size=5, horizon="30s", seed=7,
+    cfg = ConsensusConfig(nodes=4, protocol=protocol, latency="fixed:10ms", batch_size=5, horizon="30s", seed=7,
                           behaviours={1: "malicious-leader"}, partitions=(part,))
     c = NetworkCertifier(cfg, accounts=w.accounts, balances=w.balances(), pretrade=False)
     c.add(w.submissions)
@@ -367,3 +368,16 @@ def test_certify_this_batch_after_requeue_certifies_the_handed_back_trades_in_a_
     assert out[2][0] == "certified" and out[2][1].height == 2
     assert bc.net.certified_trade_ids()[trades[0].trade_id] == 2
     assert all(n.log.verify().ok for n in bc.cluster.nodes)
+
+
+def test_certify_this_batch_takes_pipelined_requests_and_certifies_them_in_order():
+    w, bc = _directed()
+    trades = [s.claim.trade for s in w.submissions]
+    out: list = []
+    root1 = TradeLog().tree(trades[:4]).root
+    b1 = LogBlock(1, GENESIS_HASH, root1, tuple(trades[:4]), state_block=3, expires_at=30)
+    _ask(bc, trades[:4], 1, GENESIS_HASH, out, state_block=3, expires_at=30)
+    _ask(bc, trades[4:9], 2, b1.hash, out, state_block=3, expires_at=30)  # before batch 1 is certified
+    bc.run(until=2 * SEC)
+    assert [(k, b.height) for k, b, _ in out] == [("certified", 1), ("certified", 2)]
+    assert out[0][1].hash == b1.hash and out[0][2] < out[1][2]

@@ -349,6 +349,12 @@ class NetworkCertifier:
         times = [b.certified_at for b in self._stats.batches]
         return [(a, b) for a, b in zip(times, times[1:]) if b - a > longer_than]
 
+    def rows(self) -> list[dict]:
+        """One results-table row per certified height (simulated ns; latency in ms)."""
+        return [{"height": s.height, "trades": s.trades, "requeued": s.requeued, "ready_ns": s.ready_at,
+                 "certified_ns": s.certified_at, "latency_ms": s.latency / 1e6, "messages": s.messages}
+                for s in self._stats.batches]
+
     def summary(self) -> dict:
         """Per-batch certification figures: count, latency percentiles (ms), messages per batch, safety."""
         stats = self._stats.batches
@@ -393,8 +399,9 @@ class BatchCertifier:
                  check: BlockCheck | None = None, **kwargs: object) -> None:
         self._user_header, self._user_check = header, check
         self.requests: dict[int, _Request] = {}
-        self.net = NetworkCertifier(config, kernel=kernel, header=self._header, check=self._check,
-                                    on_certified=self._certified, _selector=self._select, **kwargs)  # type: ignore[arg-type]
+        hooks: dict = {"header": self._header, "check": self._check, "on_certified": self._certified,
+                       "_selector": self._select}
+        self.net = NetworkCertifier(config, kernel=kernel, **hooks, **kwargs)
         self.cluster = self.net.cluster
         self.kernel = self.net.kernel
         self.refused: list[tuple[int, str]] = []   # (sequence, reason)

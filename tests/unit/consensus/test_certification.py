@@ -52,6 +52,11 @@ def test_follower_hands_each_certified_block_to_the_callback_in_order_with_the_h
     # handed over when the first honest node holds the certificate
     assert [s.certified_at for s in c.batches] == [c.cluster.height_certified_at[b.height] for b in got]
     assert all(s.latency > 0 and s.messages > 0 for s in c.batches)
+    row = c.rows()[0]
+    assert row == {"height": 1, "trades": got[0].trades.__len__(), "requeued": 0, "ready_ns": c.batches[0].ready_at,
+                   "certified_ns": c.batches[0].certified_at, "latency_ms": c.batches[0].latency / 1e6,
+                   "messages": c.batches[0].messages}
+    assert sum(r["messages"] for r in c.rows()) <= c.cluster.network.messages
     _once(c, w.valid)
 
 

@@ -100,14 +100,15 @@ def test_check_hook_refusal_stalls_certification_until_the_validators_accept_the
     _once(c, w.valid)
 
 
-@pytest.mark.parametrize("protocol", ["bft", "streamlet"])
+@pytest.mark.parametrize("protocol", ["bft", "streamlet", "raft"])
 def test_byzantine_leader_plus_partition_that_heals_stalls_then_resumes(protocol):
-    # v1 is a malicious leader; the committee is split 2 | 2 from 0.3 s to 2.5 s: no side has a quorum (3 of 4)
+    # v1 is a malicious leader (raft, crash faults only: v1 crashed); the committee is split 2 | 2 from 0.3 s to
+    # 2.5 s: no side has a quorum (3 of 4)
     names = ("v0", "v1", "v2", "v3")
     part = Partition((frozenset(names[:2]), frozenset(names[2:])), 300 * MS, 2_500 * MS)
     w = make_workload(60, seed=7, invalid_rate=0.0, spacing=50 * MS)  # trades arrive 0 .. 3 s
     cfg = ConsensusConfig(nodes=4, protocol=protocol, latency="fixed:10ms", batch_size=5, horizon="30s", seed=7,
-                          behaviours={1: "malicious-leader"}, partitions=(part,))
+                          behaviours={1: "malicious-leader" if protocol != "raft" else "crashed"}, partitions=(part,))
     c = NetworkCertifier(cfg, accounts=w.accounts, balances=w.balances(), pretrade=False)
     c.add(w.submissions)
     c.run()
@@ -120,8 +121,9 @@ def test_byzantine_leader_plus_partition_that_heals_stalls_then_resumes(protocol
     _once(c, w.valid)                                              # no safety violation, every trade once
 
 
-def test_message_loss_before_gst_certifies_every_trade_once():
-    w, c, _ = _follower(60, loss=0.3, gst="2s")
+@pytest.mark.parametrize("protocol", ["bft", "streamlet", "majority"])
+def test_message_loss_before_gst_certifies_every_trade_once(protocol):
+    w, c, _ = _follower(60, loss=0.3, gst="2s", protocol=protocol)
     c.run()
     assert c.cluster.network.lost > 0
     _once(c, w.valid)

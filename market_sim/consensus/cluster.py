@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from market_sim.core.errors import ConsensusError
@@ -22,7 +22,26 @@ from market_sim.consensus.signing import SigningDomain
 from market_sim.consensus.state import BalanceView, TradeClaim
 from market_sim.simulation.kernel import Kernel
 
-__all__ = ["Cluster", "ConsensusResult", "Submission", "run_consensus", "percentiles"]
+__all__ = ["Cluster", "ConsensusResult", "Submission", "run_consensus", "percentiles", "HeaderHook", "BlockCheck",
+           "ClaimSelector", "Reconfiguration"]
+
+# Settlement hooks (None: off). header(height) -> (state_block, expires_at) the proposer puts in the block it proposes;
+# check(block) -> a refusal reason or None: what an honest validator finds wrong with a proposed block's header and
+# trades beyond the trade checks (solvency at the stated chain block, a sane expiry, the batch it was asked for).
+HeaderHook = Callable[[int], tuple[int, int]]
+BlockCheck = Callable[[LogBlock], "str | None"]
+# selector(node, height) -> the claims the leader proposes for that height (directed mode); () means "nothing yet"
+ClaimSelector = Callable[[ConsensusNode, int], Sequence[TradeClaim]]
+
+
+@dataclass(frozen=True, slots=True)
+class Reconfiguration:
+    """From log height `height` on, node `remove` leaves the validator set and node `add` (a standby that followed
+    the log as an observer until then) joins it. Supported by the bft protocol."""
+
+    height: int
+    remove: int
+    add: int
 
 
 def percentiles(values: Sequence[int], points: Sequence[float] = (50, 90, 99)) -> dict[str, int]:
@@ -144,7 +163,10 @@ class Cluster:
     def __init__(self, config: ConsensusConfig, *, accounts: Iterable[str] | None = None,
                  balances: BalanceView | None = None, domain: SigningDomain | None = None,
                  leaf_encoder: LeafEncoder = default_leaf_encoder, extra_leaves: ExtraLeaves | None = None,
-                 pretrade: bool = True, kernel: Kernel | None = None, stop_when_done: bool = True) -> None:
+                 pretrade: bool = True, kernel: Kernel | None = None, stop_when_done: bool = True,
+                 header: HeaderHook | None = None, check: BlockCheck | None = None,
+                 selector: ClaimSelector | None = None, log_type: type[TradeLog] = TradeLog,
+                 standby: Iterable[int] = (), reconfigurations: Iterable[Reconfiguration] = ()) -> None:
         from market_sim.consensus.protocols import make_protocol
 
         self.config = config
@@ -155,9 +177,23 @@ class Cluster:
         self.delta = self.network.delta
         self.domain = domain or SigningDomain()
         self.nodes = build_nodes(config, accounts=accounts, balances=balances, domain=self.domain,
-                                 leaf_encoder=leaf_encoder, extra_leaves=extra_leaves)
+                                 leaf_encoder=leaf_encoder, extra_leaves=extra_leaves, log_type=log_type)
         self.quorum = config.quorum
         self.validators = tuple(n.address for n in self.nodes)
+        self.header, self.check, self.selector = header, check, selector
+        self._sets = self._validator_sets(config, tuple(standby), tuple(reconfigurations))
+        self._everyone = len(self._sets) == 1 and len(self._sets[0][1]) == len(self.nodes)
+        if len(self._sets) > 1 and config.protocol != "bft":
+            raise ConsensusError(f"validator set changes are supported by the bft protocol, not {config.protocol}")
+        for node in self.nodes:
+            set_validators = getattr(node.log, "set_validators", None)
+            if set_validators is not None:
+                for start, members, quorum in self._sets:
+                    set_validators(start, tuple(self.validators[i] for i in members), quorum)
+        # called once per height, when the first honest node holds the block's certificate: listener(block)
+        self.certified_listeners: list[Callable[[LogBlock], None]] = []
+        self.node_listeners: list[Callable[[ConsensusNode, LogBlock], None]] = []  # every node's every append
+        self.height_certified_at: dict[int, int] = {}
         self.committee = Committee(self.nodes, quorum=self.quorum, domain=self.domain, leaf_encoder=leaf_encoder,
                                    extra_leaves=extra_leaves, latency=config.latency,
                                    delayed_extra=3 * self.delta, seed=config.seed) if pretrade else None
@@ -212,6 +248,89 @@ class Cluster:
     def index_of(self, name: str) -> int:
         return int(name[1:])
 
+    # -- validator sets, block building and judging (settlement hooks) -----------------------------------
+    def _validator_sets(self, config: ConsensusConfig, standby: tuple[int, ...],
+                        changes: tuple[Reconfiguration, ...]) -> list[tuple[int, tuple[int, ...], int]]:
+        """[(first height, member indices, quorum)], ascending; one entry (everyone, config.quorum) by default."""
+        n = config.nodes
+        for i in (*standby, *(x for c in changes for x in (c.remove, c.add))):
+            if not 0 <= i < n:
+                raise ConsensusError(f"validator index {i} is not a node (0..{n - 1})")
+        members = tuple(i for i in range(n) if i not in standby)
+        if not standby and not changes:
+            return [(1, members, config.quorum)]
+        out = [(1, members, self._quorum_of(config, len(members)))]
+        for c in sorted(changes, key=lambda c: c.height):
+            if c.height <= out[-1][0]:
+                raise ConsensusError(f"validator set changes need increasing heights > 1, got {c.height}")
+            if c.remove not in members or c.add in members:
+                raise ConsensusError(f"at height {c.height}: node {c.remove} must be a member and {c.add} not")
+            members = tuple(sorted((set(members) - {c.remove}) | {c.add}))
+            out.append((c.height, members, self._quorum_of(config, len(members))))
+        return out
+
+    @staticmethod
+    def _quorum_of(config: ConsensusConfig, n: int) -> int:
+        return ConsensusConfig(nodes=n, protocol=config.protocol, allow_unsafe=True).quorum
+
+    def _set_at(self, height: int) -> tuple[int, tuple[int, ...], int]:
+        sets = self._sets
+        if len(sets) == 1:
+            return sets[0]
+        return next(s for s in reversed(sets) if s[0] <= height)
+
+    def members(self, height: int) -> tuple[int, ...]:
+        """Indices of the validators that certify `height`."""
+        return self._set_at(height)[1]
+
+    def quorum_at(self, height: int) -> int:
+        return self._set_at(height)[2]
+
+    def addresses_at(self, height: int) -> tuple[str, ...]:
+        """The validator set (addresses) that certifies `height`: what the settlement contract must hold then."""
+        if self._everyone:
+            return self.validators
+        return tuple(self.validators[i] for i in self._set_at(height)[1])
+
+    def is_member(self, node: ConsensusNode, height: int) -> bool:
+        return self._everyone or node.index in self.members(height)
+
+    def select(self, node: ConsensusNode, pending, limit: int):  # noqa: ANN001, ANN201
+        """The claims `node` proposes next: the directed batch for its next height, or valid pool claims."""
+        from market_sim.consensus.protocols.base import select_claims
+
+        if self.selector is not None:
+            return list(self.selector(node, node.log.height + 1))
+        claims = select_claims(node, self.pools[node.index], pending, limit, self.reject)
+        if self.check is None or not claims or not node.honest:
+            return claims
+        return self._passing(node, claims)
+
+    def _passing(self, node: ConsensusNode, claims: list[TradeClaim]) -> list[TradeClaim]:
+        """An honest proposer's largest greedy subset of `claims` whose block the check hook accepts (the others
+        stay pooled: a refusal may pass later, e.g. once the stated chain block is visible)."""
+        if self.judge_block(node, self.build_block(node, [c.trade for c in claims])) is None:
+            return claims
+        kept: list[TradeClaim] = []
+        for claim in claims:
+            trial = [*kept, claim]
+            if self.judge_block(node, self.build_block(node, [c.trade for c in trial])) is None:
+                kept = trial
+        return kept
+
+    def build_block(self, node: ConsensusNode, trades: Sequence[Trade]) -> LogBlock:
+        """The uncertified block extending `node`'s log with `trades`, with the header hook's fields."""
+        block = node.log.next_block(trades)
+        if self.header is None:
+            return block
+        state_block, expires_at = self.header(block.height)
+        return LogBlock(block.height, block.parent_hash, block.merkle_root, block.trades,
+                        state_block=state_block, expires_at=expires_at)
+
+    def judge_block(self, node: ConsensusNode, block: LogBlock) -> str | None:
+        """The check hook's refusal of a proposed block (None: acceptable, or no hook)."""
+        return None if self.check is None else self.check(block)
+
     def reject(self, node: ConsensusNode, claim: TradeClaim, reason: str) -> None:
         """An honest node found a pooled trade invalid: it will never be finalized."""
         if node.honest:
@@ -231,6 +350,12 @@ class Cluster:
             pool.pop(t.trade_id, None)
             if node.honest:
                 self.certified_at.setdefault(t.trade_id, now)
+        for listener in self.node_listeners:
+            listener(node, block)
+        if node.honest and block.height not in self.height_certified_at:
+            self.height_certified_at[block.height] = now
+            for listener in self.certified_listeners:
+                listener(block)
         if node.honest:
             self._maybe_stop()
 

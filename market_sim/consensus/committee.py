@@ -112,14 +112,14 @@ class PreTradeDecision:
 def build_nodes(config: ConsensusConfig, *, accounts: Iterable[str] | None = None,
                 balances: BalanceView | None = None, domain: SigningDomain | None = None,
                 leaf_encoder: LeafEncoder = default_leaf_encoder,
-                extra_leaves: ExtraLeaves | None = None) -> list[ConsensusNode]:
-    """The committee's nodes, each with its own key, state copy and log."""
+                extra_leaves: ExtraLeaves | None = None, log_type: type[TradeLog] = TradeLog) -> list[ConsensusNode]:
+    """The committee's nodes, each with its own key, state copy and log (a `log_type`, TradeLog by default)."""
     keys = validator_keys(config.nodes, config.key_seed)
     addresses = [k.address for k in keys]
     base = ValidationState(accounts, balances)
     domain = domain or SigningDomain()
     return [ConsensusNode(i, keys[i], base.copy(),
-                          TradeLog(domain, validators=addresses, threshold=config.quorum,
+                          log_type(domain, validators=addresses, threshold=config.quorum,
                                    leaf_encoder=leaf_encoder, extra_leaves=extra_leaves), behaviour)
             for i, behaviour in enumerate(config.assignment())]
 

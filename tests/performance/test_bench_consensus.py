@@ -21,3 +21,6 @@ def test_quick_consensus_benchmark_runs_and_batching_amortises_signatures() -> N
     assert raft_single["signatures_per_trade"] == 4.0  # every node signs each committed batch once
     assert raft_batched["signatures_per_trade"] * 20 < raft_single["signatures_per_trade"]
     assert result["pretrade"][0]["trades_per_wall_second"] > 0
+    for case in result["batch_certification"]:  # batches certified through the networked protocol
+        assert case["safe"] and case["certified_trades"] == case["trades"]
+        assert case["batches_per_sim_second"] > 0 and case["cpu_ms_per_batch"] > 0

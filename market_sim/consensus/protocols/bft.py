@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from market_sim.consensus.log import LogBlock, QuorumCertificate
 from market_sim.consensus.node import Behaviour, ConsensusNode
 from market_sim.consensus.protocols.base import (
-    Protocol, SyncReply, SyncRequest, forge_invalid, select_claims, some_peers, split_committee)
+    Protocol, SyncReply, SyncRequest, forge_invalid, some_peers, split_committee)
 from market_sim.consensus.signing import try_recover, vote_digest
 from market_sim.consensus.state import Pending, TradeClaim
 
@@ -89,7 +89,8 @@ class BftQuorum(Protocol):
         self._entered: set[tuple[int, int]] = set()  # (height, round) any node started: `rounds` counts them
 
     def leader(self, height: int, round_: int) -> int:
-        return (height + round_) % len(self.cluster.nodes)
+        members = self.cluster.members(height)
+        return members[(height + round_) % len(members)]
 
     def _h(self, node: ConsensusNode, height: int) -> _Height:
         hs = self.heights[node.index]
@@ -151,16 +152,16 @@ class BftQuorum(Protocol):
             vr = st.valid_round
             just = tuple(st.votes[("prevote", vr, st.valid)].items())
         else:
-            claims = tuple(select_claims(node, c.pools[node.index], Pending(), c.config.batch_size, c.reject))
+            claims = tuple(c.select(node, Pending(), c.config.batch_size))
             if not claims:
                 return
-            block = node.log.next_block([cl.trade for cl in claims])
+            block = c.build_block(node, [cl.trade for cl in claims])
         st.proposed.add(r)
         b = node.behaviour
         if b is Behaviour.EQUIVOCATE or (b is Behaviour.MALICIOUS_LEADER and (height + r) % 2 == 0):
             first, second = split_committee(c, node, self.rng)
             alt_claims = claims[1:] if len(claims) > 1 else claims
-            alt = node.log.next_block([cl.trade for cl in alt_claims])
+            alt = c.build_block(node, [cl.trade for cl in alt_claims])
             c.broadcast(node, Proposal(height, r, block, claims, vr, just), first)
             c.broadcast(node, Proposal(height, r, alt, alt_claims), second)
             return
@@ -168,7 +169,7 @@ class BftQuorum(Protocol):
             self._fresh_id += 1
             replay = node.log.blocks[-1].trades[0] if node.log.blocks else None
             claims = claims + (forge_invalid(claims[0], self.rng, replay, self._fresh_id),)
-            block, vr, just = node.log.next_block([cl.trade for cl in claims]), -1, ()
+            block, vr, just = c.build_block(node, [cl.trade for cl in claims]), -1, ()
         c.broadcast(node, Proposal(height, r, block, claims, vr, just))
 
     # -- messages ---------------------------------------------------------------------------------------
@@ -215,7 +216,8 @@ class BftQuorum(Protocol):
     def _judge(self, node: ConsensusNode, st: _Height, digest: bytes) -> bool:
         """Would an honest node accept this batch on top of its log?"""
         block, claims = st.batches[digest]
-        return block.parent_hash == node.log.head_hash and node.check_claims(claims) is None
+        return (block.parent_hash == node.log.head_hash and node.check_claims(claims) is None
+                and self.cluster.judge_block(node, block) is None)
 
     def _justified(self, height: int, msg: Proposal, digest: bytes) -> bool:
         c = self.cluster
@@ -223,7 +225,7 @@ class BftQuorum(Protocol):
             return False
         d = vote_digest(c.domain, "prevote", msg.valid_round, digest)
         signers = {try_recover(d, sig) for _, sig in msg.justification}
-        return len(signers & set(c.validators)) >= c.quorum
+        return len(signers & set(c.addresses_at(height))) >= c.quorum_at(height)
 
     def _on_proposal(self, node: ConsensusNode, src: str, msg: Proposal) -> None:
         c = self.cluster
@@ -242,6 +244,8 @@ class BftQuorum(Protocol):
         self._arm(node, st)
         b = node.behaviour
         if ("prevote", msg.round) in st.voted and b is not Behaviour.EQUIVOCATE:
+            return
+        if not c.is_member(node, msg.height):  # an observer (standby or removed validator) does not vote
             return
         if b is Behaviour.REJECT:
             return
@@ -274,7 +278,7 @@ class BftQuorum(Protocol):
         c = self.cluster
         if self._out_of_step(node, src, msg.height) or msg.kind not in ("prevote", "precommit"):
             return
-        if not 0 <= msg.voter < len(c.nodes):
+        if not 0 <= msg.voter < len(c.nodes) or msg.voter not in c.members(msg.height):
             return
         address = c.validators[msg.voter]
         if try_recover(vote_digest(c.domain, msg.kind, msg.round, msg.digest), msg.signature) != address:
@@ -290,13 +294,14 @@ class BftQuorum(Protocol):
                       digest: bytes) -> None:
         c = self.cluster
         votes = st.votes.get((kind, round_, digest))
-        if votes is None or len(votes) < c.quorum:
+        if votes is None or len(votes) < c.quorum_at(height):
             return
         b = node.behaviour
         if kind == "prevote":
             if round_ > st.valid_round:
                 st.valid_round, st.valid = round_, digest
-            if round_ == st.round and ("precommit", round_) not in st.voted and b is not Behaviour.REJECT:
+            if (round_ == st.round and ("precommit", round_) not in st.voted and b is not Behaviour.REJECT
+                    and c.is_member(node, height)):
                 if b in (Behaviour.APPROVE_ALL, Behaviour.EQUIVOCATE) or self._judge(node, st, digest):
                     st.locked_round, st.locked = round_, digest
                     self._vote(node, st, "precommit", height, round_, digest)
@@ -305,6 +310,8 @@ class BftQuorum(Protocol):
             self._share(node, st, height)
 
     def _share(self, node: ConsensusNode, st: _Height, height: int) -> None:
+        if not self.cluster.is_member(node, height):
+            return
         sig = node.sign_batch(st.decided, height, None)
         if sig is not None:
             self.cluster.broadcast(node, BatchSignature(height, st.decided, node.index, sig))
@@ -312,6 +319,8 @@ class BftQuorum(Protocol):
     def _on_share(self, node: ConsensusNode, src: str, msg: BatchSignature) -> None:
         c = self.cluster
         if self._out_of_step(node, src, msg.height) or not 0 <= msg.voter < len(c.nodes):
+            return
+        if msg.voter not in c.members(msg.height):
             return
         address = c.validators[msg.voter]
         if try_recover(msg.digest, msg.signature) != address:
@@ -325,9 +334,11 @@ class BftQuorum(Protocol):
     def _try_commit(self, node: ConsensusNode, st: _Height, digest: bytes) -> None:
         c = self.cluster
         shares = st.shares.get(digest)
-        if shares is None or len(shares) < c.quorum or digest not in st.batches:
+        if shares is None or digest not in st.batches:
             return
         block, _ = st.batches[digest]
+        if len(shares) < c.quorum_at(block.height):
+            return
         if block.parent_hash != node.log.head_hash:
             return
         certified = block.with_qc(QuorumCertificate.build(digest, shares))

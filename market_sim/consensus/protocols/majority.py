@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from market_sim.core.errors import ConsensusError
 from market_sim.consensus.log import LogBlock, QuorumCertificate
 from market_sim.consensus.node import Behaviour, ConsensusNode
-from market_sim.consensus.protocols.base import Protocol, SyncRequest, forge_invalid, select_claims
+from market_sim.consensus.protocols.base import Protocol, SyncRequest, forge_invalid
 from market_sim.consensus.signing import try_recover
 from market_sim.consensus.state import Pending, TradeClaim
 
@@ -81,14 +81,14 @@ class MajorityVote(Protocol):
         c, node = self.cluster, self.coordinator
         if self.current is not None or node.behaviour is Behaviour.CRASHED:
             return
-        claims = tuple(select_claims(node, c.pools[node.index], Pending(), c.config.batch_size, c.reject))
+        claims = tuple(c.select(node, Pending(), c.config.batch_size))
         if not claims:
             self.current = None
             return
         if node.behaviour is Behaviour.MALICIOUS_LEADER:
             self._fresh_id += 1
             claims = claims + (forge_invalid(claims[0], self.rng, None, self._fresh_id),)
-        block = node.log.next_block([cl.trade for cl in claims])
+        block = c.build_block(node, [cl.trade for cl in claims])
         self.current, self.digest = Ballot(block, claims), block.digest(c.domain)
         self.approvals, self.refusals = {}, {}
         self.rounds += 1
@@ -118,7 +118,7 @@ class MajorityVote(Protocol):
                   or not c.verified(block, lambda: node.log.tree(block.trades).root == block.merkle_root)):
                 reason = "merkle root does not match the trades"
             else:
-                reason = node.check_claims(msg.claims)
+                reason = node.check_claims(msg.claims) or c.judge_block(node, block)
             digest = block.digest(c.domain)
             sig = node.sign_batch(digest, block.height, reason)
             c.send(node, src, Reply(digest, node.index, sig, None if sig else (reason or str(node.behaviour))))

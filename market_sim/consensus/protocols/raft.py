@@ -215,13 +215,19 @@ class Raft(Protocol):
     def _propose(self, node: ConsensusNode, r: _Replica) -> bool:
         """Append the next batch of pooled trades (everything before is committed, so nothing is pending)."""
         c = self.cluster
-        claims = select_claims(node, c.pools[node.index], Pending(), c.config.batch_size, c.reject)
+        prev = next((e.block for e in reversed(r.log) if e.block is not None), None)
+        height = prev.height + 1 if prev else 1
+        if c.selector is not None:
+            claims = list(c.selector(node, height))
+        else:
+            claims = select_claims(node, c.pools[node.index], Pending(), c.config.batch_size, c.reject)
         if not claims:
             return False
-        prev = next((e.block for e in reversed(r.log) if e.block is not None), None)
         trades = tuple(cl.trade for cl in claims)
-        r.log.append(Entry(r.term, LogBlock(prev.height + 1 if prev else 1, prev.hash if prev else GENESIS_HASH,
-                                            node.log.tree(trades).root, trades)))
+        state_block, expires_at = c.header(height) if c.header is not None else (0, 0)
+        r.log.append(Entry(r.term, LogBlock(height, prev.hash if prev else GENESIS_HASH,
+                                            node.log.tree(trades).root, trades, state_block=state_block,
+                                            expires_at=expires_at)))
         r.match[node.index] = r.last
         return True
 

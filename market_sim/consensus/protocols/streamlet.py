@@ -44,11 +44,14 @@ class SBlock:
     root: bytes
     claims: tuple[TradeClaim, ...]
     proposer: int
+    state_block: int = 0   # the settlement header its log block will carry (Cluster.header), hashed when set
+    expires_at: int = 0
     hash: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        header = _u(self.state_block) + _u(self.expires_at) if self.state_block or self.expires_at else b""
         object.__setattr__(self, "hash", keccak(_u(self.epoch) + self.parent + _u(self.height) + self.root
-                                                + _u(self.proposer % 2**256)))
+                                                + _u(self.proposer % 2**256) + header))
 
     @property
     def trades(self) -> tuple:
@@ -166,29 +169,80 @@ class Streamlet(Protocol):
                 return None
         return pending if b.hash == r.final.hash else None
 
-    def _block(self, node: ConsensusNode, parent: SBlock, claims: list[TradeClaim]) -> SBlock:
+    def _block(self, node: ConsensusNode, parent: SBlock, claims: list[TradeClaim],
+               header: tuple[int, int] = (0, 0)) -> SBlock:
         root = node.log.tree([c.trade for c in claims]).root if claims else EMPTY_ROOT
-        return SBlock(self.epoch, parent.hash, parent.height + 1, root, tuple(claims), node.index)
+        return SBlock(self.epoch, parent.hash, parent.height + 1, root, tuple(claims), node.index, *header)
+
+    def _log_view(self, r: _Replica, tip: SBlock) -> tuple[int, bytes] | None:
+        """(height, parent hash) the next non-empty block on the chain ending at `tip` gets in the TradeLog."""
+        chain = []
+        b = tip
+        while b.height > r.final.height:
+            chain.append(b)
+            b = r.blocks.get(b.parent)
+            if b is None:
+                return None
+        if b.hash != r.final.hash:
+            return None
+        height, parent = r.tip_height, r.tip_hash
+        for blk in reversed(chain):
+            if blk.claims:
+                height += 1
+                parent = self._log_block((height, parent), blk).hash
+        return height + 1, parent
+
+    def _log_block(self, view: tuple[int, bytes], blk: SBlock) -> LogBlock:
+        return LogBlock(view[0], view[1], blk.root, blk.trades, state_block=blk.state_block,
+                        expires_at=blk.expires_at)
+
+    def _header(self, view: tuple[int, bytes] | None) -> tuple[int, int]:
+        c = self.cluster
+        return c.header(view[0]) if c.header is not None and view is not None else (0, 0)
+
+    def _passing(self, node: ConsensusNode, parent: SBlock, view: tuple[int, bytes],
+                 claims: list[TradeClaim]) -> list[TradeClaim]:
+        """The honest proposer's largest greedy subset of claims the check hook accepts (the rest stays pooled)."""
+        c = self.cluster
+
+        def ok(cs: list[TradeClaim]) -> bool:
+            blk = self._block(node, parent, cs, self._header(view))
+            return c.judge_block(node, self._log_block(view, blk)) is None
+
+        if ok(claims):
+            return claims
+        kept: list[TradeClaim] = []
+        for claim in claims:
+            if ok([*kept, claim]):
+                kept.append(claim)
+        return kept
 
     def _propose(self, node: ConsensusNode) -> None:
         c, r = self.cluster, self.replicas[node.index]
         parent = r.best
         pending = self._chain_pending(node, r, parent.block) or Pending()
-        claims = select_claims(node, c.pools[node.index], pending, c.config.batch_size, c.reject)
+        view = self._log_view(r, parent.block) if (c.header or c.check or c.selector) else None
+        if c.selector is not None:
+            claims = list(c.selector(node, view[0])) if view is not None else []
+        else:
+            claims = select_claims(node, c.pools[node.index], pending, c.config.batch_size, c.reject)
+            if claims and c.check is not None and node.honest and view is not None:
+                claims = self._passing(node, parent.block, view, claims)
+        header = self._header(view) if claims else (0, 0)
         b = node.behaviour
         if b is Behaviour.EQUIVOCATE or (b is Behaviour.MALICIOUS_LEADER and self.epoch % 2 == 0):
             # conflicting proposals: different batches to the two halves of the committee
             first, second = split_committee(c, node, self.rng)
             alt = claims[1:] if claims else []
             for batch, dsts in ((claims, first), (alt, second)):
-                blk = self._block(node, parent.block, batch)
+                blk = self._block(node, parent.block, batch, header if batch else (0, 0))
                 c.broadcast(node, Propose(blk, parent, self._sign(node, "propose", blk)), dsts)
             return
         if b is Behaviour.MALICIOUS_LEADER and claims:
             replay = r.last_final.trade if r.last_final is not None else None
             self._fresh_id += 1
             claims = claims + [forge_invalid(claims[0], self.rng, replay, self._fresh_id)]
-        blk = self._block(node, parent.block, claims)
+        blk = self._block(node, parent.block, claims, header if claims else (0, 0))
         c.broadcast(node, Propose(blk, parent, self._sign(node, "propose", blk)))
 
     def _sign(self, node: ConsensusNode, kind: str, blk: SBlock) -> bytes:
@@ -255,12 +309,25 @@ class Streamlet(Protocol):
             pending = self._chain_pending(node, r, parent)
             if pending is None or not self._root_ok(blk) or node.check_claims(blk.claims, pending) is not None:
                 return
+            if not self._header_ok(node, r, parent, blk):
+                return
         r.voted.add(blk.epoch)
         vote = Vote(blk, node.index, self._sign(node, "vote", blk))
         if b is Behaviour.EQUIVOCATE:  # its vote reaches only part of the committee
             c.broadcast(node, vote, some_peers(c, self.rng))
         else:
             c.broadcast(node, vote)
+
+    def _header_ok(self, node: ConsensusNode, r: _Replica, parent: SBlock, blk: SBlock) -> bool:
+        """An empty block carries no header; a non-empty one passes the cluster's check hook as the log block it
+        becomes (without hooks: any header is refused, so blocks stay as they were)."""
+        c = self.cluster
+        if not blk.claims:
+            return not (blk.state_block or blk.expires_at)
+        if c.check is None:
+            return c.header is not None or not (blk.state_block or blk.expires_at)
+        view = self._log_view(r, parent)
+        return view is not None and c.judge_block(node, self._log_block(view, blk)) is None
 
     def _root_ok(self, blk: SBlock) -> bool:
         def check() -> bool:
@@ -343,7 +410,8 @@ class Streamlet(Protocol):
             trades = b.trades
             node.apply(trades)
             r.last_final = b.claims[-1]
-            lb = LogBlock(r.tip_height + 1, r.tip_hash, b.root, trades)
+            lb = LogBlock(r.tip_height + 1, r.tip_hash, b.root, trades, state_block=b.state_block,
+                          expires_at=b.expires_at)
             digest = lb.digest(c.domain)
             r.tip_height, r.tip_hash = lb.height, lb.hash
             if not r.pending_log:

@@ -141,6 +141,7 @@ class TxRecord:
     nonce: int | None = None
     tx_hash: str | None = None
     block_number: int | None = None
+    index: int | None = None
     included_at: int | None = None
     first_included_at: int | None = None
     gas_used: int | None = None
@@ -176,6 +177,7 @@ class TxIncluded:
     label: str
     block_number: int
     block_timestamp: int
+    index: int  # position in the block
     tx_hash: str
     gas_used: int
     status: int
@@ -604,15 +606,18 @@ class BlockProducer:
         selected, reserved = self._select(self.base_fee)
         self._attempt = _Attempt(selected, head + 1, self.base_fee, reserved)
 
-    def _select(self, base_fee: int) -> tuple[list[TxRecord], int]:
+    def _select(self, base_fee: int, exclude: set[int] = frozenset(),  # type: ignore[assignment]
+                budget: int | None = None) -> tuple[list[TxRecord], int]:
         queues: dict[str, list[TxRecord]] = {}
         for record in self._pending.values():  # submission order
-            queues.setdefault(record.prepared.sender, []).append(record)
+            if record.tx_id not in exclude:
+                queues.setdefault(record.prepared.sender, []).append(record)
         heap: list[tuple[int, int, str, int]] = []
         for sender, queue in queues.items():
             heapq.heappush(heap, (-self._tip(queue[0], base_fee), queue[0].seq, sender, 0))
         chosen: list[TxRecord] = []
-        left = self.gas_limit
+        budget = self.gas_limit if budget is None else budget
+        left = budget
         while heap and left >= 21_000:
             _, _, sender, i = heapq.heappop(heap)
             record = queues[sender][i]
@@ -623,7 +628,7 @@ class BlockProducer:
             if i + 1 < len(queues[sender]):
                 nxt = queues[sender][i + 1]
                 heapq.heappush(heap, (-self._tip(nxt, base_fee), nxt.seq, sender, i + 1))
-        return chosen, self.gas_limit - left
+        return chosen, budget - left
 
     def _take_snapshot(self, head: int) -> None:
         if self._reorg_window <= 0:
@@ -671,47 +676,69 @@ class BlockProducer:
         tester = self.chain._tester
         chain = tester.backend.chain
         chain.header = chain.header.copy(timestamp=ts)  # the pending block holds nothing yet
-        for record in attempt.txs:
-            record.nonce = self._nonce(attempt, record.prepared.sender)
-            try:
-                # Straight into the pending block: EthereumTester.send_transaction with auto-mining off would run
-                # each transaction twice (once to check it, once when mining).
-                tx_hash = tester._add_transaction_to_pending_block(self._tx_dict(record))
-            except Exception as exc:  # noqa: BLE001 - py-evm validation errors: balance, nonce, gas
-                self._reject(attempt, record, str(exc))
-                continue
-            record.tx_hash = HexBytes(tx_hash).to_0x_hex()
-            attempt.nonces[record.prepared.sender] += 1
-            attempt.sent.add(record.tx_id)
+        self._send_block(attempt, self._send_local)
         tester.mine_blocks(1)
+
+    def _send_local(self, attempt: _Attempt, record: TxRecord) -> bool:
+        # Straight into the pending block: EthereumTester.send_transaction with auto-mining off would run each
+        # transaction twice (once to check it, once when mining).
+        tx_hash = self.chain._tester._add_transaction_to_pending_block(self._tx_dict(record))
+        record.tx_hash = HexBytes(tx_hash).to_0x_hex()
+        return True
+
+    def _send_block(self, attempt: _Attempt, send: Callable[[_Attempt, TxRecord], bool]) -> None:
+        """Send the block's transactions not sent yet, in order; a refused one leaves, and the space it frees is
+        filled from the mempool (as a builder skips an invalid transaction)."""
+        while True:
+            refused = 0
+            for record in list(attempt.txs):
+                if record.tx_id in attempt.sent:
+                    continue
+                sender = record.prepared.sender
+                if record.nonce is None:
+                    record.nonce = self._nonce(attempt, sender)
+                    attempt.nonces[sender] = record.nonce + 1
+                try:
+                    accepted = send(attempt, record)
+                except NodeUnreachable:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - the node answered with an error (py-evm: ValidationError)
+                    attempt.nonces[sender] = record.nonce
+                    self._reject(attempt, record, str(exc))
+                    refused += 1
+                    continue
+                if accepted:
+                    attempt.sent.add(record.tx_id)
+            if not refused:
+                return
+            chosen = {r.tx_id for r in attempt.txs}
+            extra, reserved = self._select(attempt.base_fee, exclude=chosen, budget=self.gas_limit - attempt.reserved)
+            if not extra:
+                return
+            attempt.txs.extend(extra)
+            attempt.reserved += reserved
 
     def _reject(self, attempt: _Attempt, record: TxRecord, why: str) -> None:
         record.nonce = None
         attempt.txs.remove(record)
+        attempt.reserved -= record.prepared.gas
         self._drop(record, DropReason.REJECTED, f"the node refused it: {why}"[:300])
 
     def _send_rpc(self, attempt: _Attempt) -> None:
-        for record in list(attempt.txs):
-            if record.tx_id in attempt.sent:
-                continue
-            sender = record.prepared.sender
-            if record.nonce is None:
-                record.nonce = self._nonce(attempt, sender)
-                attempt.nonces[sender] = record.nonce + 1
-            try:
-                self._node(self._send_one, record)
-            except NodeUnreachable:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the node answered with an error
-                # A resend after a lost answer: the node already holds this nonce from this sender.
-                held = int(self._node(self.chain.w3.eth.get_transaction_count, sender, "pending"))
-                if held > record.nonce:
-                    attempt.sent.add(record.tx_id)
-                    continue
-                attempt.nonces[sender] = record.nonce
-                self._reject(attempt, record, str(exc))
-                continue
-            attempt.sent.add(record.tx_id)
+        self._send_block(attempt, self._send_remote)
+
+    def _send_remote(self, attempt: _Attempt, record: TxRecord) -> bool:
+        try:
+            self._node(self._send_one, record)
+        except NodeUnreachable:
+            raise
+        except Exception:
+            # A resend after a lost answer: the node already holds this nonce from this sender.
+            held = int(self._node(self.chain.w3.eth.get_transaction_count, record.prepared.sender, "pending"))
+            if held > (record.nonce or 0):
+                return True
+            raise
+        return True
 
     def _send_one(self, record: TxRecord) -> None:
         from eth_account import Account
@@ -749,6 +776,7 @@ class BlockProducer:
             self._pending.pop(record.tx_id, None)
             record.tx_hash = HexBytes(receipt["transactionHash"]).to_0x_hex()
             record.block_number = attempt.number
+            record.index = int(receipt["transactionIndex"])
             record.included_at = now
             if record.first_included_at is None:
                 record.first_included_at = now
@@ -762,7 +790,7 @@ class BlockProducer:
                 continue
             self._unfinal.append(record)
             self._emit(record, TxIncluded(now, record.tx_id, record.label, attempt.number, rec.timestamp,
-                                          record.tx_hash, record.gas_used, record.status, record.wait_ns or 0,
+                                          record.index, record.tx_hash, record.gas_used, record.status, record.wait_ns or 0,
                                           record.effective_gas_price, record.error, receipt))
         self._emit(None, BlockMined(now, rec))
         self._finalise(now, attempt.number)
@@ -800,7 +828,7 @@ class BlockProducer:
         for record in orphans:
             old_block, old_hash = record.block_number, record.tx_hash or ""
             record.state = TxState.PENDING
-            record.block_number = record.included_at = record.gas_used = record.status = None
+            record.block_number = record.index = record.included_at = record.gas_used = record.status = None
             record.error = None
             record.tx_hash = None
             record.nonce = None

@@ -361,7 +361,49 @@ def test_outage_in_the_middle_of_a_block_sends_nothing_twice(node, monkeypatch):
     kernel.run(until=6 * S)
     assert sends == ids  # each sent once: the retry skipped what the node already held
     assert placed(p, ids) == [(0, 0), (0, 1), (0, 2)]
-    assert p.blocks[0].sim_time == 3_100_000_000  # retries at 2.1, 2.3, 2.7 fail, 3.1 succeeds
+    assert p.blocks[0].sim_time == 3_500_000_000  # retries at 2.1, 2.3, 2.7 s fail, 3.5 s succeeds
     assert chain.balance("ivan") == before["ivan"] + 6
-    assert [(o.start, o.end, o.attempts) for o in p.outages] == [(2 * S, 3_100_000_000, 3)]
+    assert [(o.start, o.end, o.attempts) for o in p.outages] == [(2 * S, 3_500_000_000, 4)]
+    p.stop()
+
+
+@pytest.mark.anvil
+def test_lost_answers_to_a_send_and_to_evm_mine_are_recovered_without_doubling(node, monkeypatch):
+    import requests
+
+    chain, proxy = node
+    if proxy is None:
+        pytest.skip("answers are lost over RPC only")
+    p, kernel, events = producer(chain)
+    p.start()
+    start = chain.balance("ivan")
+    lost = {"send": 0, "mine": 0}
+    send_one, rpc = p._send_one, chain._rpc
+
+    def send_then_lose(record):
+        send_one(record)  # the node took it ...
+        if not lost["send"]:
+            lost["send"] += 1
+            raise requests.exceptions.ConnectionError("answer lost")  # ... and the answer never came back
+
+    def mine_then_lose(method, *params):
+        result = rpc(method, *params)
+        if method == "evm_mine" and not lost["mine"]:
+            lost["mine"] += 1
+            raise requests.exceptions.ConnectionError("answer lost")
+        return result
+
+    monkeypatch.setattr(p, "_send_one", send_then_lose)
+    monkeypatch.setattr(chain, "_rpc", mine_then_lose)
+    ids = []
+    at(kernel, S, lambda: ids.extend(p.submit(chain.prepare_eth("ivan", v, sender=n)) for n, v in (("alice", 5),
+                                                                                                  ("bob", 6))))
+    kernel.run(until=6 * S)
+    # 2.0 s: alice's answer lost; 2.1 s: her resend is refused as known (the node holds her nonce), bob sent,
+    # evm_mine's answer lost; 2.3 s: the head is already the block -- read it, mine nothing more
+    assert lost == {"send": 1, "mine": 1}
+    assert [(o.start, o.end, o.attempts) for o in p.outages] == [(2 * S, 2_300_000_000, 2)]
+    assert placed(p, ids) == [(0, 0), (0, 1)]
+    assert [b.txs for b in p.blocks] == [2, 0, 0]
+    assert chain.balance("ivan") == start + 11
     p.stop()

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import bisect
 import heapq
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
@@ -288,6 +289,30 @@ def _is_unreachable(exc: BaseException) -> bool:
                         TimeoutError)):
         return True
     return isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError)
+
+
+@contextmanager
+def _receipts_cached(chain: Chain) -> Iterator[None]:
+    """In-process: eth-tester decodes all of a block's receipts for each receipt asked for (quadratic in the block's
+    size); while reading one block, decode them once."""
+    if not chain.is_local:
+        yield
+        return
+    chaindb = chain._tester.backend.chain.chaindb
+    decode = chaindb.get_receipts
+    cache: dict[bytes, Any] = {}
+
+    def cached(header: Any, decoder: Any) -> Any:
+        key = header.hash
+        if key not in cache:
+            cache[key] = decode(header, decoder)
+        return cache[key]
+
+    chaindb.get_receipts = cached
+    try:
+        yield
+    finally:
+        del chaindb.get_receipts
 
 
 @dataclass(slots=True)
@@ -673,17 +698,40 @@ class BlockProducer:
         return tx
 
     def _mine_local(self, attempt: _Attempt, ts: int) -> None:
+        # All of the block's transactions run in one VM on the pending header, then eth-tester mines that header:
+        # py-evm's Chain.apply_transaction rebuilds the block's tries per transaction (quadratic in the block's
+        # size), and EthereumTester.send_transaction with auto-mining off runs each transaction twice.
         tester = self.chain._tester
-        chain = tester.backend.chain
-        chain.header = chain.header.copy(timestamp=ts)  # the pending block holds nothing yet
-        self._send_block(attempt, self._send_local)
+        evm_chain = tester.backend.chain
+        evm_chain.header = evm_chain.header.copy(timestamp=ts)  # the pending block holds nothing yet
+        vm = evm_chain.get_vm(evm_chain.header)
+        work: dict[str, Any] = {"vm": vm, "header": evm_chain.header, "txs": [], "receipts": []}
+        self._send_block(attempt, lambda a, r: self._apply_local(work, r))
+        if work["txs"]:
+            vm.state.persist()  # the state db batches writes until told to persist (py-evm Chain.apply_transaction)
+            header = work["header"].copy(state_root=vm.state.state_root)
+            block = vm.set_block_transactions_and_withdrawals(vm.get_block(), header, work["txs"], work["receipts"])
+            evm_chain.header = block.header
         tester.mine_blocks(1)
 
-    def _send_local(self, attempt: _Attempt, record: TxRecord) -> bool:
-        # Straight into the pending block: EthereumTester.send_transaction with auto-mining off would run each
-        # transaction twice (once to check it, once when mining).
-        tx_hash = self.chain._tester._add_transaction_to_pending_block(self._tx_dict(record))
-        record.tx_hash = HexBytes(tx_hash).to_0x_hex()
+    def _apply_local(self, work: dict[str, Any], record: TxRecord) -> bool:
+        tester = self.chain._tester
+        tx = self._tx_dict(record)
+        tester.validator.validate_inbound_transaction(tx, txn_internal_type="send")
+        raw = tester.normalizer.normalize_inbound_transaction(tx)
+        signed = tester.backend._get_normalized_and_signed_evm_transaction(raw)
+        vm = work["vm"]
+        snapshot = vm.state.snapshot()
+        try:
+            receipt, _ = vm.apply_transaction(work["header"], signed)
+        except Exception:
+            vm.state.revert(snapshot)
+            raise
+        header = vm.add_receipt_to_header(work["header"], receipt)
+        work["header"] = vm.increment_blob_gas_used(header, signed)
+        work["txs"].append(signed)
+        work["receipts"].append(receipt)
+        record.tx_hash = HexBytes(signed.hash).to_0x_hex()
         return True
 
     def _send_block(self, attempt: _Attempt, send: Callable[[_Attempt, TxRecord], bool]) -> None:
@@ -760,12 +808,13 @@ class BlockProducer:
                            for tx in block["transactions"]}
         included = [r for r in attempt.txs if r.tx_id in attempt.sent]
         receipts = []
-        for record in included:
-            tx_hash = by_sender_nonce.get((record.prepared.sender, record.nonce))
-            if tx_hash is None:
-                raise ChainError(f"block {attempt.number} lacks transaction {record.tx_id} (sender "
-                                 f"{record.prepared.sender}, nonce {record.nonce}) that the node accepted")
-            receipts.append(self._node(w3.eth.get_transaction_receipt, tx_hash))
+        with _receipts_cached(self.chain):
+            for record in included:
+                tx_hash = by_sender_nonce.get((record.prepared.sender, record.nonce))
+                if tx_hash is None:
+                    raise ChainError(f"block {attempt.number} lacks transaction {record.tx_id} (sender "
+                                     f"{record.prepared.sender}, nonce {record.nonce}) that the node accepted")
+                receipts.append(self._node(w3.eth.get_transaction_receipt, tx_hash))
         gas_used = int(block["gasUsed"])
         load = sum(r.background for r in included)
         rec = BlockRecord(attempt.number, int(block["timestamp"]), now, gas_used, attempt.reserved, self.gas_limit,

@@ -68,7 +68,8 @@ def _produced(chain: Chain, token: TestToken, n: int, per_block: int) -> dict[st
         "blocks_per_s": round((eth_blocks + mint_blocks) / (eth_s + mint_s), 1),
         "empty_blocks_per_s": round(empty / empty_s, 1),
         "txs_per_block": round(figures.txs_per_block, 2), "gas_per_block": round(figures.gas_per_block),
-        "wait_p50_s": (figures.wait_p50_ns or 0) / NS_PER_SECOND, "wait_max_s": (figures.wait_max_ns or 0) / NS_PER_SECOND,
+        "wait_p50_s": (figures.wait_p50_ns or 0) / NS_PER_SECOND,
+        "wait_max_s": (figures.wait_max_ns or 0) / NS_PER_SECOND,
     }
 
 

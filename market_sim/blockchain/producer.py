@@ -23,7 +23,6 @@ nothing accepted is lost or sent twice (a retry reuses each transaction's nonce 
 
 from __future__ import annotations
 
-import bisect
 import heapq
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -839,7 +838,8 @@ class BlockProducer:
                 continue
             self._unfinal.append(record)
             self._emit(record, TxIncluded(now, record.tx_id, record.label, attempt.number, rec.timestamp,
-                                          record.index, record.tx_hash, record.gas_used, record.status, record.wait_ns or 0,
+                                          record.index, record.tx_hash, record.gas_used, record.status,
+                                          record.wait_ns or 0,
                                           record.effective_gas_price, record.error, receipt))
         self._emit(None, BlockMined(now, rec))
         self._finalise(now, attempt.number)

@@ -213,13 +213,15 @@ def test_reorg_orphans_a_block_and_its_transactions_are_included_again(chain):
     kernel.run(until=16 * S)
     # at 6 s (the first slot after 5 s) blocks head-1 and head leave the chain: they hold all four transactions
     [reorg] = [e for e in events if isinstance(e, Reorged)]
-    assert (reorg.ts, reorg.depth, reorg.orphaned_blocks, reorg.orphaned_txs) == (6 * S, 2, (head - 1, head), tuple(ids))
+    assert (reorg.ts, reorg.depth, reorg.orphaned_blocks, reorg.orphaned_txs) == (
+        6 * S, 2, (head - 1, head), tuple(ids))
     orphaned = [e for e in events if isinstance(e, TxOrphaned)]
     assert [(e.tx_id, e.block_number) for e in orphaned] == [
         (ids[0], head - 1), (ids[1], head - 1), (ids[2], head), (ids[3], head)]
     # the winning fork: two empty blocks at the orphaned blocks' timestamps, then the current slot's block
     canonical = {b.number: b for b in p.blocks}
-    assert [(canonical[n].timestamp, canonical[n].txs, canonical[n].replacement) for n in (head - 1, head, head + 1)] == [
+    assert [(canonical[n].timestamp, canonical[n].txs, canonical[n].replacement)
+            for n in (head - 1, head, head + 1)] == [
         (EPOCH + 2, 0, True), (EPOCH + 4, 0, True), (EPOCH + 6, 4, False)]
     assert [len(chain.w3.eth.get_block(n)["transactions"]) for n in (head - 1, head, head + 1)] == [0, 0, 4]
     assert [p.tx(i).block_number for i in ids] == [head + 1] * 4

@@ -19,6 +19,11 @@ A reorg reverts the chain to a snapshot before the orphaned blocks and re-mines 
 same timestamps) before the current slot's block. An unreachable node (connection failures through web3) makes the
 producer retry the block with exponential backoff in simulated time; the block's transactions stay selected and
 nothing accepted is lost or sent twice (a retry reuses each transaction's nonce and checks what the node has).
+web3's HTTPProvider retries some failed requests itself, sleeping in real time; set
+`chain.w3.provider.exception_retry_configuration = None` to leave all retrying to the producer's simulated clock.
+
+While a producer runs, send the chain's transactions through it: an RPC node no longer mines on its own, and a
+transaction sent around it on eth-tester takes a block of its own between the producer's.
 """
 
 from __future__ import annotations
@@ -517,6 +522,10 @@ class BlockProducer:
             return self._txs[tx_id]
         except KeyError:
             raise ConfigError("no such transaction", key="tx_id", value=tx_id) from None
+
+    def records(self) -> list[TxRecord]:
+        """Every submitted transaction (not the background load), in submission order."""
+        return [r for r in self._txs.values() if not r.background]
 
     @property
     def pending(self) -> int:

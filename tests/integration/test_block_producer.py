@@ -232,7 +232,7 @@ def test_reorg_orphans_a_block_and_its_transactions_are_included_again(chain):
     assert token.balance_of(settlement.address) == 300
     finals = [e for e in events if isinstance(e, TxFinal)]
     assert [(e.tx_id, e.block_number, e.ts) for e in finals] == [(i, head + 1, 10 * S) for i in ids]
-    assert p.figures().orphaned_txs == 4
+    assert p.figures().orphaned_txs == 4 and [r.tx_id for r in p.records()] == ids
     p.stop()
 
 

@@ -571,6 +571,11 @@ class BlockProducer:
         self._timer = None
         now = self.scheduler.now
         try:
+            if self._outage_start is not None and not self.chain.is_local:
+                # a node restarted meanwhile mines on its own again and has lost its pool
+                self._node(self.chain._rpc, "evm_setAutomine", False)
+                if self._attempt is not None:
+                    self._recheck_sent(self._attempt)
             if self._attempt is None:
                 self._prepare_block(now)
             self._build(now)
@@ -780,6 +785,19 @@ class BlockProducer:
         attempt.reserved -= record.prepared.gas
         self._drop(record, DropReason.REJECTED, f"the node refused it: {why}"[:300])
 
+    def _recheck_sent(self, attempt: _Attempt) -> None:
+        """After an outage: a transaction the node accepted before it but no longer holds (its pool was lost in a
+        restart) is sent again, with the same nonce."""
+        held: dict[str, int] = {}
+        for record in attempt.txs:
+            if record.tx_id not in attempt.sent:
+                continue
+            sender = record.prepared.sender
+            if sender not in held:
+                held[sender] = int(self._node(self.chain.w3.eth.get_transaction_count, sender, "pending"))
+            if held[sender] <= (record.nonce or 0):
+                attempt.sent.discard(record.tx_id)
+
     def _send_rpc(self, attempt: _Attempt) -> None:
         self._send_block(attempt, self._send_remote)
 
@@ -814,18 +832,23 @@ class BlockProducer:
         block = self._node(w3.eth.get_block, attempt.number, True)
         by_sender_nonce = {(tx["from"], int(tx["nonce"])): HexBytes(tx["hash"]).to_0x_hex()
                            for tx in block["transactions"]}
-        included = [r for r in attempt.txs if r.tx_id in attempt.sent]
+        included = []
         receipts = []
         with _receipts_cached(self.chain):
-            for record in included:
+            for record in attempt.txs:
+                if record.tx_id not in attempt.sent:
+                    continue
                 tx_hash = by_sender_nonce.get((record.prepared.sender, record.nonce))
-                if tx_hash is None:
-                    raise ChainError(f"block {attempt.number} lacks transaction {record.tx_id} (sender "
-                                     f"{record.prepared.sender}, nonce {record.nonce}) that the node accepted")
+                if tx_hash is None:  # accepted, then not mined (lost by the node): it stays in the mempool
+                    record.nonce = None
+                    record.tx_hash = None
+                    continue
+                included.append(record)
                 receipts.append(self._node(w3.eth.get_transaction_receipt, tx_hash))
         gas_used = int(block["gasUsed"])
         load = sum(r.background for r in included)
-        rec = BlockRecord(attempt.number, int(block["timestamp"]), now, gas_used, attempt.reserved, self.gas_limit,
+        rec = BlockRecord(attempt.number, int(block["timestamp"]), now, gas_used,
+                          sum(r.prepared.gas for r in included), self.gas_limit,
                           len(included), load, attempt.base_fee)
         self.blocks.append(rec)
         self.base_fee = self._next_base_fee(attempt.base_fee, gas_used)

@@ -409,3 +409,56 @@ def test_lost_answers_to_a_send_and_to_evm_mine_are_recovered_without_doubling(n
     assert [b.txs for b in p.blocks] == [2, 0, 0]
     assert chain.balance("ivan") == start + 11
     p.stop()
+
+
+@pytest.mark.anvil
+def test_node_restarted_with_its_state_loses_its_pool_and_the_producer_resends(tmp_path, monkeypatch):
+    # anvil keeps its chain in a state file across a restart but forgets its pool and its automine setting
+    import signal
+
+    if not anvil_binary().exists():
+        pytest.skip(f"anvil binary missing at {anvil_binary()}: run `npm ci`")
+    state = str(tmp_path / "anvil-state.json")
+    proc, url = start_anvil(extra_args=("--state", state))
+    port = int(url.rsplit(":", 1)[1])
+    node = {"proc": proc}
+    proxy = TcpProxy(url)
+
+    def stop():
+        node["proc"].send_signal(signal.SIGINT)  # anvil writes its state on exit
+        node["proc"].wait(timeout=20)
+
+    def restart():
+        node["proc"], _ = start_anvil(port=port, extra_args=("--state", state))
+
+    try:
+        chain = Chain.connect(proxy.url)
+        chain.w3.provider.exception_retry_configuration = None
+        p, kernel, events = producer(chain)
+        p.start()
+        start_balance = chain.balance("ivan")
+        sends = []
+        send_one = p._send_one
+
+        def restart_after_first(record):
+            send_one(record)
+            sends.append(record.tx_id)
+            if len(sends) == 1:
+                stop()  # alice's transfer was in the pool: gone with it
+                kernel.schedule(S, restart)
+
+        monkeypatch.setattr(p, "_send_one", restart_after_first)
+        ids = []
+        at(kernel, S, lambda: ids.extend(p.submit(chain.prepare_eth("ivan", v, sender=n), priority_fee=v * GWEI)
+                                         for n, v in (("alice", 3), ("bob", 2))))
+        kernel.run(until=6 * S)
+        assert sends == [ids[0], ids[0], ids[1]]  # alice's sent again after the restart, bob's once
+        assert placed(p, ids) == [(0, 0), (0, 1)]
+        assert [(o.start, o.end, o.attempts) for o in p.outages] == [(2 * S, 3_500_000_000, 4)]
+        # then one block per slot: automine is off again
+        assert [(b.sim_time, b.txs) for b in p.blocks] == [(3_500_000_000, 2), (4 * S, 0), (6 * S, 0)]
+        assert chain.balance("ivan") == start_balance + 5
+        p.stop()
+    finally:
+        proxy.close()
+        stop_anvil(node["proc"])

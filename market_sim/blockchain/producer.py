@@ -376,6 +376,7 @@ class BlockProducer:
         self._pending: dict[int, TxRecord] = {}  # tx id -> pending record (insertion = submission order)
         self._unfinal: list[TxRecord] = []  # included, not final yet
         self._listeners: list[Callable[[Any], None]] = []
+        self._before_block: list[Callable[[int], None]] = []
         self._next_id = 0
         self._seq = 0
         self._timer: Any = None
@@ -416,6 +417,12 @@ class BlockProducer:
                 self._ensure_load_accounts()
         else:
             raise ConfigError("a fault is a BackgroundLoad or a Reorg", key="fault", value=fault)
+
+    def before_block(self, hook: Callable[[int], None]) -> None:
+        """Call hook(now) at each block slot before the block's transactions are selected (after expiries and the
+        background load): what it submits competes for that block (a block builder's top-of-block bundle bids high).
+        """
+        self._before_block.append(hook)
 
     def subscribe(self, listener: Callable[[Any], None]) -> None:
         """Call listener(event) for every event (transactions, blocks, outages, reorgs), in order."""
@@ -641,6 +648,8 @@ class BlockProducer:
                     self._load_next += 1
                     tx = self.chain.prepare_eth(name, 0, sender=name, gas=load.gas)
                     self._submit(tx, load.priority_fee, load.max_fee, None, load.end - now, "load", None, True)
+        for hook in self._before_block:
+            hook(now)
         selected, reserved = self._select(self.base_fee)
         self._attempt = _Attempt(selected, head + 1, self.base_fee, reserved)
 

@@ -462,3 +462,19 @@ def test_node_restarted_with_its_state_loses_its_pool_and_the_producer_resends(t
     finally:
         proxy.close()
         stop_anvil(node["proc"])
+
+
+def test_a_before_block_hook_submits_into_the_block_being_built(chain):
+    p, kernel, _ = producer(chain, gas_limit=42_000)
+    p.start()
+    ids = []
+    at(kernel, S, lambda: ids.extend(p.submit(chain.prepare_eth("ivan", 1, sender=n), priority_fee=GWEI)
+                                     for n in ("alice", "bob")))
+    p.before_block(lambda now: ids.append(p.submit(chain.prepare_eth("ivan", 1, sender="carol"),
+                                                   priority_fee=9 * GWEI, label=f"top@{now}")) if now == 2 * S
+                   else None)
+    kernel.run(until=4 * S)
+    # carol's top-of-block bid, submitted at the 2 s slot itself, takes that block's first place; bob waits
+    assert placed(p, ids) == [(0, 1), (1, 0), (0, 0)]
+    assert p.tx(ids[2]).label == f"top@{2 * S}" and p.tx(ids[2]).wait_ns == 0
+    p.stop()

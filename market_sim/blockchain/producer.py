@@ -511,7 +511,9 @@ class BlockProducer:
         if not background:
             self._emit(record, TxSubmitted(now, record.tx_id, label, tx.gas))
         if self.mempool_limit is not None and len(self._pending) > self.mempool_limit:
-            worst = min(self._pending.values(), key=lambda r: (self._tip(r, self.base_fee), -r.seq))
+            building = {r.tx_id for r in self._attempt.txs} if self._attempt is not None else set()
+            candidates = [r for r in self._pending.values() if r.tx_id not in building]
+            worst = min(candidates, key=lambda r: (self._tip(r, self.base_fee), -r.seq))  # never empty: record
             self._drop(worst, DropReason.EVICTED, f"mempool full ({self.mempool_limit}); lowest bid")
         return record.tx_id
 

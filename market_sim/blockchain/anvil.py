@@ -38,14 +38,17 @@ def _answers(url: str) -> bool:
         return False
 
 
-def start_anvil(chain_id: int = 31337, *, timeout: float = 20.0) -> tuple[subprocess.Popen, str]:
-    """Start anvil on 127.0.0.1 on a free port and wait until it answers JSON-RPC; returns (process, url)."""
+def start_anvil(chain_id: int = 31337, *, timeout: float = 20.0, port: int | None = None,
+                extra_args: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
+    """Start anvil on 127.0.0.1 on a free port (or `port`) and wait until it answers JSON-RPC; returns (process, url).
+    `extra_args` go to anvil as they are (e.g. ("--state", path) to keep its chain across a restart)."""
     binary = anvil_binary()
     if not binary.exists():
         raise ChainError(f"anvil is not installed at {binary}: run `npm ci`")
-    port = _free_port()
+    port = _free_port() if port is None else port
     proc = subprocess.Popen(
-        [str(binary), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(chain_id), "--quiet"],
+        [str(binary), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(chain_id), "--quiet",
+         *extra_args],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"

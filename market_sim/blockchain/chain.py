@@ -6,6 +6,7 @@ import os
 import re
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
@@ -23,7 +24,7 @@ from market_sim.blockchain.artifacts import Artifact
 from market_sim.blockchain.reverts import RevertDecoder, revert_data
 from market_sim.core.errors import ChainError, ConfigError, ContractRevertError, RpcConnectionError
 
-__all__ = ["Chain", "DEFAULT_ACCOUNT_NAMES", "LOCAL_CHAIN_ID", "LOCAL_TX_GAS"]
+__all__ = ["Chain", "DEFAULT_ACCOUNT_NAMES", "LOCAL_CHAIN_ID", "LOCAL_TX_GAS", "PreparedTx"]
 
 DEFAULT_ACCOUNT_NAMES = ("deployer", "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan")
 LOCAL_CHAIN_ID = 1337
@@ -36,6 +37,20 @@ ETHER = 10**18
 # a fixed 50 ms gap turned each such delay into 50 ms per transaction.
 RECEIPT_POLL_FIRST_S = 0.0005
 RECEIPT_POLL_MAX_S = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedTx:
+    """A transaction built now and sent later (by a BlockProducer): who sends it, to what, with which calldata and
+    gas limit. Nonce and fees are chosen when it is sent. `contract` names the artifact, for revert decoding."""
+
+    sender: str  # checksum address
+    to: str | None  # None: contract creation
+    data: str  # 0x-prefixed calldata
+    gas: int
+    value: int = 0
+    contract: str | None = None
+    sender_name: str | None = None
 
 
 def _account_names(accounts: int | Sequence[str]) -> list[str]:
@@ -267,6 +282,31 @@ class Chain:
         """Send a contract function call as a transaction without waiting; returns the tx hash (see wait())."""
         tx = {"to": call.address, "data": call._encode_transaction_data(), "value": value}
         return self._send(tx, sender, gas)
+
+    def prepare(self, call: ContractFunction, *, sender: str = "deployer", gas: int | None = None,
+                value: int = 0) -> PreparedTx:
+        """Build a contract call as a transaction to send later (BlockProducer.submit); without `gas` the gas limit is
+        estimated now, against the latest state, with headroom (a revert during estimation raises
+        ContractRevertError: pass `gas` for a call that only succeeds after transactions still pending)."""
+        tx = {"to": call.address, "data": call._encode_transaction_data(), "value": value}
+        return self._prepare(tx, sender, gas)
+
+    def prepare_eth(self, to: str, amount: int, *, sender: str = "deployer", gas: int = 21_000) -> PreparedTx:
+        """Build a transfer of `amount` wei to send later."""
+        return self._prepare({"to": self.address(to), "data": "0x", "value": amount}, sender, gas)
+
+    def _prepare(self, tx: dict[str, Any], sender: str, gas: int | None) -> PreparedTx:
+        address = self.address(sender)
+        name = sender if sender in self._accounts else self._name_of(address)
+        if gas is None:
+            gas = self._estimate(dict(tx, **{"from": address}), None)
+        elif not isinstance(gas, int) or isinstance(gas, bool) or gas < 21_000:
+            raise ConfigError("gas must be an integer of at least 21000", key="gas", value=gas)
+        if not isinstance(tx["value"], int) or tx["value"] < 0:
+            raise ConfigError("value must be a non-negative integer (wei)", key="value", value=tx["value"])
+        to = tx.get("to")
+        data = tx["data"] if isinstance(tx["data"], str) else HexBytes(tx["data"]).to_0x_hex()
+        return PreparedTx(address, to, data, gas, tx["value"], self._names.get(to) if to else None, name)
 
     def send_eth(self, to: str, amount: int, *, sender: str = "deployer") -> TxReceipt:
         """Transfer `amount` wei."""

@@ -15,7 +15,7 @@ from hexbytes import HexBytes
 from web3.contract import Contract
 
 from market_sim.blockchain.artifacts import Artifact
-from market_sim.blockchain.chain import Chain
+from market_sim.blockchain.chain import Chain, PreparedTx
 from market_sim.core.errors import ConfigError
 
 __all__ = ["Receipt", "ContractEvent", "LogEntry", "ContractClient", "checksum", "is_address_like", "MAX_UINT256"]
@@ -133,6 +133,11 @@ class ContractClient:
     def _tx(self, name: str, *args: Any, sender: str = "deployer", gas: int | None = None,
             value: int = 0) -> Receipt:
         return Receipt.of(self.chain.transact(self._fn(name, *args), sender=sender, gas=gas, value=value))
+
+    def _prepare(self, name: str, *args: Any, sender: str = "deployer", gas: int | None = None,
+                 value: int = 0) -> PreparedTx:
+        """The call built as a transaction for a BlockProducer to send later (see Chain.prepare)."""
+        return self.chain.prepare(self._fn(name, *args), sender=sender, gas=gas, value=value)
 
     def _send(self, name: str, *args: Any, sender: str = "deployer", gas: int | None = None) -> str:
         tx_hash = self.chain.send(self._fn(name, *args), sender=sender, gas=gas)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from market_sim.blockchain.chain import Chain
+from market_sim.blockchain.chain import Chain, PreparedTx
 from market_sim.blockchain.clients.base import MAX_UINT256, ContractClient, ContractEvent, Receipt, checksum
 from market_sim.blockchain.reverts import ContractErrors
 
@@ -67,6 +67,15 @@ class ERC20(ContractClient):
     def transfer(self, to: str, amount: int, *, sender: str, gas: int | None = None) -> Receipt:
         return self._tx("transfer", checksum(to), amount, sender=sender, gas=gas)
 
+    def prepare_transfer(self, to: str, amount: int, *, sender: str, gas: int | None = None) -> PreparedTx:
+        """A transfer built now, for a BlockProducer to send later."""
+        return self._prepare("transfer", checksum(to), amount, sender=sender, gas=gas)
+
+    def prepare_approve(self, spender: str, amount: int = MAX_UINT256, *, sender: str,
+                        gas: int | None = None) -> PreparedTx:
+        """An approval built now, for a BlockProducer to send later."""
+        return self._prepare("approve", checksum(spender), amount, sender=sender, gas=gas)
+
 
 class TestToken(ERC20):
     """The project's mintable test token (owner mints)."""
@@ -85,3 +94,7 @@ class TestToken(ERC20):
 
     def mint(self, to: str, amount: int, *, sender: str = "deployer", gas: int | None = None) -> Receipt:
         return self._tx("mint", checksum(to), amount, sender=sender, gas=gas)
+
+    def prepare_mint(self, to: str, amount: int, *, sender: str = "deployer", gas: int | None = None) -> PreparedTx:
+        """A mint built now, for a BlockProducer to send later."""
+        return self._prepare("mint", checksum(to), amount, sender=sender, gas=gas)

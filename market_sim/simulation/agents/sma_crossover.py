@@ -31,6 +31,9 @@ class SmaCrossoverParams:
     fast: int = param(20, min=1, help="samples in the fast moving average")
     slow: int = param(50, min=2, help="samples in the slow moving average (> fast)")
     quantity: int = param(100, min=1, help="lots held while long (and short, with allow_short)")
+    fraction: float = param(0.0, min=0.0, max=10.0,
+                            help="if > 0: hold this fraction of equity (cash + position at the current price) "
+                                 "instead of `quantity` lots")
     allow_short: bool = param(False, help="go short (rather than flat) while the fast average is below")
     interval: int = param(NS_PER_SECOND, duration=True, min=1,
                           help="time between samples (a bar backtest samples at most once per bar)")
@@ -108,7 +111,14 @@ class SmaCrossover(Agent):
 
     def _trade(self, symbol: str, state: int) -> None:
         p = self.params
-        target = p.quantity if state > 0 else (-p.quantity if p.allow_short else 0)
+        size = p.quantity
+        if p.fraction > 0:
+            ins = self.instrument(symbol)
+            price = self.reference_ticks(symbol)
+            unit = price * ins.quote_units_per_lot_tick
+            equity = self.balance(ins.quote_asset) + self.position(symbol) * unit
+            size = max(0, int(equity * p.fraction // unit))
+        target = size if state > 0 else (-size if p.allow_short else 0)
         pending = sum(o.remaining * int(o.side) for o in self.open_orders.values() if o.symbol == symbol)
         delta = target - self.position(symbol) - pending
         if delta:

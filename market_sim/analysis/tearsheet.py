@@ -54,7 +54,7 @@ def _plt():
     return plt
 
 
-def _pct_axis(ax: Any, axis: str = "y", decimals: int = 0) -> None:
+def _pct_axis(ax: Any, axis: str = "y", decimals: int | None = None) -> None:
     from matplotlib.ticker import PercentFormatter
 
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(PercentFormatter(1.0, decimals=decimals))
@@ -98,8 +98,9 @@ def _fig_equity(ts: TearSheet, plt: Any) -> Any:
     ax2.grid(alpha=0.3)
     if ts.report is not None:
         d = ts.report.max_drawdown
-        ax2.annotate(f"max drawdown {d.depth:.1%} ({d.peak:%Y-%m-%d} to {d.trough:%Y-%m-%d})"
-                     if hasattr(d.peak, "strftime") else f"max drawdown {d.depth:.1%}",
+        fmt = "%Y-%m-%d" if e.index[-1] - e.index[0] >= pd.Timedelta(days=5) else "%H:%M:%S"
+        ax2.annotate(f"max drawdown {d.depth:.2%} ({d.peak:{fmt}} to {d.trough:{fmt}})"
+                     if hasattr(d.peak, "strftime") else f"max drawdown {d.depth:.2%}",
                      xy=(d.trough, -d.depth), xytext=(0.01, 0.08), textcoords="axes fraction", fontsize=9,
                      color="#7b241c", bbox={"boxstyle": "round", "fc": "white", "ec": "#c0392b", "alpha": 0.9},
                      arrowprops={"arrowstyle": "->", "color": "#7b241c"})
@@ -132,9 +133,15 @@ def _fig_rolling(ts: TearSheet, plt: Any, r: pd.Series) -> Any:
     return fig
 
 
+_UNITS = (("day", "1D", "hour", "1h", "%Y-%m-%d", "h"), ("hour", "1h", "10 minutes", "10min", "%m-%d %H:00", "min"),
+          ("10 minutes", "10min", "minute", "1min", "%H:%M", "min"), ("minute", "1min", "10 seconds", "10s", "%H:%M",
+                                                                       "s"))
+
+
 def calendar_table(equity: pd.Series) -> tuple[pd.DataFrame, str, str]:
     """Compounded returns per calendar cell: (table, row label, column label). Year x month for runs of two months
-    or more, else minute x 10-second bucket."""
+    or more; shorter runs use the largest of day x hour, hour x 10 minutes, 10 minutes x minute, minute x
+    10 seconds that gives at least two rows."""
     e = equity
     idx = pd.DatetimeIndex(e.index)
     span = idx[-1] - idx[0]
@@ -149,15 +156,24 @@ def calendar_table(equity: pd.Series) -> tuple[pd.DataFrame, str, str]:
         table["Year"] = e.groupby(idx.year).last() / pd.concat(
             [pd.Series([e.iloc[0]], index=[idx.year[0]]), e.groupby(idx.year).last().shift(1).dropna()]) - 1.0
         return table, "year", "month"
-    minute = idx.floor("min")
-    bucket = (idx.second // 10) * 10
-    m = e.groupby([minute, bucket]).last()
+    for row_name, row_freq, col_name, col_freq, row_fmt, col_fmt in _UNITS:
+        if span >= 2 * pd.Timedelta(row_freq) or row_name == "minute":
+            break
+    cells = idx.floor(col_freq)
+    m = e.groupby(cells).last()
     prev = m.shift(1)
     prev.iloc[0] = e.iloc[0]
-    table = (m / prev - 1.0).unstack()
-    table.index = [t.strftime("%H:%M") for t in table.index]
-    table.columns = [f":{int(c):02d}" for c in table.columns]
-    return table, "minute", "10-second bucket"
+    ret = m / prev - 1.0
+    cell_rows = pd.DatetimeIndex(m.index).floor(row_freq)
+    step = pd.Timedelta(col_freq)
+    shown = {"h": pd.Timedelta("1h"), "min": pd.Timedelta("1min"), "s": pd.Timedelta("1s")}[col_fmt]
+    offsets = (pd.DatetimeIndex(m.index) - cell_rows) // step
+    cols = [int(k) * int(step / shown) for k in offsets]
+    table = pd.DataFrame({"row": cell_rows, "col": cols, "r": ret.to_numpy()}).pivot_table(
+        index="row", columns="col", values="r", aggfunc="last", sort=True)
+    table.index = [t.strftime(row_fmt) for t in table.index]
+    table.columns = [f"+{c}{col_fmt}" for c in table.columns]
+    return table, row_name, f"{col_name} from the start of the row"
 
 
 def _fig_calendar(ts: TearSheet, plt: Any) -> Any:
@@ -166,6 +182,8 @@ def _fig_calendar(ts: TearSheet, plt: Any) -> Any:
     finite = vals[np.isfinite(vals)]
     lim = float(np.nanpercentile(np.abs(finite), 98)) if finite.size else 0.01
     lim = lim if lim > 0 else 0.01
+    bp = lim < 0.002  # small moves read in basis points
+    scale, unit = (10_000, "bp") if bp else (100, "%")
     h = max(3.0, min(0.32 * len(table) + 1.6, 14.0))
     fig, ax = plt.subplots(figsize=(11, h))
     im = ax.imshow(vals, cmap="RdYlGn", vmin=-lim, vmax=lim, aspect="auto")
@@ -177,17 +195,18 @@ def _fig_calendar(ts: TearSheet, plt: Any) -> Any:
             for j in range(vals.shape[1]):
                 v = vals[i, j]
                 if np.isfinite(v):
-                    label = f"{v * 100:.1f}"
+                    label = f"{v * scale:.1f}"
                     ax.text(j, i, "0.0" if label == "-0.0" else label, ha="center", va="center", fontsize=7,
                             color="black" if abs(v) < 0.6 * lim else "white")
     if table.columns[-1] == "Year":
         ax.axvline(len(table.columns) - 1.5, color="black", lw=1.2)
     cb = fig.colorbar(im, ax=ax, fraction=0.03, pad=0.02)
-    cb.ax.yaxis.set_major_formatter(__import__("matplotlib.ticker", fromlist=["PercentFormatter"])
-                                    .PercentFormatter(1.0, decimals=0))
+    from matplotlib.ticker import FuncFormatter
+
+    cb.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v * scale:.1f} {unit}"))
     ax.set_xlabel(cols)
     ax.set_ylabel(rows)
-    ax.set_title(f"{ts.title}: returns by {rows} and {cols} (%, compounded)")
+    ax.set_title(f"{ts.title}: returns by {rows} and {cols} ({unit}, compounded)")
     fig.tight_layout()
     return fig
 
@@ -218,7 +237,7 @@ def _fig_distribution(ts: TearSheet, plt: Any, r: pd.Series) -> Any:
         if conf == 0.99:
             ax.axvline(-est.es, color=col, lw=1.2, ls=":", label=f"ES 99%: {est.es:.2%}")
     ax.set_xlim(edges[0], edges[-1])
-    _pct_axis(ax, "x", 1)
+    _pct_axis(ax, "x")
     ax.set_xlabel("return per bar (the outermost bins hold everything beyond them)")
     ax.set_ylabel("number of bars")
     ax.set_title(f"{ts.title}: distribution of bar returns, 1-bar VaR and ES over all bars (losses)")

@@ -5,6 +5,9 @@
   separately, of the vectorised equity curve afterwards. Target >= 500,000 bars/s for the run.
 - `orcl`: the whole 20-year ORCL daily file in a fresh interpreter: CPU seconds after start-up (imports) for
   reading the file, the run and the summary (equity, trade list with MAE/MFE, every metric). Target <= 0.5 s.
+- `l2`: the L2 replay of the BTCUSDT capture (134k depth-level updates and trades, 6 minutes) with an unchanged
+  `MarketMaker` quoting one level each side (5 ms entry and market-data latency), once per queue model:
+  messages/s of `L2Backtest.run` (reading the file is reported apart). Target >= 300,000 messages/s.
 - `grid`: parameter grids of 1, 10 and 100 points (fast x slow) on ORCL via `run_grid`, each point a full
   backtest plus its metrics: CPU seconds per point, and how the total scales with the grid size.
 
@@ -22,6 +25,8 @@ from pathlib import Path
 N_FULL, N_QUICK = 10_000_000, 1_000_000
 TARGET_BARS_PER_SEC = 500_000
 TARGET_ORCL_CPU_S = 0.5
+TARGET_L2_MSGS_PER_SEC = 300_000
+BTC_FILE = Path(__file__).resolve().parents[2] / "examples" / "data" / "btcusdt_20240808.binance-spot.jsonl.gz"
 ORCL_FILE = Path(__file__).resolve().parents[2] / "examples" / "data" / "orcl-1995-2014.txt"
 
 _ORCL_SCRIPT = r"""
@@ -83,6 +88,38 @@ def orcl(progress: bool) -> dict:
     return r
 
 
+def l2(progress: bool) -> dict:
+    from market_sim.backtest.l2 import L2Backtest, PessimisticQueue, ProbabilisticQueue, ProportionalQueue, \
+        l2_data_from_capture
+    from market_sim.core.instruments import Instrument
+    from market_sim.data.readers import read_binance_jsonl
+    from market_sim.simulation.agents.market_maker import MarketMaker, MarketMakerParams
+    from market_sim.simulation.latency import FixedLatency
+
+    ins = Instrument("BTCUSDT", tick_size="0.01", lot_size="0.000001", asset_class="crypto", base_asset="BTC",
+                     quote_asset="USDT", base_decimals=8, quote_decimals=8)
+    c0 = time.process_time()
+    data = l2_data_from_capture(read_binance_jsonl(BTC_FILE, ins), ins)
+    read = time.process_time() - c0
+    out: dict = {"messages": len(data), "read_cpu_s": round(read, 3), "target_messages_per_second":
+                 TARGET_L2_MSGS_PER_SEC, "queue_models": {}}
+    for q in (PessimisticQueue(), ProportionalQueue(), ProbabilisticQueue(2.0)):
+        mm = MarketMaker("mm", MarketMakerParams(interval=1_000_000_000, half_spread_ticks=1, quantity=1000, levels=1,
+                                                 anchor="mid", max_inventory=20_000, skew_ticks_per_lot=0.0))
+        bt = L2Backtest(data, mm, queue=q, entry_latency=FixedLatency(5_000_000), data_latency=FixedLatency(5_000_000))
+        c0, w0 = time.process_time(), time.perf_counter()
+        res = bt.run()
+        c1, w1 = time.process_time(), time.perf_counter()
+        out["queue_models"][type(q).__name__] = {
+            "cpu_s": round(c1 - c0, 3), "wall_s": round(w1 - w0, 3), "messages_per_second": round(len(data) / (c1 - c0)),
+            "fills": len(res.fills), "final_position_lots": mm.position("BTCUSDT"),
+            "pnl_usdt": round(res.pnl("mm") / 10**8, 4)}
+        _log(progress, f"l2 {type(q).__name__}: {len(data) / (c1 - c0):,.0f} messages/s")
+    out["meets_target"] = all(v["messages_per_second"] >= TARGET_L2_MSGS_PER_SEC
+                              for v in out["queue_models"].values())
+    return out
+
+
 def grid(progress: bool, sizes: tuple[int, ...]) -> dict:
     from market_sim.backtest import cash_units, load_bars
     from market_sim.backtest.grid import param_grid, run_grid
@@ -116,5 +153,6 @@ def run(quick: bool = False, progress: bool = True) -> dict:
     out = {"benchmark": "backtest", "strategy": "sma_crossover(20, 50)", "python": sys.version.split()[0]}
     out["synthetic"] = synthetic(n, progress)
     out["orcl"] = orcl(progress)
+    out["l2"] = l2(progress)
     out["grid"] = grid(progress, (1, 10) if quick else (1, 10, 100))
     return out

@@ -61,9 +61,12 @@ def _pct_axis(ax: Any, axis: str = "y", decimals: int | None = None) -> None:
 
 
 def _money_axis(ax: Any) -> None:
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    from matplotlib.ticker import NullFormatter, StrMethodFormatter
 
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    lo, hi = ax.get_ylim()
+    span = abs(hi - lo) or abs(hi) or 1.0
+    decimals = max(0, min(6, math.ceil(-math.log10(span / 5)))) if span < 5 else 0
+    ax.yaxis.set_major_formatter(StrMethodFormatter(f"{{x:,.{decimals}f}}"))
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
@@ -88,7 +91,7 @@ def _fig_equity(ts: TearSheet, plt: Any) -> Any:
         ax1.set_ylabel(ax1.get_ylabel() + ", log scale")
     _money_axis(ax1)
     ax1.grid(alpha=0.3)
-    ax1.legend(loc="upper left", frameon=False)
+    ax1.legend(loc="best", frameon=True, framealpha=0.85)
     ax1.set_title(f"{ts.title}: equity and drawdown")
     dd = drawdown_series(e)
     ax2.fill_between(dd.index, dd.to_numpy(), 0, color="#c0392b", alpha=0.45, lw=0)

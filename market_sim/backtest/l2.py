@@ -218,7 +218,9 @@ class L2Result:
     final_mid: int
     cancelled: int = 0
     rejected: int = 0
-    params: dict[str, Any] = field(default_factory=dict)
+    samples: list[tuple] = field(default_factory=list)   # (ts, agent, cash, position lots, 2 x mid ticks)
+    instrument: Instrument | None = None
+    initial_cash: dict[str, int] = field(default_factory=dict)
 
     def pnl(self, agent: str) -> int:
         """Realized + unrealized - fees in quote units, the position marked at the final mid."""
@@ -231,13 +233,101 @@ class L2Result:
             total += pos.pnl(Fraction(self.final_mid * ins.quote_units_per_lot_tick, ins.base_units_per_lot))
         return total
 
+    def frame(self, agent: str | None = None) -> Any:
+        """Sampled equity (cash + position at the mid, currency units), cash, position value and exposure."""
+        import pandas as pd
+
+        agent = agent or self.agents[0].id
+        ins = self.instrument
+        rows = [r for r in self.samples if r[1] == agent]
+        ts = np.array([r[0] for r in rows], dtype=np.int64)
+        scale = 10.0 ** ins.quote_decimals
+        cash = np.array([r[2] for r in rows], dtype=np.float64) / scale
+        value = np.array([r[3] * r[4] for r in rows], dtype=np.float64) * ins.quote_units_per_lot_tick / 2 / scale
+        eq = cash + value
+        f = pd.DataFrame({"time": pd.to_datetime(ts, unit="ns"), "equity": eq, "cash": cash, "position_value": value,
+                          "position": [r[3] for r in rows]})
+        f["gross_exposure"] = np.abs(value) / eq
+        f["net_exposure"] = value / eq
+        f["drawdown"] = eq / np.maximum.accumulate(eq) - 1.0
+        return f
+
+    def fills_frame(self, agent: str | None = None) -> Any:
+        import pandas as pd
+
+        agent = agent or self.agents[0].id
+        ins = self.instrument
+        rows = [r for r in self.fills if r[1] == agent]
+        f = pd.DataFrame(rows, columns=["ts", "agent", "side", "price_ticks", "quantity", "liquidity", "order_id",
+                                        "fee"])
+        f.insert(0, "time", pd.to_datetime(f["ts"], unit="ns"))
+        f["price"] = f["price_ticks"] * float(ins.tick_size)
+        f["fee_value"] = f["fee"] / 10.0 ** ins.quote_decimals
+        return f.drop(columns=["ts"])
+
+    def conventions(self) -> Any:
+        """Returns per sample, annualised as a 24/7 market (365 days) at the sampling interval."""
+        from market_sim.analysis.metrics import Conventions
+
+        ts = self.frame()["time"]
+        step = float(np.median(np.diff(ts.to_numpy().astype(np.int64)))) if len(ts) > 2 else 1e9
+        return Conventions(periods_per_year=365 * 86_400e9 / step, interval=f"{step / 1e9:g}s samples, 24/7")
+
+    def trades_frame(self, agent: str | None = None) -> Any:
+        import pandas as pd
+
+        from market_sim.analysis.metrics import Fill as MFill, trade_list
+
+        ins = self.instrument
+        f = self.fills_frame(agent)
+        eq = self.frame(agent)
+        mids = pd.Series((eq["position_value"] / eq["position"].where(eq["position"] != 0)).to_numpy(),
+                         index=eq["time"]).ffill().bfill()
+        lot = float(ins.lot_size)
+        fills = [MFill(r.time, float(r.side * r.quantity * lot), float(r.price), float(r.fee_value))
+                 for r in f.itertuples(index=False)]
+        prices = (mids / lot) if mids.notna().any() else None
+        rows = [{"side": "long" if t.side > 0 else "short", "entry_time": t.entry_time, "exit_time": t.exit_time,
+                 "quantity": t.quantity, "entry_price": t.entry_price, "exit_price": t.exit_price, "pnl": t.pnl,
+                 "fees": t.fees, "holding_seconds": t.holding_time / pd.Timedelta(seconds=1), "mae": t.mae,
+                 "mfe": t.mfe, "open": t.open}
+                for t in trade_list(fills, prices, mark_open=prices is not None)]
+        cols = ["side", "entry_time", "exit_time", "quantity", "entry_price", "exit_price", "pnl", "fees",
+                "holding_seconds", "mae", "mfe", "open"]
+        return pd.DataFrame(rows, columns=cols)
+
+    def summary(self, agent: str | None = None) -> dict[str, Any]:
+        from market_sim.analysis.metrics import performance_report
+
+        agent = agent or self.agents[0].id
+        eq = self.frame(agent)
+        trades = self.trades_frame(agent)
+        closed = trades[~trades["open"].astype(bool)]
+        rep = performance_report(eq.set_index("time")["equity"], self.conventions(), name=agent,
+                                 trades=list(closed["pnl"]))
+        d = rep.as_dict()
+        f = self.fills_frame(agent)
+        d.update(initial_equity=float(eq["equity"].iloc[0]), final_equity=float(eq["equity"].iloc[-1]),
+                 fills=int(len(f)), fees=float(f["fee_value"].sum()),
+                 traded_notional=float((f["price"] * f["quantity"] * float(self.instrument.lot_size)).sum()),
+                 orders_cancelled=self.cancelled, orders_rejected=self.rejected, messages=self.messages,
+                 exposure_time=float((eq["position"] != 0).mean()))
+        for k in ("start", "end", "max_drawdown_peak", "max_drawdown_trough", "max_drawdown_recovery"):
+            if d.get(k) is not None:
+                d[k] = str(d[k])
+        return d
+
 
 class L2Backtest:
     def __init__(self, data: L2Data, agents: Agent | Sequence[Agent], *, queue: QueueModel = ProbabilisticQueue(),
                  entry_latency: LatencyModel = FixedLatency(1_000_000), data_latency: LatencyModel = FixedLatency(
                      1_000_000), fees: FeeSchedule = NO_FEES, cash: dict[str, int] | None = None, venue: str = "replay",
-                 seed: int = 0) -> None:
+                 seed: int = 0, sample_ns: int = 1_000_000_000) -> None:
         self.data = data
+        if isinstance(sample_ns, bool) or not isinstance(sample_ns, int) or sample_ns <= 0:
+            raise ConfigError("must be a positive number of ns", key="sample_ns", value=sample_ns)
+        self.sample_ns = sample_ns
+        self._samples: list[tuple] = []
         self.agents = [agents] if isinstance(agents, Agent) else list(agents)
         if not self.agents:
             raise ConfigError("an L2 backtest needs at least one agent", key="agents", value=0)
@@ -479,6 +569,9 @@ class L2Backtest:
         pop = heapq.heappop
         depth, trade = self._depth, self._trade
         n = len(data)
+        step = self.sample_ns
+        next_sample = data.snapshot_ts
+        ctx.now = data.snapshot_ts
         for a in range(0, n, chunk):
             b = min(n, a + chunk)
             for t, k, s, p, q in zip(data.ts[a:b].tolist(), data.kind[a:b].tolist(), data.side[a:b].tolist(),
@@ -488,6 +581,9 @@ class L2Backtest:
                     ctx.now = tt
                     fn(arg) if arg is not None else fn()
                 ctx.now = t
+                if t >= next_sample:
+                    self._sample(next_sample if next_sample > data.snapshot_ts else t)
+                    next_sample += step * ((t - next_sample) // step + 1)
                 if k == 0:
                     depth(t, s, p, q)
                 else:
@@ -500,8 +596,19 @@ class L2Backtest:
             ctx.now = tt
             fn(arg) if arg is not None else fn()
         ctx.now = end
+        self._sample(end)
         for agent in self.agents:
             agent.on_stop()
         bb = self._bb or 0
         ba = self._ba or bb
-        return L2Result(n, self._fills, ctx.accounts, self.agents, (bb + ba) // 2, self._cancelled, self._rejected)
+        return L2Result(n, self._fills, ctx.accounts, self.agents, (bb + ba) // 2, self._cancelled, self._rejected,
+                        samples=self._samples, instrument=ins, initial_cash=dict(self.cash))
+
+    def _sample(self, t: int) -> None:
+        """Each agent's cash and position, and the mid, at time t (before the message at t is applied)."""
+        ins = self.data.instrument
+        bb, ba = self._bb, self._ba
+        mid2 = (bb + ba) if bb is not None and ba is not None else 2 * (bb or ba or 0)
+        for agent in self.agents:
+            acct = self.ctx.accounts[agent.id]
+            self._samples.append((t, agent.id, acct.balance(ins.quote_asset), agent.position(ins.symbol), mid2))

@@ -47,6 +47,16 @@ def _backtest_sheet(run: RunData) -> TearSheet:
     rep = performance_report(eq["equity"], conv, name=str(m.get("name", run.run_id)), benchmark=bench_r,
                              trades=list(closed["pnl"]) if closed is not None else None)
     sc = run.scenario
+    if sc.get("mode") == "l2":
+        notes = [f"L2 replay of {sc.get('data')} with {sc.get('strategy')} {sc.get('params')}.",
+                 f"Fill model: {m.get('fill_rules', 'n/a')}.", f"Fees: {m.get('fees_model', 'none')}.",
+                 "Equity is sampled at a fixed interval and marked at the replayed book's mid."]
+        notes.insert(0, f"Run {run.run_id}.")
+        return TearSheet(f"{sc.get('strategy')} on {sc.get('symbol') or 'the replayed book'} (L2 replay)",
+                         eq["equity"], conv, sc.get("currency", ""), rep, None, "",
+                         eq[["gross_exposure", "net_exposure"]].rename(columns={"gross_exposure": "gross",
+                                                                                "net_exposure": "net"}),
+                         trades, notes)
     notes = [f"Backtest of {sc.get('strategy')} with {sc.get('params')} on {sc.get('data')} "
              f"({'adjusted' if sc.get('adjusted') else 'raw'} prices; dividends "
              f"{'in the adjusted prices' if sc.get('adjusted') else 'ignored'}).",

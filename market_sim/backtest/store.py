@@ -47,6 +47,13 @@ def backtest_tables(result: BacktestResult, agent: str | None = None) -> dict[st
             "bars": pd.concat(bars, ignore_index=True)}
 
 
+def l2_tables(result: Any, agent: str | None = None) -> dict[str, pd.DataFrame]:
+    """The tables of an L2 replay's folder: sampled equity, fills, round trips, sampled positions."""
+    eq = result.frame(agent)
+    return {"equity": eq.drop(columns=["position"]), "positions": eq[["time", "position"]],
+            "fills": result.fills_frame(agent), "trades": result.trades_frame(agent)}
+
+
 class BacktestWriter:
     """Claim a run folder before the backtest runs (checks the folder and the seed), then `write` the result, or
     `discard` it when the backtest failed (nothing is left behind)."""
@@ -68,10 +75,12 @@ class BacktestWriter:
             shutil.rmtree(self.tmp, ignore_errors=True)
             self.state = "discarded"
 
-    def write(self, result: BacktestResult, metrics: dict[str, Any], agent: str | None = None) -> RunRecord:
+    def write(self, result: Any, metrics: dict[str, Any], agent: str | None = None) -> RunRecord:
+        """`result`: a BacktestResult (bars) or an L2Result (replay)."""
         params = {"overrides": self.overrides, "source": self.config.get("data"), "kind": "backtest"}
         metrics = {"kind": "backtest", **metrics}
-        tables = backtest_tables(result, agent)  # computed before anything is indexed
+        # computed before anything is indexed
+        tables = backtest_tables(result, agent) if isinstance(result, BacktestResult) else l2_tables(result, agent)
         self.state = "writing"
         self.index.add(RunRecord(self.run_id, self.name, params, self.seed, self.started.isoformat(),
                                  self.started.isoformat(), str(self.tmp.resolve()), metrics, INCOMPLETE, None))

@@ -68,11 +68,19 @@ def register(app: typer.Typer) -> None:
         commission: str = typer.Option("0", "--commission", help="Fixed commission per fill (currency units)."),
         per_unit: str = typer.Option("0", "--per-unit", help="Fee per lot (currency units)."),
         out: Path = typer.Option(None, "--out", help="Runs folder (default $MARKET_SIM_RUNS or ./runs)."),
+        queue: str = typer.Option("probabilistic", "--queue", help="L2 replay: queue-position model for cancels: "
+                                  "pessimistic | proportional | probabilistic[:n]."),
+        entry_latency: str = typer.Option("fixed:5ms", "--entry-latency", help="L2 replay: order entry latency."),
+        data_latency: str = typer.Option("fixed:5ms", "--data-latency",
+                                         help="L2 replay: market data / execution report latency."),
+        sample: str = typer.Option("1s", "--sample", help="L2 replay: equity sampling interval."),
         fmt: str = typer.Option("parquet", "--format", help="Table format: parquet or csv."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     ) -> None:
-        """Backtest a strategy on a historical bar file: prints a summary, writes an indexed results folder."""
-        from market_sim.backtest.runner import BacktestSpec, prepare
+        """Backtest a strategy on a historical bar file (CSV / Parquet bars) or an L2 capture (Binance .jsonl.gz:
+        depth diffs and trades replayed with queue-position and latency models): prints a summary, writes an
+        indexed results folder."""
+        from market_sim.backtest.runner import BacktestSpec, prepare, prepare_l2
         from market_sim.backtest.result import BacktestResult
         from market_sim.backtest.store import BacktestWriter
         from market_sim.simulation.results import check_runs_dir
@@ -84,7 +92,9 @@ def register(app: typer.Typer) -> None:
         params = dict(parse_override(s) for s in set_)
         spec = BacktestSpec(strategy, str(data), params, symbol, tick_size, lot_size, currency, 6, "equity", cash,
                             adjusted, fill_on_touch, participation, slippage, maker_bps, taker_bps, commission,
-                            per_unit)
+                            per_unit, 0, queue, entry_latency, data_latency, sample)
+        if spec.mode == "l2":
+            return _run_l2(spec, out, fmt, set_, quiet, params)
         bt, _ = prepare(spec)  # every input checked and the data read before a folder is claimed
         writer = BacktestWriter(out, f"backtest-{strategy}", seed=0, config=spec.config(), overrides=set_, fmt=fmt)
         try:
@@ -110,6 +120,49 @@ def register(app: typer.Typer) -> None:
             raise
         console.print(_summary_table(summary, record.run_id, record.path))
         console.print(Text(f"Conventions: {summary['conventions']}", style="dim"))
+
+    def _run_l2(spec: Any, out: Path | None, fmt: str, set_: list[str], quiet: bool, params: dict) -> None:
+        from market_sim.backtest.runner import prepare_l2
+        from market_sim.backtest.store import BacktestWriter
+
+        bt = prepare_l2(spec)
+        writer = BacktestWriter(out, f"backtest-{spec.strategy}", seed=0, config={**spec.config(), "mode": "l2"},
+                                overrides=set_, fmt=fmt)
+        try:
+            if quiet:
+                res = bt.run()
+            else:
+                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+                with Progress(TextColumn("L2 replay", style="bold"), BarColumn(), MofNCompleteColumn(),
+                              TextColumn("messages"), TimeElapsedColumn(), console=err_console, transient=True) as bar:
+                    task = bar.add_task("messages", total=len(bt.data))
+                    res = bt.run(lambda done, total: bar.update(task, completed=done), chunk=8192)
+            summary = res.summary()
+            c = res.conventions()
+            summary["conventions_spec"] = {"periods_per_year": c.periods_per_year, "risk_free_rate": c.risk_free_rate,
+                                           "ddof": c.ddof, "interval": c.interval}
+            summary.update(strategy=spec.strategy, params=params, data=spec.data, mode="l2",
+                           fill_rules=f"L2 replay, queue model {spec.queue}, entry latency {spec.entry_latency}, "
+                                      f"market data latency {spec.data_latency}; own orders do not change the "
+                                      "historical book", fees_model=repr(bt.fees))
+            record = writer.write(res, summary)
+        except BaseException:
+            writer.discard()
+            raise
+        s = summary
+        t = Table(title=f"L2 backtest {record.run_id}", show_header=False)
+        t.add_column("figure", style="bold")
+        t.add_column("value", justify="right")
+        for k, v in (("period", f"{s['start']} .. {s['end']}"), ("messages replayed", f"{s['messages']:,}"),
+                     ("final equity", f"{s['final_equity']:,.4f} (from {s['initial_equity']:,.4f})"),
+                     ("total return", _pct(s["total_return"])), ("max drawdown", _pct(s["max_drawdown"])),
+                     ("fills / fees", f"{s['fills']:,} / {s['fees']:,.4f}"),
+                     ("round trips / hit rate", f"{_num(s['trades'])} / {_pct(s['hit_rate'])}"),
+                     ("results", record.path)):
+            t.add_row(Text(k), Text(v))
+        console.print(t)
+        console.print(Text(f"Conventions: {s['conventions']}", style="dim"))
 
     @app.command("report")
     def report(

@@ -113,3 +113,23 @@ pnl_interval = "5s"
     assert "no such agent" in capsys.readouterr().err
     info = json.loads((Path(rec.path) / "run.json").read_text())
     assert info.get("kind") is None  # a simulation run, reported from its pnl_series
+
+
+def test_l2_backtest_from_the_command_line(tmp_path, capsys):
+    btc = ROOT / "examples" / "data" / "btcusdt_20240808.binance-spot.jsonl.gz"
+    runs = tmp_path / "runs"
+    args = ["backtest", "market_maker", str(btc), "--symbol", "BTCUSDT", "--tick-size", "0.01", "--lot-size",
+            "0.000001", "--currency", "USDT", "--cash", "1000", "--set", "half_spread_ticks=1", "--set",
+            "quantity=1000", "--set", "levels=1", "--set", "anchor=mid", "--set", "max_inventory=20000",
+            "--queue", "pessimistic", "--entry-latency", "fixed:5ms", "--out", str(runs), "-q"]
+    assert main(args) == 0
+    assert "messages replayed" in capsys.readouterr().out
+    rec = RunIndex(runs / "index.sqlite").list()[0]
+    run = load_run(rec.run_id, runs)
+    assert run.scenario["mode"] == "l2" and run.metrics["messages"] == 133_829 and len(run["fills"]) > 50
+    assert main(["report", rec.run_id, "--runs", str(runs)]) == 0
+    assert "L2 replay" in (Path(rec.path) / "report" / "report.html").read_text()
+    assert main([*args[:-7], "--queue", "optimistic", "--out", str(tmp_path / "r2"), "-q"]) == 1
+    assert "pessimistic, proportional or probabilistic" in " ".join(capsys.readouterr().err.split())
+    assert not (tmp_path / "r2").exists() or [p.name for p in (tmp_path / "r2").iterdir()
+                                              if p.name != "index.sqlite"] == []

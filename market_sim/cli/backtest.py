@@ -31,18 +31,27 @@ def _summary_table(s: dict[str, Any], run_id: str, path: str) -> Table:
     t = Table(title=f"backtest {run_id}", show_header=False)
     t.add_column("figure", style="bold")
     t.add_column("value", justify="right")
-    rows = [("period", f"{s['start'][:10]} .. {s['end'][:10]} ({s['bars']:,} bars)"),
-            ("final equity", f"{s['final_equity']:,.2f} (from {s['initial_equity']:,.2f})"),
+    l2 = s.get("mode") == "l2"
+    rows = [("period", f"{s['start'][:19]} .. {s['end'][:19]}" + (f" ({s['messages']:,} messages replayed)" if l2
+                                                                 else f" ({s['bars']:,} bars)")) if l2 else
+            ("period", f"{s['start'][:10]} .. {s['end'][:10]} ({s['bars']:,} bars)"),
+            ("final equity", f"{s['final_equity']:,.{4 if l2 else 2}f} (from {s['initial_equity']:,.{4 if l2 else 2}f})"),
             ("total return", _pct(s["total_return"])), ("CAGR", _pct(s["cagr"])),
             ("volatility (ann.)", _pct(s["volatility"])), ("Sharpe", _num(s["sharpe"])),
             ("Sortino", _num(s["sortino"])), ("max drawdown", _pct(s["max_drawdown"])),
             ("alpha (ann.) / beta", f"{_pct(s.get('alpha'))} / {_num(s.get('beta'))}"),
             ("round trips / hit rate", f"{_num(s['trades'])} / {_pct(s['hit_rate'])}"),
-            ("fills / fees", f"{s['fills']:,} / {s['fees']:,.2f}"), ("time invested", _pct(s["exposure_time"])),
+            ("fills / fees", f"{s['fills']:,} / {s['fees']:,.4f}"), ("time invested", _pct(s["exposure_time"])),
             ("results", path)]
     for k, v in rows:
         t.add_row(Text(k), Text(v))
     return t
+
+
+def print_backtest_summary(metrics: dict[str, Any], run_id: str, path: str) -> None:
+    """The summary of a stored backtest (bars or L2 replay), as `market-sim backtest` printed it."""
+    console.print(_summary_table(metrics, run_id, path))
+    console.print(Text(f"Conventions: {metrics.get('conventions', 'n/a')}", style="dim"))
 
 
 def register(app: typer.Typer) -> None:
@@ -150,19 +159,8 @@ def register(app: typer.Typer) -> None:
         except BaseException:
             writer.discard()
             raise
-        s = summary
-        t = Table(title=f"L2 backtest {record.run_id}", show_header=False)
-        t.add_column("figure", style="bold")
-        t.add_column("value", justify="right")
-        for k, v in (("period", f"{s['start']} .. {s['end']}"), ("messages replayed", f"{s['messages']:,}"),
-                     ("final equity", f"{s['final_equity']:,.4f} (from {s['initial_equity']:,.4f})"),
-                     ("total return", _pct(s["total_return"])), ("max drawdown", _pct(s["max_drawdown"])),
-                     ("fills / fees", f"{s['fills']:,} / {s['fees']:,.4f}"),
-                     ("round trips / hit rate", f"{_num(s['trades'])} / {_pct(s['hit_rate'])}"),
-                     ("results", record.path)):
-            t.add_row(Text(k), Text(v))
-        console.print(t)
-        console.print(Text(f"Conventions: {s['conventions']}", style="dim"))
+        console.print(_summary_table(summary, record.run_id, record.path))
+        console.print(Text(f"Conventions: {summary['conventions']}", style="dim"))
 
     @app.command("report")
     def report(

@@ -30,6 +30,11 @@ def test_backtest_writes_an_indexed_run_and_report(tmp_path, capsys):
     assert run.scenario["params"] == {"fast": 20, "slow": 50, "fraction": 1.0}
     assert run.metrics["final_equity"] == pytest.approx(run["equity"]["equity"].iloc[-1])
 
+    capsys.readouterr()
+    assert main(["show", recs[0].run_id, "--out", str(runs)]) == 0   # `show` reprints a backtest's own summary
+    shown = capsys.readouterr().out
+    assert "round trips / hit rate" in shown and "53 /" in shown
+
     assert main(["report", recs[0].run_id, "--runs", str(runs)]) == 0
     folder = Path(recs[0].path) / "report"
     names = {p.name for p in folder.iterdir()}

@@ -19,7 +19,7 @@ import pandas as pd
 from market_sim.backtest.bars import BarSeries
 from market_sim.core.errors import ConfigError
 
-__all__ = ["param_grid", "Split", "walk_forward", "slice_bars", "run_grid"]
+__all__ = ["param_grid", "Split", "walk_forward", "slice_bars", "run_grid", "walk_forward_optimise"]
 
 
 def param_grid(spec: Mapping[str, Iterable[Any]]) -> list[dict[str, Any]]:
@@ -101,4 +101,32 @@ def run_grid(agent_class: type, series: BarSeries | Sequence[BarSeries], grid: S
         rows.append(row)
         if progress is not None:
             progress(k + 1, len(grid))
+    return pd.DataFrame(rows)
+
+
+def walk_forward_optimise(agent_class: type, series: BarSeries, grid: Sequence[Mapping[str, Any]],
+                          splits: Sequence[Split], *, metric: str = "sharpe", base: Mapping[str, Any] | None = None,
+                          **backtest: Any) -> pd.DataFrame:
+    """For each fold: run the grid on the train window, pick the point with the best `metric` (higher is better;
+    a point whose metric is undefined never wins), and run that point alone on the test window (out of sample).
+    One row per fold: the chosen parameters, the in-sample and the out-of-sample metric and return."""
+    rows = []
+    for split in splits:
+        train = run_grid(agent_class, slice_bars(series, split.train), grid, base=base, metrics=(metric, "total_return"),
+                         **backtest)
+        ranked = train.dropna(subset=[metric])
+        if ranked.empty:
+            raise ConfigError(f"fold {split.fold}: no grid point has a defined {metric} in sample", key="metric",
+                              value=metric)
+        best = ranked.sort_values(metric, ascending=False, kind="stable").iloc[0]
+        point = {k: best[k] for k in grid[0]}
+        point = {k: (int(v) if isinstance(v, float) and float(v).is_integer() and isinstance(grid[0][k], int) else v)
+                 for k, v in point.items()}
+        test = run_grid(agent_class, slice_bars(series, split.test), [point], base=base,
+                        metrics=(metric, "total_return"), **backtest).iloc[0]
+        rows.append({"fold": split.fold, **point, f"in_sample_{metric}": best[metric],
+                     "in_sample_return": best["total_return"], f"out_of_sample_{metric}": test[metric],
+                     "out_of_sample_return": test["total_return"],
+                     "test_start": pd.Timestamp(int(series.ts[split.test_start])),
+                     "test_end": pd.Timestamp(int(series.ts[split.test_end - 1]))})
     return pd.DataFrame(rows)

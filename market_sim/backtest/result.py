@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from market_sim.analysis.metrics import (
-    Conventions, Fill as MFill, PerformanceReport, Trade, performance_report, simple_returns, trade_list,
+    Conventions, Fill as MFill, PerformanceReport, Trade, performance_report, simple_returns, trade_list, turnover,
 )
 from market_sim.backtest.engine import RawResult
 from market_sim.core.errors import ConfigError
@@ -243,6 +243,7 @@ class BacktestResult:
                  fills=int(len(f)), fees=float(f["fee_value"].sum()), traded_notional=float(f["notional"].sum()),
                  orders_cancelled=self.raw.cancelled, orders_rejected=self.raw.rejected,
                  exposure_time=float((self.positions(agent) != 0).any(axis=1).mean()),
+                 turnover=turnover(f["notional"], e, self.conventions) if len(f) else 0.0,
                  fill_rules=self.raw.rules.describe(), fees_model=repr(self.raw.fees))
         for k in ("start", "end", "max_drawdown_peak", "max_drawdown_trough", "max_drawdown_recovery"):
             if d.get(k) is not None:

@@ -218,3 +218,78 @@ def test_conventions_follow_the_bar_interval(orcl):
     mins = synthetic_bars(100, Instrument("M", quote_decimals=2, base_decimals=0), step_ns=5 * 60 * 10**9)
     assert sma_run(mins, fast=2, slow=5).conventions.interval == "5m"
     assert Decimal(ORCL.tick_size) == Decimal("0.000001")
+
+
+def test_walk_forward_optimisation_picks_in_sample_and_scores_out_of_sample(orcl):
+    from market_sim.backtest.grid import walk_forward_optimise
+
+    grid = param_grid({"fast": [10, 20], "slow": [50, 100]})
+    folds = walk_forward(len(orcl), train=1500, test=500, step=1000)
+    table = walk_forward_optimise(SmaCrossover, orcl, grid, folds, base={"fraction": 1.0},
+                                  cash={"USD": cash_units(100_000, 6)})
+    assert list(table["fold"]) == [f.fold for f in folds] and len(folds) == 4
+    for row, fold in zip(table.itertuples(index=False), folds):
+        train = run_grid(SmaCrossover, slice_bars(orcl, fold.train), grid, base={"fraction": 1.0},
+                         cash={"USD": cash_units(100_000, 6)})
+        assert row.in_sample_sharpe == pytest.approx(train["sharpe"].max())
+        assert (row.fast, row.slow) in {(g["fast"], g["slow"]) for g in grid}
+        assert str(row.test_start.date()) == str(pd.Timestamp(int(orcl.ts[fold.test_start])).date())
+
+
+def test_two_agents_in_one_backtest_trade_as_they_would_alone(orcl):
+    a = SmaCrossover("a", SmaCrossoverParams(10, 30, quantity=10))
+    b = SmaCrossover("b", SmaCrossoverParams(20, 50, quantity=10))
+    raw = BarBacktest(orcl, [a, b], cash={"USD": cash_units(100_000, 6)}).run()
+    both = BacktestResult(raw)
+    alone = sma_run(orcl, fast=20, slow=50, quantity=10)
+    mine = both.fills[both.fills["agent"] == "b"]
+    assert mine["price_ticks"].tolist() == alone.fills["price_ticks"].tolist()
+    assert both.equity("b").iloc[-1] == pytest.approx(alone.equity().iloc[-1])
+    assert raw.accounts["a"].positions["ORCL"].fills != raw.accounts["b"].positions["ORCL"].fills
+
+
+@settings(max_examples=40)
+@given(st.integers(0, 10_000), st.lists(st.tuples(st.integers(0, 40), st.sampled_from([Side.BUY, Side.SELL]),
+                                                  st.sampled_from(["market", "limit", "stop"]), st.integers(-40, 40)),
+                                        max_size=20), st.booleans(), st.sampled_from([0, 3]))
+def test_fills_stay_inside_their_bar_and_their_limits(seed, orders, touch, slip):
+    """Whatever is sent: every fill price lies in its bar's [low, high]; a limit buy never pays more than its
+    limit, a limit sell never gets less; a stop buy never fills below its stop (sell: above)."""
+    from market_sim.backtest import FixedTicks
+
+    ins = Instrument("AAA", quote_decimals=2, base_decimals=0)
+    series = synthetic_bars(48, ins, seed=seed, vol=0.02, step_ns=10**9)
+    plan: dict[int, list] = {}
+    for step, side, kind, off in orders:
+        plan.setdefault(step, []).append((side, kind, off))
+
+    class Sender(Agent):
+        kind = "sender-prop-test"
+
+        def on_start(self):
+            self.limits = {}
+            self.wake_up_in(0)
+
+        def on_wakeup(self):
+            ref = self.reference_ticks("AAA")
+            for side, kind, off in plan.get(self._sim.bar_index, []):
+                px = max(1, ref + off)
+                if kind == "market":
+                    self.submit("AAA", side, 1, order_type=OrderType.MARKET)
+                elif kind == "limit":
+                    self.limits[self.submit("AAA", side, 1, px)] = ("limit", side, px)
+                else:
+                    self.limits[self.submit("AAA", side, 1, order_type=OrderType.STOP, stop_price=px)] = \
+                        ("stop", side, px)
+            self.wake_up_in(1)
+
+    agent = Sender("p")
+    raw = BarBacktest(series, agent, cash={"USD": 10**9},
+                      rules=FillRules(fill_on_touch=touch, slippage=FixedTicks(slip))).run()
+    for step, _, _, _, side, _, price, _, _, _, oid in raw.fills:
+        assert series.low[step] <= price <= series.high[step]
+        kind = agent.limits.get(oid)
+        if kind is not None and kind[0] == "limit":
+            assert price <= kind[2] if side > 0 else price >= kind[2]
+        if kind is not None and kind[0] == "stop":
+            assert price >= min(kind[2], series.high[step]) if side > 0 else price <= max(kind[2], series.low[step])

@@ -74,17 +74,17 @@ def _sim_sheet(run: RunData, agent: str | None, capital: float) -> TearSheet:
     ps = run.tables.get("pnl_series")
     if ps is None or ps.empty:
         raise ConfigError("this run has no pnl_series table to report on", key="run", value=run.run_id)
-    currencies = sorted(ps["currency"].unique())
-    cur = currencies[0]
+    last = ps.sort_values("ts").groupby(["agent", "currency"])["pnl_value"].last()
+    names = sorted({str(a) for a, _ in last.index})
+    if agent is not None and agent not in names:
+        raise ConfigError(f"no such agent in the run's pnl_series (agents: {', '.join(names)})", key="agent",
+                          value=agent)
+    pick = last if agent is None else last[[a == agent for a, _ in last.index]]
+    agent, cur = max(pick.index, key=lambda k: (abs(float(pick[k])), k))  # the largest |PnL| (its currency)
     ps = ps[ps["currency"] == cur]
     wide = ps.pivot_table(index="ts", columns="agent", values="pnl_value", aggfunc="last").sort_index().ffill()
     wide = wide.fillna(0.0)
     agents = list(wide.columns)
-    if agent is None:
-        agent = max(agents, key=lambda a: abs(float(wide[a].iloc[-1])))
-    elif agent not in agents:
-        raise ConfigError(f"no such agent in the run's pnl_series (agents: {', '.join(map(str, agents))})",
-                          key="agent", value=agent)
     t0 = pd.Timestamp("2000-01-01")  # simulated time starts at 0 ns: shown as elapsed time from this origin
     index = t0 + pd.to_timedelta(wide.index.to_numpy(np.int64), unit="ns")
     step_ns = float(np.median(np.diff(wide.index.to_numpy(np.int64)))) if len(wide) > 1 else 1e9

@@ -23,7 +23,7 @@ import pandas as pd
 from market_sim.analysis.errors import AnalyticsError
 from market_sim.analysis.metrics import Conventions, PerformanceReport, drawdown_series, simple_returns
 
-__all__ = ["TearSheet", "write_tearsheet", "FIGURES"]
+__all__ = ["TearSheet", "write_tearsheet", "stress_windows_table", "FIGURES"]
 
 FIGURES = ("equity_drawdown", "rolling", "calendar_returns", "return_distribution", "exposure")
 
@@ -43,6 +43,39 @@ class TearSheet:
     trades: pd.DataFrame | None = None
     notes: Sequence[str] = ()
     extra_tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def stress_windows_table(equity: pd.Series, benchmark: pd.Series | None = None) -> pd.DataFrame:
+    """The strategy's (and the benchmark's) return and maximum drawdown over each historical stress window of
+    `analysis.risk.STRESS_WINDOWS` that the equity curve covers."""
+    from market_sim.analysis.risk import STRESS_WINDOWS
+
+    rows = []
+    idx = pd.DatetimeIndex(equity.index)
+    for name, (a, b) in STRESS_WINDOWS.items():
+        lo, hi = pd.Timestamp(a), pd.Timestamp(b)
+        if idx[0] > lo or idx[-1] < hi:
+            continue
+        w = equity[(idx >= lo) & (idx <= hi)]
+        if len(w) < 2:
+            continue
+        row = {"window": name, "from": a, "to": b, "return": float(w.iloc[-1] / w.iloc[0] - 1),
+               "max_drawdown": float(-(w / w.cummax() - 1).min())}
+        if benchmark is not None:
+            bw = benchmark[(benchmark.index >= lo) & (benchmark.index <= hi)].dropna()
+            if len(bw) >= 2:
+                row["benchmark_return"] = float(bw.iloc[-1] / bw.iloc[0] - 1)
+                row["benchmark_max_drawdown"] = float(-(bw / bw.cummax() - 1).min())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _time_axis(ax: Any) -> None:
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    loc = AutoDateLocator()
+    ax.xaxis.set_major_locator(loc)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(loc))
 
 
 def _plt():
@@ -108,6 +141,7 @@ def _fig_equity(ts: TearSheet, plt: Any) -> Any:
                      color="#7b241c", bbox={"boxstyle": "round", "fc": "white", "ec": "#c0392b", "alpha": 0.9},
                      arrowprops={"arrowstyle": "->", "color": "#7b241c"})
     ax2.set_xlabel("time")
+    _time_axis(ax2)
     fig.tight_layout()
     return fig
 
@@ -132,6 +166,7 @@ def _fig_rolling(ts: TearSheet, plt: Any, r: pd.Series) -> Any:
     _pct_axis(ax2)
     ax2.grid(alpha=0.3)
     ax2.set_xlabel("time")
+    _time_axis(ax2)
     fig.tight_layout()
     return fig
 
@@ -214,6 +249,10 @@ def _fig_calendar(ts: TearSheet, plt: Any) -> Any:
     return fig
 
 
+def _loss(v: float) -> str:
+    return f"{v:.2%}" if abs(v) >= 0.001 else f"{v * 10_000:.2f} bp"
+
+
 def _fig_distribution(ts: TearSheet, plt: Any, r: pd.Series) -> Any:
     from market_sim.analysis.risk import historical_var
 
@@ -236,9 +275,9 @@ def _fig_distribution(ts: TearSheet, plt: Any, r: pd.Series) -> Any:
     colors = {0.95: "#e67e22", 0.99: "#c0392b"}
     for conf, col in colors.items():
         est = historical_var(r, conf)
-        ax.axvline(-est.var, color=col, lw=1.6, ls="--", label=f"historical VaR {conf:.0%}: {est.var:.2%}")
+        ax.axvline(-est.var, color=col, lw=1.6, ls="--", label=f"historical VaR {conf:.0%}: {_loss(est.var)}")
         if conf == 0.99:
-            ax.axvline(-est.es, color=col, lw=1.2, ls=":", label=f"ES 99%: {est.es:.2%}")
+            ax.axvline(-est.es, color=col, lw=1.2, ls=":", label=f"ES 99%: {_loss(est.es)}")
     ax.set_xlim(edges[0], edges[-1])
     _pct_axis(ax, "x")
     ax.set_xlabel("return per bar (the outermost bins hold everything beyond them)")
@@ -273,6 +312,8 @@ def _fig_exposure(ts: TearSheet, plt: Any) -> Any:
                   title=f"invested {held:.0%} of the time" if math.isfinite(held) else None)
     ax.set_ylabel("exposure")
     ax.set_xlabel("time")
+    if ex is not None and not ex.empty:
+        _time_axis(ax)
     ax.grid(alpha=0.3)
     ax.set_title(f"{ts.title}: exposure over time")
     fig.tight_layout()
@@ -374,6 +415,10 @@ def write_tearsheet(ts: TearSheet, folder: str | Path, *, html_name: str = "repo
         parts.append("<h2>Value at risk and expected shortfall</h2>" + _table(vt, pct=("var", "es")))
     except AnalyticsError as exc:
         parts.append(f"<h2>Value at risk</h2><p class='note'>{html.escape(str(exc))}</p>")
+    stress = stress_windows_table(e, ts.benchmark)
+    if len(stress):
+        parts.append("<h2>Historical stress windows</h2>" + _table(
+            stress, pct=("return", "max_drawdown", "benchmark_return", "benchmark_max_drawdown")))
     if ts.trades is not None:
         parts.append(f"<h2>Trades ({len(ts.trades)})</h2>" + (_table(ts.trades) if len(ts.trades) else
                                                               "<p class='note'>no round trips</p>"))

@@ -48,3 +48,16 @@ def test_write_tearsheet_files_and_conventions(tmp_path):
     assert "risk-free 2.0000% p.a." in page and page.count("data:image/png;base64,") == len(FIGURES)
     with pytest.raises(AnalyticsError, match="at least 3 points"):
         write_tearsheet(TearSheet("x", e.iloc[:2], conv), tmp_path / "x")
+
+
+def test_stress_windows_cover_only_what_the_curve_spans():
+    from market_sim.analysis.tearsheet import stress_windows_table
+
+    idx = pd.bdate_range("1999-01-01", "2004-12-31")
+    e = pd.Series(np.linspace(100.0, 200.0, len(idx)), index=idx)
+    e[(idx >= "2001-01-01") & (idx <= "2001-06-30")] = 80.0
+    t = stress_windows_table(e)
+    assert list(t["window"]) == ["dot-com 2000-2002"]
+    w = e[(idx >= "2000-03-10") & (idx <= "2002-10-09")]
+    assert t.iloc[0]["return"] == pytest.approx(w.iloc[-1] / w.iloc[0] - 1)
+    assert t.iloc[0]["max_drawdown"] == pytest.approx(1 - 80.0 / w[w.index < "2001-01-01"].max())

@@ -44,7 +44,7 @@ from market_sim.simulation.latency import FixedLatency, LatencyModel
 from market_sim.simulation.venues import BookDelta, BookSnapshot, Quote
 
 __all__ = ["QueueModel", "PessimisticQueue", "ProportionalQueue", "ProbabilisticQueue", "L2Data", "L2Backtest",
-           "L2Result", "l2_data_from_capture"]
+           "L2Result", "l2_data_from_capture", "l2_data_from_frames"]
 
 _BUY, _SELL = Side.BUY, Side.SELL
 
@@ -106,6 +106,11 @@ class L2Data:
         return len(self.ts)
 
 
+def _ns(index: Any) -> np.ndarray:
+    """A DatetimeIndex as int64 ns since the epoch, whatever its resolution (the readers give us or ns)."""
+    return np.asarray(index.values.astype("datetime64[ns]").astype(np.int64))
+
+
 def l2_data_from_capture(capture: Any, instrument: Instrument) -> L2Data:
     """An L2Data from `read_binance_jsonl(path, instrument)`: the first REST snapshot, then the depth diffs after
     its lastUpdateId and the trades after its time."""
@@ -114,19 +119,47 @@ def l2_data_from_capture(capture: Any, instrument: Instrument) -> L2Data:
         raise ConfigError("the capture has no depth snapshot to start the book from", key="snapshot", value=0)
     last_id = int(snap["update_id"].iloc[0])
     snap = snap[snap["update_id"] == last_id]
-    t0 = int(snap.index[0].value)
+    t0 = int(_ns(snap.index)[0])
     bids = {int(p): int(q) for p, q, s in zip(snap["price"], snap["quantity"], snap["side"]) if s == "bid" and q}
     asks = {int(p): int(q) for p, q, s in zip(snap["price"], snap["quantity"], snap["side"]) if s == "ask" and q}
     d = capture.depth
     d = d[d["update_id"] > last_id]
     tr = capture.trades
-    tr = tr[tr.index.asi8 >= t0] if hasattr(tr.index, "asi8") else tr
-    ts = np.concatenate([d.index.asi8, tr.index.asi8]).astype(np.int64)
+    tr = tr[_ns(tr.index) >= t0]
+    ts = np.concatenate([_ns(d.index), _ns(tr.index)]).astype(np.int64)
     kind = np.concatenate([np.zeros(len(d), np.int8), np.ones(len(tr), np.int8)])
     side = np.concatenate([np.where(d["side"].to_numpy() == "bid", 1, -1).astype(np.int8),
                            np.where(tr["side"].to_numpy() == "buy", 1, -1).astype(np.int8)])
     price = np.concatenate([d["price"].to_numpy(np.int64), tr["price"].to_numpy(np.int64)])
     qty = np.concatenate([d["quantity"].to_numpy(np.int64), tr["quantity"].to_numpy(np.int64)])
+    order = np.argsort(ts, kind="stable")
+    return L2Data(instrument, t0, bids, asks, ts[order], kind[order], side[order], price[order], qty[order])
+
+
+def l2_data_from_frames(depth: Any, trades: Any, instrument: Instrument, snapshot: Any = None) -> L2Data:
+    """An L2Data from reader frames read with `instrument` (exact ticks / lots): `read_depth` rows (time, side
+    bid|ask, price, quantity = the level's new quantity), `read_trades` rows (time, price, quantity, side = the
+    aggressor buy|sell; a trade without a side counts as a buy), and optionally a depth frame of the starting
+    book (else the book starts empty and the first diffs build it)."""
+    for name, f in (("depth", depth), ("trades", trades)):
+        if f["price"].dtype.kind not in "iu":
+            raise ConfigError("read the data with the instrument (exact integer ticks and lots)", key=name,
+                              value=str(f["price"].dtype))
+    bids: dict[int, int] = {}
+    asks: dict[int, int] = {}
+    t0 = int(min(_ns(depth.index)[:1].tolist() + _ns(trades.index)[:1].tolist() or [0]))
+    if snapshot is not None and len(snapshot):
+        t0 = int(_ns(snapshot.index)[0])
+        for p, q, sd in zip(snapshot["price"], snapshot["quantity"], snapshot["side"]):
+            if q:
+                (bids if sd == "bid" else asks)[int(p)] = int(q)
+    tside = trades["side"].to_numpy() if "side" in trades else np.full(len(trades), "buy")
+    ts = np.concatenate([_ns(depth.index), _ns(trades.index)]).astype(np.int64)
+    kind = np.concatenate([np.zeros(len(depth), np.int8), np.ones(len(trades), np.int8)])
+    side = np.concatenate([np.where(depth["side"].to_numpy() == "bid", 1, -1).astype(np.int8),
+                           np.where(tside == "sell", -1, 1).astype(np.int8)])
+    price = np.concatenate([depth["price"].to_numpy(np.int64), trades["price"].to_numpy(np.int64)])
+    qty = np.concatenate([depth["quantity"].to_numpy(np.int64), trades["quantity"].to_numpy(np.int64)])
     order = np.argsort(ts, kind="stable")
     return L2Data(instrument, t0, bids, asks, ts[order], kind[order], side[order], price[order], qty[order])
 
@@ -172,7 +205,10 @@ class L2Context:
 
     def initial_ticks(self, symbol: str) -> int:
         b = self._bt
-        return (max(b.data.snapshot_bids) + min(b.data.snapshot_asks)) // 2
+        if b._bb is not None and b._ba is not None:
+            return (b._bb + b._ba) // 2
+        trades = b.data.price[b.data.kind == 1]
+        return int(trades[0]) if len(trades) else (b._bb or b._ba or 1)
 
     def fundamental(self, symbol: str) -> float | None:
         return None

@@ -119,3 +119,28 @@ def test_market_maker_runs_unchanged_on_the_btcusdt_capture():
     sold = sum(q for _, _, s, _, q, _, _, _ in res.fills if s < 0)
     assert mm.position("BTCUSDT") == bought - sold == acct.balance("BTC") // ins.base_units_per_lot
     assert abs(mm.position("BTCUSDT")) <= 20_000 + 1000
+
+
+def test_replay_from_depth_and_trade_csv_files(tmp_path):
+    from market_sim.backtest.l2 import l2_data_from_frames
+    from market_sim.data.readers import read_depth, read_trades
+
+    (tmp_path / "depth.csv").write_text("time,side,price,quantity\n"
+                                        "2024-01-01 00:00:00,bid,1.00,10\n2024-01-01 00:00:00,ask,1.02,5\n"
+                                        "2024-01-01 00:00:02,bid,1.00,6\n")
+    (tmp_path / "trades.csv").write_text("time,price,quantity,side\n2024-01-01 00:00:01,1.00,4,sell\n"
+                                         "2024-01-01 00:00:03,0.99,1,sell\n")
+    d = l2_data_from_frames(read_depth(tmp_path / "depth.csv", INS), read_trades(tmp_path / "trades.csv", INS), INS)
+    assert d.snapshot_bids == {} and d.kind.tolist() == [0, 0, 1, 0, 1]
+
+    class Later(Sender):
+        def on_start(self):
+            self.wake_up_in(500_000_000)   # after the first diffs built the book
+
+        def on_wakeup(self):
+            self.submit("XYZ", Side.BUY, 3, 100)
+
+    a = Later([])
+    L2Backtest(d, a, entry_latency=FixedLatency(0), data_latency=FixedLatency(0)).run()
+    t3 = int(d.ts[-1])
+    assert a.got == [(t3, 1, 100, 3, Liquidity.MAKER)]  # behind 10, 4 traded, then a sell through 100 at 0.99

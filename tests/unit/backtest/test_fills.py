@@ -187,3 +187,12 @@ def test_bad_setups_are_clear_errors():
 
     with pytest.raises(ConfigError, match="no order book"):
         BarBacktest(bars(FLAT), Booky("b")).run()
+
+
+def test_the_platform_fee_schedule_plugs_in():
+    """market_sim.core.fees (the platform's schedules) satisfies the backtest's FeeSchedule protocol as it is."""
+    fees = pytest.importorskip("market_sim.core.fees")
+    sched = fees.FeeSchedule(taker_bps=10, commission=5)
+    rows = [(100, 100, 100, 100, 1000), (200, 210, 180, 190, 1000)]
+    a = run(rows, {0: [{"side": Side.BUY, "qty": 10, "order_type": OrderType.MARKET}]}, fees=sched)
+    assert a.got == [(1, 1, 10, 200, Liquidity.TAKER, sched.fee(2000, 10, Liquidity.TAKER))]

@@ -58,7 +58,8 @@ def register(app: typer.Typer) -> None:
     @app.command("backtest")
     def backtest(
         strategy: str = typer.Argument(..., help="Agent kind to run as the strategy (see `market-sim agents`)."),
-        data: Path = typer.Argument(..., help="Bar file (CSV or Parquet: time, open, high, low, close, volume)."),
+        data: Path = typer.Argument(..., help="Bar file (CSV or Parquet: time, open, high, low, close, volume), or a "
+                                           "Binance L2 capture (.jsonl.gz) for the L2 replay."),
         set_: list[str] = typer.Option([], "--set", help="Strategy parameter, e.g. fast=10 (repeatable)."),
         symbol: str = typer.Option(None, "--symbol", help="Instrument symbol (default: from the file name)."),
         tick_size: str = typer.Option("0.000001", "--tick-size", help="Price grid of the data."),
@@ -68,10 +69,10 @@ def register(app: typer.Typer) -> None:
         adjusted: bool = typer.Option(False, "--adjusted/--raw",
                                       help="Trade on adjusted prices (adj_close; dividends included) or raw ones."),
         fill_on_touch: bool = typer.Option(False, "--fill-on-touch",
-                                           help="Fill a limit touched only by the bar's extreme."),
+                                           help="Bars: fill a limit touched only by the bar's extreme."),
         participation: float = typer.Option(None, "--participation",
-                                            help="Cap fills at this share of each bar's volume (0..1]."),
-        slippage: str = typer.Option("none", "--slippage", help="none | ticks:N | bps:X | impact:K"),
+                                            help="Bars: cap fills at this share of each bar's volume (0..1]."),
+        slippage: str = typer.Option("none", "--slippage", help="Bars: none | ticks:N | bps:X | impact:K"),
         taker_bps: float = typer.Option(0.0, "--taker-bps", help="Taker fee in basis points."),
         maker_bps: float = typer.Option(0.0, "--maker-bps", help="Maker fee (negative: rebate) in bps."),
         commission: str = typer.Option("0", "--commission", help="Fixed commission per fill (currency units)."),

@@ -320,7 +320,16 @@ def _fig_exposure(ts: TearSheet, plt: Any) -> Any:
     return fig
 
 
-def _png(fig: Any, path: Path, plt: Any) -> bytes:
+def _footer(ts: TearSheet) -> str:
+    c = ts.conventions
+    return (f"{c.interval} returns, {c.periods_per_year:,.6g} periods/year, risk-free {c.risk_free_rate:.2%} p.a., "
+            f"{'sample' if c.ddof == 1 else 'population'} std; VaR historical (empirical quantile)")
+
+
+def _png(fig: Any, path: Path, plt: Any, footer: str = "") -> bytes:
+    if footer:
+        fig.subplots_adjust(bottom=fig.subplotpars.bottom + 0.04)
+        fig.text(0.01, 0.005, footer, fontsize=7.5, color="#666666", ha="left", va="bottom")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
@@ -382,7 +391,7 @@ def write_tearsheet(ts: TearSheet, folder: str | Path, *, html_name: str = "repo
     with plt.rc_context({"font.size": 10, "axes.spines.top": False, "axes.spines.right": False}):
         for name, build in builders.items():
             p = folder / f"{name}.png"
-            images[name] = _png(build(), p, plt)
+            images[name] = _png(build(), p, plt, _footer(ts))
             paths[name] = p
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(ts.title)}</title>"
              f"<style>{_CSS}</style></head><body><h1>{html.escape(ts.title)}</h1>"]

@@ -346,7 +346,12 @@ def register(app: typer.Typer) -> None:
         if not data.complete:
             console.print(f"[bold yellow]partial run[/] ({escape(partial_note(data.status, data.info))}); "
                           "its tables end where it stopped", highlight=False)
-        print_summary(data.run_id, str(data.path), data.results)
+        if data.metrics.get("kind") == "backtest":  # a `market-sim backtest` folder: its own summary
+            from market_sim.cli.backtest import print_backtest_summary
+
+            print_backtest_summary(data.metrics, data.run_id, str(data.path))
+        else:
+            print_summary(data.run_id, str(data.path), data.results)
         console.print(Text("files: " + ", ".join(sorted(p.name for p in data.path.iterdir()))))
 
 

@@ -18,6 +18,7 @@ ALLOWED = {
     "data": {"core"},
     "analysis": {"core"},
     "derivatives": {"core"},
+    "backtest": {"core", "market", "simulation", "data", "analysis"},
 }
 TOP = {"cli", "benchmarks"}  # entry points: they may import anything
 
@@ -52,6 +53,21 @@ def test_packages_import_only_lower_packages():
 def test_simulation_reaches_the_exchange_only_through_its_venue_adapter():
     users = {p.name for p in (PACKAGE / "simulation").rglob("*.py") if "market" in imported_packages(p)}
     assert users <= {"venues.py", "runner.py"}
+
+
+def test_backtest_uses_only_the_simulations_agent_facing_modules():
+    """The backtest runs the simulator's agents (their base class, Quote, parameter tables, latency models) and
+    stores runs like it (results); it does not drive the simulation runner or its scenarios."""
+    allowed = {"agents", "latency", "results", "venues", "params"}
+    problems = []
+    for path in (PACKAGE / "backtest").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith(
+                    "market_sim.simulation."):
+                module = node.module.split(".")[2]
+                if module not in allowed:
+                    problems.append(f"{path.name} imports market_sim.simulation.{module}")
+    assert problems == []
 
 
 # ---- the chain boundary -------------------------------------------------------------------------------------------

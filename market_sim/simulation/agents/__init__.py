@@ -6,8 +6,9 @@ from market_sim.simulation.agents.market_maker import MarketMaker
 from market_sim.simulation.agents.momentum import MomentumTrader
 from market_sim.simulation.agents.noise import NoiseTrader
 from market_sim.simulation.agents.sell_program import SellProgram
+from market_sim.simulation.agents.sma_crossover import SmaCrossover
 
 __all__ = [
     "Agent", "Fill", "OpenOrder", "agent_types", "register_agent_type",
-    "FundamentalTrader", "MarketMaker", "MomentumTrader", "NoiseTrader", "SellProgram",
+    "FundamentalTrader", "MarketMaker", "MomentumTrader", "NoiseTrader", "SellProgram", "SmaCrossover",
 ]

@@ -224,13 +224,13 @@ class Agent:
     def submit(self, symbol: str, side: Side, quantity: int, price: int | None = None, *,
                order_type: OrderType = OrderType.LIMIT, tif: TimeInForce = TimeInForce.GTC,
                expire_at: int | None = None, post_only: PostOnlyMode | None = None,
-               stp: STPMode = STPMode.NONE, venue: str | None = None) -> int:
-        """Send a new order; returns its order id."""
+               stp: STPMode = STPMode.NONE, venue: str | None = None, stop_price: int | None = None) -> int:
+        """Send a new order; returns its order id (`stop_price`: the trigger of a STOP / STOP_LIMIT order)."""
         sim = self._sim
         venue = venue or self._venue_of[symbol]
         sim._order_seq += 1
         oid = sim._order_seq
-        order = NewOrder(oid, self.id, symbol, side, quantity, order_type, price, None, tif, expire_at,
+        order = NewOrder(oid, self.id, symbol, side, quantity, order_type, price, stop_price, tif, expire_at,
                          None, False, post_only, stp)
         self.open_orders[oid] = OpenOrder(oid, venue, symbol, side, price, quantity, sim.kernel.now)
         sim.route(self, venue, order)

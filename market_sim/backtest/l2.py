@@ -1,0 +1,650 @@
+"""The L2 replay backtest: historical depth diffs and trades replayed into an L2 book, the agents' own orders
+placed in it with a queue-position model, order entry and market data delayed by the simulation's latency models.
+
+The same `Agent` classes run here (a `MarketMaker` quotes on the replayed BTCUSDT book unchanged). The replayed
+book is the market's: the agents' orders are virtual (as in hftbacktest) — they never change the historical book
+(no market impact) and fill as follows:
+
+- A resting buy at P (sells mirror): on arrival it joins the back of the level: `ahead` = the level's quantity then.
+  A historical trade whose aggressor sold at price p < P went through it: it fills whole, at P (maker). A trade at
+  p == P first eats `ahead`; what it trades beyond fills the order. When the ask side's best reaches P or below, the
+  book crossed it: it fills whole at P.
+- A level decrease at P that trades do not explain is a cancel; where it was in the queue is the `QueueModel`'s
+  assumption: `PessimisticQueue` (cancels are behind us: ahead only shrinks when the level falls below it),
+  `ProportionalQueue` (ahead shrinks by the decrease x ahead / level) and `ProbabilisticQueue(n)` (hftbacktest's
+  power model: the share of a cancel that is ahead is f(ahead) / (f(ahead) + f(behind)), f(x) = x^n).
+- A marketable order (market, or a limit through the opposite best) takes the replayed book's levels at arrival
+  time, up to its limit, as a taker; an unfilled market / IOC rest is cancelled, a limit's rest joins the book.
+
+Latency: commands reach the venue after `entry_latency`; fills, order events and market data reach the agent after
+`data_latency` (both `simulation.latency` models). The account is booked when the fill reaches the agent.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+from sortedcontainers import SortedList
+
+from market_sim.backtest.costs import NO_FEES, FeeSchedule
+from market_sim.core.accounts import Accounts, Liquidity, book_fill
+from market_sim.core.errors import ConfigError
+from market_sim.core.events import (
+    CancelReason, OrderAccepted, OrderCancelled, OrderRejected, RejectReason, Trade,
+)
+from market_sim.core.instruments import Instrument
+from market_sim.core.orders import CancelOrder, ModifyOrder, NewOrder, OrderType, Side, TimeInForce
+from market_sim.simulation.agents.base import Agent
+from market_sim.simulation.latency import FixedLatency, LatencyModel
+from market_sim.simulation.venues import BookDelta, BookSnapshot, Quote
+
+__all__ = ["QueueModel", "PessimisticQueue", "ProportionalQueue", "ProbabilisticQueue", "L2Data", "L2Backtest",
+           "L2Result", "l2_data_from_capture", "l2_data_from_frames"]
+
+_BUY, _SELL = Side.BUY, Side.SELL
+
+
+class QueueModel(Protocol):
+    def cancelled(self, ahead: int, level_before: int, decrease: int) -> int:
+        """The quantity ahead of us after `decrease` lots were cancelled from a level of `level_before` lots (our
+        own order not included)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PessimisticQueue:
+    def cancelled(self, ahead: int, level_before: int, decrease: int) -> int:
+        return min(ahead, level_before - decrease)
+
+
+@dataclass(frozen=True, slots=True)
+class ProportionalQueue:
+    def cancelled(self, ahead: int, level_before: int, decrease: int) -> int:
+        if level_before <= 0:
+            return 0
+        return min(ahead - decrease * ahead // level_before, level_before - decrease)
+
+
+@dataclass(frozen=True, slots=True)
+class ProbabilisticQueue:
+    """hftbacktest's ProbQueueModel with PowerProbQueueFunc(n): expected position after a cancel."""
+
+    n: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.n, (int, float)) and self.n > 0):
+            raise ConfigError("must be a positive number", key="queue.n", value=self.n)
+
+    def cancelled(self, ahead: int, level_before: int, decrease: int) -> int:
+        behind = max(0, level_before - ahead)
+        fa, fb = float(ahead) ** self.n, float(behind) ** self.n
+        p_behind = fb / (fa + fb) if fa + fb > 0 else 1.0
+        est = ahead - (1.0 - p_behind) * decrease + min(behind - p_behind * decrease, 0.0)
+        return max(0, min(int(est), level_before - decrease))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class L2Data:
+    """A replay: the initial book (snapshot) and, in time order, depth diffs (level = new absolute quantity) and
+    trades, all integer ticks / lots on `instrument`'s grid, times in ns."""
+
+    instrument: Instrument
+    snapshot_ts: int
+    snapshot_bids: dict[int, int]
+    snapshot_asks: dict[int, int]
+    ts: np.ndarray        # int64, per message
+    kind: np.ndarray      # int8: 0 depth level, 1 trade
+    side: np.ndarray      # int8: +1 bid / buy aggressor, -1 ask / sell aggressor
+    price: np.ndarray     # int64 ticks
+    qty: np.ndarray       # int64 lots
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+
+def _ns(index: Any) -> np.ndarray:
+    """A DatetimeIndex as int64 ns since the epoch, whatever its resolution (the readers give us or ns)."""
+    return np.asarray(index.values.astype("datetime64[ns]").astype(np.int64))
+
+
+def l2_data_from_capture(capture: Any, instrument: Instrument) -> L2Data:
+    """An L2Data from `read_binance_jsonl(path, instrument)`: the first REST snapshot, then the depth diffs after
+    its lastUpdateId and the trades after its time."""
+    snap = capture.snapshot
+    if snap.empty:
+        raise ConfigError("the capture has no depth snapshot to start the book from", key="snapshot", value=0)
+    last_id = int(snap["update_id"].iloc[0])
+    snap = snap[snap["update_id"] == last_id]
+    t0 = int(_ns(snap.index)[0])
+    bids = {int(p): int(q) for p, q, s in zip(snap["price"], snap["quantity"], snap["side"]) if s == "bid" and q}
+    asks = {int(p): int(q) for p, q, s in zip(snap["price"], snap["quantity"], snap["side"]) if s == "ask" and q}
+    d = capture.depth
+    d = d[d["update_id"] > last_id]
+    tr = capture.trades
+    tr = tr[_ns(tr.index) >= t0]
+    ts = np.concatenate([_ns(d.index), _ns(tr.index)]).astype(np.int64)
+    kind = np.concatenate([np.zeros(len(d), np.int8), np.ones(len(tr), np.int8)])
+    side = np.concatenate([np.where(d["side"].to_numpy() == "bid", 1, -1).astype(np.int8),
+                           np.where(tr["side"].to_numpy() == "buy", 1, -1).astype(np.int8)])
+    price = np.concatenate([d["price"].to_numpy(np.int64), tr["price"].to_numpy(np.int64)])
+    qty = np.concatenate([d["quantity"].to_numpy(np.int64), tr["quantity"].to_numpy(np.int64)])
+    order = np.argsort(ts, kind="stable")
+    return L2Data(instrument, t0, bids, asks, ts[order], kind[order], side[order], price[order], qty[order])
+
+
+def l2_data_from_frames(depth: Any, trades: Any, instrument: Instrument, snapshot: Any = None) -> L2Data:
+    """An L2Data from reader frames read with `instrument` (exact ticks / lots): `read_depth` rows (time, side
+    bid|ask, price, quantity = the level's new quantity), `read_trades` rows (time, price, quantity, side = the
+    aggressor buy|sell; a trade without a side counts as a buy), and optionally a depth frame of the starting
+    book (else the book starts empty and the first diffs build it)."""
+    for name, f in (("depth", depth), ("trades", trades)):
+        if f["price"].dtype.kind not in "iu":
+            raise ConfigError("read the data with the instrument (exact integer ticks and lots)", key=name,
+                              value=str(f["price"].dtype))
+    bids: dict[int, int] = {}
+    asks: dict[int, int] = {}
+    t0 = int(min(_ns(depth.index)[:1].tolist() + _ns(trades.index)[:1].tolist() or [0]))
+    if snapshot is not None and len(snapshot):
+        t0 = int(_ns(snapshot.index)[0])
+        for p, q, sd in zip(snapshot["price"], snapshot["quantity"], snapshot["side"]):
+            if q:
+                (bids if sd == "bid" else asks)[int(p)] = int(q)
+    tside = trades["side"].to_numpy() if "side" in trades else np.full(len(trades), "buy")
+    ts = np.concatenate([_ns(depth.index), _ns(trades.index)]).astype(np.int64)
+    kind = np.concatenate([np.zeros(len(depth), np.int8), np.ones(len(trades), np.int8)])
+    side = np.concatenate([np.where(depth["side"].to_numpy() == "bid", 1, -1).astype(np.int8),
+                           np.where(tside == "sell", -1, 1).astype(np.int8)])
+    price = np.concatenate([depth["price"].to_numpy(np.int64), trades["price"].to_numpy(np.int64)])
+    qty = np.concatenate([depth["quantity"].to_numpy(np.int64), trades["quantity"].to_numpy(np.int64)])
+    order = np.argsort(ts, kind="stable")
+    return L2Data(instrument, t0, bids, asks, ts[order], kind[order], side[order], price[order], qty[order])
+
+
+class _Own:
+    __slots__ = ("order", "agent", "side", "price", "remaining", "ahead", "live")
+
+    def __init__(self, order: NewOrder, agent: Agent, remaining: int) -> None:
+        self.order, self.agent, self.side, self.price = order, agent, order.side, order.price
+        self.remaining, self.ahead, self.live = remaining, 0, True
+
+
+class _L2Venue:
+    __slots__ = ("name", "_bt")
+
+    def __init__(self, name: str, bt: "L2Backtest") -> None:
+        self.name, self._bt = name, bt
+
+    def quote(self, symbol: str, now: int) -> Quote:
+        bt = self._bt
+        return bt._quote(now)
+
+
+class L2Context:
+    """The simulation-shaped world an agent sees in an L2 replay."""
+
+    def __init__(self, bt: "L2Backtest") -> None:
+        self.kernel = self
+        self.now = bt.data.snapshot_ts
+        self._bt = bt
+        ins = bt.data.instrument
+        self.instruments = {ins.symbol: ins}
+        self.accounts = Accounts()
+        self.venues = {bt.venue: _L2Venue(bt.venue, bt)}
+        self._order_seq = 0
+        self.bar_index = -1
+
+    def tick_float(self, symbol: str) -> float:
+        return float(self.instruments[symbol].tick_size)
+
+    def lot_units(self, symbol: str) -> int:
+        return self.instruments[symbol].base_units_per_lot
+
+    def initial_ticks(self, symbol: str) -> int:
+        b = self._bt
+        if b._bb is not None and b._ba is not None:
+            return (b._bb + b._ba) // 2
+        trades = b.data.price[b.data.kind == 1]
+        return int(trades[0]) if len(trades) else (b._bb or b._ba or 1)
+
+    def fundamental(self, symbol: str) -> float | None:
+        return None
+
+    def quote(self, venue: str, symbol: str) -> Quote:
+        return self._bt._quote(self.now)
+
+    def route(self, agent: Agent, venue: str, command: Any) -> None:
+        bt = self._bt
+        if venue != bt.venue:
+            raise ConfigError(f"agent {agent.id} sent to an unknown venue (the replay's venue is {bt.venue})",
+                              key="venue", value=venue)
+        bt._at(self.now + bt.entry_latency.sample(agent.id, venue, bt._rng), bt._arrive, (agent, command))
+
+    def wake(self, agent: Agent, t: int) -> None:
+        self._bt._at(max(t, self.now), agent.on_wakeup, None)
+
+    def subscribe_quotes(self, agent: Agent, venue: str, symbol: str) -> None:
+        self._bt._check_symbol(symbol)
+        self._bt._quote_subs.append(agent)
+
+    subscribe = subscribe_quotes
+
+    def subscribe_trades(self, agent: Agent, venue: str, symbol: str) -> None:
+        self._bt._check_symbol(symbol)
+        self._bt._trade_subs.append(agent)
+
+    def subscribe_book(self, agent: Agent, venue: str, symbol: str) -> None:
+        bt = self._bt
+        bt._check_symbol(symbol)
+        bt._book_subs.append(agent)
+        snap = BookSnapshot(self.now, bt.venue, symbol, bt._seq, tuple(sorted(bt.bids.items(), reverse=True)),
+                            tuple(sorted(bt.asks.items())))
+        bt._deliver(agent, agent.deliver_book_snapshot, snap)
+
+
+@dataclass(slots=True)
+class L2Result:
+    messages: int
+    fills: list[tuple]      # (ts, agent, side, price, lots, liquidity, order_id, fee)
+    accounts: Accounts
+    agents: list[Agent]
+    final_mid: int
+    cancelled: int = 0
+    rejected: int = 0
+    samples: list[tuple] = field(default_factory=list)   # (ts, agent, cash, position lots, 2 x mid ticks)
+    instrument: Instrument | None = None
+    initial_cash: dict[str, int] = field(default_factory=dict)
+
+    def pnl(self, agent: str) -> int:
+        """Realized + unrealized - fees in quote units, the position marked at the final mid."""
+        from fractions import Fraction
+
+        acct = self.accounts[agent]
+        total = 0
+        for pos in acct.positions.values():
+            ins = self.agents[0]._sim.instruments[pos.symbol]
+            total += pos.pnl(Fraction(self.final_mid * ins.quote_units_per_lot_tick, ins.base_units_per_lot))
+        return total
+
+    def frame(self, agent: str | None = None) -> Any:
+        """Sampled equity (cash + position at the mid, currency units), cash, position value and exposure."""
+        import pandas as pd
+
+        agent = agent or self.agents[0].id
+        ins = self.instrument
+        rows = [r for r in self.samples if r[1] == agent]
+        ts = np.array([r[0] for r in rows], dtype=np.int64)
+        scale = 10.0 ** ins.quote_decimals
+        cash = np.array([r[2] for r in rows], dtype=np.float64) / scale
+        value = np.array([r[3] * r[4] for r in rows], dtype=np.float64) * ins.quote_units_per_lot_tick / 2 / scale
+        eq = cash + value
+        f = pd.DataFrame({"time": pd.to_datetime(ts, unit="ns"), "equity": eq, "cash": cash, "position_value": value,
+                          "position": [r[3] for r in rows]})
+        f["gross_exposure"] = np.abs(value) / eq
+        f["net_exposure"] = value / eq
+        f["drawdown"] = eq / np.maximum.accumulate(eq) - 1.0
+        return f
+
+    def fills_frame(self, agent: str | None = None) -> Any:
+        import pandas as pd
+
+        agent = agent or self.agents[0].id
+        ins = self.instrument
+        rows = [r for r in self.fills if r[1] == agent]
+        f = pd.DataFrame(rows, columns=["ts", "agent", "side", "price_ticks", "quantity", "liquidity", "order_id",
+                                        "fee"])
+        f.insert(0, "time", pd.to_datetime(f["ts"], unit="ns"))
+        f["price"] = f["price_ticks"] * float(ins.tick_size)
+        f["fee_value"] = f["fee"] / 10.0 ** ins.quote_decimals
+        return f.drop(columns=["ts"])
+
+    def conventions(self) -> Any:
+        """Returns per sample, annualised as a 24/7 market (365 days) at the sampling interval."""
+        from market_sim.analysis.metrics import Conventions
+
+        ts = self.frame()["time"]
+        step = float(np.median(np.diff(ts.to_numpy().astype(np.int64)))) if len(ts) > 2 else 1e9
+        return Conventions(periods_per_year=365 * 86_400e9 / step, interval=f"{step / 1e9:g}s samples, 24/7")
+
+    def trades_frame(self, agent: str | None = None) -> Any:
+        import pandas as pd
+
+        from market_sim.analysis.metrics import Fill as MFill, trade_list
+
+        ins = self.instrument
+        f = self.fills_frame(agent)
+        eq = self.frame(agent)
+        mids = pd.Series((eq["position_value"] / eq["position"].where(eq["position"] != 0)).to_numpy(),
+                         index=eq["time"]).ffill().bfill()
+        lot = float(ins.lot_size)
+        fills = [MFill(r.time, float(r.side * r.quantity * lot), float(r.price), float(r.fee_value))
+                 for r in f.itertuples(index=False)]
+        prices = (mids / lot) if mids.notna().any() else None
+        rows = [{"side": "long" if t.side > 0 else "short", "entry_time": t.entry_time, "exit_time": t.exit_time,
+                 "quantity": t.quantity, "entry_price": t.entry_price, "exit_price": t.exit_price, "pnl": t.pnl,
+                 "fees": t.fees, "holding_seconds": t.holding_time / pd.Timedelta(seconds=1), "mae": t.mae,
+                 "mfe": t.mfe, "open": t.open}
+                for t in trade_list(fills, prices, mark_open=prices is not None)]
+        cols = ["side", "entry_time", "exit_time", "quantity", "entry_price", "exit_price", "pnl", "fees",
+                "holding_seconds", "mae", "mfe", "open"]
+        return pd.DataFrame(rows, columns=cols)
+
+    def summary(self, agent: str | None = None) -> dict[str, Any]:
+        from market_sim.analysis.metrics import performance_report
+
+        agent = agent or self.agents[0].id
+        eq = self.frame(agent)
+        trades = self.trades_frame(agent)
+        closed = trades[~trades["open"].astype(bool)]
+        rep = performance_report(eq.set_index("time")["equity"], self.conventions(), name=agent,
+                                 trades=list(closed["pnl"]))
+        d = rep.as_dict()
+        f = self.fills_frame(agent)
+        d.update(initial_equity=float(eq["equity"].iloc[0]), final_equity=float(eq["equity"].iloc[-1]),
+                 fills=int(len(f)), fees=float(f["fee_value"].sum()),
+                 traded_notional=float((f["price"] * f["quantity"] * float(self.instrument.lot_size)).sum()),
+                 orders_cancelled=self.cancelled, orders_rejected=self.rejected, messages=self.messages,
+                 exposure_time=float((eq["position"] != 0).mean()))
+        for k in ("start", "end", "max_drawdown_peak", "max_drawdown_trough", "max_drawdown_recovery"):
+            if d.get(k) is not None:
+                d[k] = str(d[k])
+        return d
+
+
+class L2Backtest:
+    def __init__(self, data: L2Data, agents: Agent | Sequence[Agent], *, queue: QueueModel = ProbabilisticQueue(),
+                 entry_latency: LatencyModel = FixedLatency(1_000_000), data_latency: LatencyModel = FixedLatency(
+                     1_000_000), fees: FeeSchedule = NO_FEES, cash: dict[str, int] | None = None, venue: str = "replay",
+                 seed: int = 0, sample_ns: int = 1_000_000_000) -> None:
+        self.data = data
+        if isinstance(sample_ns, bool) or not isinstance(sample_ns, int) or sample_ns <= 0:
+            raise ConfigError("must be a positive number of ns", key="sample_ns", value=sample_ns)
+        self.sample_ns = sample_ns
+        self._samples: list[tuple] = []
+        self.agents = [agents] if isinstance(agents, Agent) else list(agents)
+        if not self.agents:
+            raise ConfigError("an L2 backtest needs at least one agent", key="agents", value=0)
+        self.queue, self.entry_latency, self.data_latency, self.fees = queue, entry_latency, data_latency, fees
+        self.venue = venue
+        self.cash = dict(cash or {})
+        self._rng = random.Random(seed)
+        self.bids: dict[int, int] = dict(data.snapshot_bids)
+        self.asks: dict[int, int] = dict(data.snapshot_asks)
+        self._bid_px = SortedList(self.bids)
+        self._ask_px = SortedList(self.asks)
+        self._heap: list[tuple] = []
+        self._hseq = 0
+        self._own: dict[tuple[int, int], list[_Own]] = {}   # (side, price) -> resting own orders, time priority
+        self._by_id: dict[tuple[str, int], _Own] = {}
+        self._traded: dict[tuple[int, int], int] = {}       # (side, price): lots traded there since its last diff
+        self._quote_subs: list[Agent] = []
+        self._trade_subs: list[Agent] = []
+        self._book_subs: list[Agent] = []
+        self._seq = 0
+        self._fills: list[tuple] = []
+        self._trade_id = 0
+        self._cancelled = self._rejected = 0
+        self.ctx = L2Context(self)
+        self._bb = self._bid_px[-1] if self._bid_px else None
+        self._ba = self._ask_px[0] if self._ask_px else None
+
+    # ----- plumbing -----
+    def _check_symbol(self, symbol: str) -> None:
+        if symbol != self.data.instrument.symbol:
+            raise ConfigError("the replay has no data for this symbol", key="symbol", value=symbol)
+
+    def _at(self, t: int, fn: Callable, arg: Any) -> None:
+        self._hseq += 1
+        heapq.heappush(self._heap, (t, self._hseq, fn, arg))
+
+    def _deliver(self, agent: Agent, fn: Callable, arg: Any) -> None:
+        self._at(self.ctx.now + self.data_latency.sample(self.venue, agent.id, self._rng), fn, arg)
+
+    def _quote(self, now: int) -> Quote:
+        bb, ba = self._bb, self._ba
+        return Quote(now, self.venue, self.data.instrument.symbol, bb, self.bids[bb] if bb is not None else 0, ba,
+                     self.asks[ba] if ba is not None else 0, None)
+
+    # ----- the agents' commands at the venue -----
+    def _arrive(self, item: tuple[Agent, Any]) -> None:
+        agent, cmd = item
+        now = self.ctx.now
+        if isinstance(cmd, NewOrder):
+            if cmd.symbol != self.data.instrument.symbol or cmd.quantity <= 0 or (
+                    cmd.order_type is OrderType.LIMIT and (cmd.price is None or cmd.price <= 0)) or \
+                    cmd.order_type not in (OrderType.LIMIT, OrderType.MARKET):
+                self._rejected += 1
+                reason = RejectReason.UNKNOWN_INSTRUMENT if cmd.symbol != self.data.instrument.symbol else \
+                    RejectReason.INVALID_ORDER
+                self._deliver(agent, lambda ev: agent.deliver_order_event(ev, True),
+                              OrderRejected(now, cmd.order_id, agent.id, cmd.symbol, reason,
+                                            "the L2 replay takes limit and market orders with a positive quantity"))
+                return
+            self._deliver(agent, agent.deliver_order_event, OrderAccepted(now, cmd))
+            o = _Own(cmd, agent, cmd.quantity)
+            self._take(o)
+            if o.remaining > 0:
+                if cmd.order_type is OrderType.MARKET or cmd.tif in (TimeInForce.IOC, TimeInForce.FOK):
+                    self._cancel(o, CancelReason.IOC_REMAINDER)
+                else:
+                    key = (int(o.side), o.price)
+                    o.ahead = (self.bids if o.side is _BUY else self.asks).get(o.price, 0)
+                    self._own.setdefault(key, []).append(o)
+                    self._by_id[(agent.id, cmd.order_id)] = o
+        elif isinstance(cmd, CancelOrder):
+            o = self._by_id.pop((agent.id, cmd.order_id), None)
+            if o is None or not o.live:
+                self._deliver(agent, agent.deliver_order_event,
+                              OrderRejected(now, cmd.order_id, agent.id, self.data.instrument.symbol,
+                                            RejectReason.UNKNOWN_ORDER, "not open (filled or cancelled)"))
+                return
+            self._unrest(o)
+            self._cancel(o, CancelReason.USER)
+        elif isinstance(cmd, ModifyOrder):
+            self._deliver(agent, agent.deliver_order_event,
+                          OrderRejected(now, cmd.order_id, agent.id, self.data.instrument.symbol,
+                                        RejectReason.INVALID_ORDER, "the L2 replay does not modify: cancel and send"))
+        else:
+            raise ConfigError(f"agent {agent.id} sent a command the L2 replay does not take", key="command",
+                              value=type(cmd).__name__)
+
+    def _unrest(self, o: _Own) -> None:
+        o.live = False
+        lst = self._own.get((int(o.side), o.price))
+        if lst is not None:
+            lst.remove(o)
+            if not lst:
+                del self._own[(int(o.side), o.price)]
+
+    def _cancel(self, o: _Own, reason: CancelReason) -> None:
+        self._cancelled += 1
+        o.live = False
+        self._deliver(o.agent, o.agent.deliver_order_event,
+                      OrderCancelled(self.ctx.now, o.order.order_id, o.agent.id, o.order.symbol, o.remaining, reason))
+
+    def _take(self, o: _Own) -> None:
+        """Fill a marketable order against the replayed book's opposite levels (the book is not changed)."""
+        buy = o.side is _BUY
+        levels = self._ask_px if buy else self._bid_px
+        book = self.asks if buy else self.bids
+        limit = o.price if o.order.order_type is OrderType.LIMIT else None
+        it = iter(levels) if buy else reversed(levels)
+        for px in it:
+            if o.remaining <= 0 or limit is not None and (px > limit if buy else px < limit):
+                break
+            q = min(o.remaining, book[px])
+            self._fill(o, px, q, taker=True)
+
+    def _fill(self, o: _Own, price: int, qty: int, taker: bool) -> None:
+        ins = self.data.instrument
+        o.remaining -= qty
+        self._trade_id += 1
+        liq = Liquidity.TAKER if taker else Liquidity.MAKER
+        fee = self.fees.fee(qty * price * ins.quote_units_per_lot_tick, qty, liq)
+        now = self.ctx.now
+        fill = book_fill(now, o.agent.id, self.venue, ins, o.side, price, qty, order_id=o.order.order_id,
+                         trade_id=self._trade_id, maker=not taker, fee=fee)
+        self._fills.append((now, o.agent.id, int(o.side), price, qty, liq.value, o.order.order_id, fee))
+        self._deliver(o.agent, self._book_and_deliver, (o.agent, fill))
+        if o.remaining <= 0 and o.live and (o.agent.id, o.order.order_id) in self._by_id:
+            del self._by_id[(o.agent.id, o.order.order_id)]
+            self._unrest(o)
+
+    def _book_and_deliver(self, item: tuple[Agent, Any]) -> None:
+        agent, fill = item
+        self.ctx.accounts.apply(fill)
+        agent.deliver_fill(fill)
+
+    # ----- market data -----
+    def _depth(self, t: int, side: int, price: int, qty: int) -> None:
+        if side > 0:
+            book, plist = self.bids, self._bid_px
+            at_top = self._bb is None or price >= self._bb
+        else:
+            book, plist = self.asks, self._ask_px
+            at_top = self._ba is None or price <= self._ba
+        old = book.get(price, 0)
+        if qty:
+            book[price] = qty
+            if not old:
+                plist.add(price)
+                if at_top:
+                    if side > 0:
+                        self._bb = price
+                    else:
+                        self._ba = price
+        elif old:
+            del book[price]
+            plist.remove(price)
+            if at_top:
+                if side > 0:
+                    self._bb = plist[-1] if plist else None
+                else:
+                    self._ba = plist[0] if plist else None
+        else:
+            return
+        own = self._own
+        if own:
+            key = (side, price)
+            mine = own.get(key)
+            if mine is not None:
+                traded = self._traded.pop(key, 0)
+                dec = old - qty - traded
+                if dec > 0:
+                    for o in mine:
+                        o.ahead = self.queue.cancelled(o.ahead, old - traded, dec)
+            if at_top:
+                self._crossed()
+        if self._book_subs:
+            self._seq += 1
+            d = BookDelta(t, self.data.instrument.symbol, _BUY if side > 0 else _SELL, price, qty, self.venue,
+                          self._seq)
+            for a in self._book_subs:
+                self._deliver(a, a.deliver_book_delta, d)
+        if at_top and self._quote_subs:
+            q = self._quote(t)
+            for a in self._quote_subs:
+                self._deliver(a, a.on_market_data, q)
+
+    def _crossed(self) -> None:
+        """Own resting orders the opposite best has reached fill whole at their price."""
+        ba, bb = self._ba, self._bb
+        for (side, price), lst in list(self._own.items()):
+            if side > 0 and ba is not None and ba <= price or side < 0 and bb is not None and bb >= price:
+                for o in list(lst):
+                    self._fill(o, price, o.remaining, taker=False)
+
+    def _trade(self, t: int, side: int, price: int, qty: int) -> None:
+        # aggressor side +1 (buy) lifts asks: our resting sells at or below the price; -1 hits our bids
+        own = self._own
+        if own:
+            rest_side = -side
+            for (s, p), lst in list(own.items()):
+                if s != rest_side:
+                    continue
+                through = p < price if rest_side < 0 else p > price
+                if through:
+                    for o in list(lst):
+                        self._fill(o, p, o.remaining, taker=False)
+                elif p == price:
+                    left = qty
+                    self._traded[(s, p)] = self._traded.get((s, p), 0) + qty
+                    for o in list(lst):
+                        if left <= 0:
+                            break
+                        if o.ahead >= left:
+                            o.ahead -= left
+                            left = 0
+                            break
+                        left -= o.ahead
+                        o.ahead = 0
+                        q = min(left, o.remaining)
+                        left -= q
+                        self._fill(o, p, q, taker=False)
+        if self._trade_subs:
+            self._trade_id += 1
+            tr = Trade(t, self._trade_id, self.data.instrument.symbol, price, qty, 0, 0, "", "",
+                       _BUY if side > 0 else _SELL)
+            for a in self._trade_subs:
+                self._deliver(a, a.on_trade, tr)
+
+    # ----- the run -----
+    def run(self, progress: Callable[[int, int], None] | None = None, chunk: int = 65_536) -> L2Result:
+        ctx, data = self.ctx, self.data
+        ins = data.instrument
+        for k, agent in enumerate(self.agents):
+            for ccy, v in self.cash.items():
+                ctx.accounts[agent.id].credit(ccy, v)
+            agent.bind(ctx, (ins.symbol,), {ins.symbol: self.venue}, k)
+        for agent in self.agents:
+            agent.on_start()
+        heap = self._heap
+        pop = heapq.heappop
+        depth, trade = self._depth, self._trade
+        n = len(data)
+        step = self.sample_ns
+        next_sample = data.snapshot_ts
+        ctx.now = data.snapshot_ts
+        for a in range(0, n, chunk):
+            b = min(n, a + chunk)
+            for t, k, s, p, q in zip(data.ts[a:b].tolist(), data.kind[a:b].tolist(), data.side[a:b].tolist(),
+                                     data.price[a:b].tolist(), data.qty[a:b].tolist()):
+                while heap and heap[0][0] <= t:
+                    tt, _, fn, arg = pop(heap)
+                    ctx.now = tt
+                    fn(arg) if arg is not None else fn()
+                ctx.now = t
+                if t >= next_sample:
+                    self._sample(next_sample if next_sample > data.snapshot_ts else t)
+                    next_sample += step * ((t - next_sample) // step + 1)
+                if k == 0:
+                    depth(t, s, p, q)
+                else:
+                    trade(t, s, p, q)
+            if progress is not None:
+                progress(b, n)
+        end = int(data.ts[-1]) if n else data.snapshot_ts
+        while heap and heap[0][0] <= end:
+            tt, _, fn, arg = pop(heap)
+            ctx.now = tt
+            fn(arg) if arg is not None else fn()
+        ctx.now = end
+        self._sample(end)
+        for agent in self.agents:
+            agent.on_stop()
+        bb = self._bb or 0
+        ba = self._ba or bb
+        return L2Result(n, self._fills, ctx.accounts, self.agents, (bb + ba) // 2, self._cancelled, self._rejected,
+                        samples=self._samples, instrument=ins, initial_cash=dict(self.cash))
+
+    def _sample(self, t: int) -> None:
+        """Each agent's cash and position, and the mid, at time t (before the message at t is applied)."""
+        ins = self.data.instrument
+        bb, ba = self._bb, self._ba
+        mid2 = (bb + ba) if bb is not None and ba is not None else 2 * (bb or ba or 0)
+        for agent in self.agents:
+            acct = self.ctx.accounts[agent.id]
+            self._samples.append((t, agent.id, acct.balance(ins.quote_asset), agent.position(ins.symbol), mid2))

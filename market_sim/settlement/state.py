@@ -10,7 +10,7 @@ from pathlib import Path
 from market_sim.core.errors import SettlementError
 from market_sim.core.events import Trade
 from market_sim.core.orders import Side
-from market_sim.settlement.batch import BatchCommitment, SettlementBatch, SettlementMode
+from market_sim.settlement.batch import BatchCommitment, BatchHeader, SettlementBatch, SettlementMode
 from market_sim.settlement.deltas import TokenIndex
 from market_sim.settlement.ledger import Ledger
 from market_sim.settlement.trades import SettledTrade
@@ -44,8 +44,11 @@ def save_ledger(ledger: Ledger, path: Path) -> None:
         "balances": [[a, t, v] for (a, t), v in sorted(ledger.balances().items())],
         "last_sequence": ledger.last_sequence,
         "last_batch_hash": ledger.last_batch_hash.hex(),
-        "batches": [{"sequence": b.sequence, "prev_hash": b.header.prev_hash.hex(),
-                     "merkle_root": b.header.merkle_root.hex(), "mode": str(b.mode),
+        "last_state_block": ledger.last_state_block,
+        "followed_block": ledger.followed_block,
+        "reserved": [[a, t, v] for (a, t), v in sorted(ledger.reserved.items())],
+        "skipped": [_header_json(h) for _, h in sorted(ledger.skipped.items())],
+        "batches": [{**_header_json(b.header), "mode": str(b.mode),
                      "trades": [list(t.as_tuple()) for t in b.trades]}
                     for _, b in sorted(ledger.settled_batches.items())],
     })
@@ -58,15 +61,33 @@ def load_ledger(path: Path, token_index: TokenIndex) -> Ledger:
     for entry in data["batches"]:
         batch = SettlementBatch.build(entry["sequence"], bytes.fromhex(entry["prev_hash"]),
                                       [SettledTrade(*t) for t in entry["trades"]], fee_account=ledger.fee_account,
-                                      token_index=token_index, mode=SettlementMode(entry["mode"]))
+                                      token_index=token_index, mode=SettlementMode(entry["mode"]),
+                                      state_block=entry.get("state_block", 0), expires_at=entry.get("expires_at", 0))
         _check_root(batch, entry, path)
         ledger.settled_batches[batch.sequence] = batch
         ledger.settled_trade_ids.update(t.trade_id for t in batch.trades)
     for account, token, amount in data["balances"]:
         ledger.correct(account, token, amount)
+    for account, token, amount in data.get("reserved", ()):
+        ledger.reserve(account, token, amount)
+    for entry in data.get("skipped", ()):
+        header = _header(entry)
+        ledger.skipped[header.sequence] = header
     ledger.last_sequence = data["last_sequence"]
     ledger.last_batch_hash = bytes.fromhex(data["last_batch_hash"])
+    ledger.last_state_block = data.get("last_state_block", 0)
+    ledger.followed_block = data.get("followed_block", 0)
     return ledger
+
+
+def _header_json(header: BatchHeader) -> dict:
+    return {"sequence": header.sequence, "prev_hash": header.prev_hash.hex(), "merkle_root": header.merkle_root.hex(),
+            "state_block": header.state_block, "expires_at": header.expires_at}
+
+
+def _header(entry: dict) -> BatchHeader:
+    return BatchHeader(entry["sequence"], bytes.fromhex(entry["prev_hash"]), bytes.fromhex(entry["merkle_root"]),
+                       entry.get("state_block", 0), entry.get("expires_at", 0))
 
 
 class Journal:

@@ -128,6 +128,9 @@ class TradeLog:
         self.extra_leaves = extra_leaves
         self.blocks: list[LogBlock] = []
         self._index: dict[int, tuple[int, int]] = {}  # trade_id -> (height, position)
+        # Heights whose certificate expired unsettled (settlement skipped them on chain): they stay in the log (so
+        # log and chain never diverge) but hold no trade; their trades may be certified again at a later height.
+        self.expired: set[int] = set()
 
     def __len__(self) -> int:
         return len(self.blocks)
@@ -197,12 +200,20 @@ class TradeLog:
         for i, trade in enumerate(block.trades):
             self._index[trade.trade_id] = (block.height, i)
 
+    def expire(self, height: int) -> None:
+        """Block `height` expired unsettled and is skipped on chain: it stays, its trades are free again."""
+        block = self.block(height)
+        self.expired.add(height)
+        for trade in block.trades:
+            if self._index.get(trade.trade_id, (None,))[0] == height:
+                del self._index[trade.trade_id]
+
     def verify(self) -> LogVerification:
         """Re-check the whole chain from genesis: heights, parent hashes, Merkle roots, certificates, no repeats."""
         parent, seen = GENESIS_HASH, set()
         for i, block in enumerate(self.blocks):
             problem = self._problem(block, i + 1, parent)
-            if problem is None:
+            if problem is None and block.height not in self.expired:
                 for trade in block.trades:
                     if trade.trade_id in seen:
                         problem = f"trade {trade.trade_id} appears twice in the log"

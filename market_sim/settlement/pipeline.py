@@ -224,7 +224,19 @@ class SettlementPipeline:
         its trades; a clock calls this on every new block."""
         flight = self._flight
         if flight is not None and not flight.booked and flight.batch.header.expired(self.client.head + 1):
-            self._expire(flight)
+            if self._settled_on_chain(flight.batch):  # it did settle; only the answer got lost
+                self._book(flight, 0, len(flight.batch.deltas or ()), "", 0)
+                self._stage(flight, Stage.INCLUDED)
+                self._stage(flight, Stage.FINAL)
+                self._flight = None
+            else:
+                self._expire(flight)
+
+    def _settled_on_chain(self, batch: SettlementBatch) -> bool:
+        """Whether the chain settled exactly this batch (its root at its sequence; its hash if it is the last)."""
+        if self.client.batch_root(batch.sequence) != batch.header.merkle_root:
+            return False
+        return self.client.last_sequence != batch.sequence or self.client.last_batch_hash == batch.batch_hash
 
     @property
     def _idle(self) -> bool:
@@ -306,7 +318,7 @@ class SettlementPipeline:
             return
         if exc.is_any(_ordering_errors()):
             # The chain moved past our ledger: maybe this very batch settled (a lost confirmation).
-            if self.client.batch_root(batch.sequence) == batch.header.merkle_root:
+            if self._settled_on_chain(batch):
                 self._book(flight, 0, len(batch.deltas or ()), "", 0)
                 self._stage(flight, Stage.INCLUDED)
                 self._stage(flight, Stage.FINAL)
@@ -459,7 +471,7 @@ class SettlementPipeline:
             flight = _Flight(batch, source, self.journal.certificates.get(sequence, b""), self._now(),
                              time.perf_counter(), attempts=1, stage=Stage.SUBMITTED)
             flight.skipped = self._skips_for(batch)
-            if self.client.batch_root(sequence) == batch.header.merkle_root:
+            if self._settled_on_chain(batch):
                 self._book(flight, 0, len(batch.deltas or ()), "", 0)
                 booked.append(sequence)
                 continue

@@ -89,6 +89,7 @@ def build_stack(chain: Chain, instruments: Mapping[str, Instrument], traders: Se
                 deposit: Mapping[str, int], consensus: ConsensusConfig, *, taker_fee_bps: int = 0,
                 max_batch: int = 500, max_delay: int = 1_000_000_000, mode: SettlementMode = SettlementMode.NET,
                 kernel: Kernel | None = None, validity: int | None = None,
+                emit: Callable[[object], None] | None = None,
                 overrides: Mapping[str, Mapping[str, int]] | None = None) -> SettlementStack:
     """Deploy and fund a venue for these instruments, build the committee over it and a pipeline certified by it.
 
@@ -115,7 +116,7 @@ def build_stack(chain: Chain, instruments: Mapping[str, Instrument], traders: Se
                                    accepts=venue.client.is_validator)
     pipeline = SettlementPipeline(venue.client, encoder, certifier, ledger=ledger, kernel=kernel,
                                   max_batch=max_batch, max_delay=max_delay, mode=mode, validity=validity,
-                                  followers=[committee_follower(committee, venue)])
+                                  emit=emit, followers=[committee_follower(committee, venue)])
     return SettlementStack(venue, committee, pipeline)
 
 

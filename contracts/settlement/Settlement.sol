@@ -12,11 +12,27 @@ import {QuorumGoverned} from "../lib/QuorumGoverned.sol";
 
 /// @title Settlement
 /// @notice Custody of ERC20 balances per trader and settlement of trade batches certified by a validator quorum.
-/// @dev A batch is identified by the EIP-712 struct `Batch(uint64 sequence,bytes32 prevHash,bytes32 merkleRoot)`
-/// under the domain ("MarketSimSettlement", "1", chainid, this contract). Batches settle strictly in sequence and
-/// each names the hash of its predecessor (the struct hash of the previous batch), so replayed, skipped or
-/// reordered batches revert. A batch needs signatures of at least `threshold` distinct registered validators,
-/// given in strictly ascending signer-address order (QuorumVerifier, shared with Bridge).
+/// @dev A batch is identified by the EIP-712 struct
+/// `Batch(uint64 sequence,bytes32 prevHash,bytes32 merkleRoot,uint64 stateBlock,uint64 expiresAt)` under the domain
+/// ("MarketSimSettlement", "1", chainid, this contract). Batches settle strictly in sequence and each names the hash
+/// of its predecessor (the struct hash of the previous batch), so replayed or reordered batches revert. A batch
+/// needs signatures of at least `threshold` distinct registered validators, given in strictly ascending
+/// signer-address order (QuorumVerifier, shared with Bridge).
+///
+/// Expiry (issue 13): validators check a batch against the balances at block `stateBlock` and its certificate is
+/// valid up to block `expiresAt` only (`CertificateExpired` after; `expiresAt <= stateBlock + maxValidity`;
+/// `stateBlock` below the current block and not below the last settled batch's). A certified batch that expired
+/// unsettled is never applied: a later batch skips it, naming its header in `skipped` (each must have expired at
+/// this block and the headers must chain from `lastBatchHash` to the new batch's prevHash; the new batch's
+/// certificate commits to that chain through its prevHash, so the skipped ones need none). So the committee's log
+/// and the chain never diverge (every height is settled or skipped), and a batch its submitter gave up on after
+/// expiry can never settle later.
+///
+/// Withdrawals take two steps (`requestWithdrawal`, then `claimWithdrawal`): a claim succeeds once a batch certified
+/// against a stateBlock at or after the request's block has settled, or `maxValidity` blocks after the request
+/// (every certificate that did not see the request has expired by then). Validators count requested amounts as
+/// unavailable from the request's block on, so a certified batch is solvent whenever it settles; deposits count at
+/// once.
 ///
 /// Two ways of applying a batch:
 /// - `settle` (net deltas, the default): the submitter sends per-account net balance changes, grouped by account.
@@ -44,6 +60,14 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         uint64 sequence;
         bytes32 prevHash;
         bytes32 merkleRoot;
+        uint64 stateBlock;
+        uint64 expiresAt;
+    }
+
+    /// @notice A withdrawal requested and not yet claimed.
+    struct WithdrawalRequest {
+        uint128 amount;
+        uint64 requestBlock;
     }
 
     /// @notice One trade as settled on chain; its Merkle leaf is keccak256(keccak256(abi.encode(trade))).
@@ -62,7 +86,8 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
     }
 
     /// @notice EIP-712 type hash of the signed batch header.
-    bytes32 public constant BATCH_TYPEHASH = keccak256("Batch(uint64 sequence,bytes32 prevHash,bytes32 merkleRoot)");
+    bytes32 public constant BATCH_TYPEHASH =
+        keccak256("Batch(uint64 sequence,bytes32 prevHash,bytes32 merkleRoot,uint64 stateBlock,uint64 expiresAt)");
     /// @notice Tag hashed into the deltas leaf (domain separation from trade leaves).
     bytes32 public constant DELTAS_LEAF_TAG = keccak256("MarketSimSettlement.Deltas");
     uint256 private constant MASK128 = type(uint128).max;
@@ -77,15 +102,28 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
     mapping(address account => mapping(uint256 slot => uint256)) private _packed;
     /// @notice Merkle root of each settled batch, by sequence number.
     mapping(uint64 sequence => bytes32) public batchRoot;
-    /// @notice Sequence number of the last settled batch (0 before the first).
+    /// @notice Sequence number of the last settled or skipped batch (0 before the first).
     uint64 public lastSequence;
-    /// @notice Struct hash of the last settled batch: the prevHash the next batch must name (0 at genesis).
+    /// @notice stateBlock of the last settled batch (shares a slot with lastSequence).
+    uint64 public lastStateBlock;
+    /// @notice Most blocks a certificate may be valid past its stateBlock; fixed at deployment, because the
+    /// withdrawal timeout relies on every certificate that could still settle having been bounded by it.
+    uint64 public immutable maxValidity;
+    /// @notice Struct hash of the last settled or skipped batch: the prevHash the next batch must name (0 at genesis).
     bytes32 public lastBatchHash;
     /// @notice Receiver of trading fees in per-trade mode (in net-delta mode it is one of the delta accounts).
     address public feeAccount;
+    /// @notice Pending withdrawal request per account and token.
+    mapping(address account => mapping(address token => WithdrawalRequest)) public withdrawalRequest;
 
     event Deposited(address indexed account, address indexed token, uint256 amount, uint256 balance);
     event Withdrawn(address indexed account, address indexed token, uint256 amount, uint256 balance);
+    /// @notice `account` asked to withdraw; `requested` is its whole pending request for `token`, from `requestBlock`.
+    event WithdrawalRequested(
+        address indexed account, address indexed token, uint256 amount, uint256 requested, uint64 requestBlock
+    );
+    /// @notice Certified batch `sequence` expired unsettled and was skipped (never applied).
+    event BatchSkipped(uint64 indexed sequence, bytes32 batchHash, uint64 expiresAt);
     event BatchSettled(
         uint64 indexed sequence, bytes32 batchHash, bytes32 merkleRoot, uint256 tradeCount, uint256 deltaCount
     );
@@ -108,16 +146,30 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
     error FeeExceedsAmount(uint64 tradeId, uint256 sellerFee, uint256 quoteAmount);
     error UnknownBatch(uint64 sequence);
     error ProofCountMismatch(uint256 trades, uint256 proofs);
+    error CertificateExpired(uint64 sequence, uint64 expiresAt, uint256 blockNumber);
+    error StateBlockNotPast(uint64 sequence, uint64 stateBlock, uint256 blockNumber);
+    error StateBlockBehind(uint64 sequence, uint64 stateBlock, uint64 lastStateBlock);
+    error ValidityTooLong(uint64 sequence, uint64 stateBlock, uint64 expiresAt, uint64 maxValidity);
+    error SkippedNotExpired(uint64 sequence, uint64 expiresAt, uint256 blockNumber);
+    error InvalidMaxValidity(uint64 maxValidity);
+    error NoWithdrawalRequest(address account, address token);
+    error WithdrawalNotReady(address account, address token, uint64 requestBlock, uint256 readyAtBlock);
 
     /// @notice Deploy with an owner (governance), an initial validator set, its threshold and the fee account.
     /// @param owner_ Governance (Ownable2Step): lists tokens, sets the fee account, rotates validators.
     /// @param validators The initial validator set (distinct, not zero).
     /// @param threshold_ Signatures a batch needs (1..number of validators; later changes keep floor(2n/3)+1..n).
     /// @param feeAccount_ Receiver of trading fees in per-trade mode (not zero).
-    constructor(address owner_, address[] memory validators, uint256 threshold_, address feeAccount_)
-        EIP712("MarketSimSettlement", "1")
-        QuorumGoverned(owner_, validators, threshold_)
-    {
+    /// @param maxValidity_ Most blocks a certificate may stay valid past its stateBlock (not zero).
+    constructor(
+        address owner_,
+        address[] memory validators,
+        uint256 threshold_,
+        address feeAccount_,
+        uint64 maxValidity_
+    ) EIP712("MarketSimSettlement", "1") QuorumGoverned(owner_, validators, threshold_) {
+        if (maxValidity_ == 0) revert InvalidMaxValidity(maxValidity_);
+        maxValidity = maxValidity_;
         _setFeeAccount(feeAccount_);
     }
 
@@ -140,21 +192,47 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         _deposit(account, token, amount);
     }
 
-    /// @notice Withdraw `amount` of `token` from the caller's balance to the caller.
+    /// @notice Ask to withdraw `amount` of `token` (adds to a pending request, whose block becomes this one). From
+    /// this block on validators count the requested amount as unavailable; `claimWithdrawal` pays it out later.
     /// @param token A listed token.
-    /// @param amount Amount to withdraw (token base units, not zero, at most the caller's balance).
-    function withdraw(address token, uint256 amount) external nonReentrant {
+    /// @param amount Amount to add to the request (not zero; the whole request at most the caller's balance).
+    function requestWithdrawal(address token, uint256 amount) external {
         if (amount == 0) revert ZeroAmount();
-        if (amount > MASK128) revert InsufficientBalance(msg.sender, token, amount, balanceOf(msg.sender, token));
-        uint256 balance = _adjust(msg.sender, token, -int256(amount));
+        if (tokenIndex[token] == 0) revert UnknownToken(token);
+        WithdrawalRequest storage request = withdrawalRequest[msg.sender][token];
+        uint256 requested = uint256(request.amount) + amount;
+        uint256 balance = balanceOf(msg.sender, token);
+        if (requested > balance) revert InsufficientBalance(msg.sender, token, requested, balance);
+        request.amount = uint128(requested);
+        request.requestBlock = uint64(block.number);
+        emit WithdrawalRequested(msg.sender, token, amount, requested, uint64(block.number));
+    }
+
+    /// @notice Pay out the caller's pending request for `token`: once a batch certified against a stateBlock at or
+    /// after the request's block has settled, or from block requestBlock + maxValidity on. Pays the request, or the
+    /// balance if a batch certified before the request left less.
+    /// @param token A listed token with a pending request.
+    function claimWithdrawal(address token) external nonReentrant {
+        WithdrawalRequest memory request = withdrawalRequest[msg.sender][token];
+        if (request.amount == 0) revert NoWithdrawalRequest(msg.sender, token);
+        uint256 readyAt = uint256(request.requestBlock) + maxValidity;
+        if (lastStateBlock < request.requestBlock && block.number < readyAt) {
+            revert WithdrawalNotReady(msg.sender, token, request.requestBlock, readyAt);
+        }
+        delete withdrawalRequest[msg.sender][token];
+        uint256 balance = balanceOf(msg.sender, token);
+        uint256 amount = request.amount < balance ? request.amount : balance;
+        if (amount != 0) balance = _adjust(msg.sender, token, -int256(amount));
         emit Withdrawn(msg.sender, token, amount, balance);
-        IERC20(token).safeTransfer(msg.sender, amount);
+        if (amount != 0) IERC20(token).safeTransfer(msg.sender, amount);
     }
 
     // ------------------------------------------------------------------ settlement
 
     /// @notice Settle a certified batch by applying per-account net deltas.
-    /// @param batch The signed header (sequence, prevHash, merkleRoot).
+    /// @param batch The signed header (sequence, prevHash, merkleRoot, stateBlock, expiresAt).
+    /// @param skipped Headers of expired certified batches between the last settled one and `batch`, in order
+    /// (usually empty); recorded as skipped, never applied.
     /// @param tradeCount Number of trades in the batch (bound by the deltas leaf).
     /// @param deltas Groups of 32-byte words, one group per account: a header `account << 96 | count`, then
     /// `count` words `tokenIndex << 128 | uint128(int128 delta)`. Every token's deltas must sum to zero.
@@ -162,12 +240,13 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
     /// @param signatures Concatenated 65-byte (r, s, v) signatures, signers strictly ascending.
     function settle(
         BatchHeader calldata batch,
+        BatchHeader[] calldata skipped,
         uint256 tradeCount,
         bytes calldata deltas,
         bytes32[] calldata deltasProof,
         bytes calldata signatures
     ) external {
-        bytes32 batchHash = _checkBatch(batch, signatures);
+        bytes32 batchHash = _checkBatch(batch, skipped, signatures);
         bytes32 leaf = deltasLeaf(tradeCount, deltas);
         if (!MerkleProof.verifyCalldata(deltasProof, batch.merkleRoot, leaf)) {
             revert DeltasNotInBatch(batch.merkleRoot, leaf);
@@ -179,12 +258,16 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
 
     /// @notice Settle a certified batch by transferring balances trade by trade.
     /// @param batch The signed header; its merkleRoot must equal the root recomputed from `trades`.
+    /// @param skipped Headers of expired certified batches to skip first (see `settle`).
     /// @param trades The batch's trades in leaf order.
     /// @param signatures Concatenated 65-byte (r, s, v) signatures, signers strictly ascending.
-    function settleTrades(BatchHeader calldata batch, SettledTrade[] calldata trades, bytes calldata signatures)
-        external
-    {
-        bytes32 batchHash = _checkBatch(batch, signatures);
+    function settleTrades(
+        BatchHeader calldata batch,
+        BatchHeader[] calldata skipped,
+        SettledTrade[] calldata trades,
+        bytes calldata signatures
+    ) external {
+        bytes32 batchHash = _checkBatch(batch, skipped, signatures);
         bytes32 root = tradesRoot(trades);
         if (root != batch.merkleRoot) revert RootMismatch(batch.merkleRoot, root);
         _recordBatch(batch, batchHash);
@@ -251,7 +334,11 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
     /// @param batch The batch header.
     /// @return The struct hash.
     function batchStructHash(BatchHeader calldata batch) public pure returns (bytes32) {
-        return keccak256(abi.encode(BATCH_TYPEHASH, batch.sequence, batch.prevHash, batch.merkleRoot));
+        return keccak256(
+            abi.encode(
+                BATCH_TYPEHASH, batch.sequence, batch.prevHash, batch.merkleRoot, batch.stateBlock, batch.expiresAt
+            )
+        );
     }
 
     /// @notice Merkle leaf of a settled trade.
@@ -316,11 +403,35 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
 
     // ------------------------------------------------------------------ internals
 
-    /// @dev Checks sequence, hash chain and quorum certificate; returns the batch's struct hash.
-    function _checkBatch(BatchHeader calldata batch, bytes calldata signatures) private view returns (bytes32) {
+    /// @dev Skips the expired `skipped` headers, then checks sequence, hash chain, validity window and quorum
+    /// certificate of `batch`; returns its struct hash. Skips are recorded here (a revert later undoes them).
+    function _checkBatch(BatchHeader calldata batch, BatchHeader[] calldata skipped, bytes calldata signatures)
+        private
+        returns (bytes32)
+    {
         uint64 expected = lastSequence + 1;
+        bytes32 prev = lastBatchHash;
+        for (uint256 i = 0; i < skipped.length; ++i) {
+            BatchHeader calldata s = skipped[i];
+            if (s.sequence != expected) revert UnexpectedSequence(expected, s.sequence);
+            if (s.prevHash != prev) revert PrevHashMismatch(prev, s.prevHash);
+            if (block.number <= s.expiresAt) revert SkippedNotExpired(s.sequence, s.expiresAt, block.number);
+            prev = batchStructHash(s);
+            emit BatchSkipped(s.sequence, prev, s.expiresAt);
+            unchecked {
+                ++expected;
+            }
+        }
         if (batch.sequence != expected) revert UnexpectedSequence(expected, batch.sequence);
-        if (batch.prevHash != lastBatchHash) revert PrevHashMismatch(lastBatchHash, batch.prevHash);
+        if (batch.prevHash != prev) revert PrevHashMismatch(prev, batch.prevHash);
+        if (block.number > batch.expiresAt) revert CertificateExpired(batch.sequence, batch.expiresAt, block.number);
+        if (batch.stateBlock >= block.number) revert StateBlockNotPast(batch.sequence, batch.stateBlock, block.number);
+        if (batch.stateBlock < lastStateBlock) {
+            revert StateBlockBehind(batch.sequence, batch.stateBlock, lastStateBlock);
+        }
+        if (batch.expiresAt > uint256(batch.stateBlock) + maxValidity) {
+            revert ValidityTooLong(batch.sequence, batch.stateBlock, batch.expiresAt, maxValidity);
+        }
         bytes32 structHash = batchStructHash(batch);
         _checkQuorum(_hashTypedDataV4(structHash), signatures);
         return structHash;
@@ -328,6 +439,7 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
 
     function _recordBatch(BatchHeader calldata batch, bytes32 batchHash) private {
         lastSequence = batch.sequence;
+        lastStateBlock = batch.stateBlock;
         lastBatchHash = batchHash;
         batchRoot[batch.sequence] = batch.merkleRoot;
     }

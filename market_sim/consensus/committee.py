@@ -173,6 +173,25 @@ class Committee:
             if node.state.balances is not None:
                 node.state.balances.deposit(account, asset, amount)
 
+    def withdrawal_requested(self, account: str, asset: str, requested: int) -> None:
+        """Every validator reads a withdrawal request on chain: `requested` is unavailable from now on."""
+        for node in self.nodes:
+            if node.state.balances is not None:
+                node.state.balances.reserve(account, asset, requested)
+
+    def withdrawal_claimed(self, account: str, asset: str, amount: int) -> None:
+        """Every validator reads a paid-out withdrawal request on chain."""
+        for node in self.nodes:
+            if node.state.balances is not None:
+                node.state.balances.claimed(account, asset, amount)
+
+    def expire(self, height: int) -> None:
+        """Certified block `height` expired unsettled (settlement skips it on chain): every validator frees its
+        trades, so they may be certified again at a later height. The block stays in the log."""
+        self.log.expire(height)
+        for node in self.nodes:
+            node.expire(height)
+
     # -- TradeValidator ----------------------------------------------------------------------------------
     def validate_trade(self, trade: Trade, buy: NewOrder, sell: NewOrder) -> str | None:
         """Approve (None) or refuse (reason) a proposed trade by a signed vote of every validator."""
@@ -219,12 +238,13 @@ class Committee:
         return rtt + (self.delayed_extra if node.behaviour is Behaviour.DELAYED else 0)
 
     # -- batch certification (BFT quorum) ----------------------------------------------------------------
-    def certify_batch(self, trades: Sequence[Trade]) -> LogBlock:
-        """Certify the next batch of pre-approved trades; returns the appended block with its quorum certificate.
+    def certify_batch(self, trades: Sequence[Trade], *, state_block: int = 0, expires_at: int = 0) -> LogBlock:
+        """Certify the next batch of pre-approved trades, checked against the chain's balances at `state_block`
+        and valid up to block `expires_at`; returns the appended block with its quorum certificate.
 
         Raises BatchRejected (with per-trade reasons) when fewer than `quorum` validators sign; nothing changes then.
         """
-        block = self.log.next_block(trades)
+        block = self.log.next_block(trades, state_block=state_block, expires_at=expires_at)
         digest = block.digest(self.domain)
         signatures: dict[str, bytes] = {}
         rejections: list[BatchRejection] = []

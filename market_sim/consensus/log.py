@@ -1,6 +1,7 @@
 """The hash-chained trade log: certified batches, each committing to its parent, its Merkle root and its trades.
 
-A block's hash is the EIP-712 struct hash of Batch(sequence=height, prevHash=parent hash, merkleRoot); the
+A block's hash is the EIP-712 struct hash of Batch(sequence=height, prevHash=parent hash, merkleRoot, stateBlock,
+expiresAt) (the last two: the chain block the validators checked balances at, and the certificate's expiry block); the
 quorum certificate signs the domain-bound digest of the same struct, so the log's head hash is what on-chain
 settlement anchors as the next batch's prevHash. Genesis is height 0 with hash bytes32(0).
 """
@@ -77,11 +78,13 @@ class LogBlock:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "trades", tuple(self.trades))
-        object.__setattr__(self, "hash", batch_struct_hash(self.height, self.parent_hash, self.merkle_root))
+        object.__setattr__(self, "hash", batch_struct_hash(self.height, self.parent_hash, self.merkle_root,
+                                                           self.state_block, self.expires_at))
 
     def digest(self, domain: SigningDomain) -> bytes:
         """The EIP-712 digest validators sign for this block."""
-        return batch_digest(domain, self.height, self.parent_hash, self.merkle_root)
+        return batch_digest(domain, self.height, self.parent_hash, self.merkle_root, self.state_block,
+                            self.expires_at)
 
     def with_qc(self, qc: QuorumCertificate) -> LogBlock:
         return LogBlock(self.height, self.parent_hash, self.merkle_root, self.trades, qc, self.state_block,
@@ -125,6 +128,9 @@ class TradeLog:
         self.extra_leaves = extra_leaves
         self.blocks: list[LogBlock] = []
         self._index: dict[int, tuple[int, int]] = {}  # trade_id -> (height, position)
+        # Heights whose certificate expired unsettled (settlement skipped them on chain): they stay in the log (so
+        # log and chain never diverge) but hold no trade; their trades may be certified again at a later height.
+        self.expired: set[int] = set()
 
     def __len__(self) -> int:
         return len(self.blocks)
@@ -143,11 +149,13 @@ class TradeLog:
         extra = tuple(self.extra_leaves(trades)) if self.extra_leaves is not None else ()
         return MerkleTree.of_trades(trades, self.leaf_encoder, extra)
 
-    def next_block(self, trades: Sequence[Trade]) -> LogBlock:
-        """The uncertified block that would extend this log with `trades`."""
+    def next_block(self, trades: Sequence[Trade], *, state_block: int = 0, expires_at: int = 0) -> LogBlock:
+        """The uncertified block that would extend this log with `trades` (checked at chain block `state_block`,
+        its certificate valid up to block `expires_at`)."""
         if not trades:
             raise ConsensusError("a batch needs at least one trade")
-        return LogBlock(self.height + 1, self.head_hash, self.tree(trades).root, tuple(trades))
+        return LogBlock(self.height + 1, self.head_hash, self.tree(trades).root, tuple(trades), None, state_block,
+                        expires_at)
 
     def _problem(self, block: LogBlock, height: int, parent: bytes) -> str | None:
         if block.height != height:
@@ -192,12 +200,20 @@ class TradeLog:
         for i, trade in enumerate(block.trades):
             self._index[trade.trade_id] = (block.height, i)
 
+    def expire(self, height: int) -> None:
+        """Block `height` expired unsettled and is skipped on chain: it stays, its trades are free again."""
+        block = self.block(height)
+        self.expired.add(height)
+        for trade in block.trades:
+            if self._index.get(trade.trade_id, (None,))[0] == height:
+                del self._index[trade.trade_id]
+
     def verify(self) -> LogVerification:
         """Re-check the whole chain from genesis: heights, parent hashes, Merkle roots, certificates, no repeats."""
         parent, seen = GENESIS_HASH, set()
         for i, block in enumerate(self.blocks):
             problem = self._problem(block, i + 1, parent)
-            if problem is None:
+            if problem is None and block.height not in self.expired:
                 for trade in block.trades:
                     if trade.trade_id in seen:
                         problem = f"trade {trade.trade_id} appears twice in the log"
@@ -238,7 +254,7 @@ class TradeLog:
             "head_hash": "0x" + self.head_hash.hex(),
             "blocks": [{
                 "height": b.height, "hash": "0x" + b.hash.hex(), "parent_hash": "0x" + b.parent_hash.hex(),
-                "merkle_root": "0x" + b.merkle_root.hex(),
+                "merkle_root": "0x" + b.merkle_root.hex(), "state_block": b.state_block, "expires_at": b.expires_at,
                 "trades": [{**asdict(t), "aggressor": str(t.aggressor)} for t in b.trades],
                 "qc": None if b.qc is None else {
                     "digest": "0x" + b.qc.digest.hex(),

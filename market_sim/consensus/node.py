@@ -160,6 +160,16 @@ class ConsensusNode:
         for trade in trades:
             self.pretrade.pop(trade.trade_id, None)
 
+    def expire(self, height: int) -> None:
+        """Block `height` expired unsettled: its trades are pending again (a later block may carry them)."""
+        if height > self.log.height:
+            return
+        block = self.log.block(height)
+        self.log.expire(height)
+        self.state.unfinalize(block.trades)
+        for trade in block.trades:
+            self.pretrade[trade.trade_id] = trade
+
     def finalize(self, block: LogBlock, *, checked: bool = False) -> None:
         """Append a certified block to this node's log and apply it to its state."""
         self.log.append(block, checked=checked)

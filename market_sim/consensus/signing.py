@@ -43,7 +43,7 @@ def _u(value: int) -> bytes:
     return value.to_bytes(32, "big")
 
 
-BATCH_TYPEHASH = keccak(b"Batch(uint64 sequence,bytes32 prevHash,bytes32 merkleRoot)")
+BATCH_TYPEHASH = keccak(b"Batch(uint64 sequence,bytes32 prevHash,bytes32 merkleRoot,uint64 stateBlock,uint64 expiresAt)")
 _VOTE_TYPEHASH = keccak(b"Vote(bytes32 kind,uint64 round,bytes32 subject)")
 _TRADE_VOTE_TYPEHASH = keccak(b"TradeVote(bytes32 tradeLeaf,bool approve)")
 _DOMAIN_TYPEHASH = keccak(b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
@@ -84,11 +84,16 @@ def _check32(value: bytes, what: str) -> bytes:
     return bytes(value)
 
 
-def batch_struct_hash(sequence: int, prev_hash: bytes, merkle_root: bytes) -> bytes:
-    """EIP-712 struct hash of Batch(sequence, prevHash, merkleRoot); it is the batch's hash in the trade log."""
-    if not 0 <= sequence < 2**64:
-        raise ConsensusError(f"batch sequence must fit uint64, got {sequence}")
-    return keccak(BATCH_TYPEHASH + _u(sequence) + _check32(prev_hash, "prev_hash") + _check32(merkle_root, "merkle_root"))
+def batch_struct_hash(sequence: int, prev_hash: bytes, merkle_root: bytes, state_block: int = 0,
+                      expires_at: int = 0) -> bytes:
+    """EIP-712 struct hash of Batch(sequence, prevHash, merkleRoot, stateBlock, expiresAt); it is the batch's hash
+    in the trade log. stateBlock: the chain block whose balances the validators checked the batch against;
+    expiresAt: the last block in which its certificate can settle (Settlement.sol)."""
+    for name, value in (("sequence", sequence), ("state_block", state_block), ("expires_at", expires_at)):
+        if not 0 <= value < 2**64:
+            raise ConsensusError(f"batch {name} must fit uint64, got {value}")
+    return keccak(BATCH_TYPEHASH + _u(sequence) + _check32(prev_hash, "prev_hash") + _check32(merkle_root, "merkle_root")
+                  + _u(state_block) + _u(expires_at))
 
 
 def typed_digest(domain: SigningDomain, struct_hash: bytes) -> bytes:
@@ -97,9 +102,10 @@ def typed_digest(domain: SigningDomain, struct_hash: bytes) -> bytes:
 
 
 @lru_cache(maxsize=65536)
-def batch_digest(domain: SigningDomain, sequence: int, prev_hash: bytes, merkle_root: bytes) -> bytes:
+def batch_digest(domain: SigningDomain, sequence: int, prev_hash: bytes, merkle_root: bytes, state_block: int = 0,
+                 expires_at: int = 0) -> bytes:
     """The digest the settlement contract verifies quorum certificates against (memoised)."""
-    return typed_digest(domain, batch_struct_hash(sequence, prev_hash, merkle_root))
+    return typed_digest(domain, batch_struct_hash(sequence, prev_hash, merkle_root, state_block, expires_at))
 
 
 @lru_cache(maxsize=65536)

@@ -65,15 +65,26 @@ class BalanceView:
     Buyers pay quantity * price * quote_units_per_lot_tick of the quote asset (plus `taker_fee_bps` of it when
     the buyer is the aggressor), sellers deliver quantity * base_units_per_lot of the base asset. Proceeds only
     count once the trade is final.
+
+    `reserved` holds pending on-chain withdrawal requests (Settlement.requestWithdrawal): from the request's block on
+    they are unavailable to new trades and batches, so a batch the validators certify is solvent whenever it settles.
+    Deposits count at once. The settlement pipeline feeds both from the contract's events up to a batch's stateBlock
+    (the validators read balances at that block).
+
+    Issue 12 asks this view and the settlement Ledger to derive from core.accounts; they are not yet: this view keys
+    balances by (trader id, asset symbol) with per-validator copies and pending holds, the Ledger by (address, token
+    address) mirroring the contract, and core.accounts books the simulation's cash; a shared account model is
+    issue 12's work.
     """
 
-    __slots__ = ("instruments", "settled", "taker_fee_bps", "_units", "_decimals")
+    __slots__ = ("instruments", "settled", "reserved", "taker_fee_bps", "_units", "_decimals")
 
     def __init__(self, instruments: Iterable[Instrument] | Mapping[str, Instrument] = (),
                  balances: Mapping[tuple[str, str], int] | None = None, *, taker_fee_bps: int = 0) -> None:
         items = instruments.values() if isinstance(instruments, Mapping) else instruments
         self.instruments: dict[str, Instrument] = {i.symbol: i for i in items}
         self.settled: Counter[tuple[str, str]] = Counter()
+        self.reserved: Counter[tuple[str, str]] = Counter()
         self.taker_fee_bps = taker_fee_bps
         # symbol -> (base asset, quote asset, base units per lot, quote units per lot-tick), computed once
         self._units = {s: (i.base_asset, i.quote_asset, i.base_units_per_lot, i.quote_units_per_lot_tick)
@@ -88,7 +99,21 @@ class BalanceView:
         """An independent copy (each validator keeps its own)."""
         other = BalanceView(self.instruments.values(), taker_fee_bps=self.taker_fee_bps)
         other.settled = Counter(self.settled)
+        other.reserved = Counter(self.reserved)
         return other
+
+    def available(self, key: tuple[str, str]) -> int:
+        """The settled balance minus the pending withdrawal request."""
+        return self.settled[key] - self.reserved[key]
+
+    def reserve(self, account: str, asset: str, requested: int) -> None:
+        """A withdrawal request of `requested` (the account's whole pending request) is on chain."""
+        self.reserved[(account, asset)] = requested
+
+    def claimed(self, account: str, asset: str, amount: int) -> None:
+        """A withdrawal request was paid out: the balance falls by `amount`, the request is gone."""
+        self.reserved.pop((account, asset), None)
+        self.settled[(account, asset)] -= amount
 
     def deposit(self, account: str, asset: str, amount: int) -> None:
         """Credit (or, with a negative amount, debit) a settled balance."""
@@ -111,8 +136,8 @@ class BalanceView:
         fee = quote * self.taker_fee_bps // 10_000 if trade.aggressor is Side.BUY else 0
         return (((trade.buyer, quote_asset), quote + fee), ((trade.seller, base_asset), trade.quantity * per_lot))
 
-    def apply(self, trade: Trade) -> None:
-        """Move the trade's amounts between the two accounts' settled balances."""
+    def apply(self, trade: Trade, sign: int = 1) -> None:
+        """Move the trade's amounts between the two accounts' settled balances (sign=-1 undoes it)."""
         legs = self.debits(trade)
         if legs is None:
             return
@@ -120,10 +145,10 @@ class BalanceView:
         base_asset, quote_asset, _, per_lot_tick = self._units[trade.symbol]
         quote = trade.quantity * trade.price * per_lot_tick
         fee = quote * self.taker_fee_bps // 10_000 if trade.aggressor is Side.SELL else 0
-        self.settled[buyer_quote] -= paid  # fees go to the fee account, which validators do not track
-        self.settled[(trade.seller, quote_asset)] += quote - fee
-        self.settled[seller_base] -= base
-        self.settled[(trade.buyer, base_asset)] += base
+        self.settled[buyer_quote] -= sign * paid  # fees go to the fee account, which validators do not track
+        self.settled[(trade.seller, quote_asset)] += sign * (quote - fee)
+        self.settled[seller_base] -= sign * base
+        self.settled[(trade.buyer, base_asset)] += sign * base
 
 
 class Pending:
@@ -257,7 +282,7 @@ class ValidationState:
             if legs is None:
                 return f"unknown_instrument: {trade.symbol!r}"
             for key, amount in legs:
-                available = self.balances.settled[key] - (pending.held[key] if pending is not None else 0)
+                available = self.balances.available(key) - (pending.held[key] if pending is not None else 0)
                 if amount > available:
                     return (f"insolvent: {key[0]} needs {self.balances.amount_text(key[1], amount)}, "
                             f"has {self.balances.amount_text(key[1], available)}")
@@ -287,3 +312,18 @@ class ValidationState:
             self.filled[trade.sell_order_id] += trade.quantity
             if self.balances is not None:
                 self.balances.apply(trade)
+
+    def unfinalize(self, trades: Iterable[Trade]) -> None:
+        """Trades of a batch that expired unsettled: no longer final; approved again (holding their amounts), so a
+        later batch can carry them."""
+        for trade in trades:
+            if trade.trade_id not in self.final_ids:
+                continue
+            self.final_ids.discard(trade.trade_id)
+            for oid in (trade.buy_order_id, trade.sell_order_id):
+                self.filled[oid] -= trade.quantity
+                if self.filled[oid] <= 0:
+                    del self.filled[oid]
+            if self.balances is not None:
+                self.balances.apply(trade, -1)
+            self.approved.add(trade, self.balances)

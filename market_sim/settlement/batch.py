@@ -23,18 +23,25 @@ class SettlementMode(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class BatchHeader:
-    """The EIP-712 `Batch(uint64 sequence,bytes32 prevHash,bytes32 merkleRoot)` validators sign."""
+    """The EIP-712 `Batch(uint64 sequence,bytes32 prevHash,bytes32 merkleRoot,uint64 stateBlock,uint64 expiresAt)`
+    validators sign: checked against the balances at chain block `state_block`, settleable up to block `expires_at`."""
 
     sequence: int
     prev_hash: bytes
     merkle_root: bytes
+    state_block: int = 0
+    expires_at: int = 0
 
     def struct_hash(self) -> bytes:
         """EIP-712 struct hash; the next batch's prev_hash."""
-        return batch_struct_hash(self.sequence, self.prev_hash, self.merkle_root)
+        return batch_struct_hash(self.sequence, self.prev_hash, self.merkle_root, self.state_block, self.expires_at)
 
-    def as_tuple(self) -> tuple[int, bytes, bytes]:
-        return (self.sequence, self.prev_hash, self.merkle_root)
+    def as_tuple(self) -> tuple[int, bytes, bytes, int, int]:
+        return (self.sequence, self.prev_hash, self.merkle_root, self.state_block, self.expires_at)
+
+    def expired(self, block: int) -> bool:
+        """Whether the certificate can no longer settle in block `block` (or any later one)."""
+        return block > self.expires_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +56,8 @@ class SettlementBatch:
 
     @classmethod
     def build(cls, sequence: int, prev_hash: bytes, trades: Iterable[SettledTrade], *, fee_account: str,
-              token_index: TokenIndex | None = None, mode: SettlementMode = SettlementMode.NET) -> SettlementBatch:
+              token_index: TokenIndex | None = None, mode: SettlementMode = SettlementMode.NET,
+              state_block: int = 0, expires_at: int = 0) -> SettlementBatch:
         """Derive leaves, deltas and root deterministically from the trades (NET mode needs the token indices)."""
         trades = tuple(trades)
         if not trades:
@@ -64,7 +72,8 @@ class SettlementBatch:
             deltas = NetDeltas.from_trades(trades, fee_account, token_index)
             leaves.append(deltas_leaf(len(trades), deltas.encode()))
         tree = MerkleTree(leaves)
-        return cls(BatchHeader(sequence, prev_hash, tree.root), trades, SettlementMode(mode), deltas, tree)
+        return cls(BatchHeader(sequence, prev_hash, tree.root, state_block, expires_at), trades, SettlementMode(mode),
+                   deltas, tree)
 
     @property
     def sequence(self) -> int:
@@ -128,7 +137,9 @@ class BatchCommitment:
         deltas = NetDeltas.from_trades((self.encoder.settled(t) for t in trades), self.fee_account, self.token_index)
         return [deltas_leaf(len(trades), deltas.encode())]
 
-    def build(self, sequence: int, prev_hash: bytes, trades: Sequence[Trade]) -> SettlementBatch:
+    def build(self, sequence: int, prev_hash: bytes, trades: Sequence[Trade], *, state_block: int = 0,
+              expires_at: int = 0) -> SettlementBatch:
         """The settlement batch of these engine trades."""
         return SettlementBatch.build(sequence, prev_hash, (self.encoder.settled(t) for t in trades),
-                                     fee_account=self.fee_account, token_index=self.token_index, mode=self.mode)
+                                     fee_account=self.fee_account, token_index=self.token_index, mode=self.mode,
+                                     state_block=state_block, expires_at=expires_at)

@@ -1,4 +1,11 @@
-"""Certifiers: where the pipeline gets a batch's quorum certificate (the consensus committee, or plain keys)."""
+"""Certifiers: where the pipeline gets a batch's quorum certificate (the consensus committee, or plain keys).
+
+The pipeline talks to a certifier through `request(batch, trades, on_certified, on_refused)`: the certifier calls
+`on_certified(signatures)` (packed 65-byte signatures, signers ascending) or `on_refused(reason)` exactly once, now
+or later (a networked committee on the simulation's kernel answers when its protocol decides). It also learns when a
+certified batch expired unsettled (`expired(batch)`), so the validators free its trades for a later batch.
+The synchronous certifiers here answer at once.
+"""
 
 from __future__ import annotations
 
@@ -12,42 +19,84 @@ from market_sim.core.events import Trade
 from market_sim.settlement.batch import SettlementBatch, pack_signatures
 from market_sim.settlement.client import SettlementClient
 
-__all__ = ["CommitteeCertifier", "KeyCertifier"]
+__all__ = ["CommitteeCertifier", "KeyCertifier", "OnCertified", "OnRefused"]
+
+OnCertified = Callable[[bytes], None]
+OnRefused = Callable[[str], None]
 
 
-class CommitteeCertifier:
+class _Synchronous:
+    """request() in terms of a synchronous certify(): answers at once."""
+
+    def certify(self, batch: SettlementBatch, trades: Sequence[Trade]) -> bytes:
+        raise NotImplementedError
+
+    def request(self, batch: SettlementBatch, trades: Sequence[Trade], on_certified: OnCertified,
+                on_refused: OnRefused) -> None:
+        try:
+            signatures = self.certify(batch, trades)
+        except ConsensusError as exc:
+            on_refused(str(exc))
+            return
+        on_certified(signatures)
+
+    def expired(self, batch: SettlementBatch) -> None:
+        """Batch `batch` expired unsettled (nothing to do for a certifier without state)."""
+
+
+class CommitteeCertifier(_Synchronous):
     """The BFT committee certifies each batch (log height == on-chain sequence); returns its packed QC.
 
-    With `threshold` (the contract's, read when needed) only that many signatures are sent: every extra one costs an
-    ecrecover and 65 bytes of calldata. Asked again for a batch it already certified (after a certificate revert),
-    it returns the committee's whole certificate: a certified height is final and cannot be certified twice.
+    The batch's stateBlock and expiresAt are part of what the committee signs. Only signers the contract accepts
+    now are sent (`accepts`, e.g. SettlementClient.is_validator: a validator removed on chain after certifying is
+    left out) and, with `threshold` (the contract's, read when needed), only that many: every extra one costs an
+    ecrecover and 65 bytes of calldata. Asked again for a batch it already certified, it returns the same
+    certificate (filtered again): a certified height is final and cannot be certified twice; if too few accepted
+    signers remain, the batch expires and a later batch skips it.
     """
 
-    def __init__(self, committee: Committee, threshold: Callable[[], int] | None = None) -> None:
+    def __init__(self, committee: Committee, threshold: Callable[[], int] | None = None,
+                 accepts: Callable[[str], bool] | None = None) -> None:
         self.committee = committee
         self.threshold = threshold
+        self.accepts = accepts
         self._certified: dict[int, LogBlock] = {}
 
     def certify(self, batch: SettlementBatch, trades: Sequence[Trade]) -> bytes:
+        h = batch.header
         done = self._certified.get(batch.sequence)
-        if done is not None and done.merkle_root == batch.header.merkle_root:
-            return pack_signatures(done.qc.signatures)
+        if done is None and batch.sequence <= self.committee.log.height:
+            done = self.committee.log.block(batch.sequence)
+        if done is not None:
+            if done.hash != h.struct_hash():
+                raise ConsensusError(f"batch {batch.sequence} differs from the block the committee certified at that "
+                                     "height")
+            return self._packed(done)
         log = self.committee.log
-        if log.height + 1 != batch.sequence or log.head_hash != batch.header.prev_hash:
+        if log.height + 1 != batch.sequence or log.head_hash != h.prev_hash:
             raise ConsensusError(f"the trade log is at height {log.height} but the chain expects batch "
                                  f"{batch.sequence}: log and chain have diverged")
-        block = self.committee.certify_batch(trades)
-        if block.merkle_root != batch.header.merkle_root:
+        block = self.committee.certify_batch(trades, state_block=h.state_block, expires_at=h.expires_at)
+        if block.merkle_root != h.merkle_root:
             raise SettlementError(f"batch {batch.sequence}: the committee certified root {block.merkle_root.hex()}, "
-                                  f"settlement built {batch.header.merkle_root.hex()} (leaf encoders differ)")
+                                  f"settlement built {h.merkle_root.hex()} (leaf encoders differ)")
         self._certified = {batch.sequence: block}
-        signatures = block.qc.signatures
+        return self._packed(block)
+
+    def _packed(self, block: LogBlock) -> bytes:
+        signatures = block.qc.signatures if block.qc is not None else ()
+        if self.accepts is not None:
+            signatures = tuple(s for s in signatures if self.accepts(s[0]))
         if self.threshold is not None:
             signatures = signatures[:max(self.threshold(), 1)]
         return pack_signatures(signatures)
 
+    def expired(self, batch: SettlementBatch) -> None:
+        if batch.sequence <= self.committee.log.height and batch.sequence not in self.committee.log.expired:
+            self.committee.expire(batch.sequence)
 
-class KeyCertifier:
+
+class KeyCertifier(_Synchronous):
     """Signs with a fixed set of validator keys: for benchmarks that measure settlement alone, and tools."""
 
     def __init__(self, client: SettlementClient, keys: Sequence[ValidatorKey]) -> None:
@@ -56,5 +105,5 @@ class KeyCertifier:
 
     def certify(self, batch: SettlementBatch, trades: Sequence[Trade]) -> bytes:
         h = batch.header
-        digest = batch_digest(self.client.domain, h.sequence, h.prev_hash, h.merkle_root)
+        digest = batch_digest(self.client.domain, *h.as_tuple())
         return pack_signatures([(k.address, k.sign(digest)) for k in self.keys])

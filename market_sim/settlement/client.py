@@ -1,11 +1,16 @@
-"""SettlementClient: deposit, withdraw, submit certified batches, read balances and prove trades on the contract."""
+"""SettlementClient: deposit, withdraw (request, then claim), build and send settle transactions for certified
+batches (skipping expired ones), read balances and prove trades on the contract."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
+
 from market_sim.blockchain import Chain
-from market_sim.blockchain.clients import ERC20, Deposited, SettlementContract, Withdrawn, checksum
+from market_sim.blockchain.clients import (
+    DEFAULT_MAX_VALIDITY, ERC20, Deposited, SettlementContract, WithdrawalRequested, Withdrawn, checksum,
+)
 from market_sim.consensus.signing import SigningDomain
 from market_sim.core.errors import SettlementError
 from market_sim.settlement.batch import BatchHeader, SettlementBatch, SettlementMode
@@ -27,6 +32,8 @@ class SettledBatchInfo:
     delta_count: int
     gas_used: int
     tx_hash: str
+    block: int = 0                       # the block it was included in
+    skipped: tuple[int, ...] = ()        # sequences of the expired batches this transaction skipped
 
 
 class SettlementClient:
@@ -39,13 +46,15 @@ class SettlementClient:
         self.submitter = submitter
         self.domain = SigningDomain(chain_id=chain.chain_id, verifying_contract=contract.address)
         self._token_index: dict[str, int] = {}
+        self._max_validity: int | None = None
 
     @classmethod
     def deploy(cls, chain: Chain, validators: Sequence[str], threshold: int, fee_account: str, *,
-               owner: str = "deployer", submitter: str = "deployer") -> SettlementClient:
-        """Deploy a Settlement contract owned by `owner` with this validator set and threshold."""
+               owner: str = "deployer", submitter: str = "deployer",
+               max_validity: int = DEFAULT_MAX_VALIDITY) -> SettlementClient:
+        """Deploy a Settlement contract owned by `owner` with this validator set, threshold and max validity."""
         contract = SettlementContract.deploy(chain, chain.address(owner), validators, threshold, fee_account,
-                                             sender=owner)
+                                             max_validity=max_validity, sender=owner)
         return cls(chain, contract, submitter=submitter)
 
     @classmethod
@@ -80,9 +89,18 @@ class SettlementClient:
         self.approve(token, sender=sender)
         return self.contract.deposit_for(account, token, amount, sender=sender)
 
-    def withdraw(self, token: str, amount: int, *, sender: str) -> Withdrawn:
-        """Withdraw to `sender` from its balance; returns the Withdrawn event."""
-        return self.contract.withdraw(token, amount, sender=sender)
+    def request_withdrawal(self, token: str, amount: int, *, sender: str) -> WithdrawalRequested:
+        """Step 1 of a withdrawal: from this block on the amount is unavailable to new batches."""
+        return self.contract.request_withdrawal(token, amount, sender=sender)
+
+    def claim_withdrawal(self, token: str, *, sender: str) -> Withdrawn:
+        """Step 2: pay out the pending request (WithdrawalNotReady until a batch certified after it settled, or
+        max_validity blocks passed)."""
+        return self.contract.claim_withdrawal(token, sender=sender)
+
+    def withdrawal_request(self, account: str, token: str) -> tuple[int, int]:
+        """(amount, request block) of `account`'s pending request in `token` ((0, 0) if none)."""
+        return self.contract.withdrawal_request(account, token)
 
     def balance(self, account: str, token: str) -> int:
         """Custodied balance of `account` in `token`."""
@@ -117,6 +135,22 @@ class SettlementClient:
     def last_batch_hash(self) -> bytes:
         return self.contract.last_batch_hash()
 
+    @property
+    def last_state_block(self) -> int:
+        return self.contract.last_state_block()
+
+    @property
+    def max_validity(self) -> int:
+        """Most blocks a certificate may stay valid past its stateBlock (fixed at deployment; cached)."""
+        if self._max_validity is None:
+            self._max_validity = self.contract.max_validity()
+        return self._max_validity
+
+    @property
+    def head(self) -> int:
+        """The latest block number."""
+        return self.chain.block_number
+
     def batch_root(self, sequence: int) -> bytes:
         """Merkle root of settled batch `sequence` (zero bytes if not settled)."""
         return self.contract.batch_root(sequence)
@@ -129,17 +163,42 @@ class SettlementClient:
         """(account, token) of every Withdrawn event in blocks from_block..to_block, oldest first."""
         return [(log.event.account, log.event.token) for log in self.contract.withdrawals(from_block, to_block)]
 
-    def submit(self, batch: SettlementBatch, signatures: bytes) -> SettledBatchInfo:
-        """Settle `batch` and wait for it; a revert raises ContractRevertError with the decoded custom error."""
-        return self.confirm(self.send(batch, signatures))
+    def custody_events(self, from_block: int, to_block: int) -> list[tuple[int, int, str, str, str, int]]:
+        """Withdrawal requests and claims in blocks from_block..to_block in chain order, as
+        (block, log index, "requested" | "withdrawn", account, token, amount); for "requested" the amount is the
+        account's whole pending request."""
+        out = [(log.block_number, log.log_index, "requested", log.event.account, log.event.token, log.event.requested)
+               for log in self.contract.withdrawal_requests(from_block, to_block)]
+        out += [(log.block_number, log.log_index, "withdrawn", log.event.account, log.event.token, log.event.amount)
+                for log in self.contract.withdrawals(from_block, to_block)]
+        return sorted(out)
 
-    def send(self, batch: SettlementBatch, signatures: bytes) -> str:
-        """Send the settle transaction without waiting; returns its hash (confirm() it later)."""
+    def skipped_sequences(self, from_block: int = 0) -> list[int]:
+        """Sequences the contract recorded as skipped (expired, never applied), oldest first."""
+        return [log.event.sequence for log in self.contract.skips(from_block)]
+
+    def settle_call(self, batch: SettlementBatch, signatures: bytes, skipped: Sequence[BatchHeader] = ()) -> Any:
+        """The settle transaction of a certified batch, built but not sent (a block producer sends it later with
+        send_call); `skipped`: headers of the expired batches between the chain's last one and `batch`."""
+        skips = [h.as_tuple() for h in skipped]
         if batch.mode is SettlementMode.NET:
-            return self.contract.send_settle(batch.header.as_tuple(), len(batch.trades), batch.encoded_deltas(),
-                                             batch.deltas_proof(), signatures, sender=self.submitter)
-        return self.contract.send_settle_trades(batch.header.as_tuple(), [t.as_tuple() for t in batch.trades],
-                                                signatures, sender=self.submitter)
+            return self.contract.settle_call(batch.header.as_tuple(), skips, len(batch.trades), batch.encoded_deltas(),
+                                             batch.deltas_proof(), signatures)
+        return self.contract.settle_trades_call(batch.header.as_tuple(), skips, [t.as_tuple() for t in batch.trades],
+                                                signatures)
+
+    def send_call(self, call: Any) -> str:
+        """Send a call built by settle_call from the submitter account; returns the transaction hash."""
+        return self.contract.send_call(call, sender=self.submitter)
+
+    def submit(self, batch: SettlementBatch, signatures: bytes,
+               skipped: Sequence[BatchHeader] = ()) -> SettledBatchInfo:
+        """Settle `batch` and wait for it; a revert raises ContractRevertError with the decoded custom error."""
+        return self.confirm(self.send(batch, signatures, skipped))
+
+    def send(self, batch: SettlementBatch, signatures: bytes, skipped: Sequence[BatchHeader] = ()) -> str:
+        """Send the settle transaction without waiting; returns its hash (confirm() it later)."""
+        return self.send_call(self.settle_call(batch, signatures, skipped))
 
     def confirm(self, tx_hash: str) -> SettledBatchInfo:
         """Wait for a settle transaction; returns the settled batch's event data or raises its decoded revert."""
@@ -148,8 +207,9 @@ class SettlementClient:
         if not events:
             raise SettlementError(f"transaction {tx_hash} settled no batch")
         ev = events[0]
+        skipped = tuple(e.sequence for e in self.contract.skipped(receipt))
         return SettledBatchInfo(ev.sequence, ev.batch_hash, ev.merkle_root, ev.trade_count, ev.delta_count,
-                                receipt.gas_used, tx_hash)
+                                receipt.gas_used, tx_hash, receipt.block_number, skipped)
 
     def verify_trade(self, sequence: int, trade: SettledTrade, proof: Sequence[bytes]) -> bool:
         """Whether the contract accepts `proof` that `trade` is in settled batch `sequence`."""

@@ -1,4 +1,10 @@
-"""The off-chain ledger: settled balances per account and token, mirroring what the contract should hold."""
+"""The off-chain ledger: settled balances per account and token, mirroring what the contract should hold.
+
+Besides balances it mirrors the contract's batch chain (settled batches, and the expired ones a later batch skipped),
+the pending withdrawal requests (`reserved`: unavailable to new batches from the request's block on, as the
+validators count them) and `followed_block`, the last block whose requests and claims it has taken in (persisted, so
+a restarted pipeline resumes following where it stopped).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from collections.abc import Iterable
 
 from market_sim.consensus.signing import GENESIS_HASH
 from market_sim.core.errors import SettlementError
-from market_sim.settlement.batch import SettlementBatch
+from market_sim.settlement.batch import BatchHeader, SettlementBatch
 from market_sim.settlement.trades import SettledTrade
 
 __all__ = ["Ledger", "Shortfall"]
@@ -23,11 +29,32 @@ class Ledger:
         self._balances: dict[tuple[str, str], int] = defaultdict(int)
         self.settled_batches: dict[int, SettlementBatch] = {}
         self.settled_trade_ids: set[int] = set()
+        self.skipped: dict[int, BatchHeader] = {}   # expired certified batches a later batch skipped on chain
+        self.reserved: dict[tuple[str, str], int] = {}  # pending withdrawal requests
         self.last_sequence = 0
         self.last_batch_hash = GENESIS_HASH
+        self.last_state_block = 0
+        self.followed_block = 0
 
     def balance(self, account: str, token: str) -> int:
         return self._balances.get((account, token), 0)
+
+    def available(self, account: str, token: str) -> int:
+        """The balance new batches may spend: the settled balance minus the pending withdrawal request."""
+        return self.balance(account, token) - self.reserved.get((account, token), 0)
+
+    def reserve(self, account: str, token: str, requested: int) -> None:
+        """A withdrawal request is pending: `requested` (the account's whole request) is unavailable from now on."""
+        if requested:
+            self.reserved[(account, token)] = requested
+        else:
+            self.reserved.pop((account, token), None)
+
+    def claimed(self, account: str, token: str, amount: int) -> None:
+        """A request was paid out: the balance falls by `amount`, the request is gone."""
+        self.reserved.pop((account, token), None)
+        if amount:
+            self._balances[(account, token)] = self.balance(account, token) - amount
 
     def balances(self) -> dict[tuple[str, str], int]:
         """Every (account, token) the ledger has seen, with its balance."""
@@ -60,7 +87,7 @@ class Ledger:
             shortfall = None
             for account, token, amount in changes:
                 key = (account, token)
-                before = trial.get(key, scratch.get(key, self.balance(account, token)))
+                before = trial.get(key, scratch.get(key, self.available(account, token)))
                 if before + amount < 0 and shortfall is None:
                     shortfall = (account, token, -amount, before)
                 trial[key] = before + amount
@@ -71,18 +98,26 @@ class Ledger:
                 refused.append((trade, shortfall))
         return kept, refused
 
-    def apply(self, batch: SettlementBatch) -> None:
-        """Book a batch confirmed on chain; a batch is booked at most once."""
-        if batch.sequence != self.last_sequence + 1 or batch.header.prev_hash != self.last_batch_hash:
-            raise SettlementError(f"batch {batch.sequence} does not follow the ledger's last batch "
-                                  f"{self.last_sequence} ({self.last_batch_hash.hex()})")
+    def apply(self, batch: SettlementBatch, skipped: Iterable[BatchHeader] = ()) -> None:
+        """Book a batch confirmed on chain, after the expired batches its transaction skipped; a batch is booked at
+        most once."""
+        sequence, prev = self.last_sequence, self.last_batch_hash
+        skipped = tuple(skipped)
+        for header in (*skipped, batch.header):
+            if header.sequence != sequence + 1 or header.prev_hash != prev:
+                raise SettlementError(f"batch {header.sequence} does not follow the ledger's last batch "
+                                      f"{sequence} ({prev.hex()})")
+            sequence, prev = header.sequence, header.struct_hash()
         doubles = [t.trade_id for t in batch.trades if t.trade_id in self.settled_trade_ids]
         if doubles:
             raise SettlementError(f"batch {batch.sequence} would settle trades twice: {doubles[:10]}")
         for trade in batch.trades:
             for account, token, amount in trade.deltas(self.fee_account):
                 self._balances[(account, token)] += amount
+        for header in skipped:
+            self.skipped[header.sequence] = header
         self.settled_batches[batch.sequence] = batch
         self.last_sequence = batch.sequence
         self.last_batch_hash = batch.batch_hash
+        self.last_state_block = batch.header.state_block
         self.settled_trade_ids.update(t.trade_id for t in batch.trades)

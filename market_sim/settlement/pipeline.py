@@ -2,38 +2,62 @@
 
 Batches are cut by size (max_batch trades) or by time (the oldest waiting trade has waited max_delay ns of
 simulated time on the Kernel). Every trade the pipeline receives ends in exactly one of: settled (in one batch,
-never two), failed (with the reason), or still pending. Before sending, a batch's trades are checked against the
-ledger (which mirrors the contract) so a trader short of funds is refused off chain; the ledger first follows the
-contract's Withdrawn events, so a balance withdrawn behind its back never yields a certified batch the contract refuses.
-If the contract still reverts (a withdrawal racing the settle transaction), the decoded custom error decides what
-happens (see _handle_revert). Each batch is written to a Journal before it
-is sent, so a process that crashes between submit and confirm recovers by reading the chain (recover()); with a
-state_dir the ledger and the journal live in JSON files and SettlementPipeline.restore() restarts from them.
+never two), failed (with the reason), or still pending. No trade is lost, none settles twice, and nothing jams:
+
+- **A batch moves cut -> certified -> submitted -> included -> final** through callbacks: the certifier answers
+  `request(batch, trades, on_certified, on_refused)` now or later, the submitter reports `on_included`,
+  `on_final`, `on_orphaned` or `on_reverted` (settlement.submitter). The synchronous CommitteeCertifier and
+  DirectSubmitter answer at once, so `flush()` settles before it returns; a kernel-driven certifier or block
+  producer plugs in unchanged. One batch is on its way at a time; the next is cut once it is included.
+- **Every batch names a stateBlock and expires.** Before cutting, the pipeline follows the contract's withdrawal
+  requests and claims up to the chain head (the stateBlock) into its Ledger (and, through `followers`, into the
+  validators' view): requested amounts are unavailable to new batches, deposits count at once. The certificate is
+  valid up to block stateBlock + validity; the contract refuses it after, and refuses claims that could make it
+  insolvent (Settlement.sol), so a certified batch is solvent whenever it settles.
+- **The pipeline gives a batch up only once it expired** (the next block is past expiresAt): it can then never
+  settle. Its trades are requeued (re-checked at the next cut: the valid ones go into a later batch, the insolvent
+  ones fail with the reason), the validators free them, and the next settle transaction skips the expired header on
+  chain. So the committee log and the chain never diverge (every log height is settled or skipped). A revert that
+  does not mean expiry (a certificate short of accepted signers, a balance the ledger got wrong) leaves the batch
+  waiting for its expiry; certificate reverts are answered with a re-filtered certificate first.
+- **Crash and restart:** each certified batch is written with its certificate to the Journal before it is sent;
+  with a state_dir the ledger (including the last block it followed) and the journal live in JSON files and
+  SettlementPipeline.restore() books what the chain settled, re-sends what can still settle and skips what expired.
+
+Lifecycle events (settlement.lifecycle) go to `emit` (the scenario wires it to the simulation's bus).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
 from market_sim.blockchain.clients import ErrorDef, SettlementErrors
-from market_sim.core.errors import ConsensusError, ContractRevertError, SettlementError
+from market_sim.core.errors import ContractRevertError, SettlementError
 from market_sim.core.events import Event, Trade
-from market_sim.settlement.batch import BatchCommitment, SettlementBatch, SettlementMode
-from market_sim.settlement.client import SettlementClient
+from market_sim.settlement.batch import BatchCommitment, BatchHeader, SettlementBatch, SettlementMode
+from market_sim.settlement.certifier import OnCertified, OnRefused
+from market_sim.settlement.client import SettledBatchInfo, SettlementClient
 from market_sim.settlement.ledger import Ledger
+from market_sim.settlement.lifecycle import BatchStageEvent, Stage, TradeStageEvent
 from market_sim.settlement.state import JOURNAL_FILE, LEDGER_FILE, Journal, load_ledger, save_ledger
+from market_sim.settlement.submitter import DirectSubmitter, SubmitCallbacks, Submitter
 from market_sim.settlement.trades import SettledTrade, TradeEncoder
 from market_sim.simulation.kernel import Kernel
 
-__all__ = ["Certifier", "FailedTrade", "BatchRecord", "SettlementPipeline"]
+__all__ = ["Certifier", "FailedTrade", "BatchRecord", "SettlementPipeline", "CustodyFollower"]
+
+# (kind, account, token, amount): kind "requested" (amount = the account's whole pending request) or "withdrawn"
+CustodyFollower = Callable[[str, str, str, int], None]
 
 
 def _certificate_errors() -> tuple[ErrorDef, ...]:
-    """Reverts caused by the certificate (a Byzantine signer slipped in): certify again."""
+    """Reverts caused by the certificate (a signer the contract no longer accepts): certify again."""
     e = SettlementErrors
     return (e.MalformedSignatures, e.InsufficientSignatures, e.InvalidSignature, e.UnknownSigner,
             e.SignersNotAscending)
@@ -45,8 +69,13 @@ def _ordering_errors() -> tuple[ErrorDef, ...]:
 
 
 class Certifier(Protocol):
-    def certify(self, batch: SettlementBatch, trades: Sequence[Trade]) -> bytes:
-        """A quorum certificate for `batch`: packed 65-byte signatures, signers ascending; raises ConsensusError."""
+    def request(self, batch: SettlementBatch, trades: Sequence[Trade], on_certified: OnCertified,
+                on_refused: OnRefused) -> None:
+        """Certify `batch`; call on_certified(packed signatures) or on_refused(reason) once, now or later."""
+        ...
+
+    def expired(self, batch: SettlementBatch) -> None:
+        """Certified `batch` expired unsettled: free its trades for a later batch."""
         ...
 
 
@@ -70,6 +99,24 @@ class BatchRecord:
     sim_time: int          # kernel time (ns) at which it was cut
     attempts: int          # submissions it took (1 unless a revert was handled)
     wall_seconds: float    # build + certify + submit + confirm
+    block: int = 0         # the block it was included in
+    skipped: int = 0       # expired batches its transaction skipped
+
+
+@dataclass(eq=False)
+class _Flight:
+    """A certified batch on its way to the chain."""
+
+    batch: SettlementBatch
+    source: tuple[Trade, ...]
+    signatures: bytes
+    cut_at: int
+    started: float
+    attempts: int = 0
+    skipped: tuple[BatchHeader, ...] = ()
+    stage: Stage = Stage.CERTIFIED
+    booked: bool = False
+    waiting: str = ""       # why it is waiting for its expiry (a revert it cannot fix), if it is
 
 
 class SettlementPipeline:
@@ -78,19 +125,30 @@ class SettlementPipeline:
     def __init__(self, client: SettlementClient, encoder: TradeEncoder, certifier: Certifier, *,
                  ledger: Ledger | None = None, kernel: Kernel | None = None, max_batch: int = 500,
                  max_delay: int = 1_000_000_000, mode: SettlementMode = SettlementMode.NET,
-                 journal: Journal | None = None, max_attempts: int = 3, state_dir: Path | None = None) -> None:
+                 journal: Journal | None = None, max_attempts: int = 3, state_dir: Path | None = None,
+                 submitter: Submitter | None = None, validity: int | None = None,
+                 emit: Callable[[object], None] | None = None, followers: Iterable[CustodyFollower] = ()) -> None:
         if max_batch < 1 or max_delay < 1:
             raise SettlementError(f"max_batch and max_delay must be positive (got {max_batch}, {max_delay})")
         self.client = client
         self.encoder = encoder
         self.certifier = certifier
+        self.submitter: Submitter = submitter if submitter is not None else DirectSubmitter(client)
         self.fee_account = client.fee_account
         self.ledger = ledger if ledger is not None else Ledger(self.fee_account)
         self.kernel = kernel
         self.max_batch = max_batch
         self.max_delay = max_delay
         self.mode = SettlementMode(mode)
+        limit = client.max_validity
+        if validity is not None and not 1 <= validity <= limit:
+            raise SettlementError(f"validity must be 1..{limit} blocks (the contract's maxValidity), got {validity}")
+        self.validity = validity if validity is not None else limit  # blocks a certificate stays valid
+        self.emit = emit
+        self.followers: list[CustodyFollower] = list(followers)
         self.commitment = BatchCommitment(encoder, self.fee_account, client.token_index, self.mode)  # consensus hooks
+        if self.ledger.followed_block == 0:
+            self.ledger.followed_block = client.head  # custody events up to here are reflected in the ledger
         self.state_dir = Path(state_dir) if state_dir is not None else None
         if self.state_dir is not None:
             self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -102,11 +160,14 @@ class SettlementPipeline:
         self.pending: list[Trade] = []
         self.failed: list[FailedTrade] = []
         self.batches: list[BatchRecord] = []
+        self.expired: list[int] = []       # sequences given up after their certificate expired, in order
         self.reverts: list[str] = []       # every decoded revert, in order
-        self.corrections: list[str] = []   # ledger balances corrected from the chain after withdrawals, in order
-        self._watched_block = client.chain.block_number  # Withdrawn events up to here are reflected in the ledger
+        self.corrections: list[str] = []   # ledger balances corrected from the chain, in order
         self.duplicates = 0                 # trades received again (ignored)
         self._seen: set[int] = set()        # ids of every trade received
+        self._requeued: Counter[int] = Counter()  # trade id -> times its batch expired
+        self._flight: _Flight | None = None  # the certified batch on its way (one at a time)
+        self._certifying = False
         self._timer = None
 
     @classmethod
@@ -133,6 +194,8 @@ class SettlementPipeline:
             return
         self._seen.add(trade.trade_id)
         self.pending.append(trade)
+        if self.emit is not None:
+            self.emit(TradeStageEvent(trade.trade_id, Stage.EXECUTED, self._now()))
         if len(self.pending) >= self.max_batch:
             self.flush(full_only=True)
         if self.pending and self._timer is None and self.kernel is not None:
@@ -143,19 +206,44 @@ class SettlementPipeline:
         self.flush()
 
     def flush(self, *, full_only: bool = False) -> None:
-        """Settle what is pending: every trade, or (full_only) only whole batches of max_batch."""
+        """Settle what is pending: every trade, or (full_only) only whole batches of max_batch. A batch on its way
+        that has expired is given up first; while one is on its way (or waiting for its expiry), trades wait."""
         if self._timer is not None and not full_only:
             Kernel.cancel(self._timer)
             self._timer = None
-        while self.pending and (len(self.pending) >= self.max_batch or not full_only):
+        self.poll()
+        while self.pending and self._idle and (len(self.pending) >= self.max_batch or not full_only):
             trades, self.pending = self.pending[:self.max_batch], self.pending[self.max_batch:]
-            self._settle(trades)
+            self._cut(trades)
         if not self.pending and self._timer is not None:
             Kernel.cancel(self._timer)
             self._timer = None
 
-    # ---- settling one batch -------------------------------------------------------------------------------------
-    def _settle(self, trades: list[Trade]) -> None:
+    def poll(self) -> None:
+        """Give up the batch on its way if its certificate expired (the next block is past expiresAt), requeueing
+        its trades; a clock calls this on every new block."""
+        flight = self._flight
+        if flight is not None and not flight.booked and flight.batch.header.expired(self.client.head + 1):
+            if self._settled_on_chain(flight.batch):  # it did settle; only the answer got lost
+                self._book(flight, 0, len(flight.batch.deltas or ()), "", 0)
+                self._stage(flight, Stage.INCLUDED)
+                self._stage(flight, Stage.FINAL)
+                self._flight = None
+            else:
+                self._expire(flight)
+
+    def _settled_on_chain(self, batch: SettlementBatch) -> bool:
+        """Whether the chain settled exactly this batch (its root at its sequence; its hash if it is the last)."""
+        if self.client.batch_root(batch.sequence) != batch.header.merkle_root:
+            return False
+        return self.client.last_sequence != batch.sequence or self.client.last_batch_hash == batch.batch_hash
+
+    @property
+    def _idle(self) -> bool:
+        return self._flight is None and not self._certifying
+
+    # ---- one batch ----------------------------------------------------------------------------------------------
+    def _cut(self, trades: list[Trade]) -> None:
         started = time.perf_counter()
         by_id = {t.trade_id: t for t in trades}
         settled: list[SettledTrade] = []
@@ -167,34 +255,160 @@ class SettlementPipeline:
                 settled.append(self.encoder.settled(trade))
             except SettlementError as exc:
                 self._fail(trade, f"cannot encode: {exc}")
-        self._follow_withdrawals()
-        for attempt in range(1, self.max_attempts + 1):
-            settled = self._solvent(settled, by_id)
-            if not settled:
-                return
-            batch = SettlementBatch.build(self.ledger.last_sequence + 1, self.ledger.last_batch_hash, settled,
-                                          fee_account=self.fee_account, token_index=self.client.token_index,
-                                          mode=self.mode)
-            source = tuple(by_id[t.trade_id] for t in settled)
-            try:
-                signatures = self.certifier.certify(batch, source)
-            except ConsensusError as exc:
-                for trade in source:
-                    self._fail(trade, f"not certified: {exc}")
-                return
-            self.journal.record(batch, source)
-            try:
-                info = self.client.submit(batch, signatures)
-            except ContractRevertError as exc:
-                self.reverts.append(f"batch {batch.sequence}: {exc}")
-                if self._handle_revert(exc, batch, source):
-                    self.journal.forget(batch.sequence)
-                    continue
-                return
-            self._book(batch, info.gas_used, info.delta_count, info.tx_hash, attempt, started)
+        self.follow()
+        settled = self._solvent(settled, by_id)
+        if not settled:
             return
-        for trade in settled:
-            self._fail(by_id[trade.trade_id], f"gave up after {self.max_attempts} submissions")
+        # The stateBlock is below the head: the transaction lands in a later block, and a revert is decoded by a call
+        # at the head (eth-tester), which must judge the window as the block did. Requests in the head block were
+        # followed too (more conservative than the stateBlock says).
+        state_block = max(self.client.head - 1, 0)
+        sequence, prev_hash = self._tip()
+        batch = SettlementBatch.build(sequence + 1, prev_hash, settled, fee_account=self.fee_account,
+                                      token_index=self.client.token_index, mode=self.mode, state_block=state_block,
+                                      expires_at=state_block + self.validity)
+        source = tuple(by_id[t.trade_id] for t in settled)
+        cut_at = self._now()
+        self._batch_event(batch, Stage.CUT)
+        self._certifying = True
+        self.certifier.request(batch, source, partial(self._on_certified, batch, source, cut_at, started),
+                               partial(self._on_refused, batch, source))
+
+    def _on_certified(self, batch: SettlementBatch, source: tuple[Trade, ...], cut_at: int, started: float,
+                      signatures: bytes) -> None:
+        self._certifying = False
+        self.journal.record(batch, source, signatures)
+        flight = _Flight(batch, source, signatures, cut_at, started)
+        self._flight = flight
+        self._stage(flight, Stage.CERTIFIED)
+        self._send(flight)
+
+    def _on_refused(self, batch: SettlementBatch, source: tuple[Trade, ...], reason: str) -> None:
+        self._certifying = False
+        for trade in source:
+            self._fail(trade, f"not certified: {reason}", batch.sequence)
+
+    def _send(self, flight: _Flight) -> None:
+        flight.skipped = self._skips_for(flight.batch)
+        flight.attempts += 1
+        flight.waiting = ""
+        self._stage(flight, Stage.SUBMITTED)
+        self.submitter.submit(flight.batch, flight.signatures, flight.skipped, SubmitCallbacks(
+            on_included=partial(self._on_included, flight), on_final=partial(self._on_final, flight),
+            on_reverted=partial(self._on_reverted, flight), on_orphaned=partial(self._on_orphaned, flight)))
+
+    def _on_included(self, flight: _Flight, info: SettledBatchInfo) -> None:
+        if not flight.booked:
+            self._book(flight, info.gas_used, info.delta_count, info.tx_hash, info.block)
+        self._stage(flight, Stage.INCLUDED, info)
+        if self._flight is flight:
+            self._flight = None  # the next batch may be cut (it chains onto this one)
+
+    def _on_final(self, flight: _Flight, info: SettledBatchInfo) -> None:
+        self._stage(flight, Stage.FINAL, info)
+
+    def _on_orphaned(self, flight: _Flight, info: SettledBatchInfo) -> None:
+        self._stage(flight, Stage.ORPHANED, info)  # the block producer re-includes the transaction
+
+    def _on_reverted(self, flight: _Flight, exc: ContractRevertError | SettlementError) -> None:
+        batch = flight.batch
+        self.reverts.append(f"batch {batch.sequence}: {exc}")
+        if not isinstance(exc, ContractRevertError):
+            self._wait(flight, str(exc))
+            return
+        if exc.is_any(_ordering_errors()):
+            # The chain moved past our ledger: maybe this very batch settled (a lost confirmation).
+            if self._settled_on_chain(batch):
+                self._book(flight, 0, len(batch.deltas or ()), "", 0)
+                self._stage(flight, Stage.INCLUDED)
+                self._stage(flight, Stage.FINAL)
+                self._flight = None
+                return
+            if self.client.last_sequence > self.ledger.last_sequence:
+                self._wait(flight, "another writer")
+                raise SettlementError(f"the contract is at batch {self.client.last_sequence} but the ledger at "
+                                      f"{self.ledger.last_sequence}: another writer? run recover()") from exc
+        elif exc.is_(SettlementErrors.CertificateExpired):
+            self._expire(flight)
+            return
+        elif exc.is_any(_certificate_errors()) and flight.attempts < self.max_attempts:
+            # A signer the contract no longer accepts: ask for the certificate again (filtered to current signers).
+            self.certifier.request(batch, flight.source, partial(self._recertified, flight),
+                                   partial(self._wait, flight))
+            return
+        elif exc.is_(SettlementErrors.InsufficientBalance) and self.mode is SettlementMode.NET:
+            # Cannot happen for a batch certified at its stateBlock, unless the ledger was told a wrong deposit:
+            # adopt the chain's value (in NET mode `available` is the balance before the batch).
+            account, token, available = exc.args["account"], exc.args["token"], exc.args["available"]
+            self.ledger.correct(account, token, available)
+            self.corrections.append(f"{account} token {token}: adopted the chain's {available} after a revert")
+        self._wait(flight, str(exc))
+
+    def _recertified(self, flight: _Flight, signatures: bytes) -> None:
+        if signatures == flight.signatures:
+            self._wait(flight, "no better certificate")
+            return
+        flight.signatures = signatures
+        self.journal.record(flight.batch, flight.source, signatures)
+        self._send(flight)
+
+    def _wait(self, flight: _Flight, reason: str) -> None:
+        """The batch cannot settle now: it waits (trades queued behind it) until it settles or expires."""
+        flight.waiting = reason
+
+    def _expire(self, flight: _Flight) -> None:
+        """Give the batch up: its certificate expired, so it can never settle. Requeue its trades."""
+        batch = flight.batch
+        self.journal.expire(batch.sequence)
+        if self._flight is flight:
+            self._flight = None
+        self.expired.append(batch.sequence)
+        self._batch_event(batch, Stage.EXPIRED, detail=flight.waiting or "not included before its expiry")
+        self.certifier.expired(batch)
+        requeued = []
+        for trade in flight.source:
+            self._requeued[trade.trade_id] += 1
+            if self._requeued[trade.trade_id] >= self.max_attempts:
+                self._fail(trade, f"gave up after {self._requeued[trade.trade_id]} expired batches", batch.sequence)
+                continue
+            requeued.append(trade)
+            if self.emit is not None:
+                self.emit(TradeStageEvent(trade.trade_id, Stage.REQUEUED, self._now(), batch.sequence,
+                                          detail=f"batch {batch.sequence} expired"))
+        self.pending[:0] = requeued
+
+    # ---- chain state --------------------------------------------------------------------------------------------
+    def follow(self) -> None:
+        """Take in the contract's withdrawal requests and claims up to the chain head (the next batch's stateBlock),
+        into the ledger and every follower (the validators' view)."""
+        head = self.client.head
+        start = self.ledger.followed_block + 1
+        if head < start:
+            return
+        for _, _, kind, account, token, amount in self.client.custody_events(start, head):
+            if kind == "requested":
+                self.ledger.reserve(account, token, amount)
+            else:
+                self.ledger.claimed(account, token, amount)
+            for follower in self.followers:
+                follower(kind, account, token, amount)
+        self.ledger.followed_block = head
+        if self.state_dir is not None:
+            save_ledger(self.ledger, self.state_dir / LEDGER_FILE)
+
+    def _tip(self) -> tuple[int, bytes]:
+        """(sequence, hash) of the last batch certified: settled, on its way, or expired (to be skipped)."""
+        headers = [b.header for b, _ in self.journal.in_flight.values()] + list(self.journal.expired.values())
+        headers = [h for h in headers if h.sequence > self.ledger.last_sequence]
+        if not headers:
+            return self.ledger.last_sequence, self.ledger.last_batch_hash
+        top = max(headers, key=lambda h: h.sequence)
+        return top.sequence, top.struct_hash()
+
+    def _skips_for(self, batch: SettlementBatch) -> tuple[BatchHeader, ...]:
+        """The expired headers between the ledger's last batch and `batch`, which its transaction skips."""
+        return tuple(h for s, h in sorted(self.journal.expired.items())
+                     if self.ledger.last_sequence < s < batch.sequence)
 
     def _solvent(self, settled: list[SettledTrade], by_id: dict[int, Trade]) -> list[SettledTrade]:
         kept, refused = self.ledger.split_solvent(settled)
@@ -204,80 +418,92 @@ class SettlementPipeline:
                        f"has {self.encoder.amount_text(token, available)}")
         return kept
 
-    def _follow_withdrawals(self) -> None:
-        """Adopt the chain's balance for every (account, token) withdrawn since the last look. Withdrawals are the only
-        way a balance falls outside the pipeline's own batches, and a batch certified on a stale balance would be final
-        in the trade log yet refused by the contract; so this runs before every certification."""
-        head = self.client.chain.block_number
-        if head <= self._watched_block:
-            return
-        for account, token in dict.fromkeys(self.client.withdrawals(self._watched_block + 1, head)):
-            chain_balance = self.client.balance(account, token)
-            if chain_balance != self.ledger.balance(account, token):
-                self.ledger.correct(account, token, chain_balance)
-                self.corrections.append(f"{account} token {token}: adopted the chain's {chain_balance} after a "
-                                        "withdrawal")
-        self._watched_block = head
-
-    def _handle_revert(self, exc: ContractRevertError, batch: SettlementBatch, source: tuple[Trade, ...]) -> bool:
-        """React to a decoded revert; True means 'rebuild and resubmit', False means the batch is finished."""
-        if exc.is_any(_ordering_errors()):
-            # The chain moved past our ledger: maybe this very batch settled (a lost confirmation) -> recover().
-            self.journal.forget(batch.sequence)
-            if self.client.batch_root(batch.sequence) == batch.header.merkle_root:
-                self._book(batch, 0, len(batch.deltas or ()), "", 1, time.perf_counter())
-                return False
-            if self.client.last_sequence != self.ledger.last_sequence:
-                self.pending[:0] = source  # kept, not lost: they settle once the ledger has caught up
-                raise SettlementError(f"the contract is at batch {self.client.last_sequence} but the ledger at "
-                                      f"{self.ledger.last_sequence}: another writer? run recover()") from exc
-            return True
-        if exc.is_(SettlementErrors.InsufficientBalance) and self.mode is SettlementMode.NET:
-            # The ledger disagreed with the chain on this balance (in NET mode `available` is the balance before the
-            # batch): adopt the chain's value, re-check solvency, re-batch without the trades it cannot carry.
-            self.ledger.correct(exc.args["account"], exc.args["token"], exc.args["available"])
-            return True
-        if exc.is_any(_certificate_errors()):
-            return True  # certify again (a Byzantine signer may have slipped into the certificate)
-        self.journal.forget(batch.sequence)
-        for trade in source:
-            self._fail(trade, f"batch {batch.sequence} reverted: {exc}")
-        return False
-
-    def _book(self, batch: SettlementBatch, gas: int, deltas: int, tx_hash: str, attempts: int, started: float) -> None:
-        self.ledger.apply(batch)
+    def _book(self, flight: _Flight, gas: int, deltas: int, tx_hash: str, block: int) -> None:
+        batch = flight.batch
+        self.ledger.apply(batch, flight.skipped)
+        flight.booked = True
         if self.state_dir is not None:
             save_ledger(self.ledger, self.state_dir / LEDGER_FILE)
         self.journal.forget(batch.sequence)
-        record = BatchRecord(batch.sequence, len(batch.trades), deltas, gas, tx_hash,
-                             self.kernel.now if self.kernel is not None else 0, attempts,
-                             time.perf_counter() - started)
-        self.batches.append(record)
+        self.batches.append(BatchRecord(batch.sequence, len(batch.trades), deltas, gas, tx_hash, flight.cut_at,
+                                        max(flight.attempts, 1), time.perf_counter() - flight.started, block,
+                                        len(flight.skipped)))
 
-    def _fail(self, trade: Trade, reason: str) -> None:
+    def _fail(self, trade: Trade, reason: str, sequence: int | None = None) -> None:
         self.failed.append(FailedTrade(trade, reason))
+        if self.emit is not None:
+            self.emit(TradeStageEvent(trade.trade_id, Stage.FAILED, self._now(), sequence, detail=reason))
+
+    # ---- events -------------------------------------------------------------------------------------------------
+    def _now(self) -> int:
+        return self.kernel.now if self.kernel is not None else 0
+
+    def _batch_event(self, batch: SettlementBatch, stage: Stage, info: SettledBatchInfo | None = None,
+                     detail: str = "") -> None:
+        if self.emit is not None:
+            self.emit(BatchStageEvent(batch.sequence, stage, self._now(), len(batch.trades),
+                                      info.block if info is not None else None,
+                                      info.gas_used if info is not None else 0,
+                                      info.tx_hash if info is not None else "", detail))
+
+    def _stage(self, flight: _Flight, stage: Stage, info: SettledBatchInfo | None = None) -> None:
+        flight.stage = stage
+        if self.emit is None:
+            return
+        self._batch_event(flight.batch, stage, info)
+        now, seq = self._now(), flight.batch.sequence
+        block = info.block if info is not None and stage is not Stage.CERTIFIED else None
+        for trade in flight.source:
+            self.emit(TradeStageEvent(trade.trade_id, stage, now, seq, block))
 
     # ---- crash recovery -----------------------------------------------------------------------------------------
     def recover(self) -> list[int]:
-        """After a restart: book journaled batches the chain settled, re-queue the others; returns booked sequences."""
+        """After a restart: book journaled batches the chain settled, re-send the ones that can still settle, give
+        up (requeue) the expired ones; returns the sequences booked or re-sent and settled."""
         booked = []
         for sequence in sorted(self.journal.in_flight):
             batch, source = self.journal.in_flight[sequence]
-            self.journal.forget(sequence)
             self._seen.update(t.trade_id for t in source)
             mine = self.ledger.settled_batches.get(sequence)
             if mine is not None and mine.header == batch.header:
+                self.journal.forget(sequence)
                 continue  # booked before the crash
-            if (sequence == self.ledger.last_sequence + 1
-                    and self.client.batch_root(sequence) == batch.header.merkle_root):
-                self._book(batch, 0, len(batch.deltas or ()), "", 1, time.perf_counter())
+            flight = _Flight(batch, source, self.journal.certificates.get(sequence, b""), self._now(),
+                             time.perf_counter(), attempts=1, stage=Stage.SUBMITTED)
+            flight.skipped = self._skips_for(batch)
+            if self._settled_on_chain(batch):
+                self._book(flight, 0, len(batch.deltas or ()), "", 0)
                 booked.append(sequence)
+                continue
+            self._flight = flight
+            if batch.header.expired(self.client.head + 1):
+                self._expire(flight)
+            elif not flight.signatures:  # journaled before certification finished: certify (or reuse) now
+                self._certifying = True
+                self.certifier.request(batch, source, partial(self._restored_certificate, flight),
+                                       partial(self._restored_refusal, flight))
             else:
-                self.pending.extend(t for t in source if t.trade_id not in self.ledger.settled_trade_ids)
-        if self.client.last_sequence != self.ledger.last_sequence:
+                self._send(flight)
+            if self._flight is flight:
+                break  # waiting (for its expiry): later ones follow it
+            if flight.booked:
+                booked.append(sequence)
+        if self._flight is None and self.client.last_sequence != self.ledger.last_sequence:
             raise SettlementError(f"after recovery the contract is at batch {self.client.last_sequence} but the "
                                   f"ledger at {self.ledger.last_sequence}")
         return booked
+
+    def _restored_certificate(self, flight: _Flight, signatures: bytes) -> None:
+        self._certifying = False
+        flight.signatures = signatures
+        self.journal.record(flight.batch, flight.source, signatures)
+        self._send(flight)
+
+    def _restored_refusal(self, flight: _Flight, reason: str) -> None:
+        self._certifying = False
+        self.journal.forget(flight.batch.sequence)
+        self._flight = None
+        self.pending.extend(t for t in flight.source if t.trade_id not in self.ledger.settled_trade_ids)
 
     # ---- figures ------------------------------------------------------------------------------------------------
     @property
@@ -292,10 +518,17 @@ class SettlementPipeline:
     def gas_used(self) -> int:
         return sum(b.gas_used for b in self.batches)
 
+    @property
+    def in_flight(self) -> tuple[Trade, ...]:
+        """Trades of the batch on its way (certified, not yet booked)."""
+        flight = self._flight
+        return flight.source if flight is not None and not flight.booked else ()
+
     def accounted(self) -> bool:
-        """Every trade received is in exactly one of settled, failed, pending (nothing lost, nothing twice)."""
+        """Every trade received is in exactly one of settled, failed, pending, in flight (nothing lost, nothing
+        twice)."""
         failed = [f.trade.trade_id for f in self.failed]
-        pending = [t.trade_id for t in self.pending]
+        pending = [t.trade_id for t in self.pending] + [t.trade_id for t in self.in_flight]
         settled = self.ledger.settled_trade_ids
         if len(set(failed)) != len(failed) or len(set(pending)) != len(pending):
             return False

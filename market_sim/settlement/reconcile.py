@@ -79,8 +79,8 @@ def reconcile(ledger: Ledger, client: SettlementClient, *, accounts: Iterable[st
                     if not ok:
                         diffs.append(Difference("trade", f"#{trade.trade_id} in batch {sequence}", "settled",
                                                 "unprovable"))
-    if client.last_sequence != max(ledger.settled_batches, default=0):
-        diffs.append(Difference("batch", "last sequence", max(ledger.settled_batches, default=0), client.last_sequence))
+    if client.last_sequence != ledger.last_sequence:  # settled and skipped (expired) batches both count
+        diffs.append(Difference("batch", "last sequence", ledger.last_sequence, client.last_sequence))
     for token in sorted(tokens):
         held = client.token(token).balance_of(client.address)
         owed = sum(ledger.balance(a, token) for a in accounts)

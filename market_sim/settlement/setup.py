@@ -88,7 +88,8 @@ class SettlementStack:
 def build_stack(chain: Chain, instruments: Mapping[str, Instrument], traders: Sequence[str],
                 deposit: Mapping[str, int], consensus: ConsensusConfig, *, taker_fee_bps: int = 0,
                 max_batch: int = 500, max_delay: int = 1_000_000_000, mode: SettlementMode = SettlementMode.NET,
-                kernel: Kernel | None = None,
+                kernel: Kernel | None = None, validity: int | None = None,
+                emit: Callable[[object], None] | None = None,
                 overrides: Mapping[str, Mapping[str, int]] | None = None) -> SettlementStack:
     """Deploy and fund a venue for these instruments, build the committee over it and a pipeline certified by it.
 
@@ -111,7 +112,27 @@ def build_stack(chain: Chain, instruments: Mapping[str, Instrument], traders: Se
     committee = Committee.create(consensus, accounts=traders, balances=balances,
                                  domain=venue.client.domain, leaf_encoder=commitment.leaf_encoder,
                                  extra_leaves=commitment.extra_leaves)
-    certifier = CommitteeCertifier(committee, threshold=lambda: venue.client.threshold)
+    certifier = CommitteeCertifier(committee, threshold=lambda: venue.client.threshold,
+                                   accepts=venue.client.is_validator)
     pipeline = SettlementPipeline(venue.client, encoder, certifier, ledger=ledger, kernel=kernel,
-                                  max_batch=max_batch, max_delay=max_delay, mode=mode)
+                                  max_batch=max_batch, max_delay=max_delay, mode=mode, validity=validity,
+                                  emit=emit, followers=[committee_follower(committee, venue)])
     return SettlementStack(venue, committee, pipeline)
+
+
+def committee_follower(committee: Committee, venue: SettlementVenue) -> Callable[[str, str, str, int], None]:
+    """A pipeline follower telling the validators about withdrawal requests and claims read from the chain (in the
+    committee's terms: trader ids and asset symbols)."""
+    traders = {address: trader for trader, address in venue.accounts.items()}
+    assets = {token: asset for asset, token in venue.tokens.items()}
+
+    def follow(kind: str, account: str, token: str, amount: int) -> None:
+        trader, asset = traders.get(account), assets.get(token)
+        if trader is None or asset is None:
+            return
+        if kind == "requested":
+            committee.withdrawal_requested(trader, asset, amount)
+        else:
+            committee.withdrawal_claimed(trader, asset, amount)
+
+    return follow

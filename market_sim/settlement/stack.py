@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from market_sim.blockchain.chain import Chain
+from market_sim.blockchain.clients import DEFAULT_MAX_VALIDITY
 from market_sim.blockchain.deploy import AccountRef, Call, DeployStep, Param, Ref, register_step
 from market_sim.consensus.signing import validator_keys
 from market_sim.core.defaults import BASE_TOKEN, DEFAULT_THRESHOLD, DEFAULT_VALIDATORS, QUOTE_TOKEN, TokenSpec
@@ -43,9 +44,10 @@ def listed_token_step(name: str, spec: TokenSpec, *, funding: Mapping[str, int] 
 
 def settlement_step(*, validators: Sequence[str] | None = None, threshold: int | None = None,
                     fee_account: str | None = None, owner: str = "deployer",
-                    list_tokens: Sequence[str] = ()) -> DeployStep:
+                    list_tokens: Sequence[str] = (), max_validity: int = DEFAULT_MAX_VALIDITY) -> DeployStep:
     """The Settlement contract: owner, validator set (default: the DEFAULT_VALIDATORS simulation keys), threshold
-    (default DEFAULT_THRESHOLD), fee account (default: the owner); lists the tokens of the named steps."""
+    (default DEFAULT_THRESHOLD), fee account (default: the owner), the most blocks a certificate stays valid;
+    lists the tokens of the named steps."""
     def args(chain: Chain, deployed: dict) -> tuple:
         if validators is None:
             keys = sorted(k.address for k in validator_keys(DEFAULT_VALIDATORS))
@@ -53,7 +55,7 @@ def settlement_step(*, validators: Sequence[str] | None = None, threshold: int |
             keys = [chain.address(v) for v in validators]
         owner_address = chain.address(owner)
         return (owner_address, keys, DEFAULT_THRESHOLD if threshold is None else threshold,
-                chain.address(fee_account) if fee_account else owner_address)
+                chain.address(fee_account) if fee_account else owner_address, max_validity)
 
     return DeployStep(SETTLEMENT, "Settlement", args, then=tuple(Call("listToken", (Ref(t),)) for t in list_tokens),
                       help="settlement contract: custody, certified batches, validator governance")

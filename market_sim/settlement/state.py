@@ -10,7 +10,7 @@ from pathlib import Path
 from market_sim.core.errors import SettlementError
 from market_sim.core.events import Trade
 from market_sim.core.orders import Side
-from market_sim.settlement.batch import BatchCommitment, SettlementBatch, SettlementMode
+from market_sim.settlement.batch import BatchCommitment, BatchHeader, SettlementBatch, SettlementMode
 from market_sim.settlement.deltas import TokenIndex
 from market_sim.settlement.ledger import Ledger
 from market_sim.settlement.trades import SettledTrade
@@ -44,8 +44,11 @@ def save_ledger(ledger: Ledger, path: Path) -> None:
         "balances": [[a, t, v] for (a, t), v in sorted(ledger.balances().items())],
         "last_sequence": ledger.last_sequence,
         "last_batch_hash": ledger.last_batch_hash.hex(),
-        "batches": [{"sequence": b.sequence, "prev_hash": b.header.prev_hash.hex(),
-                     "merkle_root": b.header.merkle_root.hex(), "mode": str(b.mode),
+        "last_state_block": ledger.last_state_block,
+        "followed_block": ledger.followed_block,
+        "reserved": [[a, t, v] for (a, t), v in sorted(ledger.reserved.items())],
+        "skipped": [_header_json(h) for _, h in sorted(ledger.skipped.items())],
+        "batches": [{**_header_json(b.header), "mode": str(b.mode),
                      "trades": [list(t.as_tuple()) for t in b.trades]}
                     for _, b in sorted(ledger.settled_batches.items())],
     })
@@ -58,52 +61,96 @@ def load_ledger(path: Path, token_index: TokenIndex) -> Ledger:
     for entry in data["batches"]:
         batch = SettlementBatch.build(entry["sequence"], bytes.fromhex(entry["prev_hash"]),
                                       [SettledTrade(*t) for t in entry["trades"]], fee_account=ledger.fee_account,
-                                      token_index=token_index, mode=SettlementMode(entry["mode"]))
+                                      token_index=token_index, mode=SettlementMode(entry["mode"]),
+                                      state_block=entry.get("state_block", 0), expires_at=entry.get("expires_at", 0))
         _check_root(batch, entry, path)
         ledger.settled_batches[batch.sequence] = batch
         ledger.settled_trade_ids.update(t.trade_id for t in batch.trades)
     for account, token, amount in data["balances"]:
         ledger.correct(account, token, amount)
+    for account, token, amount in data.get("reserved", ()):
+        ledger.reserve(account, token, amount)
+    for entry in data.get("skipped", ()):
+        header = _header(entry)
+        ledger.skipped[header.sequence] = header
     ledger.last_sequence = data["last_sequence"]
     ledger.last_batch_hash = bytes.fromhex(data["last_batch_hash"])
+    ledger.last_state_block = data.get("last_state_block", 0)
+    ledger.followed_block = data.get("followed_block", 0)
     return ledger
 
 
+def _header_json(header: BatchHeader) -> dict:
+    return {"sequence": header.sequence, "prev_hash": header.prev_hash.hex(), "merkle_root": header.merkle_root.hex(),
+            "state_block": header.state_block, "expires_at": header.expires_at}
+
+
+def _header(entry: dict) -> BatchHeader:
+    return BatchHeader(entry["sequence"], bytes.fromhex(entry["prev_hash"]), bytes.fromhex(entry["merkle_root"]),
+                       entry.get("state_block", 0), entry.get("expires_at", 0))
+
+
 class Journal:
-    """Batches sent but not yet confirmed, with the engine trades behind them; with a path, kept in a JSON file
-    (rewritten on every change) so a restarted process can recover them."""
+    """Certified batches not yet settled, with the engine trades behind them and their certificates, and the
+    certified batches that expired unsettled (to be skipped by the next settle transaction); with a path, kept in a
+    JSON file (rewritten on every change) so a restarted process can send, book or skip them."""
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path
         self.in_flight: InFlight = {}
+        self.certificates: dict[int, bytes] = {}
+        self.expired: dict[int, BatchHeader] = {}
 
-    def record(self, batch: SettlementBatch, source: tuple[Trade, ...]) -> None:
-        """Note a batch about to be sent."""
+    def record(self, batch: SettlementBatch, source: tuple[Trade, ...], signatures: bytes = b"") -> None:
+        """Note a certified batch about to be sent (with its certificate, so a restart can send it)."""
         self.in_flight[batch.sequence] = (batch, source)
+        if signatures:
+            self.certificates[batch.sequence] = signatures
         self._save()
 
     def forget(self, sequence: int) -> None:
-        """The batch is booked (or abandoned): drop it."""
-        if self.in_flight.pop(sequence, None) is not None:
+        """The batch is booked: drop it (and every expired batch below it, skipped by then)."""
+        changed = self.in_flight.pop(sequence, None) is not None
+        changed |= self.certificates.pop(sequence, None) is not None
+        for seq in [s for s in self.expired if s < sequence]:
+            del self.expired[seq]
+            changed = True
+        if changed:
             self._save()
+
+    def expire(self, sequence: int) -> None:
+        """The batch's certificate expired unsettled: it can never settle; the next settle skips it."""
+        entry = self.in_flight.pop(sequence, None)
+        self.certificates.pop(sequence, None)
+        if entry is not None:
+            self.expired[sequence] = entry[0].header
+        self._save()
 
     def _save(self) -> None:
         if self.path is not None:
-            _write(self.path, {"in_flight": [
-                {"sequence": seq, "prev_hash": batch.header.prev_hash.hex(),
-                 "merkle_root": batch.header.merkle_root.hex(), "trades": [_trade_json(t) for t in source]}
-                for seq, (batch, source) in sorted(self.in_flight.items())]})
+            _write(self.path, {
+                "in_flight": [{**_header_json(batch.header), "trades": [_trade_json(t) for t in source],
+                               "signatures": self.certificates.get(seq, b"").hex()}
+                              for seq, (batch, source) in sorted(self.in_flight.items())],
+                "expired": [_header_json(h) for _, h in sorted(self.expired.items())]})
 
     @classmethod
     def load(cls, path: Path, commitment: BatchCommitment) -> Journal:
         """The journal in `path` (an absent file is an empty journal); batches are rebuilt from their trades."""
         journal = cls(path)
         if path.exists():
-            for entry in _read(path)["in_flight"]:
+            data = _read(path)
+            for entry in data["in_flight"]:
                 source = tuple(Trade(**{**t, "aggressor": Side(t["aggressor"])}) for t in entry["trades"])
-                batch = commitment.build(entry["sequence"], bytes.fromhex(entry["prev_hash"]), source)
+                batch = commitment.build(entry["sequence"], bytes.fromhex(entry["prev_hash"]), source,
+                                         state_block=entry.get("state_block", 0), expires_at=entry.get("expires_at", 0))
                 _check_root(batch, entry, path)
                 journal.in_flight[batch.sequence] = (batch, source)
+                if entry.get("signatures"):
+                    journal.certificates[batch.sequence] = bytes.fromhex(entry["signatures"])
+            for entry in data.get("expired", ()):
+                header = _header(entry)
+                journal.expired[header.sequence] = header
         return journal
 
 

@@ -9,6 +9,7 @@ interface Vm {
     function startPrank(address sender) external;
     function stopPrank() external;
     function warp(uint256 timestamp) external;
+    function roll(uint256 blockNumber) external;
     function chainId(uint256 newChainId) external;
     function assume(bool condition) external pure;
 }

@@ -48,7 +48,7 @@ def test_settlement_demo_scenario_reconciles(tmp_path):
     assert all(h.startswith("0x") and len(h) == 66 for h in txs["tx_hash"])
 
 
-def test_committee_certificate_is_trimmed_then_reissued_whole():
+def test_committee_certificate_is_trimmed_to_the_threshold_and_to_accepted_signers():
     consensus = ConsensusConfig(nodes=4, byzantine=0, protocol="bft")
     stack = build_stack(Chain.local(chain_id=1010), INSTRUMENTS, ["a", "b"], RICH, consensus)
     engine = MatchingEngine(INSTRUMENTS.values(), validator=stack.committee)
@@ -57,11 +57,18 @@ def test_committee_certificate_is_trimmed_then_reissued_whole():
               if isinstance(ev, Trade)]
     assert len(trades) == 1
     certifier, commitment = stack.pipeline.certifier, stack.pipeline.commitment
-    batch = commitment.build(1, GENESIS_HASH, trades)
-    assert len(certifier.certify(batch, trades)) == 3 * 65   # the contract's threshold, not all 4 signers
-    assert len(certifier.certify(batch, trades)) == 4 * 65   # asked again: the committee's whole certificate
+    client = stack.venue.client
+    state = client.head - 1
+    batch = commitment.build(1, GENESIS_HASH, trades, state_block=state, expires_at=state + 20)
+    first = certifier.certify(batch, trades)
+    assert len(first) == 3 * 65                               # the contract's threshold, not all 4 signers
+    assert certifier.certify(batch, trades) == first          # asked again: the same certified height
     other = commitment.build(3, batch.batch_hash, trades)
     with pytest.raises(ConsensusError, match="diverged"):
         certifier.certify(other, trades)
-    stack.venue.client.submit(batch, certifier.certify(batch, trades))
-    assert stack.venue.client.last_sequence == 1
+    lowest = sorted(stack.committee.validators, key=lambda a: int(a, 16))[0]
+    client.remove_validator(lowest, threshold=3)              # governance drops a signer of the certificate
+    again = certifier.certify(batch, trades)
+    assert len(again) == 3 * 65 and again != first            # ... so it is left out: the other three sign
+    client.submit(batch, again)
+    assert client.last_sequence == 1

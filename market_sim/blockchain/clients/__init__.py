@@ -17,7 +17,8 @@ from market_sim.blockchain.clients.bridge import (
 )
 from market_sim.blockchain.clients.erc20 import ERC20, Approval, ERC20Errors, TestToken, Transfer
 from market_sim.blockchain.clients.settlement import (
-    BatchSettled, Deposited, SettlementContract, SettlementErrors, TokenListed, Withdrawn,
+    DEFAULT_MAX_VALIDITY, BatchSettled, BatchSkipped, Deposited, SettlementContract, SettlementErrors, TokenListed,
+    WithdrawalRequested, Withdrawn,
 )
 from market_sim.blockchain.reverts import SOLIDITY_ERRORS, ContractErrors, ErrorDef
 
@@ -26,6 +27,7 @@ __all__ = [
     "ContractErrors", "ErrorDef", "SOLIDITY_ERRORS",
     "ERC20", "TestToken", "Transfer", "Approval", "ERC20Errors",
     "SettlementContract", "SettlementErrors", "Deposited", "Withdrawn", "BatchSettled", "TokenListed",
+    "WithdrawalRequested", "BatchSkipped", "DEFAULT_MAX_VALIDITY",
     "Factory", "Pair", "Router", "WETH9", "Mint", "Burn", "Swap", "Sync", "PairCreated", "Reserves",
     "FactoryErrors", "PairErrors", "RouterErrors",
     "BridgeContract", "WrappedToken", "Locked", "Burned", "Minted", "Released", "RelayArgs", "BridgeErrors",

@@ -9,8 +9,12 @@ from typing import Any, ClassVar
 from market_sim.blockchain.chain import Chain
 from market_sim.blockchain.clients.base import ContractClient, ContractEvent, LogEntry, Receipt, addresses, checksum
 from market_sim.blockchain.reverts import ContractErrors
+from hexbytes import HexBytes
 
-__all__ = ["SettlementContract", "SettlementErrors", "Deposited", "Withdrawn", "BatchSettled", "TokenListed"]
+__all__ = ["SettlementContract", "SettlementErrors", "Deposited", "Withdrawn", "WithdrawalRequested", "BatchSettled",
+           "BatchSkipped", "TokenListed", "DEFAULT_MAX_VALIDITY"]
+
+DEFAULT_MAX_VALIDITY = 256  # blocks a certificate may stay valid past its stateBlock (about 51 minutes at 12 s)
 
 SettlementErrors = ContractErrors("Settlement")
 
@@ -34,6 +38,26 @@ class Withdrawn(ContractEvent):
     token: str
     amount: int
     balance: int
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawalRequested(ContractEvent):
+    EVENT: ClassVar[str] = "WithdrawalRequested"
+    ABI_FIELDS: ClassVar[tuple[str, ...]] = ("account", "token", "amount", "requested", "requestBlock")
+    account: str
+    token: str
+    amount: int
+    requested: int      # the whole pending request of (account, token)
+    request_block: int
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSkipped(ContractEvent):
+    EVENT: ClassVar[str] = "BatchSkipped"
+    ABI_FIELDS: ClassVar[tuple[str, ...]] = ("sequence", "batchHash", "expiresAt")
+    sequence: int
+    batch_hash: bytes
+    expires_at: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +85,11 @@ class SettlementContract(ContractClient):
 
     @classmethod
     def deploy(cls, chain: Chain, owner: str, validators: Sequence[str], threshold: int, fee_account: str, *,
-               sender: str = "deployer") -> SettlementContract:
-        """Deploy a Settlement contract owned by `owner` with this validator set, threshold and fee account."""
+               max_validity: int = DEFAULT_MAX_VALIDITY, sender: str = "deployer") -> SettlementContract:
+        """Deploy a Settlement contract owned by `owner` with this validator set, threshold, fee account and
+        certificate validity bound (blocks)."""
         return cls._deploy(chain, checksum(owner), addresses(validators), threshold, checksum(fee_account),
-                           sender=sender)[0]
+                           max_validity, sender=sender)[0]
 
     # ---- custody ------------------------------------------------------------------------------------------------
     def deposit(self, token: str, amount: int, *, sender: str) -> Deposited:
@@ -75,9 +100,21 @@ class SettlementContract(ContractClient):
         receipt = self._tx("depositFor", checksum(account), checksum(token), amount, sender=sender)
         return self.events(receipt, Deposited)[0]
 
-    def withdraw(self, token: str, amount: int, *, sender: str) -> Withdrawn:
-        receipt = self._tx("withdraw", checksum(token), amount, sender=sender)
+    def request_withdrawal(self, token: str, amount: int, *, sender: str) -> WithdrawalRequested:
+        receipt = self._tx("requestWithdrawal", checksum(token), amount, sender=sender)
+        return self.events(receipt, WithdrawalRequested)[0]
+
+    def claim_withdrawal(self, token: str, *, sender: str) -> Withdrawn:
+        receipt = self._tx("claimWithdrawal", checksum(token), sender=sender)
         return self.events(receipt, Withdrawn)[0]
+
+    def withdrawal_request(self, account: str, token: str) -> tuple[int, int]:
+        """(amount, request block) of the pending request ((0, 0) if none)."""
+        amount, block = self._call("withdrawalRequest", checksum(account), checksum(token))
+        return int(amount), int(block)
+
+    def max_validity(self) -> int:
+        return int(self._call("maxValidity"))
 
     def balance_of(self, account: str, token: str) -> int:
         return int(self._call("balanceOf", checksum(account), checksum(token)))
@@ -98,6 +135,9 @@ class SettlementContract(ContractClient):
     def withdrawals(self, from_block: int, to_block: int | str) -> list[LogEntry[Withdrawn]]:
         return self.logs(Withdrawn, from_block=from_block, to_block=to_block)
 
+    def withdrawal_requests(self, from_block: int, to_block: int | str) -> list[LogEntry[WithdrawalRequested]]:
+        return self.logs(WithdrawalRequested, from_block=from_block, to_block=to_block)
+
     # ---- batches ------------------------------------------------------------------------------------------------
     def last_sequence(self) -> int:
         return int(self._call("lastSequence"))
@@ -105,24 +145,49 @@ class SettlementContract(ContractClient):
     def last_batch_hash(self) -> bytes:
         return bytes(self._call("lastBatchHash"))
 
+    def last_state_block(self) -> int:
+        return int(self._call("lastStateBlock"))
+
     def batch_root(self, sequence: int) -> bytes:
         return bytes(self._call("batchRoot", sequence))
 
     def batch_digest(self, header: StructTuple) -> bytes:
         return bytes(self._call("batchDigest", header))
 
+    def settle_call(self, header: StructTuple, skipped: Sequence[StructTuple], trade_count: int, deltas: bytes,
+                    deltas_proof: Sequence[bytes], signatures: bytes) -> Any:
+        """The settle (net mode) call, built but not sent (send it with send_call)."""
+        return self._fn("settle", header, list(skipped), trade_count, deltas, list(deltas_proof), signatures)
+
+    def settle_trades_call(self, header: StructTuple, skipped: Sequence[StructTuple], trades: Sequence[StructTuple],
+                           signatures: bytes) -> Any:
+        """The settleTrades (gross mode) call, built but not sent."""
+        return self._fn("settleTrades", header, list(skipped), list(trades), signatures)
+
+    def send_call(self, call: Any, *, sender: str = "deployer", gas: int | None = None) -> str:
+        """Send a call built by settle_call / settle_trades_call; returns the transaction hash."""
+        tx_hash = self.chain.send(call, sender=sender, gas=gas)
+        return tx_hash if isinstance(tx_hash, str) else HexBytes(tx_hash).to_0x_hex()
+
     def send_settle(self, header: StructTuple, trade_count: int, deltas: bytes, deltas_proof: Sequence[bytes],
-                    signatures: bytes, *, sender: str = "deployer") -> str:
+                    signatures: bytes, *, skipped: Sequence[StructTuple] = (), sender: str = "deployer") -> str:
         """Send settle (net mode) without waiting; returns the transaction hash."""
-        return self._send("settle", header, trade_count, deltas, list(deltas_proof), signatures, sender=sender)
+        return self.send_call(self.settle_call(header, skipped, trade_count, deltas, deltas_proof, signatures),
+                              sender=sender)
 
     def send_settle_trades(self, header: StructTuple, trades: Sequence[StructTuple], signatures: bytes, *,
-                           sender: str = "deployer") -> str:
+                           skipped: Sequence[StructTuple] = (), sender: str = "deployer") -> str:
         """Send settleTrades (gross mode) without waiting; returns the transaction hash."""
-        return self._send("settleTrades", header, list(trades), signatures, sender=sender)
+        return self.send_call(self.settle_trades_call(header, skipped, trades, signatures), sender=sender)
 
     def settled(self, receipt: Receipt) -> list[BatchSettled]:
         return self.events(receipt, BatchSettled)
+
+    def skipped(self, receipt: Receipt) -> list[BatchSkipped]:
+        return self.events(receipt, BatchSkipped)
+
+    def skips(self, from_block: int = 0, to_block: int | str = "latest") -> list[LogEntry[BatchSkipped]]:
+        return self.logs(BatchSkipped, from_block=from_block, to_block=to_block)
 
     def verify_trade(self, sequence: int, trade: StructTuple, proof: Sequence[bytes]) -> bool:
         return bool(self._call("verifyTrade", sequence, trade, list(proof)))

@@ -12,7 +12,7 @@ from market_sim.blockchain import Chain
 from market_sim.blockchain.clients import (
     ERC20, MAX_UINT256, SOLIDITY_ERRORS, WETH9, BatchSettled, BridgeContract, BridgeErrors, Deposited, ERC20Errors,
     Factory, FactoryErrors, Locked, Mint, Pair, Receipt, Router, RouterErrors, SettlementContract, SettlementErrors,
-    Swap, Sync, TestToken, Transfer, Withdrawn, WrappedToken,
+    Swap, Sync, TestToken, Transfer, WithdrawalRequested, Withdrawn, WrappedToken,
 )
 from market_sim.core.errors import ConfigError, ContractRevertError
 
@@ -91,15 +91,22 @@ def test_settlement_contract_custody_and_governance(chain):
     token.approve(settlement.address, sender="alice")
     assert settlement.deposit(token.address, 60, sender="alice") == Deposited(alice, token.address, 60, 60)
     start = chain.block_number
-    assert settlement.withdraw(token.address, 20, sender="alice") == Withdrawn(alice, token.address, 20, 40)
+    requested = settlement.request_withdrawal(token.address, 20, sender="alice")
+    assert requested == WithdrawalRequested(alice, token.address, 20, 20, chain.block_number)
+    assert settlement.withdrawal_request(alice, token.address) == (20, chain.block_number)
+    with pytest.raises(ContractRevertError) as info:
+        settlement.request_withdrawal(token.address, 41, sender="alice")  # 20 + 41 > 60
+    assert info.value.is_(SettlementErrors.InsufficientBalance)
+    assert info.value.args["available"] == 60 and info.value.args["needed"] == 61
+    with pytest.raises(ContractRevertError) as info:
+        settlement.claim_withdrawal(token.address, sender="alice")
+    assert info.value.is_(SettlementErrors.WithdrawalNotReady)
+    chain.mine(settlement.max_validity())
+    assert settlement.claim_withdrawal(token.address, sender="alice") == Withdrawn(alice, token.address, 20, 40)
     [log] = settlement.withdrawals(start, chain.block_number)
     assert log.event.amount == 20 and log.block_number == chain.block_number
     assert (settlement.threshold(), settlement.validator_count(), settlement.is_validator(alice)) == (3, 3, True)
     assert settlement.last_sequence() == 0 and settlement.batch_root(1) == bytes(32)
-    with pytest.raises(ContractRevertError) as info:
-        settlement.withdraw(token.address, 41, sender="alice")
-    assert info.value.is_(SettlementErrors.InsufficientBalance)
-    assert info.value.args["available"] == 40 and info.value.args["needed"] == 41
     with pytest.raises(ContractRevertError) as info:
         settlement.set_threshold(1)
     assert info.value.is_(SettlementErrors.ThresholdTooLow)

@@ -34,7 +34,7 @@ def quorum() -> Quorum:
     keys = tuple(sorted(validator_keys(4, seed=5), key=lambda k: int(k.address, 16)))
     validators = [k.address for k in keys]
     owner = chain.account("deployer")
-    settlement = chain.deploy("Settlement", owner, validators, THRESHOLD, owner)
+    settlement = chain.deploy("Settlement", owner, validators, THRESHOLD, owner, 256)
     bridge = chain.deploy("Bridge", owner, validators, THRESHOLD, 10, owner)
     chain.transact(bridge.functions.setRemoteBridge(REMOTE, chain.account("bob")))
     outsider = validator_keys(1, seed=99)[0]
@@ -48,10 +48,11 @@ def _revert(call: Callable[[], object]) -> tuple[str, tuple]:
 
 
 def _settle(q: Quorum, signers: list[ValidatorKey], tamper: Callable[[bytes], bytes]) -> tuple[str, tuple]:
-    header = (1, b"\x00" * 32, ROOT)  # the next batch: sequence and hash chain pass, the certificate is checked
+    head = q.chain.block_number  # the next batch: sequence, hash chain and window pass, the certificate is checked
+    header = (1, b"\x00" * 32, ROOT, head - 1, head + 10)
     digest = bytes(q.chain.call(q.settlement.functions.batchDigest(header)))
     sigs = tamper(b"".join(sign(k, digest) for k in signers))
-    return _revert(lambda: q.chain.transact(q.settlement.functions.settle(header, 0, b"", [], sigs)))
+    return _revert(lambda: q.chain.transact(q.settlement.functions.settle(header, [], 0, b"", [], sigs)))
 
 
 def _relay(q: Quorum, signers: list[ValidatorKey], tamper: Callable[[bytes], bytes]) -> tuple[str, tuple]:

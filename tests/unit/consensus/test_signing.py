@@ -13,19 +13,22 @@ DOMAIN = SigningDomain(chain_id=31337, verifying_contract="0x5FbDB2315678afecb36
 HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 
 
-def _eth_account_digest(domain: SigningDomain, seq: int, prev: bytes, root: bytes) -> bytes:
+def _eth_account_digest(domain: SigningDomain, seq: int, prev: bytes, root: bytes, state: int = 0,
+                        expires: int = 0) -> bytes:
     msg = encode_typed_data(full_message={
         "types": {
             "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
                              {"name": "chainId", "type": "uint256"},
                              {"name": "verifyingContract", "type": "address"}],
             "Batch": [{"name": "sequence", "type": "uint64"}, {"name": "prevHash", "type": "bytes32"},
-                      {"name": "merkleRoot", "type": "bytes32"}],
+                      {"name": "merkleRoot", "type": "bytes32"}, {"name": "stateBlock", "type": "uint64"},
+                      {"name": "expiresAt", "type": "uint64"}],
         },
         "primaryType": "Batch",
         "domain": {"name": domain.name, "version": domain.version, "chainId": domain.chain_id,
                    "verifyingContract": domain.verifying_contract},
-        "message": {"sequence": seq, "prevHash": prev, "merkleRoot": root},
+        "message": {"sequence": seq, "prevHash": prev, "merkleRoot": root, "stateBlock": state,
+                    "expiresAt": expires},
     })
     return _hash_eip191_message(msg)
 
@@ -34,6 +37,7 @@ def _eth_account_digest(domain: SigningDomain, seq: int, prev: bytes, root: byte
 def test_batch_digest_equals_eth_account_eip712(seq: int) -> None:
     prev, root = keccak(b"prev"), keccak(b"root")
     assert batch_digest(DOMAIN, seq, prev, root) == _eth_account_digest(DOMAIN, seq, prev, root)
+    assert batch_digest(DOMAIN, seq, prev, root, 41, seq) == _eth_account_digest(DOMAIN, seq, prev, root, 41, seq)
 
 
 def test_digest_binds_chain_contract_and_fields() -> None:
@@ -43,8 +47,9 @@ def test_digest_binds_chain_contract_and_fields() -> None:
         batch_digest(SigningDomain(chain_id=1, verifying_contract=DOMAIN.verifying_contract), 1, prev, root),
         batch_digest(SigningDomain(verifying_contract="0x" + "11" * 20), 1, prev, root),
         batch_digest(DOMAIN, 2, prev, root), batch_digest(DOMAIN, 1, root, prev),
-        batch_digest(DOMAIN, 1, prev, GENESIS_HASH)}
-    assert base not in others and len(others) == 5
+        batch_digest(DOMAIN, 1, prev, GENESIS_HASH), batch_digest(DOMAIN, 1, prev, root, 1, 0),
+        batch_digest(DOMAIN, 1, prev, root, 0, 1)}
+    assert base not in others and len(others) == 7
     assert vote_digest(DOMAIN, "vote", 1, base) != base
 
 

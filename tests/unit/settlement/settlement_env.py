@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from market_sim.blockchain import Chain
 from market_sim.consensus.signing import ValidatorKey, batch_digest, validator_keys
 from market_sim.settlement import SettlementBatch, SettlementClient, SettledTrade, pack_signatures
+from market_sim.settlement.certifier import KeyCertifier
 
 FUNDS = 10**24
 
@@ -27,8 +28,7 @@ class Env:
     def certify(self, batch: SettlementBatch, signers=None, *, domain=None) -> bytes:
         """Packed signatures of `signers` (default: the first three validators) over the batch digest."""
         signers = self.keys[:3] if signers is None else signers
-        h = batch.header
-        digest = batch_digest(domain or self.client.domain, h.sequence, h.prev_hash, h.merkle_root)
+        digest = batch_digest(domain or self.client.domain, *batch.header.as_tuple())
         return pack_signatures([(k.address, k.sign(digest)) for k in signers])
 
     def trade(self, buyer: str, seller: str, base_amount: int = 10**18, quote_amount: int = 5 * 10**18,
@@ -38,23 +38,26 @@ class Env:
         self.next_trade_id += 1
         return t
 
-    def next_batch(self, trades, **kw) -> SettlementBatch:
+    def next_batch(self, trades, *, validity: int = 20, **kw) -> SettlementBatch:
+        """The next batch on chain, stated at the block below the head and valid for `validity` blocks."""
         c = self.client
+        state_block = kw.pop("state_block", max(c.head - 1, 0))
+        kw.setdefault("expires_at", state_block + validity)
         return SettlementBatch.build(c.last_sequence + 1, c.last_batch_hash, trades, fee_account=self.fee,
-                                     token_index=c.token_index, **kw)
+                                     token_index=c.token_index, state_block=state_block, **kw)
 
 
-class CountingCertifier:
-    """Test double for the committee: the first `count` validator keys sign every batch; counts its calls."""
+class CountingCertifier(KeyCertifier):
+    """Three validator keys sign every batch; counts its calls. For batching tests only: the revert, re-certification
+    and crash tests use the real committee (test_pipeline.committee_env)."""
 
     def __init__(self, env: Env, count: int = 3) -> None:
-        self.env = env
-        self.count = count
+        super().__init__(env.client, env.keys[:count])
         self.calls = 0
 
     def certify(self, batch, trades) -> bytes:
         self.calls += 1
-        return self.env.certify(batch, self.env.keys[:self.count])
+        return super().certify(batch, trades)
 
 
 def deploy_env() -> Env:

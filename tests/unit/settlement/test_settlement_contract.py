@@ -25,10 +25,11 @@ def raw_settle(env, trade_count: int, deltas_blob: bytes, trade_leaves=()):
     c = env.client
     leaves = list(trade_leaves) + [deltas_leaf(trade_count, deltas_blob)]
     tree = MerkleTree(leaves)
-    header = BatchHeader(c.last_sequence + 1, c.last_batch_hash, tree.root)
+    head = c.head
+    header = BatchHeader(c.last_sequence + 1, c.last_batch_hash, tree.root, head - 1, head + 20)
     digest = batch_digest(c.domain, *header.as_tuple())
     sigs = pack_signatures([(k.address, k.sign(digest)) for k in env.keys[:3]])
-    call = c.contract.handle.functions.settle(header.as_tuple(), trade_count, deltas_blob,
+    call = c.contract.handle.functions.settle(header.as_tuple(), [], trade_count, deltas_blob,
                                        tree.proof(len(leaves) - 1), sigs)
     return env.chain.transact(call)
 
@@ -44,8 +45,8 @@ def entry(index: int, delta: int) -> bytes:
 # ---- EIP-712 ------------------------------------------------------------------------------------------------------
 
 def test_digest_equals_python(env):
-    header = BatchHeader(5, keccak(b"prev"), keccak(b"root"))
-    assert env.client.digest(header) == batch_digest(env.client.domain, 5, keccak(b"prev"), keccak(b"root"))
+    header = BatchHeader(5, keccak(b"prev"), keccak(b"root"), 9, 12)
+    assert env.client.digest(header) == batch_digest(env.client.domain, 5, keccak(b"prev"), keccak(b"root"), 9, 12)
     assert env.client.domain.chain_id == env.chain.chain_id == 1337
 
 
@@ -55,7 +56,9 @@ def test_deposit_and_withdraw_move_tokens_and_emit(env):
     token = env.client.token(env.base)
     ev = env.client.deposit(env.base, 123, sender="carol")
     assert (ev.account, ev.token, ev.amount, ev.balance) == (env.carol, env.base, 123, 123)
-    ev = env.client.withdraw(env.base, 23, sender="carol")
+    env.client.request_withdrawal(env.base, 23, sender="carol")
+    env.chain.mine(env.client.max_validity)
+    ev = env.client.claim_withdrawal(env.base, sender="carol")
     assert (ev.amount, ev.balance) == (23, 100)
     assert env.client.balance(env.carol, env.base) == 100
     assert token.balance_of(env.carol) == 2 * FUNDS - 100
@@ -71,9 +74,11 @@ def test_deposit_for_credits_the_account(env):
 def test_custody_errors(env):
     fns = env.client.contract.handle.functions
     reverts("ZeroAmount", env.client.deposit, env.base, 0, sender="alice")
-    reverts("ZeroAmount", env.client.withdraw, env.base, 0, sender="alice")
-    assert reverts("InsufficientBalance", env.client.withdraw, env.base, FUNDS + 1, sender="alice") == (
+    reverts("ZeroAmount", env.client.request_withdrawal, env.base, 0, sender="alice")
+    assert reverts("InsufficientBalance", env.client.request_withdrawal, env.base, FUNDS + 1, sender="alice") == (
         env.alice, env.base, FUNDS + 1, FUNDS)
+    assert reverts("NoWithdrawalRequest", env.client.claim_withdrawal, env.base, sender="alice") == (
+        env.alice, env.base)
     reverts("ZeroAddress", env.chain.transact, fns.depositFor("0x" + "00" * 20, env.base, 1), sender="alice")
     # no allowance: the token's own custom error surfaces through SafeERC20
     reverts("ERC20InsufficientAllowance", env.chain.transact, fns.deposit(env.base, 1), sender="carol")
@@ -168,10 +173,10 @@ def test_tampered_deltas_are_not_in_the_signed_batch(env):
     fns = env.client.contract.handle.functions
     stolen = NetDeltas.from_mapping({env.alice: {env.base: 10**18}, env.bob: {env.base: -10**18}},
                                     env.client.token_index).encode()
-    call = fns.settle(b.header.as_tuple(), 1, stolen, b.deltas_proof(), env.certify(b))
+    call = fns.settle(b.header.as_tuple(), [], 1, stolen, b.deltas_proof(), env.certify(b))
     args = reverts("DeltasNotInBatch", env.chain.transact, call)
     assert args == (b.header.merkle_root, deltas_leaf(1, stolen))
-    call = fns.settle(b.header.as_tuple(), 2, b.encoded_deltas(), b.deltas_proof(), env.certify(b))
+    call = fns.settle(b.header.as_tuple(), [], 2, b.encoded_deltas(), b.deltas_proof(), env.certify(b))
     reverts("DeltasNotInBatch", env.chain.transact, call)  # trade count is bound too
 
 
@@ -228,7 +233,7 @@ def test_token_listing_and_deposit_limits(env):
     with pytest.raises(SettlementError, match="not listed"):
         c.token_index(fresh.address)
     assert reverts("UnknownToken", c.deposit, fresh.address, 1, sender="alice") == (fresh.address,)
-    assert reverts("UnknownToken", c.withdraw, fresh.address, 1, sender="alice") == (fresh.address,)
+    assert reverts("UnknownToken", c.request_withdrawal, fresh.address, 1, sender="alice") == (fresh.address,)
     assert reverts("OwnableUnauthorizedAccount", c.list_token, fresh.address, sender="alice") == (env.alice,)
     receipt = env.chain.transact(c.contract.handle.functions.listToken(fresh.address))
     assert env.chain.events(receipt, c.contract.handle, "TokenListed")[0]["index"] == 3 == c.token_index(fresh.address)
@@ -272,7 +277,7 @@ def test_per_trade_mode_errors(env):
     trades = [env.trade(env.alice, env.bob), env.trade(env.bob, env.alice)]
     b = env.next_batch(trades, mode=SettlementMode.PER_TRADE)
     inflated = [trades[0].as_tuple(), trades[1].as_tuple()[:5] + (10**20,) + trades[1].as_tuple()[6:]]
-    call = fns.settleTrades(b.header.as_tuple(), inflated, env.certify(b))
+    call = fns.settleTrades(b.header.as_tuple(), [], inflated, env.certify(b))
     args = reverts("RootMismatch", env.chain.transact, call)
     assert args[0] == b.header.merkle_root
     reverts("EmptyBatch", env.chain.call, fns.tradesRoot([]))

@@ -199,8 +199,8 @@ def test_requeue_refuses_trades_never_certified_or_in_blocks_that_never_expire()
 
 def _qc_block(log: TradeLog, trades, expires_at: int = 0) -> LogBlock:  # noqa: ANN001
     b = log.next_block(trades)
-    return LogBlock(b.height, b.parent_hash, b.merkle_root, b.trades,
-                    QuorumCertificate(b.digest(log.domain), ()), expires_at=expires_at)
+    b = LogBlock(b.height, b.parent_hash, b.merkle_root, b.trades, expires_at=expires_at)
+    return b.with_qc(QuorumCertificate(b.digest(log.domain), ()))
 
 
 def test_cert_log_dedup_rule_allows_a_repeat_only_after_a_handed_back_expired_occurrence():

@@ -18,6 +18,7 @@ ALLOWED = {
     "data": {"core"},
     "analysis": {"core"},
     "derivatives": {"core"},
+    "strategies": {"core", "simulation", "analysis", "data"},
 }
 TOP = {"cli", "benchmarks"}  # entry points: they may import anything
 

@@ -8,9 +8,13 @@ from market_sim.simulation.scenario import load_scenario
 
 REDUCED = {
     "strategies-traditional": ["scenario.duration=8min"],
+    "strategies-hft": ["scenario.duration=1min"],
+    "strategies-latency-arb": ["scenario.duration=1min"],
 }
 STRATEGY_GROUPS = {
     "strategies-traditional": ("macross", "meanrev", "tsmom", "breakout"),
+    "strategies-hft": ("as", "glft", "queue"),
+    "strategies-latency-arb": ("arb",),
 }
 
 

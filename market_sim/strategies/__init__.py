@@ -9,6 +9,6 @@ scenario loads it with `plugins = ["market_sim.strategies"]`.
     execution    twap, vwap, pov, almgren_chriss; implementation shortfall
 """
 
-from market_sim.strategies import hft, traditional  # noqa: F401  (registers the agent types)
+from market_sim.strategies import execution, hft, statarb, traditional  # noqa: F401  (registers the agent types)
 
-__all__ = ["hft", "traditional"]
+__all__ = ["execution", "hft", "statarb", "traditional"]

@@ -10,11 +10,15 @@ REDUCED = {
     "strategies-traditional": ["scenario.duration=8min"],
     "strategies-hft": ["scenario.duration=1min"],
     "strategies-latency-arb": ["scenario.duration=1min"],
+    "strategies-pairs": ["scenario.duration=6min", "agents.pairs.warmup=20", "agents.pairs.entry_z=1.0"],
+    "strategies-execution": ["scenario.duration=4min", "agents.exec.start=30s", "agents.exec.horizon=2min"],
 }
 STRATEGY_GROUPS = {
     "strategies-traditional": ("macross", "meanrev", "tsmom", "breakout"),
     "strategies-hft": ("as", "glft", "queue"),
     "strategies-latency-arb": ("arb",),
+    "strategies-pairs": ("pairs",),
+    "strategies-execution": ("exec",),
 }
 
 
@@ -27,3 +31,11 @@ def test_strategies_scenario_runs_reduced(name):
     for group in STRATEGY_GROUPS.get(name, ()):
         agents = [a for a in sim.agents if sim.agent_groups[a.id] == group]
         assert agents and sum(a.fills for a in agents) > 0, group
+
+
+def test_execution_study_completes_twap_in_the_reduced_world():
+    from market_sim.strategies.execution.study import run_one
+
+    r = run_one("twap", 7, overrides=["scenario.duration=4min", "agents.exec.start=30s", "agents.exec.horizon=2min",
+                                      "agents.exec.total_quantity=600"])
+    assert r["done"] == 600 and r["unfilled"] == 0 and r["finished_at_s"] <= 150 + 1

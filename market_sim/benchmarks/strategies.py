@@ -37,7 +37,7 @@ def run(quick: bool = False, progress: bool = True) -> dict[str, Any]:
     import market_sim.strategies  # noqa: F401  (registers the strategy agent types)
     from market_sim.strategies.hft import HftAgent
 
-    duration = "1min" if quick else "5min"
+    duration = "20s" if quick else "2min"
     result: dict[str, Any] = {"machine": {"python": sys.version.split()[0], "platform": platform.platform()},
                               "simulated": duration, "strategies": {}}
     for name, groups in HFT_GROUPS.items():

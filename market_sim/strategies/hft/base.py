@@ -165,7 +165,8 @@ class HftAgent(Agent):
             trigger = self._order_trigger.pop(oid, None)
             if trigger is not None:
                 t2t = event.ts - trigger
-                self.tick_to_trade_ns.append(t2t)
+                if len(self.tick_to_trade_ns) < _MAX_SAMPLES:
+                    self.tick_to_trade_ns.append(t2t)
                 if self.params.latency_budget and t2t > self.params.latency_budget:
                     self.breaches += 1
         self.observe_order_event(event)

@@ -44,6 +44,10 @@ class QuotingParams(HftParams):
     half_life: int = param(60 * NS_PER_SECOND, duration=True, min=1, help="forgetting of the arrival counts")
     requote_ticks: int = param(1, min=1, help="replace a quote only when its wanted price moved this far")
     min_half_spread_ticks: float = param(0.5, min=0.0, help="never quote closer to the mid than this")
+    min_quote_life: int = param(5_000_000, duration=True, min=0,
+                                help="a quote is not replaced sooner than this after it was sent (an order-rate "
+                                     "throttle: two makers re-centring on each other's quotes would otherwise "
+                                     "chase each other at the speed of their links)")
 
 
 class QuotingAgent(HftAgent):
@@ -133,9 +137,11 @@ class QuotingAgent(HftAgent):
         if oid is not None and oid not in self.open_orders:
             oid = self.quotes[side] = None
         if oid is not None:
-            cur = self.open_orders[oid].price
-            if price is not None and abs(price - cur) < p.requote_ticks:
+            o = self.open_orders[oid]
+            if price is not None and abs(price - o.price) < p.requote_ticks:
                 return
+            if price is not None and self.now - o.submitted_at < p.min_quote_life:
+                return   # throttled: replaced once it has lived min_quote_life (pulling is never throttled)
             self.cancel(oid)
             self.quotes[side] = None
         if price is None:

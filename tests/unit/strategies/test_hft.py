@@ -13,7 +13,8 @@ from market_sim.simulation.venues import L2Book
 from tests.unit.strategies.harness import (accept, cancelled, delta, fill, make, orders, set_quote, snapshot,
                                            trade)
 
-PRIORS = {"estimate": False, "gamma": 0.1, "sigma_prior": 1.0, "k_prior": 0.5, "A_prior": 1.0, "quantity": 5}
+PRIORS = {"estimate": False, "gamma": 0.1, "sigma_prior": 1.0, "k_prior": 0.5, "A_prior": 1.0, "quantity": 5,
+          "min_quote_life": "0s"}
 US = 1_000
 
 
@@ -36,6 +37,18 @@ def test_avellaneda_stoikov_quotes_the_optimal_spread_and_skews_with_inventory()
     # long one clip: r = 10000 − 1·γσ²τ = 9997 → bid 9993.68, ask 10000.32
     assert orders(sim) == [("new", "exchange", "BUY", 5, 9993, "LIMIT"), ("cancel", "exchange", sell),
                            ("new", "exchange", "SELL", 5, 10001, "LIMIT")]
+
+
+def test_quote_replacement_is_throttled_by_min_quote_life():
+    agent, sim = make(AvellanedaStoikov, {**PRIORS, "horizon": "30s", "min_quote_life": "5ms"})
+    snapshot(agent, sim, [(9990, 10)], [(10010, 10)])
+    orders(sim)
+    sim.kernel.now = 1_000_000                      # 1 ms later the book moves: too soon to replace
+    delta(agent, sim, Side.SELL, 10006, 10)
+    assert orders(sim) == []
+    sim.kernel.now = 5_000_000                      # the quotes have lived 5 ms: re-centred on mid 9998
+    delta(agent, sim, Side.BUY, 9989, 1)
+    assert [o[0] for o in orders(sim)] == ["cancel", "new", "cancel", "new"]
 
 
 def test_gueant_quotes_the_closed_form_depths():

@@ -19,6 +19,7 @@ ALLOWED = {
     "analysis": {"core"},
     "derivatives": {"core"},
     "backtest": {"core", "market", "simulation", "data", "analysis"},
+    "strategies": {"core", "simulation", "analysis", "data"},
 }
 TOP = {"cli", "benchmarks"}  # entry points: they may import anything
 

@@ -1,0 +1,41 @@
+"""Every shipped strategies scenario runs at reduced size, and its strategies trade."""
+
+import pytest
+
+from market_sim.simulation.catalog import resolve_scenario, scenarios
+from market_sim.simulation.runner import Simulation
+from market_sim.simulation.scenario import load_scenario
+
+REDUCED = {
+    "strategies-traditional": ["scenario.duration=8min"],
+    "strategies-hft": ["scenario.duration=1min"],
+    "strategies-latency-arb": ["scenario.duration=1min"],
+    "strategies-pairs": ["scenario.duration=6min", "agents.pairs.warmup=20", "agents.pairs.entry_z=1.0"],
+    "strategies-execution": ["scenario.duration=4min", "agents.exec.start=30s", "agents.exec.horizon=2min"],
+}
+STRATEGY_GROUPS = {
+    "strategies-traditional": ("macross", "meanrev", "tsmom", "breakout"),
+    "strategies-hft": ("as", "glft", "queue"),
+    "strategies-latency-arb": ("arb",),
+    "strategies-pairs": ("pairs",),
+    "strategies-execution": ("exec",),
+}
+
+
+@pytest.mark.parametrize("name", sorted(n for n, e in scenarios().items() if e.package == "strategies"))
+def test_strategies_scenario_runs_reduced(name):
+    sc = load_scenario(resolve_scenario(name), REDUCED.get(name, ["scenario.duration=2min"]))
+    sim = Simulation(sc)
+    out = sim.run()
+    assert out.metrics["trades"] > 50
+    for group in STRATEGY_GROUPS.get(name, ()):
+        agents = [a for a in sim.agents if sim.agent_groups[a.id] == group]
+        assert agents and sum(a.fills for a in agents) > 0, group
+
+
+def test_execution_study_completes_twap_in_the_reduced_world():
+    from market_sim.strategies.execution.study import run_one
+
+    r = run_one("twap", 7, overrides=["scenario.duration=4min", "agents.exec.start=30s", "agents.exec.horizon=2min",
+                                      "agents.exec.total_quantity=600"])
+    assert r["done"] == 600 and r["unfilled"] == 0 and r["finished_at_s"] <= 150 + 1

@@ -107,19 +107,21 @@ class LifecycleTracker:
         self._trades: dict[int, _Trade] = {}
         self._batches: dict[int, _Batch] = {}
         self._members: dict[int, set[int]] = {}  # batch sequence -> trade ids last seen in it
-        # exposure change points: (ts, account, asset, exposure after) and (ts, asset, pending trades, notional after)
-        self._account_exposure: dict[tuple[str, str], int] = {}
-        self._pending: dict[str, list[int]] = {}  # asset -> [trades, notional]
-        self.exposure_rows: list[tuple[int, str, str, int]] = []
-        self.pending_rows: list[tuple[int, str, int, int]] = []
+        # exposure changes as they arrive: (ts, trade id, +1 opened / -1 closed, notional, asset, accounts); the
+        # tables put them in time order (events may arrive out of it, e.g. replayed after the run)
+        self._changes: list[tuple[int, int, int, int, str, tuple[str, ...]]] = []
+        self.stage_events = 0  # TradeStageEvent / BatchStageEvent received
 
     # ---- wiring -------------------------------------------------------------------------------------------------
-    def subscribe(self, bus: Any, trade_topic: tuple | None = None) -> None:
-        """Listen on `bus` to this venue's settlement events and (under `trade_topic`, default (venue,)) its trades."""
-        topic = settlement_topic(self.venue)
+    def subscribe(self, bus: Any, topic: tuple | None = None,
+                  trade_topics: Iterable[tuple] | None = None) -> None:
+        """Listen on `bus` to the settlement events under `topic` (default settlement_topic(venue); ("settlement",)
+        receives every settlement venue's) and to the trades under `trade_topics` (default [(venue,)])."""
+        topic = topic if topic is not None else settlement_topic(self.venue)
         bus.subscribe(TradeStageEvent, self.on_trade_stage, topic)
         bus.subscribe(BatchStageEvent, self.on_batch_stage, topic)
-        bus.subscribe(Trade, self.on_trade, trade_topic if trade_topic is not None else (self.venue,))
+        for trades in trade_topics if trade_topics is not None else [(self.venue,)]:
+            bus.subscribe(Trade, self.on_trade, trades)
 
     # ---- intake -------------------------------------------------------------------------------------------------
     def _trade(self, trade_id: int) -> _Trade:
@@ -143,12 +145,14 @@ class LifecycleTracker:
             self._reopen(t, t.times[Stage.EXECUTED])
 
     def on_trade_stage(self, event: TradeStageEvent) -> None:
+        self.stage_events += 1
         t = self._trade(event.trade_id)
         if event.sequence is not None and event.stage not in (Stage.REQUEUED, Stage.FAILED):
             self._join(t, event.sequence)
         self._apply(t, event.stage, event.ts, event.block, event.detail)
 
     def on_batch_stage(self, event: BatchStageEvent) -> None:
+        self.stage_events += 1
         b = self._batches.get(event.sequence)
         if b is None:
             b = self._batches[event.sequence] = _Batch(event.sequence)
@@ -228,18 +232,34 @@ class LifecycleTracker:
             self._move(t, ts, -1)
 
     def _move(self, t: _Trade, ts: int, sign: int) -> None:
-        asset = t.asset
-        for account in dict.fromkeys((t.buyer, t.seller)):
-            if not account:
-                continue
-            key = (account, asset)
-            value = self._account_exposure.get(key, 0) + sign * t.notional
-            self._account_exposure[key] = value
-            self.exposure_rows.append((ts, account, asset, value))
-        pending = self._pending.setdefault(asset, [0, 0])
-        pending[0] += sign
-        pending[1] += sign * t.notional
-        self.pending_rows.append((ts, asset, pending[0], pending[1]))
+        accounts = tuple(a for a in dict.fromkeys((t.buyer, t.seller)) if a)
+        self._changes.append((ts, len(self._changes), sign, t.notional, t.asset, accounts))
+
+    def _ordered(self) -> list[tuple[int, int, int, int, str, tuple[str, ...]]]:
+        return sorted(self._changes, key=lambda c: (c[0], c[1]))  # by time, then arrival
+
+    @property
+    def exposure_rows(self) -> list[tuple[int, str, str, int]]:
+        """(ts, account, asset, the account's exposure after the change), in time order."""
+        values: dict[tuple[str, str], int] = {}
+        out = []
+        for ts, _, sign, notional, asset, accounts in self._ordered():
+            for account in accounts:
+                value = values[(account, asset)] = values.get((account, asset), 0) + sign * notional
+                out.append((ts, account, asset, value))
+        return out
+
+    @property
+    def pending_rows(self) -> list[tuple[int, str, int, int]]:
+        """(ts, asset, trades pending, notional pending after the change; each trade once), in time order."""
+        pending: dict[str, list[int]] = {}
+        out = []
+        for ts, _, sign, notional, asset, _ in self._ordered():
+            p = pending.setdefault(asset, [0, 0])
+            p[0] += sign
+            p[1] += sign * notional
+            out.append((ts, asset, p[0], p[1]))
+        return out
 
     # ---- figures ------------------------------------------------------------------------------------------------
     def outcome(self, trade_id: int) -> str:
@@ -288,7 +308,7 @@ class LifecycleTracker:
         return units / 10 ** self._decimals.get(asset, 0)
 
     def quote_assets(self) -> list[str]:
-        return sorted({a for a, _ in self._account_exposure} | set(self._pending))
+        return sorted({c[4] for c in self._changes})
 
     def max_pending(self) -> dict[str, int]:
         """Asset -> the largest total notional pending at any time (each trade once)."""
@@ -351,7 +371,7 @@ class LifecycleTracker:
                 for n, r in sorted(blocks.items())]
 
     def exposure_table(self) -> dict[str, list]:
-        cols = {c: [] for c in EXPOSURE_COLUMNS}
+        cols: dict[str, list] = {c: [] for c in EXPOSURE_COLUMNS}
         for ts, account, asset, value in self.exposure_rows:
             for c, v in zip(EXPOSURE_COLUMNS, (ts, account, asset, value, self.value(asset, value))):
                 cols[c].append(v)
@@ -359,7 +379,7 @@ class LifecycleTracker:
         return cols
 
     def pending_table(self) -> dict[str, list]:
-        cols = {c: [] for c in PENDING_COLUMNS}
+        cols: dict[str, list] = {c: [] for c in PENDING_COLUMNS}
         for ts, asset, trades, notional in self.pending_rows:
             for c, v in zip(PENDING_COLUMNS, (ts, asset, trades, notional, self.value(asset, notional))):
                 cols[c].append(v)

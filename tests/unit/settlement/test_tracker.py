@@ -114,6 +114,7 @@ def test_pending_exposure_per_account_and_in_total():
         (10 * S, 2, 2000 * k), (11 * S, 1, 1000 * k), (15 * S, 2, 4000 * k), (25 * S, 1, 3000 * k)]
     assert tracker.max_pending() == {"USDC": 4000 * k}
     assert tracker.max_account_exposure() == {"USDC": (4000 * k, "carol")}
+    assert tracker.quote_assets() == ["USDC"]
 
 
 def test_batches_and_blocks():
@@ -136,6 +137,19 @@ def test_stage_events_before_the_trade_event_still_count_its_exposure():
     assert tracker.max_pending() == {"USDC": 1000 * USDC}
     assert tracker.pending_rows == [(1 * S, "USDC", 1, 1000 * USDC), (3 * S, "USDC", 0, 0)]
     assert tracker.outcome(1) == "final" and tracker.latencies()["executed_to_final"] == [2 * S]
+
+
+def test_events_out_of_time_order_give_exposure_in_time_order():
+    """Finals replayed after every execution (as a post-run replay does) still net out at their own times."""
+    events = [trade(1, 1 * S, "alice", "bob", 1), trade(2, 5 * S, "alice", "carol", 2),
+              T(1, Stage.FINAL, 3 * S), T(2, Stage.FINAL, 6 * S)]
+    tracker = tracked(events)
+    assert tracker.pending_rows == [(1 * S, "USDC", 1, 1000 * USDC), (3 * S, "USDC", 0, 0),
+                                    (5 * S, "USDC", 1, 2000 * USDC), (6 * S, "USDC", 0, 0)]
+    assert tracker.max_pending() == {"USDC": 2000 * USDC}
+    assert [r for r in tracker.exposure_rows if r[1] == "alice"] == [
+        (1 * S, "alice", "USDC", 1000 * USDC), (3 * S, "alice", "USDC", 0), (5 * S, "alice", "USDC", 2000 * USDC),
+        (6 * S, "alice", "USDC", 0)]
 
 
 def test_a_trade_requeued_and_not_yet_recertified_says_requeued():

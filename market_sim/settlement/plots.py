@@ -83,7 +83,7 @@ def latency_png(latencies: Mapping[str, Sequence[int]]) -> bytes:
         ax.set_xlim(left=0)
         ax.set_xlabel(f"latency (simulated {unit})")
         ax.set_ylabel("trades")
-        ax.legend(fontsize=8, loc="upper right", title=f"{len(values):,} trades", title_fontsize=8)
+        ax.legend(fontsize=8, loc="best", framealpha=0.9, title=f"{len(values):,} trades", title_fontsize=8)
     fig.suptitle("Settlement latency per stage (simulated time)", fontsize=11)
     return png_bytes(fig)
 
@@ -130,7 +130,7 @@ def exposure_png(pending: Mapping[str, Sequence[Any]], exposure: Mapping[str, Se
         xs, ys = _steps([r[0] for r in rows], [r[1] for r in rows], end_ns)
         lower.step([x / unit for x in xs], ys, where="post", lw=1, label=f"{account} ({asset})")
     lower.set_title(f"Pending exposure of the {len(chosen)} most exposed accounts (as buyer or seller)", fontsize=10)
-    lower.set_ylabel("exposure (quote)")
+    lower.set_ylabel(f"exposure ({', '.join(sorted({a for _, a in chosen})) or 'quote'})")
     lower.set_ylim(bottom=0)
     if chosen:
         lower.legend(fontsize=8, loc="upper left", ncol=min(3, len(chosen)))
@@ -162,4 +162,9 @@ def blocks_png(blocks: Mapping[str, Sequence[int]], gas_limit: int | None = None
     lower.set_title("Settlement gas per block", fontsize=10)
     lower.set_xlabel("block number")
     lower.set_ylim(bottom=0)
+    lower.xaxis.get_major_locator().set_params(integer=True)
+    if numbers and len(numbers) <= 30:  # few blocks: label each
+        lower.set_xticks(numbers)
+        for n, trades, gas in zip(numbers, blocks["trades"], blocks["gas_used"]):
+            lower.annotate(f"{trades:,} trades", (n, gas / 1e6), ha="center", va="bottom", fontsize=7)
     return png_bytes(fig)

@@ -98,7 +98,7 @@ def settled_market(duration: str, agents: int = 100) -> dict[str, Any]:
 
     makers = 3
     overrides = [f"scenario.duration={duration}", f"agents.market_maker.count={makers}",
-                 f"agents.noise.count={agents - makers}"]
+                 f"agents.noise.count={agents - makers}", "output.plots=false"]  # the run, not matplotlib
     sc = load_scenario(resolve_scenario("settlement-demo"), overrides)
     w0 = time.perf_counter()
     sim = Simulation(sc).build()

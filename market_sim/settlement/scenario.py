@@ -153,10 +153,9 @@ class SettlementSection(Section):
         for d in decisions:
             if not d.approved:
                 sim.record("consensus_rejections", {"trade_id": d.trade.trade_id, "reason": d.reason})
-        for h in run.report.heights:
-            sim.record("settlement_reconciliation", {"height": h.height, "status": h.status,
-                                                     "ledger_root": h.ledger_root, "log_root": h.log_root,
-                                                     "chain_root": h.chain_root})
+        heights = run.report.heights  # one row per batch height (its file exists even with none)
+        sim.tables["settlement_reconciliation"] = {c: [getattr(h, c) for h in heights] for c in
+                                                   ("height", "status", "ledger_root", "log_root", "chain_root")}
         sim.tables.update(tracker.tables())
         settled = p.settled_count
         reconciled = run.report.ok and log_ok and p.accounted()

@@ -121,7 +121,8 @@ def reconcile(ledger: Ledger, client: SettlementClient, *, accounts: Iterable[st
               skipped: Iterable[int] = (), onchain_sample: int = ONCHAIN_SAMPLE,
               seed: int = 0) -> ReconciliationReport:
     """Compare balances, custody, every height's roots (ledger, committee `log`, chain) and (prove_trades) every
-    settled trade's inclusion off chain; `skipped`: the heights the chain skipped (expired certified batches).
+    settled trade's inclusion off chain; `skipped`: the heights the chain skipped (expired certified batches; those in
+    `ledger.skipped` count too).
     The off-chain verifier is checked against the contract on `onchain_sample` trades drawn with `seed`."""
     diffs: list[Difference] = []
     known = ledger.balances()
@@ -134,7 +135,7 @@ def reconcile(ledger: Ledger, client: SettlementClient, *, accounts: Iterable[st
             diffs.append(Difference("balance", f"{account} in {token}", mine, theirs))
 
     blocks = {b.height: b for b in (log.blocks if isinstance(log, TradeLog) else log or ())}
-    skipped = set(skipped)
+    skipped = set(skipped) | set(getattr(ledger, "skipped", ()))  # given, and those the ledger saw a batch skip
     last = client.last_sequence
     heights_seen = sorted(set(ledger.settled_batches) | set(blocks) | set(range(1, last + 1)) | skipped)
     heights: list[HeightCheck] = []
@@ -170,8 +171,8 @@ def reconcile(ledger: Ledger, client: SettlementClient, *, accounts: Iterable[st
         heights.append(HeightCheck(h, _hex(mine), _hex(theirs), _hex(chain), "difference" if found else "settled"))
         if batch is not None and mine == chain:
             proven.append((h, batch, chain))
-    if last != max(ledger.settled_batches, default=0):
-        diffs.append(Difference("batch", "last sequence", max(ledger.settled_batches, default=0), last))
+    if last != ledger.last_sequence:  # settled and skipped (expired) batches both count
+        diffs.append(Difference("batch", "last sequence", ledger.last_sequence, last))
 
     trades_checked = 0
     if prove_trades:

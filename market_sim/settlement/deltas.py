@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import lru_cache
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ _INT128 = 1 << 127
 _U128 = 1 << 128
 
 TokenIndex = Callable[[str], int]  # token address -> its index in the contract (Settlement.tokenIndex)
+_checksum = lru_cache(maxsize=65_536)(to_checksum_address)  # a run has few addresses and checks them per batch
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,15 +43,18 @@ class NetDeltas:
     def from_mapping(cls, totals: Mapping[str, Mapping[str, int]], token_index: TokenIndex) -> NetDeltas:
         """Canonical form of {account: {token: delta}}."""
         groups, tokens = [], {}
+        indices: dict[str, int] = {}  # token -> index, asked once per token
         for account in sorted(totals, key=lambda a: int(a, 16)):
             entries = []
             for token, delta in totals[account].items():
                 if delta:
-                    index = token_index(token)
-                    tokens[index] = to_checksum_address(token)
+                    index = indices.get(token)
+                    if index is None:
+                        index = indices[token] = token_index(token)
+                        tokens[index] = _checksum(token)
                     entries.append((index, delta))
             if entries:
-                groups.append((to_checksum_address(account), tuple(sorted(entries))))
+                groups.append((_checksum(account), tuple(sorted(entries))))
         return cls(tuple(groups), tuple(sorted(tokens.items())))
 
     def __len__(self) -> int:

@@ -4,20 +4,42 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from market_sim.settlement.tracker import StageLatency
 from market_sim.simulation.metrics import RESULT_TYPES, SectionResult, figure, yes
 
-__all__ = ["SettlementSectionResult"]
+__all__ = ["SettlementSectionResult", "StageLatency"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SettlementSectionResult(SectionResult):
-    """Trades settled on chain in batches, then the ledger reconciled against the chain."""
+    """Trades settled on chain in batches, then the ledger reconciled against the chain.
+
+    The lifecycle figures lead: settlement latency in simulated time (executed -> final) and the largest value
+    pending (executed, not final) at any time, in the quote asset `pending_exposure_asset` (None with no lifecycle
+    events, or with several quote assets: see the settlement_pending table)."""
 
     section = "settlement"
 
+    latency_ms_p50_executed_to_final: float | None = figure("settlement latency p50, executed -> final (ms)",
+                                                           headline=True, default=None)
+    latency_ms_p99_executed_to_final: float | None = figure("settlement latency p99, executed -> final (ms)",
+                                                           headline=True, default=None)
+    max_pending_exposure: float | None = figure("max pending exposure (quote)", headline=True, default=None)
+    pending_exposure_asset: str = figure("pending exposure asset", default="")
+    max_account_exposure: float | None = figure("max pending exposure of one account (quote)", default=None)
+    max_exposure_account: str = figure("account with the max pending exposure", default="")
+    trades_final: int = figure("trades final", default=0)
+    trades_requeued: int = figure("trades requeued (expired batch)", default=0)
+    trades_unsettled_at_end: int = figure("trades not final at the end", default=0)
+    stage_latency: dict[str, StageLatency] = field(default_factory=dict, metadata={"label": "latency"})
+    blocks_with_batches: int = figure("blocks with batches", default=0)
+    max_gas_per_block: int | None = figure("max gas in one block", default=None)
+    heights_skipped: int = figure("heights skipped on chain (expired, log agrees)", default=0)
+    trades_proven_off_chain: int = figure("trades proven off chain", default=0)
+    proofs_checked_on_chain: int = figure("off-chain proofs checked on chain (sample)", default=0)
     trades_settled: int = figure("settled trades", headline=True)
     settlement_batches: int = figure("settled batches", headline=True)
     reconciled: bool = figure("reconciliation ok", headline=True)

@@ -5,9 +5,10 @@ and the Settlement contract, fund every agent, build the BFT committee (it is th
 certifies batches with the settlement leaf encoding, so its trade log roots are the on-chain roots); it is added
 as the venues' final trade validator. Returns the SettlementRun (the section's state, `sim.state("settlement")`).
 install: subscribe the SettlementPipeline to the order-book venues' Trade events on the bus (batches cut by size
-and by simulated time).
-finish: settle the rest, reconcile ledger vs chain, check log roots vs on-chain roots, record tables and metrics
-(the chain_transactions table is this section's: the chain side owns its tables).
+and by simulated time), and the LifecycleTracker to the settlement events (topic ("settlement", venue)) and trades.
+finish: settle the rest, reconcile ledger, committee log and chain per height (trades proven off chain against the
+on-chain roots), record tables (the trade lifecycle, batches, blocks, pending exposure, reconciliation per height),
+plots and metrics (the chain_transactions table is this section's: the chain side owns its tables).
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ from market_sim.core.errors import ConfigError
 from market_sim.core.events import Trade
 from market_sim.settlement.batch import SettlementMode
 from market_sim.settlement.lifecycle import settlement_topic
-from market_sim.settlement.reconcile import ReconciliationReport, reconcile
+from market_sim.settlement.reconcile import ONCHAIN_SAMPLE, ReconciliationReport, reconcile
 from market_sim.settlement.results import SettlementSectionResult
 from market_sim.settlement.setup import SettlementStack, build_stack
+from market_sim.settlement.tracker import LifecycleTracker
 from market_sim.simulation.params import build_params, param
 from market_sim.simulation.scenario import ParseContext, Section, register_section
 
@@ -53,7 +55,10 @@ class SettlementParams:
     deposit: dict = param({}, help="per agent and asset: whole tokens deposited before trading")
     rpc: str = param("", help="settle on this JSON-RPC node instead of the in-process chain (or $MARKET_SIM_RPC)")
     chain_id: int = param(1337, min=1, help="chain id of the in-process chain")
-    prove_trades: bool = param(True, help="reconciliation proves every settled trade on chain with verifyTrade")
+    prove_trades: bool = param(True, help="reconciliation proves every settled trade off chain against the on-chain "
+                                          "roots (OpenZeppelin MerkleProof)")
+    onchain_sample: int = param(ONCHAIN_SAMPLE, min=0, help="trades (and as many tampered proofs) verifyTrades checks "
+                                                            "the off-chain verifier on")
 
 
 @dataclass
@@ -64,7 +69,7 @@ class SettlementRun:
     stack: SettlementStack
     started: float
     report: ReconciliationReport | None = None
-    topic: tuple[str, str] = ("settlement", "settlement")  # the bus topic of the pipeline's lifecycle events
+    tracker: LifecycleTracker | None = None
 
 
 CHAIN_TRANSACTIONS = ("ts", "chain", "tx_hash", "kind", "batch", "gas_used", "status")
@@ -109,25 +114,26 @@ class SettlementSection(Section):
         sim.add_trade_validator(self.name, stack.committee, final=True)  # it certifies every trade it approves
         for (trader, asset), amount in sorted(stack.venue.deposits.items()):  # what agents start with
             sim.accounts.transfer(Transfer(0, trader, asset, amount, "deposit"))
-        return SettlementRun(chain, stack, time.perf_counter(), topic=topic)
+        return SettlementRun(chain, stack, time.perf_counter())
 
     def install(self, sim: "Simulation", cfg: SettlementParams, run: SettlementRun) -> None:
         on_trade = run.stack.pipeline.on_trade
-        for venue in sim.venues.values():  # the venues the committee validates: the order books built from it
-            if getattr(venue, "kind", None) == "orderbook":
-                sim.bus.subscribe(Trade, on_trade, (venue.name,))
+        books = [v.name for v in sim.venues.values() if getattr(v, "kind", None) == "orderbook"]
+        run.tracker = LifecycleTracker(", ".join(books), sim.instruments)
+        run.tracker.subscribe(sim.bus, ("settlement",), [(name,) for name in books])
+        for name in books:  # the venues the committee validates: the order books built from it
+            sim.bus.subscribe(Trade, on_trade, (name,))
 
     def finish(self, sim: "Simulation", cfg: SettlementParams, run: SettlementRun) -> None:
         p, venue, committee = run.stack.pipeline, run.stack.venue, run.stack.committee
         log = committee.log
         p.flush()
         seconds = time.perf_counter() - run.started
+        tracker = run.tracker
         run.report = reconcile(p.ledger, venue.client, accounts=[*venue.accounts.values(), venue.fee_account],
-                               tokens=venue.tokens.values(), prove_trades=cfg.prove_trades)
-        # every log height is settled on chain (same root) or was skipped there after it expired (no root)
-        skipped = p.ledger.skipped
-        roots_match = all(venue.client.batch_root(b.height) == (bytes(32) if b.height in skipped else b.merkle_root)
-                          for b in log.blocks if b.height <= p.ledger.last_sequence)
+                               tokens=venue.tokens.values(), prove_trades=cfg.prove_trades, log=log,
+                               skipped=tracker.expired_sequences(), onchain_sample=cfg.onchain_sample, seed=sim.seed)
+        roots_match = not any(d.kind in ("log root", "unsettled", "skipped") for d in run.report.differences)
         log_ok = log.verify().ok
         decisions = committee.decisions
         chain_name = "eth-tester" if run.chain.is_local else run.chain.url
@@ -146,9 +152,15 @@ class SettlementSection(Section):
         for d in decisions:
             if not d.approved:
                 sim.record("consensus_rejections", {"trade_id": d.trade.trade_id, "reason": d.reason})
+        heights = run.report.heights  # one row per batch height (its file exists even with none)
+        sim.tables["settlement_reconciliation"] = {c: [getattr(h, c) for h in heights] for c in
+                                                   ("height", "status", "ledger_root", "log_root", "chain_root")}
+        sim.tables.update(tracker.tables())
         settled = p.settled_count
-        reconciled = run.report.ok and roots_match and log_ok and p.accounted()
+        reconciled = run.report.ok and log_ok and p.accounted()
+        lifecycle = _lifecycle_figures(tracker)
         sim.metrics["settlement"] = SettlementSectionResult(
+            **lifecycle,
             trades_settled=settled, settlement_batches=len(p.batches), reconciled=bool(reconciled),
             trades_rejected_by_validators=sum(1 for d in decisions if not d.approved),
             gas_per_settled_trade=round(p.gas_used / settled) if settled else None,
@@ -157,10 +169,48 @@ class SettlementSection(Section):
             behaviour=str(cfg.behaviour), quorum=committee.quorum, trades_failed_settlement=len(p.failed),
             settlement_reverts=len(p.reverts), ledger_corrections=len(p.corrections),
             settled_trades_per_second=round(settled / seconds, 1) if seconds > 0 else None,
-            trade_log_verified=bool(log_ok), log_roots_equal_chain_roots=bool(roots_match))
+            trade_log_verified=bool(log_ok), log_roots_equal_chain_roots=bool(roots_match),
+            heights_skipped=len(run.report.skipped), trades_proven_off_chain=run.report.trades_checked,
+            proofs_checked_on_chain=run.report.proofs_on_chain)
+        if sim.scenario.output.plots:
+            _plots(sim, tracker)
         sim.extra_files["reconciliation.txt"] = (run.report.summary() + "\n").encode()
         sim.extra_files["trade_log.json"] = json.dumps(log.to_json(), indent=1).encode()
         sim.extra_files["settlement_reverts.txt"] = ("\n".join(p.reverts) + "\n").encode()
+
+
+def _lifecycle_figures(tracker: LifecycleTracker) -> dict[str, Any]:
+    """The result's lifecycle figures (exposure figures only with a single quote asset)."""
+    stages = tracker.stage_latency()
+    end_to_end = stages["executed_to_final"]
+    counts = tracker.counts()
+    assets = tracker.quote_assets()
+    out: dict[str, Any] = {
+        "latency_ms_p50_executed_to_final": end_to_end.p50_ms, "latency_ms_p99_executed_to_final": end_to_end.p99_ms,
+        "stage_latency": stages, "trades_final": counts.get("final", 0),
+        "trades_requeued": sum(1 for r in tracker.lifecycle_rows() if r["requeues"]),
+        "trades_unsettled_at_end": sum(n for o, n in counts.items() if o not in ("final", "failed")),
+    }
+    blocks = tracker.block_rows()
+    out["blocks_with_batches"] = len(blocks)
+    out["max_gas_per_block"] = max((b["gas_used"] for b in blocks), default=None)
+    if len(assets) == 1:
+        asset = assets[0]
+        most, account = tracker.max_account_exposure().get(asset, (0, ""))
+        out.update(max_pending_exposure=round(tracker.value(asset, tracker.max_pending().get(asset, 0)), 2),
+                   pending_exposure_asset=asset, max_account_exposure=round(tracker.value(asset, most), 2),
+                   max_exposure_account=account)
+    return out
+
+
+def _plots(sim: "Simulation", tracker: LifecycleTracker) -> None:
+    from market_sim.settlement.plots import blocks_png, exposure_png, latency_png
+
+    tables = tracker.tables()
+    sim.extra_files["settlement_latency.png"] = latency_png(tracker.latencies())
+    sim.extra_files["settlement_exposure.png"] = exposure_png(tables["settlement_pending"],
+                                                              tables["settlement_exposure"], sim.kernel.now)
+    sim.extra_files["settlement_blocks.png"] = blocks_png(tables["settlement_blocks"])
 
 
 def _assets(ctx: ParseContext) -> set[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from market_sim.blockchain.abi import abi_encode, to_checksum_address
+from market_sim.blockchain.abi import abi_encode, is_address, to_checksum_address
 
 from market_sim.consensus.merkle import leaf_hash
 
@@ -22,6 +22,33 @@ __all__ = ["SettledTrade", "TradeEncoder", "SETTLED_TRADE_TYPES", "FEE_BPS_DENOM
 SETTLED_TRADE_TYPES = ("uint64", "address", "address", "address", "address",
                        "uint256", "uint256", "uint256", "uint256")
 FEE_BPS_DENOMINATOR = 10_000
+_UINT_BITS = (64, 0, 0, 0, 0, 256, 256, 256, 256)  # 0: an address
+_ADDRESS_WORDS: dict[str, bytes] = {}  # checksum address -> its 32-byte ABI word (validated once by abi_encode)
+
+
+def _address_word(address: object) -> bytes | None:
+    word = _ADDRESS_WORDS.get(address)  # type: ignore[arg-type]
+    if (word is None and isinstance(address, str) and len(address) == 42 and is_address(address)
+            and address == to_checksum_address(address)):
+        word = _ADDRESS_WORDS[address] = bytes(12) + bytes.fromhex(address[2:])
+    return word
+
+
+def _fast_encode(values: tuple) -> bytes | None:
+    """abi.encode of a SettledTrade tuple (static types only: the words concatenated), or None when a value is not
+    a plain in-range int / checksum address (abi_encode then encodes it, or raises its error)."""
+    words = []
+    for value, bits in zip(values, _UINT_BITS):
+        if bits:
+            if type(value) is not int or not 0 <= value < 1 << bits:
+                return None
+            words.append(value.to_bytes(32, "big"))
+        else:
+            word = _address_word(value)
+            if word is None:
+                return None
+            words.append(word)
+    return b"".join(words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +72,8 @@ class SettledTrade:
 
     def encode(self) -> bytes:
         """abi.encode(trade): the leaf's pre-image."""
-        return abi_encode(SETTLED_TRADE_TYPES, self.as_tuple())
+        values = self.as_tuple()
+        return _fast_encode(values) or abi_encode(SETTLED_TRADE_TYPES, values)
 
     def leaf(self) -> bytes:
         """OpenZeppelin-style double-hashed leaf keccak256(keccak256(abi.encode(trade)))."""

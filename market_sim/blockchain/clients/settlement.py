@@ -119,6 +119,13 @@ class SettlementContract(ContractClient):
     def balance_of(self, account: str, token: str) -> int:
         return int(self._call("balanceOf", checksum(account), checksum(token)))
 
+    def balances_of(self, pairs: Sequence[tuple[str, str]]) -> list[int]:
+        """balance_of for many (account, token) pairs at the latest block, in order (local_calls.call_many)."""
+        from market_sim.blockchain.local_calls import call_many
+
+        return [int(v) for v in call_many(self.chain, [self._fn("balanceOf", checksum(a), checksum(t))
+                                                       for a, t in pairs])]
+
     def list_token(self, token: str, *, sender: str = "deployer") -> Receipt:
         return self._tx("listToken", checksum(token), sender=sender)
 

@@ -53,3 +53,37 @@ def test_demo_wiring_state_object_validator_bus_and_deposits_in_accounts():
         moved = sum((pos.quantity if pos.base_asset == asset else 0)
                     + (pos.realized - pos.cost if pos.quote_asset == asset else 0) for pos in acct.positions.values())
         assert acct.balance(asset) == amount + moved
+
+
+def test_demo_reports_each_trades_lifecycle_and_reads_back_typed(tmp_path):
+    from market_sim.settlement.results import SettlementSectionResult, StageLatency
+    from market_sim.simulation.metrics import metrics_json, results_from_json, summary_rows
+    from market_sim.simulation.runner import Simulation
+
+    sc = load_scenario(resolve_scenario("settlement-demo"), ["scenario.duration=5s", "output.plots=false"])
+    sim = Simulation(sc)
+    out = sim.run()
+    result = out.metrics["settlement"]
+    lifecycle = out.tables["settlement_lifecycle"]
+    assert lifecycle["trade_id"] == sorted(out.tables["trades"]["trade_id"])     # every trade, once
+    assert set(lifecycle["outcome"]) == {"final"} and result.trades_final == out.metrics["trades"]
+    assert all(f >= e for e, f in zip(lifecycle["executed_ns"], lifecycle["final_ns"]))
+    assert result.stage_latency["executed_to_final"].trades == out.metrics["trades"]
+    assert result.latency_ms_p50_executed_to_final == result.stage_latency["executed_to_final"].p50_ms
+    assert result.max_pending_exposure > 0 and result.pending_exposure_asset == "USDC"
+    assert set(out.tables["settlement_reconciliation"]["status"]) == {"settled"}
+    assert result.trades_proven_off_chain == result.trades_settled and result.proofs_checked_on_chain > 0
+    assert [r.path for r in summary_rows(result)][:3] == ["latency_ms_p50_executed_to_final",
+                                                          "latency_ms_p99_executed_to_final", "max_pending_exposure"]
+    back = results_from_json(metrics_json(out.metrics))["settlement"]
+    assert isinstance(back, SettlementSectionResult) and back == result
+    assert isinstance(back.stage_latency["included_to_final"], StageLatency)
+    assert not any(name.endswith(".png") for name in out.extra_files)                # output.plots=false
+
+
+def test_demo_plots_are_pngs():
+    from market_sim.simulation.runner import Simulation
+
+    out = Simulation(load_scenario(resolve_scenario("settlement-demo"), ["scenario.duration=5s"])).run()
+    for name in ("settlement_latency.png", "settlement_exposure.png", "settlement_blocks.png"):
+        assert out.extra_files[name][:8] == b"\x89PNG\r\n\x1a\n"

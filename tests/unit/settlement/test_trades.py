@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import pytest
 from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_abi.exceptions import EncodingError
+from hypothesis import given
+from hypothesis import strategies as st
 from eth_utils import to_checksum_address
 
 from market_sim.consensus.log import TradeLog
@@ -18,7 +23,7 @@ from market_sim.core.orders import Side
 from market_sim.settlement import SettlementBatch, TradeEncoder, pack_signatures
 from market_sim.settlement.batch import BatchCommitment
 from market_sim.settlement.setup import trader_address
-from market_sim.settlement.trades import SETTLED_TRADE_TYPES
+from market_sim.settlement.trades import SETTLED_TRADE_TYPES, SettledTrade
 
 WETH = Instrument("WETH/USDC", tick_size=Decimal("0.01"), lot_size=Decimal("0.01"), base_decimals=18,
                   quote_decimals=6)
@@ -101,3 +106,20 @@ def test_pack_signatures_orders_and_refuses_duplicates():
 def test_empty_batch_is_refused():
     with pytest.raises(SettlementError, match="no trades"):
         SettlementBatch.build(1, bytes(32), [], fee_account=FEE)
+
+
+_ADDR = st.binary(min_size=20, max_size=20).map(to_checksum_address)
+
+
+@given(st.integers(0, 2**64 - 1), _ADDR, _ADDR, _ADDR, _ADDR, *[st.integers(0, 2**256 - 1)] * 4)
+def test_fast_encoding_is_abi_encode(trade_id, buyer, seller, base, quote, base_amount, quote_amount, fb, fs):
+    t = SettledTrade(trade_id, buyer, seller, base, quote, base_amount, quote_amount, fb, fs)
+    assert t.encode() == abi_encode(SETTLED_TRADE_TYPES, t.as_tuple())
+
+
+@pytest.mark.parametrize("field,value", [("trade_id", 2**64), ("quote_amount", -1), ("buyer", "0x" + "ab" * 19),
+                                         ("seller", "0x" + "zz" * 20)])
+def test_values_abi_encode_refuses_are_still_refused(field, value):
+    t = dataclasses.replace(encoder().settled(trade()), **{field: value})
+    with pytest.raises(EncodingError):
+        t.encode()

@@ -10,8 +10,8 @@ behind by an older build would silently shadow an edited `.py`. `install()` (cal
 each name in `NATIVE`, loads:
 
 - the extension, when it exists for this interpreter and the `.py` still has the sha256 it was built from;
-- the `.py` otherwise: no build, a failed build, `MARKET_SIM_PURE=1` in the environment, or a `.py` edited since
-  the build (then with a one-line warning on stderr naming `make native`, once per module).
+- the `.py` otherwise: no build, a failed build, `MARKET_SIM_PURE=1` in the environment (or the module named in
+  `MARKET_SIM_PURE=name,package,...`), or a `.py` edited since the build (then with a one-line warning on stderr naming `make native`, once per module).
 
 Nothing here imports the rest of market_sim: the build (`scripts/native_build.py`) reads `NATIVE` from this file.
 """
@@ -60,7 +60,15 @@ def source_sha256(path: str) -> str:
 
 
 def pure_forced() -> bool:
-    return os.environ.get(PURE_ENV, "") not in ("", "0")
+    """`MARKET_SIM_PURE=1`: every module runs as Python."""
+    return os.environ.get(PURE_ENV, "").strip() == "1"
+
+
+def pure_modules() -> frozenset[str]:
+    """`MARKET_SIM_PURE=market_sim.market.engine,market_sim.simulation` (names or packages, comma-separated): only
+    those run as Python, e.g. to debug or profile one of them."""
+    value = os.environ.get(PURE_ENV, "").strip()
+    return frozenset() if value in ("", "0", "1") else frozenset(p.strip() for p in value.split(",") if p.strip())
 
 
 class NativeFinder:
@@ -70,6 +78,7 @@ class NativeFinder:
         self.package_dir = package_dir
         self.modules = frozenset(modules)
         self.pure = pure_forced() if pure is None else pure
+        self.pure_names = pure_modules() if pure is None else frozenset()
         self.built: dict[str, str] = {}  # module -> sha256 of the source it was compiled from
         try:
             with open(os.path.join(package_dir, MANIFEST), encoding="utf-8") as f:
@@ -91,10 +100,13 @@ class NativeFinder:
         """"compiled" (the extension is current), "stale" (the .py changed since the build), "pure" (no build, or
         the build is not to be used)."""
         source, ext = self.paths(fullname)
-        if ext is None or self.pure or not os.path.exists(source):
+        if ext is None or self.pure or not os.path.exists(source) or self._named_pure(fullname):
             return "pure"
         recorded = self.built.get(fullname)
         return "compiled" if recorded is not None and recorded == source_sha256(source) else "stale"
+
+    def _named_pure(self, fullname: str) -> bool:
+        return any(fullname == p or fullname.startswith(p + ".") for p in self.pure_names)
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname not in self.modules:

@@ -156,3 +156,14 @@ def test_compiled_and_pure_simulations_record_identical_tables(tmp_path):
     assert "market_sim.simulation.runner" in a.pop("compiled") and b.pop("compiled") == []
     assert a["random-market"]["n_trades"] > 1000 and a["flash-crash"]["n_trades"] > 1000
     assert a == b
+
+
+def test_market_sim_pure_names_modules_or_packages(monkeypatch):
+    monkeypatch.setenv(_native.PURE_ENV, "market_sim.market, market_sim.simulation.kernel")
+    assert _native.pure_modules() == {"market_sim.market", "market_sim.simulation.kernel"} and not _native.pure_forced()
+    finder = _native.NativeFinder(str(PACKAGE))
+    assert finder._named_pure("market_sim.market.engine") and finder._named_pure("market_sim.simulation.kernel")
+    assert not finder._named_pure("market_sim.marketx") and not finder._named_pure("market_sim.simulation.runner")
+    assert finder.state("market_sim.market.engine") == "pure"
+    monkeypatch.setenv(_native.PURE_ENV, "1")
+    assert _native.pure_forced() and _native.pure_modules() == frozenset()

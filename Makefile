@@ -6,9 +6,9 @@ BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: setup demo test test-extended test-all bench compile clean
+.PHONY: setup native demo test test-extended test-all test-pure bench compile clean
 
-setup: $(PY_STAMP) $(NODE_STAMP)
+setup: $(PY_STAMP) $(NODE_STAMP) native
 
 $(PY_STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "market_sim needs Python >= 3.11; set PYTHON=python3.11 (or newer)")'
@@ -16,6 +16,12 @@ $(PY_STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
+
+# The optional compiled build of the hot modules (market_sim/_native.py): the install above builds it where a C
+# compiler exists; this rebuilds whatever changed since (quick when nothing did) and never fails. A module whose .py
+# differs from the one it was compiled from runs as Python, with a warning naming this target.
+native: $(PY_STAMP)
+	@$(BIN)/python scripts/native_build.py -q
 
 $(NODE_STAMP): package.json package-lock.json
 	@command -v npm >/dev/null || { echo "npm not found: install Node.js >= 20"; exit 1; }
@@ -37,6 +43,11 @@ test-extended: setup
 test-all: setup
 	$(BIN)/python -m pytest -m ''
 
+# The engine, replay and simulation tests against the pure-Python modules (the default run uses the compiled ones
+# where they are built); tests/unit/test_native.py checks that both give byte-identical results.
+test-pure: setup
+	MARKET_SIM_PURE=1 $(BIN)/python -m pytest tests/unit/market tests/unit/core tests/unit/simulation tests/unit/test_native.py
+
 bench: setup
 	$(BIN)/market-sim bench matching --json
 
@@ -44,7 +55,8 @@ compile: setup
 	$(BIN)/python scripts/compile.py
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .hypothesis
+	rm -rf $(VENV) node_modules .pytest_cache .hypothesis build market_sim/_native.json
+	find market_sim -name '*.so' -delete
 
 # ---- contract security (issue 22; docs/security.md) --------------------------------------------------------------
 # slither + halmos live in their own venv (.venv-security, pinned in requirements-security.txt): slither's

@@ -1,6 +1,10 @@
 """market_sim: simulate markets with a matching engine, trading agents, validator consensus and on-chain settlement."""
 
-from market_sim.core import (
+from market_sim import _native
+
+_native.install()  # before any compiled-capable module is imported: a stale build must never shadow a .py
+
+from market_sim.core import (  # noqa: E402
     Instrument, MarketSimError, NewOrder, CancelOrder, ModifyOrder, Side, OrderType, TimeInForce, Trade,
 )
 

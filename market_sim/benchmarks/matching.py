@@ -195,6 +195,7 @@ def run(quick: bool = False, progress: bool = True) -> dict:
     result: dict = {
         "benchmark": "matching",
         "python": sys.version.split()[0],
+        "compiled_modules": _compiled_modules(),
         "seed": SEED,
         "quick": quick,
         "mix": {"limit_add": 0.60, "cancel": 0.25, "marketable": 0.10, "modify": 0.05},
@@ -219,3 +220,10 @@ def run(quick: bool = False, progress: bool = True) -> dict:
                                        for m in result["memory"]),
     }
     return result
+
+
+def _compiled_modules() -> int:
+    """How many of market_sim's optional compiled modules this process runs compiled (market_sim._native)."""
+    from market_sim import _native
+
+    return sum(state == "compiled" for state in _native.status().values())

@@ -149,6 +149,7 @@ def run(quick: bool = False, progress: bool = True) -> dict:
     return {
         "benchmark": "replay",
         "python": sys.version.split()[0],
+        "compiled_modules": _compiled_modules(),
         "seed": SEED,
         "quick": quick,
         "rows": n_rows,
@@ -170,3 +171,10 @@ def run(quick: bool = False, progress: bool = True) -> dict:
                          "cpu": n_rows / cpu >= TARGET_ROWS_PER_SEC},
         "load_average_1m": round(os.getloadavg()[0], 2),
     }
+
+
+def _compiled_modules() -> int:
+    """How many of market_sim's optional compiled modules this process runs compiled (market_sim._native)."""
+    from market_sim import _native
+
+    return sum(state == "compiled" for state in _native.status().values())

@@ -115,11 +115,7 @@ class FrequentBatchAuction(MechanismVenue):
             self._snap[symbol] = book.depth(10)
             if self.params.publish_indicative:
                 events.append(AuctionIndicative(ts, symbol, cross.price, cross.matched, cross.imbalance, "batch"))
-        for symbol, book in self.books.items():
-            if book.orders:
-                self._arm(ts)
-                break
-        return events
+        return events  # the next batch is armed by the next order (a book that did not change cannot cross)
 
     def depth(self, symbol: str, levels: int = 10):
         bids, asks = self._snap[symbol]

@@ -105,9 +105,10 @@ class FrequentBatchAuction(MechanismVenue):
                         self.done(oid)
             if trades:
                 self.last_price[symbol] = cross.price
-            for o in list(book.orders.values()):  # market and IOC/FOK remainders do not carry over
+            for oid in list(book.transient):  # market and IOC/FOK remainders do not carry over
+                o = book.orders[oid]
                 c = o.cmd
-                if c.order_type is OrderType.MARKET or c.tif in (TimeInForce.IOC, TimeInForce.FOK):
+                if True:
                     book.remove(c.order_id)
                     self.done(c.order_id)
                     events.append(self.cancelled(ts, c, o.qty, CancelReason.IOC_REMAINDER

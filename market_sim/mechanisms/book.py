@@ -6,8 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from market_sim.core.events import OrderCancelled, CancelReason, Trade
-from market_sim.core.orders import NewOrder, Side
+from market_sim.core.orders import NewOrder, OrderType, Side, TimeInForce
+from market_sim.market._construct import constructor
 from market_sim.mechanisms.uncross import Cross, clearing_price
+
+_trade = constructor(Trade)  # Trade(...) without the frozen dataclass __init__ (same instances)
+_BUY = Side.BUY
+_NO_CROSS = Cross(None, 0, 0)
 
 __all__ = ["AuctionOrder", "AuctionBook"]
 
@@ -29,7 +34,7 @@ class AuctionBook:
     """The orders of one symbol waiting for the next uncross. Levels: price (None: market) -> orders in time
     order; cancels remove in O(level length)."""
 
-    __slots__ = ("symbol", "bids", "asks", "orders", "_seq", "lots")
+    __slots__ = ("symbol", "bids", "asks", "orders", "_seq", "lots", "bid_lots", "ask_lots", "transient")
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
@@ -38,6 +43,9 @@ class AuctionBook:
         self.orders: dict[int, AuctionOrder] = {}
         self._seq = 0
         self.lots = 0  # open lots in the book (both sides)
+        self.bid_lots: dict[int | None, int] = {}  # lots per level
+        self.ask_lots: dict[int | None, int] = {}
+        self.transient: dict[int, None] = {}  # ids of market and IOC/FOK orders (they do not outlive a batch)
 
     def __len__(self) -> int:
         return len(self.orders)
@@ -45,53 +53,73 @@ class AuctionBook:
     def add(self, cmd: NewOrder, qty: int | None = None) -> AuctionOrder:
         self._seq += 1
         o = AuctionOrder(cmd, cmd.quantity if qty is None else qty, self._seq)
-        side = self.bids if cmd.side is Side.BUY else self.asks
-        level = side.get(cmd.price)
+        if cmd.side is _BUY:
+            side, lots = self.bids, self.bid_lots
+        else:
+            side, lots = self.asks, self.ask_lots
+        p = cmd.price
+        level = side.get(p)
         if level is None:
-            side[cmd.price] = [o]
+            side[p] = [o]
+            lots[p] = o.qty
         else:
             level.append(o)
+            lots[p] += o.qty
         self.orders[cmd.order_id] = o
         self.lots += o.qty
+        if cmd.order_type is OrderType.MARKET or cmd.tif is TimeInForce.IOC or cmd.tif is TimeInForce.FOK:
+            self.transient[cmd.order_id] = None
         return o
 
     def remove(self, order_id: int) -> AuctionOrder | None:
         o = self.orders.pop(order_id, None)
         if o is None:
             return None
-        side = self.bids if o.cmd.side is Side.BUY else self.asks
-        level = side[o.cmd.price]
+        if o.cmd.side is _BUY:
+            side, lots = self.bids, self.bid_lots
+        else:
+            side, lots = self.asks, self.ask_lots
+        p = o.cmd.price
+        level = side[p]
         level.remove(o)
-        if not level:
-            del side[o.cmd.price]
+        if level:
+            lots[p] -= o.qty
+        else:
+            del side[p], lots[p]
         self.lots -= o.qty
+        self.transient.pop(order_id, None)
         return o
 
     def reduce(self, order_id: int, qty: int) -> None:
         """Set an order's open lots to `qty` (< its current lots: priority kept)."""
         o = self.orders[order_id]
         self.lots -= o.qty - qty
+        (self.bid_lots if o.cmd.side is _BUY else self.ask_lots)[o.cmd.price] -= o.qty - qty
         o.qty = qty
 
     def cross(self, reference: int | None) -> Cross:
         """The price the book would uncross at now (see market_sim.mechanisms.uncross)."""
-        return clearing_price(((p, sum(o.qty for o in lv)) for p, lv in self.bids.items()),
-                              ((p, sum(o.qty for o in lv)) for p, lv in self.asks.items()), reference)
+        bl, al = self.bid_lots, self.ask_lots
+        if not bl or not al:
+            return _NO_CROSS
+        if None not in bl and None not in al and max(bl) < min(al):  # the limits do not meet: no volume anywhere
+            return _NO_CROSS
+        return clearing_price(bl.items(), al.items(), reference)
 
     def best(self, side: Side) -> tuple[int, int] | None:
         """The best limit price and its lots on one side (market orders are not shown)."""
-        levels = self.bids if side is Side.BUY else self.asks
-        prices = [p for p in levels if p is not None]
+        lots = self.bid_lots if side is Side.BUY else self.ask_lots
+        prices = [p for p in lots if p is not None]
         if not prices:
             return None
         p = max(prices) if side is Side.BUY else min(prices)
-        return p, sum(o.qty for o in levels[p])
+        return p, lots[p]
 
     def depth(self, levels: int = 10) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-        bids = sorted((p for p in self.bids if p is not None), reverse=True)[:levels]
-        asks = sorted(p for p in self.asks if p is not None)[:levels]
-        return ([(p, sum(o.qty for o in self.bids[p])) for p in bids],
-                [(p, sum(o.qty for o in self.asks[p])) for p in asks])
+        bl, al = self.bid_lots, self.ask_lots
+        bids = sorted((p for p in bl if p is not None), reverse=True)[:levels]
+        asks = sorted(p for p in al if p is not None)[:levels]
+        return [(p, bl[p]) for p in bids], [(p, al[p]) for p in asks]
 
     def _in_priority(self, side: Side, price: int) -> Iterator[AuctionOrder]:
         """Orders of `side` that accept `price`, market orders first, then better limits, then time."""
@@ -122,8 +150,8 @@ class AuctionBook:
             q = bq if bq < sq else sq
             # the later of the two orders is the aggressor (it completed the match); same seq cannot happen
             aggressor = Side.BUY if b.seq > s.seq else Side.SELL
-            trades.append(Trade(ts, next_trade_id(), symbol, price, q, b.cmd.order_id, s.cmd.order_id,
-                                b.cmd.trader, s.cmd.trader, aggressor))
+            trades.append(_trade(ts, next_trade_id(), symbol, price, q, b.cmd.order_id, s.cmd.order_id,
+                                 b.cmd.trader, s.cmd.trader, aggressor))
             buys[i] = (b, bq - q)
             sells[j] = (s, sq - q)
             if bq == q:
@@ -135,7 +163,9 @@ class AuctionBook:
     def _take(self, side: Side, price: int, matched: int) -> list[tuple[AuctionOrder, int]]:
         out, left = [], matched
         touched: set[int | None] = set()
-        orders = self.orders
+        orders, transient = self.orders, self.transient
+        lots = self.bid_lots if side is _BUY else self.ask_lots
+        taken = 0
         for o in self._in_priority(side, price):
             if left <= 0:
                 break
@@ -143,17 +173,22 @@ class AuctionBook:
             out.append((o, q))
             left -= q
             o.qty -= q
-            self.lots -= q
+            lots[o.cmd.price] -= q
+            taken += q
             if o.qty == 0:
-                del orders[o.cmd.order_id]
+                oid = o.cmd.order_id
+                del orders[oid]
+                if oid in transient:
+                    del transient[oid]
                 touched.add(o.cmd.price)
-        levels = self.bids if side is Side.BUY else self.asks
+        self.lots -= taken
+        levels = self.bids if side is _BUY else self.asks
         for p in touched:  # drop the filled orders level by level (one pass each, not one remove per order)
             rest = [o for o in levels[p] if o.qty]
             if rest:
                 levels[p] = rest
             else:
-                del levels[p]
+                del levels[p], lots[p]
         return out
 
     def cancel_all(self, ts: int, reason: CancelReason, keep=None) -> list[OrderCancelled]:

@@ -59,10 +59,21 @@ def clearing_price(bids: Iterable[tuple[int | None, int]], asks: Iterable[tuple[
             mkt_sell += q
         else:
             ask_at[p] = ask_at.get(p, 0) + q
+    if not (bid_at or mkt_buy) or not (ask_at or mkt_sell):
+        return _NO_CROSS
+    # Volume is 0 above the highest bid limit without market buys (no demand) and below the lowest ask limit
+    # without market sells (no supply): only breakpoints in between can win (and all sums below stay exact: no
+    # ask is below `lo`, no bid above `hi`).
+    lo = min(ask_at) if not mkt_sell else None
+    hi = max(bid_at) if not mkt_buy else None
+    if lo is not None and hi is not None and lo > hi:
+        return _NO_CROSS
     points = set(bid_at)
     points.update(ask_at)
     if reference is not None:
         points.add(reference)
+    if lo is not None or hi is not None:
+        points = {p for p in points if (lo is None or p >= lo) and (hi is None or p <= hi)}
     if not points:
         return _NO_CROSS
     prices = sorted(points)

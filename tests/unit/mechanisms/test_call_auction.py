@@ -110,3 +110,13 @@ def test_market_wide_halt_by_threshold():
     sim.kernel.run(until=50 * S)
     assert [(s.symbol, s.status) for s in sim.of(TradingStatus)] == [("X", "halted"), ("Y", "halted")]
     assert not [t for t in sim.of(Trade) if t.ts > 3 * S]
+
+
+def test_the_continuous_engine_refuses_on_open_and_on_close_orders():
+    from market_sim.market import MatchingEngine
+
+    eng = MatchingEngine([Instrument("X")])
+    for tif in (TimeInForce.OPG, TimeInForce.CLS):
+        (ev,) = eng.process(order(1, Side.BUY, 1, 100, tif=tif), 0)
+        assert type(ev) is OrderRejected and ev.reason is RejectReason.INVALID_ORDER
+        assert "call-auction venue" in ev.message

@@ -102,9 +102,19 @@ class AuctionBook:
         bl, al = self.bid_lots, self.ask_lots
         if not bl or not al:
             return _NO_CROSS
-        if None not in bl and None not in al and max(bl) < min(al):  # the limits do not meet: no volume anywhere
-            return _NO_CROSS
-        return clearing_price(bl.items(), al.items(), reference)
+        mkt_buy, mkt_sell = None in bl, None in al
+        bids, asks = bl.items(), al.items()
+        # Without market sells, bids below the lowest ask count at no price that can trade (and the reverse):
+        # leave them out (the uncross's own restriction, applied before aggregation: exact, and O(levels) in C).
+        if not mkt_sell:
+            lo = min(al)
+            if not mkt_buy and max(bl) < lo:  # the limits do not meet: no volume anywhere
+                return _NO_CROSS
+            bids = [(p, q) for p, q in bids if p is None or p >= lo]
+        if not mkt_buy:
+            hi = max(bl)
+            asks = [(p, q) for p, q in asks if p is None or p <= hi]
+        return clearing_price(bids, asks, reference)
 
     def best(self, side: Side) -> tuple[int, int] | None:
         """The best limit price and its lots on one side (market orders are not shown)."""

@@ -16,6 +16,10 @@ from market_sim.simulation.params import param
 
 __all__ = ["FrequentBatchAuction", "BatchParams"]
 
+from market_sim.market._construct import constructor  # noqa: E402
+
+_indicative = constructor(AuctionIndicative)
+
 
 @dataclass(frozen=True, slots=True)
 class BatchParams:
@@ -115,7 +119,7 @@ class FrequentBatchAuction(MechanismVenue):
                                                  if c.order_type is OrderType.LIMIT else CancelReason.NO_LIQUIDITY))
             self._snap[symbol] = book.depth(10)
             if self.params.publish_indicative:
-                events.append(AuctionIndicative(ts, symbol, cross.price, cross.matched, cross.imbalance, "batch"))
+                events.append(_indicative(ts, symbol, cross.price, cross.matched, cross.imbalance, "batch"))
         return events  # the next batch is armed by the next order (a book that did not change cannot cross)
 
     def depth(self, symbol: str, levels: int = 10):

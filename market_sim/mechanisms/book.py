@@ -3,6 +3,7 @@ uniform price by `uncross` (market_sim.mechanisms.uncross), with the fills alloc
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator
 
 from market_sim.core.events import OrderCancelled, CancelReason, Trade
@@ -127,8 +128,8 @@ class AuctionBook:
 
     def depth(self, levels: int = 10) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         bl, al = self.bid_lots, self.ask_lots
-        bids = sorted((p for p in bl if p is not None), reverse=True)[:levels]
-        asks = sorted(p for p in al if p is not None)[:levels]
+        bids = heapq.nlargest(levels, (p for p in bl if p is not None))
+        asks = heapq.nsmallest(levels, (p for p in al if p is not None))
         return [(p, bl[p]) for p in bids], [(p, al[p]) for p in asks]
 
     def _in_priority(self, side: Side, price: int) -> Iterator[AuctionOrder]:

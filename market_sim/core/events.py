@@ -13,7 +13,7 @@ from market_sim.core.orders import NewOrder, Side
 __all__ = [
     "RejectReason", "CancelReason",
     "Event", "OrderAccepted", "OrderRejected", "OrderCancelled", "OrderModified", "OrderTriggered",
-    "OrderRepriced", "Trade", "TradeRejected", "BookUpdate",
+    "OrderRepriced", "Trade", "TradeRejected", "BookUpdate", "AuctionIndicative", "TradingStatus",
 ]
 
 
@@ -32,6 +32,9 @@ class RejectReason(StrEnum):
     POST_ONLY_WOULD_TAKE = "post_only_would_take"
     FOK_NOT_FILLABLE = "fok_not_fillable"
     MARKET_CLOSED = "market_closed"
+    HALTED = "halted"                  # the instrument (or the market) is halted
+    PRICE_BAND = "price_band"          # a limit price outside the Limit Up-Limit Down band
+    WRONG_PHASE = "wrong_phase"        # e.g. an on-open order after the opening auction
 
 
 class CancelReason(StrEnum):
@@ -140,3 +143,25 @@ class BookUpdate(Event):
     side: Side
     price: int
     quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuctionIndicative(Event):
+    """During a call (or a batch interval): the price the book would uncross at now, the lots that would trade and
+    the imbalance (buy minus sell lots executable at that price; > 0: buyers left over). price None: no cross."""
+
+    symbol: str
+    price: int | None
+    matched: int
+    imbalance: int
+    phase: str  # "open", "close", "volatility", "batch"
+
+
+@dataclass(frozen=True, slots=True)
+class TradingStatus(Event):
+    """A symbol's trading phase changed: "open_call", "continuous", "close_call", "closed", "halted",
+    "volatility_auction", "limit_state"; `reason` says why (a schedule, a band breach, a market-wide halt)."""
+
+    symbol: str
+    status: str
+    reason: str = ""

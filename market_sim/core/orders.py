@@ -38,6 +38,8 @@ class TimeInForce(StrEnum):
     GTD = "gtd"  # expires at `expire_at` (ns)
     IOC = "ioc"  # fill what is possible now, cancel the rest
     FOK = "fok"  # fill entirely now or not at all
+    OPG = "opg"  # at the opening: only for the opening call auction (MOO = MARKET+OPG, LOO = LIMIT+OPG)
+    CLS = "cls"  # at the close: only for the closing call auction (MOC = MARKET+CLS, LOC = LIMIT+CLS)
 
 
 class PostOnlyMode(StrEnum):

@@ -11,7 +11,7 @@ CSV schema (header row required; column order free; only `action` is mandatory a
   price             decimal limit price (limit, stop_limit; modify: new price)
   quantity          decimal quantity (new; modify: new open quantity)
   stop_price        decimal trigger price (stop, stop_limit)
-  tif               gtc | day | gtd | ioc | fok (default gtc)
+  tif               gtc | day | gtd | ioc | fok | opg | cls (default gtc; opg/cls need a call-auction venue)
   expire_at         integer ns (gtd)
   display_quantity  decimal iceberg display quantity
   hidden            true | false (default false)

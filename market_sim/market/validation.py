@@ -62,6 +62,8 @@ def check_new_order(cmd: NewOrder, ts: int, last_price: int | None) -> Problem |
             return RejectReason.INVALID_EXPIRY, f"GTD order needs an integer expire_at after now ({ts}), got {cmd.expire_at!r}"
     elif type(tif) is not TimeInForce:
         return RejectReason.INVALID_ORDER, f"unknown time in force {tif!r}"
+    elif tif is TimeInForce.OPG or tif is TimeInForce.CLS:
+        return RejectReason.INVALID_ORDER, f"{tif} (on-open/on-close) orders need a call-auction venue"
     elif cmd.expire_at is not None:
         return RejectReason.INVALID_EXPIRY, f"expire_at is only allowed with GTD, got tif {tif}"
     display = cmd.display_quantity

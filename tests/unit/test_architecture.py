@@ -20,6 +20,7 @@ ALLOWED = {
     "derivatives": {"core"},
     "backtest": {"core", "market", "simulation", "data", "analysis"},
     "strategies": {"core", "simulation", "analysis", "data"},
+    "mechanisms": {"core", "market", "simulation"},
 }
 TOP = {"cli", "benchmarks"}  # entry points: they may import anything
 

@@ -1,0 +1,135 @@
+"""Frequent batch auctions (Budish, Cramton and Shim 2015): orders are sealed for tau ns and the book is cleared
+every tau at one uniform price (market_sim.mechanisms.uncross). Unfilled limit orders carry over to the next batch
+(GTC/DAY/GTD), IOC and market remainders are cancelled after the batch they entered. The quote is the best
+resting bid and ask after the last batch (sealed orders are not shown); an AuctionIndicative is published after
+each clearing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from market_sim.core.events import AuctionIndicative, CancelReason, Event
+from market_sim.core.orders import CancelOrder, ModifyOrder, NewOrder, OrderType, TimeInForce
+from market_sim.mechanisms.base import MechanismVenue, register_mechanism
+from market_sim.mechanisms.book import AuctionBook
+from market_sim.simulation.params import param
+
+__all__ = ["FrequentBatchAuction", "BatchParams"]
+
+from market_sim.market._construct import constructor  # noqa: E402
+
+_indicative = constructor(AuctionIndicative)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchParams:
+    """Keys of a batch-auction venue."""
+
+    tau: int = param(100_000_000, duration=True, help="batch interval (orders are sealed this long), e.g. '100ms'")
+    publish_indicative: bool = param(True, help="publish an AuctionIndicative after every non-empty batch")
+
+
+@register_mechanism
+class FrequentBatchAuction(MechanismVenue):
+    """frequent batch auction: sealed orders cleared every tau at one uniform price (Budish-Cramton-Shim)"""
+
+    mechanism = "batch"
+    Params = BatchParams
+
+    def __init__(self, name, instruments, params=None, sim=None) -> None:
+        super().__init__(name, instruments, params, sim)
+        self.tau = self.params.tau
+        if self.tau <= 0:
+            from market_sim.core.errors import ConfigError
+
+            raise ConfigError("must be a positive duration", key=f"venues.{name}.tau", value=self.tau)
+        self.books = {s: AuctionBook(s) for s in self.symbols}
+        # the public book: the levels resting after the last batch (sealed orders are not shown)
+        self._snap: dict[str, tuple[list, list]] = {s: ([], []) for s in self.symbols}
+        self._armed = False
+        self.batches = 0
+
+    def _arm(self, ts: int) -> None:
+        """Schedule the next batch boundary after ts (batches end at multiples of tau)."""
+        if not self._armed and self.sim is not None:
+            self._armed = True
+            self.at((ts // self.tau + 1) * self.tau, self.clear)
+
+    def on_new(self, cmd: NewOrder, ts: int, events: list[Event]) -> None:
+        if cmd.tif in (TimeInForce.OPG, TimeInForce.CLS):
+            from market_sim.core.events import OrderRejected, RejectReason
+
+            events.append(OrderRejected(ts, cmd.order_id, cmd.trader, cmd.symbol, RejectReason.WRONG_PHASE,
+                                        "a batch auction has no opening or closing auction"))
+            return
+        self.accept(cmd, ts, events)
+        self.books[cmd.symbol].add(cmd)
+        self._arm(ts)
+
+    def on_cancel(self, cmd: CancelOrder, symbol: str, ts: int, events: list[Event]) -> None:
+        o = self.books[symbol].remove(cmd.order_id)
+        self.done(cmd.order_id)
+        events.append(self.cancelled(ts, o.cmd, o.qty, CancelReason.USER))
+
+    def on_modify(self, cmd: ModifyOrder, symbol: str, ts: int, events: list[Event]) -> None:
+        book = self.books[symbol]
+        o = book.orders[cmd.order_id]
+        qty = o.qty if cmd.quantity is None else cmd.quantity
+        price = o.cmd.price if cmd.price is None else cmd.price
+        if type(qty) is not int or qty <= 0 or (price is not None and (type(price) is not int or price <= 0)):
+            from market_sim.core.events import OrderRejected, RejectReason
+
+            events.append(OrderRejected(ts, cmd.order_id, cmd.trader, symbol, RejectReason.INVALID_QUANTITY,
+                                        f"modify needs positive integer quantity and price, got {qty!r}, {price!r}"))
+            return
+        if price == o.cmd.price and qty <= o.qty:
+            book.reduce(cmd.order_id, qty)
+            events.append(self.modified(ts, o.cmd, qty, price, True))
+            return
+        book.remove(cmd.order_id)
+        from dataclasses import replace
+
+        book.add(replace(o.cmd, price=price), qty)
+        events.append(self.modified(ts, o.cmd, qty, price, False))
+        self._arm(ts)
+
+    def clear(self, ts: int) -> list[Event]:
+        """End of a batch: uncross every symbol's book at its uniform price."""
+        self._armed = False
+        self.batches += 1
+        events: list[Event] = []
+        for symbol, book in self.books.items():
+            if not book.orders:
+                continue
+            cross, trades = book.uncross(ts, self.last_price[symbol], self.next_trade_id)
+            events.extend(trades)
+            for t in trades:
+                for oid in (t.buy_order_id, t.sell_order_id):
+                    if oid not in book.orders:
+                        self.done(oid)
+            if trades:
+                self.last_price[symbol] = cross.price
+            for oid in list(book.transient):  # market and IOC/FOK remainders do not carry over
+                o = book.orders[oid]
+                c = o.cmd
+                if True:
+                    book.remove(c.order_id)
+                    self.done(c.order_id)
+                    events.append(self.cancelled(ts, c, o.qty, CancelReason.IOC_REMAINDER
+                                                 if c.order_type is OrderType.LIMIT else CancelReason.NO_LIQUIDITY))
+            self._snap[symbol] = book.depth(10)
+            if self.params.publish_indicative:
+                events.append(_indicative(ts, symbol, cross.price, cross.matched, cross.imbalance, "batch"))
+        return events  # the next batch is armed by the next order (a book that did not change cannot cross)
+
+    def depth(self, symbol: str, levels: int = 10):
+        bids, asks = self._snap[symbol]
+        return list(bids[:levels]), list(asks[:levels])
+
+    def end_session(self, ts: int) -> list[Event]:
+        events: list[Event] = []
+        for symbol, book in self.books.items():
+            for ev in book.cancel_all(ts, CancelReason.EXPIRED, keep=lambda o: o.cmd.tif is not TimeInForce.DAY):
+                self.done(ev.order_id)
+                events.append(ev)
+        return events

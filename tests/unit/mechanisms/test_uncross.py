@@ -1,0 +1,83 @@
+"""The uncross against a brute-force oracle over every candidate tick, and its allocation."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings, strategies as st
+
+from market_sim.core.orders import NewOrder, OrderType, Side
+from market_sim.mechanisms.book import AuctionBook
+from market_sim.mechanisms.uncross import Cross, clearing_price
+
+
+def oracle(bids, asks, ref):
+    """Every integer tick between the lowest and highest limit/reference price, keyed by the documented rules."""
+    pts = [p for p, _ in bids + asks if p is not None] + ([ref] if ref is not None else [])
+    if not pts:
+        return Cross(None, 0, 0)
+    best = None
+    for p in range(min(pts), max(pts) + 1):
+        d = sum(q for lim, q in bids if lim is None or lim >= p)
+        s = sum(q for lim, q in asks if lim is None or lim <= p)
+        key = (-min(d, s), abs(d - s), abs(p - ref) if ref is not None else 0, p)
+        if best is None or key < best[0]:
+            best = (key, p, d, s)
+    _, p, d, s = best
+    return Cross(None, 0, 0) if min(d, s) == 0 else Cross(p, min(d, s), d - s)
+
+
+order = st.tuples(st.one_of(st.none(), st.integers(95, 105)), st.integers(1, 6))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(order, max_size=12), st.lists(order, max_size=12), st.one_of(st.none(), st.integers(90, 110)))
+def test_clearing_price_matches_the_brute_force_oracle(bids, asks, ref):
+    assert clearing_price(bids, asks, ref) == oracle(bids, asks, ref)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(order, min_size=1, max_size=10), st.lists(order, min_size=1, max_size=10),
+       st.one_of(st.none(), st.integers(90, 110)))
+def test_uncross_trades_the_matched_volume_at_one_price_within_every_limit(bids, asks, ref):
+    book = AuctionBook("X")
+    oid = 0
+    for side, orders in ((Side.BUY, bids), (Side.SELL, asks)):
+        for p, q in orders:
+            oid += 1
+            book.add(NewOrder(oid, f"t{oid}", "X", side, q, OrderType.MARKET if p is None else OrderType.LIMIT, p))
+    limits = {i + 1: p for i, (p, _) in enumerate(bids + asks)}
+    ids = iter(range(1, 10_000))
+    cross, trades = book.uncross(0, ref, lambda: next(ids))
+    assert cross == clearing_price(bids, asks, ref)
+    assert sum(t.quantity for t in trades) == cross.matched
+    for t in trades:
+        assert t.price == cross.price
+        assert limits[t.buy_order_id] is None or limits[t.buy_order_id] >= t.price
+        assert limits[t.sell_order_id] is None or limits[t.sell_order_id] <= t.price
+    assert book.lots == sum(q for _, q in bids + asks) - 2 * cross.matched
+
+
+def test_ties_are_broken_by_imbalance_then_reference_then_lower_price():
+    # 10 @ 100 buy, 10 @ 102 sell: no volume anywhere -> no cross
+    assert clearing_price([(100, 10)], [(102, 10)], 101) == Cross(None, 0, 0)
+    # buy 10 @ 102, sell 10 @ 100: 10 lots at every price 100..102, no imbalance -> closest to the reference
+    assert clearing_price([(102, 10)], [(100, 10)], 101) == Cross(101, 10, 0)
+    assert clearing_price([(102, 10)], [(100, 10)], 150) == Cross(102, 10, 0)
+    assert clearing_price([(102, 10)], [(100, 10)], None) == Cross(100, 10, 0)
+    # min imbalance: buy 10 @ 101 + 5 @ 99, sell 10 @ 99: 10 lots at 99..101; imbalance 5 at 99, 0 above
+    assert clearing_price([(101, 10), (99, 5)], [(99, 10)], 99) == Cross(100, 10, 0)
+    # only market orders: the reference is the price
+    assert clearing_price([(None, 3)], [(None, 5)], 77) == Cross(77, 3, -2)
+    assert clearing_price([(None, 3)], [(None, 5)], None) == Cross(None, 0, 0)
+
+
+def test_price_time_allocation_on_the_long_side():
+    book = AuctionBook("X")
+    book.add(NewOrder(1, "a", "X", Side.BUY, 5, OrderType.LIMIT, 101))
+    book.add(NewOrder(2, "b", "X", Side.BUY, 5, OrderType.LIMIT, 100))
+    book.add(NewOrder(3, "c", "X", Side.BUY, 5, OrderType.LIMIT, 100))
+    book.add(NewOrder(4, "d", "X", Side.SELL, 8, OrderType.MARKET))
+    ids = iter(range(1, 100))
+    cross, trades = book.uncross(7, 100, lambda: next(ids))
+    assert cross == Cross(100, 8, 7)
+    assert [(t.buy_order_id, t.sell_order_id, t.quantity, t.price) for t in trades] == [(1, 4, 5, 100), (2, 4, 3, 100)]
+    assert {k: o.qty for k, o in book.orders.items()} == {2: 2, 3: 5}

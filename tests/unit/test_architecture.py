@@ -18,6 +18,7 @@ ALLOWED = {
     "data": {"core"},
     "analysis": {"core"},
     "derivatives": {"core"},
+    "risk": {"core", "simulation"},
 }
 TOP = {"cli", "benchmarks"}  # entry points: they may import anything
 

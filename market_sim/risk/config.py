@@ -77,7 +77,7 @@ class MarginConfig:
     call_deadline: int = 60 * SECOND      # a margin call not met by then is liquidated (0: at once)
     order: str = "market"                 # "market" or "limit" (IOC at the reference -/+ aggression_ticks)
     aggression_ticks: int = 50
-    liquidation_lots: int = 0             # largest liquidation order (0: the whole position at once)
+    liquidation_lots: int = 0             # largest liquidation order (0: no cap; each order sells what is needed)
 
 
 @dataclass(frozen=True, slots=True)

@@ -552,8 +552,10 @@ class RiskEngine:
                 return traded
             acct = self.ledger[account]
             positions = [(s, p.quantity) for s, p in sorted(acct.positions.items()) if p.quantity]
-            if not positions:
-                break
+            if not positions:  # everything is closed and the equity is still short: a loss beyond collateral
+                self.illiquid.append({"ts": now, "account": account, "symbol": "", "lots": 0, "equity": st.equity,
+                                      "maintenance": st.maintenance, "reason": "shortfall"})
+                return traded
             symbol, q = max(positions, key=lambda sq: (abs(sq[1] * self.mark(sq[0])), sq[0]))
             inst = self.sim.instruments[symbol]
             lots = abs(self.lots(account, symbol)) or 1
@@ -562,7 +564,7 @@ class RiskEngine:
             lot_value = max(1, math.floor(inst.base_units_per_lot * self.mark(symbol)))
             deficit = st.maintenance - st.equity
             needed = max(1, -((-deficit * BPS) // max(1, lot_value * bps)))
-            size = min(lots, max(needed, m.liquidation_lots) if m.liquidation_lots else lots)
+            size = min(lots, needed, m.liquidation_lots or lots)  # what restores maintenance, capped per order
             side = _SELL if q > 0 else _BUY
             mark = self.mark(symbol)
             filled, value, fees = self._send(account, symbol, side, size, m.order, m.aggression_ticks)
@@ -570,12 +572,13 @@ class RiskEngine:
             cost = (at_mark - value if side is _SELL else value - at_mark) + fees
             after = self.state(account)
             self.rows["liquidations"].append({
-                "ts": now, "account": account, "symbol": symbol, "side": side.value, "lots": size, "filled": filled,
+                "ts": now, "account": account, "symbol": symbol, "side": side.name.lower(), "lots": size, "filled": filled,
                 "value": value, "mark_value": at_mark, "cost": cost, "fees": fees, "equity_before": st.equity,
                 "equity_after": after.equity, "maintenance_after": after.maintenance})
             if filled == 0:
                 self.illiquid.append({"ts": now, "account": account, "symbol": symbol, "lots": size,
-                                      "equity": after.equity, "maintenance": after.maintenance})
+                                      "equity": after.equity, "maintenance": after.maintenance,
+                                      "reason": "no_liquidity"})
                 return traded
             traded = True
         return traded

@@ -252,6 +252,8 @@ class RiskSection(Section):
         if config.lending:
             engine.accrue()
             engine.sample()
+        for row in engine.illiquid:
+            sim.record("liquidation_failures", row)
         for table, rows in engine.rows.items():
             for row in rows:
                 sim.record(table, row)

@@ -80,7 +80,9 @@ class RiskEngine:
         self._fee_carry: dict[tuple[str, str], Fraction] = {}
         self.borrow_fees: dict[str, int] = {}       # account -> quote units charged
         self.lender_income: dict[str, int] = {}
-        self._last_accrual = 0
+        self.lender_carry: dict[str, Fraction] = {}  # lender -> earned fraction of a quote unit not yet paid
+        self.undistributed: dict[str, Fraction] = {}  # symbol -> fees paid while the pool had no supply
+        self._last_accrual: dict[str, int] = {}     # symbol -> time its borrow fees were accrued to
         self._ticks: dict[str, tuple[int, int]] = {}  # symbol -> (last trade, previous different trade)
         self.ssr_active: dict[str, int] = {}        # symbol -> since
         self.rejections: dict[str, int] = {}
@@ -139,6 +141,8 @@ class RiskEngine:
 
     # ------------------------------------------------------------------ venue-time books
     def _on_trade(self, t: Trade) -> None:
+        if t.symbol in self.supply:  # fees up to now at the old positions, so accrual follows every change
+            self._accrue_symbol(t.symbol, t.ts)
         venue = self._venue_of_trade(t)
         inst = self.sim.instruments[t.symbol]
         fees = getattr(venue, "fees", {}).get(t.symbol) if venue is not None else None
@@ -389,42 +393,50 @@ class RiskEngine:
             self.ssr_active[symbol] = ts
 
     def accrue(self) -> None:
-        """Charge the borrow fee of every short since the last accrual: borrowed base units x mark x annual rate x
-        elapsed / 365 days, exact (the fraction of a unit carries to the next accrual); lenders get it pro rata."""
+        """Charge the borrow fees of every pool up to now (also done before every trade of a pool's instrument)."""
         now = self.sim.kernel.now
-        dt = now - self._last_accrual
-        self._last_accrual = now
+        for symbol in sorted(self.config.lending):
+            self._accrue_symbol(symbol, now)
+
+    def _accrue_symbol(self, symbol: str, now: int) -> None:
+        """Each short's fee since the last accrual: borrowed base units x mark x annual rate x elapsed / 365 days,
+        exact (the fraction of a quote unit carries to the next accrual); the lenders get it pro rata."""
+        dt = now - self._last_accrual.get(symbol, 0)
+        self._last_accrual[symbol] = now
         if dt <= 0:
             return
-        for symbol, pool in sorted(self.config.lending.items()):
-            mark = self.mark(symbol)
-            for acct in sorted(self.borrowers(symbol)):
-                p = self.ledger[acct].positions.get(symbol)
-                if p is None or p.quantity >= 0:
-                    continue
-                key = (acct, symbol)
-                owed = self._fee_carry.get(key, Fraction(0)) + Fraction(-p.quantity) * mark * pool.rate_bps * dt / (
-                    BPS * YEAR_NS)
-                charge = math.floor(owed)
-                self._fee_carry[key] = owed - charge
-                if charge:
-                    self.charge_borrow_fee(acct, symbol, charge)
+        rate = self.config.lending[symbol].rate_bps
+        mark = None
+        for acct in self.borrowers(symbol):
+            p = self.ledger[acct].positions.get(symbol)
+            if p is None or p.quantity >= 0:
+                continue
+            if mark is None:
+                mark = self.mark(symbol)
+            key = (acct, symbol)
+            owed = self._fee_carry.get(key, Fraction(0)) + Fraction(-p.quantity) * mark * rate * dt / (BPS * YEAR_NS)
+            charge = math.floor(owed)
+            self._fee_carry[key] = owed - charge
+            if charge:
+                self.charge_borrow_fee(acct, symbol, charge)
 
     def charge_borrow_fee(self, account: str, symbol: str, amount: int) -> None:
+        """Debit a borrower; each lender earns its share of the supply, exact (a lender's fraction of a unit waits
+        in `lender_carry` for the next fee, so lenders are paid at most what borrowers paid)."""
         self.deposit(account, self.numeraire, -amount, "borrow_fee")
         self.borrow_fees[account] = self.borrow_fees.get(account, 0) + amount
         lenders = {k: v for k, v in sorted(self.supply.get(symbol, {}).items()) if v > 0}
         total = sum(lenders.values())
         if not total:
+            self.undistributed[symbol] = self.undistributed.get(symbol, Fraction(0)) + amount
             return
-        shares = {k: amount * v // total for k, v in lenders.items()}
-        left = amount - sum(shares.values())
-        for k in sorted(lenders, key=lambda k: (-lenders[k], k))[:left]:
-            shares[k] += 1
-        for k, s in shares.items():
-            if s:
-                self.deposit(k, self.numeraire, s, "lending_fee")
-                self.lender_income[k] = self.lender_income.get(k, 0) + s
+        for k, v in lenders.items():
+            owed = self.lender_carry.get(k, Fraction(0)) + Fraction(amount * v, total)
+            pay = math.floor(owed)
+            self.lender_carry[k] = owed - pay
+            if pay:
+                self.deposit(k, self.numeraire, pay, "lending_fee")
+                self.lender_income[k] = self.lender_income.get(k, 0) + pay
 
     def recall(self, symbol: str, lender: str, lots: int) -> None:
         """A lender takes back `lots`: shorts beyond the remaining supply get a recall notice (largest first) and

@@ -161,3 +161,10 @@ def test_bad_configuration_names_the_key(risk, key):
     with pytest.raises(ConfigError) as e:
         parse_scenario(raw)
     assert e.value.key == key
+
+
+def test_no_locate_and_short_sale_rule_refusals_leave_nothing_behind():
+    sim = world({"lending": {"XYZ": {"lenders": {"lender": 0}}}})
+    _refused(sim, RejectReason.NO_LOCATE, side="sell", qty=1, price=10_000)
+    sim = world({"lending": {"XYZ": {"lenders": {"lender": 10}}}, "short_sale_rule": "uptick"})
+    _refused(sim, RejectReason.SHORT_SALE_RESTRICTED, side="sell", qty=1, price=10_000)

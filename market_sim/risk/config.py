@@ -87,9 +87,11 @@ class PoolConfig:
     lenders: Mapping[str, int]
     rate_bps: int = 25                    # general collateral ~0.25% a year
     hard_to_borrow: bool = False
+    exempt: frozenset[str] = frozenset()  # accounts or agent groups whose short sales need no locate
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lenders", MappingProxyType(dict(self.lenders)))
+        object.__setattr__(self, "exempt", frozenset(self.exempt))
 
 
 @dataclass(frozen=True, slots=True)

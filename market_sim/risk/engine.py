@@ -356,7 +356,7 @@ class RiskEngine:
                 return self._refuse(o, now, RejectReason.SHORT_SALE_RESTRICTED,
                                     f"short-sale restriction since {self.ssr_active[symbol]}: a short sale must be "
                                     f"priced above the best bid {q.bid}")
-        if symbol in self.supply:
+        if symbol in self.supply and not self.exempt(o.trader, symbol):
             need = -worst
             available = self.available(symbol, exclude=o.trader)
             if need > available:
@@ -370,11 +370,18 @@ class RiskEngine:
         sells = sum(v.remaining for v in self.open.get(account, {}).values() if v.symbol == symbol and v.side is _SELL)
         return max(0, -(pos - sells))
 
+    def exempt(self, account: str, symbol: str) -> bool:
+        """Whether the account's short sales of `symbol` need no locate (bona fide market making, say)."""
+        pool = self.config.lending.get(symbol)
+        return pool is not None and (account in pool.exempt or
+                                     self.sim.agent_groups.get(account, "\0") in pool.exempt)
+
     def borrowers(self, symbol: str) -> list[str]:
+        """Accounts short `symbol` or with sell orders open, that borrow from its pool (not the exempt ones)."""
         names = {a.id for a in self.ledger if (p := a.positions.get(symbol)) is not None and p.quantity < 0}
         names |= {t for t, orders in self.open.items() if any(v.symbol == symbol and v.side is _SELL
                                                               for v in orders.values())}
-        return sorted(names)
+        return sorted(n for n in names if not self.exempt(n, symbol))
 
     def available(self, symbol: str, exclude: str = "") -> int:
         total = sum(self.supply.get(symbol, {}).values())
@@ -462,20 +469,30 @@ class RiskEngine:
         return max(0, -self.lots(account, symbol))
 
     def _buy_in(self, account: str, symbol: str) -> None:
-        r = self.recalls.pop((account, symbol), None)
+        """Buy in what a recalled short has not covered: IOC orders of at most the liquidation size, retried every
+        second while the book has no offers, until the recalled lots are covered."""
+        r = self.recalls.get((account, symbol))
         if r is None:
             return
         short = self.short_interest_of(account, symbol)
-        need = r.lots - (r.short_at_notice - short)
+        need = min(short, r.lots - (r.short_at_notice - short))
         if need <= 0:
+            del self.recalls[(account, symbol)]
             self.rows["buy_ins"].append(self._buy_in_row(r, 0, 0, 0, Fraction(0), "covered"))
             return
         self._cancel_all(account, CancelReason.LIQUIDATION, symbol)
         mark = self.mark(symbol)
-        filled, value, fees = self._send(account, symbol, _BUY, need, self.config.buy_in_order,
-                                         self.config.margin.aggression_ticks if self.config.margin else 50)
-        self.rows["buy_ins"].append(self._buy_in_row(r, need, filled, value, mark, "bought_in" if filled else
+        m = self.config.margin
+        size = min(need, m.liquidation_lots) if m is not None and m.liquidation_lots else need
+        filled, value, fees = self._send(account, symbol, _BUY, size, self.config.buy_in_order,
+                                         m.aggression_ticks if m is not None else 50)
+        self.rows["buy_ins"].append(self._buy_in_row(r, size, filled, value, mark, "bought_in" if filled else
                                                      "no_liquidity", fees))
+        if filled >= need:
+            del self.recalls[(account, symbol)]
+        else:
+            self.sim.kernel.schedule_at(self.sim.kernel.now + (0 if filled else 1_000_000_000), self._buy_in,
+                                        account, symbol)
 
     def _buy_in_row(self, r: Recall, need: int, filled: int, value: int, mark: Fraction, status: str,
                     fees: int = 0) -> dict[str, Any]:

@@ -58,6 +58,7 @@ def risk_png(sim: "Simulation", engine: "RiskEngine") -> bytes | None:
         if r["status"] == "issued":
             calls[min(bins - 1, int(r["ts"] // width))] += 1
     axes[1].bar(edges, calls, width=width / unit, align="edge", color="tab:orange")
+    axes[1].set_ylim(0, max(1, max(calls)) * 1.1)
     axes[1].set_ylabel("margin calls\nissued")
     axes[1].grid(alpha=0.3)
     vol = [0] * bins
@@ -66,6 +67,7 @@ def risk_png(sim: "Simulation", engine: "RiskEngine") -> bytes | None:
     for r in engine.rows["buy_ins"]:
         vol[min(bins - 1, int(r["ts"] // width))] += r["filled"]
     axes[2].bar(edges, vol, width=width / unit, align="edge", color="tab:red")
+    axes[2].set_ylim(0, max(1, max(vol)) * 1.1)
     axes[2].set_ylabel("forced volume\n(lots)")
     axes[2].set_title("liquidations and buy-ins", fontsize=9)
     axes[2].grid(alpha=0.3)

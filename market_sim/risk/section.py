@@ -16,6 +16,7 @@
     [risk.lending.XYZ]             # short sales of XYZ need a locate from this pool
     lenders = { lender = 500 }     # account -> lots lent
     rate_bps = 25                  # annual; hard_to_borrow = true defaults to 3000
+    exempt = ["maker"]             # accounts / agent groups that sell short without a locate
     [[risk.recalls]]
     at = "10min"; symbol = "XYZ"; lender = "lender"; lots = 300
     [[risk.kills]]
@@ -188,13 +189,17 @@ def parse_risk(raw: Any, ctx: ParseContext) -> RiskConfig:
         if sym not in symbols:
             raise ConfigError("no instrument by this symbol", key=where, value=sym)
         t = _table(t, where)
-        _unknown(t, {"lenders", "rate_bps", "hard_to_borrow"}, where)
+        _unknown(t, {"lenders", "rate_bps", "hard_to_borrow", "exempt"}, where)
+        exempt = t.get("exempt", [])
+        if not isinstance(exempt, list) or not all(isinstance(e, str) for e in exempt):
+            raise ConfigError("must be a list of account ids or agent groups", key=f"{where}.exempt", value=exempt)
         htb = t.get("hard_to_borrow", False)
         if not isinstance(htb, bool):
             raise ConfigError("must be true or false", key=f"{where}.hard_to_borrow", value=htb)
         lenders = {a: _int(n, f"{where}.lenders.{a}") for a, n in _table(t.get("lenders", {}),
                                                                            f"{where}.lenders").items()}
-        lending[sym] = PoolConfig(lenders, _int(t.get("rate_bps", 3000 if htb else 25), f"{where}.rate_bps"), htb)
+        lending[sym] = PoolConfig(lenders, _int(t.get("rate_bps", 3000 if htb else 25), f"{where}.rate_bps"), htb,
+                                  frozenset(exempt))
     recalls = []
     for i, r in enumerate(raw.get("recalls", []) or []):
         where = f"risk.recalls[{i}]"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from functools import partial
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -114,10 +115,14 @@ class RiskEngine:
                 self.margin_accounts[aid] = cfg.cash
                 self.deposit(aid, self.numeraire, cfg.cash, "deposit")
         bus = sim.bus
-        bus.subscribe(Trade, self._on_trade)
-        bus.subscribe(OrderAccepted, self._on_accepted)
-        bus.subscribe(OrderCancelled, self._on_cancelled)
-        bus.subscribe(OrderModified, self._on_modified)
+        for venue in sim.venues.values():  # the order-book venues: their trades and the orders resting there
+            if getattr(venue, "engine", None) is None:
+                continue
+            topic = (venue.name,)
+            bus.subscribe(Trade, partial(self._on_trade, venue), topic)
+            bus.subscribe(OrderAccepted, partial(self._on_accepted, venue.name), topic)
+            bus.subscribe(OrderCancelled, self._on_cancelled, topic)
+            bus.subscribe(OrderModified, self._on_modified, topic)
         sim.add_order_gate(self.gate)
         m = self.config.margin
         if m is not None:
@@ -140,18 +145,17 @@ class RiskEngine:
         return cfg.limits if cfg is not None else self.config.limits
 
     # ------------------------------------------------------------------ venue-time books
-    def _on_trade(self, t: Trade) -> None:
+    def _on_trade(self, venue: Any, t: Trade) -> None:
         if t.symbol in self.supply:  # fees up to now at the old positions, so accrual follows every change
             self._accrue_symbol(t.symbol, t.ts)
-        venue = self._venue_of_trade(t)
         inst = self.sim.instruments[t.symbol]
-        fees = getattr(venue, "fees", {}).get(t.symbol) if venue is not None else None
+        fees = (getattr(venue, "fees", None) or {}).get(t.symbol)
         quote_amount = t.quantity * t.price * inst.quote_units_per_lot_tick
         buy_fee = sell_fee = 0
         if fees is not None and not fees.is_zero:
             maker_fee, taker_fee = fees.trade_fees(quote_amount, t.quantity)
             buy_fee, sell_fee = (maker_fee, taker_fee) if t.aggressor is _SELL else (taker_fee, maker_fee)
-        vname = venue.name if venue is not None else ""
+        vname = venue.name
         self.ledger.apply(book_fill(t.ts, t.buyer, vname, inst, _BUY, t.price, t.quantity, order_id=t.buy_order_id,
                                     trade_id=t.trade_id, maker=t.aggressor is _SELL, fee=buy_fee))
         self.ledger.apply(book_fill(t.ts, t.seller, vname, inst, _SELL, t.price, t.quantity,
@@ -171,15 +175,8 @@ class RiskEngine:
             self._ticks[t.symbol] = (t.price, last[0])
         self._check_ssr(t.symbol, t.price, t.ts)
 
-    def _venue_of_trade(self, t: Trade) -> Any:
-        for v in self.sim.venues.values():
-            if t.symbol in v.symbols and getattr(v, "engine", None) is not None:
-                return v
-        return None
-
-    def _on_accepted(self, ev: OrderAccepted) -> None:
+    def _on_accepted(self, venue: str, ev: OrderAccepted) -> None:
         o = ev.order
-        venue = next((v.name for v in self.sim.venues.values() if o.symbol in v.symbols), "")
         self.open.setdefault(o.trader, {})[o.order_id] = OpenOrderView(venue, o.symbol, o.side, o.price, o.quantity)
 
     def _on_cancelled(self, ev: OrderCancelled) -> None:

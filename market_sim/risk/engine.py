@@ -27,7 +27,7 @@ from market_sim.core.events import (
 )
 from market_sim.core.orders import CancelOrder, ModifyOrder, NewOrder, OrderType, Side, TimeInForce
 from market_sim.risk.config import YEAR_NS, AccountConfig, PreTradeLimits, RiskConfig
-from market_sim.risk.margin import BPS, Holding, MarginState, ceil_bps, margin_state
+from market_sim.risk.margin import BPS, Holding, MarginRules, MarginState, margin_state
 
 if TYPE_CHECKING:
     from market_sim.simulation.runner import Simulation
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["RiskEngine", "OpenOrderView"]
 
 _BUY, _SELL = Side.BUY, Side.SELL
+_REG_T = MarginRules()
 
 
 @dataclass(slots=True)
@@ -244,10 +245,8 @@ class RiskEngine:
         for h in extra:
             qty[h.symbol] = qty.get(h.symbol, 0) + h.quantity
         cash = (acct.balance(self.numeraire) if acct is not None else 0) + cash_delta
-        rules = self.config.margin.rules if self.config.margin is not None else None
-        from market_sim.risk.margin import MarginRules
-        return margin_state(cash, [Holding(s, q, self.mark(s)) for s, q in sorted(qty.items())],
-                            rules or MarginRules())
+        rules = self.config.margin.rules if self.config.margin is not None else _REG_T
+        return margin_state(cash, [Holding(s, q, self.mark(s)) for s, q in sorted(qty.items())], rules)
 
     # ------------------------------------------------------------------ the gate
     def gate(self, venue: Any, cmd: Any, now: int) -> Event | None:
@@ -307,7 +306,6 @@ class RiskEngine:
                     buys += v.remaining
                 else:
                     sells += v.remaining
-        signed = o.quantity if o.side is _BUY else -o.quantity
         worst = pos + buys + o.quantity if o.side is _BUY else pos - sells - o.quantity
         limit = lim.position_limit(symbol)
         if limit is not None and abs(worst) > limit and abs(worst) > abs(pos):
@@ -333,7 +331,6 @@ class RiskEngine:
                     return self._refuse(o, now, RejectReason.BUYING_POWER,
                                         f"requires initial margin {st.initial}, equity would be {st.equity} "
                                         f"({self.numeraire} units)")
-        del signed
         if lim.max_orders is not None:
             self._rate[trader].append(now)
         return None

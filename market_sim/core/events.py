@@ -33,8 +33,18 @@ class RejectReason(StrEnum):
     FOK_NOT_FILLABLE = "fok_not_fillable"
     MARKET_CLOSED = "market_closed"
     HALTED = "halted"                  # the instrument (or the market) is halted
-    PRICE_BAND = "price_band"          # a limit price outside the Limit Up-Limit Down band
+    PRICE_BAND = "price_band"          # outside the LULD band, or (market_sim.risk) the fat-finger band
     WRONG_PHASE = "wrong_phase"        # e.g. an on-open order after the opening auction
+    # pre-trade risk checks at the venue boundary (market_sim.risk), before matching
+    MAX_ORDER_QUANTITY = "max_order_quantity"
+    MAX_ORDER_NOTIONAL = "max_order_notional"
+    POSITION_LIMIT = "position_limit"
+    BUYING_POWER = "buying_power"
+    ORDER_RATE = "order_rate"
+    KILL_SWITCH = "kill_switch"
+    MARGIN_CALL = "margin_call"          # only risk-reducing orders while a margin call is open
+    NO_LOCATE = "no_locate"              # a short sale without borrowable supply
+    SHORT_SALE_RESTRICTED = "short_sale_restricted"
 
 
 class CancelReason(StrEnum):
@@ -44,6 +54,8 @@ class CancelReason(StrEnum):
     EXPIRED = "expired"            # DAY at session end, GTD at expire_at
     SELF_TRADE = "self_trade"      # self-trade prevention
     VALIDATOR = "validator"        # the trade validator refused the match and the order cannot go on
+    KILL_SWITCH = "kill_switch"    # the risk engine's kill switch cancelled the trader's orders
+    LIQUIDATION = "liquidation"    # the liquidation engine cancelled the account's orders before liquidating
 
 
 @dataclass(frozen=True, slots=True)

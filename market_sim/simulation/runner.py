@@ -128,6 +128,7 @@ class Simulation:
         self._initial = {c.instrument.symbol: c.initial_price if c.initial_price is not None
                          else self._process_of[c.instrument.symbol].value_at(0) for c in scenario.instruments}
         self._validators: list[tuple[str, TradeValidator, bool]] = []
+        self._order_gates: list[Callable[[Any, Any, int], Event | None]] = []
         self._validator_used = False
         self.venues: dict[str, Venue] = {}
         self._fees: dict[tuple[str, str], Any] = {}  # (venue, symbol) -> core FeeSchedule, where fills pay fees
@@ -186,6 +187,12 @@ class Simulation:
             raise ConfigError("a trade validator needs a validate_trade(trade, buy, sell) method",
                               key="trade_validator", value=name)
         self._validators.append((name, validator, final))
+
+    def add_order_gate(self, gate: Callable[[Any, Any, int], Event | None]) -> None:
+        """Check every command an agent sends before its venue sees it (a pre-trade risk engine):
+        gate(venue, command, now) returns None to pass it on, or the event that refuses it (an OrderRejected),
+        which is published instead; the venue never sees a refused command."""
+        self._order_gates.append(gate)
 
     @property
     def trade_validators(self) -> tuple[tuple[str, TradeValidator], ...]:
@@ -364,9 +371,18 @@ class Simulation:
         if session is not None and type(command) is NewOrder and not session.is_open(now):
             events: list[Event] = [OrderRejected(now, command.order_id, command.trader, command.symbol,
                                                  RejectReason.MARKET_CLOSED, "the session is closed")]
+        elif self._order_gates and (refused := self._gate(venue, command, now)) is not None:
+            events = [refused]
         else:
             events = venue.handle(command, now)
         self.publish(venue, command, events)
+
+    def _gate(self, venue: Venue, command: Any, now: int) -> Event | None:
+        for gate in self._order_gates:
+            refused = gate(venue, command, now)
+            if refused is not None:
+                return refused
+        return None
 
     def publish(self, venue: Venue, command: Any, events: list[Event]) -> None:
         """Publish a venue's events on the bus (topic (venue, symbol)), book trades as fills and send owners their

@@ -21,6 +21,7 @@ ALLOWED = {
     "backtest": {"core", "market", "simulation", "data", "analysis"},
     "strategies": {"core", "simulation", "analysis", "data"},
     "mechanisms": {"core", "market", "simulation"},
+    "risk": {"core", "simulation"},
 }
 TOP = {"cli", "benchmarks"}  # entry points: they may import anything
 

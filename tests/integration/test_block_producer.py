@@ -27,7 +27,7 @@ GWEI = 10**9
 EPOCH = 2_000_000_000
 
 
-@pytest.fixture(params=["local", pytest.param("anvil", marks=pytest.mark.anvil)])
+@pytest.fixture(params=["local", pytest.param("anvil", marks=[pytest.mark.anvil, pytest.mark.slow])])
 def node(request) -> Iterator[tuple[Chain, TcpProxy | None]]:
     """A fresh chain: in-process, or a fresh anvil reached through a TcpProxy (so its link can be cut)."""
     if request.param == "local":

@@ -8,14 +8,14 @@
 
 from market_sim.backtest.bars import BarSeries, load_bars, synthetic_bars
 from market_sim.backtest.costs import (
-    BpsSlippage, FeeSchedule, FixedTicks, NO_FEES, NO_SLIPPAGE, NoFees, NoSlippage, SimpleFees, Slippage,
+    BpsSlippage, FeeSchedule, FixedTicks, NO_FEES, NO_SLIPPAGE, NoSlippage, Slippage,
     VolumeImpact,
 )
 from market_sim.backtest.engine import BarBacktest, BarContext, FillRules, RawResult, cash_units
 from market_sim.backtest.result import BacktestResult, infer_conventions
 
 __all__ = [
-    "BarSeries", "load_bars", "synthetic_bars", "FeeSchedule", "NoFees", "SimpleFees", "NO_FEES", "Slippage",
+    "BarSeries", "load_bars", "synthetic_bars", "FeeSchedule", "NO_FEES", "Slippage",
     "NoSlippage", "FixedTicks", "BpsSlippage", "VolumeImpact", "NO_SLIPPAGE", "BarBacktest", "BarContext",
     "FillRules", "RawResult", "cash_units", "BacktestResult", "infer_conventions",
 ]

@@ -1,8 +1,7 @@
 """Trading costs in a backtest: fee schedules (a protocol) and slippage models.
 
-Fees: anything with `fee(quote_amount, quantity, liquidity) -> int` (quote units paid; negative = a rebate) is a
-`FeeSchedule`: the platform's `market_sim.core.fees` schedules (maker/taker bps, per unit, fixed commission) fit it
-as they are. `SimpleFees` is a small stand-alone schedule of the same shape for when no other is at hand.
+Fees: the platform's one fee model, `market_sim.core.fees.FeeSchedule` (maker/taker bps, per unit, fixed
+commission, minimum, cap; exact rationals, rounded up to a whole quote unit), re-exported here with `NO_FEES`.
 
 Slippage: a model moves the fill price of a TAKER fill (market orders, triggered stops, a limit that is marketable
 at the open) against the trader, in whole ticks, from the bar it fills in. Limit orders filled at their own price
@@ -15,57 +14,16 @@ import math
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from market_sim.core.accounts import Liquidity
 from market_sim.core.errors import ConfigError
+from market_sim.core.fees import NO_FEES as _NO_FEES, FeeSchedule
 from market_sim.core.orders import Side
 
-__all__ = ["FeeSchedule", "NoFees", "SimpleFees", "Slippage", "NoSlippage", "FixedTicks", "BpsSlippage",
+__all__ = ["FeeSchedule", "Slippage", "NoSlippage", "FixedTicks", "BpsSlippage",
            "VolumeImpact", "NO_FEES", "NO_SLIPPAGE"]
 
 
-@runtime_checkable
-class FeeSchedule(Protocol):
-    """Fee of one fill: `quote_amount` (quote base units traded), `quantity` (lots), maker or taker."""
-
-    def fee(self, quote_amount: int, quantity: int, liquidity: Liquidity) -> int: ...
-
-
-@dataclass(frozen=True, slots=True)
-class NoFees:
-    def fee(self, quote_amount: int, quantity: int, liquidity: Liquidity) -> int:
-        return 0
-
-
-@dataclass(frozen=True, slots=True)
-class SimpleFees:
-    """bps of the traded quote amount (maker and taker separately), plus `per_unit` quote units per lot, plus a
-    fixed `commission` per fill, with a `minimum` per fill; rounded up to a whole quote unit (never in the
-    trader's favour). A negative maker_bps is a rebate."""
-
-    maker_bps: float = 0.0
-    taker_bps: float = 0.0
-    per_unit: int = 0
-    commission: int = 0
-    minimum: int = 0
-
-    def __post_init__(self) -> None:
-        for name in ("maker_bps", "taker_bps"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and -100 <= v <= 10_000):
-                raise ConfigError("must be a finite number of basis points in -100..10000", key=f"fees.{name}",
-                                  value=v)
-        for name in ("per_unit", "commission", "minimum"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise ConfigError("must be a non-negative integer (quote base units)", key=f"fees.{name}", value=v)
-
-    def fee(self, quote_amount: int, quantity: int, liquidity: Liquidity) -> int:
-        bps = self.maker_bps if liquidity is Liquidity.MAKER else self.taker_bps
-        f = math.ceil(quote_amount * bps / 10_000) + self.per_unit * quantity + self.commission
-        return max(f, self.minimum) if f >= 0 else f
-
-
-NO_FEES = NoFees()
+# The one fee model of the platform (simulation venues and backtests): re-exported here for convenience.
+NO_FEES = _NO_FEES
 
 
 @runtime_checkable

@@ -213,7 +213,7 @@ class BarBacktest:
         if len(set(ids)) != len(ids):
             raise ConfigError("agent ids must be unique", key="agents", value=ids)
         if not isinstance(fees, FeeSchedule):
-            raise ConfigError("must have fee(quote_amount, quantity, liquidity) -> int", key="fees", value=fees)
+            raise ConfigError("must be a market_sim.core.fees.FeeSchedule", key="fees", value=fees)
         self.fees, self.rules, self.seed, self.precompute = fees, rules, seed, precompute
         cash = dict(cash or {})
         if cash and all(isinstance(v, Mapping) for v in cash.values()):

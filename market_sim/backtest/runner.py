@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from market_sim.backtest.bars import BarSeries, load_bars
-from market_sim.backtest.costs import NO_FEES, NO_SLIPPAGE, BpsSlippage, FixedTicks, SimpleFees, Slippage, \
+from market_sim.backtest.costs import NO_FEES, NO_SLIPPAGE, BpsSlippage, FixedTicks, FeeSchedule, Slippage, \
     VolumeImpact
 from market_sim.backtest.engine import BarBacktest, FillRules
 from market_sim.backtest.result import BacktestResult
@@ -127,7 +127,8 @@ def _instrument_cash_fees(spec: BacktestSpec, symbol: str) -> tuple[Instrument, 
     commission = _units(spec.commission, qd, "commission")
     per_unit = _units(spec.per_unit, qd, "per_unit")
     if spec.maker_bps or spec.taker_bps or commission or per_unit:
-        fees = SimpleFees(spec.maker_bps, spec.taker_bps, per_unit=per_unit, commission=commission)
+        fees = FeeSchedule.parse({"maker_bps": spec.maker_bps, "taker_bps": spec.taker_bps, "per_unit": per_unit,
+                                  "commission": commission}, "fees")
     return instrument, cash, fees
 
 

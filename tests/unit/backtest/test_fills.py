@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from market_sim.backtest import (
-    BarBacktest, BarSeries, FillRules, FixedTicks, SimpleFees, BpsSlippage, VolumeImpact,
+    BarBacktest, BarSeries, FillRules, FixedTicks, FeeSchedule, BpsSlippage, VolumeImpact,
 )
 from market_sim.core.accounts import Liquidity
 from market_sim.core.errors import ConfigError
@@ -132,10 +132,10 @@ def test_day_limit_lives_for_one_bar():
 
 def test_fees_are_charged_exactly_by_liquidity():
     rows = [(100, 100, 100, 100, 1000), (200, 210, 180, 190, 1000)]
-    fees = SimpleFees(maker_bps=-1.0, taker_bps=10.0, commission=5)
+    fees = FeeSchedule(maker_bps=-1, taker_bps=10, commission=5)
     a = run(rows, {0: [{"side": Side.BUY, "qty": 10, "order_type": OrderType.MARKET},
                        {"side": Side.SELL, "qty": 10, "price": 205}]}, fees=fees)
-    # taker: ceil(2000 * 10 / 10000) = 2 + 5 commission; maker: ceil(2050 * -1 / 10000) = 0 + 5
+    # taker: ceil(2000 * 10 / 10000 + 5 commission) = 7; maker: ceil(2050 * -1 / 10000 + 5) = ceil(4.795) = 5
     assert a.got == [(1, 1, 10, 200, Liquidity.TAKER, 7), (1, -1, 10, 205, Liquidity.MAKER, 5)]
     assert a.balance("USD") == 1_000_000 - 2000 + 2050 - 12
     assert a.account.positions["XYZ"].realized == 50 and a.account.positions["XYZ"].fees == 12
@@ -189,10 +189,9 @@ def test_bad_setups_are_clear_errors():
         BarBacktest(bars(FLAT), Booky("b")).run()
 
 
-def test_the_platform_fee_schedule_plugs_in():
-    """market_sim.core.fees (the platform's schedules) satisfies the backtest's FeeSchedule protocol as it is."""
-    fees = pytest.importorskip("market_sim.core.fees")
-    sched = fees.FeeSchedule(taker_bps=10, commission=5)
-    rows = [(100, 100, 100, 100, 1000), (200, 210, 180, 190, 1000)]
-    a = run(rows, {0: [{"side": Side.BUY, "qty": 10, "order_type": OrderType.MARKET}]}, fees=sched)
-    assert a.got == [(1, 1, 10, 200, Liquidity.TAKER, sched.fee(2000, 10, Liquidity.TAKER))]
+def test_only_the_platform_fee_schedule_is_accepted():
+    """One fee model: the backtest takes market_sim.core.fees.FeeSchedule (backtest.FeeSchedule is the same class)."""
+    from market_sim.core import fees as core_fees
+    assert FeeSchedule is core_fees.FeeSchedule
+    with pytest.raises(ConfigError, match="core.fees.FeeSchedule"):
+        BarBacktest(bars(FLAT), Scripted({}), fees=object())  # type: ignore[arg-type]

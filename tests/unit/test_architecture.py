@@ -22,6 +22,7 @@ ALLOWED = {
     "strategies": {"core", "simulation", "analysis", "data"},
     "mechanisms": {"core", "market", "simulation"},
     "risk": {"core", "simulation"},
+    "sweep": {"core", "simulation"},
 }
 TOP = {"cli", "benchmarks"}  # entry points: they may import anything
 

@@ -15,7 +15,8 @@ closes (ticks, one per timeline step, carried forward over a symbol's missing ba
 with numpy; `bar_index` (the context's) is then the current step.
 
 Fill rules (conservative by default; each stated in `FillRules` and in every report):
-- MARKET: at the next bar's open, plus slippage (clamped to the bar's range).
+- MARKET: at the next bar's open, plus slippage (clamped to the bar's range; a limit order filled as a taker
+  at the open is never slipped through its limit).
 - LIMIT buy at p: the open if open <= p (a gap through the limit fills at the better open, as a taker); else p if
   low < p (maker); a low exactly at p fills only with `fill_on_touch` (by default the bar may have touched p
   without reaching the queue). Sells mirror with high.
@@ -346,6 +347,7 @@ class BarBacktest:
             buy = o.side is _BUY
             price: int | None = None
             taker = True
+            limit: int | None = None  # the limit price of a LIMIT (or triggered STOP_LIMIT) order
             t = o.type
             if t is OrderType.STOP or (t is OrderType.STOP_LIMIT and not o.triggered):
                 st = o.stop
@@ -361,7 +363,7 @@ class BarBacktest:
             elif t is OrderType.MARKET:
                 price = op
             else:  # LIMIT, or a triggered STOP_LIMIT
-                p = o.price
+                p = limit = o.price
                 if buy and op <= p or not buy and op >= p:
                     if o.order.post_only is not None and t is OrderType.LIMIT and o.eligible == i \
                             and o.tif is not TimeInForce.IOC:
@@ -391,6 +393,8 @@ class BarBacktest:
             if qty > 0:
                 if taker:
                     price = min(hi, max(lo, slip.price(o.side, price, qty, vol, hi - lo)))
+                    if limit is not None:  # slippage never takes a limit order through its limit
+                        price = min(price, limit) if buy else max(price, limit)
                 used[o.sym] = used.get(o.sym, 0) + qty
                 o.remaining -= qty
                 self._fill(o, s.instrument, price, qty, taker)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from market_sim.backtest import BacktestResult, BarBacktest, BarSeries, FillRules, load_bars, synthetic_bars
 from market_sim.backtest.engine import cash_units
@@ -252,6 +252,7 @@ def test_two_agents_in_one_backtest_trade_as_they_would_alone(orcl):
 @given(st.integers(0, 10_000), st.lists(st.tuples(st.integers(0, 40), st.sampled_from([Side.BUY, Side.SELL]),
                                                   st.sampled_from(["market", "limit", "stop"]), st.integers(-40, 40)),
                                         max_size=20), st.booleans(), st.sampled_from([0, 3]))
+@example(0, [(0, Side.BUY, "limit", 0)], False, 3)  # a limit filled at the open was slipped through its limit
 def test_fills_stay_inside_their_bar_and_their_limits(seed, orders, touch, slip):
     """Whatever is sent: every fill price lies in its bar's [low, high]; a limit buy never pays more than its
     limit, a limit sell never gets less; a stop buy never fills below its stop (sell: above)."""

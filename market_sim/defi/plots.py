@@ -6,31 +6,11 @@ the same colour for a venue as in prices.png, the external (true) price black an
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
-__all__ = ["subplots", "png_bytes", "price_gap_png", "lvr_png"]
+from market_sim.simulation.plots import png_bytes, subplots
 
-
-def subplots(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
-    """matplotlib.pyplot.subplots on the Agg backend."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(*args, **kwargs)
-
-
-def png_bytes(fig: Any) -> bytes:
-    """Lay out, render and close a figure."""
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return buf.getvalue()
+__all__ = ["price_gap_png", "lvr_png"]
 
 
 def price_gap_png(frame: Any, symbol: str) -> bytes:

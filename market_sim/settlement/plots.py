@@ -10,32 +10,13 @@ They follow the run-wide conventions of `market_sim.simulation.plots` (simulated
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from market_sim.simulation.plots import png_bytes, subplots
+
 __all__ = ["latency_png", "exposure_png", "blocks_png", "STAGE_TITLES"]
 
-
-def subplots(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
-    """matplotlib.pyplot.subplots on the Agg backend."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(*args, **kwargs)
-
-
-def png_bytes(fig: Any) -> bytes:
-    """Lay out, render and close a figure."""
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return buf.getvalue()
 
 STAGE_TITLES = {"executed_to_certified": "executed → certified (quorum certificate)",
                 "certified_to_included": "certified → included in a block",

@@ -9,8 +9,10 @@ Conventions shared by every figure of a run (the DeFi figures use them too, thro
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -20,13 +22,27 @@ import pandas as pd  # noqa: E402
 
 from market_sim.core.clock import NS_PER_SECOND  # noqa: E402
 
-__all__ = ["write_plots", "run_colours", "time_axis", "series_colour", "FUNDAMENTAL_STYLE"]
+__all__ = ["write_plots", "subplots", "png_bytes", "run_colours", "time_axis", "series_colour", "FUNDAMENTAL_STYLE"]
 
 FUNDAMENTAL_STYLE = {"color": "black", "ls": "--", "lw": 0.9}
 # tab10 without its grey (grey and black are kept for references: zero lines, the fundamental, the AMM gap), then
 # dark colours far from tab10's hues.
 _PALETTE = [*plt.get_cmap("tab10").colors[:7], *plt.get_cmap("tab10").colors[8:],
             "#000075", "#f032e6", "#469990", "#800000", "#808000", "#42d4f4", "#ffd700", "#aaffc3"]
+
+
+def subplots(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
+    """matplotlib.pyplot.subplots on the Agg backend (the sections' figures use it too)."""
+    return plt.subplots(*args, **kwargs)
+
+
+def png_bytes(fig: Any) -> bytes:
+    """Lay out, render and close a figure: its PNG bytes."""
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
 
 
 def run_colours(venues: Iterable[str] = (), symbols: Iterable[str] = (), groups: Iterable[str] = ()) -> dict[str, tuple]:

@@ -202,7 +202,10 @@ class SettlementClient:
 
     def confirm(self, tx_hash: str) -> SettledBatchInfo:
         """Wait for a settle transaction; returns the settled batch's event data or raises its decoded revert."""
-        receipt = self.contract.wait(tx_hash)
+        return self.settled_info(self.contract.wait(tx_hash), tx_hash)
+
+    def settled_info(self, receipt: Any, tx_hash: str) -> SettledBatchInfo:
+        """The settled batch's event data in the receipt of a mined settle transaction."""
         events = self.contract.settled(receipt)
         if not events:
             raise SettlementError(f"transaction {tx_hash} settled no batch")

@@ -5,7 +5,11 @@ subscribed to the L2 book deltas of random-market's busiest symbol (the same run
 from __future__ import annotations
 
 import cProfile
+import json
+import os
 import pstats
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -177,5 +181,15 @@ def run(quick: bool = False, progress: bool = True) -> dict:
     result["l2_subscriber"] = l2_delta_cost("1min" if quick else "10min")
     # --quick: settlement-demo's own 20 traders for 30 s (funding 100 agents alone is 800 transactions)
     result["settled_market"] = settled_market("30s", agents=20) if quick else settled_market("1h")
-    result["profile"] = profile_summary("30s" if quick else "5min")
+    result["profile"] = profile_in_pure_python("30s" if quick else "5min")
     return result
+
+
+def profile_in_pure_python(duration: str) -> dict[str, Any]:
+    """profile_summary in a child process on the pure-Python modules (MARKET_SIM_PURE=1): cProfile cannot see inside
+    the compiled ones (market_sim._native), so their time would all count as 'other'."""
+    code = ("import json, sys; from market_sim.benchmarks.simulation import profile_summary; "
+            "print(json.dumps(profile_summary(sys.argv[1])))")
+    out = subprocess.run([sys.executable, "-c", code, duration], env={**os.environ, "MARKET_SIM_PURE": "1"},
+                         capture_output=True, text=True, check=True)
+    return {**json.loads(out.stdout.strip().splitlines()[-1]), "modules": "pure Python (MARKET_SIM_PURE=1)"}

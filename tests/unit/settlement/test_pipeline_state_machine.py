@@ -237,7 +237,8 @@ class PipelineMachine(RuleBasedStateMachine):
 
 PipelineMachine.TestCase.settings = settings(max_examples=5, stateful_step_count=20, deadline=None, derandomize=True,
                                               suppress_health_check=[HealthCheck.too_slow])
-TestPipelineMachine = PipelineMachine.TestCase
+TestPipelineMachine = pytest.mark.sweep(PipelineMachine.TestCase)  # ~20 s: `make test-extended` (and CI) runs it;
+# the audit's regressions below are plain tests in the default run
 
 
 # ---- issue 13's audit: each bug as a regression test with the real committee certifier -----------------------------

@@ -4,25 +4,39 @@ The pipeline talks to a certifier through `request(batch, trades, on_certified, 
 `on_certified(signatures)` (packed 65-byte signatures, signers ascending) or `on_refused(reason)` exactly once, now
 or later (a networked committee on the simulation's kernel answers when its protocol decides). It also learns when a
 certified batch expired unsettled (`expired(batch)`), so the validators free its trades for a later batch.
-The synchronous certifiers here answer at once.
+The synchronous certifiers here answer at once; ProtocolCertifier answers when the networked protocol (bft,
+streamlet, majority, raft) running on the simulation's kernel certifies the batch's height.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from market_sim.consensus.certification import BatchCertifier
 from market_sim.consensus.committee import Committee
-from market_sim.consensus.log import LogBlock
+from market_sim.consensus.log import LogBlock, TradeLog
 from market_sim.consensus.signing import ValidatorKey, batch_digest
 from market_sim.core.errors import ConsensusError, SettlementError
 from market_sim.core.events import Trade
+from market_sim.core.orders import NewOrder
 from market_sim.settlement.batch import SettlementBatch, pack_signatures
 from market_sim.settlement.client import SettlementClient
 
-__all__ = ["CommitteeCertifier", "KeyCertifier", "OnCertified", "OnRefused"]
+__all__ = ["CommitteeCertifier", "ProtocolCertifier", "KeyCertifier", "OnCertified", "OnRefused"]
 
 OnCertified = Callable[[bytes], None]
 OnRefused = Callable[[str], None]
+
+
+def _packed_certificate(block: LogBlock, accepts: Callable[[str], bool] | None,
+                        threshold: Callable[[], int] | None) -> bytes:
+    """A block's quorum certificate as the contract takes it: the signers it accepts now, at most its threshold."""
+    signatures = block.qc.signatures if block.qc is not None else ()
+    if accepts is not None:
+        signatures = tuple(s for s in signatures if accepts(s[0]))
+    if threshold is not None:
+        signatures = signatures[:max(threshold(), 1)]
+    return pack_signatures(signatures)
 
 
 class _Synchronous:
@@ -84,16 +98,76 @@ class CommitteeCertifier(_Synchronous):
         return self._packed(block)
 
     def _packed(self, block: LogBlock) -> bytes:
-        signatures = block.qc.signatures if block.qc is not None else ()
-        if self.accepts is not None:
-            signatures = tuple(s for s in signatures if self.accepts(s[0]))
-        if self.threshold is not None:
-            signatures = signatures[:max(self.threshold(), 1)]
-        return pack_signatures(signatures)
+        return _packed_certificate(block, self.accepts, self.threshold)
 
     def expired(self, batch: SettlementBatch) -> None:
         if batch.sequence <= self.committee.log.height and batch.sequence not in self.committee.log.expired:
             self.committee.expire(batch.sequence)
+
+
+class ProtocolCertifier:
+    """The networked committee on the simulation's kernel as the pipeline's certifier and the venues' trade validator.
+
+    Pre-trade approval is the cluster's signed vote at the engine's trade boundary (`validate_trade`); a batch is
+    certified when the protocol's leader for its height proposes exactly that batch, the honest validators check it
+    (solvency at its stateBlock, its expiry) and a quorum certificate forms, at that simulated time, with the
+    scenario's latency, loss, partitions and Byzantine behaviours. Certificates go out filtered like
+    CommitteeCertifier's; asked again for a certified height (a certificate revert), the same certificate is
+    re-filtered at once. An expired batch's trades are handed back to the validators (requeue), to be certified at
+    a later height.
+    """
+
+    def __init__(self, certifier: BatchCertifier, threshold: Callable[[], int] | None = None,
+                 accepts: Callable[[str], bool] | None = None) -> None:
+        self.net = certifier
+        self.threshold = threshold
+        self.accepts = accepts
+        self._blocks: dict[int, LogBlock] = {}   # sequence -> the block certified for it
+        self._requeued: set[int] = set()         # expired sequences whose trades went back to the validators
+
+    def validate_trade(self, trade: Trade, buy: NewOrder, sell: NewOrder) -> str | None:
+        return self.net.validate_trade(trade, buy, sell)
+
+    def request(self, batch: SettlementBatch, trades: Sequence[Trade], on_certified: OnCertified,
+                on_refused: OnRefused) -> None:
+        done = self._blocks.get(batch.sequence)
+        if done is not None:
+            if done.hash != batch.header.struct_hash():
+                on_refused(f"batch {batch.sequence} differs from the block the committee certified at that height")
+            else:
+                on_certified(self._packed(done))
+            return
+
+        def certified(block: LogBlock) -> None:
+            self._blocks[block.height] = block
+            on_certified(self._packed(block))
+
+        self.net.request(batch, trades, certified, on_refused)
+
+    def expired(self, batch: SettlementBatch) -> None:
+        block = self._blocks.get(batch.sequence)
+        if block is not None and batch.sequence not in self._requeued:
+            self._requeued.add(batch.sequence)
+            self.net.requeue(block.trades)
+
+    def _packed(self, block: LogBlock) -> bytes:
+        return _packed_certificate(block, self.accepts, self.threshold)
+
+    # -- what reports read ------------------------------------------------------------------------------
+    @property
+    def log(self) -> TradeLog:
+        """The most advanced honest validator's trade log (the committee's record of certified heights)."""
+        return self.net._honest_head().log
+
+    @property
+    def decisions(self) -> list:
+        """The pre-trade decisions (every trade voted on at the trade boundary)."""
+        committee = self.net.cluster.committee
+        return committee.decisions if committee is not None else []
+
+    @property
+    def quorum(self) -> int:
+        return self.net.cluster.quorum
 
 
 class KeyCertifier(_Synchronous):

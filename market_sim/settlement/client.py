@@ -254,5 +254,19 @@ class SettlementClient:
             threshold = min(self.threshold, self.validator_count - 1)
         self.contract.remove_validator(address, threshold, sender=sender)
 
+    def swap_validator_calls(self, add: str, remove: str, threshold: int) -> list[Any]:
+        """The governance transactions that swap validator `remove` for `add` and leave `threshold`: addValidator
+        (at the grown set's minimum threshold or more), then removeValidator; built, not sent."""
+        grown = self._grown_threshold(threshold)
+        return [self.contract.add_validator_call(add, grown), self.contract.remove_validator_call(remove, threshold)]
+
+    def swap_validator(self, add: str, remove: str, threshold: int, *, sender: str = "deployer") -> None:
+        """swap_validator_calls, sent and waited for."""
+        self.contract.add_validator(add, self._grown_threshold(threshold), sender=sender)
+        self.contract.remove_validator(remove, threshold, sender=sender)
+
+    def _grown_threshold(self, threshold: int) -> int:
+        return max(self.threshold, self.minimum_threshold(self.validator_count + 1), threshold)
+
     def set_threshold(self, threshold: int, *, sender: str = "deployer") -> None:
         self.contract.set_threshold(threshold, sender=sender)

@@ -146,6 +146,9 @@ class SettlementPipeline:
         self.validity = validity if validity is not None else limit  # blocks a certificate stays valid
         self.emit = emit
         self.followers: list[CustodyFollower] = list(followers)
+        # gate(next sequence) -> False holds the next cut (e.g. a validator-set change on chain must land first);
+        # the gate calls flush() once it opens
+        self.gates: list[Callable[[int], bool]] = []
         self.commitment = BatchCommitment(encoder, self.fee_account, client.token_index, self.mode)  # consensus hooks
         if self.ledger.followed_block == 0:
             self.ledger.followed_block = client.head  # custody events up to here are reflected in the ledger
@@ -168,7 +171,9 @@ class SettlementPipeline:
         self._requeued: Counter[int] = Counter()  # trade id -> times its batch expired
         self._flight: _Flight | None = None  # the certified batch on its way (one at a time)
         self._certifying = False
+        self._flushing = False
         self._timer = None
+        self._unfinal: set[int] = set()      # sequences included, not final yet
 
     @classmethod
     def restore(cls, client: SettlementClient, encoder: TradeEncoder, certifier: Certifier, state_dir: Path,
@@ -211,14 +216,44 @@ class SettlementPipeline:
         if self._timer is not None and not full_only:
             Kernel.cancel(self._timer)
             self._timer = None
-        self.poll()
-        while self.pending and self._idle and (len(self.pending) >= self.max_batch or not full_only):
-            trades, self.pending = self.pending[:self.max_batch], self.pending[self.max_batch:]
-            self._cut(trades)
+        self._flushing = True
+        try:
+            self.poll()
+            while self.pending and self._idle and (len(self.pending) >= self.max_batch or not full_only) \
+                    and all(gate(self._tip()[0] + 1) for gate in self.gates):
+                trades, self.pending = self.pending[:self.max_batch], self.pending[self.max_batch:]
+                self._cut(trades)
+        finally:
+            self._flushing = False
         if not self.pending and self._timer is not None:
             Kernel.cancel(self._timer)
             self._timer = None
 
+    def on_block(self) -> None:
+        """A new block (the block producer's clock): give up an expired batch, cut what waited while one was on its
+        way."""
+        self.poll()
+        self._resume()
+
+    def _resume(self) -> None:
+        """The pipeline became idle (a batch included, given up or refused): cut the trades that waited, now if a
+        batch is full or the oldest has waited max_delay, else when it will have."""
+        if self._flushing or not self.pending or not self._idle or self.kernel is None:
+            return  # (without a kernel the caller drives flush())
+        if len(self.pending) >= self.max_batch:
+            self.flush(full_only=True)
+            return
+        due = min(t.ts for t in self.pending) + self.max_delay
+        if due <= self.kernel.now:
+            self.flush()
+        elif self._timer is None:
+            self._timer = self.kernel.schedule_at(due, self._on_timer)
+
+    @property
+    def settling(self) -> bool:
+        """Whether anything is still on its way: trades waiting, a batch being certified or sent, or included and
+        not final yet."""
+        return bool(self.pending or not self._idle or self._unfinal)
     def poll(self) -> None:
         """Give up the batch on its way if its certificate expired (the next block is past expiresAt), requeueing
         its trades; a clock calls this on every new block."""
@@ -287,6 +322,7 @@ class SettlementPipeline:
         self._certifying = False
         for trade in source:
             self._fail(trade, f"not certified: {reason}", batch.sequence)
+        self._resume()
 
     def _send(self, flight: _Flight) -> None:
         flight.skipped = self._skips_for(flight.batch)
@@ -301,10 +337,13 @@ class SettlementPipeline:
         if not flight.booked:
             self._book(flight, info.gas_used, info.delta_count, info.tx_hash, info.block)
         self._stage(flight, Stage.INCLUDED, info)
+        self._unfinal.add(flight.batch.sequence)
         if self._flight is flight:
             self._flight = None  # the next batch may be cut (it chains onto this one)
+            self._resume()
 
     def _on_final(self, flight: _Flight, info: SettledBatchInfo) -> None:
+        self._unfinal.discard(flight.batch.sequence)
         self._stage(flight, Stage.FINAL, info)
 
     def _on_orphaned(self, flight: _Flight, info: SettledBatchInfo) -> None:
@@ -376,6 +415,7 @@ class SettlementPipeline:
                 self.emit(TradeStageEvent(trade.trade_id, Stage.REQUEUED, self._now(), batch.sequence,
                                           detail=f"batch {batch.sequence} expired"))
         self.pending[:0] = requeued
+        self._resume()
 
     # ---- chain state --------------------------------------------------------------------------------------------
     def follow(self) -> None:
@@ -460,6 +500,13 @@ class SettlementPipeline:
     def recover(self) -> list[int]:
         """After a restart: book journaled batches the chain settled, re-send the ones that can still settle, give
         up (requeue) the expired ones; returns the sequences booked or re-sent and settled."""
+        self._flushing = True  # no batch is cut while the journal is worked through
+        try:
+            return self._recover()
+        finally:
+            self._flushing = False
+
+    def _recover(self) -> list[int]:
         booked = []
         for sequence in sorted(self.journal.in_flight):
             batch, source = self.journal.in_flight[sequence]

@@ -58,6 +58,19 @@ class SettlementSectionResult(SectionResult):
     settled_trades_per_second: float | None = figure("settled trades / s (wall)", default=None)
     trade_log_verified: bool = figure("trade log verified", default=True)
     log_roots_equal_chain_roots: bool = figure("log roots = chain roots", default=True)
+    certification: str = figure("certification protocol", default="")
+    batch_certification_ms_p50: float | None = figure("batch certification p50, cut -> QC (ms)", default=None)
+    certification_stalls: int = figure("certification stalls (> 10 block times without a QC)", default=0)
+    block_time_ms: int = figure("block time (ms; 0 = settled at once)", default=0)
+    confirmations: int = figure("confirmations until final", default=0)
+    blocks_produced: int = figure("blocks produced", default=0)
+    reorgs: int = figure("reorgs", default=0)
+    orphaned_settle_txs: int = figure("settle transactions orphaned and re-included", default=0)
+    mempool_wait_ms_p50: float | None = figure("settle tx mempool wait p50 (ms)", default=None)
+    base_fee_max_gwei: float | None = figure("max base fee (gwei)", default=None)
+    node_outages: int = figure("node outages (RPC unreachable)", default=0)
+    validator_swaps: int = figure("validator swaps applied on chain", default=0)
+    drained_ms: int = figure("ran on after trading ended (ms)", default=0)
 
     @classmethod
     def from_legacy(cls, flat: Mapping[str, Any]) -> tuple["SettlementSectionResult", set[str]] | None:

@@ -1,14 +1,21 @@
 """The [settlement] scenario section: a validator committee approves every trade, batches settle on chain.
 
 prepare: start the chain (in-process, or the JSON-RPC node in `rpc` / $MARKET_SIM_RPC), deploy one token per asset
-and the Settlement contract, fund every agent, build the BFT committee (it is the venues' TradeValidator and
-certifies batches with the settlement leaf encoding, so its trade log roots are the on-chain roots); it is added
-as the venues' final trade validator. Returns the SettlementRun (the section's state, `sim.state("settlement")`).
+and the Settlement contract, fund every agent, build the validator committee (it is the venues' final
+TradeValidator: signed pre-trade votes at the engine's trade boundary) and the pipeline it certifies batches for
+(with the settlement leaf encoding, so its trade log roots are the on-chain roots). With `certification` a protocol
+(bft, streamlet, majority; raft for comparison) the validators run it on the simulation's kernel with the
+section's latency, loss, partition and Byzantine behaviours; "committee" signs each batch at once. With a
+`block_time` the chain runs on the simulation clock (market_sim.blockchain.producer: blocks, gas limit, mempool by
+priority fee, confirmations, reorgs, background load); 0 settles each batch at once. Returns the SettlementRun (the
+section's state, `sim.state("settlement")`).
 install: subscribe the SettlementPipeline to the order-book venues' Trade events on the bus (batches cut by size
 and by simulated time), and the LifecycleTracker to the settlement events (topic ("settlement", venue)) and trades.
-finish: settle the rest, reconcile ledger, committee log and chain per height (trades proven off chain against the
-on-chain roots), record tables (the trade lifecycle, batches, blocks, pending exposure, reconciliation per height),
-plots and metrics (the chain_transactions table is this section's: the chain side owns its tables).
+finish: drain (agents stopped, the chain and the committee run on until every trade is final or failed, at most
+`drain`), reconcile ledger, committee log and chain per height (trades proven off chain against the on-chain
+roots), record tables (the trade lifecycle, batches, blocks, pending exposure, reconciliation per height, chain
+blocks, validator swaps), plots and metrics (the chain_transactions table is this section's: the chain side owns
+its tables).
 """
 
 from __future__ import annotations
@@ -21,7 +28,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from market_sim.blockchain import Chain
-from market_sim.consensus.config import ConsensusConfig
+from market_sim.blockchain.producer import GWEI, BackgroundLoad, BlockMined, BlockProducer, Reorg
+from market_sim.consensus.cluster import Reconfiguration
+from market_sim.consensus.config import PROTOCOLS, ConsensusConfig
+from market_sim.consensus.network import Partition
 from market_sim.core.accounts import Transfer
 from market_sim.core.defaults import DEFAULT_VALIDATORS
 from market_sim.core.errors import ConfigError
@@ -30,8 +40,11 @@ from market_sim.settlement.batch import SettlementMode
 from market_sim.settlement.lifecycle import settlement_topic
 from market_sim.settlement.reconcile import ONCHAIN_SAMPLE, ReconciliationReport, reconcile
 from market_sim.settlement.results import SettlementSectionResult
-from market_sim.settlement.setup import SettlementStack, build_stack
+from market_sim.settlement.governance import ValidatorSwaps
+from market_sim.settlement.setup import COMMITTEE, SettlementStack, build_stack
+from market_sim.settlement.submitter import ProducerSubmitter
 from market_sim.settlement.tracker import LifecycleTracker
+from market_sim.simulation.latency import parse_duration
 from market_sim.simulation.params import build_params, param
 from market_sim.simulation.scenario import ParseContext, Section, register_section
 
@@ -59,6 +72,29 @@ class SettlementParams:
                                           "roots (OpenZeppelin MerkleProof)")
     onchain_sample: int = param(ONCHAIN_SAMPLE, min=0, help="trades (and as many tampered proofs) verifyTrades checks "
                                                             "the off-chain verifier on")
+    # -- certification on the simulation's kernel
+    certification: str = param("bft", choices=(COMMITTEE, *PROTOCOLS),
+                               help="protocol the validators certify batches by, on the simulation clock (raft: crash "
+                                    "faults only); committee: signed at once, zero simulated time")
+    latency: str = param("uniform:5ms-20ms", help="validator network latency: fixed:D, uniform:LO-HI, lognormal:M")
+    loss: float = param(0.0, min=0.0, max=0.99, help="validator message loss before gst")
+    gst: int = param("0s", duration=True, min=0, help="global stabilisation time of the validator network")
+    behaviours: dict = param({}, help="validator index -> behaviour, e.g. { 0 = \"malicious-leader\" }")
+    partition: list[str] = param([], help="[from, until]: the validators split in two halves between these times")
+    standby: int = param(0, min=0, help="extra validators that follow the log until a reconfiguration adds them")
+    reconfigure: list[dict] = param([], help="[{ height, remove, add }]: from batch `height` on validator `remove` "
+                                             "leaves and standby `add` joins, on chain too (bft)")
+    # -- the chain on the simulation clock
+    block_time: int = param("12s", duration=True, min=0, help="a block every this long; 0: settle at once")
+    gas_limit: int = param(30_000_000, min=21_000, help="gas per block")
+    confirmations: int = param(3, min=1, help="blocks (the including one counts) until a batch is final")
+    priority_fee_gwei: int = param(2, min=0, help="the settle transactions' priority fee bid")
+    validity: int = param(0, min=0, help="blocks a certificate stays valid (0: the contract's maxValidity)")
+    reorgs: list[dict] = param([], help="[{ at, depth }]: orphan the last `depth` blocks at time `at`")
+    load: list[dict] = param([], help="[{ start, end, txs_per_block, priority_fee_gwei, gas }]: other users' "
+                                      "transactions (a full block, a gas-price spike)")
+    drain: int = param("10m", duration=True, min=0, help="after trading ends, run the chain and the committee on "
+                                                         "until every trade is final, at most this long")
 
 
 @dataclass
@@ -70,6 +106,9 @@ class SettlementRun:
     started: float
     report: ReconciliationReport | None = None
     tracker: LifecycleTracker | None = None
+    producer: BlockProducer | None = None   # the chain on the simulation clock (block_time > 0)
+    swaps: ValidatorSwaps | None = None     # validator-set changes on chain (reconfigure)
+    drained_ns: int = 0                     # simulated time the drain ran after trading ended
 
 
 CHAIN_TRANSACTIONS = ("ts", "chain", "tx_hash", "kind", "batch", "gas_used", "status")
@@ -95,7 +134,20 @@ class SettlementSection(Section):
             if not ok:
                 raise ConfigError("must be a positive number of whole tokens", key=f"settlement.deposit.{asset}",
                                   value=amount)
-        ConsensusConfig(nodes=cfg.validators, byzantine=cfg.byzantine, behaviour=cfg.behaviour, protocol="bft")
+        networked = cfg.certification != COMMITTEE
+        _consensus(cfg, 0)  # validates the committee settings
+        if not networked:
+            for key in ("behaviours", "partition", "reconfigure"):
+                if getattr(cfg, key):
+                    raise ConfigError(f"needs a networked certification protocol (certification = "
+                                      f"{cfg.certification!r})", key=f"settlement.{key}", value=getattr(cfg, key))
+        if not cfg.block_time:
+            for key in ("reorgs", "load"):
+                if getattr(cfg, key):
+                    raise ConfigError("needs the chain on the simulation clock (block_time > 0)",
+                                      key=f"settlement.{key}", value=getattr(cfg, key))
+        _faults(cfg)
+        _reconfigurations(cfg)
         return cfg
 
     def prepare(self, sim: "Simulation", cfg: SettlementParams) -> None:
@@ -104,17 +156,39 @@ class SettlementSection(Section):
         decimals = {a: d for inst in sim.instruments.values()
                     for a, d in ((inst.base_asset, inst.base_decimals), (inst.quote_asset, inst.quote_decimals))}
         traders = [f"{ac.name}-{i}" for ac in sim.scenario.agents for i in range(1, ac.count + 1)]
-        consensus = ConsensusConfig(nodes=cfg.validators, byzantine=cfg.byzantine, behaviour=cfg.behaviour,
-                                    protocol="bft", seed=sim.seed, latency="fixed:1ms")
+        if not chain.is_local:  # the producer retries on the simulation clock, not web3 in real time
+            chain.w3.provider.exception_retry_configuration = None
+        consensus = _consensus(cfg, sim.seed)
         deposit = {a: int(Decimal(str(v)).scaleb(decimals[a])) for a, v in cfg.deposit.items()}
         topic = settlement_topic(self.name)
+        changes = _reconfigurations(cfg)
         stack = build_stack(chain, sim.instruments, traders, deposit, consensus, taker_fee_bps=cfg.taker_fee_bps,
                             max_batch=cfg.max_batch, max_delay=cfg.max_delay, mode=SettlementMode(cfg.mode),
-                            kernel=sim.kernel, emit=lambda event: sim.bus.publish(event, topic))
+                            kernel=sim.kernel, emit=lambda event: sim.bus.publish(event, topic),
+                            validity=cfg.validity or None, certification=cfg.certification,
+                            standby=tuple(range(cfg.validators, cfg.validators + cfg.standby)),
+                            reconfigurations=changes)
         sim.add_trade_validator(self.name, stack.committee, final=True)  # it certifies every trade it approves
         for (trader, asset), amount in sorted(stack.venue.deposits.items()):  # what agents start with
             sim.accounts.transfer(Transfer(0, trader, asset, amount, "deposit"))
-        return SettlementRun(chain, stack, time.perf_counter())
+        pipeline = stack.pipeline
+        producer = None
+        if cfg.block_time:
+            producer = BlockProducer(chain, sim.kernel, block_time=cfg.block_time, gas_limit=cfg.gas_limit,
+                                     confirmations=cfg.confirmations, faults=_faults(cfg))
+            pipeline.submitter = ProducerSubmitter(stack.venue.client, producer,
+                                                   priority_fee=cfg.priority_fee_gwei * GWEI)
+            producer.subscribe(lambda event: pipeline.on_block() if type(event) is BlockMined else None)
+        swaps = None
+        if changes:
+            cluster = stack.committee.net.cluster  # type: ignore[union-attr]
+            swaps = ValidatorSwaps(stack.venue.client, changes, cluster.validators, cluster.quorum_at,
+                                   producer=producer, now=lambda: sim.kernel.now, resume=pipeline.flush,
+                                   priority_fee=(cfg.priority_fee_gwei + 10) * GWEI)
+            pipeline.gates.append(swaps)
+        if producer is not None:
+            producer.start()
+        return SettlementRun(chain, stack, time.perf_counter(), producer=producer, swaps=swaps)
 
     def install(self, sim: "Simulation", cfg: SettlementParams, run: SettlementRun) -> None:
         on_trade = run.stack.pipeline.on_trade
@@ -128,6 +202,10 @@ class SettlementSection(Section):
         p, venue, committee = run.stack.pipeline, run.stack.venue, run.stack.committee
         log = committee.log
         p.flush()
+        if run.producer is not None or cfg.certification != COMMITTEE:
+            run.drained_ns = sim.drain(lambda: not p.settling, cfg.drain)
+        if run.producer is not None:
+            run.producer.stop()
         seconds = time.perf_counter() - run.started
         tracker = run.tracker
         run.report = reconcile(p.ledger, venue.client, accounts=[*venue.accounts.values(), venue.fee_account],
@@ -159,6 +237,7 @@ class SettlementSection(Section):
         settled = p.settled_count
         reconciled = run.report.ok and log_ok and p.accounted()
         lifecycle = _lifecycle_figures(tracker)
+        lifecycle.update(_clock_figures(sim, cfg, run))
         sim.metrics["settlement"] = SettlementSectionResult(
             **lifecycle,
             trades_settled=settled, settlement_batches=len(p.batches), reconciled=bool(reconciled),
@@ -177,6 +256,44 @@ class SettlementSection(Section):
         sim.extra_files["reconciliation.txt"] = (run.report.summary() + "\n").encode()
         sim.extra_files["trade_log.json"] = json.dumps(log.to_json(), indent=1).encode()
         sim.extra_files["settlement_reverts.txt"] = ("\n".join(p.reverts) + "\n").encode()
+
+
+def _clock_figures(sim: "Simulation", cfg: SettlementParams, run: SettlementRun) -> dict[str, Any]:
+    """Certification and chain figures (and their tables: settlement_certification, chain_blocks,
+    validator_swaps)."""
+    out: dict[str, Any] = {"certification": cfg.certification, "block_time_ms": cfg.block_time // 1_000_000,
+                           "drained_ms": run.drained_ns // 1_000_000}
+    committee = run.stack.committee
+    net = getattr(committee, "net", None)
+    if net is not None:
+        rows = net.net.rows()
+        sim.tables["settlement_certification"] = {c: [r[c] for r in rows] for c in
+                                                  ("height", "trades", "requeued", "ready_ns", "certified_ns",
+                                                   "latency_ms", "messages")}
+        summary = net.summary()
+        out["batch_certification_ms_p50"] = summary["batch_latency_ms"].get("p50") if rows else None
+        out["certification_stalls"] = len(net.net.stalls(10 * max(cfg.block_time, 1_000_000_000)))
+    producer = run.producer
+    if producer is not None:
+        figures = producer.figures()
+        blocks = producer.blocks
+        sim.tables["chain_blocks"] = {
+            "block": [b.number for b in blocks], "sim_time_ns": [b.sim_time for b in blocks],
+            "gas_used": [b.gas_used for b in blocks], "gas_reserved": [b.gas_reserved for b in blocks],
+            "gas_limit": [b.gas_limit for b in blocks], "txs": [b.txs for b in blocks],
+            "load_txs": [b.load_txs for b in blocks], "base_fee_gwei": [b.base_fee / GWEI for b in blocks],
+            "replacement": [b.replacement for b in blocks]}
+        settle = [r for r in producer.records() if r.label.startswith("settle")]
+        waits = sorted(r.wait_ns for r in settle if r.wait_ns is not None)
+        out.update(confirmations=cfg.confirmations, blocks_produced=figures.blocks, reorgs=figures.reorgs,
+                   orphaned_settle_txs=sum(1 for r in settle if r.orphaned),
+                   mempool_wait_ms_p50=round(waits[(len(waits) - 1) // 2] / 1e6, 3) if waits else None,
+                   base_fee_max_gwei=round(figures.base_fee_max / GWEI, 3), node_outages=len(figures.outages))
+    if run.swaps is not None:
+        rows = run.swaps.rows()
+        sim.tables["validator_swaps"] = {c: [r[c] for r in rows] for c in rows[0]} if rows else {}
+        out["validator_swaps"] = sum(1 for r in rows if r["included_ns"] is not None and not r["error"])
+    return out
 
 
 def _lifecycle_figures(tracker: LifecycleTracker) -> dict[str, Any]:
@@ -211,6 +328,90 @@ def _plots(sim: "Simulation", tracker: LifecycleTracker) -> None:
     sim.extra_files["settlement_exposure.png"] = exposure_png(tables["settlement_pending"],
                                                               tables["settlement_exposure"], sim.kernel.now)
     sim.extra_files["settlement_blocks.png"] = blocks_png(tables["settlement_blocks"])
+
+
+def _consensus(cfg: SettlementParams, seed: int) -> ConsensusConfig:
+    """The committee's configuration (raises ConfigError / ConsensusError naming the bad setting)."""
+    networked = cfg.certification != COMMITTEE
+    names = [f"v{i}" for i in range(cfg.validators + cfg.standby)]
+    partitions: tuple[Partition, ...] = ()
+    if cfg.partition:
+        if len(cfg.partition) != 2:
+            raise ConfigError("give [from, until], e.g. [\"1m\", \"2m\"]", key="settlement.partition",
+                              value=cfg.partition)
+        start, end = (parse_duration(v, "settlement.partition") for v in cfg.partition)
+        half = len(names) // 2
+        partitions = (Partition((frozenset(names[:half]), frozenset(names[half:])), start, end),)
+    try:
+        behaviours = {int(k): v for k, v in cfg.behaviours.items()}
+    except ValueError:
+        raise ConfigError("keys are validator indices (0, 1, ...)", key="settlement.behaviours",
+                          value=cfg.behaviours) from None
+    return ConsensusConfig(nodes=cfg.validators + cfg.standby, byzantine=cfg.byzantine, behaviour=cfg.behaviour,
+                           behaviours=behaviours, protocol=cfg.certification if networked else "bft", seed=seed,
+                           latency=cfg.latency if networked else "fixed:1ms", loss=cfg.loss, gst=cfg.gst,
+                           partitions=partitions)
+
+
+def _table(raw: Any, key: str, fields: dict[str, tuple[type, bool]]) -> dict[str, Any]:
+    """One entry of a list-of-tables setting: known fields only, each of its type (durations parsed), required ones
+    present."""
+    if not isinstance(raw, dict):
+        raise ConfigError("must be a table, e.g. { at = \"5m\", depth = 1 }", key=key, value=raw)
+    unknown = set(raw) - set(fields)
+    if unknown:
+        raise ConfigError(f"unknown key {sorted(unknown)[0]!r}; known: {', '.join(fields)}", key=key, value=raw)
+    out: dict[str, Any] = {}
+    for name, (kind, required) in fields.items():
+        if name not in raw:
+            if required:
+                raise ConfigError(f"missing {name!r}", key=key, value=raw)
+            continue
+        value = raw[name]
+        if kind is float:  # a duration
+            out[name] = parse_duration(value, f"{key}.{name}")
+        elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"{name} must be a non-negative integer", key=f"{key}.{name}", value=value)
+        else:
+            out[name] = value
+    return out
+
+
+def _faults(cfg: SettlementParams) -> list[BackgroundLoad | Reorg]:
+    """The chain faults of the section (reorgs, background load), validated."""
+    out: list[BackgroundLoad | Reorg] = []
+    for i, raw in enumerate(cfg.reorgs):
+        t = _table(raw, f"settlement.reorgs[{i}]", {"at": (float, True), "depth": (int, True)})
+        if not 1 <= t["depth"] < cfg.confirmations:
+            raise ConfigError(f"depth must be 1..{cfg.confirmations - 1}: a reorg must not orphan final blocks "
+                              "(raise confirmations)", key=f"settlement.reorgs[{i}].depth", value=t["depth"])
+        out.append(Reorg(t["at"], t["depth"]))
+    for i, raw in enumerate(cfg.load):
+        key = f"settlement.load[{i}]"
+        t = _table(raw, key, {"start": (float, True), "end": (float, True), "txs_per_block": (int, True),
+                              "priority_fee_gwei": (int, False), "gas": (int, False)})
+        if t["end"] <= t["start"] or t["txs_per_block"] < 1 or not 21_000 <= t.get("gas", 21_000) <= cfg.gas_limit:
+            raise ConfigError(f"needs start < end, txs_per_block >= 1 and 21000 <= gas <= gas_limit", key=key,
+                              value=raw)
+        out.append(BackgroundLoad(t["start"], t["end"], t["txs_per_block"], t.get("priority_fee_gwei", 1) * GWEI,
+                                  t.get("gas", 21_000)))
+    return out
+
+
+def _reconfigurations(cfg: SettlementParams) -> tuple[Reconfiguration, ...]:
+    out = []
+    for i, raw in enumerate(cfg.reconfigure):
+        key = f"settlement.reconfigure[{i}]"
+        t = _table(raw, key, {"height": (int, True), "remove": (int, True), "add": (int, True)})
+        n = cfg.validators + cfg.standby
+        if t["height"] < 2 or t["remove"] >= n or t["add"] >= n:
+            raise ConfigError(f"needs height >= 2 and validator indices 0..{n - 1} (add a standby validator to "
+                              "swap in)", key=key, value=raw)
+        out.append(Reconfiguration(t["height"], t["remove"], t["add"]))
+    if out and cfg.certification != "bft":
+        raise ConfigError("validator-set changes are supported with certification = \"bft\"",
+                          key="settlement.reconfigure", value=cfg.reconfigure)
+    return tuple(out)
 
 
 def _assets(ctx: ParseContext) -> set[str]:

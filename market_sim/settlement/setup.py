@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from market_sim.blockchain import Chain
 from market_sim.blockchain.abi import keccak, to_checksum_address
 from market_sim.blockchain.deploy import deploy_stack
+from market_sim.consensus.certification import BatchCertifier
+from market_sim.consensus.cluster import Reconfiguration
 from market_sim.consensus.committee import Committee
 from market_sim.consensus.config import ConsensusConfig
 from market_sim.consensus.signing import validator_keys
@@ -16,7 +18,7 @@ from market_sim.core.defaults import TokenSpec
 from market_sim.core.errors import SettlementError
 from market_sim.core.instruments import Instrument
 from market_sim.settlement.batch import BatchCommitment, SettlementMode
-from market_sim.settlement.certifier import CommitteeCertifier
+from market_sim.settlement.certifier import CommitteeCertifier, ProtocolCertifier
 from market_sim.settlement.client import SettlementClient
 from market_sim.settlement.ledger import Ledger
 from market_sim.settlement.pipeline import SettlementPipeline
@@ -24,7 +26,11 @@ from market_sim.settlement.stack import SETTLEMENT, listed_token_step, settlemen
 from market_sim.settlement.trades import TradeEncoder
 from market_sim.simulation.kernel import Kernel
 
-__all__ = ["SettlementVenue", "SettlementStack", "deploy_venue", "build_stack", "trader_address"]
+__all__ = ["SettlementVenue", "SettlementStack", "deploy_venue", "build_stack", "trader_address", "COMMITTEE"]
+
+# certification="committee": the synchronous committee signs each batch when it is cut (zero simulated time);
+# any protocol name (bft, streamlet, majority, raft) runs that protocol on the simulation's kernel instead.
+COMMITTEE = "committee"
 
 
 def trader_address(trader: str) -> str:
@@ -78,10 +84,13 @@ def _token_step_name(asset: str) -> str:
 
 @dataclass
 class SettlementStack:
-    """A funded venue, the validator committee approving trades (a TradeValidator) and the pipeline settling them."""
+    """A funded venue, the validator committee approving trades (a TradeValidator) and the pipeline settling them.
+
+    `committee` is the synchronous Committee, or (networked certification) the ProtocolCertifier: both approve
+    trades (`validate_trade`) and expose the trade `log`, the pre-trade `decisions` and the `quorum`."""
 
     venue: SettlementVenue
-    committee: Committee
+    committee: Committee | ProtocolCertifier
     pipeline: SettlementPipeline
 
 
@@ -90,33 +99,51 @@ def build_stack(chain: Chain, instruments: Mapping[str, Instrument], traders: Se
                 max_batch: int = 500, max_delay: int = 1_000_000_000, mode: SettlementMode = SettlementMode.NET,
                 kernel: Kernel | None = None, validity: int | None = None,
                 emit: Callable[[object], None] | None = None,
-                overrides: Mapping[str, Mapping[str, int]] | None = None) -> SettlementStack:
+                overrides: Mapping[str, Mapping[str, int]] | None = None, certification: str = COMMITTEE,
+                standby: Sequence[int] = (), reconfigurations: Sequence[Reconfiguration] = ()) -> SettlementStack:
     """Deploy and fund a venue for these instruments, build the committee over it and a pipeline certified by it.
 
     `deposit` is per trader and asset in token base units. The committee's validator keys are the contract's
     validator set, its quorum the contract's threshold, its leaf encoding and extra leaves the settlement ones.
+    With a protocol as `certification` (bft, streamlet, majority, raft) the validators run it on `kernel`;
+    `standby` validators follow the log as observers until a `reconfigurations` entry swaps one in (bft only).
     """
     decimals: dict[str, int] = {}
     for inst in instruments.values():
         decimals.setdefault(inst.base_asset, inst.base_decimals)
         decimals.setdefault(inst.quote_asset, inst.quote_decimals)
+    networked = certification != COMMITTEE
+    if networked and kernel is None:
+        raise SettlementError(f"certification by {certification} runs on the simulation's kernel: pass kernel")
+    if not networked and (standby or reconfigurations):
+        raise SettlementError("standby validators and reconfigurations need a networked certification protocol")
     keys = validator_keys(consensus.nodes, consensus.key_seed)
-    venue = deploy_venue(chain, assets=decimals, traders=traders, validators=[k.address for k in keys],
-                         threshold=consensus.quorum, deposit=deposit, overrides=overrides)
+    members = [k.address for i, k in enumerate(keys) if i not in set(standby)]
+    threshold = ConsensusConfig(nodes=len(members), protocol=consensus.protocol, allow_unsafe=True).quorum \
+        if standby else consensus.quorum
+    venue = deploy_venue(chain, assets=decimals, traders=traders, validators=members, threshold=threshold,
+                         deposit=deposit, overrides=overrides)
     encoder = TradeEncoder(instruments, venue.tokens, venue.accounts, taker_fee_bps=taker_fee_bps)
     ledger = Ledger(venue.fee_account)
     for (trader, asset), amount in venue.deposits.items():
         ledger.deposit(venue.accounts[trader], venue.tokens[asset], amount)
     commitment = BatchCommitment(encoder, venue.fee_account, venue.client.token_index, mode)
     balances = BalanceView(instruments, venue.deposits, taker_fee_bps=taker_fee_bps)
-    committee = Committee.create(consensus, accounts=traders, balances=balances,
-                                 domain=venue.client.domain, leaf_encoder=commitment.leaf_encoder,
-                                 extra_leaves=commitment.extra_leaves)
-    certifier = CommitteeCertifier(committee, threshold=lambda: venue.client.threshold,
-                                   accepts=venue.client.is_validator)
+    hooks = dict(accounts=traders, balances=balances, domain=venue.client.domain,
+                 leaf_encoder=commitment.leaf_encoder, extra_leaves=commitment.extra_leaves)
+    filters = dict(threshold=lambda: venue.client.threshold, accepts=venue.client.is_validator)
+    committee: Committee | ProtocolCertifier
+    if networked:
+        net = BatchCertifier(consensus, kernel=kernel, standby=standby, reconfigurations=reconfigurations, **hooks)
+        net.start()
+        committee = certifier = ProtocolCertifier(net, **filters)
+        voters = net.cluster.committee
+    else:
+        committee = voters = Committee.create(consensus, **hooks)
+        certifier = CommitteeCertifier(committee, **filters)
     pipeline = SettlementPipeline(venue.client, encoder, certifier, ledger=ledger, kernel=kernel,
                                   max_batch=max_batch, max_delay=max_delay, mode=mode, validity=validity,
-                                  emit=emit, followers=[committee_follower(committee, venue)])
+                                  emit=emit, followers=[committee_follower(voters, venue)])
     return SettlementStack(venue, committee, pipeline)
 
 

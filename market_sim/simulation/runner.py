@@ -158,6 +158,7 @@ class Simulation:
         self._built = False
         self._finished: RunOutcome | None = None
         self._stop_requested = False
+        self._draining = False  # after the trading horizon: agents stopped, background work runs on (drain)
         self._t0: float | None = None
         self._wall = 0.0
 
@@ -587,6 +588,8 @@ class Simulation:
         self.kernel.schedule_at(t, self._wakeup, agent)
 
     def _wakeup(self, agent: Agent) -> None:
+        if self._draining:
+            return  # the trading is over: agents sleep through the drain
         session = self.scenario.session
         if session is not None and not session.is_open(self.kernel.now):
             self.kernel.schedule_at(session.next_open(self.kernel.now), self._wakeup, agent)
@@ -655,6 +658,21 @@ class Simulation:
         finally:
             self._wall += time.perf_counter() - c0
         return n
+
+    def drain(self, done: Callable[[], bool], limit: int) -> int:
+        """After the trading horizon (a section's finish hook): keep the clock running for background work (block
+        production, consensus, settlement) until `done()` or `limit` more ns of simulated time; agents no longer
+        wake (orders already on their way still arrive). Returns the simulated ns it ran."""
+        kernel = self.kernel
+        start = kernel.now
+        end = start + limit
+        self._draining = True
+        while not done():
+            nxt = kernel.peek()
+            if nxt is None or nxt > end:
+                break
+            kernel.run_one()
+        return kernel.now - start
 
     def step(self) -> bool:
         """Process the next event (all callbacks are events: arrivals, deliveries, wake-ups); returns False when

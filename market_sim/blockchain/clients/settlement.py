@@ -219,5 +219,13 @@ class SettlementContract(ContractClient):
     def remove_validator(self, address: str, threshold: int, *, sender: str = "deployer") -> Receipt:
         return self._tx("removeValidator", checksum(address), threshold, sender=sender)
 
+    def add_validator_call(self, address: str, threshold: int) -> Any:
+        """addValidator, built but not sent (a block producer sends it)."""
+        return self._fn("addValidator", checksum(address), threshold)
+
+    def remove_validator_call(self, address: str, threshold: int) -> Any:
+        """removeValidator, built but not sent (a block producer sends it)."""
+        return self._fn("removeValidator", checksum(address), threshold)
+
     def set_threshold(self, threshold: int, *, sender: str = "deployer") -> Receipt:
         return self._tx("setThreshold", threshold, sender=sender)

@@ -44,7 +44,7 @@ from market_sim.core.errors import ChainError, ConfigError, ContractRevertError,
 __all__ = [
     "Scheduler", "BlockProducer", "BlockRecord", "TxRecord", "TxState", "DropReason", "ChainFigures", "Outage",
     "BackgroundLoad", "Reorg", "TxSubmitted", "TxIncluded", "TxFinal", "TxOrphaned", "TxDropped", "BlockMined",
-    "NodeDown", "NodeUp", "Reorged", "ProducerEvent", "NodeUnreachable",
+    "NodeDown", "NodeUp", "Reorged", "ProducerEvent", "NodeUnreachable", "is_unreachable",
 ]
 
 GWEI = 10**9
@@ -293,6 +293,12 @@ def _is_unreachable(exc: BaseException) -> bool:
                         TimeoutError)):
         return True
     return isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError)
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """Whether an exception from a chain call means the node could not be reached (retry later), directly or as
+    the cause of a ChainError."""
+    return _is_unreachable(exc) or (isinstance(exc, ChainError) and _is_unreachable(exc.__context__ or exc))
 
 
 @contextmanager
@@ -625,7 +631,7 @@ class BlockProducer:
         except NodeUnreachable:
             raise
         except Exception as exc:  # noqa: BLE001
-            if _is_unreachable(exc) or (isinstance(exc, ChainError) and _is_unreachable(exc.__context__ or exc)):
+            if is_unreachable(exc):
                 raise NodeUnreachable(f"the node at {self.chain.url} is unreachable: {exc}"[:300]) from None
             raise
 

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Protocol
 
 from market_sim.blockchain.clients import ErrorDef, SettlementErrors
+from market_sim.blockchain.producer import is_unreachable
 from market_sim.core.errors import ContractRevertError, SettlementError
 from market_sim.core.events import Event, Trade
 from market_sim.settlement.batch import BatchCommitment, BatchHeader, SettlementBatch, SettlementMode
@@ -117,6 +118,7 @@ class _Flight:
     stage: Stage = Stage.CERTIFIED
     booked: bool = False
     waiting: str = ""       # why it is waiting for its expiry (a revert it cannot fix), if it is
+    unsent: bool = False    # the node was unreachable when it was to be sent: sent again on the next poll
 
 
 class SettlementPipeline:
@@ -174,6 +176,8 @@ class SettlementPipeline:
         self._flushing = False
         self._timer = None
         self._unfinal: set[int] = set()      # sequences included, not final yet
+        self.node_unreachable = 0            # chain reads or sends that could not reach the node (retried later)
+        self.retry_delay = 1_000_000_000     # ... after this much simulated time (ns)
 
     @classmethod
     def restore(cls, client: SettlementClient, encoder: TradeEncoder, certifier: Certifier, state_dir: Path,
@@ -222,7 +226,10 @@ class SettlementPipeline:
             while self.pending and self._idle and (len(self.pending) >= self.max_batch or not full_only) \
                     and all(gate(self._tip()[0] + 1) for gate in self.gates):
                 trades, self.pending = self.pending[:self.max_batch], self.pending[self.max_batch:]
-                self._cut(trades)
+                if not self._cut(trades):  # the node could not be reached: the trades wait, tried again later
+                    self.pending[:0] = trades
+                    self._retry_later()
+                    break
         finally:
             self._flushing = False
         if not self.pending and self._timer is not None:
@@ -257,7 +264,27 @@ class SettlementPipeline:
     def poll(self) -> None:
         """Give up the batch on its way if its certificate expired (the next block is past expiresAt), requeueing
         its trades; a clock calls this on every new block."""
+        try:
+            self._poll()
+        except Exception as exc:
+            if not is_unreachable(exc):
+                raise
+            self._unreachable()
+
+    def _unreachable(self) -> None:
+        self.node_unreachable += 1
+        self._retry_later()
+
+    def _retry_later(self) -> None:
+        if self.kernel is not None and self._timer is None:
+            self._timer = self.kernel.schedule(self.retry_delay, self._on_timer)
+
+    def _poll(self) -> None:
         flight = self._flight
+        if flight is not None and flight.unsent and not flight.booked:
+            flight.unsent = False
+            self._send(flight)
+            flight = self._flight
         if flight is not None and not flight.booked and flight.batch.header.expired(self.client.head + 1):
             if self._settled_on_chain(flight.batch):  # it did settle; only the answer got lost
                 self._book(flight, 0, len(flight.batch.deltas or ()), "", 0)
@@ -278,8 +305,17 @@ class SettlementPipeline:
         return self._flight is None and not self._certifying
 
     # ---- one batch ----------------------------------------------------------------------------------------------
-    def _cut(self, trades: list[Trade]) -> None:
+    def _cut(self, trades: list[Trade]) -> bool:
+        """Build, check and hand the batch to the certifier; False (nothing done) if the node was unreachable."""
         started = time.perf_counter()
+        try:
+            self.follow()
+            head = self.client.head
+        except Exception as exc:
+            if not is_unreachable(exc):
+                raise
+            self.node_unreachable += 1
+            return False
         by_id = {t.trade_id: t for t in trades}
         settled: list[SettledTrade] = []
         for trade in trades:
@@ -290,14 +326,13 @@ class SettlementPipeline:
                 settled.append(self.encoder.settled(trade))
             except SettlementError as exc:
                 self._fail(trade, f"cannot encode: {exc}")
-        self.follow()
         settled = self._solvent(settled, by_id)
         if not settled:
-            return
+            return True
         # The stateBlock is below the head: the transaction lands in a later block, and a revert is decoded by a call
         # at the head (eth-tester), which must judge the window as the block did. Requests in the head block were
         # followed too (more conservative than the stateBlock says).
-        state_block = max(self.client.head - 1, 0)
+        state_block = max(head - 1, 0)
         sequence, prev_hash = self._tip()
         batch = SettlementBatch.build(sequence + 1, prev_hash, settled, fee_account=self.fee_account,
                                       token_index=self.client.token_index, mode=self.mode, state_block=state_block,
@@ -308,6 +343,7 @@ class SettlementPipeline:
         self._certifying = True
         self.certifier.request(batch, source, partial(self._on_certified, batch, source, cut_at, started),
                                partial(self._on_refused, batch, source))
+        return True
 
     def _on_certified(self, batch: SettlementBatch, source: tuple[Trade, ...], cut_at: int, started: float,
                       signatures: bytes) -> None:
@@ -328,10 +364,17 @@ class SettlementPipeline:
         flight.skipped = self._skips_for(flight.batch)
         flight.attempts += 1
         flight.waiting = ""
-        self._stage(flight, Stage.SUBMITTED)
-        self.submitter.submit(flight.batch, flight.signatures, flight.skipped, SubmitCallbacks(
+        self._stage(flight, Stage.SUBMITTED)  # (again after an unreachable node: the tracker keeps the last time)
+        callbacks = SubmitCallbacks(
             on_included=partial(self._on_included, flight), on_final=partial(self._on_final, flight),
-            on_reverted=partial(self._on_reverted, flight), on_orphaned=partial(self._on_orphaned, flight)))
+            on_reverted=partial(self._on_reverted, flight), on_orphaned=partial(self._on_orphaned, flight))
+        try:
+            self.submitter.submit(flight.batch, flight.signatures, flight.skipped, callbacks)
+        except Exception as exc:
+            if not is_unreachable(exc):
+                raise
+            flight.unsent, flight.waiting = True, "node unreachable"
+            self._unreachable()
 
     def _on_included(self, flight: _Flight, info: SettledBatchInfo) -> None:
         if not flight.booked:

@@ -172,3 +172,31 @@ def test_fault_settings_are_checked_before_the_run():
             parse_scenario(MARKET + bad + "\n")
     with pytest.raises(ConfigError, match="settlement.reorgs: needs the chain on the simulation clock"):
         parse_scenario(MARKET.replace('block_time = "2s"', 'block_time = "0s"') + 'reorgs = [{ at = "5s", depth = 1 }]\n')
+
+
+@pytest.mark.anvil
+@pytest.mark.slow
+def test_the_rpc_node_unreachable_for_a_while_the_run_goes_on_and_everything_settles():
+    from market_sim.blockchain.anvil import anvil_binary, start_anvil, stop_anvil
+    from market_sim.blockchain.proxy import TcpProxy
+
+    if not anvil_binary().exists():
+        pytest.skip(f"anvil binary missing at {anvil_binary()}: run `npm ci`")
+    proc, url = start_anvil()
+    proxy = TcpProxy(url)
+    try:
+        head, section = MARKET.split("[settlement]\n")
+        sim = Simulation(parse_scenario(head + "[settlement]\n" + section + f'rpc = "{proxy.url}"\n'))
+        sim.build()
+        sim.kernel.schedule_at(20 * SEC, proxy.pause)     # the link is cut from 20 s to 30 s of simulated time
+        sim.kernel.schedule_at(30 * SEC, proxy.resume)
+        out = sim.run()
+        result = out.metrics["settlement"]
+        assert_whole(sim, out, result)
+        assert result.node_outages >= 1 and result.chain == proxy.url
+        blocks = out.tables["chain_blocks"]["sim_time_ns"]
+        assert not [t for t in blocks if 20 * SEC < t < 30 * SEC]  # no block while the node was unreachable
+        assert any(t >= 30 * SEC for t in blocks)
+    finally:
+        proxy.close()
+        stop_anvil(proc)

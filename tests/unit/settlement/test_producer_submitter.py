@@ -43,3 +43,40 @@ def test_a_batch_is_included_at_its_block_and_final_after_the_confirmations(env)
         (before[0] + lots, before[1] - lots)
     check_reconciled(env, p)
     producer.stop()
+
+
+def test_killed_while_its_batch_waits_in_the_mempool_and_restarted_from_the_journal(env, tmp_path):
+    """The settlement process dies after handing batch 1 to the mempool (the node never mines it: its mempool dies
+    with the process). Restarted from its journal with a new producer, it re-sends the same certified batch: the
+    trade settles once, in simulated time, and a trade arriving after the restart follows in batch 2."""
+    from market_sim.settlement.pipeline import SettlementPipeline
+
+    kernel = Kernel()
+    producer = BlockProducer(env.client.chain, kernel, block_time=BLOCK, confirmations=2)
+    p = make_pipeline(env, kernel=kernel, state_dir=tmp_path, submitter=ProducerSubmitter(env.client, producer))
+    committee = committee_for(env, p)
+    producer.start()
+    first = approved(committee, trade(qty=2))
+    p.on_trade(first)
+    p.flush()
+    assert env.client.last_sequence == 0 and producer.pending == 1
+    producer.cancel(next(r.tx_id for r in producer.records()))   # the process dies: its mempool is gone
+    producer.stop()
+    p_certifier = p.certifier
+    del p
+
+    producer2 = BlockProducer(env.client.chain, kernel, block_time=BLOCK, confirmations=2)
+    events = []
+    certifier = p_certifier                                      # the validators outlive the settlement process
+    restored = SettlementPipeline.restore(env.client, make_pipeline(env).encoder, certifier, tmp_path, kernel=kernel,
+                                          submitter=ProducerSubmitter(env.client, producer2), emit=events.append)
+    producer2.start()
+    second = approved(committee, trade(qty=1))
+    restored.on_trade(second)
+    kernel.run(until=kernel.now + 10 * BLOCK)
+    assert env.client.last_sequence == 2
+    assert restored.ledger.settled_trade_ids == {first.trade_id, second.trade_id}
+    finals = [e for e in events if isinstance(e, BatchStageEvent) and e.stage is Stage.FINAL]
+    assert [e.sequence for e in finals] == [1, 2]
+    check_reconciled(env, restored)
+    producer2.stop()

@@ -60,6 +60,7 @@ class SettlementSectionResult(SectionResult):
     log_roots_equal_chain_roots: bool = figure("log roots = chain roots", default=True)
     certification: str = figure("certification protocol", default="")
     batch_certification_ms_p50: float | None = figure("batch certification p50, cut -> QC (ms)", default=None)
+    batch_certification_ms_p99: float | None = figure("batch certification p99, cut -> QC (ms)", default=None)
     certification_stalls: int = figure("certification stalls (> 10 block times without a QC)", default=0)
     block_time_ms: int = figure("block time (ms; 0 = settled at once)", default=0)
     confirmations: int = figure("confirmations until final", default=0)

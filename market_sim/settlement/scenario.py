@@ -272,6 +272,7 @@ def _clock_figures(sim: "Simulation", cfg: SettlementParams, run: SettlementRun)
                                                    "latency_ms", "messages")}
         summary = net.summary()
         out["batch_certification_ms_p50"] = summary["batch_latency_ms"].get("p50") if rows else None
+        out["batch_certification_ms_p99"] = summary["batch_latency_ms"].get("p99") if rows else None
         out["certification_stalls"] = len(net.net.stalls(10 * max(cfg.block_time, 1_000_000_000)))
     producer = run.producer
     if producer is not None:

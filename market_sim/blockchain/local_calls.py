@@ -11,7 +11,7 @@ from eth_abi import decode
 
 from market_sim.core.errors import ChainError
 
-__all__ = ["call_many"]
+__all__ = ["call_many", "estimate_gas"]
 
 
 def _output_types(abi: dict[str, Any]) -> list[str]:
@@ -60,3 +60,45 @@ def call_many(chain: Any, calls: Sequence[Any]) -> list[Any]:
         values = decode(_output_types(call.abi), computation.output)
         out.append(values[0] if len(values) == 1 else values)
     return out
+
+
+def estimate_gas(chain: Any, tx: dict[str, Any]) -> int | None:
+    """The gas a transaction consumes on the in-process chain's latest state, from ONE execution of its message
+    (intrinsic gas + execution gas before refunds), or None where that does not apply (not in-process, or the
+    message fails: the caller then asks the node, which reports the revert).
+
+    eth-tester's estimate_gas binary-searches the limit (~13 executions of the whole transaction); this is one.
+    The result is what the transaction uses, not the smallest limit it succeeds with (a CALL keeps 1/64 of the
+    gas back): callers add headroom, as Chain.prepare does.
+    """
+    tester = getattr(chain, "_tester", None)
+    if tester is None or not tx.get("to"):
+        return None
+    from eth.vm.message import Message
+    from eth.vm.spoof import SpoofTransaction
+
+    backend = tester.backend
+    head = backend.chain.get_canonical_head()
+    state = backend.chain.get_vm(at_header=head).state
+    sender = bytes.fromhex(tx["from"][2:])
+    to = bytes.fromhex(tx["to"][2:])
+    data = bytes.fromhex(str(tx.get("data", "0x"))[2:])
+    gas = head.gas_limit
+    try:
+        evm_tx = backend._get_normalized_and_unsigned_evm_transaction(
+            {"from": sender, "to": to, "data": data, "value": int(tx.get("value", 0)), "gas": gas}, "latest")
+        intrinsic = evm_tx.intrinsic_gas
+        context = state.get_transaction_context(SpoofTransaction(evm_tx, from_=sender))
+    except Exception:  # noqa: BLE001 - web3 / eth-tester raise unrelated types: let the node answer
+        return None
+    snapshot = state.snapshot()
+    try:
+        state.increment_nonce(sender)  # as the transaction executor does before the message
+        message = Message(gas=gas - intrinsic, to=to, sender=sender, value=int(tx.get("value", 0)), data=data,
+                          code=state.get_code(to))
+        computation = state.computation_class.apply_message(state, message, context)
+    finally:
+        state.revert(snapshot)
+    if computation.is_error:
+        return None
+    return intrinsic + computation.get_gas_used()

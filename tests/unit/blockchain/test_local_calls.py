@@ -32,3 +32,23 @@ def test_a_reverting_call_raises_as_chain_call_does(token):
         chain.call(bad)
     with pytest.raises(ContractRevertError):
         call_many(chain, [handle.functions.decimals(), bad])
+
+
+def test_estimate_gas_is_the_gas_the_transaction_uses_in_one_execution(token):
+    """One execution gives the gas a transaction uses (the receipt's gasUsed; a limit of exactly that succeeds),
+    never more than eth-tester's binary search answers (~13 executions, and it overshoots)."""
+    from market_sim.blockchain.local_calls import estimate_gas
+
+    chain, handle = token
+    for call, sender in [(handle.functions.transfer(chain.account("bob"), 5), "alice"),            # cold slot
+                         (handle.functions.transfer(chain.account("bob"), 5), "alice"),            # warm (now set)
+                         (handle.functions.approve(chain.account("bob"), 0), "alice")]:            # refund path
+        tx = {"from": chain.account(sender), "to": call.address, "data": call._encode_transaction_data(), "value": 0}
+        ours = estimate_gas(chain, tx)
+        search = int(chain.w3.eth.estimate_gas(tx))
+        assert ours is not None and ours <= search
+        receipt = chain.transact(call, sender=sender, gas=ours)
+        assert receipt["status"] == 1 and receipt["gasUsed"] == ours
+    bad = handle.functions.transfer(chain.account("bob"), 10**9)
+    tx = {"from": chain.account("deployer"), "to": bad.address, "data": bad._encode_transaction_data(), "value": 0}
+    assert estimate_gas(chain, tx) is None                                    # a revert: the node reports it

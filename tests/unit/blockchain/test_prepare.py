@@ -18,8 +18,11 @@ def test_prepare_builds_without_sending_and_estimates_gas(chain, box_set):
     assert (tx.sender, tx.sender_name, tx.to, tx.value, tx.contract) == (
         chain.account("alice"), "alice", box.address, 0, "Box")
     assert tx.data == "0x" + box.functions.store(7)._encode_transaction_data().removeprefix("0x")
-    estimate = chain.w3.eth.estimate_gas({"from": tx.sender, "to": tx.to, "data": tx.data})
-    assert tx.gas == estimate * 6 // 5 + 10_000
+    from market_sim.blockchain.local_calls import estimate_gas
+
+    used = estimate_gas(chain, {"from": tx.sender, "to": tx.to, "data": tx.data})  # one execution, in-process
+    assert tx.gas == used * 6 // 5 + 10_000
+    assert chain.transact(box.functions.store(7), sender="alice", gas=used)["gasUsed"] == used  # exactly enough
     assert chain.prepare(box.functions.store(7), sender="alice", gas=50_000).gas == 50_000
 
 

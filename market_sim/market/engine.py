@@ -23,6 +23,10 @@ Rules, in the order they apply to an incoming order:
   the order at the back of its (new) level, and if the new price crosses it trades as an aggressor (post-only
   orders are rejected or re-priced as on entry). Hidden orders keep plain price-time priority.
 - Order ids must be unique among live (resting or pending) orders; the id of a finished order may be reused.
+- L2 liquidity (the backtest's replay of historical depth): `set_aggregate` keeps one aggregate order per owner and
+  level holding the level's replayed total (negative engine-chosen ids), resized in place; `trade_resting` lets an
+  aggressor from outside the book (a replayed trade) take lots of a resting order. Real orders match against
+  aggregates like against any resting order.
 
 BookUpdate events (aggregated: one per level touched by a command, with the level's displayed quantity after
 it) are produced only when the engine is built with `book_updates=True` or asked with `emit_book_updates(True)`
@@ -96,6 +100,8 @@ class MatchingEngine:
         self._touched: dict[tuple[OrderBook, Side, int], None] | None = None
         self._next_trade_id = 1
         self._seq = 0
+        self._aggregates: dict[tuple[str, str, Side, int], int] = {}  # (symbol, owner, side, price) -> order id
+        self._aggregate_seq = 0                                         # aggregate orders get ids -1, -2, ...
         for inst in instruments:
             self.add_instrument(inst)
 
@@ -169,6 +175,115 @@ class MatchingEngine:
         """Stop orders of `symbol` waiting for their trigger, in submission order."""
         self.book(symbol)
         return [pending_state(cmd) for cmd in self._stops.values() if cmd.symbol == symbol]
+
+    # ----------------------------------------------------------------------------------------- L2 liquidity
+
+    def set_aggregate(self, symbol: str, side: Side, price: int, qty: int, owner: str) -> int:
+        """Set the lots of `owner`'s aggregate order at (`side`, `price`) of `symbol`'s book; returns the lots it
+        held before (0 if it had none).
+
+        An aggregate order stands for depth known only as a level's total (a replayed L2 level of historical data):
+        one resting order per (owner, side, price), with an engine-chosen negative id, created at the back of its
+        level, resized in place (keeping its place in the queue) and removed at 0. It matches like any resting
+        order: an aggressor that takes part of it shrinks it, one that takes it whole removes it (and the next call
+        starts a new one at the back of the level). It is placed without matching and without BookUpdate events:
+        the caller keeps it from crossing other owners' orders on the opposite side.
+        """
+        if not (type(qty) is int and qty >= 0 and type(price) is int and price > 0 and (side is _BUY or side is _SELL)):
+            raise ValidationError(f"an aggregate level needs a side, a positive integer price and integer lots >= 0, "
+                                  f"got {side!r} {price!r} {qty!r}")
+        book = self._books.get(symbol)
+        if book is None:
+            raise UnknownInstrumentError(symbol)
+        key = (symbol, owner, side, price)
+        aggregates = self._aggregates
+        oid = aggregates.get(key)
+        o = None if oid is None else self._orders.get(oid)
+        if o is None:  # none yet, or an aggressor took it whole
+            if oid is not None:
+                del aggregates[key]
+            if not qty:
+                return 0
+            ladder = book.bids if side is _BUY else book.asks
+            level = ladder.levels.get(price)
+            if level is None:
+                level = ladder.new_level(price)
+            self._aggregate_seq -= 1
+            oid = self._aggregate_seq
+            pool = self._pool
+            if pool:
+                o = pool.pop()
+                o.order_id = oid
+                o.trader = owner
+                o.qty = qty
+                o.shown = qty
+                o.level = level
+                o.spec = None
+            else:
+                o = RestingOrder(oid, owner, qty, qty, level, None)
+            level.append(o)
+            level.qty += qty
+            level.shown += qty
+            self._orders[oid] = o
+            aggregates[key] = oid
+            return 0
+        old = o.qty
+        level = o.level
+        if qty:
+            d = qty - old
+            o.qty = qty
+            o.shown = qty
+            level.qty += d
+            level.shown += d
+            return old
+        self._unlink(level, o)
+        del aggregates[key]
+        if level.head is None:
+            level.ladder.drop_level(level)
+        self._recycle(o)
+        return old
+
+    def aggregate(self, symbol: str, side: Side, price: int, owner: str) -> int:
+        """The lots of `owner`'s aggregate order at (`side`, `price`), 0 if none (see set_aggregate)."""
+        oid = self._aggregates.get((symbol, owner, side, price))
+        o = None if oid is None else self._orders.get(oid)
+        return 0 if o is None else o.qty
+
+    def trade_resting(self, order_id: int, qty: int, ts: int, aggressor: str,
+                      aggressor_order_id: int = 0) -> list[Event]:
+        """An aggressor from outside the book (a trade of a replayed tape) takes `qty` lots of a resting order at
+        its price. The order shrinks in place, keeping its time priority, or leaves the book when taken whole; the
+        book's last price and statistics move as for any trade. Returns the Trade (buyer / seller: the resting
+        order's trader and `aggressor`), then the events of any stop orders the trade triggers."""
+        o = self._orders.get(order_id)
+        if o is None:
+            raise ValidationError(f"no resting order with id {order_id!r}")
+        if type(qty) is not int or not 0 < qty <= o.qty:
+            raise ValidationError(f"order {order_id} has {o.qty} lots open; cannot trade {qty!r}")
+        level = o.level
+        ladder = level.ladder
+        book = ladder.book
+        price = level.price
+        tid = self._next_trade_id
+        self._next_trade_id = tid + 1
+        if level.side is _BUY:
+            trade = _trade(ts, tid, book.symbol, price, qty, order_id, aggressor_order_id, o.trader, aggressor, _SELL)
+        else:
+            trade = _trade(ts, tid, book.symbol, price, qty, aggressor_order_id, order_id, aggressor, o.trader, _BUY)
+        events: list[Event] = [trade]
+        book.last_price = price
+        book.volume += qty
+        book.notional += price * qty
+        book.trade_count += 1
+        if qty == o.qty:
+            self._unlink(level, o)
+            if level.head is None:
+                ladder.drop_level(level)
+            self._recycle(o)
+        else:
+            self._reduce(level, o, o.qty - qty)
+        self._trigger_stops(book, ts, events)
+        return events
 
     # ----------------------------------------------------------------------------------------- commands
 

@@ -162,8 +162,8 @@ def test_the_replayed_book_matches_binance_book_ticker_at_the_same_update_id():
     sides = np.where(d["side"].to_numpy() == "bid", 1, -1)
     checked = 0
     for k, (s, p, q) in enumerate(zip(sides, d["price"].to_numpy(), d["quantity"].to_numpy())):
-        bt._depth(0, int(s), int(p), int(q))   # the replay's own per-level step
+        bt._depth(0, int(s), int(p), int(q))   # the replay's own per-level step, into the project book
         if (k + 1 == len(d) or ids[k + 1] != ids[k]) and int(ids[k]) in ticker:
-            assert (bt._bb, bt._ba) == ticker[int(ids[k])], f"update {ids[k]}"
+            assert (bt.book.bids.best, bt.book.asks.best) == ticker[int(ids[k])], f"update {ids[k]}"
             checked += 1
     assert checked == 564

@@ -387,11 +387,12 @@ class L2Backtest:
         # the project's matching engine and order book: the replayed levels are aggregate orders of MARKET
         self.engine = MatchingEngine([ins])
         self.book = self.engine.book(ins.symbol)
-        self._set = self.engine.set_aggregate
+        self._agg_bids = self.engine.aggregate_levels(ins.symbol, _BUY, MARKET)
+        self._agg_asks = self.engine.aggregate_levels(ins.symbol, _SELL, MARKET)
         for p, q in data.snapshot_bids.items():
-            self._set(ins.symbol, _BUY, p, q, MARKET)
+            self._agg_bids.set(p, q)
         for p, q in data.snapshot_asks.items():
-            self._set(ins.symbol, _SELL, p, q, MARKET)
+            self._agg_asks.set(p, q)
         self._heap: list[tuple] = []
         self._hseq = 0
         self._own: dict[tuple[int, int], list[_Own]] = {}   # (side, price) -> the agents' resting orders, time order
@@ -497,7 +498,7 @@ class L2Backtest:
             st = self.engine.order(oid)
             if st is not None and st.trader == agent.id:
                 o = _Own(oid, agent, st.side, st.price, st.quantity,
-                         self.engine.aggregate(self._sym, st.side, st.price, MARKET))
+                         (self._agg_bids if st.side is _BUY else self._agg_asks).get(st.price))
                 self._own.setdefault((int(st.side), st.price), []).append(o)
                 by_id[oid] = o
 
@@ -519,7 +520,7 @@ class L2Backtest:
                 if side is rest_side:   # an agent took replayed lots: no agent order can have more than that ahead
                     mine = self._own.get((int(side), tr.price))
                     if mine is not None:
-                        left = self.engine.aggregate(self._sym, side, tr.price, MARKET)
+                        left = (self._agg_bids if side is _BUY else self._agg_asks).get(tr.price)
                         for o in mine:
                             if o.ahead > left:
                                 o.ahead = left
@@ -581,7 +582,7 @@ class L2Backtest:
                 opp = book.bids.best
                 if opp is not None and opp >= price:
                     self._crossed(1, price)
-        old = self._set(self._sym, sd, price, qty, MARKET)
+        old = (self._agg_bids if side > 0 else self._agg_asks).set(price, qty)
         if not qty and not old:
             return
         if own:

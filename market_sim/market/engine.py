@@ -58,7 +58,7 @@ from market_sim.market.order import OrderState, RestingOrder, pending_state, res
 from market_sim.market.stats import MarketStats
 from market_sim.market.validation import check_new_order, check_positive
 
-__all__ = ["MatchingEngine"]
+__all__ = ["MatchingEngine", "AggregateLevels"]
 
 _BUY = Side.BUY
 _SELL = Side.SELL
@@ -100,8 +100,8 @@ class MatchingEngine:
         self._touched: dict[tuple[OrderBook, Side, int], None] | None = None
         self._next_trade_id = 1
         self._seq = 0
-        self._aggregates: dict[tuple[str, str, Side, int], int] = {}  # (symbol, owner, side, price) -> order id
-        self._aggregate_seq = 0                                         # aggregate orders get ids -1, -2, ...
+        self._aggregates: dict[tuple[str, str, Side], AggregateLevels] = {}
+        self._aggregate_seq = 0   # aggregate orders get ids -1, -2, ...
         for inst in instruments:
             self.add_instrument(inst)
 
@@ -178,76 +178,29 @@ class MatchingEngine:
 
     # ----------------------------------------------------------------------------------------- L2 liquidity
 
-    def set_aggregate(self, symbol: str, side: Side, price: int, qty: int, owner: str) -> int:
-        """Set the lots of `owner`'s aggregate order at (`side`, `price`) of `symbol`'s book; returns the lots it
-        held before (0 if it had none).
-
-        An aggregate order stands for depth known only as a level's total (a replayed L2 level of historical data):
-        one resting order per (owner, side, price), with an engine-chosen negative id, created at the back of its
-        level, resized in place (keeping its place in the queue) and removed at 0. It matches like any resting
-        order: an aggressor that takes part of it shrinks it, one that takes it whole removes it (and the next call
-        starts a new one at the back of the level). It is placed without matching and without BookUpdate events:
-        the caller keeps it from crossing other owners' orders on the opposite side.
-        """
-        if not (type(qty) is int and qty >= 0 and type(price) is int and price > 0 and (side is _BUY or side is _SELL)):
-            raise ValidationError(f"an aggregate level needs a side, a positive integer price and integer lots >= 0, "
-                                  f"got {side!r} {price!r} {qty!r}")
+    def aggregate_levels(self, symbol: str, side: Side, owner: str) -> AggregateLevels:
+        """`owner`'s aggregate orders on one side of `symbol`'s book (the same object for the same arguments): see
+        AggregateLevels."""
         book = self._books.get(symbol)
         if book is None:
             raise UnknownInstrumentError(symbol)
-        key = (symbol, owner, side, price)
-        aggregates = self._aggregates
-        oid = aggregates.get(key)
-        o = None if oid is None else self._orders.get(oid)
-        if o is None:  # none yet, or an aggressor took it whole
-            if oid is not None:
-                del aggregates[key]
-            if not qty:
-                return 0
-            ladder = book.bids if side is _BUY else book.asks
-            level = ladder.levels.get(price)
-            if level is None:
-                level = ladder.new_level(price)
-            self._aggregate_seq -= 1
-            oid = self._aggregate_seq
-            pool = self._pool
-            if pool:
-                o = pool.pop()
-                o.order_id = oid
-                o.trader = owner
-                o.qty = qty
-                o.shown = qty
-                o.level = level
-                o.spec = None
-            else:
-                o = RestingOrder(oid, owner, qty, qty, level, None)
-            level.append(o)
-            level.qty += qty
-            level.shown += qty
-            self._orders[oid] = o
-            aggregates[key] = oid
-            return 0
-        old = o.qty
-        level = o.level
-        if qty:
-            d = qty - old
-            o.qty = qty
-            o.shown = qty
-            level.qty += d
-            level.shown += d
-            return old
-        self._unlink(level, o)
-        del aggregates[key]
-        if level.head is None:
-            level.ladder.drop_level(level)
-        self._recycle(o)
-        return old
+        if side is not _BUY and side is not _SELL:
+            raise ValidationError(f"side must be a Side, got {side!r}")
+        if not isinstance(owner, str) or not owner:
+            raise ValidationError(f"owner must be a non-empty string, got {owner!r}")
+        key = (symbol, owner, side)
+        levels = self._aggregates.get(key)
+        if levels is None:
+            levels = self._aggregates[key] = AggregateLevels(self, book.bids if side is _BUY else book.asks, owner)
+        return levels
+
+    def set_aggregate(self, symbol: str, side: Side, price: int, qty: int, owner: str) -> int:
+        """`aggregate_levels(symbol, side, owner).set(price, qty)`: returns the lots the level held before."""
+        return self.aggregate_levels(symbol, side, owner).set(price, qty)
 
     def aggregate(self, symbol: str, side: Side, price: int, owner: str) -> int:
-        """The lots of `owner`'s aggregate order at (`side`, `price`), 0 if none (see set_aggregate)."""
-        oid = self._aggregates.get((symbol, owner, side, price))
-        o = None if oid is None else self._orders.get(oid)
-        return 0 if o is None else o.qty
+        """The lots of `owner`'s aggregate order at (`side`, `price`), 0 if none."""
+        return self.aggregate_levels(symbol, side, owner).get(price)
 
     def trade_resting(self, order_id: int, qty: int, ts: int, aggressor: str,
                       aggressor_order_id: int = 0) -> list[Event]:
@@ -861,3 +814,90 @@ class MatchingEngine:
             if stop is not None and stop.tif is _GTD and stop.expire_at <= ts:
                 del self._stops[oid]
                 events.append(OrderCancelled(ts, oid, stop.trader, stop.symbol, stop.quantity, CancelReason.EXPIRED))
+
+
+class AggregateLevels:
+    """One owner's aggregate orders on one side of one book (`MatchingEngine.aggregate_levels`).
+
+    An aggregate order stands for depth known only as a level's total (a replayed L2 level of historical data): one
+    resting order per price, with an engine-chosen negative id, created at the back of its level, resized in place
+    (keeping its place in the queue) and removed at 0. It matches like any resting order: an aggressor that takes
+    part of it shrinks it, one that takes it whole removes it (and the next `set` starts a new one at the back of
+    the level). It is placed without matching and without BookUpdate events: the caller keeps it from crossing
+    other owners' orders on the opposite side.
+    """
+
+    __slots__ = ("engine", "ladder", "owner", "ids")
+
+    def __init__(self, engine: MatchingEngine, ladder: BookSide, owner: str) -> None:
+        self.engine = engine
+        self.ladder = ladder
+        self.owner = owner
+        self.ids: dict[int, int] = {}   # price -> order id of the aggregate there (it may have been taken since)
+
+    def get(self, price: int) -> int:
+        """The lots of the aggregate order at `price` (0 if none)."""
+        oid = self.ids.get(price)
+        o = None if oid is None else self.engine._orders.get(oid)
+        return 0 if o is None else o.qty
+
+    def set(self, price: int, qty: int) -> int:
+        """Make the aggregate order at `price` hold `qty` lots (0: remove it); returns the lots it held before."""
+        if not (type(qty) is int and qty >= 0 and type(price) is int and price > 0):
+            raise ValidationError(f"an aggregate level needs a positive integer price and integer lots >= 0, got "
+                                  f"{price!r} {qty!r}")
+        engine = self.engine
+        ids = self.ids
+        orders = engine._orders
+        oid = ids.get(price)
+        o = None if oid is None else orders.get(oid)
+        if o is None:  # none yet, or an aggressor took it whole
+            if not qty:
+                if oid is not None:
+                    del ids[price]
+                return 0
+            ladder = self.ladder
+            level = ladder.levels.get(price)
+            if level is None:
+                level = ladder.new_level(price)
+            engine._aggregate_seq -= 1
+            oid = engine._aggregate_seq
+            pool = engine._pool
+            if pool:
+                o = pool.pop()
+                o.order_id = oid
+                o.trader = self.owner
+                o.qty = qty
+                o.shown = qty
+                o.level = level
+                o.spec = None
+            else:
+                o = RestingOrder(oid, self.owner, qty, qty, level, None)
+            level.append(o)
+            level.qty += qty
+            level.shown += qty
+            orders[oid] = o
+            ids[price] = oid
+            return 0
+        old = o.qty
+        level = o.level
+        if qty:
+            d = qty - old
+            o.qty = qty
+            o.shown = qty
+            level.qty += d
+            level.shown += d
+            return old
+        del ids[price]
+        del orders[oid]
+        if level.head is o and o.next is None:  # alone at its level: the level goes
+            o.level = None
+            level.head = level.tail = None
+            self.ladder.drop_level(level)
+        else:
+            level.unlink(o)
+            level.qty -= old
+            level.shown -= old
+            o.level = None
+        engine._recycle(o)
+        return old

@@ -1,23 +1,27 @@
-"""The L2 replay backtest: historical depth diffs and trades replayed into an L2 book, the agents' own orders
-placed in it with a queue-position model, order entry and market data delayed by the simulation's latency models.
+"""The L2 replay backtest: historical depth diffs and trades replayed into the project's order book (a
+`MatchingEngine` with one `OrderBook`), the agents' own orders resting and matching in it with a queue-position
+model, order entry and market data delayed by the simulation's latency models.
 
-The same `Agent` classes run here (a `MarketMaker` quotes on the replayed BTCUSDT book unchanged). The replayed
-book is the market's: the agents' orders are virtual (as in hftbacktest) — they never change the historical book
-(no market impact) and fill as follows:
+The same `Agent` classes run here (a `MarketMaker` quotes on the replayed BTCUSDT book unchanged).
 
-- A resting buy at P (sells mirror): on arrival it joins the back of the level: `ahead` = the level's quantity then.
-  A historical trade whose aggressor sold at price p < P went through it: it fills whole, at P (maker). A trade at
-  p == P first eats `ahead`; what it trades beyond fills the order. When the ask side's best reaches P or below, the
-  book crossed it: it fills whole at P.
+- Each replayed level is an aggregate order of the MARKET pseudo-account (`MatchingEngine.aggregate_levels`): a
+  depth diff sets its lots in place (the level keeps its place in the queue), 0 removes it.
+- The agents' commands go to the engine after `entry_latency`: it validates, matches (against the aggregate levels
+  and the other agents' orders, price-time priority), rests, cancels and modifies them. What an order takes from an
+  aggregate stays taken until that level's next diff (which sets the replayed total again). Stops are refused.
+- A resting buy at P (sells mirror) joins the back of its level: `ahead` = the market's lots there then. A replayed
+  trade whose aggressor sold at p < P went through it: it fills whole, at P (maker). A trade at p == P first eats
+  `ahead`; what it trades beyond fills the order. When a replayed ask level appears at P or below, the book crossed
+  it: it fills whole at P. These fills are engine trades against the MARKET pseudo-account
+  (`MatchingEngine.trade_resting`), so the book always holds exactly the agents' open quantity.
 - A level decrease at P that trades do not explain is a cancel; where it was in the queue is the `QueueModel`'s
   assumption: `PessimisticQueue` (cancels are behind us: ahead only shrinks when the level falls below it),
   `ProportionalQueue` (ahead shrinks by the decrease x ahead / level) and `ProbabilisticQueue(n)` (hftbacktest's
   power model: the share of a cancel that is ahead is f(ahead) / (f(ahead) + f(behind)), f(x) = x^n).
-- A marketable order (market, or a limit through the opposite best) takes the replayed book's levels at arrival
-  time, up to its limit, as a taker; an unfilled market / IOC rest is cancelled, a limit's rest joins the book.
 
-Latency: commands reach the venue after `entry_latency`; fills, order events and market data reach the agent after
-`data_latency` (both `simulation.latency` models). The account is booked when the fill reaches the agent.
+Market data (quotes, book snapshots and deltas) is the book's: the agents' resting orders show with the market's
+lots. Latency: commands reach the venue after `entry_latency`; fills, order events and market data reach the agent
+after `data_latency` (both `simulation.latency` models). The account is booked when the fill reaches the agent.
 """
 
 from __future__ import annotations

@@ -391,6 +391,7 @@ class L2Backtest:
         # the project's matching engine and order book: the replayed levels are aggregate orders of MARKET
         self.engine = MatchingEngine([ins])
         self.book = self.engine.book(ins.symbol)
+        self._bids, self._asks = self.book.bids, self.book.asks
         self._agg_bids = self.engine.aggregate_levels(ins.symbol, _BUY, MARKET)
         self._agg_asks = self.engine.aggregate_levels(ins.symbol, _SELL, MARKET)
         for p, q in data.snapshot_bids.items():
@@ -568,25 +569,27 @@ class L2Backtest:
 
     # ----- market data -----
     def _depth(self, t: int, side: int, price: int, qty: int) -> None:
-        book = self.book
         own = self._own
+        quotes = self._quote_subs
+        at_top = False
         if side > 0:
-            sd = _BUY
-            best = book.bids.best
-            at_top = best is None or price >= best
+            if quotes:
+                best = self._bids.best
+                at_top = best is None or price >= best
             if qty and own:
-                opp = book.asks.best
+                opp = self._asks.best
                 if opp is not None and opp <= price:
                     self._crossed(-1, price)
+            old = self._agg_bids.set(price, qty)
         else:
-            sd = _SELL
-            best = book.asks.best
-            at_top = best is None or price <= best
+            if quotes:
+                best = self._asks.best
+                at_top = best is None or price <= best
             if qty and own:
-                opp = book.bids.best
+                opp = self._bids.best
                 if opp is not None and opp >= price:
                     self._crossed(1, price)
-        old = (self._agg_bids if side > 0 else self._agg_asks).set(price, qty)
+            old = self._agg_asks.set(price, qty)
         if not qty and not old:
             return
         if own:
@@ -599,10 +602,10 @@ class L2Backtest:
                     for o in mine:
                         o.ahead = self.queue.cancelled(o.ahead, old - traded, dec)
         if self._book_subs:
-            self._delta(t, sd, price)
-        if at_top and self._quote_subs:
+            self._delta(t, _BUY if side > 0 else _SELL, price)
+        if at_top:
             q = self._quote(t)
-            for a in self._quote_subs:
+            for a in quotes:
                 self._deliver(a, a.on_market_data, q)
 
     def _crossed(self, side: int, price: int) -> None:

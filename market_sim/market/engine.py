@@ -827,18 +827,20 @@ class AggregateLevels:
     other owners' orders on the opposite side.
     """
 
-    __slots__ = ("engine", "ladder", "owner", "ids")
+    __slots__ = ("engine", "ladder", "owner", "ids", "_orders", "_pool")
 
     def __init__(self, engine: MatchingEngine, ladder: BookSide, owner: str) -> None:
         self.engine = engine
         self.ladder = ladder
         self.owner = owner
         self.ids: dict[int, int] = {}   # price -> order id of the aggregate there (it may have been taken since)
+        self._orders = engine._orders   # the engine's (never rebound) dict of resting orders and record pool
+        self._pool = engine._pool
 
     def get(self, price: int) -> int:
         """The lots of the aggregate order at `price` (0 if none)."""
         oid = self.ids.get(price)
-        o = None if oid is None else self.engine._orders.get(oid)
+        o = None if oid is None else self._orders.get(oid)
         return 0 if o is None else o.qty
 
     def set(self, price: int, qty: int) -> int:
@@ -846,58 +848,59 @@ class AggregateLevels:
         if not (type(qty) is int and qty >= 0 and type(price) is int and price > 0):
             raise ValidationError(f"an aggregate level needs a positive integer price and integer lots >= 0, got "
                                   f"{price!r} {qty!r}")
-        engine = self.engine
         ids = self.ids
-        orders = engine._orders
         oid = ids.get(price)
-        o = None if oid is None else orders.get(oid)
-        if o is None:  # none yet, or an aggressor took it whole
-            if not qty:
-                if oid is not None:
-                    del ids[price]
-                return 0
-            ladder = self.ladder
-            level = ladder.levels.get(price)
-            if level is None:
-                level = ladder.new_level(price)
-            engine._aggregate_seq -= 1
-            oid = engine._aggregate_seq
-            pool = engine._pool
-            if pool:
-                o = pool.pop()
-                o.order_id = oid
-                o.trader = self.owner
-                o.qty = qty
-                o.shown = qty
-                o.level = level
-                o.spec = None
-            else:
-                o = RestingOrder(oid, self.owner, qty, qty, level, None)
-            level.append(o)
-            level.qty += qty
-            level.shown += qty
-            orders[oid] = o
-            ids[price] = oid
+        if oid is not None:
+            orders = self._orders
+            o = orders.get(oid)
+            if o is not None:
+                old = o.qty
+                level = o.level
+                if qty:
+                    d = qty - old
+                    o.qty = qty
+                    o.shown = qty
+                    level.qty += d
+                    level.shown += d
+                    return old
+                del ids[price]
+                del orders[oid]
+                if level.head is o and o.next is None:  # alone at its level: the level goes
+                    level.head = level.tail = None
+                    self.ladder.drop_level(level)
+                else:
+                    level.unlink(o)
+                    level.qty -= old
+                    level.shown -= old
+                o.level = None
+                pool = self._pool
+                if len(pool) < _POOL_LIMIT:
+                    pool.append(o)
+                return old
+            del ids[price]  # an aggressor took it whole
+        if not qty:
             return 0
-        old = o.qty
-        level = o.level
-        if qty:
-            d = qty - old
+        ladder = self.ladder
+        level = ladder.levels.get(price)
+        if level is None:
+            level = ladder.new_level(price)
+        engine = self.engine
+        engine._aggregate_seq -= 1
+        oid = engine._aggregate_seq
+        pool = self._pool
+        if pool:
+            o = pool.pop()
+            o.order_id = oid
+            o.trader = self.owner
             o.qty = qty
             o.shown = qty
-            level.qty += d
-            level.shown += d
-            return old
-        del ids[price]
-        del orders[oid]
-        if level.head is o and o.next is None:  # alone at its level: the level goes
-            o.level = None
-            level.head = level.tail = None
-            self.ladder.drop_level(level)
+            o.level = level
+            o.spec = None
         else:
-            level.unlink(o)
-            level.qty -= old
-            level.shown -= old
-            o.level = None
-        engine._recycle(o)
-        return old
+            o = RestingOrder(oid, self.owner, qty, qty, level, None)
+        level.append(o)
+        level.qty += qty
+        level.shown += qty
+        self._orders[oid] = o
+        ids[price] = oid
+        return 0

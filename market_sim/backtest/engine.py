@@ -28,6 +28,11 @@ Fill rules (conservative by default; each stated in `FillRules` and in every rep
   cannot fill whole is cancelled.
 - TIF: DAY and IOC orders live for one bar, GTD until its expire_at, GTC until filled or cancelled. A post-only
   limit that is marketable at the open is rejected.
+
+Borrow fees (`borrow=BorrowFees(rate_bps)`, the risk package's model, market_sim.risk.borrow): at each bar, before
+its orders fill, every short position held since the previous bar pays its annual rate on its market value at the
+previous close for the calendar time elapsed (365-day year), exact in quote base units with the fraction carried
+to the next bar; booked on the account as a `borrow_fee` Transfer and listed in `RawResult.borrow_fees`.
 """
 
 from __future__ import annotations
@@ -36,19 +41,21 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
 from market_sim.backtest.bars import BarSeries
 from market_sim.backtest.costs import NO_FEES, NO_SLIPPAGE, FeeSchedule, Slippage
-from market_sim.core.accounts import Accounts, Fill, Liquidity, book_fill
+from market_sim.core.accounts import Accounts, Fill, Liquidity, Transfer, book_fill
 from market_sim.core.errors import ConfigError
 from market_sim.core.events import (
     CancelReason, OrderAccepted, OrderCancelled, OrderModified, OrderRejected, RejectReason,
 )
 from market_sim.core.instruments import Instrument
 from market_sim.core.orders import CancelOrder, ModifyOrder, NewOrder, OrderType, Side, TimeInForce
+from market_sim.risk.borrow import BorrowFees, accrue_borrow_fee
 from market_sim.simulation.agents.base import Agent
 from market_sim.simulation.venues import Quote
 
@@ -191,6 +198,8 @@ class RawResult:
     cancelled: int = 0
     rejected: int = 0
     params: dict[str, Any] = field(default_factory=dict)
+    borrow: BorrowFees | None = None
+    borrow_fees: list[tuple] = field(default_factory=list)  # (step, ts, agent, symbol, currency, quote units)
 
 
 class BarBacktest:
@@ -200,7 +209,7 @@ class BarBacktest:
     def __init__(self, series: BarSeries | Sequence[BarSeries], agents: Agent | Sequence[Agent], *,
                  cash: Mapping[str, int] | Mapping[str, Mapping[str, int]] | None = None,
                  fees: FeeSchedule = NO_FEES, rules: FillRules = FillRules(), venue: str = "backtest",
-                 seed: int = 0, precompute: bool = True) -> None:
+                 seed: int = 0, precompute: bool = True, borrow: BorrowFees | None = None) -> None:
         self.series = [series] if isinstance(series, BarSeries) else list(series)
         self.agents = [agents] if isinstance(agents, Agent) else list(agents)
         if not self.series:
@@ -215,7 +224,13 @@ class BarBacktest:
             raise ConfigError("agent ids must be unique", key="agents", value=ids)
         if not isinstance(fees, FeeSchedule):
             raise ConfigError("must be a market_sim.core.fees.FeeSchedule", key="fees", value=fees)
+        if borrow is not None and not isinstance(borrow, BorrowFees):
+            raise ConfigError("must be a market_sim.risk.borrow.BorrowFees (annual bps)", key="borrow", value=borrow)
         self.fees, self.rules, self.seed, self.precompute = fees, rules, seed, precompute
+        self.borrow = borrow
+        self._shorts: dict[tuple[str, int], None] = {}   # (agent, symbol index) short now (only with borrow fees)
+        self._borrow_carry: dict[tuple[str, int], Any] = {}
+        self._borrow_rows: list[tuple] = []
         cash = dict(cash or {})
         if cash and all(isinstance(v, Mapping) for v in cash.values()):
             self.cash = {a: dict(cash.get(a, {})) for a in ids}
@@ -418,6 +433,12 @@ class BarBacktest:
         ctx.accounts.apply(fill)
         self._fills.append((self._step, ctx.now, o.agent.id, ins.symbol, int(o.side), qty, price, quote_amount,
                             fee, liq.value, o.order.order_id))
+        if self.borrow is not None:
+            key = (o.agent.id, o.sym)
+            if ctx.accounts[o.agent.id].positions[ins.symbol].quantity < 0:
+                self._shorts[key] = None
+            else:
+                self._shorts.pop(key, None)
         o.agent.deliver_fill(fill)
 
     # ----- the run -----
@@ -446,6 +467,8 @@ class BarBacktest:
         subs = self._quote_subs
         wakes = ctx._wakes
         one = self.agents[0] if len(self.agents) == 1 else None
+        shorts = self._shorts
+        prev_t = None
         for a in range(0, n, chunk):
             b = min(n, a + chunk)
             times = self.timeline[a:b].tolist()
@@ -456,6 +479,9 @@ class BarBacktest:
                 i += 1
                 ctx.now = t
                 self._step = ctx.bar_index = i
+                if shorts:
+                    self._accrue_borrow(i, t - prev_t)
+                prev_t = t
                 if self._pending:
                     self._match(i)
                 if single:
@@ -485,7 +511,21 @@ class BarBacktest:
             agent.on_stop()
         return RawResult(self.series, self.timeline, closes, self._fills, ctx.accounts, self.agents,
                          {a: dict(v) for a, v in self.cash.items()}, self.rules, self.fees, self._cancelled,
-                         self._rejected)
+                         self._rejected, borrow=self.borrow, borrow_fees=self._borrow_rows)
+
+    def _accrue_borrow(self, i: int, dt: int) -> None:
+        """Every short held since the previous bar pays its borrow fee for `dt` ns at the previous close."""
+        ctx = self.ctx
+        for key in list(self._shorts):
+            agent, j = key
+            ins = self.series[j].instrument
+            pos = ctx.accounts[agent].positions[ins.symbol]
+            mark = Fraction(ctx._last[j] * ins.quote_units_per_lot_tick, ins.base_units_per_lot)
+            charge, self._borrow_carry[key] = accrue_borrow_fee(-pos.quantity, mark, self.borrow.rate(ins.symbol), dt,
+                                                                self._borrow_carry.get(key, Fraction(0)))
+            if charge:
+                ctx.accounts.transfer(Transfer(ctx.now, agent, ins.quote_asset, -charge, "borrow_fee"))
+                self._borrow_rows.append((i, ctx.now, agent, ins.symbol, ins.quote_asset, charge))
 
     def _quotes(self, i: int, t: int) -> None:
         ctx = self.ctx

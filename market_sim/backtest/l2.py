@@ -1,23 +1,27 @@
-"""The L2 replay backtest: historical depth diffs and trades replayed into an L2 book, the agents' own orders
-placed in it with a queue-position model, order entry and market data delayed by the simulation's latency models.
+"""The L2 replay backtest: historical depth diffs and trades replayed into the project's order book (a
+`MatchingEngine` with one `OrderBook`), the agents' own orders resting and matching in it with a queue-position
+model, order entry and market data delayed by the simulation's latency models.
 
-The same `Agent` classes run here (a `MarketMaker` quotes on the replayed BTCUSDT book unchanged). The replayed
-book is the market's: the agents' orders are virtual (as in hftbacktest) — they never change the historical book
-(no market impact) and fill as follows:
+The same `Agent` classes run here (a `MarketMaker` quotes on the replayed BTCUSDT book unchanged).
 
-- A resting buy at P (sells mirror): on arrival it joins the back of the level: `ahead` = the level's quantity then.
-  A historical trade whose aggressor sold at price p < P went through it: it fills whole, at P (maker). A trade at
-  p == P first eats `ahead`; what it trades beyond fills the order. When the ask side's best reaches P or below, the
-  book crossed it: it fills whole at P.
+- Each replayed level is an aggregate order of the MARKET pseudo-account (`MatchingEngine.aggregate_levels`): a
+  depth diff sets its lots in place (the level keeps its place in the queue), 0 removes it.
+- The agents' commands go to the engine after `entry_latency`: it validates, matches (against the aggregate levels
+  and the other agents' orders, price-time priority), rests, cancels and modifies them. What an order takes from an
+  aggregate stays taken until that level's next diff (which sets the replayed total again). Stops are refused.
+- A resting buy at P (sells mirror) joins the back of its level: `ahead` = the market's lots there then. A replayed
+  trade whose aggressor sold at p < P went through it: it fills whole, at P (maker). A trade at p == P first eats
+  `ahead`; what it trades beyond fills the order. When a replayed ask level appears at P or below, the book crossed
+  it: it fills whole at P. These fills are engine trades against the MARKET pseudo-account
+  (`MatchingEngine.trade_resting`), so the book always holds exactly the agents' open quantity.
 - A level decrease at P that trades do not explain is a cancel; where it was in the queue is the `QueueModel`'s
   assumption: `PessimisticQueue` (cancels are behind us: ahead only shrinks when the level falls below it),
   `ProportionalQueue` (ahead shrinks by the decrease x ahead / level) and `ProbabilisticQueue(n)` (hftbacktest's
   power model: the share of a cancel that is ahead is f(ahead) / (f(ahead) + f(behind)), f(x) = x^n).
-- A marketable order (market, or a limit through the opposite best) takes the replayed book's levels at arrival
-  time, up to its limit, as a taker; an unfilled market / IOC rest is cancelled, a limit's rest joins the book.
 
-Latency: commands reach the venue after `entry_latency`; fills, order events and market data reach the agent after
-`data_latency` (both `simulation.latency` models). The account is booked when the fill reaches the agent.
+Market data (quotes, book snapshots and deltas) is the book's: the agents' resting orders show with the market's
+lots. Latency: commands reach the venue after `entry_latency`; fills, order events and market data reach the agent
+after `data_latency` (both `simulation.latency` models). The account is booked when the fill reaches the agent.
 """
 
 from __future__ import annotations
@@ -29,16 +33,16 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
-from sortedcontainers import SortedList
 
 from market_sim.backtest.costs import NO_FEES, FeeSchedule
 from market_sim.core.accounts import Accounts, Liquidity, book_fill
 from market_sim.core.errors import ConfigError
 from market_sim.core.events import (
-    CancelReason, OrderAccepted, OrderCancelled, OrderRejected, RejectReason, Trade,
+    BookUpdate, OrderAccepted, OrderCancelled, OrderModified, OrderRejected, RejectReason, Trade,
 )
 from market_sim.core.instruments import Instrument
-from market_sim.core.orders import CancelOrder, ModifyOrder, NewOrder, OrderType, Side, TimeInForce
+from market_sim.core.orders import CancelOrder, ModifyOrder, NewOrder, OrderType, Side
+from market_sim.market.engine import MatchingEngine
 from market_sim.simulation.agents.base import Agent
 from market_sim.simulation.latency import FixedLatency, LatencyModel
 from market_sim.simulation.venues import BookDelta, BookSnapshot, Quote
@@ -164,23 +168,27 @@ def l2_data_from_frames(depth: Any, trades: Any, instrument: Instrument, snapsho
     return L2Data(instrument, t0, bids, asks, ts[order], kind[order], side[order], price[order], qty[order])
 
 
-class _Own:
-    __slots__ = ("order", "agent", "side", "price", "remaining", "ahead", "live")
+MARKET = "market"   # the pseudo-account owning the replayed (historical) liquidity in the book
 
-    def __init__(self, order: NewOrder, agent: Agent, remaining: int) -> None:
-        self.order, self.agent, self.side, self.price = order, agent, order.side, order.price
-        self.remaining, self.ahead, self.live = remaining, 0, True
+
+class _Own:
+    """An agent's order resting in the book, with the replay's estimate of the market's lots ahead of it."""
+
+    __slots__ = ("order_id", "agent", "side", "price", "remaining", "ahead")
+
+    def __init__(self, order_id: int, agent: Agent, side: Side, price: int, remaining: int, ahead: int) -> None:
+        self.order_id, self.agent, self.side, self.price = order_id, agent, side, price
+        self.remaining, self.ahead = remaining, ahead
 
 
 class _L2Venue:
-    __slots__ = ("name", "_bt")
+    __slots__ = ("name", "_bt", "engine")
 
     def __init__(self, name: str, bt: "L2Backtest") -> None:
-        self.name, self._bt = name, bt
+        self.name, self._bt, self.engine = name, bt, bt.engine
 
     def quote(self, symbol: str, now: int) -> Quote:
-        bt = self._bt
-        return bt._quote(now)
+        return self._bt._quote(now)
 
 
 class L2Context:
@@ -205,10 +213,11 @@ class L2Context:
 
     def initial_ticks(self, symbol: str) -> int:
         b = self._bt
-        if b._bb is not None and b._ba is not None:
-            return (b._bb + b._ba) // 2
+        bb, ba = b.book.bids.best, b.book.asks.best
+        if bb is not None and ba is not None:
+            return (bb + ba) // 2
         trades = b.data.price[b.data.kind == 1]
-        return int(trades[0]) if len(trades) else (b._bb or b._ba or 1)
+        return int(trades[0]) if len(trades) else (bb or ba or 1)
 
     def fundamental(self, symbol: str) -> float | None:
         return None
@@ -240,8 +249,9 @@ class L2Context:
         bt = self._bt
         bt._check_symbol(symbol)
         bt._book_subs.append(agent)
-        snap = BookSnapshot(self.now, bt.venue, symbol, bt._seq, tuple(sorted(bt.bids.items(), reverse=True)),
-                            tuple(sorted(bt.asks.items())))
+        bt.engine.emit_book_updates(True)
+        bids, asks = bt.book.depth(len(bt.book.bids.levels) + len(bt.book.asks.levels))
+        snap = BookSnapshot(self.now, bt.venue, symbol, bt._seq, tuple(bids), tuple(asks))
         bt._deliver(agent, agent.deliver_book_snapshot, snap)
 
 
@@ -367,33 +377,44 @@ class L2Backtest:
         self.agents = [agents] if isinstance(agents, Agent) else list(agents)
         if not self.agents:
             raise ConfigError("an L2 backtest needs at least one agent", key="agents", value=0)
+        for agent in self.agents:
+            if agent.id == MARKET:
+                raise ConfigError(f"the replayed liquidity belongs to the {MARKET!r} pseudo-account; name the agent "
+                                  "otherwise", key="agents", value=agent.id)
+        self._agent = {a.id: a for a in self.agents}
         self.queue, self.entry_latency, self.data_latency, self.fees = queue, entry_latency, data_latency, fees
         self.venue = venue
         self.cash = dict(cash or {})
         self._rng = random.Random(seed)
-        self.bids: dict[int, int] = dict(data.snapshot_bids)
-        self.asks: dict[int, int] = dict(data.snapshot_asks)
-        self._bid_px = SortedList(self.bids)
-        self._ask_px = SortedList(self.asks)
+        ins = data.instrument
+        self._sym = ins.symbol
+        # the project's matching engine and order book: the replayed levels are aggregate orders of MARKET
+        self.engine = MatchingEngine([ins])
+        self.book = self.engine.book(ins.symbol)
+        self._bids, self._asks = self.book.bids, self.book.asks
+        self._agg_bids = self.engine.aggregate_levels(ins.symbol, _BUY, MARKET)
+        self._agg_asks = self.engine.aggregate_levels(ins.symbol, _SELL, MARKET)
+        for p, q in data.snapshot_bids.items():
+            self._agg_bids.set(p, q)
+        for p, q in data.snapshot_asks.items():
+            self._agg_asks.set(p, q)
         self._heap: list[tuple] = []
         self._hseq = 0
-        self._own: dict[tuple[int, int], list[_Own]] = {}   # (side, price) -> resting own orders, time priority
-        self._by_id: dict[tuple[str, int], _Own] = {}
+        self._own: dict[tuple[int, int], list[_Own]] = {}   # (side, price) -> the agents' resting orders, time order
+        self._by_id: dict[int, _Own] = {}
         self._traded: dict[tuple[int, int], int] = {}       # (side, price): lots traded there since its last diff
         self._quote_subs: list[Agent] = []
         self._trade_subs: list[Agent] = []
         self._book_subs: list[Agent] = []
         self._seq = 0
         self._fills: list[tuple] = []
-        self._trade_id = 0
+        self._tape_id = 0
         self._cancelled = self._rejected = 0
         self.ctx = L2Context(self)
-        self._bb = self._bid_px[-1] if self._bid_px else None
-        self._ba = self._ask_px[0] if self._ask_px else None
 
     # ----- plumbing -----
     def _check_symbol(self, symbol: str) -> None:
-        if symbol != self.data.instrument.symbol:
+        if symbol != self._sym:
             raise ConfigError("the replay has no data for this symbol", key="symbol", value=symbol)
 
     def _at(self, t: int, fn: Callable, arg: Any) -> None:
@@ -404,94 +425,142 @@ class L2Backtest:
         self._at(self.ctx.now + self.data_latency.sample(self.venue, agent.id, self._rng), fn, arg)
 
     def _quote(self, now: int) -> Quote:
-        bb, ba = self._bb, self._ba
-        return Quote(now, self.venue, self.data.instrument.symbol, bb, self.bids[bb] if bb is not None else 0, ba,
-                     self.asks[ba] if ba is not None else 0, None)
+        b, a = self.book.best_bid(), self.book.best_ask()
+        return Quote(now, self.venue, self._sym, b[0] if b else None, b[1] if b else 0, a[0] if a else None,
+                     a[1] if a else 0, None)
 
-    # ----- the agents' commands at the venue -----
+    def _delta(self, t: int, side: Side, price: int) -> None:
+        """Book subscribers: the level (side, price) of the project book as it stands now."""
+        level = (self.book.bids if side is _BUY else self.book.asks).levels.get(price)
+        self._seq += 1
+        d = BookDelta(t, self._sym, side, price, 0 if level is None else level.shown, self.venue, self._seq)
+        for a in self._book_subs:
+            self._deliver(a, a.deliver_book_delta, d)
+
+    # ----- the agents' commands at the venue (the matching engine) -----
     def _arrive(self, item: tuple[Agent, Any]) -> None:
         agent, cmd = item
         now = self.ctx.now
-        if isinstance(cmd, NewOrder):
-            if cmd.symbol != self.data.instrument.symbol or cmd.quantity <= 0 or (
-                    cmd.order_type is OrderType.LIMIT and (cmd.price is None or cmd.price <= 0)) or \
-                    cmd.order_type not in (OrderType.LIMIT, OrderType.MARKET):
+        kind = type(cmd)
+        if kind is NewOrder:
+            if cmd.order_type is not OrderType.LIMIT and cmd.order_type is not OrderType.MARKET:
                 self._rejected += 1
-                reason = RejectReason.UNKNOWN_INSTRUMENT if cmd.symbol != self.data.instrument.symbol else \
-                    RejectReason.INVALID_ORDER
                 self._deliver(agent, lambda ev: agent.deliver_order_event(ev, True),
-                              OrderRejected(now, cmd.order_id, agent.id, cmd.symbol, reason,
-                                            "the L2 replay takes limit and market orders with a positive quantity"))
+                              OrderRejected(now, cmd.order_id, agent.id, cmd.symbol, RejectReason.INVALID_ORDER,
+                                            "the L2 replay takes limit and market orders (the replayed tape does "
+                                            "not trigger stops)"))
                 return
-            self._deliver(agent, agent.deliver_order_event, OrderAccepted(now, cmd))
-            o = _Own(cmd, agent, cmd.quantity)
-            self._take(o)
-            if o.remaining > 0:
-                if cmd.order_type is OrderType.MARKET or cmd.tif in (TimeInForce.IOC, TimeInForce.FOK):
-                    self._cancel(o, CancelReason.IOC_REMAINDER)
-                else:
-                    key = (int(o.side), o.price)
-                    o.ahead = (self.bids if o.side is _BUY else self.asks).get(o.price, 0)
-                    self._own.setdefault(key, []).append(o)
-                    self._by_id[(agent.id, cmd.order_id)] = o
-        elif isinstance(cmd, CancelOrder):
-            o = self._by_id.pop((agent.id, cmd.order_id), None)
-            if o is None or not o.live:
-                self._deliver(agent, agent.deliver_order_event,
-                              OrderRejected(now, cmd.order_id, agent.id, self.data.instrument.symbol,
-                                            RejectReason.UNKNOWN_ORDER, "not open (filled or cancelled)"))
-                return
-            self._unrest(o)
-            self._cancel(o, CancelReason.USER)
-        elif isinstance(cmd, ModifyOrder):
-            self._deliver(agent, agent.deliver_order_event,
-                          OrderRejected(now, cmd.order_id, agent.id, self.data.instrument.symbol,
-                                        RejectReason.INVALID_ORDER, "the L2 replay does not modify: cancel and send"))
-        else:
+        elif kind is not CancelOrder and kind is not ModifyOrder:
             raise ConfigError(f"agent {agent.id} sent a command the L2 replay does not take", key="command",
                               value=type(cmd).__name__)
+        if cmd.trader != agent.id:
+            self._rejected += 1
+            self._deliver(agent, lambda ev: agent.deliver_order_event(ev, kind is NewOrder),
+                          OrderRejected(now, cmd.order_id, agent.id, self._sym, RejectReason.UNKNOWN_TRADER,
+                                        f"agent {agent.id} sent an order in the name of {cmd.trader!r}"))
+            return
+        oid = cmd.order_id
+        moved = None
+        if kind is ModifyOrder:
+            moved = self._by_id.get(oid)
+        events = self.engine.process(cmd, now)
+        requeue = kind is NewOrder
+        by_id = self._by_id
+        for ev in events:
+            t = type(ev)
+            if t is Trade:
+                self._engine_trade(ev)
+                continue
+            if t is BookUpdate:
+                if self._book_subs:
+                    self._delta(now, ev.side, ev.price)
+                continue
+            trader = ev.order.trader if t is OrderAccepted else ev.trader
+            target = self._agent.get(trader)
+            if t is OrderCancelled:
+                self._cancelled += 1
+                o = by_id.get(ev.order_id)
+                if o is not None:
+                    if ev.remaining_quantity:
+                        o.remaining = ev.remaining_quantity
+                    else:
+                        self._unrest(o)
+            elif t is OrderRejected:
+                self._rejected += 1
+            elif t is OrderModified and moved is not None and ev.order_id == oid and by_id.get(oid) is moved:
+                if ev.priority_kept:
+                    moved.remaining = ev.quantity
+                    moved = None
+                else:           # re-queued at the back of its (new) level, or crossing: placed again below
+                    self._unrest(moved)
+                    requeue = True
+            if target is not None:
+                if t is OrderRejected and kind is NewOrder and ev.order_id == oid:
+                    self._deliver(target, lambda e, a=target: a.deliver_order_event(e, True), ev)
+                else:
+                    self._deliver(target, target.deliver_order_event, ev)
+        if requeue and oid not in by_id:
+            st = self.engine.order(oid)
+            if st is not None and st.trader == agent.id:
+                o = _Own(oid, agent, st.side, st.price, st.quantity,
+                         (self._agg_bids if st.side is _BUY else self._agg_asks).get(st.price))
+                self._own.setdefault((int(st.side), st.price), []).append(o)
+                by_id[oid] = o
 
     def _unrest(self, o: _Own) -> None:
-        o.live = False
-        lst = self._own.get((int(o.side), o.price))
+        self._by_id.pop(o.order_id, None)
+        key = (int(o.side), o.price)
+        lst = self._own.get(key)
         if lst is not None:
             lst.remove(o)
             if not lst:
-                del self._own[(int(o.side), o.price)]
+                del self._own[key]
 
-    def _cancel(self, o: _Own, reason: CancelReason) -> None:
-        self._cancelled += 1
-        o.live = False
-        self._deliver(o.agent, o.agent.deliver_order_event,
-                      OrderCancelled(self.ctx.now, o.order.order_id, o.agent.id, o.order.symbol, o.remaining, reason))
+    def _engine_trade(self, tr: Trade) -> None:
+        """A match in the book from an agent's order: book each agent side (the aggressor takes, the resting order
+        makes); a resting agent order shrinks in the replay's registry."""
+        rest_side = _SELL if tr.aggressor is _BUY else _BUY
+        for trader, side, order_id in ((tr.buyer, _BUY, tr.buy_order_id), (tr.seller, _SELL, tr.sell_order_id)):
+            if trader == MARKET:
+                if side is rest_side:   # an agent took replayed lots: no agent order can have more than that ahead
+                    mine = self._own.get((int(side), tr.price))
+                    if mine is not None:
+                        left = (self._agg_bids if side is _BUY else self._agg_asks).get(tr.price)
+                        for o in mine:
+                            if o.ahead > left:
+                                o.ahead = left
+                continue
+            agent = self._agent[trader]
+            maker = side is rest_side
+            self._book(agent, side, tr.price, tr.quantity, order_id, tr.trade_id, maker)
+            if maker:
+                o = self._by_id.get(order_id)
+                if o is not None:
+                    o.remaining -= tr.quantity
+                    if o.remaining <= 0:
+                        self._unrest(o)
 
-    def _take(self, o: _Own) -> None:
-        """Fill a marketable order against the replayed book's opposite levels (the book is not changed)."""
-        buy = o.side is _BUY
-        levels = self._ask_px if buy else self._bid_px
-        book = self.asks if buy else self.bids
-        limit = o.price if o.order.order_type is OrderType.LIMIT else None
-        it = iter(levels) if buy else reversed(levels)
-        for px in it:
-            if o.remaining <= 0 or limit is not None and (px > limit if buy else px < limit):
-                break
-            q = min(o.remaining, book[px])
-            self._fill(o, px, q, taker=True)
-
-    def _fill(self, o: _Own, price: int, qty: int, taker: bool) -> None:
+    def _book(self, agent: Agent, side: Side, price: int, qty: int, order_id: int, trade_id: int,
+              maker: bool) -> None:
         ins = self.data.instrument
-        o.remaining -= qty
-        self._trade_id += 1
-        liq = Liquidity.TAKER if taker else Liquidity.MAKER
+        liq = Liquidity.MAKER if maker else Liquidity.TAKER
         fee = self.fees.fee(qty * price * ins.quote_units_per_lot_tick, qty, liq)
         now = self.ctx.now
-        fill = book_fill(now, o.agent.id, self.venue, ins, o.side, price, qty, order_id=o.order.order_id,
-                         trade_id=self._trade_id, maker=not taker, fee=fee)
-        self._fills.append((now, o.agent.id, int(o.side), price, qty, liq.value, o.order.order_id, fee))
-        self._deliver(o.agent, self._book_and_deliver, (o.agent, fill))
-        if o.remaining <= 0 and o.live and (o.agent.id, o.order.order_id) in self._by_id:
-            del self._by_id[(o.agent.id, o.order.order_id)]
+        fill = book_fill(now, agent.id, self.venue, ins, side, price, qty, order_id=order_id, trade_id=trade_id,
+                         maker=maker, fee=fee)
+        self._fills.append((now, agent.id, int(side), price, qty, liq.value, order_id, fee))
+        self._deliver(agent, self._book_and_deliver, (agent, fill))
+
+    def _fill_resting(self, o: _Own, qty: int) -> None:
+        """The replayed tape (or the replayed book crossing it) takes `qty` lots of an agent's resting order."""
+        now = self.ctx.now
+        tr = self.engine.trade_resting(o.order_id, qty, now, MARKET)[0]
+        o.remaining -= qty
+        if o.remaining <= 0:
             self._unrest(o)
+        self._book(o.agent, o.side, tr.price, qty, o.order_id, tr.trade_id, True)
+        if self._book_subs:
+            self._delta(now, o.side, o.price)
 
     def _book_and_deliver(self, item: tuple[Agent, Any]) -> None:
         agent, fill = item
@@ -500,33 +569,29 @@ class L2Backtest:
 
     # ----- market data -----
     def _depth(self, t: int, side: int, price: int, qty: int) -> None:
-        if side > 0:
-            book, plist = self.bids, self._bid_px
-            at_top = self._bb is None or price >= self._bb
-        else:
-            book, plist = self.asks, self._ask_px
-            at_top = self._ba is None or price <= self._ba
-        old = book.get(price, 0)
-        if qty:
-            book[price] = qty
-            if not old:
-                plist.add(price)
-                if at_top:
-                    if side > 0:
-                        self._bb = price
-                    else:
-                        self._ba = price
-        elif old:
-            del book[price]
-            plist.remove(price)
-            if at_top:
-                if side > 0:
-                    self._bb = plist[-1] if plist else None
-                else:
-                    self._ba = plist[0] if plist else None
-        else:
-            return
         own = self._own
+        quotes = self._quote_subs
+        at_top = False
+        if side > 0:
+            if quotes:
+                best = self._bids.best
+                at_top = best is None or price >= best
+            if qty and own:
+                opp = self._asks.best
+                if opp is not None and opp <= price:
+                    self._crossed(-1, price)
+            old = self._agg_bids.set(price, qty)
+        else:
+            if quotes:
+                best = self._asks.best
+                at_top = best is None or price <= best
+            if qty and own:
+                opp = self._bids.best
+                if opp is not None and opp >= price:
+                    self._crossed(1, price)
+            old = self._agg_asks.set(price, qty)
+        if not qty and not old:
+            return
         if own:
             key = (side, price)
             mine = own.get(key)
@@ -536,26 +601,20 @@ class L2Backtest:
                 if dec > 0:
                     for o in mine:
                         o.ahead = self.queue.cancelled(o.ahead, old - traded, dec)
-            if at_top:
-                self._crossed()
         if self._book_subs:
-            self._seq += 1
-            d = BookDelta(t, self.data.instrument.symbol, _BUY if side > 0 else _SELL, price, qty, self.venue,
-                          self._seq)
-            for a in self._book_subs:
-                self._deliver(a, a.deliver_book_delta, d)
-        if at_top and self._quote_subs:
+            self._delta(t, _BUY if side > 0 else _SELL, price)
+        if at_top:
             q = self._quote(t)
-            for a in self._quote_subs:
+            for a in quotes:
                 self._deliver(a, a.on_market_data, q)
 
-    def _crossed(self) -> None:
-        """Own resting orders the opposite best has reached fill whole at their price."""
-        ba, bb = self._ba, self._bb
-        for (side, price), lst in list(self._own.items()):
-            if side > 0 and ba is not None and ba <= price or side < 0 and bb is not None and bb >= price:
+    def _crossed(self, side: int, price: int) -> None:
+        """A replayed level at `price` reached the agents' resting orders on `side` at or through it: the book
+        crossed them, they fill whole at their price."""
+        for (s, p), lst in list(self._own.items()):
+            if s == side and (p >= price if side > 0 else p <= price):
                 for o in list(lst):
-                    self._fill(o, price, o.remaining, taker=False)
+                    self._fill_resting(o, o.remaining)
 
     def _trade(self, t: int, side: int, price: int, qty: int) -> None:
         # aggressor side +1 (buy) lifts asks: our resting sells at or below the price; -1 hits our bids
@@ -568,7 +627,7 @@ class L2Backtest:
                 through = p < price if rest_side < 0 else p > price
                 if through:
                     for o in list(lst):
-                        self._fill(o, p, o.remaining, taker=False)
+                        self._fill_resting(o, o.remaining)
                 elif p == price:
                     left = qty
                     self._traded[(s, p)] = self._traded.get((s, p), 0) + qty
@@ -583,11 +642,10 @@ class L2Backtest:
                         o.ahead = 0
                         q = min(left, o.remaining)
                         left -= q
-                        self._fill(o, p, q, taker=False)
+                        self._fill_resting(o, q)
         if self._trade_subs:
-            self._trade_id += 1
-            tr = Trade(t, self._trade_id, self.data.instrument.symbol, price, qty, 0, 0, "", "",
-                       _BUY if side > 0 else _SELL)
+            self._tape_id += 1
+            tr = Trade(t, self._tape_id, self._sym, price, qty, 0, 0, "", "", _BUY if side > 0 else _SELL)
             for a in self._trade_subs:
                 self._deliver(a, a.on_trade, tr)
 
@@ -635,15 +693,15 @@ class L2Backtest:
         self._sample(end)
         for agent in self.agents:
             agent.on_stop()
-        bb = self._bb or 0
-        ba = self._ba or bb
+        bb = self.book.bids.best or 0
+        ba = self.book.asks.best or bb
         return L2Result(n, self._fills, ctx.accounts, self.agents, (bb + ba) // 2, self._cancelled, self._rejected,
                         samples=self._samples, instrument=ins, initial_cash=dict(self.cash))
 
     def _sample(self, t: int) -> None:
         """Each agent's cash and position, and the mid, at time t (before the message at t is applied)."""
         ins = self.data.instrument
-        bb, ba = self._bb, self._ba
+        bb, ba = self.book.bids.best, self.book.asks.best
         mid2 = (bb + ba) if bb is not None and ba is not None else 2 * (bb or ba or 0)
         for agent in self.agents:
             acct = self.ctx.accounts[agent.id]

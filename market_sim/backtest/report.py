@@ -61,6 +61,8 @@ def _backtest_sheet(run: RunData) -> TearSheet:
              f"({'adjusted' if sc.get('adjusted') else 'raw'} prices; dividends "
              f"{'in the adjusted prices' if sc.get('adjusted') else 'ignored'}).",
              f"Fill rules: {m.get('fill_rules', 'n/a')}.", f"Fees: {m.get('fees_model', 'none')}.",
+             f"Borrow fees: {m.get('borrow_model', 'none')}; charged {m.get('borrow_fees', 0.0):,.2f} "
+             f"{sc.get('currency', '')} (trading fees {m.get('fees', 0.0):,.2f}).",
              "Alpha and beta against buy and hold of the same symbol (close to close)."]
     symbol = bars["symbol"].iloc[0] if bars is not None and len(bars) else ""
     notes.insert(0, f"Run {run.run_id}.")

@@ -1,8 +1,8 @@
 """A bar backtest's results: equity curves per agent and currency, positions, exposure, fills, round-trip trades
 and the headline metrics (market_sim.analysis.metrics) under stated conventions.
 
-Equity is computed after the run, vectorised: cash (initial + every fill's quote flow - fees) plus each open
-position marked at the step's close (carried forward over missing bars), in currency units (floats: analytics).
+Equity is computed after the run, vectorised: cash (initial + every fill's quote flow - fees - borrow fees) plus
+each open position marked at the step's close (carried forward over missing bars), in currency units (floats: analytics).
 The exact integer state is the accounts' (`RawResult.accounts`); `check_accounts` confirms both agree at the end.
 """
 
@@ -79,6 +79,16 @@ class BacktestResult:
         f["fee_value"] = f["fee"] / scale if len(f) else f["fee"].astype(float)
         return f
 
+    @cached_property
+    def borrow_fees(self) -> pd.DataFrame:
+        """Every borrow-fee charge of a short: step, time, agent, symbol, currency, amount (quote base units) and
+        value (currency units)."""
+        f = pd.DataFrame(self.raw.borrow_fees, columns=["step", "ts", "agent", "symbol", "currency", "amount"])
+        f = f.astype({"step": "int64", "ts": "int64", "amount": "int64"})
+        f.insert(2, "time", pd.to_datetime(f["ts"], unit="ns"))
+        f["value"] = [a / 10.0 ** self._decimals(c) for a, c in zip(f["amount"], f["currency"])]
+        return f
+
     @property
     def agents(self) -> list[str]:
         return [a.id for a in self.raw.agents]
@@ -150,6 +160,9 @@ class BacktestResult:
         d = np.zeros(n, dtype=np.float64)
         flow = (-f["side"] * f["quote_amount"] - f["fee"]).to_numpy(np.float64)
         np.add.at(d, f["step"].to_numpy(np.int64), flow)
+        if self.raw.borrow_fees:
+            b = self.borrow_fees[(self.borrow_fees["agent"] == agent) & (self.borrow_fees["currency"] == ccy)]
+            np.add.at(d, b["step"].to_numpy(np.int64), -b["amount"].to_numpy(np.float64))
         dec = self._decimals(ccy)
         initial = self.raw.initial_cash.get(agent, {}).get(ccy, 0)
         return pd.Series((initial + np.cumsum(d)) / 10.0 ** dec, index=self.index, name="cash")
@@ -239,12 +252,18 @@ class BacktestResult:
         d = rep.as_dict()
         e = self.equity(agent)
         f = self.fills[self.fills["agent"] == agent]
+        b = self.borrow_fees[self.borrow_fees["agent"] == agent]
+        fees, borrow = float(f["fee_value"].sum()), float(b["value"].sum())
         d.update(initial_equity=float(e.iloc[0]) if len(e) else None, final_equity=float(e.iloc[-1]),
-                 fills=int(len(f)), fees=float(f["fee_value"].sum()), traded_notional=float(f["notional"].sum()),
+                 fills=int(len(f)), fees=fees, borrow_fees=borrow, costs={"fees": fees, "borrow_fees": borrow,
+                                                                          "total": fees + borrow},
+                 traded_notional=float(f["notional"].sum()),
                  orders_cancelled=self.raw.cancelled, orders_rejected=self.raw.rejected,
                  exposure_time=float((self.positions(agent) != 0).any(axis=1).mean()),
                  turnover=turnover(f["notional"], e, self.conventions) if len(f) else 0.0,
-                 fill_rules=self.raw.rules.describe(), fees_model=repr(self.raw.fees))
+                 fill_rules=self.raw.rules.describe(), fees_model=repr(self.raw.fees),
+                 borrow_model=self.raw.borrow.describe() if self.raw.borrow is not None else "none (shorts pay no "
+                                                                                               "borrow fee)")
         for k in ("start", "end", "max_drawdown_peak", "max_drawdown_trough", "max_drawdown_recovery"):
             if d.get(k) is not None:
                 d[k] = str(d[k])

@@ -16,6 +16,7 @@ from market_sim.backtest.engine import BarBacktest, FillRules
 from market_sim.backtest.result import BacktestResult
 from market_sim.core.errors import ConfigError
 from market_sim.core.instruments import Instrument
+from market_sim.risk.borrow import BorrowFees
 
 __all__ = ["BacktestSpec", "parse_slippage", "parse_queue", "prepare", "prepare_l2", "run_spec"]
 
@@ -81,6 +82,7 @@ class BacktestSpec:
     entry_latency: str = "fixed:5ms"
     data_latency: str = "fixed:5ms"
     sample: str = "1s"
+    borrow_bps: int | None = None      # bars: annual borrow fee of short positions in bps (None: none)
 
     @property
     def mode(self) -> str:
@@ -151,6 +153,9 @@ def prepare_l2(spec: BacktestSpec) -> Any:
     from market_sim.simulation.latency import parse_duration, parse_latency
 
     cls, params = _strategy(spec)
+    if spec.borrow_bps is not None:
+        raise ConfigError("borrow fees apply to bar backtests (the L2 replay spans minutes)", key="borrow_bps",
+                          value=spec.borrow_bps)
     queue = parse_queue(spec.queue)
     entry = parse_latency(spec.entry_latency, "entry_latency")
     data_lat = parse_latency(spec.data_latency, "data_latency")
@@ -173,7 +178,9 @@ def prepare(spec: BacktestSpec) -> tuple[BarBacktest, type]:
     rules = FillRules(spec.fill_on_touch, spec.participation, parse_slippage(spec.slippage))
     bars: BarSeries = load_bars(path, instrument, adjusted=spec.adjusted)
     agent = cls(spec.strategy, params)
-    return BarBacktest(bars, agent, cash={spec.currency: cash}, fees=fees, rules=rules, seed=spec.seed), cls
+    borrow = None if spec.borrow_bps is None else BorrowFees(spec.borrow_bps)
+    return BarBacktest(bars, agent, cash={spec.currency: cash}, fees=fees, rules=rules, seed=spec.seed,
+                       borrow=borrow), cls
 
 
 def run_spec(spec: BacktestSpec, progress: Callable[[int, int], None] | None = None) -> BacktestResult:

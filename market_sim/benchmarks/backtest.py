@@ -5,9 +5,10 @@
   separately, of the vectorised equity curve afterwards. Target >= 500,000 bars/s for the run.
 - `orcl`: the whole 20-year ORCL daily file in a fresh interpreter: CPU seconds after start-up (imports) for
   reading the file, the run and the summary (equity, trade list with MAE/MFE, every metric). Target <= 0.5 s.
-- `l2`: the L2 replay of the BTCUSDT capture (134k depth-level updates and trades, 6 minutes) with an unchanged
-  `MarketMaker` quoting one level each side (5 ms entry and market-data latency), once per queue model:
-  messages/s of `L2Backtest.run` (reading the file is reported apart). Target >= 300,000 messages/s.
+- `l2`: the L2 replay of the BTCUSDT capture (134k depth-level updates and trades, 6 minutes) into the project's
+  order book (`MatchingEngine`) with an unchanged `MarketMaker` quoting one level each side (5 ms entry and
+  market-data latency), once per queue model: messages/s of `L2Backtest.run` (reading the file is reported apart;
+  `matching_engine` says whether the compiled build of market_sim.market.engine ran). Target >= 300,000 messages/s.
 - `grid`: parameter grids of 1, 10 and 100 points (fast x slow) on ORCL via `run_grid`, each point a full
   backtest plus its metrics: CPU seconds per point, and how the total scales with the grid size.
 
@@ -100,8 +101,11 @@ def l2(progress: bool) -> dict:
     c0 = time.process_time()
     data = l2_data_from_capture(read_binance_jsonl(BTC_FILE, ins), ins)
     read = time.process_time() - c0
+    import market_sim.market.engine as engine_module
+
     out: dict = {"messages": len(data), "read_cpu_s": round(read, 3), "target_messages_per_second":
-                 TARGET_L2_MSGS_PER_SEC, "queue_models": {}}
+                 TARGET_L2_MSGS_PER_SEC, "matching_engine": "compiled" if not engine_module.__file__.endswith(".py")
+                 else "python", "queue_models": {}}
     for q in (PessimisticQueue(), ProportionalQueue(), ProbabilisticQueue(2.0)):
         mm = MarketMaker("mm", MarketMakerParams(interval=1_000_000_000, half_spread_ticks=1, quantity=1000, levels=1,
                                                  anchor="mid", max_inventory=20_000, skew_ticks_per_lot=0.0))

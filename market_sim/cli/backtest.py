@@ -41,7 +41,9 @@ def _summary_table(s: dict[str, Any], run_id: str, path: str) -> Table:
             ("Sortino", _num(s["sortino"])), ("max drawdown", _pct(s["max_drawdown"])),
             ("alpha (ann.) / beta", f"{_pct(s.get('alpha'))} / {_num(s.get('beta'))}"),
             ("round trips / hit rate", f"{_num(s['trades'])} / {_pct(s['hit_rate'])}"),
-            ("fills / fees", f"{s['fills']:,} / {s['fees']:,.4f}"), ("time invested", _pct(s["exposure_time"])),
+            ("fills / fees", f"{s['fills']:,} / {s['fees']:,.4f}"),
+            *([("borrow fees", f"{s['borrow_fees']:,.2f}")] if s.get("borrow_fees") else []),
+            ("time invested", _pct(s["exposure_time"])),
             ("results", path)]
     for k, v in rows:
         t.add_row(Text(k), Text(v))
@@ -77,6 +79,8 @@ def register(app: typer.Typer) -> None:
         maker_bps: float = typer.Option(0.0, "--maker-bps", help="Maker fee (negative: rebate) in bps."),
         commission: str = typer.Option("0", "--commission", help="Fixed commission per fill (currency units)."),
         per_unit: str = typer.Option("0", "--per-unit", help="Fee per lot (currency units)."),
+        borrow_bps: int = typer.Option(None, "--borrow-bps", help="Bars: borrow fee of short positions, annual bps "
+                                       "of their market value, accrued bar by bar (default: none)."),
         out: Path = typer.Option(None, "--out", help="Runs folder (default $MARKET_SIM_RUNS or ./runs)."),
         queue: str = typer.Option("probabilistic", "--queue", help="L2 replay: queue-position model for cancels: "
                                   "pessimistic | proportional | probabilistic[:n]."),
@@ -102,7 +106,7 @@ def register(app: typer.Typer) -> None:
         params = dict(parse_override(s) for s in set_)
         spec = BacktestSpec(strategy, str(data), params, symbol, tick_size, lot_size, currency, 6, "equity", cash,
                             adjusted, fill_on_touch, participation, slippage, maker_bps, taker_bps, commission,
-                            per_unit, 0, queue, entry_latency, data_latency, sample)
+                            per_unit, 0, queue, entry_latency, data_latency, sample, borrow_bps)
         if spec.mode == "l2":
             return _run_l2(spec, out, fmt, set_, quiet, params)
         bt, _ = prepare(spec)  # every input checked and the data read before a folder is claimed
@@ -154,8 +158,9 @@ def register(app: typer.Typer) -> None:
                                            "ddof": c.ddof, "interval": c.interval}
             summary.update(strategy=spec.strategy, params=params, data=spec.data, mode="l2",
                            fill_rules=f"L2 replay, queue model {spec.queue}, entry latency {spec.entry_latency}, "
-                                      f"market data latency {spec.data_latency}; own orders do not change the "
-                                      "historical book", fees_model=repr(bt.fees))
+                                      f"market data latency {spec.data_latency}; the replayed levels and the "
+                                      "strategy's orders share the project's order book (what an order takes stays "
+                                      "taken until the level's next depth update)", fees_model=repr(bt.fees))
             record = writer.write(res, summary)
         except BaseException:
             writer.discard()

@@ -23,6 +23,10 @@ Rules, in the order they apply to an incoming order:
   the order at the back of its (new) level, and if the new price crosses it trades as an aggressor (post-only
   orders are rejected or re-priced as on entry). Hidden orders keep plain price-time priority.
 - Order ids must be unique among live (resting or pending) orders; the id of a finished order may be reused.
+- L2 liquidity (the backtest's replay of historical depth): `set_aggregate` keeps one aggregate order per owner and
+  level holding the level's replayed total (negative engine-chosen ids), resized in place; `trade_resting` lets an
+  aggressor from outside the book (a replayed trade) take lots of a resting order. Real orders match against
+  aggregates like against any resting order.
 
 BookUpdate events (aggregated: one per level touched by a command, with the level's displayed quantity after
 it) are produced only when the engine is built with `book_updates=True` or asked with `emit_book_updates(True)`
@@ -54,7 +58,7 @@ from market_sim.market.order import OrderState, RestingOrder, pending_state, res
 from market_sim.market.stats import MarketStats
 from market_sim.market.validation import check_new_order, check_positive
 
-__all__ = ["MatchingEngine"]
+__all__ = ["MatchingEngine", "AggregateLevels"]
 
 _BUY = Side.BUY
 _SELL = Side.SELL
@@ -96,6 +100,8 @@ class MatchingEngine:
         self._touched: dict[tuple[OrderBook, Side, int], None] | None = None
         self._next_trade_id = 1
         self._seq = 0
+        self._aggregates: dict[tuple[str, str, Side], AggregateLevels] = {}
+        self._aggregate_seq = 0   # aggregate orders get ids -1, -2, ...
         for inst in instruments:
             self.add_instrument(inst)
 
@@ -169,6 +175,68 @@ class MatchingEngine:
         """Stop orders of `symbol` waiting for their trigger, in submission order."""
         self.book(symbol)
         return [pending_state(cmd) for cmd in self._stops.values() if cmd.symbol == symbol]
+
+    # ----------------------------------------------------------------------------------------- L2 liquidity
+
+    def aggregate_levels(self, symbol: str, side: Side, owner: str) -> AggregateLevels:
+        """`owner`'s aggregate orders on one side of `symbol`'s book (the same object for the same arguments): see
+        AggregateLevels."""
+        book = self._books.get(symbol)
+        if book is None:
+            raise UnknownInstrumentError(symbol)
+        if side is not _BUY and side is not _SELL:
+            raise ValidationError(f"side must be a Side, got {side!r}")
+        if not isinstance(owner, str) or not owner:
+            raise ValidationError(f"owner must be a non-empty string, got {owner!r}")
+        key = (symbol, owner, side)
+        levels = self._aggregates.get(key)
+        if levels is None:
+            levels = self._aggregates[key] = AggregateLevels(self, book.bids if side is _BUY else book.asks, owner)
+        return levels
+
+    def set_aggregate(self, symbol: str, side: Side, price: int, qty: int, owner: str) -> int:
+        """`aggregate_levels(symbol, side, owner).set(price, qty)`: returns the lots the level held before."""
+        return self.aggregate_levels(symbol, side, owner).set(price, qty)
+
+    def aggregate(self, symbol: str, side: Side, price: int, owner: str) -> int:
+        """The lots of `owner`'s aggregate order at (`side`, `price`), 0 if none."""
+        return self.aggregate_levels(symbol, side, owner).get(price)
+
+    def trade_resting(self, order_id: int, qty: int, ts: int, aggressor: str,
+                      aggressor_order_id: int = 0) -> list[Event]:
+        """An aggressor from outside the book (a trade of a replayed tape) takes `qty` lots of a resting order at
+        its price. The order shrinks in place, keeping its time priority, or leaves the book when taken whole; the
+        book's last price and statistics move as for any trade. Returns the Trade (buyer / seller: the resting
+        order's trader and `aggressor`), then the events of any stop orders the trade triggers."""
+        o = self._orders.get(order_id)
+        if o is None:
+            raise ValidationError(f"no resting order with id {order_id!r}")
+        if type(qty) is not int or not 0 < qty <= o.qty:
+            raise ValidationError(f"order {order_id} has {o.qty} lots open; cannot trade {qty!r}")
+        level = o.level
+        ladder = level.ladder
+        book = ladder.book
+        price = level.price
+        tid = self._next_trade_id
+        self._next_trade_id = tid + 1
+        if level.side is _BUY:
+            trade = _trade(ts, tid, book.symbol, price, qty, order_id, aggressor_order_id, o.trader, aggressor, _SELL)
+        else:
+            trade = _trade(ts, tid, book.symbol, price, qty, aggressor_order_id, order_id, aggressor, o.trader, _BUY)
+        events: list[Event] = [trade]
+        book.last_price = price
+        book.volume += qty
+        book.notional += price * qty
+        book.trade_count += 1
+        if qty == o.qty:
+            self._unlink(level, o)
+            if level.head is None:
+                ladder.drop_level(level)
+            self._recycle(o)
+        else:
+            self._reduce(level, o, o.qty - qty)
+        self._trigger_stops(book, ts, events)
+        return events
 
     # ----------------------------------------------------------------------------------------- commands
 
@@ -746,3 +814,93 @@ class MatchingEngine:
             if stop is not None and stop.tif is _GTD and stop.expire_at <= ts:
                 del self._stops[oid]
                 events.append(OrderCancelled(ts, oid, stop.trader, stop.symbol, stop.quantity, CancelReason.EXPIRED))
+
+
+class AggregateLevels:
+    """One owner's aggregate orders on one side of one book (`MatchingEngine.aggregate_levels`).
+
+    An aggregate order stands for depth known only as a level's total (a replayed L2 level of historical data): one
+    resting order per price, with an engine-chosen negative id, created at the back of its level, resized in place
+    (keeping its place in the queue) and removed at 0. It matches like any resting order: an aggressor that takes
+    part of it shrinks it, one that takes it whole removes it (and the next `set` starts a new one at the back of
+    the level). It is placed without matching and without BookUpdate events: the caller keeps it from crossing
+    other owners' orders on the opposite side.
+    """
+
+    __slots__ = ("engine", "ladder", "owner", "ids", "_orders", "_pool")
+
+    def __init__(self, engine: MatchingEngine, ladder: BookSide, owner: str) -> None:
+        self.engine = engine
+        self.ladder = ladder
+        self.owner = owner
+        self.ids: dict[int, int] = {}   # price -> order id of the aggregate there (it may have been taken since)
+        self._orders = engine._orders   # the engine's (never rebound) dict of resting orders and record pool
+        self._pool = engine._pool
+
+    def get(self, price: int) -> int:
+        """The lots of the aggregate order at `price` (0 if none)."""
+        oid = self.ids.get(price)
+        o = None if oid is None else self._orders.get(oid)
+        return 0 if o is None else o.qty
+
+    def set(self, price: int, qty: int) -> int:
+        """Make the aggregate order at `price` hold `qty` lots (0: remove it); returns the lots it held before."""
+        if not (type(qty) is int and qty >= 0 and type(price) is int and price > 0):
+            raise ValidationError(f"an aggregate level needs a positive integer price and integer lots >= 0, got "
+                                  f"{price!r} {qty!r}")
+        ids = self.ids
+        oid = ids.get(price)
+        if oid is not None:
+            orders = self._orders
+            o = orders.get(oid)
+            if o is not None:
+                old = o.qty
+                level = o.level
+                if qty:
+                    d = qty - old
+                    o.qty = qty
+                    o.shown = qty
+                    level.qty += d
+                    level.shown += d
+                    return old
+                del ids[price]
+                del orders[oid]
+                if level.head is o and o.next is None:  # alone at its level: the level goes
+                    level.head = level.tail = None
+                    self.ladder.drop_level(level)
+                else:
+                    level.unlink(o)
+                    level.qty -= old
+                    level.shown -= old
+                o.level = None
+                pool = self._pool
+                if len(pool) < _POOL_LIMIT:
+                    pool.append(o)
+                return old
+            del ids[price]  # an aggressor took it whole
+        if not qty:
+            return 0
+        ladder = self.ladder
+        level = ladder.levels.get(price)
+        if level is None:
+            level = ladder.new_level(price)
+        engine = self.engine
+        engine._aggregate_seq -= 1
+        oid = engine._aggregate_seq
+        pool = self._pool
+        if pool:
+            o = pool.pop()
+            o.order_id = oid
+            o.trader = self.owner
+            o.qty = qty
+            o.shown = qty
+            o.level = level
+            o.spec = None
+        else:
+            o = RestingOrder(oid, self.owner, qty, qty, level, None)
+        level.append(o)
+        level.qty += qty
+        level.shown += qty
+        self._orders[oid] = o
+        ids[price] = oid
+        return 0

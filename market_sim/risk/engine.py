@@ -26,7 +26,8 @@ from market_sim.core.events import (
     CancelReason, Event, OrderAccepted, OrderCancelled, OrderModified, OrderRejected, RejectReason, Trade,
 )
 from market_sim.core.orders import CancelOrder, ModifyOrder, NewOrder, OrderType, Side, TimeInForce
-from market_sim.risk.config import YEAR_NS, AccountConfig, PreTradeLimits, RiskConfig
+from market_sim.risk.borrow import accrue_borrow_fee
+from market_sim.risk.config import AccountConfig, PreTradeLimits, RiskConfig
 from market_sim.risk.margin import BPS, Holding, MarginRules, MarginState, margin_state
 
 if TYPE_CHECKING:
@@ -415,9 +416,8 @@ class RiskEngine:
             if mark is None:
                 mark = self.mark(symbol)
             key = (acct, symbol)
-            owed = self._fee_carry.get(key, Fraction(0)) + Fraction(-p.quantity) * mark * rate * dt / (BPS * YEAR_NS)
-            charge = math.floor(owed)
-            self._fee_carry[key] = owed - charge
+            charge, self._fee_carry[key] = accrue_borrow_fee(-p.quantity, mark, rate, dt,
+                                                             self._fee_carry.get(key, Fraction(0)))
             if charge:
                 self.charge_borrow_fee(acct, symbol, charge)
 

@@ -36,6 +36,7 @@ from market_sim.core.errors import ConfigError
 from market_sim.risk.config import (
     AccountConfig, KillConfig, MarginConfig, PoolConfig, PreTradeLimits, RecallConfig, RiskConfig,
 )
+from market_sim.risk.borrow import GENERAL_COLLATERAL_BPS, HARD_TO_BORROW_BPS
 from market_sim.risk.engine import RiskEngine
 from market_sim.risk.margin import MarginRate, MarginRules
 from market_sim.simulation.latency import parse_duration
@@ -198,8 +199,8 @@ def parse_risk(raw: Any, ctx: ParseContext) -> RiskConfig:
             raise ConfigError("must be true or false", key=f"{where}.hard_to_borrow", value=htb)
         lenders = {a: _int(n, f"{where}.lenders.{a}") for a, n in _table(t.get("lenders", {}),
                                                                            f"{where}.lenders").items()}
-        lending[sym] = PoolConfig(lenders, _int(t.get("rate_bps", 3000 if htb else 25), f"{where}.rate_bps"), htb,
-                                  frozenset(exempt))
+        rate = _int(t.get("rate_bps", HARD_TO_BORROW_BPS if htb else GENERAL_COLLATERAL_BPS), f"{where}.rate_bps")
+        lending[sym] = PoolConfig(lenders, rate, htb, frozenset(exempt))
     recalls = []
     for i, r in enumerate(raw.get("recalls", []) or []):
         where = f"risk.recalls[{i}]"

@@ -18,7 +18,7 @@ ALLOWED = {
     "data": {"core"},
     "analysis": {"core"},
     "derivatives": {"core"},
-    "backtest": {"core", "market", "simulation", "data", "analysis"},
+    "backtest": {"core", "market", "simulation", "data", "analysis", "risk"},
     "strategies": {"core", "simulation", "analysis", "data"},
     "mechanisms": {"core", "market", "simulation"},
     "risk": {"core", "simulation"},

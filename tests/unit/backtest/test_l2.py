@@ -12,8 +12,10 @@ from market_sim.backtest.l2 import (
     L2Backtest, L2Data, PessimisticQueue, ProbabilisticQueue, ProportionalQueue, l2_data_from_capture,
 )
 from market_sim.core.accounts import Liquidity
+from market_sim.core.errors import ConfigError
+from market_sim.core.events import CancelReason, OrderCancelled, OrderRejected, RejectReason
 from market_sim.core.instruments import Instrument
-from market_sim.core.orders import OrderType, Side
+from market_sim.core.orders import OrderType, PostOnlyMode, Side
 from market_sim.simulation.agents.base import Agent
 from market_sim.simulation.agents.market_maker import MarketMaker, MarketMakerParams
 from market_sim.simulation.latency import FixedLatency
@@ -162,8 +164,124 @@ def test_the_replayed_book_matches_binance_book_ticker_at_the_same_update_id():
     sides = np.where(d["side"].to_numpy() == "bid", 1, -1)
     checked = 0
     for k, (s, p, q) in enumerate(zip(sides, d["price"].to_numpy(), d["quantity"].to_numpy())):
-        bt._depth(0, int(s), int(p), int(q))   # the replay's own per-level step
+        bt._depth(0, int(s), int(p), int(q))   # the replay's own per-level step, into the project book
         if (k + 1 == len(d) or ids[k + 1] != ids[k]) and int(ids[k]) in ticker:
-            assert (bt._bb, bt._ba) == ticker[int(ids[k])], f"update {ids[k]}"
+            assert (bt.book.bids.best, bt.book.asks.best) == ticker[int(ids[k])], f"update {ids[k]}"
             checked += 1
     assert checked == 564
+
+
+# ---- the replay runs on the project's order book (market_sim.market): exact fills and book states ----------------
+
+class Scripted(Agent):
+    """Sends the commands listed for a time (ns) when woken then; records fills and order events."""
+
+    kind = "l2-scripted-test"
+
+    def __init__(self, name, script):
+        super().__init__(name)
+        self.script = dict(script)
+        self.got, self.events, self.ids = [], [], []
+
+    def on_start(self):
+        for t in sorted(self.script):
+            self.wake_up_at(t)
+
+    def on_wakeup(self):
+        for cmd in self.script.pop(self.now, []):
+            if cmd[0] == "cancel":
+                self.cancel(self.ids[cmd[1]])
+            elif cmd[0] == "modify":
+                self.modify(self.ids[cmd[1]], **cmd[2])
+            else:
+                side, qty, price, kw = cmd
+                self.ids.append(self.submit("XYZ", side, qty, price, **kw))
+
+    def on_fill(self, fill):
+        self.got.append((fill.ts, int(fill.side), fill.price, fill.quantity, fill.liquidity))
+
+    def on_order_event(self, event):
+        self.events.append(event)
+
+
+def replay(d, *agents, queue=ProbabilisticQueue(2)):
+    bt = L2Backtest(d, list(agents), queue=queue, entry_latency=FixedLatency(0), data_latency=FixedLatency(0))
+    return bt, bt.run()
+
+
+def test_the_replayed_levels_are_aggregate_orders_of_the_market_account_and_ours_rest_behind_them():
+    d = data({100: 10, 99: 4}, {102: 5}, [(10, DEPTH, 1, 100, 12), (20, DEPTH, 1, 98, 3), (30, DEPTH, 1, 99, 0)])
+    a = Scripted("a", {5: [(Side.BUY, 3, 100, {})]})
+    bt, _ = replay(d, a)
+    bids, asks = bt.book.l3()
+    assert [(o.trader, o.price, o.quantity) for o in bids] == [("market", 100, 12), ("a", 100, 3), ("market", 98, 3)]
+    assert [(o.trader, o.price, o.quantity) for o in asks] == [("market", 102, 5)]
+    assert bt.book.depth() == ([(100, 15), (98, 3)], [(102, 5)])   # the book shows our order with the market's
+    assert all(o.order_id < 0 for o in bids + asks if o.trader == "market")
+
+
+def test_a_marketable_order_takes_the_book_and_its_impact_lasts_until_the_levels_next_update():
+    # asks 102 x 5, 103 x 10. A buys 7 at market at t=5: 5 @ 102, 2 @ 103, leaving 103 x 8 (102 is gone). B buys 9 at
+    # market at t=6: 8 @ 103 and 1 @ 104. At t=10 the data restore 102 x 5; C's buy of 6 at t=15 takes 5 @ 102, 1 @ 103
+    # (the data's 103 x 10 came back at t=10 too).
+    d = data({100: 10}, {102: 5, 103: 10, 104: 20}, [(10, DEPTH, -1, 102, 5), (10, DEPTH, -1, 103, 10),
+                                                     (20, DEPTH, 1, 100, 10)])
+    mk = {"order_type": OrderType.MARKET}
+    a = Scripted("a", {5: [(Side.BUY, 7, None, mk)]})
+    b = Scripted("b", {6: [(Side.BUY, 9, None, mk)]})
+    c = Scripted("c", {15: [(Side.BUY, 6, None, mk)]})
+    bt, res = replay(d, a, b, c)
+    T = Liquidity.TAKER
+    assert a.got == [(5, 1, 102, 5, T), (5, 1, 103, 2, T)]
+    assert b.got == [(6, 1, 103, 8, T), (6, 1, 104, 1, T)]
+    assert c.got == [(15, 1, 102, 5, T), (15, 1, 103, 1, T)]
+    assert bt.book.depth()[1] == [(103, 9), (104, 19)]
+    assert bt.book.stats().volume == 7 + 9 + 6
+
+
+def test_the_agents_orders_match_each_other_in_the_book():
+    # spread 100 / 103; A bids 101 x 4, then B sells 6 at 101: 4 with A (A maker, B taker), B's 2 rest at 101 ahead
+    # of nothing (no market lots at 101): a replayed buy of 2 at 101 fills them.
+    d = data({100: 10}, {103: 5}, [(20, TRADE, 1, 101, 2)])
+    a = Scripted("a", {5: [(Side.BUY, 4, 101, {})]})
+    b = Scripted("b", {6: [(Side.SELL, 6, 101, {})]})
+    bt, res = replay(d, a, b)
+    assert a.got == [(6, 1, 101, 4, Liquidity.MAKER)]
+    assert b.got == [(6, -1, 101, 4, Liquidity.TAKER), (20, -1, 101, 2, Liquidity.MAKER)]
+    assert res.accounts["a"].balance("XYZ") == 4 and res.accounts["b"].balance("XYZ") == -6
+    assert bt.book.l3() == ([o for o in bt.book.l3()[0] if o.trader == "market"], [o for o in bt.book.l3()[1]
+                                                                                   if o.trader == "market"])
+
+
+def test_modify_keeps_or_loses_the_queue_place_as_the_engine_says():
+    # bid 100 x 10. A joins it with 5 (10 ahead). At t=10 A cuts to 3 (keeps its place); a sell of 12 at 100 at t=20
+    # eats the 10 ahead and fills 2 of A's 3. B joins with 5 and at t=25 moves to 99 (behind the 4 market lots
+    # there); a sell of 6 at 99 at t=30 goes through A's 100 (A's last lot fills whole) and fills 2 of B's 5.
+    d = data({100: 10, 99: 4}, {102: 5}, [(20, TRADE, -1, 100, 12), (30, TRADE, -1, 99, 6)])
+    a = Scripted("a", {5: [(Side.BUY, 5, 100, {})], 10: [("modify", 0, {"quantity": 3})]})
+    b = Scripted("b", {21: [(Side.BUY, 5, 100, {})], 25: [("modify", 0, {"price": 99})]})
+    replay(d, a, b, queue=PessimisticQueue())
+    assert a.got == [(20, 1, 100, 2, Liquidity.MAKER), (30, 1, 100, 1, Liquidity.MAKER)]
+    assert b.got == [(30, 1, 99, 2, Liquidity.MAKER)]
+    assert [type(e).__name__ for e in a.events] == ["OrderAccepted", "OrderModified"]
+    assert a.events[1].priority_kept and not b.events[1].priority_kept
+
+
+def test_post_only_stops_and_cancels_follow_the_engine():
+    d = data({100: 10}, {102: 5}, [(20, TRADE, -1, 99, 1)])
+    a = Scripted("a", {5: [(Side.BUY, 1, 102, {"post_only": PostOnlyMode.REJECT}),
+                           (Side.BUY, 1, None, {"order_type": OrderType.STOP, "stop_price": 103}),
+                           (Side.BUY, 2, 100, {})],
+                       10: [("cancel", 2), ("cancel", 2)]})
+    bt, res = replay(d, a)
+    rejected = [e for e in a.events if isinstance(e, OrderRejected)]
+    assert [e.reason for e in rejected] == [RejectReason.POST_ONLY_WOULD_TAKE, RejectReason.INVALID_ORDER,
+                                            RejectReason.UNKNOWN_ORDER]
+    assert [e.reason for e in a.events if isinstance(e, OrderCancelled)] == [CancelReason.USER]
+    assert a.got == [] and a.open_orders == {} and res.cancelled == 1 and res.rejected == 3
+    assert bt.book.l3() == ([o for o in bt.book.l3()[0] if o.trader == "market"], bt.book.l3()[1])
+
+
+def test_an_agent_may_not_be_named_market():
+    with pytest.raises(ConfigError, match="pseudo-account"):
+        L2Backtest(data({100: 1}, {101: 1}, [(1, TRADE, 1, 101, 1)]), Scripted("market", {}))

@@ -2,10 +2,11 @@
 every tau at one uniform price (market_sim.mechanisms.uncross). Unfilled limit orders carry over to the next batch
 (GTC/DAY/GTD), IOC and market remainders are cancelled after the batch they entered. The quote is the best
 resting bid and ask after the last batch (sealed orders are not shown); an AuctionIndicative is published after
-each clearing."""
+each clearing. GTD orders are cancelled (reason EXPIRED) at their expire_at, as the continuous book does."""
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 
 from market_sim.core.events import AuctionIndicative, CancelReason, Event
@@ -48,6 +49,7 @@ class FrequentBatchAuction(MechanismVenue):
         self._snap: dict[str, tuple[list, list]] = {s: ([], []) for s in self.symbols}
         self._armed = False
         self.batches = 0
+        self._gtd: list[tuple[int, int, str]] = []  # heap of (expire_at, order id, symbol) of accepted GTD orders
 
     def _arm(self, ts: int) -> None:
         """Schedule the next batch boundary after ts (batches end at multiples of tau)."""
@@ -64,6 +66,8 @@ class FrequentBatchAuction(MechanismVenue):
             return
         self.accept(cmd, ts, events)
         self.books[cmd.symbol].add(cmd)
+        if cmd.tif is TimeInForce.GTD and cmd.expire_at is not None:
+            heapq.heappush(self._gtd, (cmd.expire_at, cmd.order_id, cmd.symbol))
         self._arm(ts)
 
     def on_cancel(self, cmd: CancelOrder, symbol: str, ts: int, events: list[Event]) -> None:
@@ -125,6 +129,21 @@ class FrequentBatchAuction(MechanismVenue):
     def depth(self, symbol: str, levels: int = 10):
         bids, asks = self._snap[symbol]
         return list(bids[:levels]), list(asks[:levels])
+
+    def expire(self, ts: int) -> list[Event]:
+        """Cancel (reason EXPIRED) the GTD orders whose expire_at <= ts that are still in the book."""
+        events: list[Event] = []
+        gtd = self._gtd
+        while gtd and gtd[0][0] <= ts:
+            _, oid, symbol = heapq.heappop(gtd)
+            book = self.books[symbol]
+            o = book.orders.get(oid)
+            if o is None or o.cmd.tif is not TimeInForce.GTD or o.cmd.expire_at is None or o.cmd.expire_at > ts:
+                continue
+            book.remove(oid)
+            self.done(oid)
+            events.append(self.cancelled(ts, o.cmd, o.qty, CancelReason.EXPIRED))
+        return events
 
     def end_session(self, ts: int) -> list[Event]:
         events: list[Event] = []

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from market_sim.core.events import AuctionIndicative, CancelReason, Event
 from market_sim.core.orders import CancelOrder, ModifyOrder, NewOrder, OrderType, TimeInForce
-from market_sim.mechanisms.base import MechanismVenue, register_mechanism
+from market_sim.mechanisms.base import MechanismVenue, _quote, register_mechanism
 from market_sim.mechanisms.book import AuctionBook
 from market_sim.simulation.params import param
 
@@ -27,7 +27,8 @@ class BatchParams:
     """Keys of a batch-auction venue."""
 
     tau: int = param(100_000_000, duration=True, help="batch interval (orders are sealed this long), e.g. '100ms'")
-    publish_indicative: bool = param(True, help="publish an AuctionIndicative after every non-empty batch")
+    publish_indicative: bool = param(True, help="publish an AuctionIndicative after every batch, for each symbol "
+                                                "whose book changed in it")
 
 
 @register_mechanism
@@ -50,6 +51,9 @@ class FrequentBatchAuction(MechanismVenue):
         self._armed = False
         self.batches = 0
         self._gtd: list[tuple[int, int, str]] = []  # heap of (expire_at, order id, symbol) of accepted GTD orders
+        # symbols whose book changed since the last batch: only they are cleared (the book left by an uncross
+        # does not cross, and neither does it after cancels alone)
+        self._dirty: dict[str, None] = {}
 
     def _arm(self, ts: int) -> None:
         """Schedule the next batch boundary after ts (batches end at multiples of tau)."""
@@ -66,12 +70,14 @@ class FrequentBatchAuction(MechanismVenue):
             return
         self.accept(cmd, ts, events)
         self.books[cmd.symbol].add(cmd)
+        self._dirty[cmd.symbol] = None
         if cmd.tif is TimeInForce.GTD and cmd.expire_at is not None:
             heapq.heappush(self._gtd, (cmd.expire_at, cmd.order_id, cmd.symbol))
         self._arm(ts)
 
     def on_cancel(self, cmd: CancelOrder, symbol: str, ts: int, events: list[Event]) -> None:
         o = self.books[symbol].remove(cmd.order_id)
+        self._dirty[symbol] = None
         self.done(cmd.order_id)
         events.append(self.cancelled(ts, o.cmd, o.qty, CancelReason.USER))
 
@@ -86,6 +92,7 @@ class FrequentBatchAuction(MechanismVenue):
             events.append(OrderRejected(ts, cmd.order_id, cmd.trader, symbol, RejectReason.INVALID_QUANTITY,
                                         f"modify needs positive integer quantity and price, got {qty!r}, {price!r}"))
             return
+        self._dirty[symbol] = None
         if price == o.cmd.price and qty <= o.qty:
             book.reduce(cmd.order_id, qty)
             events.append(self.modified(ts, o.cmd, qty, price, True))
@@ -102,8 +109,9 @@ class FrequentBatchAuction(MechanismVenue):
         self._armed = False
         self.batches += 1
         events: list[Event] = []
+        dirty, self._dirty = self._dirty, {}
         for symbol, book in self.books.items():
-            if not book.orders:
+            if symbol not in dirty:
                 continue
             cross, trades = book.uncross(ts, self.last_price[symbol], self.next_trade_id)
             events.extend(trades)
@@ -116,15 +124,20 @@ class FrequentBatchAuction(MechanismVenue):
             for oid in list(book.transient):  # market and IOC/FOK remainders do not carry over
                 o = book.orders[oid]
                 c = o.cmd
-                if True:
-                    book.remove(c.order_id)
-                    self.done(c.order_id)
-                    events.append(self.cancelled(ts, c, o.qty, CancelReason.IOC_REMAINDER
-                                                 if c.order_type is OrderType.LIMIT else CancelReason.NO_LIQUIDITY))
+                book.remove(c.order_id)
+                self.done(c.order_id)
+                events.append(self.cancelled(ts, c, o.qty, CancelReason.IOC_REMAINDER
+                                             if c.order_type is OrderType.LIMIT else CancelReason.NO_LIQUIDITY))
             self._snap[symbol] = book.depth(10)
             if self.params.publish_indicative:
                 events.append(_indicative(ts, symbol, cross.price, cross.matched, cross.imbalance, "batch"))
         return events  # the next batch is armed by the next order (a book that did not change cannot cross)
+
+    def quote(self, symbol: str, ts: int):
+        bids, asks = self._snap[symbol]
+        bid, bid_qty = bids[0] if bids else (None, 0)
+        ask, ask_qty = asks[0] if asks else (None, 0)
+        return _quote(ts, self.name, symbol, bid, bid_qty, ask, ask_qty, self.last_price[symbol])
 
     def depth(self, symbol: str, levels: int = 10):
         bids, asks = self._snap[symbol]
@@ -141,6 +154,7 @@ class FrequentBatchAuction(MechanismVenue):
             if o is None or o.cmd.tif is not TimeInForce.GTD or o.cmd.expire_at is None or o.cmd.expire_at > ts:
                 continue
             book.remove(oid)
+            self._dirty[symbol] = None
             self.done(oid)
             events.append(self.cancelled(ts, o.cmd, o.qty, CancelReason.EXPIRED))
         return events
@@ -151,4 +165,5 @@ class FrequentBatchAuction(MechanismVenue):
             for ev in book.cancel_all(ts, CancelReason.EXPIRED, keep=lambda o: o.cmd.tif is not TimeInForce.DAY):
                 self.done(ev.order_id)
                 events.append(ev)
+                self._dirty[symbol] = None
         return events

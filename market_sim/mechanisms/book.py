@@ -34,21 +34,8 @@ _TRADE_FIELDS = ("ts", "trade_id", "symbol", "price", "quantity", "buy_order_id"
                  "aggressor")
 _TRADE_SET = tuple((Event if n == "ts" else Trade).__dict__[n].__set__ for n in _TRADE_FIELDS)
 _new = object.__new__
-_ROW = attrgetter("qty", "oid", "trader", "seq")  # an order as _take reports it (all its lots taken)
-
-
-class _Aggressor:
-    """(SELL, BUY) as a numpy object array, made on first use (numpy is imported only for large uncrosses)."""
-
-    def __getitem__(self, idx):
-        import numpy as np
-
-        global _AGGRESSOR
-        _AGGRESSOR = np.array([_SELL, _BUY], dtype=object)
-        return _AGGRESSOR[idx]
-
-
-_AGGRESSOR: object = _Aggressor()
+_QTY, _OID, _TRADER, _SEQ = (attrgetter(a) for a in ("qty", "oid", "trader", "seq"))
+_SIDES = (_SELL, _BUY)  # indexed by "the buy came later"
 
 
 def _trades_bulk(n: int, columns: tuple) -> list[Trade]:
@@ -181,59 +168,60 @@ class AuctionBook:
         price, matched = cross.price, cross.matched
         buys = self._take(_BUY, price, matched)
         sells = self._take(_SELL, price, matched)
-        if len(buys) + len(sells) >= self.vector_min and matched < _INT64_SAFE:
+        nb, ns = len(buys[0]), len(sells[0])
+        if nb + ns >= self.vector_min and matched < _INT64_SAFE:
             return cross, self._pair_vector(ts, price, buys, sells, next_trade_id)
+        bqs, boids, btrs, bseqs = buys
+        sqs, soids, strs, sseqs = sells
         trades: list[Trade] = []
         i = j = 0
         symbol = self.symbol
-        nb, ns = len(buys), len(sells)
-        bl, boid, btr, bseq = buys[0]
-        sl, soid, str_, sseq = sells[0]
+        bl, sl = bqs[0], sqs[0]
         while True:
             q = bl if bl < sl else sl
             # the later of the two orders is the aggressor (it completed the match); same seq cannot happen
-            trades.append(_trade(ts, next_trade_id(), symbol, price, q, boid, soid, btr, str_,
-                                 _BUY if bseq > sseq else _SELL))
+            trades.append(_trade(ts, next_trade_id(), symbol, price, q, boids[i], soids[j], btrs[i], strs[j],
+                                 _BUY if bseqs[i] > sseqs[j] else _SELL))
             bl -= q
             sl -= q
             if bl == 0:
                 i += 1
                 if i == nb:
                     break
-                bl, boid, btr, bseq = buys[i]
+                bl = bqs[i]
             if sl == 0:
                 j += 1
                 if j == ns:
                     break
-                sl, soid, str_, sseq = sells[j]
+                sl = sqs[j]
         return cross, trades
 
-    def _pair_vector(self, ts: int, price: int, buys: list[tuple], sells: list[tuple], next_trade_id) -> list[Trade]:
+    def _pair_vector(self, ts: int, price: int, buys: tuple, sells: tuple, next_trade_id) -> list[Trade]:
         """The plain loop's pairing, vectorised: trade k covers the lots between the k-th and (k+1)-th of the merged
         cumulative sums of both sides, between the buy and the sell whose cumulative lots first reach its end."""
         import numpy as np
 
-        bq, boid, btr, bseq = zip(*buys)
-        sq, soid, s_tr, sseq = zip(*sells)
-        cb = np.cumsum(np.fromiter(bq, np.int64, len(bq)))
-        cs = np.cumsum(np.fromiter(sq, np.int64, len(sq)))
+        bq, boid, btr, bseq = buys
+        sq, soid, s_tr, sseq = sells
+        cb = np.cumsum(np.array(bq, dtype=np.int64))
+        cs = np.cumsum(np.array(sq, dtype=np.int64))
         ends = np.union1d(cb, cs)
         bi = np.searchsorted(cb, ends)
         si = np.searchsorted(cs, ends)
         qty = np.diff(ends, prepend=0).tolist()
         n = len(qty)
-        later = np.fromiter(bseq, np.int64, len(bseq))[bi] > np.fromiter(sseq, np.int64, len(sseq))[si]
-        obj = np.array
+        later = np.array(bseq, dtype=np.int64)[bi] > np.array(sseq, dtype=np.int64)[si]
+        b_idx, s_idx = bi.tolist(), si.tolist()
         columns = (repeat(ts, n), [next_trade_id() for _ in range(n)], repeat(self.symbol, n), repeat(price, n), qty,
-                   obj(boid, dtype=object)[bi].tolist(), obj(soid, dtype=object)[si].tolist(),
-                   obj(btr, dtype=object)[bi].tolist(), obj(s_tr, dtype=object)[si].tolist(),
-                   _AGGRESSOR[later.view(np.int8)].tolist())
+                   list(map(boid.__getitem__, b_idx)), list(map(soid.__getitem__, s_idx)),
+                   list(map(btr.__getitem__, b_idx)), list(map(s_tr.__getitem__, s_idx)),
+                   list(map(_SIDES.__getitem__, later.tolist())))
         return _trades_bulk(n, columns)
 
-    def _take(self, side: Side, price: int, matched: int) -> list[tuple[int, int, str, int]]:
+    def _take(self, side: Side, price: int, matched: int) -> tuple[list[int], list[int], list[str], list[int]]:
         """Take `matched` lots from the orders of `side` that accept `price`, in priority (market orders, better
-        limits, time): (lots taken, order id, trader, seq) per order. Levels used up leave the book whole; only the
-        marginal level is walked order by order."""
+        limits, time): (lots taken, order ids, traders, seqs), one entry per order. Levels used up leave the book
+        whole (their columns read with one C-level pass each); only the marginal level is walked order by order."""
         if side is _BUY:
             levels, lots, px = self.bids, self.bid_lots, self.bid_px
             prices = px[bisect_left(px, price):]
@@ -244,7 +232,10 @@ class AuctionBook:
         if None in levels:
             prices.insert(0, None)
         orders, transient = self.orders, self.transient
-        out: list[tuple[int, int, str, int]] = []
+        out_q: list[int] = []
+        out_id: list[int] = []
+        out_tr: list[str] = []
+        out_seq: list[int] = []
         left = matched
         gone = 0  # limit levels used up (the best ones, a run)
         for p in prices:
@@ -253,14 +244,13 @@ class AuctionBook:
             level = levels[p]
             lv = lots[p]
             if lv <= left:
-                rows = list(map(_ROW, level))
-                out += rows
+                k = len(out_id)
+                out_q += map(_QTY, level)
+                out_id += map(_OID, level)
+                out_tr += map(_TRADER, level)
+                out_seq += map(_SEQ, level)
                 left -= lv
-                for _q, oid, _t, _s in rows:
-                    del orders[oid]
-                if transient:
-                    for _q, oid, _t, _s in rows:
-                        transient.pop(oid, None)
+                deque(map(orders.__delitem__, out_id[k:]), maxlen=0)
                 del levels[p], lots[p]
                 if p is not None:
                     gone += 1
@@ -268,16 +258,18 @@ class AuctionBook:
             n, before = 0, left
             for o in level:
                 q = o.qty
+                out_id.append(o.oid)
+                out_tr.append(o.trader)
+                out_seq.append(o.seq)
                 if q <= left:
-                    out.append((q, o.oid, o.trader, o.seq))
+                    out_q.append(q)
                     left -= q
                     del orders[o.oid]
-                    transient.pop(o.oid, None)
                     n += 1
                     if left == 0:
                         break
                 else:
-                    out.append((left, o.oid, o.trader, o.seq))
+                    out_q.append(left)
                     o.qty = q - left
                     left = 0
                     break
@@ -288,8 +280,11 @@ class AuctionBook:
                 del px[len(px) - gone:]
             else:
                 del px[:gone]
+        if transient:  # filled market / IOC orders are no longer transient
+            for oid in [oid for oid in transient if oid not in orders]:
+                del transient[oid]
         self.lots -= matched - left
-        return out
+        return out_q, out_id, out_tr, out_seq
 
     def cancel_all(self, ts: int, reason: CancelReason, keep=None) -> list[OrderCancelled]:
         """Cancel every order (or those for which keep(order) is false), in arrival order."""

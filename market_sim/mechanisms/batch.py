@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from market_sim.core.events import AuctionIndicative, CancelReason, Event
 from market_sim.core.orders import CancelOrder, ModifyOrder, NewOrder, OrderType, TimeInForce
-from market_sim.mechanisms.base import MechanismVenue, _quote, register_mechanism
+from market_sim.mechanisms.base import MechanismVenue, _accepted, _quote, register_mechanism
 from market_sim.mechanisms.book import AuctionBook
 from market_sim.simulation.params import param
 
@@ -20,6 +20,7 @@ __all__ = ["FrequentBatchAuction", "BatchParams"]
 from market_sim.market._construct import constructor  # noqa: E402
 
 _indicative = constructor(AuctionIndicative)
+_OPG, _CLS, _GTD = TimeInForce.OPG, TimeInForce.CLS, TimeInForce.GTD
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,18 +63,22 @@ class FrequentBatchAuction(MechanismVenue):
             self.at((ts // self.tau + 1) * self.tau, self.clear)
 
     def on_new(self, cmd: NewOrder, ts: int, events: list[Event]) -> None:
-        if cmd.tif in (TimeInForce.OPG, TimeInForce.CLS):
+        tif = cmd.tif
+        if tif is _OPG or tif is _CLS:
             from market_sim.core.events import OrderRejected, RejectReason
 
             events.append(OrderRejected(ts, cmd.order_id, cmd.trader, cmd.symbol, RejectReason.WRONG_PHASE,
                                         "a batch auction has no opening or closing auction"))
             return
-        self.accept(cmd, ts, events)
-        self.books[cmd.symbol].add(cmd)
-        self._dirty[cmd.symbol] = None
-        if cmd.tif is TimeInForce.GTD and cmd.expire_at is not None:
-            heapq.heappush(self._gtd, (cmd.expire_at, cmd.order_id, cmd.symbol))
-        self._arm(ts)
+        symbol = cmd.symbol
+        self._owner[cmd.order_id] = (cmd.trader, symbol)  # self.accept(), inline
+        events.append(_accepted(ts, cmd))
+        self.books[symbol].add(cmd)
+        self._dirty[symbol] = None
+        if tif is _GTD and cmd.expire_at is not None:
+            heapq.heappush(self._gtd, (cmd.expire_at, cmd.order_id, symbol))
+        if not self._armed:
+            self._arm(ts)
 
     def on_cancel(self, cmd: CancelOrder, symbol: str, ts: int, events: list[Event]) -> None:
         o = self.books[symbol].remove(cmd.order_id)

@@ -24,6 +24,7 @@ _trade = constructor(Trade)  # Trade(...) without the frozen dataclass __init__ 
 _BUY = Side.BUY
 _SELL = Side.SELL
 _NO_CROSS = Cross(None, 0, 0)
+_MARKET, _IOC, _FOK = OrderType.MARKET, TimeInForce.IOC, TimeInForce.FOK
 
 # an uncross with at least this many orders taking part (both sides) pairs them with numpy
 VECTOR_MIN = 256
@@ -90,7 +91,9 @@ class AuctionBook:
 
     def add(self, cmd: NewOrder, qty: int | None = None) -> AuctionOrder:
         self._seq += 1
-        o = AuctionOrder(cmd, cmd.quantity if qty is None else qty, self._seq)
+        o = _new(AuctionOrder)  # AuctionOrder(cmd, qty, seq) without the call
+        o.cmd, o.qty, o.seq, o.oid, o.trader = cmd, cmd.quantity if qty is None else qty, self._seq, cmd.order_id, \
+            cmd.trader
         if cmd.side is _BUY:
             side, lots, px = self.bids, self.bid_lots, self.bid_px
         else:
@@ -107,7 +110,7 @@ class AuctionBook:
             lots[p] += o.qty
         self.orders[cmd.order_id] = o
         self.lots += o.qty
-        if cmd.order_type is OrderType.MARKET or cmd.tif is TimeInForce.IOC or cmd.tif is TimeInForce.FOK:
+        if cmd.order_type is _MARKET or cmd.tif is _IOC or cmd.tif is _FOK:
             self.transient[cmd.order_id] = None
         return o
 

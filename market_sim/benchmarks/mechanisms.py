@@ -4,8 +4,10 @@ events per CPU second (target: FBA >= 0.8x continuous).
 
 The book: 50,000 buys and 50,000 sells, limits uniform over 200 ticks around a mid (so the curves cross in the
 middle), 1..100 lots, 5% market orders; seeded. The uncross (price determination + price-time allocation + trades)
-is timed alone, best of `repeats`, on a freshly built book each time; as in `bench matching`, the book is built
-before timing starts and frozen out of the cyclic GC (gc.freeze), the GC itself stays on.
+is timed alone, best of `repeats`, on a freshly built book each time, in wall time (`uncross_ms`, the target's
+measure) and in CPU time of the process (`uncross_cpu_ms`: what a shared machine's load does not inflate); as in
+`bench matching`, the book is built before timing starts and frozen out of the cyclic GC (gc.freeze), the GC itself
+stays on.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def _book(n: int, seed: int = SEED) -> AuctionBook:
 
 
 def uncross_bench(orders: int = 100_000, repeats: int = 3) -> dict[str, Any]:
-    best = best_price = float("inf")
+    best = best_cpu = best_price = float("inf")
     result = None
     for r in range(repeats):
         gc.unfreeze()
@@ -51,14 +53,16 @@ def uncross_bench(orders: int = 100_000, repeats: int = 3) -> dict[str, Any]:
         clearing_price(bids, asks, 10_000)
         best_price = min(best_price, time.perf_counter() - t0)
         ids = iter(range(1, 10**9))
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         cross, trades = book.uncross(0, 10_000, ids.__next__)
         best = min(best, time.perf_counter() - t0)
+        best_cpu = min(best_cpu, time.process_time() - c0)
         result = (cross, len(trades))
     gc.unfreeze()
     cross, n_trades = result
     ms = best * 1000
-    return {"orders": orders, "uncross_ms": round(ms, 2), "price_determination_ms": round(best_price * 1000, 3),
+    return {"orders": orders, "uncross_ms": round(ms, 2), "uncross_cpu_ms": round(best_cpu * 1000, 2),
+            "price_determination_ms": round(best_price * 1000, 3),
             "price": cross.price, "matched_lots": cross.matched, "imbalance": cross.imbalance, "trades": n_trades,
             "target_ms": TARGET_UNCROSS_MS, "meets_target": ms <= TARGET_UNCROSS_MS}
 

@@ -44,6 +44,13 @@ __all__ = ["MECHANISMS", "register_mechanism", "MechanismVenue", "MECHANISM_EVEN
 
 MECHANISMS: Registry[type] = Registry("mechanism", name_attr="mechanism")
 
+from market_sim.market._construct import constructor  # noqa: E402
+
+# the events and quotes built on every order, without the frozen dataclass __init__ (same instances)
+_accepted = constructor(OrderAccepted)
+_cancelled = constructor(OrderCancelled)
+_quote = constructor(Quote)
+
 # what a mechanism venue publishes besides Trade and BookUpdate (the recorder's order_events table)
 MECHANISM_EVENTS: tuple[type[Event], ...] = ORDER_BOOK_EVENTS + (AuctionIndicative, TradingStatus)
 
@@ -156,7 +163,7 @@ class MechanismVenue:
 
     def accept(self, cmd: NewOrder, ts: int, events: list[Event]) -> None:
         self._owner[cmd.order_id] = (cmd.trader, cmd.symbol)
-        events.append(OrderAccepted(ts, cmd))
+        events.append(_accepted(ts, cmd))
 
     def done(self, order_id: int) -> None:
         self._owner.pop(order_id, None)
@@ -174,7 +181,7 @@ class MechanismVenue:
     def quote(self, symbol: str, ts: int) -> Quote:
         bids, asks = self.depth(symbol, 1)
         bid, ask = (bids[0] if bids else (None, 0)), (asks[0] if asks else (None, 0))
-        return Quote(ts, self.name, symbol, bid[0], bid[1], ask[0], ask[1], self.last_price[symbol])
+        return _quote(ts, self.name, symbol, bid[0], bid[1], ask[0], ask[1], self.last_price[symbol])
 
     def depth(self, symbol: str, levels: int = 10) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         return [], []
@@ -187,7 +194,7 @@ class MechanismVenue:
 
     @staticmethod
     def cancelled(ts: int, cmd: NewOrder, qty: int, reason: CancelReason) -> OrderCancelled:
-        return OrderCancelled(ts, cmd.order_id, cmd.trader, cmd.symbol, qty, reason)
+        return _cancelled(ts, cmd.order_id, cmd.trader, cmd.symbol, qty, reason)
 
     @staticmethod
     def modified(ts: int, cmd: NewOrder, qty: int, price: int | None, kept: bool) -> OrderModified:

@@ -1,30 +1,64 @@
 """A sealed order book for auctions: orders collected per price (market orders apart) in time order, cleared at one
-uniform price by `uncross` (market_sim.mechanisms.uncross), with the fills allocated in price-time priority."""
+uniform price by `uncross` (market_sim.mechanisms.uncross), with the fills allocated in price-time priority.
+
+The limit prices of each side are also kept in a sorted list, so the best prices, the depth and the levels that can
+trade at a price are found by bisection, not by a scan of every level. A large uncross (VECTOR_MIN orders or more
+taking part) pairs buys and sells with numpy (cumulative lots of each side merged) and builds its Trade events field
+by field over all trades at once; small ones (every batch of a frequent batch auction, typically) pair in a plain
+loop. Both give the same trades.
+"""
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Iterator
+from bisect import bisect_left, bisect_right, insort
+from collections import deque
+from itertools import repeat
+from operator import attrgetter
 
-from market_sim.core.events import OrderCancelled, CancelReason, Trade
+from market_sim.core.events import Event, OrderCancelled, CancelReason, Trade
 from market_sim.core.orders import NewOrder, OrderType, Side, TimeInForce
 from market_sim.market._construct import constructor
-from market_sim.mechanisms.uncross import Cross, clearing_price
+from market_sim.mechanisms.uncross import Cross, clearing_price_sorted
 
 _trade = constructor(Trade)  # Trade(...) without the frozen dataclass __init__ (same instances)
 _BUY = Side.BUY
+_SELL = Side.SELL
 _NO_CROSS = Cross(None, 0, 0)
+_MARKET, _IOC, _FOK = OrderType.MARKET, TimeInForce.IOC, TimeInForce.FOK
+
+# an uncross with at least this many orders taking part (both sides) pairs them with numpy
+VECTOR_MIN = 256
+_INT64_SAFE = 2 ** 62  # lots below this: the cumulative sums stay exact in int64
+
+# Trade's fields and the slot descriptors that set them (bulk construction: one C-level map per field)
+_TRADE_FIELDS = ("ts", "trade_id", "symbol", "price", "quantity", "buy_order_id", "sell_order_id", "buyer", "seller",
+                 "aggressor")
+_TRADE_SET = tuple((Event if n == "ts" else Trade).__dict__[n].__set__ for n in _TRADE_FIELDS)
+_new = object.__new__
+_QTY, _OID, _TRADER, _SEQ = (attrgetter(a) for a in ("qty", "oid", "trader", "seq"))
+_SIDES = (_SELL, _BUY)  # indexed by "the buy came later"
+
+
+def _trades_bulk(n: int, columns: tuple) -> list[Trade]:
+    """n Trade events from one iterable per field (in _TRADE_FIELDS order): the same objects as Trade(...) gives,
+    built without a Python call per trade."""
+    out = list(map(_new, repeat(Trade, n)))
+    for setter, values in zip(_TRADE_SET, columns):
+        deque(map(setter, out, values), maxlen=0)
+    return out
 
 __all__ = ["AuctionOrder", "AuctionBook"]
 
 
 class AuctionOrder:
-    """One order waiting for an uncross: the submitted command, its open lots and arrival sequence."""
+    """One order waiting for an uncross: the submitted command, its open lots and arrival sequence (and the
+    command's order id and trader, read by the uncross without going through the command)."""
 
-    __slots__ = ("cmd", "qty", "seq")
+    __slots__ = ("qty", "oid", "trader", "seq", "cmd")
 
     def __init__(self, cmd: NewOrder, qty: int, seq: int) -> None:
         self.cmd, self.qty, self.seq = cmd, qty, seq
+        self.oid, self.trader = cmd.order_id, cmd.trader
 
     @property
     def price(self) -> int | None:
@@ -35,7 +69,8 @@ class AuctionBook:
     """The orders of one symbol waiting for the next uncross. Levels: price (None: market) -> orders in time
     order; cancels remove in O(level length)."""
 
-    __slots__ = ("symbol", "bids", "asks", "orders", "_seq", "lots", "bid_lots", "ask_lots", "transient")
+    __slots__ = ("symbol", "bids", "asks", "orders", "_seq", "lots", "bid_lots", "ask_lots", "transient", "bid_px",
+                 "ask_px", "vector_min")
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
@@ -47,28 +82,35 @@ class AuctionBook:
         self.bid_lots: dict[int | None, int] = {}  # lots per level
         self.ask_lots: dict[int | None, int] = {}
         self.transient: dict[int, None] = {}  # ids of market and IOC/FOK orders (they do not outlive a batch)
+        self.bid_px: list[int] = []  # limit prices with a level, ascending (market orders: key None, not here)
+        self.ask_px: list[int] = []
+        self.vector_min = VECTOR_MIN
 
     def __len__(self) -> int:
         return len(self.orders)
 
     def add(self, cmd: NewOrder, qty: int | None = None) -> AuctionOrder:
         self._seq += 1
-        o = AuctionOrder(cmd, cmd.quantity if qty is None else qty, self._seq)
+        o = _new(AuctionOrder)  # AuctionOrder(cmd, qty, seq) without the call
+        o.cmd, o.qty, o.seq, o.oid, o.trader = cmd, cmd.quantity if qty is None else qty, self._seq, cmd.order_id, \
+            cmd.trader
         if cmd.side is _BUY:
-            side, lots = self.bids, self.bid_lots
+            side, lots, px = self.bids, self.bid_lots, self.bid_px
         else:
-            side, lots = self.asks, self.ask_lots
+            side, lots, px = self.asks, self.ask_lots, self.ask_px
         p = cmd.price
         level = side.get(p)
         if level is None:
             side[p] = [o]
             lots[p] = o.qty
+            if p is not None:
+                insort(px, p)
         else:
             level.append(o)
             lots[p] += o.qty
         self.orders[cmd.order_id] = o
         self.lots += o.qty
-        if cmd.order_type is OrderType.MARKET or cmd.tif is TimeInForce.IOC or cmd.tif is TimeInForce.FOK:
+        if cmd.order_type is _MARKET or cmd.tif is _IOC or cmd.tif is _FOK:
             self.transient[cmd.order_id] = None
         return o
 
@@ -77,9 +119,9 @@ class AuctionBook:
         if o is None:
             return None
         if o.cmd.side is _BUY:
-            side, lots = self.bids, self.bid_lots
+            side, lots, px = self.bids, self.bid_lots, self.bid_px
         else:
-            side, lots = self.asks, self.ask_lots
+            side, lots, px = self.asks, self.ask_lots, self.ask_px
         p = o.cmd.price
         level = side[p]
         level.remove(o)
@@ -87,6 +129,8 @@ class AuctionBook:
             lots[p] -= o.qty
         else:
             del side[p], lots[p]
+            if p is not None:
+                del px[bisect_left(px, p)]
         self.lots -= o.qty
         self.transient.pop(order_id, None)
         return o
@@ -99,49 +143,24 @@ class AuctionBook:
         o.qty = qty
 
     def cross(self, reference: int | None) -> Cross:
-        """The price the book would uncross at now (see market_sim.mechanisms.uncross)."""
+        """The price the book would uncross at now (see market_sim.mechanisms.uncross): only the levels in the
+        range that can trade are read."""
         bl, al = self.bid_lots, self.ask_lots
         if not bl or not al:
             return _NO_CROSS
-        mkt_buy, mkt_sell = None in bl, None in al
-        bids, asks = bl.items(), al.items()
-        # Without market sells, bids below the lowest ask count at no price that can trade (and the reverse):
-        # leave them out (the uncross's own restriction, applied before aggregation: exact, and O(levels) in C).
-        if not mkt_sell:
-            lo = min(al)
-            if not mkt_buy and max(bl) < lo:  # the limits do not meet: no volume anywhere
-                return _NO_CROSS
-            bids = [(p, q) for p, q in bids if p is None or p >= lo]
-        if not mkt_buy:
-            hi = max(bl)
-            asks = [(p, q) for p, q in asks if p is None or p <= hi]
-        return clearing_price(bids, asks, reference)
+        return clearing_price_sorted(self.bid_px, bl, self.ask_px, al, bl.get(None, 0), al.get(None, 0), reference)
 
     def best(self, side: Side) -> tuple[int, int] | None:
         """The best limit price and its lots on one side (market orders are not shown)."""
-        lots = self.bid_lots if side is Side.BUY else self.ask_lots
-        prices = [p for p in lots if p is not None]
-        if not prices:
-            return None
-        p = max(prices) if side is Side.BUY else min(prices)
-        return p, lots[p]
+        if side is Side.BUY:
+            return (self.bid_px[-1], self.bid_lots[self.bid_px[-1]]) if self.bid_px else None
+        return (self.ask_px[0], self.ask_lots[self.ask_px[0]]) if self.ask_px else None
 
     def depth(self, levels: int = 10) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         bl, al = self.bid_lots, self.ask_lots
-        bids = heapq.nlargest(levels, (p for p in bl if p is not None))
-        asks = heapq.nsmallest(levels, (p for p in al if p is not None))
-        return [(p, bl[p]) for p in bids], [(p, al[p]) for p in asks]
+        bids = self.bid_px[-levels:] if levels > 0 else []
+        return [(p, bl[p]) for p in reversed(bids)], [(p, al[p]) for p in self.ask_px[:max(levels, 0)]]
 
-    def _in_priority(self, side: Side, price: int) -> Iterator[AuctionOrder]:
-        """Orders of `side` that accept `price`, market orders first, then better limits, then time."""
-        levels = self.bids if side is Side.BUY else self.asks
-        yield from levels.get(None, ())
-        if side is Side.BUY:
-            prices = sorted((p for p in levels if p is not None and p >= price), reverse=True)
-        else:
-            prices = sorted(p for p in levels if p is not None and p <= price)
-        for p in prices:
-            yield from levels[p]
 
     def uncross(self, ts: int, reference: int | None, next_trade_id) -> tuple[Cross, list[Trade]]:
         """Clear the book at its uniform price: returns the cross and the trades (the executed lots leave the book;
@@ -150,57 +169,125 @@ class AuctionBook:
         if cross.price is None:
             return cross, []
         price, matched = cross.price, cross.matched
-        buys = self._take(Side.BUY, price, matched)
-        sells = self._take(Side.SELL, price, matched)
+        buys = self._take(_BUY, price, matched)
+        sells = self._take(_SELL, price, matched)
+        nb, ns = len(buys[0]), len(sells[0])
+        if nb + ns >= self.vector_min and matched < _INT64_SAFE:
+            return cross, self._pair_vector(ts, price, buys, sells, next_trade_id)
+        bqs, boids, btrs, bseqs = buys
+        sqs, soids, strs, sseqs = sells
         trades: list[Trade] = []
         i = j = 0
         symbol = self.symbol
-        while i < len(buys) and j < len(sells):
-            b, bq = buys[i]
-            s, sq = sells[j]
-            q = bq if bq < sq else sq
+        bl, sl = bqs[0], sqs[0]
+        while True:
+            q = bl if bl < sl else sl
             # the later of the two orders is the aggressor (it completed the match); same seq cannot happen
-            aggressor = Side.BUY if b.seq > s.seq else Side.SELL
-            trades.append(_trade(ts, next_trade_id(), symbol, price, q, b.cmd.order_id, s.cmd.order_id,
-                                 b.cmd.trader, s.cmd.trader, aggressor))
-            buys[i] = (b, bq - q)
-            sells[j] = (s, sq - q)
-            if bq == q:
+            trades.append(_trade(ts, next_trade_id(), symbol, price, q, boids[i], soids[j], btrs[i], strs[j],
+                                 _BUY if bseqs[i] > sseqs[j] else _SELL))
+            bl -= q
+            sl -= q
+            if bl == 0:
                 i += 1
-            if sq == q:
+                if i == nb:
+                    break
+                bl = bqs[i]
+            if sl == 0:
                 j += 1
+                if j == ns:
+                    break
+                sl = sqs[j]
         return cross, trades
 
-    def _take(self, side: Side, price: int, matched: int) -> list[tuple[AuctionOrder, int]]:
-        out, left = [], matched
-        touched: set[int | None] = set()
+    def _pair_vector(self, ts: int, price: int, buys: tuple, sells: tuple, next_trade_id) -> list[Trade]:
+        """The plain loop's pairing, vectorised: trade k covers the lots between the k-th and (k+1)-th of the merged
+        cumulative sums of both sides, between the buy and the sell whose cumulative lots first reach its end."""
+        import numpy as np
+
+        bq, boid, btr, bseq = buys
+        sq, soid, s_tr, sseq = sells
+        cb = np.cumsum(np.array(bq, dtype=np.int64))
+        cs = np.cumsum(np.array(sq, dtype=np.int64))
+        ends = np.union1d(cb, cs)
+        bi = np.searchsorted(cb, ends)
+        si = np.searchsorted(cs, ends)
+        qty = np.diff(ends, prepend=0).tolist()
+        n = len(qty)
+        later = np.array(bseq, dtype=np.int64)[bi] > np.array(sseq, dtype=np.int64)[si]
+        b_idx, s_idx = bi.tolist(), si.tolist()
+        columns = (repeat(ts, n), [next_trade_id() for _ in range(n)], repeat(self.symbol, n), repeat(price, n), qty,
+                   list(map(boid.__getitem__, b_idx)), list(map(soid.__getitem__, s_idx)),
+                   list(map(btr.__getitem__, b_idx)), list(map(s_tr.__getitem__, s_idx)),
+                   list(map(_SIDES.__getitem__, later.tolist())))
+        return _trades_bulk(n, columns)
+
+    def _take(self, side: Side, price: int, matched: int) -> tuple[list[int], list[int], list[str], list[int]]:
+        """Take `matched` lots from the orders of `side` that accept `price`, in priority (market orders, better
+        limits, time): (lots taken, order ids, traders, seqs), one entry per order. Levels used up leave the book
+        whole (their columns read with one C-level pass each); only the marginal level is walked order by order."""
+        if side is _BUY:
+            levels, lots, px = self.bids, self.bid_lots, self.bid_px
+            prices = px[bisect_left(px, price):]
+            prices.reverse()
+        else:
+            levels, lots, px = self.asks, self.ask_lots, self.ask_px
+            prices = px[:bisect_right(px, price)]
+        if None in levels:
+            prices.insert(0, None)
         orders, transient = self.orders, self.transient
-        lots = self.bid_lots if side is _BUY else self.ask_lots
-        taken = 0
-        for o in self._in_priority(side, price):
+        out_q: list[int] = []
+        out_id: list[int] = []
+        out_tr: list[str] = []
+        out_seq: list[int] = []
+        left = matched
+        gone = 0  # limit levels used up (the best ones, a run)
+        for p in prices:
             if left <= 0:
                 break
-            q = o.qty if o.qty < left else left
-            out.append((o, q))
-            left -= q
-            o.qty -= q
-            lots[o.cmd.price] -= q
-            taken += q
-            if o.qty == 0:
-                oid = o.cmd.order_id
-                del orders[oid]
-                if oid in transient:
-                    del transient[oid]
-                touched.add(o.cmd.price)
-        self.lots -= taken
-        levels = self.bids if side is _BUY else self.asks
-        for p in touched:  # drop the filled orders level by level (one pass each, not one remove per order)
-            rest = [o for o in levels[p] if o.qty]
-            if rest:
-                levels[p] = rest
-            else:
+            level = levels[p]
+            lv = lots[p]
+            if lv <= left:
+                k = len(out_id)
+                out_q += map(_QTY, level)
+                out_id += map(_OID, level)
+                out_tr += map(_TRADER, level)
+                out_seq += map(_SEQ, level)
+                left -= lv
+                deque(map(orders.__delitem__, out_id[k:]), maxlen=0)
                 del levels[p], lots[p]
-        return out
+                if p is not None:
+                    gone += 1
+                continue
+            n, before = 0, left
+            for o in level:
+                q = o.qty
+                out_id.append(o.oid)
+                out_tr.append(o.trader)
+                out_seq.append(o.seq)
+                if q <= left:
+                    out_q.append(q)
+                    left -= q
+                    del orders[o.oid]
+                    n += 1
+                    if left == 0:
+                        break
+                else:
+                    out_q.append(left)
+                    o.qty = q - left
+                    left = 0
+                    break
+            lots[p] = lv - (before - left)
+            del level[:n]  # the filled orders are the level's first n (time priority); the marginal one stays
+        if gone:
+            if side is _BUY:
+                del px[len(px) - gone:]
+            else:
+                del px[:gone]
+        if transient:  # filled market / IOC orders are no longer transient
+            for oid in [oid for oid in transient if oid not in orders]:
+                del transient[oid]
+        self.lots -= matched - left
+        return out_q, out_id, out_tr, out_seq
 
     def cancel_all(self, ts: int, reason: CancelReason, keep=None) -> list[OrderCancelled]:
         """Cancel every order (or those for which keep(order) is false), in arrival order."""

@@ -20,10 +20,12 @@ cross (price None).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["Cross", "clearing_price", "allocate_cross"]
+__all__ = ["Cross", "clearing_price", "clearing_price_sorted", "allocate_cross"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +39,6 @@ class Cross:
 
 
 _NO_CROSS = Cross(None, 0, 0)
-
-
-def _key(p: int, d: int, s: int, ref: int | None) -> tuple[int, int, int, int]:
-    return (-min(d, s), abs(d - s), abs(p - ref) if ref is not None else 0, p)
 
 
 def clearing_price(bids: Iterable[tuple[int | None, int]], asks: Iterable[tuple[int | None, int]],
@@ -59,53 +57,71 @@ def clearing_price(bids: Iterable[tuple[int | None, int]], asks: Iterable[tuple[
             mkt_sell += q
         else:
             ask_at[p] = ask_at.get(p, 0) + q
-    if not (bid_at or mkt_buy) or not (ask_at or mkt_sell):
+    return clearing_price_sorted(sorted(bid_at), bid_at, sorted(ask_at), ask_at, mkt_buy, mkt_sell, reference)
+
+
+def clearing_price_sorted(bid_prices: Sequence[int], bid_lots: Mapping[Any, int], ask_prices: Sequence[int],
+                          ask_lots: Mapping[Any, int], mkt_buy: int = 0, mkt_sell: int = 0,
+                          reference: int | None = None) -> Cross:
+    """clearing_price over aggregated levels (what an AuctionBook keeps): the distinct limit prices of each side
+    ascending, the lots at each (a mapping from price; other keys are ignored) and the lots of market orders. Only
+    the levels inside the range that can trade are read (found by bisection)."""
+    if not (bid_prices or mkt_buy) or not (ask_prices or mkt_sell):
         return _NO_CROSS
     # Volume is 0 above the highest bid limit without market buys (no demand) and below the lowest ask limit
     # without market sells (no supply): only breakpoints in between can win (and all sums below stay exact: no
     # ask is below `lo`, no bid above `hi`).
-    lo = min(ask_at) if not mkt_sell else None
-    hi = max(bid_at) if not mkt_buy else None
+    lo = ask_prices[0] if not mkt_sell else None
+    hi = bid_prices[-1] if not mkt_buy else None
     if lo is not None and hi is not None and lo > hi:
         return _NO_CROSS
-    points = set(bid_at)
-    points.update(ask_at)
-    if reference is not None:
-        points.add(reference)
-    if lo is not None or hi is not None:
-        points = {p for p in points if (lo is None or p >= lo) and (hi is None or p <= hi)}
+    bi = bisect_left(bid_prices, lo) if lo is not None else 0
+    aj = bisect_right(ask_prices, hi) if hi is not None else len(ask_prices)
+    points = set(bid_prices[bi:])
+    points.update(ask_prices[:aj])
+    ref = reference
+    if ref is not None and (lo is None or ref >= lo) and (hi is None or ref <= hi):
+        points.add(ref)
     if not points:
         return _NO_CROSS
     prices = sorted(points)
     n = len(prices)
-    # supply(p_i) = market sells + sells limited at <= p_i (prefix sums upward)
+    # supply(p_i) = market sells + sells limited at <= p_i (prefix sums upward); asks below `lo` do not exist
     supply = [0] * n
     run = mkt_sell
+    get = ask_lots.get
     for i, p in enumerate(prices):
-        run += ask_at.get(p, 0)
+        run += get(p, 0)
         supply[i] = run
-    # demand(p_i) = market buys + buys limited at >= p_i (prefix sums downward)
+    # demand(p_i) = market buys + buys limited at >= p_i (prefix sums downward); bids above `hi` do not exist
     demand = [0] * n
     run = mkt_buy
+    get = bid_lots.get
     for i in range(n - 1, -1, -1):
-        run += bid_at.get(prices[i], 0)
+        run += get(prices[i], 0)
         demand[i] = run
-    best = None
+    # the best candidate by (max volume, min |imbalance|, closest to the reference, lower price), compared only
+    # when its volume can win
+    bv = -1
     best_key = None
-    ref = reference
+    best = None
     for i in range(n):
         p, d, s = prices[i], demand[i], supply[i]
-        k = _key(p, d, s, ref)
-        if best_key is None or k < best_key:
-            best_key, best = k, (p, d, s)
+        v = d if d < s else s
+        if v >= bv:
+            k = (-v, abs(d - s), abs(p - ref) if ref is not None else 0, p)
+            if best_key is None or k < best_key:
+                best_key, best, bv = k, (p, d, s), v
         if i + 1 < n and prices[i + 1] - p > 1:
             # inside the gap (p, p_next): buys limited at >= p_next, sells limited at <= p
-            lo, hi = p + 1, prices[i + 1] - 1
             d2 = demand[i + 1]
-            q = lo if ref is None else min(max(ref, lo), hi)
-            k = _key(q, d2, s, ref)
-            if k < best_key:
-                best_key, best = k, (q, d2, s)
+            v = d2 if d2 < s else s
+            if v >= bv:
+                g_lo, g_hi = p + 1, prices[i + 1] - 1
+                q = g_lo if ref is None else min(max(ref, g_lo), g_hi)
+                k = (-v, abs(d2 - s), abs(q - ref) if ref is not None else 0, q)
+                if k < best_key:
+                    best_key, best, bv = k, (q, d2, s), v
     assert best is not None
     p, d, s = best
     if min(d, s) <= 0:

@@ -69,3 +69,19 @@ def test_speed_bump_delays_everyone_but_the_exempt():
 def test_unknown_mechanism_is_a_clear_error():
     with pytest.raises(ConfigError, match="unknown mechanism"):
         build_mechanism(None, "v", [Instrument("X")], {"mechanism": "walrasian"})
+
+
+def test_gtd_orders_expire_at_their_time_and_do_not_trade_after():
+    sim = FakeSim()
+    v = FrequentBatchAuction("fba", [Instrument("X")], BatchParams(tau=100 * MS), sim)
+    sim.send(v, 10 * MS, NewOrder(1, "a", "X", Side.SELL, 5, L, 100, tif=TimeInForce.GTD, expire_at=150 * MS))
+    sim.send(v, 20 * MS, NewOrder(2, "a", "X", Side.SELL, 5, L, 101, tif=TimeInForce.GTD, expire_at=900 * MS))
+    for t in (150 * MS, 900 * MS):  # what the runner does for every accepted GTD order
+        sim.kernel.schedule_at(t, lambda: sim.publish(v, None, v.expire(sim.kernel.now)))
+    sim.send(v, 160 * MS, NewOrder(3, "b", "X", Side.BUY, 10, L, 101))
+    sim.kernel.run(until=1_000 * MS)
+    cancelled = sim.of(OrderCancelled)
+    assert [(e.order_id, e.ts, e.cancelled_quantity, str(e.reason)) for e in cancelled] == [(1, 150 * MS, 5, "expired")]
+    assert [(t.buy_order_id, t.sell_order_id, t.quantity, t.price, t.ts) for t in sim.of(Trade)] == \
+        [(3, 2, 5, 101, 200 * MS)]
+    assert v.depth("X") == ([(101, 5)], []) and v.expire(10**12) == []

@@ -81,3 +81,80 @@ def test_price_time_allocation_on_the_long_side():
     assert cross == Cross(100, 8, 7)
     assert [(t.buy_order_id, t.sell_order_id, t.quantity, t.price) for t in trades] == [(1, 4, 5, 100), (2, 4, 3, 100)]
     assert {k: o.qty for k, o in book.orders.items()} == {2: 2, 3: 5}
+
+
+def _book(bids, asks, vector_min):
+    book = AuctionBook("X")
+    book.vector_min = vector_min
+    oid = 0
+    for i in range(max(len(bids), len(asks))):  # interleaved arrivals, so either side can be the later order
+        for side, orders in ((Side.BUY, bids), (Side.SELL, asks)):
+            if i < len(orders):
+                p, q = orders[i]
+                oid += 1
+                book.add(NewOrder(oid, f"t{oid % 3}", "X", side, q,
+                                  OrderType.MARKET if p is None else OrderType.LIMIT, p))
+    return book
+
+
+def priority_oracle(bids, asks, cross):
+    """Price-time allocation by brute force: every eligible order in priority (market, better limit, earlier),
+    taken until the matched lots are used up on each side, then paired in that order."""
+    def side(orders, first_id, better):
+        rows = [(oid, p, q) for oid, (p, q) in orders]
+        ok = [r for r in rows if r[1] is None or better(r[1], cross.price) or r[1] == cross.price]
+        ok.sort(key=lambda r: (r[1] is not None, 0 if r[1] is None else (-r[1] if first_id else r[1]), r[0]))
+        out, left = [], cross.matched
+        for oid, _, q in ok:
+            if left == 0:
+                break
+            out.append([oid, min(q, left)])
+            left -= min(q, left)
+        return out
+    b = side(bids, True, lambda p, c: p > c)
+    s = side(asks, False, lambda p, c: p < c)
+    fills, i, j = [], 0, 0
+    while i < len(b) and j < len(s):
+        q = min(b[i][1], s[j][1])
+        fills.append((b[i][0], s[j][0], q, Side.BUY if b[i][0] > s[j][0] else Side.SELL))
+        b[i][1] -= q
+        s[j][1] -= q
+        i += b[i][1] == 0
+        j += s[j][1] == 0
+    return fills
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(order, min_size=1, max_size=14), st.lists(order, min_size=1, max_size=14),
+       st.one_of(st.none(), st.integers(90, 110)))
+def test_uncross_allocates_in_price_time_priority_with_numpy_and_plain_pairing_alike(bids, asks, ref):
+    loop, vec = _book(bids, asks, 10**9), _book(bids, asks, 0)
+    assert loop.cross(ref) == clearing_price(bids, asks, ref)
+    results = []
+    for book in (loop, vec):
+        ids = iter(range(1, 10_000))
+        cross, trades = book.uncross(5, ref, lambda: next(ids))
+        results.append((cross, [(t.ts, t.trade_id, t.symbol, t.price, t.quantity, t.buy_order_id, t.sell_order_id,
+                                 t.buyer, t.seller, t.aggressor) for t in trades],
+                        {k: (o.qty, o.seq) for k, o in book.orders.items()}, book.lots, dict(book.bid_lots),
+                        dict(book.ask_lots), list(book.bid_px), list(book.ask_px), book.depth(3),
+                        {p: [o.oid for o in lv] for p, lv in book.bids.items()},
+                        {p: [o.oid for o in lv] for p, lv in book.asks.items()}))
+    assert results[0] == results[1]
+    cross, trades = results[0][:2]
+    # order ids were given alternately by side, so recover each order's (price, lots) by id
+    by_id, oid = {}, 0
+    for i in range(max(len(bids), len(asks))):
+        for side, orders in ((Side.BUY, bids), (Side.SELL, asks)):
+            if i < len(orders):
+                oid += 1
+                by_id[oid] = (side, orders[i])
+    b = [(k, v[1]) for k, v in by_id.items() if v[0] is Side.BUY]
+    s = [(k, v[1]) for k, v in by_id.items() if v[0] is Side.SELL]
+    if cross.price is not None:
+        assert [(t[5], t[6], t[4], t[9]) for t in trades] == priority_oracle(b, s, cross)
+    # the book left behind is the one the orders' remaining lots describe
+    book = results[0]
+    assert book[3] == sum(q for q, _ in book[2].values())
+    assert list(book[6]) == sorted(p for p in book[4] if p is not None)
+    assert list(book[7]) == sorted(p for p in book[5] if p is not None)

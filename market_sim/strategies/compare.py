@@ -17,6 +17,7 @@ mean |inventory| in lots (over the samples); fill rate (lots filled / lots the v
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -43,7 +44,7 @@ _LABELS = {"pnl": "PnL (USD)", "sharpe": "Sharpe (over the run)", "max_drawdown"
            "max_inventory": "max |inventory| (lots)", "fill_rate": "fill rate (filled / accepted lots)",
            "fees": "fees paid (USD)"}
 # agent types of the library outside market_sim.strategies (the simulator's own SMA crossover)
-_EXTRA_LIBRARY = ("sma_crossover",)
+_EXTRA_LIBRARY = ("sma_crossover", "book_amm_arb")  # book_amm_arb: the CEX–DEX arbitrage (strategies.defi)
 _NOT_STRATEGIES = ("env_quoter", "feature_recorder")  # driven from outside / never trade
 
 
@@ -80,7 +81,12 @@ def _raw(scenario: str, overrides: Iterable[str]) -> tuple[Path, dict[str, Any]]
     header.setdefault("name", path.stem)
     plugins = list(header.get("plugins", []))
     if "market_sim.strategies" not in plugins:
-        header["plugins"] = plugins + ["market_sim.strategies"]
+        header["plugins"] = plugins = plugins + ["market_sim.strategies"]
+    for module in plugins:  # registers the plug-ins' agent types before the strategies are looked up
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ConfigError(f"cannot import plugin ({exc})", key="scenario.plugins", value=module) from None
     return path, raw
 
 

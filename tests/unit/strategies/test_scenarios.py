@@ -12,6 +12,7 @@ REDUCED = {
     "strategies-latency-arb": ["scenario.duration=1min"],
     "strategies-pairs": ["scenario.duration=6min", "agents.pairs.warmup=20", "agents.pairs.entry_z=1.0"],
     "strategies-execution": ["scenario.duration=4min", "agents.exec.start=30s", "agents.exec.horizon=2min"],
+    "strategies-defi": ["scenario.duration=1min"],
 }
 STRATEGY_GROUPS = {
     "strategies-traditional": ("macross", "meanrev", "tsmom", "breakout"),
@@ -19,6 +20,7 @@ STRATEGY_GROUPS = {
     "strategies-latency-arb": ("arb",),
     "strategies-pairs": ("pairs",),
     "strategies-execution": ("exec",),
+    "strategies-defi": ("hedged",),
 }
 
 

@@ -14,7 +14,7 @@ defi = pytest.importorskip("market_sim.strategies.defi")
 
 @pytest.fixture(scope="module")
 def world():
-    sim = Simulation(load_scenario(resolve_scenario("strategies-defi"), ["scenario.duration=90s"]))
+    sim = Simulation(load_scenario(resolve_scenario("strategies-defi"), ["scenario.duration=3min"]))
     sim.build()
     sim.run_until(NS_PER_SECOND)
     h = sim.agent("hedged-1")

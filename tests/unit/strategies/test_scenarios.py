@@ -12,7 +12,7 @@ REDUCED = {
     "strategies-latency-arb": ["scenario.duration=1min"],
     "strategies-pairs": ["scenario.duration=6min", "agents.pairs.warmup=20", "agents.pairs.entry_z=1.0"],
     "strategies-execution": ["scenario.duration=4min", "agents.exec.start=30s", "agents.exec.horizon=2min"],
-    "strategies-defi": ["scenario.duration=1min"],
+    "strategies-defi": ["scenario.duration=30s"],
 }
 STRATEGY_GROUPS = {
     "strategies-traditional": ("macross", "meanrev", "tsmom", "breakout"),
@@ -24,7 +24,11 @@ STRATEGY_GROUPS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(n for n, e in scenarios().items() if e.package == "strategies"))
+SLOW = {"strategies-defi"}  # deploys the in-process chain's contracts first (> 3 s)
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n
+                                  for n in sorted(n for n, e in scenarios().items() if e.package == "strategies")])
 def test_strategies_scenario_runs_reduced(name):
     sc = load_scenario(resolve_scenario(name), REDUCED.get(name, ["scenario.duration=2min"]))
     sim = Simulation(sc)

@@ -175,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     model = fit_logistic(Xtr, ytr)
     Xte, yte = collect(TEST_SEEDS, args.horizon)
     out = {"features": FEATURE_NAMES, "train_seeds": TRAIN_SEEDS, "test_seeds": TEST_SEEDS,
-           "weights": model.weights, "in_sample": evaluate_model(model, Xtr, ytr),
+           "weights": model.weights, "means": model.means, "scales": model.scales, "in_sample": evaluate_model(model, Xtr, ytr),
            "out_of_sample": evaluate_model(model, Xte, yte), "agent": []}
     control = LogisticModel(tuple(-w for w in model.weights), model.means, model.scales)
     for name, m in (("model", model), ("negated model (control)", control)):

@@ -293,3 +293,18 @@ def test_cem_learner_beats_random_and_fixed_spread_on_held_out_seeds():
     fixed = evaluate(env, FixedSpread(env), HELD_OUT_SEEDS)["mean_return"]
     rand = evaluate(env, RandomPolicy(env, 0), HELD_OUT_SEEDS)["mean_return"]
     assert learned > fixed and learned > rand
+
+
+@pytest.mark.slow
+def test_the_shipped_direction_scenario_trades_the_documented_fit():
+    """strategies-ml-direction carries the model `python -m market_sim.strategies.ml.supervised` fits (to 4 places)."""
+    import tomllib
+
+    from market_sim.simulation.catalog import resolve_scenario
+    from market_sim.strategies.ml.supervised import TRAIN_SEEDS, collect
+
+    m = fit_logistic(*collect(TRAIN_SEEDS))
+    table = next(a for a in tomllib.loads(resolve_scenario("strategies-ml-direction").read_text())["agents"]
+                 if a["type"] == "direction_taker")
+    for key, fitted in (("weights", m.weights), ("means", m.means), ("scales", m.scales)):
+        assert table[key] == pytest.approx([round(v, 4) for v in fitted], abs=1e-12), key

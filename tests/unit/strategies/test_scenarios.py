@@ -21,6 +21,7 @@ STRATEGY_GROUPS = {
     "strategies-pairs": ("pairs",),
     "strategies-execution": ("exec",),
     "strategies-defi": ("hedged",),
+    "strategies-ml-direction": ("direction",),
 }
 
 

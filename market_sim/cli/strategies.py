@@ -54,7 +54,14 @@ def register(app: typer.Typer) -> None:
             cmp.resolve_strategies(scenario, names, set_)
         except ConfigError as exc:
             raise typer.BadParameter(str(exc), param_hint="--strategies") from None
-        sample_ns = parse_duration(sample, "--sample")
+        try:
+            sample_ns = parse_duration(sample, "--sample")
+        except ConfigError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--sample") from None
+        if sample_ns <= 0:
+            raise typer.BadParameter("must be a positive duration", param_hint="--sample")
+        if not capital > 0:
+            raise typer.BadParameter("must be positive", param_hint="--capital")
         err = Console(stderr=True)
         runs, paths = cmp.compare(scenario, names, seeds, set_, sample=sample_ns, capital=capital,
                                   progress=None if json_out else

@@ -76,6 +76,9 @@ def test_cli_prints_the_table_and_writes_the_plots(tmp_path, capsys):
     (["strategies", "compare", "no-such-scenario"], "no scenario or file by this name"),
     (["strategies", "compare", "random-market"], "no library strategy"),
     (["strategies", "compare", "strategies-hft", "--seeds", "0"], "at least 1"),
+    (["strategies", "compare", "strategies-hft", "--sample", "soon"], "--sample"),
+    (["strategies", "compare", "strategies-hft", "--sample", "0s"], "positive duration"),
+    (["strategies", "compare", "strategies-hft", "--capital", "0"], "must be positive"),
 ])
 def test_usage_errors_exit_2_without_a_traceback(args, hint, capsys, tmp_path):
     code = main([*args, "--out", str(tmp_path / "o")])

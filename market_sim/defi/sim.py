@@ -23,6 +23,7 @@ from market_sim.defi.results import (
     BridgeResult, ChainResult, DefiAgentResult, DefiSectionResult, FinalPass, PriceGap)
 from market_sim.defi.world import (
     AmmVenueParams, BridgeConfig, ChainConfig, DefiConfig, DefiTableKeys, DefiWorld, parse_defi, world_of)
+from market_sim.simulation.agents.base import agent_types
 from market_sim.simulation.params import build_params
 from market_sim.simulation.scenario import ParseContext, Section, register_section
 from market_sim.simulation.venues import VenueConfig, register_venue_type
@@ -70,7 +71,9 @@ class DefiSection(Section):
         return parse_defi(dict(raw))
 
     def prepare(self, sim: "Simulation", config: DefiConfig) -> DefiWorld:
-        accounts = [f"{a.name}-{i}" for a in sim.scenario.agents if a.kind in DEFI_AGENT_KINDS
+        kinds = agent_types()  # every DefiAgent subclass gets chain accounts, plug-ins' kinds too
+        accounts = [f"{a.name}-{i}" for a in sim.scenario.agents
+                    if a.kind in DEFI_AGENT_KINDS or issubclass(kinds.get(a.kind, object), DefiAgent)
                     for i in range(1, a.count + 1)]
         world = DefiWorld.build(sim, config, accounts)  # the section state: sim.state("defi"), world_of(sim)
         for rt in world.runtimes.values():

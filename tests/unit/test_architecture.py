@@ -19,7 +19,7 @@ ALLOWED = {
     "analysis": {"core"},
     "derivatives": {"core"},
     "backtest": {"core", "market", "simulation", "data", "analysis", "risk"},
-    "strategies": {"core", "simulation", "analysis", "data"},
+    "strategies": {"core", "simulation", "analysis", "data", "defi"},  # defi: only strategies/defi (a plug-in)
     "mechanisms": {"core", "market", "simulation"},
     "risk": {"core", "simulation"},
     "sweep": {"core", "simulation"},

@@ -1,5 +1,7 @@
-"""The traditional strategies: moving-average crossover, mean reversion (z-score / Bollinger), time-series momentum
-and channel breakout. Each is a SignalStrategy (bars, sizing, stops and order handling in traditional/base.py)."""
+"""The traditional strategies: mean reversion (z-score / Bollinger), time-series momentum and channel breakout. Each
+is a SignalStrategy (bars, sizing, stops and order handling in traditional/base.py). The moving-average crossover
+is the simulator's `sma_crossover` (market_sim.simulation.agents.sma_crossover: the same class runs in simulations
+and bar backtests); the library once had a second one, `ma_crossover`, removed so there is one."""
 
 from __future__ import annotations
 
@@ -8,48 +10,10 @@ from dataclasses import dataclass
 from market_sim.core.errors import ConfigError
 from market_sim.simulation.agents.base import register_agent_type
 from market_sim.simulation.params import param
-from market_sim.strategies.common import Ewma, Rolling
+from market_sim.strategies.common import Rolling
 from market_sim.strategies.traditional.base import SignalParams, SignalStrategy
 
-__all__ = ["MACrossover", "MeanReversion", "TimeSeriesMomentum", "Breakout"]
-
-
-@dataclass(frozen=True, slots=True)
-class MACrossoverParams(SignalParams):
-    fast: int = param(10, min=1, help="bars of the fast average")
-    slow: int = param(40, min=2, help="bars of the slow average")
-    average: str = param("sma", choices=("sma", "ema"), help="simple or exponential averages")
-
-
-@register_agent_type
-class MACrossover(SignalStrategy):
-    """Moving-average crossover: long while the fast average is above the slow one, short (or flat) below."""
-
-    kind = "ma_crossover"
-    Params = MACrossoverParams
-
-    def init_state(self) -> None:
-        p = self.params
-        if p.fast >= p.slow:
-            raise ConfigError("fast must be shorter than slow", key=f"{self.id}.fast", value=p.fast)
-        if p.average == "sma":
-            self.fast_avg = {s: Rolling(p.fast) for s in self.symbols}
-            self.slow_avg = {s: Rolling(p.slow) for s in self.symbols}
-        else:
-            self.fast_avg = {s: Ewma(2.0 / (p.fast + 1)) for s in self.symbols}
-            self.slow_avg = {s: Ewma(2.0 / (p.slow + 1)) for s in self.symbols}
-        self.seen = {s: 0 for s in self.symbols}
-
-    def signal(self, symbol: str, price: int) -> int | None:
-        f, s = self.fast_avg[symbol], self.slow_avg[symbol]
-        f.push(price)
-        s.push(price)
-        self.seen[symbol] += 1
-        if self.seen[symbol] < self.params.slow:
-            return None
-        fv = f.mean() if isinstance(f, Rolling) else f.value
-        sv = s.mean() if isinstance(s, Rolling) else s.value
-        return 1 if fv > sv else -1 if fv < sv else None
+__all__ = ["MeanReversion", "TimeSeriesMomentum", "Breakout"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ REDUCED = {
     "strategies-latency-arb": ["scenario.duration=1min"],
     "strategies-pairs": ["scenario.duration=6min", "agents.pairs.warmup=20", "agents.pairs.entry_z=1.0"],
     "strategies-execution": ["scenario.duration=4min", "agents.exec.start=30s", "agents.exec.horizon=2min"],
+    "strategies-defi": ["scenario.duration=30s"],
 }
 STRATEGY_GROUPS = {
     "strategies-traditional": ("macross", "meanrev", "tsmom", "breakout"),
@@ -19,10 +20,16 @@ STRATEGY_GROUPS = {
     "strategies-latency-arb": ("arb",),
     "strategies-pairs": ("pairs",),
     "strategies-execution": ("exec",),
+    "strategies-defi": ("hedged",),
+    "strategies-ml-direction": ("direction",),
 }
 
 
-@pytest.mark.parametrize("name", sorted(n for n, e in scenarios().items() if e.package == "strategies"))
+SLOW = {"strategies-defi"}  # deploys the in-process chain's contracts first (> 3 s)
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n
+                                  for n in sorted(n for n, e in scenarios().items() if e.package == "strategies")])
 def test_strategies_scenario_runs_reduced(name):
     sc = load_scenario(resolve_scenario(name), REDUCED.get(name, ["scenario.duration=2min"]))
     sim = Simulation(sc)

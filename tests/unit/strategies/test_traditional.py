@@ -6,7 +6,7 @@ import pytest
 
 from market_sim.core.errors import ConfigError
 from market_sim.strategies.common import Rolling, SizingParams, Stops, position_size
-from market_sim.strategies.traditional import Breakout, MACrossover, MeanReversion, TimeSeriesMomentum
+from market_sim.strategies.traditional import Breakout, MeanReversion, SmaCrossover, TimeSeriesMomentum
 from tests.unit.strategies.harness import fill, make, orders, set_quote
 
 
@@ -25,14 +25,27 @@ def feed(agent, sim, prices, fill_all=True):
 
 
 def test_bars_come_from_quotes_when_interval_is_zero():
-    agent, sim = make(MACrossover, {"interval": 0, "fast": 2, "slow": 3})
+    agent, sim = make(MeanReversion, {"interval": 0, "lookback": 3})
     assert sim.subscriptions == [("quotes", "exchange", "XYZ")] and sim.wakes == []
 
 
-def test_ma_crossover_goes_long_then_flips_short():
-    agent, sim = make(MACrossover, {"interval": 0, "fast": 2, "slow": 3, "quantity": 5})
-    sent = feed(agent, sim, [100, 100, 103, 104, 99, 95])
-    assert sent[:2] == [[], []]                                  # fewer bars than the slow average
+def feed_sma(agent, sim, prices):
+    """The moving-average crossover is the simulator's sma_crossover: one sample per wake-up (every interval)."""
+    sent = []
+    for px in prices:
+        set_quote(sim, px - 1, px + 1)
+        agent.on_wakeup()
+        sent.append(orders(sim))
+        for oid in list(agent.open_orders):
+            fill(agent, sim, oid, price=px, maker=False)
+    return sent
+
+
+def test_sma_crossover_goes_long_then_flips_short():
+    agent, sim = make(SmaCrossover, {"fast": 2, "slow": 3, "quantity": 5, "allow_short": True})
+    assert sim.wakes == [0]                                      # first sample at once, then every interval
+    sent = feed_sma(agent, sim, [100, 100, 103, 104, 99, 95])
+    assert sent[:2] == [[], []]                                  # fewer samples than the slow average
     assert sent[2] == [("new", "exchange", "BUY", 5, None, "MARKET")]     # fast 101.5 > slow 101
     assert sent[3] == []
     assert sent[4] == [("new", "exchange", "SELL", 10, None, "MARKET")]  # fast 101.5 < slow 102: flip
@@ -40,15 +53,18 @@ def test_ma_crossover_goes_long_then_flips_short():
     assert agent.position("XYZ") == -5
 
 
-def test_ma_crossover_long_only_goes_flat_instead_of_short():
-    agent, sim = make(MACrossover, {"interval": 0, "fast": 2, "slow": 3, "quantity": 5, "allow_short": False})
-    sent = feed(agent, sim, [100, 100, 103, 104, 99, 95])
+def test_sma_crossover_long_only_goes_flat_instead_of_short():
+    agent, sim = make(SmaCrossover, {"fast": 2, "slow": 3, "quantity": 5})
+    sent = feed_sma(agent, sim, [100, 100, 103, 104, 99, 95])
     assert sent[4] == [("new", "exchange", "SELL", 5, None, "MARKET")] and agent.position("XYZ") == 0
 
 
-def test_ma_crossover_rejects_fast_not_shorter_than_slow():
+def test_sma_crossover_rejects_fast_not_shorter_than_slow_and_ma_crossover_is_gone():
+    from market_sim.simulation.agents import agent_types
+
     with pytest.raises(ConfigError, match="fast must be shorter"):
-        make(MACrossover, {"fast": 5, "slow": 5})
+        make(SmaCrossover, {"fast": 5, "slow": 5})
+    assert "sma_crossover" in agent_types() and "ma_crossover" not in agent_types()
 
 
 def test_mean_reversion_fades_a_spike_and_exits_near_the_mean():
@@ -108,11 +124,22 @@ def test_trailing_stop_and_take_profit():
 @given(st.lists(st.integers(90, 110), min_size=5, max_size=60), st.integers(1, 20), st.integers(1, 30))
 def test_property_position_never_exceeds_max_position(prices, qty, limit):
     """Whatever the bars, every strategy's position stays within max_position."""
-    for cls, extra in ((MACrossover, {"fast": 2, "slow": 4}), (MeanReversion, {"lookback": 4, "entry_z": 1.0}),
-                       (TimeSeriesMomentum, {"lookback": 2}), (Breakout, {"entry_lookback": 3})):
+    for cls, extra in ((MeanReversion, {"lookback": 4, "entry_z": 1.0}), (TimeSeriesMomentum, {"lookback": 2}), (Breakout, {"entry_lookback": 3})):
         agent, sim = make(cls, {"interval": 0, "quantity": qty, "max_position": limit, "sizing": "fixed", **extra})
         for px in prices:
             agent.on_market_data(set_quote(sim, px - 1, px + 1))
             for oid in list(agent.open_orders):
                 fill(agent, sim, oid, price=px, maker=False)
             assert abs(agent.position("XYZ")) <= limit
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(90, 110), min_size=5, max_size=60), st.integers(1, 20), st.booleans())
+def test_property_sma_crossover_holds_at_most_its_quantity(prices, qty, short):
+    agent, sim = make(SmaCrossover, {"fast": 2, "slow": 4, "quantity": qty, "allow_short": short})
+    for px in prices:
+        set_quote(sim, px - 1, px + 1)
+        agent.on_wakeup()
+        for oid in list(agent.open_orders):
+            fill(agent, sim, oid, price=px, maker=False)
+        assert (-qty if short else 0) <= agent.position("XYZ") <= qty

@@ -1,0 +1,3 @@
+from market_sim.strategies.defi import main
+
+raise SystemExit(main())

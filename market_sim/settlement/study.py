@@ -119,7 +119,7 @@ def study_png(rows: Sequence[Mapping[str, Any]]) -> bytes:
     p99c = [r["batch_certification_p99_ms"] or 0 for r in rows]
     cert.barh(labels, p50, color="#4C72B0", alpha=0.8, label="p50")
     cert.scatter(p99c, labels, marker="|", s=300, color="black", zorder=3, label="p99")
-    cert.set_xlabel("batch certification, cut → quorum certificate, simulated ms")
+    cert.set_xlabel("cut → quorum certificate, simulated ms")
     cert.set_title("The protocol's part (0: signed at once)")
     cert.legend(loc="lower right", fontsize=8)
     cert.grid(axis="x", alpha=0.3)
@@ -139,6 +139,8 @@ def _markdown(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _fmt(v: Any) -> str:
+    if v is None:
+        return "—"
     if isinstance(v, float):
         return f"{v:,.1f}"
     return str(v)

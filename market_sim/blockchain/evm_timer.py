@@ -1,9 +1,9 @@
 """How long py-evm spends executing transactions: the floor a settled run cannot go below on the in-process chain.
 
-`EvmTimer(chain, to=address)` times py-evm's `apply_transaction` (EVM execution of the transaction and persisting its
-state, the work a block producer cannot skip) for every transaction sent to `address` while it is active; calls
-(`eth_call`, gas estimation) and block sealing are not counted. It wraps the chain's own py-evm chain class (each
-in-process Chain has its own), so other chains are not affected.
+`EvmTimer(chain, to=address)` times the VM's `apply_transaction` (EVM execution of the transaction and its state
+changes, the work a block producer cannot skip) for every transaction sent to `address` while it is active, whether
+eth-tester mines it (Chain.apply_transaction) or the BlockProducer builds the block; calls (`eth_call`, gas
+estimation) and block sealing are not counted. It wraps the VM class of the chain's fork, restoring it on exit.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class EvmTimer:
         tester = getattr(chain, "_tester", None)
         if tester is None:
             raise ChainError("py-evm execution time is only measurable on the in-process chain (Chain.local)")
-        self._cls = type(tester.backend.chain)
+        self._cls = type(tester.backend.chain.get_vm())
         self._to = bytes.fromhex(to.removeprefix("0x").lower())
         self.seconds = 0.0
         self.transactions = 0
@@ -34,12 +34,12 @@ class EvmTimer:
         self._original = original
         timer = self
 
-        def apply_transaction(chain_self: Any, transaction: Any) -> Any:
+        def apply_transaction(vm_self: Any, header: Any, transaction: Any) -> Any:
             if transaction.to != timer._to:
-                return original(chain_self, transaction)
+                return original(vm_self, header, transaction)
             c0 = time.perf_counter()
             try:
-                return original(chain_self, transaction)
+                return original(vm_self, header, transaction)
             finally:
                 timer.seconds += time.perf_counter() - c0
                 timer.transactions += 1

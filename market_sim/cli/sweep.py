@@ -28,7 +28,7 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         if v != v:
             return "n/a"
-        return f"{v:,.4g}" if abs(v) < 1e6 else f"{v:,.0f}"
+        return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
     return str(v)
 
 
@@ -39,20 +39,50 @@ def _ci_text(mean: float, lo: float, hi: float) -> str:
     return _fmt(mean) if not half or half != half else f"{_fmt(mean)} ± {_fmt(half)}"
 
 
-def summary_table(summary: Any, params: list[str], figures: list[str], labels: dict[str, str],
-                  title: str) -> Table:
-    """Per grid point: runs, failed, and each figure's mean ± the half-width of its 95 % confidence interval."""
-    table = Table(title=Text(title), title_justify="left")
-    for p in params:
+def summary_tables(summary: Any, params: list[str], figures: list[str], labels: dict[str, str],
+                   title: str) -> list[Table]:
+    """The summary as tables of mean ± the half-width of the 95 % confidence interval. One parameter: a row per
+    value with runs, failed and every figure. Several: one table per figure, the last parameter's values as
+    columns and the other parameters' combinations as rows (plus a table of runs and failed)."""
+    rows = summary.to_dict("records")
+
+    def cell(r: dict[str, Any], f: str) -> Text:
+        return Text(_ci_text(r[f"{f} mean"], r[f"{f} ci95_low"], r[f"{f} ci95_high"]))
+
+    if len(params) == 1:
+        p = params[0]
+        table = Table(title=Text(title), title_justify="left")
         table.add_column(Text(labels.get(p, p)), overflow="fold")
-    table.add_column("runs", justify="right")
-    table.add_column("failed", justify="right")
-    for f in figures:
-        table.add_column(Text(labels.get(f, f)), justify="right", overflow="fold")
-    for r in summary.to_dict("records"):
-        table.add_row(*(Text(str(r[p])) for p in params), Text(str(r["runs"])), Text(str(r["failed"])),
-                      *(Text(_ci_text(r[f"{f} mean"], r[f"{f} ci95_low"], r[f"{f} ci95_high"])) for f in figures))
-    return table
+        table.add_column("runs", justify="right")
+        table.add_column("failed", justify="right")
+        for f in figures:
+            table.add_column(Text(labels.get(f, f)), justify="right", overflow="fold")
+        for r in rows:
+            table.add_row(Text(str(r[p])), Text(str(r["runs"])), Text(str(r["failed"])), *(cell(r, f) for f in figures))
+        return [table]
+    *outer, last = params
+    columns: list[Any] = []
+    for r in rows:
+        if r[last] not in columns:
+            columns.append(r[last])
+    groups: dict[tuple, dict[Any, dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r[q] for q in outer), {})[r[last]] = r
+
+    def pivot(heading: str, value: Any) -> Table:
+        t = Table(title=Text(heading), title_justify="left")
+        for q in outer:
+            t.add_column(Text(labels.get(q, q)), overflow="fold")
+        for c in columns:
+            t.add_column(Text(f"{labels.get(last, last)} = {c}"), justify="right", overflow="fold")
+        for key, by_col in groups.items():
+            t.add_row(*(Text(str(k)) for k in key), *(value(by_col[c]) if c in by_col else Text("") for c in columns))
+        return t
+
+    tables = [pivot(f"{title}: runs (failed)", lambda r: Text(f"{r['runs']}" + (f" ({r['failed']} failed)"
+                                                                                 if r["failed"] else "")))]
+    tables += [pivot(labels.get(f, f), lambda r, f=f: cell(r, f)) for f in figures]
+    return tables
 
 
 def register(app: typer.Typer) -> None:
@@ -148,7 +178,8 @@ def register(app: typer.Typer) -> None:
             if engine is not None:
                 engine.close()
         frame = folder.finish("complete", counts)
-        _report(folder, frame, spec, counts, backend=chosen, workers=getattr(engine, "workers", 1))
+        name = str(header.get("name") or path.stem)
+        _report(folder, frame, spec, counts, name=name, backend=chosen, workers=getattr(engine, "workers", 1))
         if counts["failed"]:
             raise ConfigError(f"{counts['failed']} of {len(tasks)} tasks failed twice (their rows in "
                               f"{out / 'results.parquet'} say why); run the same command again to retry them")
@@ -201,7 +232,8 @@ def _run(folder: Any, todo: list[Any], spec: Any, engine: Any, *, skipped: int, 
     return _counts(folder, folder.tasks, todo)
 
 
-def _report(folder: Any, frame: Any, spec: Any, counts: dict[str, int], *, backend: str, workers: int) -> None:
+def _report(folder: Any, frame: Any, spec: Any, counts: dict[str, int], *, name: str, backend: str,
+            workers: int) -> None:
     from market_sim.sweep.report import numeric_figures, summarise, write_plots
 
     params = list(spec.grid)
@@ -210,12 +242,12 @@ def _report(folder: Any, frame: Any, spec: Any, counts: dict[str, int], *, backe
     labels = {**folder.labels, **spec.labels}
     summary = summarise(frame, params, spec.grid, figures)
     summary.to_csv(folder.root / "summary.csv", index=False)
-    name = Path(spec.scenario).stem
     plots = write_plots(summary, params, spec.grid, figures, labels, folder.root / "plots", scenario=name,
                         seeds=spec.seeds) if figures else []
-    shown = figures[:6]
+    shown = figures[:8]
     title = f"sweep {name}: {spec.points} grid points x {spec.seeds} seeds, mean ± 95 % CI"
-    console.print(summary_table(summary, params, shown, labels, title))
+    for table in summary_tables(summary, params, shown, labels, title):
+        console.print(table)
     if len(figures) > len(shown):
         console.print(Text(f"({len(figures) - len(shown)} more figures in summary.csv)"))
     missing = [m for m in wanted if m not in frame.columns or frame[m].isna().all()]

@@ -172,6 +172,7 @@ class LocalBackend:
     """In-process, one task after another (small sweeps, tests)."""
 
     name = "local"
+    workers = 1
 
     def map_unordered(self, fn: Callable[..., Any], args: Sequence[tuple]) -> Iterator[tuple[int, Any]]:
         for i, a in enumerate(args):

@@ -25,7 +25,7 @@ from market_sim.sweep.spec import read_sweep_section
 WORKTREE = Path(__file__).resolve().parents[3]
 MARKET_SIM = shutil.which("market-sim", path=str(Path(sys.executable).parent))
 needs_script = pytest.mark.skipif(MARKET_SIM is None, reason="the market-sim console script is not installed")
-SHORT = ["--set", 'scenario.duration="5s"']
+SHORT = ["--set", 'scenario.duration="3s"']
 VOLATILE = ["run_id", "run_dir", "task_seconds"]  # differ between two runs of the same sweep; nothing else may
 
 # A plug-in agent: at simulated time `at` it does `action` -- "none"; "raise" (appending a line to $TRIP_LOG
@@ -236,14 +236,14 @@ def test_the_sweep_section_gives_grid_seeds_and_figures(tmp_path, capsys):
         [sweep.grid]
         "agents.noise.count" = [2, 3]
         [sweep.labels]
-        trades = "trades (per 5 s run)"
+        trades = "trades (per 3 s run)"
     '''))
     out = tmp_path / "sw"
     assert main(["sweep", str(scenario), *SHORT, "--out", str(out), "--quiet"]) == 0
     frame = _table(out)
     assert list(frame["seed"]) == [t.seed for t in make_tasks({"agents.noise.count": [2, 3]}, 2, 9)]
     assert [p.name for p in (out / "plots").iterdir()] == ["trades__vs__agents.noise.count.png"]
-    assert "trades (per 5 s run)" in capsys.readouterr().out
+    assert "trades (per 3 s run)" in capsys.readouterr().out
     # --grid replaces the file's grid; a run of the same file ignores [sweep]
     assert main(["sweep", str(scenario), "--grid", "agents.noise.count=5", *SHORT, "--out",
                  str(tmp_path / "sw2"), "--quiet"]) == 0
@@ -316,6 +316,7 @@ def test_an_out_that_is_a_file_or_a_foreign_folder_is_refused(tmp_path, capsys):
 
 
 @needs_script
+@pytest.mark.slow  # three console-script start-ups (~5 s on 2 shared cores); main() covers the cases above
 def test_bad_input_through_the_console_script(tmp_path):
     cases = {("random-market", "--grid", "agents.noise.count"): 2, ("no-such-scenario", "--grid", "a=1"): 1,
              ("random-market", "--grid", "agents.noise.count=two"): 1}
@@ -349,6 +350,7 @@ def _default_sigint() -> None:  # a child inherits an ignored SIGINT from a back
 
 
 @needs_script
+@pytest.mark.slow  # two console-script sweeps (~4 s)
 def test_ctrl_c_exits_130_with_one_line_and_the_rerun_runs_only_the_rest(trip, tmp_path):
     scenario = trip(["none", "wait", "raise"])
     out = tmp_path / "sw"

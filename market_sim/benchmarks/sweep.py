@@ -62,21 +62,33 @@ def _calibrate(path: str, target: float) -> tuple[str, float]:
     return f"{probe}s", took
 
 
-def _case(name: str, backend: Any, path: str, tasks: list[Any], runs: str) -> dict[str, Any]:
-    from market_sim.sweep import run_sweep
+def _timed_task(*args: Any) -> dict[str, Any]:
+    """run_task, plus the CPU time it used (its wall time over its CPU time shows how much the machine's other load
+    slowed it down)."""
+    from market_sim.sweep import run_task
 
+    cpu = time.process_time()
+    row = run_task(*args)
+    row["task_cpu_seconds"] = time.process_time() - cpu
+    return row
+
+
+def _case(name: str, backend: Any, path: str, tasks: list[Any], runs: str) -> dict[str, Any]:
     t0 = time.perf_counter()
-    rows = run_sweep(path, tasks, base_overrides=["output.plots=false"], backend=backend, runs_dir=runs)
+    args = [(path, ["output.plots=false"], t, runs) for t in tasks]
+    rows = []
+    for _, row in backend.map_unordered(_timed_task, args):  # what run_sweep does, with the CPU time recorded
+        if isinstance(row, BaseException):
+            raise RuntimeError(f"{name}: a task failed: {row}")
+        rows.append(row)
     wall = time.perf_counter() - t0
-    failed = [r for r in rows if r["status"] != "complete"]
-    if failed:
-        raise RuntimeError(f"{name}: {len(failed)} tasks failed: {failed[0]['error']}")
     busy = sum(r["task_seconds"] for r in rows)  # worker-seconds inside the tasks
     n, workers = len(rows), getattr(backend, "workers", 1)
     per_task = busy / n
     overhead = (wall * workers - busy) / n  # worker-seconds per task spent outside a task (scheduling, transfer)
     return {"backend": name, "workers": workers, "tasks": n, "wall_seconds": round(wall, 3),
             "tasks_per_second": round(n / wall, 3), "mean_task_seconds": round(per_task, 4),
+            "mean_task_cpu_seconds": round(sum(r["task_cpu_seconds"] for r in rows) / n, 4),
             "overhead_ms_per_task": round(overhead * 1e3, 2),
             "overhead_share_of_task": round(overhead / per_task, 4)}
 

@@ -212,7 +212,7 @@ class DaskBackend:
         else:
             n = workers or os.cpu_count() or 1
             self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                                         silence_logs=logging.ERROR)
+                                         silence_logs=logging.CRITICAL)  # task errors come back through the futures
             self.client = Client(self._cluster)
             self.workers = n
 

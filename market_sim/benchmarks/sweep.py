@@ -5,7 +5,8 @@ second here, its run folder written), run N times on: the in-process backend, a 
 with 2 workers (processes). For each: tasks per second, and the scheduler overhead per task = (sweep wall time - the
 sum of the tasks' own times, measured inside the task) / N, also as a share of the mean task time (target <= 5 %
 at 1-second tasks). Cluster start-up and the workers' first imports are measured apart (a sweep pays them once).
-The speed-up is the 1-worker sweep's wall time over the 2-worker one's. The scheduler alone: trivial tasks per
+The speed-up is the 1-worker sweep's wall time over the 2-worker one's; `cores_used` (the tasks' CPU time per
+wall second) says how much CPU the machine actually gave each case, which bounds it on a shared machine. The scheduler alone: trivial tasks per
 second through the same backend (what bounds a sweep of very short tasks).
 """
 
@@ -89,6 +90,8 @@ def _case(name: str, backend: Any, path: str, tasks: list[Any], runs: str) -> di
     return {"backend": name, "workers": workers, "tasks": n, "wall_seconds": round(wall, 3),
             "tasks_per_second": round(n / wall, 3), "mean_task_seconds": round(per_task, 4),
             "mean_task_cpu_seconds": round(sum(r["task_cpu_seconds"] for r in rows) / n, 4),
+            # the CPU the tasks got per wall second: what the machine gave the sweep (2 at best here)
+            "cores_used": round(sum(r["task_cpu_seconds"] for r in rows) / wall, 3),
             "overhead_ms_per_task": round(overhead * 1e3, 2),
             "overhead_share_of_task": round(overhead / per_task, 4)}
 

@@ -185,6 +185,21 @@ class LocalBackend:
         pass
 
 
+def _ignoring_sigint(start: Callable[[], Any]) -> Any:
+    """Start worker processes with SIGINT ignored (they inherit it): Ctrl-C in a terminal signals the whole process
+    group, and only the driver should act on it (it stops the cluster); a worker would print a traceback instead."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return start()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class DaskBackend:
     """dask.distributed: a LocalCluster of `workers` processes (default: one per CPU) or the scheduler at
     `address`. Results come back only through Dask's result channel (plus run folders in a shared directory)."""
@@ -211,8 +226,9 @@ class DaskBackend:
             self.workers = len(self.client.scheduler_info().get("workers", {}))
         else:
             n = workers or os.cpu_count() or 1
-            self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                                         silence_logs=logging.CRITICAL)  # task errors come back through the futures
+            self._cluster = _ignoring_sigint(lambda: LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                silence_logs=logging.CRITICAL))  # task errors come back through the futures
             self.client = Client(self._cluster)
             self.workers = n
 

@@ -401,3 +401,42 @@ def test_the_same_sweep_gives_the_same_table_in_process_and_on_dask(tmp_path):
     assert len(local) == 8 and set(local["status"]) == {"complete"}
     pd.testing.assert_frame_equal(local.drop(columns=VOLATILE), dask.drop(columns=VOLATILE))
     assert (tmp_path / "local" / "summary.csv").read_text() == (tmp_path / "dask" / "summary.csv").read_text()
+
+
+def _new_group() -> None:  # Ctrl-C in a terminal signals the whole foreground process group: the workers too
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.setsid()
+
+
+@needs_script
+@pytest.mark.sweep  # a 2-worker Dask LocalCluster in a console-script sweep
+def test_ctrl_c_of_a_dask_sweep_exits_130_with_one_line_and_stops_the_workers(trip, tmp_path):
+    pytest.importorskip("dask.distributed")
+    scenario = trip(["wait", "none"])
+    out = tmp_path / "sw"
+    proc = subprocess.Popen([MARKET_SIM, "sweep", str(scenario), "--out", str(out), "--quiet", "--backend", "dask",
+                             "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=_env(trip.plugins, TRIP_WAIT="1"), cwd=tmp_path, preexec_fn=_new_group)
+    watchdog = threading.Timer(300, lambda: os.killpg(proc.pid, signal.SIGKILL))
+    watchdog.start()
+    try:
+        for line in proc.stderr:  # a worker's tripwire announces it is waiting
+            if line.startswith("TRIPWIRE reached"):
+                break
+        else:
+            pytest.fail("the sweep ended before the tripwire")
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, err = proc.communicate(timeout=120)
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and stdout == ""
+    (line,) = err.strip().splitlines()
+    assert line.startswith("interrupted; ") and line.endswith(f"of 2 tasks done, kept in {out} (run the same "
+                                                              f"command again to run the other {2 - int(line.split()[1])})")
+    assert _meta(out)["status"] == "interrupted"
+    ps = subprocess.run(["ps", "-o", "stat=,cmd=", "-g", str(proc.pid)], capture_output=True, text=True).stdout
+    assert [p for p in ps.splitlines() if not p.startswith("Z")] == []  # no worker is left running (exited ones
+    # may linger as zombies where the container's init does not reap them)

@@ -3,15 +3,16 @@
     <dir>/sweep.json       the sweep (scenario, grid, seeds, sweep seed, figures), its status and counts
     <dir>/rows.jsonl       one line per finished task, appended as it ends (the stream a resumed sweep reads)
     <dir>/results.parquet  the table: one row per task, in task order (parameters, replicate, seed, status, error,
-                           run id and folder, headline figures); rewritten as rows arrive and at the end
+                           run id and folder, headline figures) -- only once the sweep is complete; until then the
+                           rows so far are in results.partial.parquet, rewritten as they arrive
     <dir>/runs/            each task's run folder and the run index (index.sqlite), as `market-sim run --out`
     <dir>/summary.csv      per grid point: runs, failed, and for each figure the mean and its 95 % confidence
                            interval over the seeds
     <dir>/plots/*.png      each figure against each parameter, with 95 % confidence intervals
 
 sweep.json's status is `running` while tasks run (also after a crash), `interrupted` after Ctrl-C, and `complete`
-only once every task has a row (a failed task has one too, with its error). A folder whose status is not complete
-is a partial sweep: rerunning the same command runs only its missing (and failed) tasks.
+only once every task has a row (a failed task has one too, with its error); results.parquet exists only then, so a
+partial sweep never passes for a complete one. Rerunning the same command runs only the missing (and failed) tasks.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from market_sim.core.errors import ConfigError
 from market_sim.sweep.core import Task
 from market_sim.sweep.spec import SweepSpec
 
-__all__ = ["SweepFolder", "SWEEP_JSON", "ROWS", "TABLE", "RUNNING", "INTERRUPTED", "COMPLETE", "table_frame"]
+__all__ = ["SweepFolder", "SWEEP_JSON", "ROWS", "TABLE", "PARTIAL_TABLE", "RUNNING", "INTERRUPTED", "COMPLETE",
+           "table_frame"]
 
-SWEEP_JSON, ROWS, TABLE, RUNS, SUMMARY, PLOTS = "sweep.json", "rows.jsonl", "results.parquet", "runs", \
-    "summary.csv", "plots"
+SWEEP_JSON, ROWS, TABLE, PARTIAL_TABLE, RUNS = "sweep.json", "rows.jsonl", "results.parquet", \
+    "results.partial.parquet", "runs"
 RUNNING, INTERRUPTED, COMPLETE = "running", "interrupted", "complete"
 VERSION = 1
 
@@ -103,6 +105,7 @@ class SweepFolder:
         self.meta["spec"]["labels"] = self.spec.labels  # presentation: the latest wins
         self.meta.update(status=RUNNING, updated_at=_now(), tasks=len(self.tasks))
         self._write_meta()
+        (self.root / TABLE).unlink(missing_ok=True)  # complete tables only: the rerun may change rows
 
     def load_rows(self) -> None:
         """The rows streamed by an earlier run of this sweep (rows.jsonl)."""
@@ -140,22 +143,25 @@ class SweepFolder:
     def ordered_rows(self) -> list[dict[str, Any]]:
         return [self.rows[t.key] for t in self.tasks if t.key in self.rows]
 
-    def write_table(self) -> pd.DataFrame:
-        """results.parquet from the rows so far, in task order (written to a temporary file, then renamed)."""
+    def write_table(self, complete: bool = False) -> pd.DataFrame:
+        """The rows so far in task order: results.partial.parquet, or results.parquet (and no partial table) once
+        every task has its row. Written to a temporary file, then renamed."""
         import time
 
         frame = table_frame(self.ordered_rows(), list(self.spec.grid))
         tmp = self.root / (TABLE + ".tmp")
         frame.to_parquet(tmp, index=False)
-        os.replace(tmp, self.root / TABLE)
+        os.replace(tmp, self.root / (TABLE if complete else PARTIAL_TABLE))
+        if complete:
+            (self.root / PARTIAL_TABLE).unlink(missing_ok=True)
         self._last_table = time.monotonic()
         return frame
 
     def finish(self, status: str, counts: dict[str, int]) -> pd.DataFrame:
         """Write the table and sweep.json with the final status (complete only when every task has a row)."""
-        frame = self.write_table()
         if status == COMPLETE and len(self.ordered_rows()) < len(self.tasks):
             status = INTERRUPTED
+        frame = self.write_table(complete=status == COMPLETE)
         self.meta.update(status=status, updated_at=_now(), counts=counts, labels=self.labels)
         self._write_meta()
         return frame

@@ -124,7 +124,7 @@ def register(app: typer.Typer) -> None:
             try:
                 axes = parse_grid(grid)
             except ConfigError as exc:
-                raise _usage(str(exc), "--grid") from None
+                raise _usage(str(exc).removeprefix("--grid: "), "--grid") from None
         elif section.grid:
             axes = section.grid
         else:

@@ -69,7 +69,9 @@ def check_sweep_dir(root: Path, spec: SweepSpec) -> dict[str, Any] | None:
         raise ConfigError(f"cannot resume the sweep in {root}: its {SWEEP_JSON} is unreadable") from None
     mine = json.loads(json.dumps(spec.identity(), default=str))
     if stored != mine:
-        differ = ", ".join(k for k in mine if stored.get(k) != mine[k])
+        names = {"scenario_sha256": "scenario file contents", "sweep_seed": "sweep seed", "overrides": "--set",
+                 "per_second": "per_second figures"}
+        differ = ", ".join(names.get(k, k) for k in mine if stored.get(k) != mine[k])
         raise ConfigError(f"{root} holds a different sweep (its {differ} differ); choose another --out to start "
                           "a new one, or rerun that sweep's command to resume it")
     return meta

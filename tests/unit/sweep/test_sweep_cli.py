@@ -206,6 +206,14 @@ def test_a_different_sweep_in_the_same_folder_is_refused(tmp_path, capsys):
     err = " ".join(capsys.readouterr().err.split())
     assert f"{out} holds a different sweep (its grid differ)" in err
     assert (out / "rows.jsonl").read_text() == before
+    scenario = tmp_path / "edited.toml"  # the same sweep of a scenario file edited since
+    scenario.write_text((WORKTREE / "market_sim/simulation/scenarios/random-market.toml").read_text())
+    assert main(["sweep", str(scenario), "--grid", "agents.noise.count=2", *SHORT, "--out", str(tmp_path / "e"),
+                 "--quiet"]) == 0
+    scenario.write_text(scenario.read_text() + "\n# edited\n")
+    capsys.readouterr()
+    assert main(["sweep", str(scenario), "--grid", "agents.noise.count=2", *SHORT, "--out", str(tmp_path / "e")]) == 1
+    assert "holds a different sweep (its scenario file contents differ)" in " ".join(capsys.readouterr().err.split())
 
 
 def test_a_failed_task_is_retried_once_and_reported_with_its_parameters(trip, tmp_path, capsys):
@@ -271,7 +279,7 @@ def test_a_bad_sweep_section_is_a_config_error(table, message):
 
 BAD = [
     (["no-such-scenario", "--grid", "a=1,2"], 1, "error: scenario: no scenario or file by this name"),
-    (["random-market", "--grid", "agents.noise.count"], 2, "Error: Invalid value for '--grid': --grid: --grid needs "
+    (["random-market", "--grid", "agents.noise.count"], 2, "Error: Invalid value for '--grid': --grid needs "
                                                            "KEY=V1,V2,..."),
     (["random-market", "--grid", "agents.noise.count=2,2"], 2, "Error: Invalid value for '--grid': "
                                                                "agents.noise.count: a grid axis lists a value twice"),

@@ -170,7 +170,7 @@ class Section:
         pass
 
 
-_BUILTIN = ("scenario", "instruments", "processes", "venues", "session", "latency", "agents", "output")
+_BUILTIN = ("scenario", "instruments", "processes", "venues", "session", "latency", "agents", "output", "sweep")
 # Plug-in modules shipped with market_sim (what `[scenario] plugins` may list); `market-sim agents` loads them all,
 # and an unknown agent type, venue kind or section names the one that provides it.
 SHIPPED_PLUGINS = ("market_sim.consensus.scenario", "market_sim.settlement.scenario", "market_sim.defi.sim",
@@ -227,6 +227,8 @@ def builtin_sections() -> dict[str, tuple[str, type | None]]:
                     None),
         "agents": ("[[agents]]: " + ", ".join(_AGENT_KEYS) + ", then the type's parameters (see agent types)", None),
         "output": ("what a run stores", OutputConfig),
+        "sweep": ("`market-sim sweep` settings: grid, seeds, seed, backend, address, workers, metrics, per_second, "
+                  "labels (a run ignores it)", None),
     }
 
 
@@ -498,6 +500,7 @@ def parse_scenario(raw: Mapping[str, Any], *, base_dir: Path | None = None, sour
     latency = _parse_latency(raw)
     agents = _parse_agents(raw, ctx.symbols, venues)
     output = build_params(OutputConfig, _table(raw, "output"), "output")
+    _table(raw, "sweep")  # read by market_sim.sweep (`market-sim sweep`); a run ignores it
     ctx.parsed.update(session=session, latency=latency, agents=agents, output=output)
     extensions: dict[str, Any] = {}
     for name, section in SECTIONS.all().items():

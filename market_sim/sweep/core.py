@@ -84,38 +84,80 @@ def _scalar(v: Any) -> bool:
     return isinstance(v, (int, float, str, bool)) or v is None
 
 
-def run_task(scenario: str, base_overrides: Sequence[str], task: Task, runs_dir: str | None) -> dict[str, Any]:
+def _figures(result: Any, name: str) -> list[tuple[str, str, Any, bool]]:
+    """(section.path, label, value, headline) of a section result's scalar figures; a dict of scalars (one figure
+    per agent or pool, e.g. defi.lp_pnl_vs_hodl) becomes one figure per key."""
+    from market_sim.simulation.metrics import summary_rows
+
+    out = []
+    for r in summary_rows(result):
+        if isinstance(r.value, dict):
+            out += [(f"{name}.{r.path}.{k}", f"{r.label} {k}", v, r.headline) for k, v in r.value.items()
+                    if _scalar(v)]
+        elif _scalar(r.value):
+            out.append((f"{name}.{r.path}", r.label, r.value, r.headline))
+    return out
+
+
+def run_task(scenario: str, base_overrides: Sequence[str], task: Task, runs_dir: str | None,
+             metrics: Sequence[str] = (), per_second: Sequence[str] = ()) -> dict[str, Any]:
     """Run one task (in whatever process the backend chose) and return its row: parameters, seed, run id, status,
-    headline figures. Its run folder goes to `runs_dir` (a shared results directory) when given."""
+    the market's trades and volume, every section's headline figures, the figures named in `metrics` (None where
+    a run did not report one) and, for each figure in `per_second`, `<figure>_per_s` (divided by the simulated
+    duration). The row's "_labels" maps each figure to its summary label (the sweep folder keeps them apart).
+    Its run folder goes to `runs_dir` (a shared results directory) when given."""
     import time
 
-    from market_sim.simulation.metrics import summary_rows
+    from market_sim.simulation.metrics import run_results
     from market_sim.simulation.runner import Simulation
     from market_sim.simulation.scenario import load_scenario
 
     row: dict[str, Any] = {k: v for k, v in task.params}
     row.update(replicate=task.replicate, seed=task.seed)
     t0 = time.perf_counter()
-    sc = load_scenario(scenario, [*base_overrides, *task.overrides()], task.seed)
+    overrides = [*base_overrides, *task.overrides()]
+    sc = load_scenario(scenario, overrides, task.seed)
     outcome = Simulation(sc).build().run()
     run_id = ""
     if runs_dir is not None:
         from market_sim.simulation.results import RunWriter
 
-        rec = RunWriter(runs_dir, sc, overrides=[*base_overrides, *task.overrides()]).write(outcome, plots=False)
+        rec = RunWriter(runs_dir, sc, overrides=overrides).write(outcome, plots=False)
         run_id = rec.run_id
-    m = outcome.metrics
-    market = m.market if hasattr(m, "market") else None
-    if market is not None:
-        row.update(trades=market.trades, volume=market.volume)
-    for name, result in getattr(m, "sections", {}).items():
+    results = run_results(outcome.metrics)
+    labels = {"trades": "trades", "volume": "volume (lots)"}
+    figures: dict[str, Any] = {"trades": results.market.trades, "volume": results.market.volume}
+    wanted = set(metrics) | set(per_second)
+    for name, result in results.sections.items():
         if isinstance(result, dict):
             continue
-        for r in summary_rows(result):
-            if r.headline and _scalar(r.value):
-                row[f"{name}.{r.path}"] = r.value
-    row.update(run_id=run_id, status="complete", error=None, task_seconds=time.perf_counter() - t0)
+        for path, label, value, headline in _figures(result, name):
+            if headline or path in wanted:
+                figures[path] = value
+                labels[path] = label
+    for path in metrics:
+        figures.setdefault(path, None)
+    seconds = sc.duration / 1e9
+    for path in per_second:
+        value = figures.get(path)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        figures[f"{path}_per_s"] = value / seconds if ok else None
+        labels[f"{path}_per_s"] = f"{labels.get(path, path)} per simulated second"
+    row.update(figures)
+    row.update(run_id=run_id, status="complete", error=None, task_seconds=time.perf_counter() - t0,
+               _labels=labels)
     return row
+
+
+def failed_row(task: Task, exc: BaseException) -> dict[str, Any]:
+    """The row of a task that failed twice: its parameters, seed and error (one line)."""
+    from market_sim.core.errors import MarketSimError
+
+    text = " ".join(str(exc).split())
+    error = text if isinstance(exc, MarketSimError) else f"{type(exc).__name__}: {text}" if text else \
+        type(exc).__name__
+    return {**dict(task.params), "replicate": task.replicate, "seed": task.seed, "run_id": "", "status": "failed",
+            "error": error, "task_seconds": None}
 
 
 class Backend(Protocol):
@@ -130,6 +172,7 @@ class LocalBackend:
     """In-process, one task after another (small sweeps, tests)."""
 
     name = "local"
+    workers = 1
 
     def map_unordered(self, fn: Callable[..., Any], args: Sequence[tuple]) -> Iterator[tuple[int, Any]]:
         for i, a in enumerate(args):
@@ -142,25 +185,52 @@ class LocalBackend:
         pass
 
 
+def _ignoring_sigint(start: Callable[[], Any]) -> Any:
+    """Start worker processes with SIGINT ignored (they inherit it): Ctrl-C in a terminal signals the whole process
+    group, and only the driver should act on it (it stops the cluster); a worker would print a traceback instead."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return start()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class DaskBackend:
     """dask.distributed: a LocalCluster of `workers` processes (default: one per CPU) or the scheduler at
     `address`. Results come back only through Dask's result channel (plus run folders in a shared directory)."""
 
     name = "dask"
 
-    def __init__(self, workers: int | None = None, address: str | None = None) -> None:
+    def __init__(self, workers: int | None = None, address: str | None = None, *, connect_timeout: float = 10.0) -> None:
+        import logging
+
         try:
             from dask.distributed import Client, LocalCluster
         except ImportError:
             raise ConfigError("the dask backend needs the [sweep] extra: pip install 'market-sim[sweep]'",
                               key="--backend", value="dask") from None
         self._cluster = None
+        self.address = address
         if address:
-            self.client = Client(address)
+            try:
+                self.client = Client(address, timeout=connect_timeout)
+            except Exception as exc:  # noqa: BLE001 (OSError, TimeoutError, ValueError for a malformed address)
+                text = " ".join(str(exc).split()) or type(exc).__name__
+                raise ConfigError(f"cannot reach the Dask scheduler ({text})", key="--address", value=address) \
+                    from None
+            self.workers = len(self.client.scheduler_info().get("workers", {}))
         else:
             n = workers or os.cpu_count() or 1
-            self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+            self._cluster = _ignoring_sigint(lambda: LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                silence_logs=logging.CRITICAL))  # task errors come back through the futures
             self.client = Client(self._cluster)
+            self.workers = n
 
     def map_unordered(self, fn: Callable[..., Any], args: Sequence[tuple]) -> Iterator[tuple[int, Any]]:
         from dask.distributed import as_completed
@@ -174,18 +244,26 @@ class DaskBackend:
                 yield i, exc
 
     def close(self) -> None:
-        self.client.close()
+        """Cancel what is still queued (an interrupted sweep), disconnect, and stop a LocalCluster."""
+        import contextlib
+
+        with contextlib.suppress(Exception):
+            self.client.close()
         if self._cluster is not None:
-            self._cluster.close()
+            with contextlib.suppress(Exception):
+                self._cluster.close()
 
 
 def run_sweep(scenario: str | Path, tasks: Sequence[Task], *, base_overrides: Sequence[str] = (),
               backend: Backend | None = None, runs_dir: str | Path | None = None,
-              on_row: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+              metrics: Sequence[str] = (), per_second: Sequence[str] = (),
+              on_row: Callable[[Task, dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
     """Run the tasks; a failed task is retried once, then reported as a row with status 'failed' and its error
-    (never dropped). Rows come back in task order whatever order the backend finished them in."""
+    (never dropped). Rows come back in task order whatever order the backend finished them in; `on_row(task, row)`
+    sees each final row as it arrives (to stream it to disk)."""
     backend = backend or LocalBackend()
-    args = [(str(scenario), list(base_overrides), t, None if runs_dir is None else str(runs_dir)) for t in tasks]
+    args = [(str(scenario), list(base_overrides), t, None if runs_dir is None else str(runs_dir), list(metrics),
+             list(per_second)) for t in tasks]
     rows: dict[int, dict[str, Any]] = {}
     retry: list[int] = []
     for i, res in backend.map_unordered(run_task, args):
@@ -194,14 +272,13 @@ def run_sweep(scenario: str | Path, tasks: Sequence[Task], *, base_overrides: Se
         else:
             rows[i] = res
             if on_row:
-                on_row(res)
+                on_row(tasks[i], res)
     for j, res in backend.map_unordered(run_task, [args[i] for i in retry]):
         i = retry[j]
         if isinstance(res, Exception):
             t = tasks[i]
-            res = {**dict(t.params), "replicate": t.replicate, "seed": t.seed, "run_id": "", "status": "failed",
-                   "error": f"{type(res).__name__}: {' '.join(str(res).split())}", "task_seconds": None}
+            res = failed_row(t, res)
         rows[i] = res
         if on_row:
-            on_row(res)
+            on_row(tasks[i], res)
     return [rows[i] for i in range(len(tasks))]

@@ -37,14 +37,14 @@ TRIPWIRE = textwrap.dedent('''
     from market_sim.simulation.params import param
 
     @dataclass(frozen=True, slots=True)
-    class TripwireParams:
+    class SweepTripwireParams:
         at: int = param(1, duration=True, min=1)
         action: str = param("none", choices=("wait", "raise", "none"))
 
     @register_agent_type
-    class Tripwire(Agent):
-        kind = "tripwire"
-        Params = TripwireParams
+    class SweepTripwire(Agent):
+        kind = "sweep_tripwire"
+        Params = SweepTripwireParams
 
         def on_start(self):
             self.wake_up_in(self.params.at)
@@ -65,7 +65,7 @@ SCENARIO = textwrap.dedent('''
     name = "trip"
     seed = 3
     duration = "10s"
-    plugins = ["tripwire"]
+    plugins = ["sweep_tripwire"]
 
     [[instruments]]
     symbol = "XYZ"
@@ -84,7 +84,7 @@ SCENARIO = textwrap.dedent('''
     interval = "500ms"
 
     [[agents]]
-    type = "tripwire"
+    type = "sweep_tripwire"
     name = "trip"
     at = "5s"
 
@@ -102,7 +102,7 @@ def trip(tmp_path, monkeypatch):
     whose [sweep.grid] runs the given actions."""
     plugins = tmp_path / "plugins"
     plugins.mkdir()
-    (plugins / "tripwire.py").write_text(TRIPWIRE)
+    (plugins / "sweep_tripwire.py").write_text(TRIPWIRE)
     monkeypatch.syspath_prepend(str(plugins))
     monkeypatch.setenv("TRIP_LOG", str(tmp_path / "attempts.log"))
 

@@ -80,3 +80,28 @@ def test_killed_while_its_batch_waits_in_the_mempool_and_restarted_from_the_jour
     assert [e.sequence for e in finals] == [1, 2]
     check_reconciled(env, restored)
     producer2.stop()
+
+
+def test_only_the_first_settle_transaction_is_estimated_and_one_sized_too_small_is_sent_again(env):
+    kernel = Kernel()
+    producer = BlockProducer(env.client.chain, kernel, block_time=BLOCK, confirmations=1)
+    submitter = ProducerSubmitter(env.client, producer)
+    p = make_pipeline(env, kernel=kernel, submitter=submitter)
+    committee = committee_for(env, p)
+    producer.start()
+    for qty in (1, 2):
+        p.on_trade(approved(committee, trade(qty=qty)))
+        p.flush()
+        kernel.run(until=kernel.now + 2 * BLOCK)
+    assert env.client.last_sequence == 2 and submitter.estimates == 1      # the second was sized from the first
+    settles = [r for r in producer.records() if r.label.startswith("settle")]
+    assert all(r.prepared.gas >= r.gas_used for r in settles if r.gas_used) and submitter.out_of_gas == 0
+    submitter.gas_per_byte = 1.0                                           # a model far too small
+    t = approved(committee, trade(qty=3))
+    p.on_trade(t)
+    p.flush()
+    kernel.run(until=kernel.now + 3 * BLOCK)
+    assert submitter.out_of_gas == 1 and submitter.estimates == 2         # ran out, estimated, sent again
+    assert env.client.last_sequence == 3 and t.trade_id in p.ledger.settled_trade_ids and not p.reverts
+    check_reconciled(env, p)
+    producer.stop()

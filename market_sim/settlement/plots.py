@@ -81,10 +81,11 @@ def _steps(ts: Sequence[int], values: Sequence[float], end: int) -> tuple[list[f
 
 
 def exposure_png(pending: Mapping[str, Sequence[Any]], exposure: Mapping[str, Sequence[Any]], end_ns: int,
-                 top: int = 5) -> bytes:
+                 top: int = 5, trading_end_ns: int | None = None) -> bytes:
     """Total value pending over time per quote asset (top) and the `top` most exposed accounts' exposure (bottom).
 
-    `pending`: the settlement_pending table; `exposure`: the settlement_exposure table (column dicts)."""
+    `pending`: the settlement_pending table; `exposure`: the settlement_exposure table (column dicts);
+    `trading_end_ns`: where the trading horizon ended (the drain follows), marked on both panels."""
     from market_sim.simulation.plots import time_axis
 
     unit, xlabel = time_axis(float(end_ns))
@@ -118,6 +119,11 @@ def exposure_png(pending: Mapping[str, Sequence[Any]], exposure: Mapping[str, Se
     lower.set_xlabel(xlabel)
     for ax in axes:
         ax.ticklabel_format(axis="y", useOffset=False, style="plain")
+        if trading_end_ns is not None and trading_end_ns < end_ns:
+            ax.axvline(trading_end_ns / unit, color="grey", ls=":", lw=1)
+    if trading_end_ns is not None and trading_end_ns < end_ns:
+        upper.annotate("trading ends; settlement drains ", (trading_end_ns / unit, upper.get_ylim()[1] * 0.85),
+                       fontsize=8, color="grey", ha="right")
     return png_bytes(fig)
 
 

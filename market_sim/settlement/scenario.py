@@ -327,7 +327,8 @@ def _plots(sim: "Simulation", tracker: LifecycleTracker) -> None:
     tables = tracker.tables()
     sim.extra_files["settlement_latency.png"] = latency_png(tracker.latencies())
     sim.extra_files["settlement_exposure.png"] = exposure_png(tables["settlement_pending"],
-                                                              tables["settlement_exposure"], sim.kernel.now)
+                                                              tables["settlement_exposure"], sim.kernel.now,
+                                                              trading_end_ns=sim.scenario.duration)
     sim.extra_files["settlement_blocks.png"] = blocks_png(tables["settlement_blocks"])
 
 

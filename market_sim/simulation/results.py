@@ -68,17 +68,24 @@ def default_runs_dir() -> Path:
     return Path(os.environ.get("MARKET_SIM_RUNS", "runs"))
 
 
+def writable_parent(root: Path, what: str) -> Path:
+    """The nearest existing folder at or above `root` (where `root` would be created); a ConfigError saying why
+    `what` cannot be written under `root` when that is not a folder."""
+    existing = root
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        why = "it exists and is not a folder" if existing == root else f"{existing} is not a folder"
+        raise ConfigError(f"cannot write {what} to {root}: {why}")
+    return existing
+
+
 def check_runs_dir(root: str | Path | None, *, create: bool = False) -> Path:
     """Make sure run folders and the index can be written under `root` (a missing folder must be creatable: its
     nearest existing parent is checked, and it is created only with `create`); a ConfigError names the problem.
     Meant to run before any simulation work, so a finished run is never lost to a bad folder."""
     root = Path(root) if root is not None else default_runs_dir()
-    existing = root
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        what = "it exists and is not a folder" if existing == root else f"{existing} is not a folder"
-        raise ConfigError(f"cannot write runs to {root}: {what}")
+    existing = writable_parent(root, "runs")
     try:
         fd, probe = tempfile.mkstemp(prefix=".market-sim-write-check-", dir=existing)
         os.close(fd)

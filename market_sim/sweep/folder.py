@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from market_sim.core.errors import ConfigError
+from market_sim.simulation.results import writable_parent
 from market_sim.sweep.core import Task
 from market_sim.sweep.spec import SweepSpec
 
@@ -46,12 +47,7 @@ def _now() -> str:
 def check_sweep_dir(root: Path, spec: SweepSpec) -> dict[str, Any] | None:
     """Before any work: `root` must be creatable, empty, or a sweep folder of this same sweep (to resume). Returns
     the stored sweep.json when resuming, else None. A ConfigError names the problem."""
-    existing = root
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        what = "it exists and is not a folder" if existing == root else f"{existing} is not a folder"
-        raise ConfigError(f"cannot write the sweep to {root}: {what}")
+    existing = writable_parent(root, "the sweep")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ConfigError(f"cannot write the sweep to {root}: {existing} is not writable")
     if not root.exists():

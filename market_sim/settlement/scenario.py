@@ -355,9 +355,9 @@ def _consensus(cfg: SettlementParams, seed: int) -> ConsensusConfig:
                            partitions=partitions)
 
 
-def _table(raw: Any, key: str, fields: dict[str, tuple[type, bool]]) -> dict[str, Any]:
-    """One entry of a list-of-tables setting: known fields only, each of its type (durations parsed), required ones
-    present."""
+def _table(raw: Any, key: str, fields: dict[str, tuple[str, bool]]) -> dict[str, Any]:
+    """One entry of a list-of-tables setting: known fields only, each a "duration" (parsed to ns) or an "int"
+    (non-negative), the required ones present."""
     if not isinstance(raw, dict):
         raise ConfigError("must be a table, e.g. { at = \"5m\", depth = 1 }", key=key, value=raw)
     unknown = set(raw) - set(fields)
@@ -370,7 +370,7 @@ def _table(raw: Any, key: str, fields: dict[str, tuple[type, bool]]) -> dict[str
                 raise ConfigError(f"missing {name!r}", key=key, value=raw)
             continue
         value = raw[name]
-        if kind is float:  # a duration
+        if kind == "duration":
             out[name] = parse_duration(value, f"{key}.{name}")
         elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigError(f"{name} must be a non-negative integer", key=f"{key}.{name}", value=value)
@@ -383,17 +383,18 @@ def _faults(cfg: SettlementParams) -> list[BackgroundLoad | Reorg]:
     """The chain faults of the section (reorgs, background load), validated."""
     out: list[BackgroundLoad | Reorg] = []
     for i, raw in enumerate(cfg.reorgs):
-        t = _table(raw, f"settlement.reorgs[{i}]", {"at": (float, True), "depth": (int, True)})
+        t = _table(raw, f"settlement.reorgs[{i}]", {"at": ("duration", True), "depth": ("int", True)})
         if not 1 <= t["depth"] < cfg.confirmations:
             raise ConfigError(f"depth must be 1..{cfg.confirmations - 1}: a reorg must not orphan final blocks "
                               "(raise confirmations)", key=f"settlement.reorgs[{i}].depth", value=t["depth"])
         out.append(Reorg(t["at"], t["depth"]))
     for i, raw in enumerate(cfg.load):
         key = f"settlement.load[{i}]"
-        t = _table(raw, key, {"start": (float, True), "end": (float, True), "txs_per_block": (int, True),
-                              "priority_fee_gwei": (int, False), "gas": (int, False)})
+        t = _table(raw, key, {"start": ("duration", True), "end": ("duration", True),
+                              "txs_per_block": ("int", True), "priority_fee_gwei": ("int", False),
+                              "gas": ("int", False)})
         if t["end"] <= t["start"] or t["txs_per_block"] < 1 or not 21_000 <= t.get("gas", 21_000) <= cfg.gas_limit:
-            raise ConfigError(f"needs start < end, txs_per_block >= 1 and 21000 <= gas <= gas_limit", key=key,
+            raise ConfigError("needs start < end, txs_per_block >= 1 and 21000 <= gas <= gas_limit", key=key,
                               value=raw)
         out.append(BackgroundLoad(t["start"], t["end"], t["txs_per_block"], t.get("priority_fee_gwei", 1) * GWEI,
                                   t.get("gas", 21_000)))
@@ -404,7 +405,7 @@ def _reconfigurations(cfg: SettlementParams) -> tuple[Reconfiguration, ...]:
     out = []
     for i, raw in enumerate(cfg.reconfigure):
         key = f"settlement.reconfigure[{i}]"
-        t = _table(raw, key, {"height": (int, True), "remove": (int, True), "add": (int, True)})
+        t = _table(raw, key, {"height": ("int", True), "remove": ("int", True), "add": ("int", True)})
         n = cfg.validators + cfg.standby
         if t["height"] < 2 or t["remove"] >= n or t["add"] >= n:
             raise ConfigError(f"needs height >= 2 and validator indices 0..{n - 1} (add a standby validator to "

@@ -55,8 +55,12 @@ class _OptionsAgent(Agent):
             raise ConfigError("needs an [options] section (plugins = [\"market_sim.options\"])", key="agents",
                               value=self.kind)
         self.market = market
-        self.series = [i for u in self.symbols for i in market.chains.get(u, [])]
+        self.underlyings = self.symbols
+        self.series = [i for u in self.underlyings for i in market.chains.get(u, [])]
         self.venue = market.config.venue
+        # the series count among the agent's symbols (positions, the run's PnL tables), traded on the options venue
+        self.symbols = self.underlyings + tuple(i.symbol for i in self.series)
+        self._venue_of = {**self._venue_of, **{i.symbol: self.venue for i in self.series}}
         self.wake_up_in(self.rng.randrange(max(1, self.params.interval)))
 
     def live(self, min_tau_ns: int = 0) -> list["Instrument"]:
@@ -170,7 +174,7 @@ class OptionsMarketMaker(_OptionsAgent):
         state: dict[str, Any] = {"ts": self.now, "value": {}, "spot": {}, "greeks": {}, "vol": {}, "units": {},
                                  "und": {}}
         books = []
-        for und in self.symbols:
+        for und in self.underlyings:
             insts = [i for i in self.series if i.option.underlying == und and i.symbol not in
                      self.market.clearing.expired]
             spot = self.market.underlying_price(und)
@@ -352,12 +356,12 @@ class VolatilityTrader(_OptionsAgent):
 
     def on_start(self) -> None:
         super().on_start()
-        self.mids: dict[str, list[float]] = {u: [] for u in self.symbols}
+        self.mids: dict[str, list[float]] = {u: [] for u in self.underlyings}
 
     def on_wakeup(self) -> None:
         p = self.params
         self.wake_up_in(p.interval)
-        for und in self.symbols:
+        for und in self.underlyings:
             spot = self.market.underlying_price(und)
             hist = self.mids[und]
             hist.append(spot)

@@ -188,6 +188,10 @@ def _chain(und: str, raw: Mapping[str, Any], ctx: ParseContext, duration: int) -
     if (und_inst.tick_size / tick) != (und_inst.tick_size / tick).to_integral_value():
         raise ConfigError(f"the underlying's tick ({und_inst.tick_size}) must be a whole number of option ticks",
                           key=f"{where}.tick_size", value=str(tick))
+    for k in strikes:
+        if (k / tick) != (k / tick).to_integral_value():
+            raise ConfigError(f"strike {k} is not on the premium tick grid ({tick})", key=f"{where}.strikes",
+                              value=str(k))
     return ChainConfig(und, tuple(sorted(expiries, key=lambda e: e[1])), tuple(sorted(strikes)), rights, mult,
                        _choice(raw.get("style", "european"), ExerciseStyle, f"{where}.style"),
                        _choice(raw.get("settlement", "cash"), SettlementType, f"{where}.settlement"), tick)

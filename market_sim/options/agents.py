@@ -30,7 +30,9 @@ import numpy as np
 from market_sim.core.accounts import Fill
 from market_sim.core.clock import NS_PER_SECOND
 from market_sim.core.errors import ConfigError, MarketSimError
+from market_sim.core.instruments import ExerciseStyle
 from market_sim.core.orders import Side, TimeInForce
+from market_sim.options.clearing import intrinsic_ticks
 from market_sim.derivatives import SviSlice, VolSurface, bsm_greeks_array, bsm_implied_vol
 from market_sim.simulation.agents.base import Agent, register_agent_type
 from market_sim.simulation.params import param
@@ -149,9 +151,9 @@ class OptionsMarketMaker(_OptionsAgent):
 
     def vols(self, underlying: str, insts: list["Instrument"], spot: float) -> np.ndarray:
         s = self.surface(underlying, spot)
-        out = np.array([s.implied_vol(float(i.option.strike), max(self.market.tau(i.symbol), 1e-6))
-                        for i in insts], dtype=np.float64)
-        return np.maximum(out + self.vol_shift, 0.01)
+        k = np.array([float(i.option.strike) for i in insts])
+        t = np.array([max(self.market.tau(i.symbol), 1e-6) for i in insts])
+        return np.maximum(np.asarray(s.implied_vol(k, t), dtype=np.float64) + self.vol_shift, 0.01)
 
     # ----- hooks -----
     def on_fill(self, fill: Fill) -> None:
@@ -287,6 +289,8 @@ class RetailOptionsParams:
     call_share: float = param(0.5, min=0.0, max=1.0, help="share of calls among the options bought")
     min_time_left: int = param(60 * NS_PER_SECOND, duration=True, min=0, help="buy only series with this much left")
     close_probability: float = param(0.1, min=0.0, max=1.0, help="chance per decision of selling a held series")
+    exercise_itm_ticks: int = param(0, min=0, help="American series: exercise a holding early once it is this many "
+                                                   "ticks in the money (0: never)")
 
 
 @register_agent_type
@@ -304,6 +308,11 @@ class RetailOptionsBuyer(_OptionsAgent):
         if not live:
             return
         held = [i for i in live if self.position(i.symbol) > 0]
+        if p.exercise_itm_ticks:
+            for inst in held:
+                if inst.option.style is ExerciseStyle.AMERICAN and intrinsic_ticks(
+                        inst, self.market.settle_ticks(inst)) >= p.exercise_itm_ticks:
+                    self.market.request_exercise(self.id, inst.symbol, self.position(inst.symbol))
         if held and self.rng.random() < p.close_probability:
             inst = self.rng.choice(held)
             q = self.quote(inst.symbol, self.venue)

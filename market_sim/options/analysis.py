@@ -89,6 +89,8 @@ def finish_options(sim: "Simulation", market: "OptionsMarket") -> None:
         settlement_cash=round(-sum(r.cash for r in market.settlements if r.kind == "assignment") / qd, 2),
         smile_points=len(smile), smile_rmse_vs_maker=rmse, smile=smile_fig or None, mm_pnl=totals,
         mm_unexplained_share=share)
+    if not sim.scenario.output.plots:
+        return
     if smile:
         sim.extra_files["options.png"] = smile_png(sim, market, smile)
     if pnl_rows:

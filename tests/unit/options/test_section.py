@@ -118,6 +118,23 @@ def test_exercise_requests_travel_to_the_clearing_house():
     assert h.balance("USD") == -4 * 10 * 300 + 6000
 
 
+def test_retail_exercises_american_series_early_and_shorts_are_assigned():
+    agents = copy.deepcopy(BASE["agents"])
+    agents[2].update(exercise_itm_ticks=100, max_otm=0.02, min_otm=0.0)
+    sim = Simulation(scenario(**{"agents": agents, "options.chains.XYZ.style": "american"}), tune_gc=False)
+    out = sim.run()
+    market = sim.state("options")
+    early = [r for r in market.settlements if r.ts < market.series[r.symbol].option.expiry]
+    assert early, "some holder exercised early"
+    for ts in sorted({r.ts for r in early}):
+        rows = [r for r in early if r.ts == ts]
+        held = sum(r.contracts for r in rows if r.kind == "exercise")
+        assert held == sum(r.contracts for r in rows if r.kind == "assignment")
+        assert sum(r.cash for r in rows) == 0
+    assert out.metrics["options"].open_after_expiry == 0
+    assert sim.accounts.totals().get("USD", 0) == 0
+
+
 @pytest.mark.parametrize("key,value,match", [
     ("options.chains.XYZ.expiries", ["3min"], "after the end of the run"),
     ("options.chains.XYZ.strikes", [50.005], "strike"),

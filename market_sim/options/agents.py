@@ -13,10 +13,12 @@ the change of P over one interval is split into
     gamma   = 1/2 sum units_i gamma_i dS^2
     vega    = sum units_i vega_i dvol_i       (each series' vol change: the smile moves with moneyness and inventory)
     theta   = sum units_i theta_i dt          (theta per pricing year: calendar decay)
+    vanna_volga = sum units_i (vanna_i dS dvol_i + 1/2 volga_i dvol_i^2)   (the smile moves with the spot)
     edge    = sum over the interval's fills of units x (model value at the last step - traded price) - fees
-    unexplained = dP - all of the above      (higher-order terms: vanna, volga, d^3; fills inside the interval)
+    unexplained = dP - all of the above      (third-order terms; fills inside the interval)
 
-with Greeks taken at the start of the interval and units = those held at its start plus the interval's fills.
+with Greeks taken at the start of the interval and units = those held at its start plus the interval's fills; a
+series that expired in the interval moves with its settlement price until its expiry.
 """
 
 from __future__ import annotations
@@ -135,7 +137,8 @@ class OptionsMarketMaker(_OptionsAgent):
         self.last: dict[str, Any] | None = None
         self.edge = 0.0
         self.traded: dict[str, int] = {}
-        self.totals = {k: 0.0 for k in ("delta", "gamma", "vega", "theta", "edge", "unexplained", "total")}
+        self.totals = {k: 0.0 for k in ("delta", "gamma", "vega", "theta", "vanna_volga", "edge", "unexplained",
+                                        "total")}
 
     # ----- the surface -----
     def surface(self, underlying: str, spot: float) -> VolSurface:
@@ -189,15 +192,15 @@ class OptionsMarketMaker(_OptionsAgent):
             for j, inst in enumerate(insts):
                 s = inst.symbol
                 state["value"][s] = float(g.price[j])
-                state["greeks"][s] = (float(g.delta[j]), float(g.gamma[j]), float(g.vega[j]), float(g.theta[j]))
+                state["greeks"][s] = (float(g.delta[j]), float(g.gamma[j]), float(g.vega[j]), float(g.theta[j]),
+                                      float(g.vanna[j]), float(g.volga[j]))
                 state["vol"][s] = float(vols[j])
                 state["units"][s] = self.units(s)
             books.append((und, insts, g, vols, spot))
         self.attribute(state)
         for und, insts, g, vols, spot in books:
             self.quote_chain(insts, g, vols)
-            delta = sum(state["units"][i.symbol] * state["greeks"][i.symbol][0] for i in insts
-                        if i.symbol not in self.market.closed) + state["und"][und]
+            delta = sum(state["units"][i.symbol] * state["greeks"][i.symbol][0] for i in insts) + state["und"][und]
             net_vega = sum(state["units"][i.symbol] * state["greeks"][i.symbol][2] for i in insts)
             self.hedge(und, delta, p.hedge_band, p.hedge_slippage_ticks)
             self.vol_shift = max(-p.max_vol_shift, min(p.max_vol_shift, -p.vol_per_vega * net_vega))
@@ -221,22 +224,29 @@ class OptionsMarketMaker(_OptionsAgent):
             self.edge, self.traded = 0.0, {}
             return
         dt = self.market.years(now_state["ts"] - last["ts"])
-        parts = dict.fromkeys(("delta", "gamma", "vega", "theta"), 0.0)
+        parts = dict.fromkeys(("delta", "gamma", "vega", "theta", "vanna_volga"), 0.0)
         for und, s0 in last["spot"].items():
             ds = now_state["spot"][und] - s0
             und_held = now_state["und"][und]
             parts["delta"] += und_held * ds
-            for s, (d, gm, vg, th) in last["greeks"].items():
+            for s, (d, gm, vg, th, va, vo) in last["greeks"].items():
                 if self._sim.instruments[s].option.underlying != und:
                     continue
                 units = last["units"][s] + self.traded.get(s, 0)
                 if not units:
                     continue
                 dvol = now_state["vol"].get(s, last["vol"][s]) - last["vol"][s]
-                parts["delta"] += units * d * ds
-                parts["gamma"] += 0.5 * units * gm * ds * ds
+                ds_s, dt_s = ds, dt
+                settled = self.market.settled_at.get(s)
+                if settled is not None:  # expired in this interval: it moved with the settlement price, until expiry
+                    inst = self._sim.instruments[s]
+                    ds_s = settled * float(inst.tick_size) - s0
+                    dt_s = self.market.years(inst.option.expiry - last["ts"])
+                parts["delta"] += units * d * ds_s
+                parts["gamma"] += 0.5 * units * gm * ds_s * ds_s
                 parts["vega"] += units * vg * dvol
-                parts["theta"] += units * th * dt
+                parts["theta"] += units * th * dt_s
+                parts["vanna_volga"] += units * (va * ds_s * dvol + 0.5 * vo * dvol * dvol)
         total = now_state["P"] - last["P"]
         row = {"ts": now_state["ts"], "agent": self.id, **parts, "edge": self.edge}
         row["unexplained"] = total - sum(parts.values()) - self.edge

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["finish_options", "trade_smile"]
 
-_PARTS = ("delta", "gamma", "vega", "theta", "edge", "unexplained")
+_PARTS = ("delta", "gamma", "vega", "theta", "vanna_volga", "edge", "unexplained")
 
 
 def trade_smile(market: "OptionsMarket", bucket: float = 0.02) -> list[dict[str, Any]]:
@@ -168,8 +168,8 @@ def pnl_png(sim: "Simulation", rows: list[dict[str, Any]]) -> bytes:
     fig, ax = plt.subplots(figsize=(10, 5))
     ts = np.array([r["ts"] for r in rows]) / 60e9
     agents = sorted({r["agent"] for r in rows})
-    for part, colour in zip((*_PARTS, "total"), ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple",
-                                                  "tab:gray", "black")):
+    for part, colour in zip((*_PARTS, "total"), ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:olive",
+                                                  "tab:purple", "tab:gray", "black")):
         series = np.zeros(len(rows))
         for i, r in enumerate(rows):
             series[i] = r[part]

@@ -253,6 +253,7 @@ class OptionsMarket:
     trades: list[dict[str, Any]] = field(default_factory=list)
     settlements: list[Settlement] = field(default_factory=list)
     refused: list[dict[str, Any]] = field(default_factory=list)
+    settled_at: dict[str, int] = field(default_factory=dict)             # symbol -> settlement price (its ticks)
 
     # ----- set-up -----
     def list_series(self) -> None:
@@ -372,7 +373,8 @@ class OptionsMarket:
         now = self.sim.kernel.now
         for sym, inst in sorted(self.series.items()):
             if inst.option.expiry == expiry and sym not in self.clearing.expired:
-                self._book(self.clearing.expire(sym, self.settle_ticks(inst), now))
+                self.settled_at[sym] = self.settle_ticks(inst)
+                self._book(self.clearing.expire(sym, self.settled_at[sym], now))
 
     def _book(self, rows: list[Settlement]) -> None:
         """Publish the settlement fills the clearing house booked (topic ("account", id)) and keep the rows."""

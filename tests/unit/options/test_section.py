@@ -93,7 +93,7 @@ def test_a_run_expires_every_series_with_nothing_left_open_and_conserves_cash():
         assert t["ts"] <= market.series[t["symbol"]].option.expiry - market.config.trading_cutoff
     rows = out.tables["mm_pnl"]
     assert rows and abs(sum(r["unexplained"] for r in rows)) < 0.2 * sum(
-        abs(r[k]) for r in rows for k in ("delta", "gamma", "vega", "theta", "edge"))
+        abs(r[k]) for r in rows for k in ("delta", "gamma", "vega", "theta", "vanna_volga", "edge"))
 
 
 def test_exercise_requests_travel_to_the_clearing_house():
@@ -165,7 +165,8 @@ def test_the_shipped_scenario_in_short():
     out = Simulation(sc, tune_gc=False).run()
     res = out.metrics["options"]
     assert res.open_after_expiry == 0 and res.option_trades > 0 and res.smile_points >= 5
-    assert set(res.mm_pnl) == {"delta", "gamma", "vega", "theta", "edge", "unexplained", "total"}
+    assert set(res.mm_pnl) == {"delta", "gamma", "vega", "theta", "vanna_volga", "edge", "unexplained",
+                               "total"}
     assert {"options.png", "options_pnl.png"} <= set(out.extra_files)
 
 
@@ -174,5 +175,6 @@ def test_the_shipped_scenario():
     out = Simulation(_shipped(), tune_gc=False).run()
     res = out.metrics["options"]
     assert res.open_after_expiry == 0 and res.smile_points >= 10
-    assert res.mm_unexplained_share is not None and res.mm_unexplained_share < 0.05
+    assert res.mm_unexplained_share is not None and res.mm_unexplained_share < 0.02
+    assert abs(res.mm_pnl["unexplained"]) < 0.05 * abs(res.mm_pnl["total"])
     assert res.smile_rmse_vs_maker is not None and res.smile_rmse_vs_maker < 0.05

@@ -204,3 +204,18 @@ def test_short_options_are_margined_by_the_risk_section():
     sim.run_until(sim.scenario.duration)
     out = sim.finish()
     assert out.metrics["options"].open_after_expiry == 0 and len(sim.state("options").clearing.expired) == 20
+
+
+def test_physical_settlement_in_a_run_delivers_the_underlying_and_conserves_it():
+    sim = Simulation(scenario(**{"options.chains.XYZ.settlement": "physical"}), tune_gc=False)
+    out = sim.run()
+    market = sim.state("options")
+    exercised = [r for r in market.settlements if r.kind != "expiry"]
+    assert exercised and out.metrics["options"].open_after_expiry == 0
+    for r in exercised:  # contracts x multiplier units at the strike, the strike in cents per unit
+        inst = market.series[r.symbol]
+        signed = r.contracts if r.kind == "exercise" else -r.contracts
+        units = signed * 10 * (1 if inst.option.is_call else -1)
+        assert r.underlying == units and r.cash == -units * inst.strike_ticks
+    totals = sim.accounts.totals()
+    assert totals.get("USD", 0) == 0 and totals.get("XYZ", 0) == 0

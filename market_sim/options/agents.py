@@ -362,6 +362,7 @@ class VolTraderParams:
     min_time_left: int = param(120 * NS_PER_SECOND, duration=True, min=0)
     hedge_band: float = param(30.0, min=0.0, help="underlying units")
     hedge_slippage_ticks: int = param(2, min=0)
+    hedge_vol: float = param(0.3, min=0.01, help="vol of its hedge deltas (Black-Scholes at the underlying mid)")
 
 
 @register_agent_type
@@ -388,7 +389,7 @@ class VolatilityTrader(_OptionsAgent):
             live = self.live(p.min_time_left)
             mine = [i for i in self.series if i.option.underlying == und and i.symbol not in self.market.closed]
             if mine:
-                vols = np.full(len(mine), 0.3)
+                vols = np.full(len(mine), p.hedge_vol)
                 g = self.model(mine, spot, vols)
                 delta = sum(self.units(i.symbol) * float(g.delta[j]) for j, i in enumerate(mine))
                 self.hedge(und, delta + self.und_units(und), p.hedge_band, p.hedge_slippage_ticks)

@@ -86,7 +86,8 @@ def finish_options(sim: "Simulation", market: "OptionsMarket") -> None:
         exercised_contracts=sum(r.contracts for r in market.settlements if r.kind == "exercise"),
         expired_worthless=sum(r.contracts for r in market.settlements if r.kind == "expiry") // 2,  # longs
         open_after_expiry=market.open_after_expiry(),
-        settlement_cash=round(-sum(r.cash for r in market.settlements if r.kind == "assignment") / qd, 2),
+        settlement_cash=round(sum(r.cash for r in market.settlements if r.kind == "exercise" and not r.underlying)
+                              / qd, 2),
         smile_points=len(smile), smile_rmse_vs_maker=rmse, smile=smile_fig or None, mm_pnl=totals,
         mm_unexplained_share=share)
     if not sim.scenario.output.plots:

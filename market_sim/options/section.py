@@ -38,8 +38,9 @@ from typing import TYPE_CHECKING, Any
 from market_sim.core.errors import ConfigError, MarketSimError
 from market_sim.core.events import OrderRejected, RejectReason, Trade
 from market_sim.core.instruments import ExerciseStyle, Instrument, OptionRight, OptionTerms, SettlementType
-from market_sim.core.orders import CancelOrder, ModifyOrder, NewOrder
+from market_sim.core.orders import CancelOrder, NewOrder
 from market_sim.options.clearing import ExerciseError, OptionsClearing, Settlement
+from market_sim.simulation.agents.base import mid_ticks
 from market_sim.simulation.latency import parse_duration
 from market_sim.simulation.metrics import SectionResult, figure
 from market_sim.simulation.scenario import ParseContext, Section, duration_text, register_section
@@ -89,7 +90,7 @@ class OptionsResult(SectionResult):
     exercised_contracts: int = figure("contracts exercised / assigned", headline=True, default=0)
     expired_worthless: int = figure("contracts expired worthless", default=0)
     open_after_expiry: int = figure("contracts open after their expiry", headline=True, default=0)
-    settlement_cash: float = figure("cash paid by shorts at settlement", default=0.0)
+    settlement_cash: float = figure("cash paid to exercising holders (cash settlement)", default=0.0)
     smile_points: int = figure("implied-vol smile points (expiry x log-moneyness bucket)", default=0)
     smile_rmse_vs_maker: float | None = figure("smile RMSE vs the maker's surface (vol)", default=None)
     smile: dict[str, dict[str, float]] | None = figure("traded implied vol by expiry and log-moneyness",
@@ -267,7 +268,7 @@ class OptionsMarket:
                                                      c.settlement))
             except MarketSimError as exc:
                 raise ConfigError(str(exc), key=f"options.chains.{c.underlying}", value=sym) from None
-            s0 = sim._initial[c.underlying]
+            s0 = sim.initial_ticks(c.underlying) * sim.tick_float(c.underlying)
             sim.add_instrument(inst, max(float(c.tick_size), s0 - float(k) if right is OptionRight.CALL
                                          else float(k) - s0))
             self.series[sym] = inst
@@ -315,9 +316,7 @@ class OptionsMarket:
                 return max(1, round(f / sim.tick_float(underlying)))
         q = self.underlying_venue(underlying).quote(underlying, sim.kernel.now)
         if q.bid is not None and q.ask is not None:
-            total = q.bid + q.ask
-            half = total >> 1
-            return half + 1 if total & 1 and half & 1 else half
+            return mid_ticks(q.bid, q.ask)
         if q.last is not None:
             return q.last
         f = sim.fundamental(underlying)
@@ -339,13 +338,10 @@ class OptionsMarket:
 
     # ----- hooks -----
     def _gate(self, venue: Any, cmd: Any, now: int) -> OrderRejected | None:
-        if venue.name != self.config.venue or type(cmd) not in (NewOrder, ModifyOrder):
-            return None
-        symbol = cmd.symbol if type(cmd) is NewOrder else None
-        if symbol is None:
-            return None  # a modify of an order that is no longer in a closed book is answered by the venue
-        if symbol in self.closed:
-            return OrderRejected(now, cmd.order_id, cmd.trader, symbol, RejectReason.MARKET_CLOSED,
+        # New orders in a closed series are refused; a closed book holds no orders, so the venue itself answers a
+        # modify or cancel of one (unknown order).
+        if type(cmd) is NewOrder and cmd.symbol in self.closed and venue.name == self.config.venue:
+            return OrderRejected(now, cmd.order_id, cmd.trader, cmd.symbol, RejectReason.MARKET_CLOSED,
                                  "the series is past its trading cutoff")
         return None
 

@@ -34,6 +34,7 @@ from typing import Any
 from market_sim.core.accounts import Accounts, Fill, Liquidity
 from market_sim.core.bus import Bus
 from market_sim.core.errors import ConfigError, MarketSimError
+from market_sim.core.instruments import Instrument
 from market_sim.core.events import BookUpdate, Event, OrderAccepted, OrderRejected, RejectReason, Trade
 from market_sim.core.orders import NewOrder, Side, TimeInForce
 from market_sim.core.validation import TradeValidator
@@ -260,7 +261,7 @@ class Simulation:
         self._topics[venue.name] = {s: (venue.name, s) for s in venue.symbols}
         self.recorder.attach(venue)
 
-    def add_instrument(self, instrument: Any, initial_price: float) -> None:
+    def add_instrument(self, instrument: Instrument, initial_price: float) -> None:
         """Add an instrument a section creates (an option chain's contracts, say): call it in prepare, before the
         venues listing it and the agents trading it are built; `initial_price` is its float reference price."""
         symbol = instrument.symbol

@@ -34,6 +34,7 @@ from typing import Any
 from market_sim.core.accounts import Accounts, Fill, Liquidity
 from market_sim.core.bus import Bus
 from market_sim.core.errors import ConfigError, MarketSimError
+from market_sim.core.instruments import Instrument
 from market_sim.core.events import BookUpdate, Event, OrderAccepted, OrderRejected, RejectReason, Trade
 from market_sim.core.orders import NewOrder, Side, TimeInForce
 from market_sim.core.validation import TradeValidator
@@ -259,6 +260,21 @@ class Simulation:
                 self._fees[(venue.name, symbol)] = fees
         self._topics[venue.name] = {s: (venue.name, s) for s in venue.symbols}
         self.recorder.attach(venue)
+
+    def add_instrument(self, instrument: Instrument, initial_price: float) -> None:
+        """Add an instrument a section creates (an option chain's contracts, say): call it in prepare, before the
+        venues listing it and the agents trading it are built; `initial_price` is its float reference price."""
+        symbol = instrument.symbol
+        if symbol in self.instruments:
+            raise ConfigError("duplicate instrument symbol", key="instruments.symbol", value=symbol)
+        if self._built and self.agents:
+            raise ConfigError("instruments must be added before the agents are built (in prepare)",
+                              key="instruments.symbol", value=symbol)
+        self.instruments[symbol] = instrument
+        self._tick[symbol] = float(instrument.tick_size)
+        self._units[symbol] = (instrument.base_asset, instrument.base_units_per_lot, instrument.quote_asset,
+                               instrument.quote_units_per_lot_tick)
+        self._initial[symbol] = float(initial_price)
 
     def add_agent(self, agent: Agent, symbols: tuple[str, ...], venue_of: dict[str, str], group: str = "") -> None:
         """Add an agent trading `symbols` (venue_of: symbol -> venue name); it starts at time 0 if added in build."""

@@ -174,7 +174,8 @@ _BUILTIN = ("scenario", "instruments", "processes", "venues", "session", "latenc
 # Plug-in modules shipped with market_sim (what `[scenario] plugins` may list); `market-sim agents` loads them all,
 # and an unknown agent type, venue kind or section names the one that provides it.
 SHIPPED_PLUGINS = ("market_sim.consensus.scenario", "market_sim.settlement.scenario", "market_sim.defi.sim",
-                   "market_sim.strategies", "market_sim.mechanisms.plugin", "market_sim.risk")
+                   "market_sim.strategies", "market_sim.mechanisms.plugin", "market_sim.risk",
+                   "market_sim.options")
 
 
 def plugin_providing(registry: str, kind: object) -> str | None:

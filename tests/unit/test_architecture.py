@@ -22,6 +22,7 @@ ALLOWED = {
     "strategies": {"core", "simulation", "analysis", "data", "defi"},  # defi: only strategies/defi (a plug-in)
     "mechanisms": {"core", "market", "simulation"},
     "risk": {"core", "simulation"},
+    "options": {"core", "simulation", "derivatives"},
     "sweep": {"core", "simulation"},
 }
 TOP = {"cli", "benchmarks"}  # entry points: they may import anything

@@ -186,8 +186,8 @@ def _mev_run(seed: int, active: bool, overrides: Sequence[str]) -> dict[str, Any
             "victim_cost_bps": round(1e4 * lost / notional, 1) if notional else 0.0,
             "victims_pnl": sum(value_pnl(a) for a in victims) / q, "victim_swaps": sum(a.swaps for a in victims),
             "victim_reverts": sum(a.failed_swaps for a in victims),
-            "lp_fees": float(share * fees), "lp_pnl": value_pnl(lp) / q, "pool_lvr": float(lvr),
-            "lp_lvr": float(share * Fraction(lvr)),
+            "lp_fees": float(share * fees), "lp_pnl": value_pnl(lp) / q,
+            "lp_lvr": float(share * (Fraction(lvr) + fees)),
             "arb_pnl": sum(a.pnl() for a in sim.agents if a.kind == "amm_arbitrageur") / q}
 
 
@@ -195,8 +195,9 @@ def mev_study(seeds: Sequence[int], overrides: Sequence[str] = ()) -> list[dict[
     """strategies-mev on each seed with the searcher active and inactive (same seed, same agents): per seed the
     searcher's profit (its bundles' exact gains valued in quote when mined, after their gas), its sandwiches and the victims' direct extra cost (output lost vs no
     front-run on the same pool state; bps of their notional), the victims' PnL (external value), the LP's fee income, PnL (external value) and
-    LVR (its share of the pool's, measured per block: rebalancing minus pool value change, so net of fees) and the
-    top-of-block arbitrageur's PnL against holding, in both runs (USDC)."""
+    LVR (its share of the pool's: [lvr]'s per-block rebalancing minus pool value change, which is net of fees, plus
+    the fees, so the loss to arbitrage before fee income) and the top-of-block arbitrageur's PnL against holding, in
+    both runs (USDC)."""
     rows = []
     for seed in seeds:
         on, off = _mev_run(seed, True, overrides), _mev_run(seed, False, overrides)

@@ -150,3 +150,9 @@ def test_searcher_sandwiches_a_pending_swap_in_one_block_and_skips_victims_witho
     assert searcher.realized == [expected.profit - searcher.gas_cost]  # gas valued when paid
     # flat in base: the searcher sold back exactly what it bought
     assert searcher.balance("A", "base") == world.units(searcher.params.base_balance, "base")
+
+
+def test_the_searcher_is_a_library_strategy() -> None:
+    from market_sim.strategies.compare import library_kinds
+
+    assert "sandwich" in library_kinds()

@@ -250,6 +250,9 @@ class AmmNoiseParams:
     max_quote: float = param(5000.0, min=0.0, help="largest swap, in quote (decimal)")
     base_balance: float = param(100.0, min=0.0)
     quote_balance: float = param(300000.0, min=0.0)
+    slippage_bps: int = param(10_000, min=0, max=10_000,
+                              help="slippage tolerance: min_out = the output at the pool when sent × (1 − this/10⁴); "
+                                   "10000: no limit (min_out 0)")
 
 
 @register_agent_type
@@ -275,7 +278,11 @@ class AmmNoiseTrader(DefiAgent):
             amount = min(int(quote_amount / v.pool.price()), self.balance(chain, "base"))
             side = Side.SELL
         if amount > 0:
-            self.swap(p.pool, side, amount, tag="noise")
+            min_out = 0
+            if p.slippage_bps < 10_000:
+                expected = v.pool.buy_base(amount) if side is Side.BUY else v.pool.sell_base(amount)
+                min_out = expected * (10_000 - p.slippage_bps) // 10_000
+            self.swap(p.pool, side, amount, min_out, tag="noise")
         self.wake_up_in(int(self.rng.expovariate(1.0) * p.interval) + 1)
 
 

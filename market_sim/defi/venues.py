@@ -13,6 +13,12 @@ Bus events (market_sim.defi.events): a pool publishes Swap and LiquidityChanged 
 ChainTransaction for each transaction and BlockProduced after each block on ("chain", name). Block builders
 (`ChainRuntime.add_block_builder`, e.g. a top-of-block arbitrageur) are an explicit, ordered call at the start of a
 block, not a bus subscription: their swaps go first, in the order the builders were added.
+
+The mempool is visible before it is mined: `ChainRuntime.pending()` lists the queued swaps (arrived at their venue,
+not yet in a block) in mempool order. Each builder is called in turn and its bundle executes before the next builder
+is called, so every builder plans on the pool as its predecessors left it (`AmmVenue.pool` is exact). A bundle may
+include swaps that are pending (a sandwich: front-run, the victim's queued swap, back-run): those leave the mempool
+and execute where the bundle puts them, exactly once.
 """
 
 from __future__ import annotations
@@ -93,7 +99,8 @@ class SwapFailed(Event):
     tag: str
 
 
-# Called at the start of each block, before the mempool runs: the swaps to put at the top of the block.
+# Called at the start of each block, before the mempool runs: the swaps to put at the top of the block (a bundle; it
+# may include pending swaps, see ChainRuntime.pending).
 BlockBuilder = Callable[[], "list[tuple[AmmVenue, SwapCommand]]"]
 
 
@@ -117,6 +124,8 @@ class ChainRuntime:
         self._sim = sim  # set before start() too, so set-up transactions are published
         self._clock_started = False
         self._builders: list[BlockBuilder] = []
+        self._block_txs = 0  # transactions and gas of the block being produced
+        self._block_gas = 0
         self.topic = chain_topic(name)
 
     def start(self, sim: "Simulation") -> None:
@@ -177,6 +186,10 @@ class ChainRuntime:
         the swaps it returns execute first."""
         self._builders.append(builder)
 
+    def pending(self, venue: AmmVenue | None = None) -> tuple[tuple[AmmVenue, SwapCommand], ...]:
+        """The swaps queued for the next block (all, or on `venue`), in mempool order (read-only snapshot)."""
+        return tuple(e for e in self._mempool if venue is None or e[0] is venue)
+
     def submit(self, venue: AmmVenue, command: SwapCommand, *, first: bool = False) -> None:
         """Queue a swap for the next block (`first`: ahead of what is already queued)."""
         if first:
@@ -185,21 +198,36 @@ class ChainRuntime:
             self._mempool.append((venue, command))
 
     def produce_block(self) -> None:
-        """Let the block builders put their swaps first, execute the queued swaps in order, send each its result and
-        publish BlockProduced."""
+        """Call each block builder and execute its bundle (pending swaps it includes leave the mempool), then execute
+        the rest of the mempool in order; send each swap its result and publish BlockProduced."""
         self.blocks += 1
-        top: list[tuple[AmmVenue, SwapCommand]] = []
+        self._block_txs = self._block_gas = 0
         for builder in self._builders:
-            top.extend(builder())
-        pending, self._mempool = top + self._mempool, []
+            bundle = builder()
+            if bundle:
+                self._withdraw(bundle)
+                self._execute(bundle)
+        pending, self._mempool = self._mempool, []
+        self._execute(pending)
+        self.gas_used += self._block_gas
+        self._sim.bus.publish(BlockProduced(self._sim.kernel.now, self.name, self.blocks, self._block_txs,
+                                            self._block_gas), self.topic)
+
+    def _withdraw(self, bundle: list[tuple[AmmVenue, SwapCommand]]) -> None:
+        """Take the bundle's pending swaps (by identity) out of the mempool."""
+        ids = {id(command) for _, command in bundle}
+        if any(id(c) in ids for _, c in self._mempool):
+            self._mempool = [e for e in self._mempool if id(e[1]) not in ids]
+
+    def _execute(self, swaps: list[tuple[AmmVenue, SwapCommand]]) -> None:
         now = self._sim.kernel.now
-        if pending:
-            self.sync_clock()
-        gas_used = 0
-        for venue, command in pending:
+        if swaps and not self._block_txs:
+            self.sync_clock()  # before the block's first transaction
+        for venue, command in swaps:
             event = venue.execute(command, now)
             self.transactions += 1
-            gas_used += event.gas_used
+            self._block_txs += 1
+            self._block_gas += event.gas_used
             self._sim.record("defi_swaps", {
                 "ts": now, "chain": self.name, "venue": venue.name, "agent": command.trader,
                 "side": int(command.side), "amount_in": str(command.amount_in),
@@ -208,8 +236,6 @@ class ChainRuntime:
                 "price_after": venue.price_float(),
             })
             self._sim.publish(venue, command, [event])
-        self.gas_used += gas_used
-        self._sim.bus.publish(BlockProduced(now, self.name, self.blocks, len(pending), gas_used), self.topic)
 
 
 class AmmVenue:

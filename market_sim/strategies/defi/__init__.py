@@ -9,11 +9,15 @@ not imported by `market_sim.strategies` itself, since it loads the in-process ch
     book_amm_arb   the CEX–DEX arbitrageur (market_sim.defi.agents.BookAmmArbitrageur, re-exported here as
                    `CexDexArbitrageur`): buys on the pool and sells at the book's bid (or the reverse), sized in
                    closed form on the pool's curve with its fee, traded only when the gain beats gas + min_profit.
+    sandwich       a sandwich (MEV) searcher on the chain's mempool (market_sim.strategies.defi.sandwich): a block
+                   builder that front-runs and back-runs pending swaps with slippage room in one bundle, sized in
+                   closed form so the victim still gets its min_out.
 
 `value_pnl(agent)` is the PnL that matters for a hedger: the account marked at the external price now minus the same
 when it started (USDC), rather than DefiAgent.pnl() against holding the starting tokens (which credits an unhedged
 LP with the price move the hedger gave away). `python -m market_sim.strategies.defi --seeds 1,2,3` prints the hedged and
-unhedged LP side by side on the `strategies-defi` scenario.
+unhedged LP side by side on the `strategies-defi` scenario; `--study mev` the searcher's profit, the victims' extra
+cost and the LP's fees, PnL and LVR with and without the searcher on `strategies-mev` (`mev_study`).
 """
 
 from __future__ import annotations
@@ -31,8 +35,10 @@ from market_sim.defi.agents import BookAmmArbitrageur, DefiAgent, LiquidityProvi
 from market_sim.defi.ledger import lp_asset, split_asset
 from market_sim.simulation.agents.base import Fill, register_agent_type
 from market_sim.simulation.params import param
+from market_sim.strategies.defi.sandwich import SandwichSearcher, max_front_run, plan_sandwich
 
-__all__ = ["HedgedLP", "HedgedLPParams", "CexDexArbitrageur", "value_pnl", "pool_exposure", "study"]
+__all__ = ["HedgedLP", "HedgedLPParams", "CexDexArbitrageur", "SandwichSearcher", "value_pnl", "pool_exposure",
+           "study", "mev_study", "max_front_run", "plan_sandwich"]
 
 CexDexArbitrageur = BookAmmArbitrageur
 
@@ -146,12 +152,84 @@ def study(seeds: Sequence[int], overrides: Sequence[str] = ()) -> list[dict[str,
     return rows
 
 
+def _mev_run(seed: int, active: bool, overrides: Sequence[str]) -> dict[str, Any]:
+    from market_sim.simulation.catalog import resolve_scenario
+    from market_sim.simulation.runner import Simulation
+    from market_sim.simulation.scenario import load_scenario
+
+    sets = [*overrides, f"agents.sandwich.active={'true' if active else 'false'}"]
+    sim = Simulation(load_scenario(resolve_scenario("strategies-mev"), sets, seed=seed))
+    sim.build()
+    sim.run_until(0)
+    for a in sim.agents:
+        if isinstance(a, DefiAgent):
+            a.start_value = external_value(a)
+    out = sim.run()
+    inst = sim.instruments["ETH/USDC"]
+    q, b = 10 ** inst.quote_decimals, 10 ** inst.base_decimals
+    lp = next(a for a in sim.agents if a.kind == "amm_lp")
+    searcher = next(a for a in sim.agents if isinstance(a, SandwichSearcher))
+    victims = [a for a in sim.agents if a.kind == "amm_noise"]
+    v = lp.venue(lp.params.pool)
+    share = Fraction(lp.account.balance(lp_asset(v.name, v.runtime.name)), lp.world.lp_supply(v.name))
+    fees = Fraction(0)  # every mined swap's fee (its input × fee_bps), base valued at the pool's price after it
+    for r in out.tables.get("defi_swaps", []):
+        if r["ok"] and r["venue"] == v.name:
+            fee = Fraction(int(r["amount_in"]) * v.fee_bps, 10_000)
+            fees += fee / q if r["side"] == int(Side.BUY) else fee / b * Fraction(r["price_after"])
+    tracker = sim.state("lvr")
+    lvr = sum(m for _, m, _ in tracker.steps()[1:])  # the first step holds the LP's deposit
+    notional = sum(r.plan.victim_in if r.side is Side.BUY else r.plan.clean_out for r in searcher.sandwiches)
+    lost = sum(r.victim_cost_quote for r in searcher.sandwiches)
+    return {"sandwiches": len(searcher.sandwiches), "searcher_profit": sum(searcher.realized) / q,
+            "searcher_gas": searcher.gas_cost / q, "victim_cost": lost / q,
+            "victim_cost_bps": round(1e4 * lost / notional, 1) if notional else 0.0,
+            "victims_pnl": sum(value_pnl(a) for a in victims) / q, "victim_swaps": sum(a.swaps for a in victims),
+            "victim_reverts": sum(a.failed_swaps for a in victims),
+            "lp_fees": float(share * fees), "lp_pnl": value_pnl(lp) / q,
+            "lp_lvr": float(share * (Fraction(lvr) + fees)),
+            "arb_pnl": sum(a.pnl() for a in sim.agents if a.kind == "amm_arbitrageur") / q}
+
+
+def mev_study(seeds: Sequence[int], overrides: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """strategies-mev on each seed with the searcher active and inactive (same seed, same agents): per seed the
+    searcher's profit (its bundles' exact gains valued in quote when mined, after their gas), its sandwiches and the victims' direct extra cost (output lost vs no
+    front-run on the same pool state; bps of their notional), the victims' PnL (external value), the LP's fee income, PnL (external value) and
+    LVR (its share of the pool's: [lvr]'s per-block rebalancing minus pool value change, which is net of fees, plus
+    the fees, so the loss to arbitrage before fee income) and the top-of-block arbitrageur's PnL against holding, in
+    both runs (USDC)."""
+    rows = []
+    for seed in seeds:
+        on, off = _mev_run(seed, True, overrides), _mev_run(seed, False, overrides)
+        rows.append({"seed": seed, "sandwiches": on["sandwiches"], "searcher_profit": on["searcher_profit"],
+                     "searcher_gas": on["searcher_gas"], "victim_cost": on["victim_cost"],
+                     "victim_cost_bps": on["victim_cost_bps"], "victims_pnl": on["victims_pnl"],
+                     "victims_pnl_off": off["victims_pnl"], "victim_reverts": on["victim_reverts"],
+                     "victim_reverts_off": off["victim_reverts"], "lp_fees": on["lp_fees"],
+                     "lp_fees_off": off["lp_fees"], "lp_pnl": on["lp_pnl"], "lp_pnl_off": off["lp_pnl"],
+                     "lp_lvr": on["lp_lvr"], "lp_lvr_off": off["lp_lvr"], "arb_pnl": on["arb_pnl"],
+                     "arb_pnl_off": off["arb_pnl"]})
+    return rows
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Hedged vs unhedged LP on strategies-defi")
+    ap = argparse.ArgumentParser(description="Hedged vs unhedged LP on strategies-defi, or the sandwich searcher "
+                                             "on strategies-mev (--study mev)")
     ap.add_argument("--seeds", default="1,2,3")
+    ap.add_argument("--study", choices=("lp", "mev"), default="lp")
     ap.add_argument("--set", action="append", default=[], dest="overrides")
     args = ap.parse_args(argv)
-    rows = study([int(s) for s in args.seeds.split(",")], args.overrides)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    if args.study == "mev":
+        rows = mev_study(seeds, args.overrides)
+        cols = list(rows[0])
+        print(" ".join(f"{c:>14}" for c in cols))
+        for r in rows:
+            print(" ".join(f"{r[c]:>14.2f}" if isinstance(r[c], float) else f"{r[c]:>14}" for c in cols))
+        for c in cols[1:]:
+            print(f"{c}: mean {sum(r[c] for r in rows) / len(rows):.2f}")
+        return 0
+    rows = study(seeds, args.overrides)
     cols = list(rows[0])
     print(" ".join(f"{c:>18}" for c in cols))
     for r in rows:

@@ -181,3 +181,41 @@ def test_block_builders_put_their_swaps_first_in_the_order_they_were_added() -> 
     outcome = sim.run()
     assert calls == ["first-builder", "second-builder"]
     assert [r["tag"] for r in outcome.tables["defi_swaps"]] == ["first-builder", "second-builder", "mempool"]
+
+
+def test_a_builder_sees_the_pending_swaps_and_its_predecessors_pool_and_can_bundle_a_pending_swap() -> None:
+    raw = copy.deepcopy(RAW)
+    raw["scenario"]["duration"] = "12s"
+    sim = Simulation(parse_scenario(raw)).build()
+    world = world_of(sim)
+    world.fund("deployer", "A", 10 * E18, 50_000 * E6)
+    venue = world.venues["amm-A"]
+    rt = venue.runtime
+    start = venue.pool
+    seen: dict[str, object] = {}
+    victim = SwapCommand("deployer", "ETH/USDC", Side.SELL, E18 // 10, 0, "victim")
+    other = SwapCommand("deployer", "ETH/USDC", Side.SELL, E18 // 20, 0, "other")
+
+    def first() -> list:
+        return [(venue, SwapCommand("deployer", "ETH/USDC", Side.BUY, 100 * E6, 0, "first"))]
+
+    def second() -> list:
+        seen["pool"], seen["pending"] = venue.pool, [c.tag for _, c in rt.pending(venue)]
+        (_, pending_victim), _ = rt.pending(venue)
+        return [(venue, SwapCommand("deployer", "ETH/USDC", Side.SELL, E18 // 100, 0, "front")),
+                (venue, pending_victim)]
+
+    rt.add_block_builder(first)
+    rt.add_block_builder(second)
+    sim.kernel.schedule_at(S, venue.handle, victim, S)
+    sim.kernel.schedule_at(2 * S, venue.handle, other, 2 * S)
+    blocks: list[BlockProduced] = []
+    sim.bus.subscribe(BlockProduced, blocks.append, rt.topic)
+    outcome = sim.run()
+    rows = outcome.tables["defi_swaps"]
+    assert [r["tag"] for r in rows] == ["first", "front", "victim", "other"]  # the victim once, in the bundle
+    assert seen["pending"] == ["victim", "other"]
+    after_first = int(rows[0]["amount_out"])
+    assert seen["pool"].base == start.base - after_first and seen["pool"].quote == start.quote + 100 * E6
+    assert [(b.transactions, b.gas_used) for b in blocks] == [(4, sum(r["gas_used"] for r in rows))]
+    assert rt.pending() == ()

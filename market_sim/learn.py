@@ -71,10 +71,19 @@ def _close(answer: Any, expected: Any, rel: float, abs_: float) -> bool:
     return answer == expected
 
 
+def _plain(value: Any) -> Any:
+    """numpy / pandas scalars as Python numbers (so that messages print 46.86, not np.float64(46.86))."""
+    item = getattr(value, "item", None)
+    if item is not None and getattr(value, "ndim", None) == 0:
+        return item()
+    return value
+
+
 def check_answer(name: str, answer: Any, expected: Any, *, rel: float = 1e-9, abs_: float = 0.0,
                  hint: str = "") -> Any:
     """Check a reader's answer: print `check NAME: ok (ANSWER)` when it matches `expected` (numbers within `rel` /
     `abs_`; sequences element by element; integers exactly), else raise WrongAnswer naming both. Returns the answer."""
+    answer, expected = _plain(answer), _plain(expected)
     if answer is None or answer is Ellipsis:
         raise WrongAnswer(f"{name}: no answer yet -- replace the ... in the exercise cell above and run it again")
     if not _close(answer, expected, rel, abs_):

@@ -43,9 +43,9 @@ TUTORIALS: tuple[Tutorial, ...] = (
     Tutorial(2, "02_price_formation", "Agents and price formation: a flash crash",
              "Run the flash-crash scenario, watch a sell program walk a thin book and the value traders bring the "
              "price back", 20),
-    Tutorial(3, "03_consensus", "Consensus: quorums and Byzantine validators",
+    Tutorial(3, "03_consensus", "Consensus: quorums, Byzantine validators, and what breaks at f+1",
              "See why n = 3f+1 validators need 2f+1 signatures, and what breaks with f+1 faulty ones", 20),
-    Tutorial(4, "04_settlement", "Settlement on chain",
+    Tutorial(4, "04_settlement", "Settlement on chain: a batch's life",
              "Follow a batch from the matching engine to a final block: latency per stage, gas, Merkle proofs and "
              "reconciliation", 25),
     Tutorial(5, "05_amm_lvr", "The AMM, arbitrage and loss-versus-rebalancing",
@@ -55,13 +55,17 @@ TUTORIALS: tuple[Tutorial, ...] = (
 )
 
 
+# The checkout this module runs from, when it is one (an editable install); a wheel's site-packages has no tutorials/.
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
 class WrongAnswer(AssertionError):
     """A tutorial exercise's answer is not the expected one (the message says what was expected)."""
 
 
 def _close(answer: Any, expected: Any, rel: float, abs_: float) -> bool:
     if isinstance(expected, bool) or isinstance(answer, bool):
-        return answer is expected or answer == expected
+        return isinstance(answer, bool) and isinstance(expected, bool) and answer is expected
     if isinstance(expected, (int, float)) and isinstance(answer, (int, float)):
         if isinstance(expected, int) and isinstance(answer, int):
             return answer == expected
@@ -109,7 +113,7 @@ def tutorials_dir() -> Path:
     root = os.environ.get("MARKET_SIM_ROOT")
     if root:
         candidates.append(Path(root) / "tutorials")
-    candidates.append(Path(__file__).resolve().parents[1] / "tutorials")
+    candidates.append(CHECKOUT / "tutorials")
     for folder in candidates:
         if (folder / TUTORIALS[0].filename).is_file():
             return folder

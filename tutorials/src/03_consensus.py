@@ -81,6 +81,18 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
+# Before liveness is lost, a crashed validator already costs time: when it is the leader of a round, the others wait
+# for a timeout and a view change.
+
+# %%
+fig, ax = plt.subplots(figsize=(6, 3))
+ax.bar(["f = 0", "f = 1 crashed"], [rows[(0, "crashed")]["latency_ms"]["p50"], rows[(1, "crashed")]["latency_ms"]["p50"]],
+       color=["tab:green", "tab:orange"])
+ax.set_ylabel("median submit -> certified (ms)")
+ax.set_title("A crashed leader costs view changes")
+plt.show()
+
+# %% [markdown]
 # ### Exercise 2
 # (a) With how many **crashed** validators does the committee stop finalizing anything (the first f where
 # `finalized` is 0)? (b) Compare the trades refused with 1 and with 3 **approve-all** validators (`rows[(f,

@@ -118,11 +118,14 @@ plt.show()
 
 # %% [markdown]
 # ### Exercise 3
-# Which strategy loses more of its return to costs, the slow (20/50) or the fast (5/20) one, and why?
+# Which strategy loses more of its growth to costs, the slow (20/50) or the fast (5/20) one, and why? Compare in
+# log terms, log((1 + return without costs) / (1 + return with costs)): a difference of total returns would
+# mostly measure how large the base was that the costs compounded on.
 
 # %%
-cost_slow = rows[1][2] - rows[0][2]
-cost_fast = rows[3][2] - rows[2][2]
+cost_slow = np.log((1 + rows[1][2]) / (1 + rows[0][2]))
+cost_fast = np.log((1 + rows[3][2]) / (1 + rows[2][2]))
+print(f"costs take {cost_slow:.3f} of log growth from 20/50 and {cost_fast:.3f} from 5/20")
 costlier = "5/20"          # your answer: "20/50" or "5/20"
 
 # %%

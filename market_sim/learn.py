@@ -52,6 +52,9 @@ TUTORIALS: tuple[Tutorial, ...] = (
              "Trade against a constant-product pool by hand, then measure an LP's LVR against the sigma^2/8 theory", 25),
     Tutorial(6, "06_backtesting", "Backtesting on real data and reading a tear sheet",
              "Backtest an SMA crossover on 20 years of ORCL bars with fees and slippage, and read its report", 20),
+    Tutorial(7, "07_margin_cascade", "Margin and a liquidation cascade",
+             "Compute margin and the margin-call price by hand, then watch forced selling deepen a fall in the "
+             "margin-cascade scenario", 20),
 )
 
 

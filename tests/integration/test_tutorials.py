@@ -36,6 +36,9 @@ EXPECTED = {
                    "measured/theory within 2 standard errors of 1": "True"},
     "06_backtesting": {"total return": "2.31447517733", "hit rate": "0.4339622641509434",
                        "costlier strategy": "'5/20'"},
+    "07_margin_cascade": {"margin-call price": "44.44444444444444", "below P*: a call": "True",
+                          "lots liquidated": "760", "first group liquidated": "'longs-b'",
+                          "forced selling deepened the fall": "True", "no liquidations without leverage": "0"},
 }
 CHECK = re.compile(r"^check (.+): ok \((.*)\)$")
 

@@ -55,6 +55,9 @@ TUTORIALS: tuple[Tutorial, ...] = (
     Tutorial(7, "07_margin_cascade", "Margin and a liquidation cascade",
              "Compute margin and the margin-call price by hand, then watch forced selling deepen a fall in the "
              "margin-cascade scenario", 20),
+    Tutorial(8, "08_latency_arbitrage", "Market mechanisms and latency arbitrage",
+             "Watch a sniper pick off stale quotes, then compare continuous matching, batch auctions and speed bumps "
+             "with the mechanism study", 20),
 )
 
 

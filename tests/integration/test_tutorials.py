@@ -39,6 +39,8 @@ EXPECTED = {
     "07_margin_cascade": {"margin-call price": "44.44444444444444", "below P*: a call": "True",
                           "lots liquidated": "760", "first group liquidated": "'longs-b'",
                           "forced selling deepened the fall": "True", "no liquidations without leverage": "0"},
+    "08_latency_arbitrage": {"longest stale window (ms)": "22", "where sniping pays": "['continuous']",
+                             "makers earn more under batches": "True"},
 }
 CHECK = re.compile(r"^check (.+): ok \((.*)\)$")
 

@@ -58,6 +58,9 @@ TUTORIALS: tuple[Tutorial, ...] = (
     Tutorial(8, "08_latency_arbitrage", "Market mechanisms and latency arbitrage",
              "Watch a sniper pick off stale quotes, then compare continuous matching, batch auctions and speed bumps "
              "with the mechanism study", 20),
+    Tutorial(9, "09_options", "Options: pricing, Greeks and a delta-hedged market maker",
+             "Price a call, read its Greeks as slopes, recover an implied volatility, and see what delta hedging "
+             "does to a maker's PnL", 20),
 )
 
 

@@ -41,6 +41,8 @@ EXPECTED = {
                           "forced selling deepened the fall": "True", "no liquidations without leverage": "0"},
     "08_latency_arbitrage": {"longest stale window (ms)": "22", "where sniping pays": "['continuous']",
                              "makers earn more under batches": "True"},
+    "09_options": {"finer hedging is tighter": "True", "short gamma when vol is higher than sold": "'loss'",
+                   "hedged mean near 0 at the sold vol": "True"},
 }
 CHECK = re.compile(r"^check (.+): ok \((.*)\)$")
 

@@ -17,6 +17,7 @@
 import matplotlib.pyplot as plt
 
 from market_sim.consensus.config import ConsensusConfig
+from market_sim.core.errors import ConsensusError
 from market_sim.consensus.workload import simulate
 from market_sim.learn import check_answer
 
@@ -45,7 +46,7 @@ check_answer("quorum for n=7", quorum_7, config.quorum)
 # %%
 try:
     ConsensusConfig(nodes=4, byzantine=2, protocol="bft")
-except Exception as exc:
+except ConsensusError as exc:
     print(type(exc).__name__, "-", exc)
 
 # %% [markdown]

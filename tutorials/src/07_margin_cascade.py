@@ -41,6 +41,21 @@ for price in (50, 46, 44):
     print(f"price {price}: equity {s.equity / 100:8.2f}  maintenance {s.maintenance / 100:7.2f}  "
           f"below maintenance: {s.below_maintenance}")
 
+# %%
+prices = [p / 10 for p in range(400, 521)]
+states = [state_at(p) for p in prices]
+fig, ax = plt.subplots(figsize=(7, 3))
+ax.plot(prices, [st.equity / 100 for st in states], label="equity = 100 P - 4,000")
+ax.plot(prices, [st.maintenance / 100 for st in states], label="maintenance = 10 % of 100 P")
+ax.plot(prices, [st.initial / 100 for st in states], ":", label="initial = 20 % of 100 P")
+ax.fill_between(prices, 0, 1, where=[st.below_maintenance for st in states], color="tab:red", alpha=0.15,
+                transform=ax.get_xaxis_transform(), label="margin call")
+ax.set_xlabel("price (USD)")
+ax.set_ylabel("USD")
+ax.set_title("A 5x long: where equity crosses maintenance")
+ax.legend(fontsize=8)
+plt.show()
+
 # %% [markdown]
 # ### Exercise 1
 # Equity is 100 P - 4,000 and maintenance is 10 % of 100 P. Solve for the price P* at which they are equal: below

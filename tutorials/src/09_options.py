@@ -12,7 +12,7 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
-from market_sim.derivatives import bsm_greeks, bsm_greeks_array, bsm_implied_vol, bsm_price, bsm_price_array
+from market_sim.derivatives import ArbitrageBoundsError, bsm_greeks, bsm_greeks_array, bsm_implied_vol, bsm_price, bsm_price_array
 from market_sim.learn import check_answer
 
 S, K, T, R, VOL = 100.0, 105.0, 0.5, 0.03, 0.25
@@ -67,7 +67,7 @@ check_answer("price at the implied vol", bsm_price(S, K, T, R, iv), 6.00, rel=1e
 print(f"implied vol {iv:.4%}")
 try:
     bsm_implied_vol(0.01, S, 50.0, T, R)      # below intrinsic value: no volatility gives it
-except Exception as exc:
+except ArbitrageBoundsError as exc:
     print(type(exc).__name__, "-", exc)
 
 # %% [markdown]

@@ -33,7 +33,7 @@ print(f"{outcome.metrics['trades']} trades, {outcome.metrics['volume']} lots, {o
 
 # %% [markdown]
 # ## The picture
-# The price, the fundamental value the value traders estimate, and the spread (ask - bid) in the order book, every
+# The price, the fundamental value the value traders estimate, and the spread (ask - bid, in ticks of 0.01), every
 # half second of simulated time. The shaded band is the sell program.
 
 # %%
@@ -50,7 +50,7 @@ ax1.set_ylabel("price")
 ax1.legend()
 ax1.set_title("flash-crash: price impact and recovery")
 ax2.plot(books["minute"], books["spread"], lw=0.6, color="tab:purple")
-ax2.set_ylabel("spread (price)")
+ax2.set_ylabel("spread (ticks)")
 ax2.set_xlabel("simulated minutes")
 plt.tight_layout()
 plt.show()

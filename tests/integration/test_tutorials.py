@@ -11,12 +11,11 @@ import os
 import re
 from pathlib import Path
 
+import nbclient  # the [dev] extra pins nbclient, nbformat and ipykernel: a missing one fails here, not skips
+import nbformat
 import pytest
 
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-
-from market_sim.learn import TUTORIALS, tutorial_path  # noqa: E402
+from market_sim.learn import TUTORIALS, tutorial_path
 
 ROOT = Path(__file__).resolve().parents[2]
 CELL_TIMEOUT = 300  # seconds; a hang guard

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: setup native demo test test-extended test-all test-pure bench compile clean
+.PHONY: setup native demo test test-extended test-all test-pure bench compile docs clean
 
 setup: $(PY_STAMP) $(NODE_STAMP) native
 
@@ -54,8 +54,13 @@ bench: setup
 compile: setup
 	$(BIN)/python scripts/compile.py
 
+# The documentation site (mkdocs.yml; [docs] extra, in [dev]) into site/, warnings as errors. The tutorial notebooks
+# are rebuilt from tutorials/src/ with `python scripts/build_tutorials.py`.
+docs: setup
+	$(BIN)/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .hypothesis build market_sim/_native.json
+	rm -rf $(VENV) node_modules .pytest_cache .hypothesis build site market_sim/_native.json
 	find market_sim -name '*.so' -delete
 
 # ---- contract security (issue 22; docs/security.md) --------------------------------------------------------------

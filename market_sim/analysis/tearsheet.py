@@ -79,9 +79,12 @@ def _time_axis(ax: Any) -> None:
 
 
 def _plt():
+    import os
+
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "inline" not in os.environ.get("MPLBACKEND", ""):  # a notebook's inline backend is kept
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt

@@ -13,9 +13,12 @@ __all__ = ["risk_png"]
 
 
 def risk_png(sim: "Simulation", engine: "RiskEngine") -> bytes | None:
+    import os
+
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "inline" not in os.environ.get("MPLBACKEND", ""):  # a notebook's inline backend is kept
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from market_sim.simulation.plots import FUNDAMENTAL_STYLE, run_colours, time_axis

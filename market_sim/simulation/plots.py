@@ -14,9 +14,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import os
+
 import matplotlib
 
-matplotlib.use("Agg")
+if "inline" not in os.environ.get("MPLBACKEND", ""):  # a notebook's inline backend (tutorials/) is kept
+    matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 

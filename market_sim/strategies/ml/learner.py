@@ -131,9 +131,12 @@ def train_cem(env: MarketMakingEnv, *, iterations: int = 10, population: int = 1
 
 def plot_learning_curve(curve: Sequence[dict[str, float]], baselines: dict[str, float], path: Path) -> None:
     """Episode return per CEM iteration (training seeds) with the baselines' held-out means as lines."""
+    import os
+
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "inline" not in os.environ.get("MPLBACKEND", ""):  # a notebook's inline backend is kept
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     x = [r["iteration"] for r in curve]

@@ -504,15 +504,17 @@ def parse_scenario(raw: Mapping[str, Any], *, base_dir: Path | None = None, sour
     _table(raw, "sweep")  # read by market_sim.sweep (`market-sim sweep`); a run ignores it
     ctx.parsed.update(session=session, latency=latency, agents=agents, output=output)
     extensions: dict[str, Any] = {}
-    for name, section in SECTIONS.all().items():
-        if name in raw:
-            value = raw[name]
-            if section.array and not (isinstance(value, list) and all(isinstance(v, Mapping) for v in value)):
-                raise ConfigError(f"must be an array of tables ([[{name}]])", key=name, value=value)
-            if not section.array and not isinstance(value, Mapping):
-                raise ConfigError("must be a table", key=name, value=value)
-            extensions[name] = section.parse(value, ctx)
-            ctx.parsed[name] = extensions[name]
+    registered = SECTIONS.all()
+    # Sections are parsed, prepared, installed and finished in the order the scenario names them (not in the order
+    # their modules happened to be imported: that differs between processes).
+    for name, section in [(n, registered[n]) for n in raw if n in registered]:
+        value = raw[name]
+        if section.array and not (isinstance(value, list) and all(isinstance(v, Mapping) for v in value)):
+            raise ConfigError(f"must be an array of tables ([[{name}]])", key=name, value=value)
+        if not section.array and not isinstance(value, Mapping):
+            raise ConfigError("must be a table", key=name, value=value)
+        extensions[name] = section.parse(value, ctx)
+        ctx.parsed[name] = extensions[name]
     return Scenario(header.name, header.description, header.seed, header.duration, instruments, processes,
                     venues, agents, session, latency, output, extensions, raw, source)
 

@@ -9,6 +9,7 @@ body `{"error": {"code", "message", "fields"}}` with no traceback. CORS is off u
 
 import asyncio
 import io
+import math
 import json
 import time
 import tomllib
@@ -148,7 +149,7 @@ def create_app(tokens: TokenStore, *, runs_dir: str | Path | None = None, manage
         wait = limiter.take(principal.key)
         if wait > 0:
             raise ApiError(429, "rate_limited", f"too many requests for this token; retry in {wait:.2f} s",
-                           {"Retry-After": str(max(1, round(wait + 0.5)))})
+                           {"Retry-After": str(max(1, math.ceil(wait)))})
         return principal
 
     def admin(principal: Annotated[Principal, Depends(authenticated)]) -> Principal:

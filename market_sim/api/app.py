@@ -614,12 +614,18 @@ def _handle_op(s: LiveSim, client: StreamClient, principal: Principal, msg: Any)
                 "unsubscribe, resync, ping"}
     channel = msg.get("channel", "book" if op == "resync" else None)
     try:
-        key = _key(s, principal, channel, msg)
-    except (NotFound, MarketSimError) as exc:
-        return {"type": "error", "code": "not_found" if isinstance(exc, NotFound) else "bad_request",
-                "message": " ".join(str(exc).split())}
+        return _apply_op(s, client, principal, op, channel, msg)
+    except NotFound as exc:
+        return {"type": "error", "code": "not_found", "message": " ".join(str(exc).split())}
+    except MarketSimError as exc:
+        return {"type": "error", "code": "bad_request", "message": " ".join(str(exc).split())}
     except PermissionError as exc:
         return {"type": "error", "code": "forbidden", "message": str(exc)}
+
+
+def _apply_op(s: LiveSim, client: StreamClient, principal: Principal, op: str, channel: Any,
+              msg: dict[str, Any]) -> dict[str, Any] | None:
+    key = _key(s, principal, channel, msg)
     if op == "subscribe":
         s.subscribe(client, key)
         return {"type": "subscribed", "channel": channel, "key": list(key[1:])}

@@ -553,9 +553,10 @@ def create_app(tokens: TokenStore, *, runs_dir: str | Path | None = None, manage
             await _refuse(ws, CLOSE_FORBIDDEN, "not_found", f"no simulation {sim_id!r}")
             return
         client = StreamClient(asyncio.get_running_loop(), stream_queue, principal)
+        batch = ws.query_params.get("batch") in ("1", "true")  # every frame a JSON array of the queued messages
         client.push(json.dumps({"type": "hello", "sim": sim_id, "role": str(principal.role),
                                 "account": principal.account, "queue": stream_queue}))
-        sender = asyncio.create_task(_send_loop(ws, s, client))
+        sender = asyncio.create_task(_send_loop(ws, s, client, batch))
         try:
             while True:
                 try:
@@ -586,15 +587,19 @@ async def _refuse(ws: WebSocket, code: int, kind: str, message: str) -> None:
     await ws.close(code=code, reason=message[:120])
 
 
-async def _send_loop(ws: WebSocket, s: LiveSim, client: StreamClient) -> None:
+async def _send_loop(ws: WebSocket, s: LiveSim, client: StreamClient, batch: bool = False) -> None:
     try:
         while True:
             await client.wait()
             items, resync, closed = client.take()
-            for text in items:
-                await ws.send_text(text)
             for book in resync:
-                await ws.send_text(await run_in_threadpool(s.resync, client, book))
+                items.append(await run_in_threadpool(s.resync, client, book))
+            if batch:
+                if items:
+                    await ws.send_text("[" + ",".join(items) + "]")
+            else:
+                for text in items:
+                    await ws.send_text(text)
             if closed is not None:
                 await ws.close(code=CLOSE_TOO_SLOW if client.too_slow else 1000, reason=closed[:120])
                 return

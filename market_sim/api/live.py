@@ -124,7 +124,7 @@ class LiveSim:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._halt = False
-        self._chunk = max(1, int((realtime or 1.0) * NS // 20))  # ~20 chunks per wall second when paced
+        self._chunk = max(1, int((realtime or 1.0) * NS // 100))  # ~100 chunks per wall second when paced
         # stream subscribers by key: ("book", venue, symbol), ("trades", symbol|"*"), ("orders", account),
         # ("settlement",), ("blocks",)
         self.clients: dict[tuple, set[StreamClient]] = {}

@@ -13,7 +13,6 @@ import math
 import json
 import time
 import tomllib
-import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal

@@ -22,7 +22,7 @@ from typing import Any
 
 from market_sim.api.stream import StreamClient
 from market_sim.core.accounts import Fill
-from market_sim.core.errors import ConfigError, MarketSimError
+from market_sim.core.errors import MarketSimError
 from market_sim.core.events import (OrderAccepted, OrderCancelled, OrderModified, OrderRejected, OrderRepriced,
                                     OrderTriggered, Trade)
 from market_sim.core.orders import CancelOrder, ModifyOrder, NewOrder
@@ -508,8 +508,3 @@ class SimManager:
         for s in list(self.sims.values()):
             s.stop()
 
-
-def check_realtime(value: float | None) -> float | None:
-    if value is not None and not (value > 0 and value < 1e9):
-        raise ConfigError("must be a positive real-time factor", key="realtime", value=value)
-    return value

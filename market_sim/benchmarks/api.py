@@ -22,7 +22,6 @@ import json
 import multiprocessing as mp
 import os
 import socket
-import statistics
 import sys
 import tempfile
 import threading
@@ -222,7 +221,6 @@ def run(quick: bool = False, progress: bool = True) -> dict[str, Any]:
         live.stop()
         receipts = json.loads(receipts_file.read_text())
         lat_ms = [(t - published[seq]) / 1e6 for seq, t in receipts if seq in published]
-        conflations = 0
         p99 = _pct(lat_ms, 0.99)
         rest_ms = got["rest_ms"]
         rest_p99 = _pct(rest_ms, 0.99)
@@ -245,7 +243,6 @@ def run(quick: bool = False, progress: bool = True) -> dict[str, Any]:
             "rest_p99_met": rest_p99 is not None and rest_p99 <= TARGET_REST_P99_MS,
             "cpus": os.cpu_count(), "python": sys.version.split()[0],
         }
-        del conflations
         return result
     finally:
         app.state.sims.shutdown()
@@ -259,4 +256,3 @@ def _r(v: float | None) -> float | None:
 
 if __name__ == "__main__":  # pragma: no cover
     print(json.dumps(run(quick="--quick" in sys.argv), indent=2))
-    statistics.mean([0])

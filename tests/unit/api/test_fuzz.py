@@ -11,7 +11,7 @@ from .conftest import TRADER, auth
 FIELDS = ["account", "symbol", "venue", "side", "quantity", "order_type", "price", "stop_price", "tif", "expire_at",
           "display_quantity", "hidden", "post_only", "colour"]
 scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-2**70, max_value=2**70),
-                    st.floats(allow_nan=False), st.text(max_size=12),
+                    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=12),
                     st.sampled_from(["AAPL", "ETH/USDC", "buy", "sell", "limit", "market", "stop", "stop_limit",
                                      "gtc", "ioc", "fok", "gtd", "day", "reject", "reprice", "ext-1", "exchange"]))
 big = st.integers(min_value=1, max_value=2**63 - 1)

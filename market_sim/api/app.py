@@ -69,10 +69,12 @@ def _field(loc: Iterable[Any]) -> str:
 
 def create_app(tokens: TokenStore, *, runs_dir: str | Path | None = None, manager: SimManager | None = None,
                rate: float = 50.0, burst: int = 100, cors_origins: Iterable[str] = (),
-               stream_queue: int = DEFAULT_QUEUE, clock: Callable[[], float] = time.monotonic) -> FastAPI:
+               stream_queue: int = DEFAULT_QUEUE, stream_max_delay: float | None = 0.05,
+               clock: Callable[[], float] = time.monotonic) -> FastAPI:
     """The API application. `tokens`: who may call it; `runs_dir`: the stored runs (default $MARKET_SIM_RUNS or
     ./runs); `rate`/`burst`: each token's request budget (per second, and burst); `cors_origins`: browser origins
-    allowed cross-origin (none by default); `stream_queue`: each WebSocket client's queue bound."""
+    allowed cross-origin (none by default); `stream_queue`: each WebSocket client's queue bound; `stream_max_delay`:
+    seconds a book's deltas may wait in a client's queue before a snapshot replaces them (None: only the bound)."""
     from market_sim.simulation.results import default_runs_dir
 
     root = Path(runs_dir) if runs_dir is not None else default_runs_dir()
@@ -551,7 +553,7 @@ def create_app(tokens: TokenStore, *, runs_dir: str | Path | None = None, manage
         if s is None:
             await _refuse(ws, CLOSE_FORBIDDEN, "not_found", f"no simulation {sim_id!r}")
             return
-        client = StreamClient(asyncio.get_running_loop(), stream_queue, principal)
+        client = StreamClient(asyncio.get_running_loop(), stream_queue, principal, stream_max_delay)
         batch = ws.query_params.get("batch") in ("1", "true")  # every frame a JSON array of the queued messages
         client.push(json.dumps({"type": "hello", "sim": sim_id, "role": str(principal.role),
                                 "account": principal.account, "queue": stream_queue}))

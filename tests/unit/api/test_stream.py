@@ -209,3 +209,24 @@ def test_close_keeps_what_is_queued():
     c.close("simulation stopped")
     c.push("t2")
     assert c.take() == (["t1"], [], "simulation stopped") and not c.too_slow
+
+
+def test_book_deltas_that_wait_too_long_are_replaced_by_a_snapshot():
+    now = [0.0]
+    c = StreamClient(None, maxlen=100, max_delay=0.05, clock=lambda: now[0])
+    aapl, msft = ("exchange", "AAPL"), ("exchange", "MSFT")
+    c.push("a1", aapl)
+    c.push("m1", msft)
+    c.push("t1")
+    now[0] = 0.04
+    c.push("a2", aapl)  # the oldest AAPL delta has waited 40 ms: still queued
+    now[0] = 0.06
+    c.push("a3", aapl)  # 60 ms: AAPL's deltas are dropped, a snapshot is owed
+    c.push("a4", aapl)  # dropped until the snapshot goes out
+    assert c.take() == (["m1", "t1"], [aapl], None) and c.dropped == 4 and c.conflations == 1
+    c.resynced(aapl)
+    now[0] = 1.0
+    c.push("a5", aapl)  # the clock of a book starts again with its first queued delta
+    now[0] = 1.03
+    c.push("a6", aapl)
+    assert c.take()[0] == ["a5", "a6"]

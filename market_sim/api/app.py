@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from market_sim import __version__
 from market_sim.api.auth import Principal, RateLimiter, Role, TokenStore
 from market_sim.api.live import Conflict, LiveSim, NotFound, SimManager, fill_json, trade_json, block_json
-from market_sim.api.schemas import (AccountView, BookL1, BookL2, BookL3, ErrorResponse, FillView, Health,
+from market_sim.api.schemas import (AccountView, BookL1, BookStats, BookL2, BookL3, ErrorResponse, FillView, Health,
                                     ModifyRequest, OrderRequest, OrderView, RunDetail, RunSummary, ScenarioDetail,
                                     ScenarioSummary, SettlementSummary, SimInfo, StartSim, StepRequest, TablePage,
                                     TradeView)
@@ -310,7 +310,7 @@ def create_app(tokens: TokenStore, *, runs_dir: str | Path | None = None, manage
                           "`realtime` simulated seconds per wall second; `paused` creates it paused.")
     def start_sim(body: StartSim, _: Admin) -> dict[str, Any]:
         s = sims.start(body.scenario, seed=body.seed, overrides=tuple(body.overrides), realtime=body.realtime,
-                       paused=body.paused)
+                       paused=body.paused, save=body.save)
         with s.lock:
             return s.info()
 
@@ -474,6 +474,19 @@ def create_app(tokens: TokenStore, *, runs_dir: str | Path | None = None, manage
                          "quantity": o.displayed} for o in orders[:depth]]
 
             return {"venue": v, "symbol": symbol, "ts": s.sim.now, "bids": rows(bids), "asks": rows(asks)}
+
+    @app.get("/v1/sims/{sim_id}/book/stats", response_model=BookStats, tags=["market data"], responses=_ERRORS,
+             summary="Trading so far: last price, volume, notional, trade count, VWAP (order books only)")
+    def book_stats(sim_id: str, symbol: Symbol, _: Reader, venue: Venue = None) -> dict[str, Any]:
+        s = live(sim_id)
+        with s.lock:
+            v = s.venue_of(symbol, venue)
+            engine = getattr(s.sim.venues[v], "engine", None)
+            if engine is None:
+                raise ApiError(400, "bad_request", f"venue {v} has no order book")
+            st = engine.book(symbol).stats()
+            return {"venue": v, "symbol": symbol, "ts": s.sim.now, "last_price": st.last_price, "volume": st.volume,
+                    "notional": st.notional, "trade_count": st.trade_count, "vwap": st.vwap}
 
     @app.get("/v1/sims/{sim_id}/trades", response_model=list[TradeView], tags=["market data"], responses=_ERRORS,
              summary="Recent trades, oldest first (the last 1,000 of the simulation)")

@@ -107,7 +107,7 @@ class LiveSim:
     """One simulation served by the API."""
 
     def __init__(self, sim_id: str, scenario_name: str, sim: Any, *, realtime: float | None = None,
-                 overrides: tuple[str, ...] = (), seed: int | None = None) -> None:
+                 overrides: tuple[str, ...] = (), seed: int | None = None, writer: Any = None) -> None:
         self.id = sim_id
         self.scenario_name = scenario_name
         self.sim = sim
@@ -121,6 +121,8 @@ class LiveSim:
         self.fills: dict[str, deque[Fill]] = {}
         self.trades: deque[tuple[str, Trade]] = deque(maxlen=RECENT_TRADES)
         self.outcome: Any = None
+        self.writer = writer  # a RunWriter: the run is stored when it ends (save)
+        self.run_id: str | None = writer.run_id if writer is not None else None
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._halt = False
@@ -152,7 +154,7 @@ class LiveSim:
                 "instruments": {s: {"tick_size": str(i.tick_size), "lot_size": str(getattr(i, "lot_size", "")),
                                     "base_asset": i.base_asset, "quote_asset": i.quote_asset}
                                 for s, i in sim.instruments.items()},
-                "settlement": sim.state("settlement") is not None}
+                "settlement": sim.state("settlement") is not None, "run_id": self.run_id}
 
     def venue_of(self, symbol: str, venue: str | None) -> str:
         venues = self.sim.venues
@@ -229,9 +231,24 @@ class LiveSim:
         except Exception as exc:  # noqa: BLE001
             self.state = "failed"
             self.error = self.error or f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        if self.writer is not None:
+            self._store()
         for clients in self.clients.values():
             for c in clients:
                 c.close(f"simulation {self.state}")
+
+    def _store(self) -> None:
+        """Write the run folder (status complete, interrupted for a stopped run, failed), as `market-sim run`."""
+        from market_sim.simulation.results import COMPLETE, FAILED, INTERRUPTED, partial_outcome
+
+        status = {"finished": COMPLETE, "stopped": INTERRUPTED}.get(self.state, FAILED)
+        outcome = self.outcome if self.outcome is not None else partial_outcome(self.sim, 0.0)
+        try:
+            self.writer.write(outcome, plots=False, status=status, error=self.error if status == FAILED else None,
+                              simulated_ns=self.sim.now)
+        except Exception as exc:  # noqa: BLE001  (the simulation's state stays; the error says why no run)
+            self.error = f"storing the run failed: {type(exc).__name__}: {' '.join(str(exc).split())}"
+            self.run_id = None
 
     def _loop(self) -> None:
         wall0 = sim0 = None
@@ -477,7 +494,7 @@ class SimManager:
     _lock: Any = field(default_factory=threading.Lock)
 
     def start(self, scenario: str, *, seed: int | None = None, overrides: tuple[str, ...] = (),
-              realtime: float | None = None, paused: bool = False) -> LiveSim:
+              realtime: float | None = None, paused: bool = False, save: bool = False) -> LiveSim:
         from market_sim.simulation.catalog import resolve_scenario, scenarios
         from market_sim.simulation.runner import Simulation
         from market_sim.simulation.scenario import load_scenario
@@ -490,8 +507,20 @@ class SimManager:
                 raise Conflict(f"{len(live)} simulations are live (the limit is {self.max_sims}); stop one first")
             sim_id = f"sim-{next(self._ids)}"
         sc = load_scenario(resolve_scenario(scenario), list(overrides), seed)
+        writer = None
+        if save:
+            from market_sim.simulation.results import RunWriter
+
+            writer = RunWriter(self.runs_dir, sc, overrides=overrides,
+                               started_at=dt.datetime.now(dt.timezone.utc))
         sim = Simulation(sc, tune_gc=False)
-        live_sim = LiveSim(sim_id, scenario, sim, realtime=realtime, overrides=tuple(overrides), seed=seed)
+        try:
+            live_sim = LiveSim(sim_id, scenario, sim, realtime=realtime, overrides=tuple(overrides), seed=seed,
+                               writer=writer)
+        except BaseException:
+            if writer is not None:
+                writer.discard()
+            raise
         with self._lock:
             self.sims[sim_id] = live_sim
         if not paused:

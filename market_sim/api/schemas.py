@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 __all__ = ["ErrorBody", "ErrorResponse", "ScenarioSummary", "ScenarioDetail", "RunSummary", "RunDetail",
            "TablePage", "StartSim", "SimInfo", "StepRequest", "OrderRequest", "ModifyRequest", "OrderView",
            "FillView", "AccountView", "PositionView", "BookLevel", "BookL1", "BookL2", "BookL3", "L3Order",
-           "TradeView", "SettlementSummary", "Health"]
+           "TradeView", "SettlementSummary", "Health", "BookStats"]
 
 MAX_INT = 2**63 - 1
 
@@ -105,6 +105,7 @@ class StartSim(_Strict):
     realtime: float | None = Field(None, gt=0, le=1e6, description="pace at this many simulated seconds per wall "
                                                                    "second; null: as fast as possible")
     paused: bool = Field(False, description="create it paused (advance it with /step or /resume)")
+    save: bool = Field(False, description="when it ends (or is stopped), store it as a run (GET /v1/runs)")
 
 
 class StepRequest(_Strict):
@@ -134,6 +135,7 @@ class SimInfo(BaseModel):
     venues: dict[str, list[str]]
     instruments: dict[str, dict[str, str]]
     settlement: bool
+    run_id: str | None = Field(None, description="the stored run it becomes (save: true)")
 
 
 class OrderRequest(_Strict):
@@ -279,6 +281,17 @@ class BookL3(BaseModel):
     ts: int
     bids: list[L3Order]
     asks: list[L3Order]
+
+
+class BookStats(BaseModel):
+    venue: str
+    symbol: str
+    ts: int
+    last_price: int | None
+    volume: int = Field(description="lots traded so far")
+    notional: int = Field(description="sum of price x quantity over the trades, in tick-lots")
+    trade_count: int
+    vwap: float | None = Field(description="volume-weighted average price in ticks (display only)")
 
 
 class TradeView(BaseModel):

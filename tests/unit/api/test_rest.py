@@ -369,3 +369,27 @@ def test_settlement_batches_lifecycle_and_blocks(client):
     assert len(trades) == 5 and all(t["executed_ns"] <= 120 * SECONDS for t in trades)
     blocks = client.get(f"/v1/sims/{sim}/chain/blocks", headers=auth(READ)).json()
     assert len(blocks) == summary["blocks"] and [b["number"] for b in blocks] == sorted(b["number"] for b in blocks)
+
+
+def test_book_stats(client, sim, app):
+    r = client.get(f"/v1/sims/{sim}/book/stats", params={"symbol": "AAPL"}, headers=auth(READ)).json()
+    st = app.state.sims.get(sim).sim.venues["exchange"].engine.book("AAPL").stats()
+    assert (r["last_price"], r["volume"], r["notional"], r["trade_count"]) == (st.last_price, st.volume,
+                                                                               st.notional, st.trade_count)
+    assert r["trade_count"] > 0 and r["vwap"] == st.notional / st.volume
+
+
+def test_a_saved_simulation_becomes_a_stored_run(tokens, tmp_path):
+    app = create_app(tokens, runs_dir=tmp_path)  # its own runs folder: the shared one keeps exactly one run
+    with TestClient(app) as client:
+        r = client.post("/v1/sims", json={"scenario": "random-market", "paused": True, "save": True,
+                                          "overrides": ["scenario.duration=2s"]}, headers=auth(ADMIN))
+        sim, run_id = r.json()["id"], r.json()["run_id"]
+        assert run_id.endswith("random-market-s1")
+        client.post(f"/v1/sims/{sim}/step", json={"until_ns": 1 * SECONDS}, headers=auth(ADMIN))
+        info = client.post(f"/v1/sims/{sim}/stop", headers=auth(ADMIN)).json()
+        assert (info["state"], info["run_id"]) == ("stopped", run_id)
+        shown = client.get(f"/v1/runs/{run_id}", headers=auth(READ)).json()
+        assert shown["status"] == "interrupted" and "trades" in shown["tables"]
+        assert [x["run_id"] for x in client.get("/v1/runs", headers=auth(READ)).json()] == [run_id]
+        app.state.sims.shutdown()

@@ -43,9 +43,10 @@ MAX_TABLE_ROWS = 10_000
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None,
+                 fields: list[dict[str, str]] | None = None) -> None:
         super().__init__(message)
-        self.status, self.code, self.message, self.headers = status, code, message, headers
+        self.status, self.code, self.message, self.headers, self.fields = status, code, message, headers, fields
 
 
 def _error(status: int, code: str, message: str, fields: list[dict[str, str]] | None = None,
@@ -105,7 +106,7 @@ def create_app(tokens: TokenStore, *, runs_dir: str | Path | None = None, manage
     # ---- errors: always JSON, never a traceback ----------------------------------------------------------------
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return _error(exc.status, exc.code, exc.message, headers=exc.headers)
+        return _error(exc.status, exc.code, exc.message, exc.fields, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -171,7 +172,8 @@ def create_app(tokens: TokenStore, *, runs_dir: str | Path | None = None, manage
         """The account a request acts on: a trader's own (another one is refused), or the one an admin names."""
         if account is None:
             if principal.account is None:
-                raise ApiError(422, "validation", "account: an admin token names the account")
+                raise ApiError(422, "validation", "account: an admin token names the account",
+                               fields=[{"field": "account", "message": "an admin token names the account"}])
             return principal.account
         if not principal.may_trade(account):
             raise ApiError(403, "forbidden", f"this token trades only for account {principal.account}")

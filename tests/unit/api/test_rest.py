@@ -299,6 +299,7 @@ def test_trading_authorisation(client, sim):
     assert client.get(f"/v1/sims/{sim}/accounts/ext-1", headers=auth(READ)).status_code == 403
     r = client.post(f"/v1/sims/{sim}/orders", json=body, headers=auth(ADMIN))  # an admin names the account
     assert r.status_code == 422 and error(r)["message"].startswith("account")
+    assert error(r)["fields"] == [{"field": "account", "message": "an admin token names the account"}]
     r = client.post(f"/v1/sims/{sim}/orders", json={**body, "account": "ext-9"}, headers=auth(ADMIN))
     assert r.status_code == 201 and r.json()["account"] == "ext-9"
     assert client.get(f"/v1/sims/{sim}/accounts/agent-that-never-traded", headers=auth(ADMIN)).json() == {

@@ -79,6 +79,10 @@ class LvrConfig:
     pool: str = param(help="name of the AMM venue ([[venues]] kind = \"amm\") to measure")
 
 
+def _gbm(processes: Any) -> Any:
+    return next((p for p in processes if p.kind == "gbm"), None)
+
+
 class LvrSection(Section):
     """Measures LVR of one AMM venue against its instrument's GBM price and reports the ratio to σ²/8."""
 
@@ -95,20 +99,20 @@ class LvrSection(Section):
         if unknown:
             key = sorted(unknown)[0]
             raise ConfigError("unknown key; expected: pool", key=f"lvr.{key}", value=raw[key])
+        pools = [v.name for v in ctx.parsed.get("venues", ()) if v.kind == "amm"]
+        if pool not in pools:  # checked when the scenario is read, before anything is built
+            raise ConfigError(f"no AMM venue by this name; AMM venues: {', '.join(pools)}", key="lvr.pool",
+                              value=pool)
+        if _gbm(ctx.parsed.get("processes", {}).values()) is None:
+            raise ConfigError("the LVR theory needs a GBM price process", key="processes", value=None)
         return LvrConfig(pool)
 
     def prepare(self, sim: "Simulation", config: LvrConfig) -> LvrTracker:
-        """Check the scenario has what LVR needs (a [defi] world, the AMM pool, a GBM process); the section state is
-        the tracker the pool's blocks feed (`sim.state("lvr")`)."""
+        """Check the scenario has a [defi] world (the pool and the GBM process were checked by parse); the section
+        state is the tracker the pool's blocks feed (`sim.state("lvr")`)."""
         if "defi" not in sim.scenario.extensions:
             raise no_defi_section()
-        pools = [v.name for v in sim.scenario.venues if v.kind == "amm"]
-        if config.pool not in pools:
-            raise ConfigError(f"no AMM venue by this name; AMM venues: {', '.join(pools)}", key="lvr.pool",
-                              value=config.pool)
-        proc = next((p for p in sim.scenario.processes.values() if p.kind == "gbm"), None)
-        if proc is None:
-            raise ConfigError("the LVR theory needs a GBM price process", key="processes", value=None)
+        proc = _gbm(sim.scenario.processes.values())
         return LvrTracker(proc.params.sigma, proc.params.rate_unit)
 
     def install(self, sim: "Simulation", config: LvrConfig, tracker: LvrTracker) -> None:

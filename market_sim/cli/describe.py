@@ -3,14 +3,35 @@
 from __future__ import annotations
 
 import textwrap
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+if TYPE_CHECKING:
+    from market_sim.learn import Tutorial
 
-def _section_summary(name: str, value: object) -> str:
+NO_GUIDE = "(no [scenario].guide yet: read the summary `market-sim run` prints)"
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioDescription:
+    """What `market-sim describe` prints about one scenario."""
+
+    title: str                                   # name and file
+    description: str
+    run: str                                     # duration, seed, agents
+    guide: str                                   # [scenario].guide, dedented ("" when there is none)
+    sections: tuple[tuple[str, str], ...]        # (top-level table, its contents in a few words)
+    groups: tuple[tuple[str, int, str, str], ...]  # (group name, count, agent type, symbols)
+    tutorials: tuple[Tutorial, ...]
+    command: str                                 # how to run it
+
+
+def _section_summary(value: object) -> str:
     """One short phrase for a top-level table of the scenario: its entries' names or its keys."""
     if isinstance(value, list):
         names = [str(v.get("symbol") or v.get("name") or "") for v in value if isinstance(v, dict)]
@@ -21,28 +42,55 @@ def _section_summary(name: str, value: object) -> str:
     return str(value)
 
 
-def describe_parts(scenario: str) -> dict[str, object]:
-    """The pieces `market-sim describe` prints for a scenario name or file; raises ConfigError when it is neither
-    or does not load."""
+def describe_scenario(scenario: str) -> ScenarioDescription:
+    """Describe a scenario name or file; a ConfigError when it is neither or does not load."""
     from market_sim.learn import tutorials_using
     from market_sim.simulation.catalog import resolve_scenario, scenarios
     from market_sim.simulation.scenario import duration_text, load_scenario
 
     path = resolve_scenario(scenario)
     sc = load_scenario(path)
-    named = path.stem in scenarios() and scenarios()[path.stem].path == path
-    sections = [(k, f"{len(sc.agents)} groups, {sc.agent_count:,} agents (below)" if k == "agents"
-                 else _section_summary(k, v)) for k, v in sc.raw.items() if k != "scenario"]
-    return {
-        "title": f"{sc.name}  ({path})",
-        "description": textwrap.dedent(sc.description).strip() or "(no description)",
-        "run": f"duration {duration_text(sc.duration)}, seed {sc.seed}, {sc.agent_count:,} agents",
-        "guide": textwrap.dedent(sc.guide).strip(),
-        "sections": sections,
-        "groups": [(a.name, a.count, a.kind, ", ".join(a.symbols)) for a in sc.agents],
-        "tutorials": tutorials_using(path.stem) if named else (),
-        "command": f"market-sim run {path.stem if named else path}",
-    }
+    catalog = scenarios()
+    named = path.stem in catalog and catalog[path.stem].path == path
+    sections = tuple((k, f"{len(sc.agents)} groups, {sc.agent_count:,} agents (below)" if k == "agents"
+                      else _section_summary(v)) for k, v in sc.raw.items() if k != "scenario")
+    return ScenarioDescription(
+        title=f"{sc.name}  ({path})",
+        description=textwrap.dedent(sc.description).strip() or "(no description)",
+        run=f"duration {duration_text(sc.duration)}, seed {sc.seed}, {sc.agent_count:,} agents",
+        guide=textwrap.dedent(sc.guide).strip(),
+        sections=sections,
+        groups=tuple((a.name, a.count, a.kind, ", ".join(a.symbols)) for a in sc.agents),
+        tutorials=tutorials_using(path.stem) if named else (),
+        command=f"market-sim run {path.stem if named else path}",
+    )
+
+
+def print_description(d: ScenarioDescription, console: Console) -> None:
+    console.print(Text(d.title, style="bold"), soft_wrap=True)
+    console.print(Text(f"{d.description}\n{d.run}"), soft_wrap=True)
+    table = Table(title="sections")
+    table.add_column("section", style="bold")
+    table.add_column("contents")
+    for name, summary in d.sections:
+        table.add_row(Text(name), Text(summary))
+    console.print(table)
+    agents = Table(title="agent groups")
+    agents.add_column("group")
+    agents.add_column("count", justify="right")
+    agents.add_column("type")
+    agents.add_column("symbols")
+    for group, count, kind, symbols in d.groups:
+        agents.add_row(Text(group), f"{count:,}", Text(kind), Text(symbols))
+    if not d.groups:
+        agents.caption = "no [[agents]] groups"
+    console.print(agents)
+    console.print(Text("What to look at in the results", style="bold"))
+    guide = d.guide or NO_GUIDE
+    console.print(Text("\n".join(f"  {line}" if line else "" for line in guide.splitlines())), soft_wrap=True)
+    used = "; ".join(f"{t.number}. {t.title} (market-sim learn {t.number})" for t in d.tutorials)
+    console.print(Text(f"Tutorial: {used or 'none uses it'}"), soft_wrap=True)
+    console.print(Text(f"Run it: {d.command}"), soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -52,7 +100,7 @@ def register(app: typer.Typer) -> None:
                                        help="A scenario name (see `market-sim list`) or a scenario file."),
     ) -> None:
         """Describe a scenario: what it runs (sections, agent groups, duration, seed), what to look at in its
-        results, and the tutorial that uses it."""
+        results ([scenario].guide), and the tutorial that uses it."""
         from market_sim.core.errors import ConfigError
         from market_sim.simulation.catalog import resolve_scenario, scenarios
 
@@ -61,28 +109,4 @@ def register(app: typer.Typer) -> None:
         except ConfigError:
             raise typer.BadParameter(f"no scenario or file {scenario!r}; named scenarios: "
                                      f"{', '.join(scenarios())}", param_hint="NAME|FILE") from None
-        parts = describe_parts(scenario)
-        console = Console()
-        console.print(Text(str(parts["title"]), style="bold"), soft_wrap=True)
-        console.print(Text(f"{parts['description']}\n{parts['run']}"), soft_wrap=True)
-        table = Table(title="sections")
-        table.add_column("section", style="bold")
-        table.add_column("contents")
-        for name, summary in parts["sections"]:  # type: ignore[attr-defined]
-            table.add_row(Text(name), Text(summary))
-        console.print(table)
-        agents = Table(title="agent groups")
-        for col, justify in (("group", "left"), ("count", "right"), ("type", "left"), ("symbols", "left")):
-            agents.add_column(col, justify=justify)  # type: ignore[arg-type]
-        for name, count, kind, symbols in parts["groups"]:  # type: ignore[attr-defined]
-            agents.add_row(Text(name), f"{count:,}", Text(kind), Text(symbols))
-        if not parts["groups"]:
-            agents.caption = "no [[agents]] groups"
-        console.print(agents)
-        guide = str(parts["guide"]) or "(no [scenario].guide yet: read the summary `market-sim run` prints)"
-        console.print(Text("What to look at in the results", style="bold"))
-        console.print(Text("\n".join(f"  {line}" if line else "" for line in guide.splitlines())), soft_wrap=True)
-        tutorials = parts["tutorials"]
-        console.print(Text("Tutorial: " + ("; ".join(f"{t.number}. {t.title} (market-sim learn {t.number})"
-                                                    for t in tutorials) or "none uses it")), soft_wrap=True)  # type: ignore[attr-defined]
-        console.print(Text(f"Run it: {parts['command']}"), soft_wrap=True)
+        print_description(describe_scenario(scenario), Console())

@@ -19,7 +19,8 @@ from typing import Any
 
 from market_sim.core.errors import ConfigError
 
-__all__ = ["Tutorial", "TUTORIALS", "WrongAnswer", "check_answer", "tutorial", "tutorial_path", "tutorials_dir"]
+__all__ = ["Tutorial", "TUTORIALS", "WrongAnswer", "check_answer", "tutorial", "tutorial_path", "tutorials_dir",
+           "tutorials_using"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,7 @@ class Tutorial:
     title: str
     goal: str
     minutes: int  # reading and doing the exercises (running it takes seconds)
+    scenarios: tuple[str, ...] = ()  # the shipped scenarios it runs or sends the reader to run (`market-sim describe`)
 
     @property
     def filename(self) -> str:
@@ -42,22 +44,24 @@ TUTORIALS: tuple[Tutorial, ...] = (
              "Build a book order by order, see price-time priority, and measure what a market order does to it", 20),
     Tutorial(2, "02_price_formation", "Agents and price formation: a flash crash",
              "Run the flash-crash scenario, watch a sell program walk a thin book and the value traders bring the "
-             "price back", 20),
+             "price back", 20, ("flash-crash",)),
     Tutorial(3, "03_consensus", "Consensus: quorums, Byzantine validators, and what breaks at f+1",
-             "See why n = 3f+1 validators need 2f+1 signatures, and what breaks with f+1 faulty ones", 20),
+             "See why n = 3f+1 validators need 2f+1 signatures, and what breaks with f+1 faulty ones", 20,
+             ("byzantine-validators",)),
     Tutorial(4, "04_settlement", "Settlement on chain: a batch's life",
              "Follow a batch from the matching engine to a final block: latency per stage, gas, Merkle proofs and "
-             "reconciliation", 25),
+             "reconciliation", 25, ("settlement-demo", "settlement-faults", "settlement-latency")),
     Tutorial(5, "05_amm_lvr", "The AMM, arbitrage and loss-versus-rebalancing",
-             "Trade against a constant-product pool by hand, then measure an LP's LVR against the sigma^2/8 theory", 25),
+             "Trade against a constant-product pool by hand, then measure an LP's LVR against the sigma^2/8 theory", 25,
+             ("amm-lvr", "cross-chain-arbitrage")),
     Tutorial(6, "06_backtesting", "Backtesting on real data and reading a tear sheet",
              "Backtest an SMA crossover on 20 years of ORCL bars with fees and slippage, and read its report", 20),
     Tutorial(7, "07_margin_cascade", "Margin and a liquidation cascade",
              "Compute margin and the margin-call price by hand, then watch forced selling deepen a fall in the "
-             "margin-cascade scenario", 20),
+             "margin-cascade scenario", 20, ("margin-cascade", "short-squeeze")),
     Tutorial(8, "08_latency_arbitrage", "Market mechanisms and latency arbitrage",
              "Watch a sniper pick off stale quotes, then compare continuous matching, batch auctions and speed bumps "
-             "with the mechanism study", 20),
+             "with the mechanism study", 20, ("latency-arbitrage",)),
     Tutorial(9, "09_options", "Options: pricing, Greeks and a delta-hedged market maker",
              "Price a call, read its Greeks as slopes, recover an implied volatility, and see what delta hedging "
              "does to a maker's PnL", 20),
@@ -113,6 +117,11 @@ def tutorial(number: int) -> Tutorial:
             return t
     raise ConfigError(f"no tutorial {number}: choose one of {', '.join(str(t.number) for t in TUTORIALS)} "
                       f"(`market-sim learn` lists them)")
+
+
+def tutorials_using(scenario: str) -> tuple[Tutorial, ...]:
+    """The tutorials that run the named shipped scenario or send the reader to run it (possibly none)."""
+    return tuple(t for t in TUTORIALS if scenario in t.scenarios)
 
 
 def tutorials_dir() -> Path:

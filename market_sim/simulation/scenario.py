@@ -89,6 +89,7 @@ class OutputConfig:
 class _ScenarioHeader:
     name: str = "unnamed"
     description: str = ""
+    guide: str = param("", help="what to look at in the run's results (shown by `market-sim describe`)")
     seed: int = param(1, min=0)
     duration: int = param(3600 * NS_PER_SECOND, duration=True, min=1)
     plugins: list[str] = param([], help="modules imported before the rest is parsed (they register things)")
@@ -112,6 +113,7 @@ class Scenario:
     extensions: dict[str, Any]
     raw: dict[str, Any]
     source: str | None = None
+    guide: str = ""  # [scenario].guide: what to look at in the results (`market-sim describe NAME`)
 
     @property
     def agent_count(self) -> int:
@@ -516,7 +518,7 @@ def parse_scenario(raw: Mapping[str, Any], *, base_dir: Path | None = None, sour
         extensions[name] = section.parse(value, ctx)
         ctx.parsed[name] = extensions[name]
     return Scenario(header.name, header.description, header.seed, header.duration, instruments, processes,
-                    venues, agents, session, latency, output, extensions, raw, source)
+                    venues, agents, session, latency, output, extensions, raw, source, header.guide)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from market_sim.core.errors import ConfigError
-from market_sim.defi.events import BlockProduced
+from market_sim.defi.events import BlockProduced, LiquidityChanged
 from market_sim.defi.results import LvrSectionResult
 from market_sim.defi.world import no_defi_section, world_of
 from market_sim.simulation.params import param
@@ -44,17 +44,26 @@ class LvrTracker:
     sigma: float  # volatility per `rate_unit` ns
     rate_unit: int
     samples: list[tuple[int, float, float, float]] = field(default_factory=list)
+    flows: list[float] = field(default_factory=list)  # per sample: value deposited (+) / withdrawn (-) since the last
+    _flow: float = 0.0
 
     def record(self, t: int, price: float, base: float, quote: float) -> None:
         """Add a sample; amounts and price in decimal units (quote per base)."""
         self.samples.append((t, price, base, quote))
+        self.flows.append(self._flow)
+        self._flow = 0.0
+
+    def liquidity(self, price: float, base: float, quote: float) -> None:
+        """Liquidity added (positive amounts) or removed (negative) since the last sample: not a loss or a gain of
+        the LP position, so the next interval's LP value change leaves it out."""
+        self._flow += base * price + quote
 
     def steps(self) -> list[tuple[int, float, float]]:
         """Per interval: (end time, measured LVR increment, theoretical increment)."""
         out = []
-        for (t0, p0, x0, y0), (t1, p1, x1, y1) in zip(self.samples, self.samples[1:]):
+        for (t0, p0, x0, y0), (t1, p1, x1, y1), flow in zip(self.samples, self.samples[1:], self.flows[1:]):
             rebalancing = x0 * (p1 - p0)  # P&L of holding the pool's base between samples
-            lp = (x1 * p1 + y1) - (x0 * p0 + y0)
+            lp = (x1 * p1 + y1) - (x0 * p0 + y0) - flow
             theory = self.sigma ** 2 / 8 * (x0 * p0 + y0) * (t1 - t0) / self.rate_unit
             out.append((t1, rebalancing - lp, theory))
         return out
@@ -126,8 +135,15 @@ class LvrSection(Section):
             pool = venue.pool
             tracker.record(sim.kernel.now, sim.fundamental(symbol), pool.base / bscale, pool.quote / qscale)
 
+        def liquidity(ev: LiquidityChanged) -> None:
+            if ev.venue == config.pool:
+                sign = 1 if ev.liquidity >= 0 else -1
+                tracker.liquidity(sim.fundamental(symbol), sign * abs(ev.base_amount) / bscale,
+                                  sign * abs(ev.quote_amount) / qscale)
+
         sample()
         sim.bus.subscribe(BlockProduced, sample, venue.runtime.topic)
+        sim.bus.subscribe(LiquidityChanged, liquidity, venue.topic)
 
     def finish(self, sim: "Simulation", config: LvrConfig, tracker: LvrTracker) -> None:
         r = tracker.result()

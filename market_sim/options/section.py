@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from market_sim.core.errors import ConfigError, MarketSimError
@@ -43,7 +43,9 @@ from market_sim.options.clearing import ExerciseError, OptionsClearing, Settleme
 from market_sim.simulation.agents.base import mid_ticks
 from market_sim.simulation.latency import parse_duration
 from market_sim.simulation.metrics import SectionResult, figure
-from market_sim.simulation.scenario import ParseContext, Section, duration_text, register_section
+from market_sim.simulation.scenario import (
+    ParseContext, Section, duration_text, positive_decimal, register_section,
+)
 from market_sim.simulation.venues import VenueConfig, build_venue
 
 if TYPE_CHECKING:
@@ -118,18 +120,6 @@ def _unknown(raw: Mapping[str, Any], allowed: set[str], where: str) -> None:
                           value=raw[bad[0]])
 
 
-def _dec(v: Any, key: str) -> Decimal:
-    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
-        raise ConfigError("must be a positive number", key=key, value=v)
-    try:
-        d = Decimal(repr(v) if isinstance(v, float) else str(v))
-    except InvalidOperation:
-        raise ConfigError("must be a positive number", key=key, value=v) from None
-    if not d.is_finite() or d <= 0:
-        raise ConfigError("must be a positive number", key=key, value=v)
-    return d
-
-
 def _choice(v: Any, enum: type, key: str) -> Any:
     try:
         return enum(v)
@@ -163,11 +153,11 @@ def _chain(und: str, raw: Mapping[str, Any], ctx: ParseContext, duration: int) -
         s = raw["strikes"]
         if not isinstance(s, list) or not s:
             raise ConfigError("must be a non-empty list of prices", key=f"{where}.strikes", value=s)
-        strikes = [_dec(v, f"{where}.strikes[{i}]") for i, v in enumerate(s)]
+        strikes = [positive_decimal(v, f"{where}.strikes[{i}]") for i, v in enumerate(s)]
     else:
         r = _table(raw["strike_range"], f"{where}.strike_range")
         _unknown(r, {"low", "high", "step"}, f"{where}.strike_range")
-        low, high, step = (_dec(r.get(k), f"{where}.strike_range.{k}") for k in ("low", "high", "step"))
+        low, high, step = (positive_decimal(r.get(k), f"{where}.strike_range.{k}") for k in ("low", "high", "step"))
         if high < low or (high - low) / step > 1000:
             raise ConfigError("needs low <= high and at most 1000 steps", key=f"{where}.strike_range", value=dict(r))
         strikes, k = [], low
@@ -185,7 +175,7 @@ def _chain(und: str, raw: Mapping[str, Any], ctx: ParseContext, duration: int) -
         raise ConfigError("must be a positive integer (underlying units per contract)", key=f"{where}.multiplier",
                           value=mult)
     und_inst = next(c.instrument for c in ctx.parsed["instruments"] if c.instrument.symbol == und)
-    tick = _dec(raw.get("tick_size", str(und_inst.tick_size)), f"{where}.tick_size")
+    tick = positive_decimal(raw.get("tick_size", str(und_inst.tick_size)), f"{where}.tick_size")
     if (und_inst.tick_size / tick) != (und_inst.tick_size / tick).to_integral_value():
         raise ConfigError(f"the underlying's tick ({und_inst.tick_size}) must be a whole number of option ticks",
                           key=f"{where}.tick_size", value=str(tick))

@@ -277,7 +277,9 @@ def _array(raw: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
     return [dict(v) for v in value]
 
 
-def _decimal(value: Any, key: str) -> Decimal:
+def positive_decimal(value: Any, key: str) -> Decimal:
+    """A positive finite decimal from a TOML number or numeric string (floats by their repr); ConfigError naming
+    `key` otherwise."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ConfigError("must be a number or numeric string", key=key, value=value)
     try:
@@ -314,7 +316,7 @@ def _parse_instruments(raw: Mapping[str, Any], processes: Mapping[str, ProcessCo
         kwargs: dict[str, Any] = {"symbol": symbol}
         for k in ("tick_size", "lot_size"):
             if k in e:
-                kwargs[k] = _decimal(e[k], f"{where}.{k}")
+                kwargs[k] = positive_decimal(e[k], f"{where}.{k}")
         for k in ("asset_class", "base_asset", "quote_asset"):
             if k in e:
                 if not isinstance(e[k], str):
@@ -333,7 +335,7 @@ def _parse_instruments(raw: Mapping[str, Any], processes: Mapping[str, ProcessCo
                               key=f"{where}.process", value=process)
         initial = e.get("initial_price")
         if initial is not None:
-            initial = float(_decimal(initial, f"{where}.initial_price"))
+            initial = float(positive_decimal(initial, f"{where}.initial_price"))
         elif process is None:
             raise ConfigError("initial_price is required when no process drives the instrument",
                               key=f"{where}.initial_price", value=None)

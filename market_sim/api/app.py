@@ -26,7 +26,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from market_sim import __version__
 from market_sim.api.auth import Principal, RateLimiter, Role, TokenStore
-from market_sim.api.live import Conflict, LiveSim, NotFound, SimManager, fill_json, trade_json, block_json
+from market_sim.api.live import (Conflict, LiveSim, NotFound, SimManager, block_json, dumps_bytes, fill_json,
+                                 trade_json)
 from market_sim.api.schemas import (AccountView, BookL1, BookStats, BookL2, BookL3, ErrorResponse, FillView, Health,
                                     ModifyRequest, OrderRequest, OrderView, RunDetail, RunSummary, ScenarioDetail,
                                     ScenarioSummary, SettlementSummary, SimInfo, StartSim, StepRequest, TablePage,
@@ -143,7 +144,9 @@ def create_app(tokens: TokenStore, *, runs_dir: str | Path | None = None, manage
     # ---- auth ---------------------------------------------------------------------------------------------------
     bearer = HTTPBearer(auto_error=False, description="a token from the server's token file")
 
-    def authenticated(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
+    # The dependencies are coroutines: FastAPI would run plain functions in its thread pool, a thread hop per
+    # request for a dictionary look-up.
+    async def authenticated(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
         principal = tokens.lookup(creds.credentials if creds is not None else None)
         if principal is None:
             raise ApiError(401, "unauthorized", "a valid bearer token is needed (Authorization: Bearer TOKEN)",
@@ -154,12 +157,12 @@ def create_app(tokens: TokenStore, *, runs_dir: str | Path | None = None, manage
                            {"Retry-After": str(max(1, math.ceil(wait)))})
         return principal
 
-    def admin(principal: Annotated[Principal, Depends(authenticated)]) -> Principal:
+    async def admin(principal: Annotated[Principal, Depends(authenticated)]) -> Principal:
         if principal.role is not Role.ADMIN:
             raise ApiError(403, "forbidden", "this needs an admin token")
         return principal
 
-    def trading(principal: Annotated[Principal, Depends(authenticated)]) -> Principal:
+    async def trading(principal: Annotated[Principal, Depends(authenticated)]) -> Principal:
         if principal.role is Role.READ:
             raise ApiError(403, "forbidden", "a read-only token cannot trade or see accounts")
         return principal
@@ -439,25 +442,23 @@ def create_app(tokens: TokenStore, *, runs_dir: str | Path | None = None, manage
 
     @app.get("/v1/sims/{sim_id}/book/l1", response_model=BookL1, tags=["market data"], responses=_ERRORS,
              summary="Top of book")
-    def book_l1(sim_id: str, symbol: Symbol, _: Reader, venue: Venue = None) -> dict[str, Any]:
+    async def book_l1(sim_id: str, symbol: Symbol, _: Reader, venue: Venue = None) -> Response:
         s = live(sim_id)
-        with s.lock:
-            v = s.venue_of(symbol, venue)
-            q = s.sim.quote(v, symbol)
-            return {"venue": v, "symbol": symbol, "ts": s.sim.now, "bid": q.bid, "bid_quantity": q.bid_qty,
-                    "ask": q.ask, "ask_quantity": q.ask_qty, "last": q.last}
+        v, snap, q = s.cached_book(symbol, venue) or await run_in_threadpool(s.book_view, symbol, venue)
+        return _json_response({"venue": v, "symbol": symbol, "ts": snap.ts, "bid": q.bid, "bid_quantity": q.bid_qty,
+                               "ask": q.ask, "ask_quantity": q.ask_qty, "last": q.last})
 
     @app.get("/v1/sims/{sim_id}/book/l2", response_model=BookL2, tags=["market data"], responses=_ERRORS,
              summary="Aggregated depth, best first, with the stream's sequence number")
-    def book_l2(sim_id: str, symbol: Symbol, _: Reader, venue: Venue = None,
-                depth: Annotated[int, Query(ge=1, le=10_000)] = 20) -> dict[str, Any]:
+    async def book_l2(sim_id: str, symbol: Symbol, _: Reader, venue: Venue = None,
+                      depth: Annotated[int, Query(ge=1, le=10_000)] = 20) -> Response:
+        # The book as of the last completed step, cached by the simulation after each step for the books REST asks
+        # for (no thread hop, no wait for the step in progress); the first query of a book reads it under the lock.
         s = live(sim_id)
-        with s.lock:
-            v = s.venue_of(symbol, venue)
-            snap = s.sim.book_snapshot(v, symbol)
-            return {"venue": v, "symbol": symbol, "ts": snap.ts, "seq": snap.seq,
-                    "bids": [{"price": p, "quantity": q} for p, q in snap.bids[:depth]],
-                    "asks": [{"price": p, "quantity": q} for p, q in snap.asks[:depth]]}
+        v, snap, _q = s.cached_book(symbol, venue) or await run_in_threadpool(s.book_view, symbol, venue)
+        return _json_response({"venue": v, "symbol": symbol, "ts": snap.ts, "seq": snap.seq,
+                               "bids": [{"price": p, "quantity": q} for p, q in snap.bids[:depth]],
+                               "asks": [{"price": p, "quantity": q} for p, q in snap.asks[:depth]]})
 
     @app.get("/v1/sims/{sim_id}/book/l3", response_model=BookL3, tags=["market data"], responses=_ERRORS,
              summary="Every displayed resting order in priority order (order books only)")
@@ -596,6 +597,12 @@ def create_app(tokens: TokenStore, *, runs_dir: str | Path | None = None, manage
             await run_in_threadpool(s.unsubscribe, client)
 
     return app
+
+
+def _json_response(body: dict[str, Any]) -> Response:
+    """A JSON response serialised directly (the route's response_model documents it; these hot routes build it
+    exactly, so FastAPI's validation pass is skipped)."""
+    return Response(dumps_bytes(body), media_type="application/json")
 
 
 async def _refuse(ws: WebSocket, code: int, kind: str, message: str) -> None:

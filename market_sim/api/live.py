@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from market_sim.api.stream import StreamClient
+from market_sim.api.stream import StreamClient, wake_all
 from market_sim.core.accounts import Fill
 from market_sim.core.errors import MarketSimError
 from market_sim.core.events import (OrderAccepted, OrderCancelled, OrderModified, OrderRejected, OrderRepriced,
@@ -28,11 +28,12 @@ from market_sim.core.events import (OrderAccepted, OrderCancelled, OrderModified
 from market_sim.core.orders import CancelOrder, ModifyOrder, NewOrder
 from market_sim.simulation.venues import BookDelta
 
-__all__ = ["LiveSim", "SimManager", "OrderRecord", "NotFound", "Conflict"]
+__all__ = ["LiveSim", "SimManager", "OrderRecord", "NotFound", "Conflict", "StepLock", "dumps_bytes"]
 
 NS = 1_000_000_000
 RECENT_TRADES = 1000
 FILLS_KEPT = 10_000
+HOT_BOOK_SECONDS = 5.0  # a book queried over REST within this long is re-snapshotted after every step
 
 
 class NotFound(MarketSimError):
@@ -96,11 +97,70 @@ def _plain(v: Any) -> Any:
     return str(v)
 
 
-def _dumps(msg: dict[str, Any]) -> str:
+try:  # orjson (the api extra) encodes several times faster than json; integers past 64 bits fall back to json
+    import orjson as _orjson
+except ImportError:  # pragma: no cover
+    _orjson = None
+
+
+def dumps_bytes(msg: Any) -> bytes:
+    """`msg` as compact JSON (UTF-8), once per message whatever the number of receivers."""
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(msg, default=str)
+        except TypeError:  # e.g. an integer beyond 64 bits (wei amounts): json carries any integer
+            pass
+    return json.dumps(msg, separators=(",", ":"), default=str).encode()
+
+
+def _dumps(msg: Any) -> str:
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(msg, default=str).decode()
+        except TypeError:
+            pass
     return json.dumps(msg, separators=(",", ":"), default=str)
 
 
 _ORDER_EVENTS = (OrderAccepted, OrderRejected, OrderCancelled, OrderModified, OrderRepriced, OrderTriggered)
+
+
+class StepLock:
+    """A simulation's lock (re-entrant, as threading.RLock). Whoever holds it sees the world between two steps.
+    When the outermost holder releases it, `on_release` runs first (still holding it): the LiveSim wakes the stream
+    clients it queued messages for meanwhile (one wake-up per step for all of them, not one per message) and
+    refreshes its cached book snapshots if the simulation changed."""
+
+    __slots__ = ("_lock", "_depth", "_on_release")
+
+    def __init__(self, on_release: Any) -> None:
+        self._lock = threading.RLock()
+        self._depth = 0  # nesting of the holding thread (only that thread changes it)
+        self._on_release = on_release
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if self._lock.acquire(blocking, timeout):
+            self._depth += 1
+            return True
+        return False
+
+    def release(self) -> None:
+        if self._depth == 1:
+            try:
+                self._on_release()
+            finally:
+                self._depth = 0
+                self._lock.release()
+        else:
+            self._depth -= 1
+            self._lock.release()
+
+    def __enter__(self) -> "StepLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
 
 
 class LiveSim:
@@ -114,7 +174,12 @@ class LiveSim:
         self.realtime = realtime
         self.overrides = overrides
         self.created_at = dt.datetime.now(dt.timezone.utc).isoformat()
-        self.lock = threading.RLock()
+        self.lock = StepLock(self._after_hold)
+        self._woken: set[StreamClient] = set()  # stream clients handed messages under the lock: woken at release
+        self._changed = False  # the simulation advanced or took an order under the lock: book caches are stale
+        self._version = 0      # bumped after each change; a cached book view is current while its version is
+        self._book_cache: dict[tuple[str, str], tuple[int, Any, Any]] = {}  # (venue, symbol) -> (version, snapshot, quote)
+        self._hot_books: dict[tuple[str, str], float] = {}  # (venue, symbol) -> when REST last asked for it
         self.state = "paused"  # paused, running, finished, stopped, failed
         self.error: str | None = None
         self.orders: dict[int, OrderRecord] = {}
@@ -132,6 +197,7 @@ class LiveSim:
         self.clients: dict[tuple, set[StreamClient]] = {}
         self._book_feeds: dict[tuple[str, str], Any] = {}
         self._settlement_wired = False
+        self.busy_cpu = 0.0  # CPU seconds the background thread spent advancing the simulation (its own speed)
         with self.lock:
             sim.build()
             for vname in sim.venues:
@@ -170,6 +236,57 @@ class LiveSim:
                 return name
         raise NotFound(f"no venue of simulation {self.id} lists {symbol!r}")
 
+    # ---- after each hold of the lock: wake stream clients, refresh cached books ----------------------------------
+    def mark_changed(self) -> None:
+        """With the lock held: the simulation's state changed outside `step`/`resume`/trading (cached books go)."""
+        self._changed = True
+
+    def _after_hold(self) -> None:
+        """The outermost holder is releasing the lock: the step is over."""
+        if self._changed:
+            self._changed = False
+            try:
+                self._refresh_books()
+            except Exception:  # noqa: BLE001  (a book that cannot be read now is read under the lock next time)
+                self._book_cache.clear()
+                self._version += 1
+        if self._woken:
+            wake_all(self._woken)
+
+    def _refresh_books(self) -> None:
+        """Re-snapshot the books REST asked for lately, stamped with the next version, then publish that version."""
+        now = time.monotonic()
+        version = self._version + 1
+        cache = self._book_cache
+        for book, asked in list(self._hot_books.items()):
+            if now - asked > HOT_BOOK_SECONDS:
+                del self._hot_books[book]
+                cache.pop(book, None)
+                continue
+            cache[book] = (version, self.sim.book_snapshot(*book), self.sim.quote(*book))
+        self._version = version
+
+    def cached_book(self, symbol: str, venue: str | None = None) -> tuple[str, Any, Any] | None:
+        """Without the lock: (venue, snapshot, quote) of the book as of the last completed step, if REST asked for
+        it lately (else None: use `book_view`). `snapshot.ts` is when it was taken; the quote carries `last`."""
+        vname = self.venue_of(symbol, venue)
+        entry = self._book_cache.get((vname, symbol))
+        if entry is None or entry[0] != self._version:
+            return None
+        self._hot_books[(vname, symbol)] = time.monotonic()
+        return vname, entry[1], entry[2]
+
+    def book_view(self, symbol: str, venue: str | None = None) -> tuple[str, Any, Any]:
+        """Under the lock: (venue, snapshot, quote) of the book now; the book is cached after each step from now on,
+        for `cached_book`."""
+        with self.lock:
+            vname = self.venue_of(symbol, venue)
+            book = (vname, symbol)
+            snap, quote = self.sim.book_snapshot(vname, symbol), self.sim.quote(vname, symbol)
+            self._hot_books[book] = time.monotonic()
+            self._book_cache[book] = (self._version, snap, quote)
+            return vname, snap, quote
+
     # ---- running -----------------------------------------------------------------------------------------------
     def _check_live(self) -> None:
         if self.state in ("finished", "stopped", "failed"):
@@ -205,6 +322,7 @@ class LiveSim:
             return n
 
     def _advance(self, t: int) -> int:
+        self._changed = True
         try:
             return self.sim.run_until(t)
         except Exception as exc:  # noqa: BLE001  (the simulation failed: kept as this sim's error)
@@ -226,6 +344,7 @@ class LiveSim:
         self.state = state
         self._halt = True
         self._wake.set()
+        self._changed = True
         try:
             self.outcome = self.sim.finish()
         except Exception as exc:  # noqa: BLE001
@@ -262,9 +381,10 @@ class LiveSim:
                     continue
                 if wall0 is None:
                     wall0, sim0 = time.perf_counter(), self.sim.now
-                c0 = time.perf_counter()
+                c0, t0 = time.perf_counter(), time.thread_time()
                 self._advance(min(self.sim.now + self._chunk, self.duration))
                 spent = time.perf_counter() - c0
+                self.busy_cpu += time.thread_time() - t0
                 if self.state == "running" and self.sim.now >= self.duration:
                     self._finish("finished")
                 if self.state != "running":
@@ -322,6 +442,7 @@ class LiveSim:
 
     def _send(self, vname: str, account: str, command: Any) -> None:
         sim = self.sim
+        self._changed = True
         sim.recorder.command(account, vname, command)
         # The command reaches the venue now, between steps, by the runner's arrival path (session check, order
         # gates, venue, bus); no latency is modelled for an external account.
@@ -351,8 +472,9 @@ class LiveSim:
                 targets = clients.get(("trades", ev.symbol), set()) | clients.get(("trades", "*"), set())
                 if targets:
                     text = _dumps({**trade_json(ev, vname), "sim": self.id})
+                    woken = self._woken
                     for c in targets:
-                        c.push(text)
+                        c.push(text, None, woken)
         return on_trade
 
     def _on_order_event(self, ev: Any) -> None:
@@ -392,8 +514,9 @@ class LiveSim:
         targets = self.clients.get(("orders", rec.account)) if self.clients else None
         if targets:
             text = _dumps({"type": "order", "event": kind, "ts": ts, "sim": self.id, "order": rec.view(), **extra})
+            woken = self._woken
             for c in targets:
-                c.push(text)
+                c.push(text, None, woken)
 
     def _book_handler(self, key: tuple[str, str]) -> Any:
         def on_delta(ev: BookDelta) -> None:
@@ -402,8 +525,9 @@ class LiveSim:
                 text = _dumps({"type": "book_delta", "sim": self.id, "venue": ev.venue, "symbol": ev.symbol,
                                "seq": ev.seq, "ts": ev.ts, "side": _side(ev.side), "price": ev.price,
                                "quantity": ev.quantity})
+                woken = self._woken
                 for c in targets:
-                    c.push(text, key)
+                    c.push(text, key, woken)
         return on_delta
 
     def _wire_settlement(self) -> None:
@@ -421,8 +545,9 @@ class LiveSim:
                        "kind": "batch" if isinstance(ev, BatchStageEvent) else "trade",
                        **{k: _plain(getattr(ev, k)) for k in ev.__slots__}}
                 text = _dumps(msg)
+                woken = self._woken
                 for c in targets:
-                    c.push(text)
+                    c.push(text, None, woken)
 
         self.sim.bus.subscribe(TradeStageEvent, on_stage, ("settlement",))
         self.sim.bus.subscribe(BatchStageEvent, on_stage, ("settlement",))
@@ -433,8 +558,9 @@ class LiveSim:
                 targets = self.clients.get(("blocks",))
                 if targets and type(ev).__name__ == "BlockMined" and block is not None:
                     text = _dumps({"type": "block", "sim": self.id, "ts": ev.ts, **block_json(block)})
+                    woken = self._woken
                     for c in targets:
-                        c.push(text)
+                        c.push(text, None, woken)
 
             producer.subscribe(on_block)
         self._settlement_wired = True

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["StreamClient", "CLOSE_TOO_SLOW", "DEFAULT_QUEUE"]
+__all__ = ["StreamClient", "CLOSE_TOO_SLOW", "DEFAULT_QUEUE", "wake_all"]
 
 CLOSE_TOO_SLOW = 4008
 DEFAULT_QUEUE = 1000
@@ -54,8 +54,10 @@ class StreamClient:
         self._clock = clock
         self._oldest: dict[BookKey, float] = {}  # book -> when its oldest queued delta was queued
 
-    def push(self, text: str, book: BookKey | None = None) -> None:
-        """Queue one serialized message (`book`: the book a delta belongs to). Never blocks on the client."""
+    def push(self, text: str, book: BookKey | None = None, later: set[StreamClient] | None = None) -> None:
+        """Queue one serialized message (`book`: the book a delta belongs to). Never blocks on the client.
+        `later`: instead of waking the client's sender now, add the client to this set; the publisher wakes them all
+        with `wake_all` when its simulation step ends, so a client is sent one frame per step, not one per message."""
         with self._lock:
             if self.closed is not None:
                 return
@@ -98,7 +100,10 @@ class StreamClient:
             else:
                 q.append((text, book))
         if wake:
-            self._wake()
+            if later is None:
+                self._wake()
+            else:
+                later.add(self)
 
     def _conflate_book(self, book: BookKey) -> None:
         """With the lock held: drop `book`'s queued deltas (and the one arriving) and owe it a snapshot."""
@@ -149,3 +154,24 @@ class StreamClient:
     async def wait(self) -> None:
         await self._event.wait()
         self._event.clear()
+
+
+def wake_all(clients: set[StreamClient]) -> None:
+    """Wake the senders of `clients` (and empty the set): one call into each event loop for all of its clients."""
+    by_loop: dict[Any, list[StreamClient]] = {}
+    for c in clients:
+        if c._loop is None:
+            c._event.set()
+        else:
+            by_loop.setdefault(c._loop, []).append(c)
+    clients.clear()
+    for loop, group in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_set_events, group)
+        except RuntimeError:  # the loop is closed: the connections are gone
+            pass
+
+
+def _set_events(group: list[StreamClient]) -> None:
+    for c in group:
+        c._event.set()

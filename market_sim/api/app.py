@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from market_sim import __version__
 from market_sim.api.auth import Principal, RateLimiter, Role, TokenStore
+from market_sim.api.fastpath import BookFastPath, l1_body, l2_body
 from market_sim.api.live import (Conflict, LiveSim, NotFound, SimManager, block_json, dumps_bytes, fill_json,
                                  trade_json)
 from market_sim.api.schemas import (AccountView, BookL1, BookStats, BookL2, BookL3, ErrorResponse, FillView, Health,
@@ -97,6 +98,8 @@ def create_app(tokens: TokenStore, *, runs_dir: str | Path | None = None, manage
                                  "batches, trade lifecycle and chain blocks"}])
     app.state.sims = sims
     app.state.tokens = tokens
+    # GET book/l1 and book/l2 of a running simulation's cached books skip FastAPI's machinery (see fastpath.py)
+    app.add_middleware(BookFastPath, sims=sims, tokens=tokens, limiter=limiter)
     cors = list(cors_origins)
     if cors:
         from fastapi.middleware.cors import CORSMiddleware
@@ -445,8 +448,7 @@ def create_app(tokens: TokenStore, *, runs_dir: str | Path | None = None, manage
     async def book_l1(sim_id: str, symbol: Symbol, _: Reader, venue: Venue = None) -> Response:
         s = live(sim_id)
         v, snap, q = s.cached_book(symbol, venue) or await run_in_threadpool(s.book_view, symbol, venue)
-        return _json_response({"venue": v, "symbol": symbol, "ts": snap.ts, "bid": q.bid, "bid_quantity": q.bid_qty,
-                               "ask": q.ask, "ask_quantity": q.ask_qty, "last": q.last})
+        return _json_response(l1_body(v, symbol, snap, q))
 
     @app.get("/v1/sims/{sim_id}/book/l2", response_model=BookL2, tags=["market data"], responses=_ERRORS,
              summary="Aggregated depth, best first, with the stream's sequence number")
@@ -456,9 +458,7 @@ def create_app(tokens: TokenStore, *, runs_dir: str | Path | None = None, manage
         # for (no thread hop, no wait for the step in progress); the first query of a book reads it under the lock.
         s = live(sim_id)
         v, snap, _q = s.cached_book(symbol, venue) or await run_in_threadpool(s.book_view, symbol, venue)
-        return _json_response({"venue": v, "symbol": symbol, "ts": snap.ts, "seq": snap.seq,
-                               "bids": [{"price": p, "quantity": q} for p, q in snap.bids[:depth]],
-                               "asks": [{"price": p, "quantity": q} for p, q in snap.asks[:depth]]})
+        return _json_response(l2_body(v, symbol, snap, depth))
 
     @app.get("/v1/sims/{sim_id}/book/l3", response_model=BookL3, tags=["market data"], responses=_ERRORS,
              summary="Every displayed resting order in priority order (order books only)")

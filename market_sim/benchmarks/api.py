@@ -18,6 +18,7 @@ and time.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import multiprocessing as mp
 import os
@@ -51,6 +52,21 @@ def _rss_mb() -> float:
     except OSError:
         pass
     return float("nan")
+
+
+def _run_wait_s() -> float:
+    """Seconds this process's threads have spent runnable but waiting for a CPU (Linux schedstat; NaN elsewhere):
+    how much the machine's other load delayed the process."""
+    total = 0
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                total += int(Path(f"/proc/self/task/{tid}/schedstat").read_text().split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    except OSError:
+        return float("nan")
+    return total / 1e9
 
 
 def _free_port() -> int:
@@ -163,16 +179,17 @@ async def _ws_clients(host: str, port: int, path: str, n: int, seconds: float, r
     ready.set()
     while not go.is_set():
         await asyncio.sleep(0.005)
-    ru0 = resource.getrusage(resource.RUSAGE_SELF)
+    ru0, w0 = resource.getrusage(resource.RUSAGE_SELF), _run_wait_s()
     for c in conns:
         c.recording = True
     await asyncio.sleep(seconds)
     for c in conns:
         c.recording = False
-    ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    ru1, w1 = resource.getrusage(resource.RUSAGE_SELF), _run_wait_s()
     for c in conns:
         c.transport.close()
     stats["cpu_s"] = _cpu(ru1) - _cpu(ru0)
+    stats["wait_s"] = w1 - w0
     return stats
 
 
@@ -236,7 +253,7 @@ async def _rest_load(host: str, port: int, path: str, count: int, rate: float, p
         await asyncio.sleep(0.01)
     lat.clear()
     bad[0] = 0
-    ru0 = resource.getrusage(resource.RUSAGE_SELF)
+    ru0, w0 = resource.getrusage(resource.RUSAGE_SELF), _run_wait_s()
     t0 = time.perf_counter()
     i = 0
     waiting: list[float] = []  # due times of requests with no free connection yet
@@ -255,10 +272,11 @@ async def _rest_load(host: str, port: int, path: str, count: int, rate: float, p
             await asyncio.sleep(0.0005)
     await asyncio.wait_for(finished.wait(), 60)
     wall = time.perf_counter() - t0
-    ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    ru1, w1 = resource.getrusage(resource.RUSAGE_SELF), _run_wait_s()
     for c in conns:
         c.transport.close()
-    return {"rest_ms": lat, "rest_wall": wall, "rest_bad": bad[0], "rest_cpu_s": _cpu(ru1) - _cpu(ru0)}
+    return {"rest_ms": lat, "rest_wall": wall, "rest_bad": bad[0], "rest_cpu_s": _cpu(ru1) - _cpu(ru0),
+            "rest_wait_s": w1 - w0}
 
 
 def _cpu(ru: Any) -> float:
@@ -290,6 +308,7 @@ def run(quick: bool = False, progress: bool = True) -> dict[str, Any]:
         raise ConfigError(f"bench api needs the api extra (fastapi, uvicorn, httpx): {exc}") from None
     from market_sim.api.app import create_app
     from market_sim.api.auth import TokenStore
+    from market_sim.api.server import tune_gc, uvicorn_config
     from market_sim.simulation.venues import BookDelta
 
     n = CLIENTS_QUICK if quick else CLIENTS_FULL
@@ -303,9 +322,8 @@ def run(quick: bool = False, progress: bool = True) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="market-sim-bench-api-"))
     app = create_app(TokenStore([(TOKEN, "admin", None)]), runs_dir=tmp, rate=1e9, burst=10**9)
     port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                            ws_max_queue=32, ws_per_message_deflate=False,  # loopback: compression only costs CPU
-                            backlog=4096)
+    config = uvicorn_config(app, "127.0.0.1", port, ws_max_queue=32)  # as `market-sim serve` runs it
+    gc_before = tune_gc()
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="bench-api-server", daemon=True)
     thread.start()
@@ -332,12 +350,12 @@ def run(quick: bool = False, progress: bool = True) -> dict[str, Any]:
             the simulation thread's CPU time (what it would reach unpaced), and the server process's CPU time."""
             with live.lock:
                 s0, e0, b0 = live.sim.now, live.sim.kernel.events_processed, live.busy_cpu
-            c0 = time.process_time()
+            c0, w0 = time.process_time(), _run_wait_s()
             time.sleep(wall)
             with live.lock:
                 s1, e1, b1 = live.sim.now, live.sim.kernel.events_processed, live.busy_cpu
             return {"pace": (s1 - s0) / 1e9 / wall, "events": e1 - e0, "wall": wall, "sim_cpu": b1 - b0,
-                    "server_cpu": time.process_time() - c0}
+                    "server_cpu": time.process_time() - c0, "server_wait": _run_wait_s() - w0}
 
         live.resume()
         say(f"pace without subscribers ({seconds:g} s)...")
@@ -365,10 +383,10 @@ def run(quick: bool = False, progress: bool = True) -> dict[str, Any]:
         load.append(os.getloadavg()[0])
         say(f"REST: {rest} book queries at {REST_RATE:g}/s (open loop)...")
         time.sleep(0.5)  # the WebSocket clients' connections close
-        c_rest = time.process_time()
+        c_rest, w_rest = time.process_time(), _run_wait_s()
         rest_go.set()
         got = results.get(timeout=300)
-        rest_server_cpu = time.process_time() - c_rest
+        rest_server_cpu, rest_server_wait = time.process_time() - c_rest, _run_wait_s() - w_rest
         load.append(os.getloadavg()[0])
         child.join(60)
         live.stop()
@@ -401,6 +419,11 @@ def run(quick: bool = False, progress: bool = True) -> dict[str, Any]:
                             "server_streaming": round(streaming["server_cpu"], 2),
                             "clients_streaming": round(got["cpu_s"], 2),
                             "server_rest": round(rest_server_cpu, 2), "client_rest": round(got["rest_cpu_s"], 2)},
+            # seconds the threads were runnable but waited for a CPU (the other load on the machine)
+            "cpu_wait_seconds": {"server_alone": round(alone["server_wait"], 2),
+                                 "server_streaming": round(streaming["server_wait"], 2),
+                                 "clients_streaming": round(got["wait_s"], 2),
+                                 "server_rest": round(rest_server_wait, 2), "client_rest": round(got["rest_wait_s"], 2)},
             "rest_requests": len(rest_ms), "rest_errors": got["rest_bad"], "rest_connections": REST_POOL,
             "rest_rate_target": REST_RATE, "rest_rate_achieved": round(len(rest_ms) / got["rest_wall"]),
             "rest_latency_ms": {"p50": _r(_pct(rest_ms, 0.5)), "p99": _r(rest_p99), "max": _r(max(rest_ms))},
@@ -409,15 +432,27 @@ def run(quick: bool = False, progress: bool = True) -> dict[str, Any]:
             "load_average_1min": {"start": round(load[0], 2), "streaming_start": round(load[1], 2),
                                   "streaming_end": round(load[2], 2), "rest_end": round(load[3], 2)},
             "cpus": os.cpu_count(), "python": sys.version.split()[0],
-            "server": {"http": config.http if isinstance(config.http, str) else "custom",
-                       "ws": config.ws if isinstance(config.ws, str) else "custom",
-                       "loop": config.loop},
+            "server": {"http": config.http, "ws": config.ws, "loop": config.loop,
+                       "ws_per_message_deflate": config.ws_per_message_deflate, "gc_thresholds": list(gc.get_threshold())},
+            "rest_fast_path_answers": _fast_path_answers(app),
         }
         return result
     finally:
         app.state.sims.shutdown()
         server.should_exit = True
         thread.join(10)
+        gc.set_threshold(*gc_before)
+        gc.unfreeze()
+
+
+def _fast_path_answers(app: Any) -> int | None:
+    """Requests answered by the REST book fast path (market_sim.api.fastpath), found in the built middleware stack."""
+    node = getattr(app, "middleware_stack", None)
+    while node is not None:
+        if hasattr(node, "answered"):
+            return node.answered
+        node = getattr(node, "app", None)
+    return None
 
 
 def _r(v: float | None) -> float | None:

@@ -41,7 +41,10 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"admin token (this run only): {token}", err=True)
         application = create_app(tokens, runs_dir=out, rate=rate, burst=burst, cors_origins=cors_origin)
         typer.echo(f"serving on http://{host}:{port} (OpenAPI at /docs)", err=True)
+        from market_sim.api.server import tune_gc, uvicorn_config
+
+        tune_gc()
         try:
-            uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
+            uvicorn.Server(uvicorn_config(application, host, port)).run()
         finally:
             application.state.sims.shutdown()

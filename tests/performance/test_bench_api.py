@@ -17,3 +17,6 @@ def test_bench_api_quick() -> None:
     assert result["book_deltas_received"] > 0 and result["delta_latency_ms"]["p50"] is not None
     assert result["rest_requests"] == 300 and result["rest_latency_ms"]["p99"] is not None
     assert set(result["server_rss_mb"]) == {"start", "middle", "end"}
+    assert result["rest_errors"] == 0 and result["rest_fast_path_answers"] > 0
+    assert set(result["cpu_seconds"]) == set(result["cpu_wait_seconds"]) == {
+        "server_alone", "server_streaming", "clients_streaming", "server_rest", "client_rest"}

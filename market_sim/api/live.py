@@ -176,6 +176,7 @@ class LiveSim:
         self.created_at = dt.datetime.now(dt.timezone.utc).isoformat()
         self.lock = StepLock(self._after_hold)
         self._woken: set[StreamClient] = set()  # stream clients handed messages under the lock: woken at release
+        self._out: list[tuple[Any, str, Any]] = []  # (clients, message, book) published under the lock, in order
         self._changed = False  # the simulation advanced or took an order under the lock: book caches are stale
         self._version = 0      # bumped after each change; a cached book view is current while its version is
         self._book_cache: dict[tuple[str, str], tuple[int, Any, Any]] = {}  # (venue, symbol) -> (version, snapshot, quote)
@@ -250,8 +251,32 @@ class LiveSim:
             except Exception:  # noqa: BLE001  (a book that cannot be read now is read under the lock next time)
                 self._book_cache.clear()
                 self._version += 1
+        if self._out:
+            self._drain()
         if self._woken:
             wake_all(self._woken)
+
+    def _drain(self) -> None:
+        """With the lock held: hand the messages published so far to their clients' queues, in publish order, one
+        `push_many` per client (woken at the release)."""
+        out, self._out = self._out, []
+        first = out[0][0]
+        if all(entry[0] is first for entry in out):  # the usual step: one stream's messages (one book's deltas)
+            items = [(text, book) for _, text, book in out]
+            for c in first:
+                c.push_many(items, self._woken)
+            return
+        per: dict[StreamClient, list[tuple[str, Any]]] = {}
+        for targets, text, book in out:
+            item = (text, book)
+            for c in targets:
+                got = per.get(c)
+                if got is None:
+                    per[c] = [item]
+                else:
+                    got.append(item)
+        for c, items in per.items():
+            c.push_many(items, self._woken)
 
     def _refresh_books(self) -> None:
         """Re-snapshot the books REST asked for lately, stamped with the next version, then publish that version."""
@@ -352,6 +377,8 @@ class LiveSim:
             self.error = self.error or f"{type(exc).__name__}: {' '.join(str(exc).split())}"
         if self.writer is not None:
             self._store()
+        if self._out:
+            self._drain()  # the last step's messages are sent before the streams close
         for clients in self.clients.values():
             for c in clients:
                 c.close(f"simulation {self.state}")
@@ -471,10 +498,7 @@ class LiveSim:
             if clients:
                 targets = clients.get(("trades", ev.symbol), set()) | clients.get(("trades", "*"), set())
                 if targets:
-                    text = _dumps({**trade_json(ev, vname), "sim": self.id})
-                    woken = self._woken
-                    for c in targets:
-                        c.push(text, None, woken)
+                    self._out.append((targets, _dumps({**trade_json(ev, vname), "sim": self.id}), None))
         return on_trade
 
     def _on_order_event(self, ev: Any) -> None:
@@ -513,21 +537,17 @@ class LiveSim:
     def _order_message(self, rec: OrderRecord, kind: str, ts: int, extra: dict[str, Any]) -> None:
         targets = self.clients.get(("orders", rec.account)) if self.clients else None
         if targets:
-            text = _dumps({"type": "order", "event": kind, "ts": ts, "sim": self.id, "order": rec.view(), **extra})
-            woken = self._woken
-            for c in targets:
-                c.push(text, None, woken)
+            self._out.append((targets, _dumps({"type": "order", "event": kind, "ts": ts, "sim": self.id,
+                                               "order": rec.view(), **extra}), None))
 
     def _book_handler(self, key: tuple[str, str]) -> Any:
         def on_delta(ev: BookDelta) -> None:
             targets = self.clients.get(("book", *key))
             if targets:
-                text = _dumps({"type": "book_delta", "sim": self.id, "venue": ev.venue, "symbol": ev.symbol,
-                               "seq": ev.seq, "ts": ev.ts, "side": _side(ev.side), "price": ev.price,
-                               "quantity": ev.quantity})
-                woken = self._woken
-                for c in targets:
-                    c.push(text, key, woken)
+                self._out.append((targets, _dumps({"type": "book_delta", "sim": self.id, "venue": ev.venue,
+                                                   "symbol": ev.symbol, "seq": ev.seq, "ts": ev.ts,
+                                                   "side": _side(ev.side), "price": ev.price,
+                                                   "quantity": ev.quantity}), key))
         return on_delta
 
     def _wire_settlement(self) -> None:
@@ -544,10 +564,7 @@ class LiveSim:
                 msg = {"type": "settlement", "sim": self.id,
                        "kind": "batch" if isinstance(ev, BatchStageEvent) else "trade",
                        **{k: _plain(getattr(ev, k)) for k in ev.__slots__}}
-                text = _dumps(msg)
-                woken = self._woken
-                for c in targets:
-                    c.push(text, None, woken)
+                self._out.append((targets, _dumps(msg), None))
 
         self.sim.bus.subscribe(TradeStageEvent, on_stage, ("settlement",))
         self.sim.bus.subscribe(BatchStageEvent, on_stage, ("settlement",))
@@ -557,10 +574,8 @@ class LiveSim:
                 block = getattr(ev, "block", None)
                 targets = self.clients.get(("blocks",))
                 if targets and type(ev).__name__ == "BlockMined" and block is not None:
-                    text = _dumps({"type": "block", "sim": self.id, "ts": ev.ts, **block_json(block)})
-                    woken = self._woken
-                    for c in targets:
-                        c.push(text, None, woken)
+                    self._out.append((targets, _dumps({"type": "block", "sim": self.id, "ts": ev.ts,
+                                                       **block_json(block)}), None))
 
             producer.subscribe(on_block)
         self._settlement_wired = True
@@ -574,6 +589,8 @@ class LiveSim:
     def subscribe(self, client: StreamClient, key: tuple) -> dict[str, Any] | None:
         """Add `client` to a stream; for a book, returns the snapshot its deltas continue (queued first)."""
         with self.lock:
+            if self._out:
+                self._drain()  # what was published before this subscription is not its to receive
             first = None
             if key[0] == "book":
                 book = (key[1], key[2])

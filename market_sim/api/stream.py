@@ -11,6 +11,10 @@ after it continue it exactly). This is conflation: a slow client sees fewer, coa
 book. If the queue is still full after that (it holds only trades, order or settlement messages), the client is
 disconnected (WebSocket close code 4008, "too slow"). The simulation never waits for a client, and a client never
 holds more than `maxlen` messages.
+
+Waking: a LiveSim's bus handlers queue with `push(..., later=set)`, and the simulation's lock (live.StepLock) wakes
+every client handed messages meanwhile when the step ends, with one call into each event loop (`wake_all`): a
+client is sent one frame per step, whatever the number of messages in it.
 """
 
 from __future__ import annotations
@@ -59,51 +63,65 @@ class StreamClient:
         `later`: instead of waking the client's sender now, add the client to this set; the publisher wakes them all
         with `wake_all` when its simulation step ends, so a client is sent one frame per step, not one per message."""
         with self._lock:
-            if self.closed is not None:
-                return
-            if book is not None and book in self.resync:
-                self.dropped += 1
-                return
-            q = self._q
-            wake = not q
-            if book is not None and self.max_delay is not None:
-                now = self._clock()
-                first = self._oldest.get(book)
-                if first is None:
-                    self._oldest[book] = now
-                elif now - first > self.max_delay:  # this book's deltas waited too long: a snapshot replaces them
-                    self._conflate_book(book)
-                    wake = True
-                    q = None
-            if q is None:
-                pass
-            elif len(q) >= self.maxlen:
-                self.conflations += 1
-                kept: deque[tuple[str, BookKey | None]] = deque()
-                for item in q:
-                    if item[1] is None:
-                        kept.append(item)
-                    else:
-                        self.resync.add(item[1])
-                        self.dropped += 1
-                if book is not None:
-                    self.resync.add(book)
-                    self.dropped += 1
-                self._q = q = kept
-                self._oldest.clear()
-                if len(q) >= self.maxlen:
-                    self.closed = f"too slow: {len(q)} messages queued (the limit is {self.maxlen})"
-                    q.clear()
-                elif book is None:
-                    q.append((text, None))
-                wake = True
-            else:
-                q.append((text, book))
+            wake = self._put(text, book, self._clock() if book is not None and self.max_delay is not None else 0.0)
         if wake:
             if later is None:
                 self._wake()
             else:
                 later.add(self)
+
+    def push_many(self, items: list[tuple[str, BookKey | None]], later: set[StreamClient] | None = None) -> None:
+        """`push` each (text, book) in order, arriving at one time, under one hold of the queue's lock."""
+        with self._lock:
+            now = self._clock() if self.max_delay is not None else 0.0
+            wake = False
+            for text, book in items:
+                if self._put(text, book, now):
+                    wake = True
+        if wake:
+            if later is None:
+                self._wake()
+            else:
+                later.add(self)
+
+    def _put(self, text: str, book: BookKey | None, now: float) -> bool:
+        """With the lock held: queue one message arriving at `now` by the slow-client rule; whether to wake."""
+        if self.closed is not None:
+            return False
+        if book is not None and book in self.resync:
+            self.dropped += 1
+            return False
+        q = self._q
+        wake = not q
+        if book is not None and self.max_delay is not None:
+            first = self._oldest.get(book)
+            if first is None:
+                self._oldest[book] = now
+            elif now - first > self.max_delay:  # this book's deltas waited too long: a snapshot replaces them
+                self._conflate_book(book)
+                return True
+        if len(q) >= self.maxlen:
+            self.conflations += 1
+            kept: deque[tuple[str, BookKey | None]] = deque()
+            for item in q:
+                if item[1] is None:
+                    kept.append(item)
+                else:
+                    self.resync.add(item[1])
+                    self.dropped += 1
+            if book is not None:
+                self.resync.add(book)
+                self.dropped += 1
+            self._q = q = kept
+            self._oldest.clear()
+            if len(q) >= self.maxlen:
+                self.closed = f"too slow: {len(q)} messages queued (the limit is {self.maxlen})"
+                q.clear()
+            elif book is None:
+                q.append((text, None))
+            return True
+        q.append((text, book))
+        return wake
 
     def _conflate_book(self, book: BookKey) -> None:
         """With the lock held: drop `book`'s queued deltas (and the one arriving) and owe it a snapshot."""

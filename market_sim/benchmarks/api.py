@@ -1,18 +1,25 @@
 """`market-sim bench api`: the API server on loopback under load.
 
-The server (uvicorn, in this process) runs random-market paced at 10x real time. A client process opens CLIENTS
-WebSocket connections (200; 20 with --quick) subscribed to the AAPL book deltas and receives for SECONDS of wall
-time. Measured:
-  - messages per second delivered to all clients, and the deltas conflated into snapshots (the slow-client rule);
+The server (uvicorn configured as `market-sim serve` runs it: market_sim.api.server) runs in this process with
+random-market paced at 10x real time. A separate client process (spawned, so it never shares the server's event
+loop or GIL) opens CLIENTS WebSocket connections (200; 20 with --quick) subscribed to the AAPL book deltas
+(`?batch=1`) and receives for SECONDS of wall time; each connection is an asyncio.Protocol over the websockets
+library's sans-I/O client, parsing with orjson, so that the load generator measures the server, not itself.
+Measured:
+  - messages and frames per second delivered to all clients, and the snapshots sent (the slow-client rule's resyncs);
   - publish -> receipt latency of book deltas: the server stamps each delta's publish time on the bus (a bus
     subscriber on the simulation's thread), the client stamps receipt, both on CLOCK_MONOTONIC (shared by the two
     processes); p50 / p99 / max over every delta every client received;
-  - the server process's resident memory at the start and end of the streaming phase (flat: bounded queues);
-  - the simulation's achieved pace (simulated s per wall s, target 10) without and with the subscribers;
-  - REST: sequential GET /book/l2 requests from the client process paced at 1,000 requests/s: p50 / p99 latency
-    and the rate achieved.
-Targets (issue 19): delta p99 <= 50 ms; REST p99 <= 10 ms at 1,000 requests/s. Loopback only, bounded in count
-and time.
+  - the server process's resident memory at the start, middle and end of the streaming phase (flat: bounded queues);
+  - the simulation's pace (simulated s per wall s, target 10) and its own speed (events per CPU second of its
+    thread, what it would reach unpaced) without and with the subscribers;
+  - REST: GET /book/l2 from the client process at a fixed 1,000 requests/s, open loop (request i is due at
+    t0 + i/1000 on one of 16 keep-alive connections, whatever the earlier ones did; latency counts from when it was
+    due): p50 / p99 / max and the rate achieved;
+  - CPU seconds of each process in each phase, and the seconds their threads were runnable but waited for a CPU
+    (Linux schedstat): the share of the figures owed to the machine's other load. The 1-minute load average too.
+Targets (issue 19): delta p99 <= 50 ms at 200 clients; REST p99 <= 10 ms at 1,000 requests/s. Loopback only,
+bounded in count and time.
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ __all__ = ["LiveSim", "SimManager", "OrderRecord", "NotFound", "Conflict", "Step
 NS = 1_000_000_000
 RECENT_TRADES = 1000
 FILLS_KEPT = 10_000
+PACED_STEP_SECONDS = 0.02  # wall time a paced simulation advances per step
 HOT_BOOK_SECONDS = 5.0  # a book queried over REST within this long is re-snapshotted after every step
 
 
@@ -192,7 +193,10 @@ class LiveSim:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._halt = False
-        self._chunk = max(1, int((realtime or 1.0) * NS // 100))  # ~100 chunks per wall second when paced
+        # Paced, a step covers PACED_STEP_SECONDS of wall time (50 a second): each stream client gets at most one
+        # frame per step, and a delta waits for the end of its step only while the step computes (a paced step runs
+        # its events in a burst, then sleeps), not for the step's wall time.
+        self._chunk = max(1, int((realtime or 1.0) * NS * PACED_STEP_SECONDS))
         # stream subscribers by key: ("book", venue, symbol), ("trades", symbol|"*"), ("orders", account),
         # ("settlement",), ("blocks",)
         self.clients: dict[tuple, set[StreamClient]] = {}

@@ -33,7 +33,7 @@ __all__ = ["LiveSim", "SimManager", "OrderRecord", "NotFound", "Conflict", "Step
 NS = 1_000_000_000
 RECENT_TRADES = 1000
 FILLS_KEPT = 10_000
-PACED_STEP_SECONDS = 0.02  # wall time a paced simulation advances per step
+PACED_STEP_SECONDS = 0.04  # wall time a paced simulation advances per step (25 steps a second)
 HOT_BOOK_SECONDS = 5.0  # a book queried over REST within this long is re-snapshotted after every step
 
 
@@ -193,7 +193,7 @@ class LiveSim:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._halt = False
-        # Paced, a step covers PACED_STEP_SECONDS of wall time (50 a second): each stream client gets at most one
+        # Paced, a step covers PACED_STEP_SECONDS of wall time (25 a second): each stream client gets at most one
         # frame per step, and a delta waits for the end of its step only while the step computes (a paced step runs
         # its events in a burst, then sleeps), not for the step's wall time.
         self._chunk = max(1, int((realtime or 1.0) * NS * PACED_STEP_SECONDS))

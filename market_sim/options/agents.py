@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from market_sim.options.section import OptionsMarket
 
 __all__ = ["OptionsMarketMaker", "OptionsMakerParams", "RetailOptionsBuyer", "RetailOptionsParams",
-           "VolatilityTrader", "VolTraderParams"]
+           "VolatilityTrader", "VolTraderParams", "WarrantHolder", "WarrantHolderParams"]
 
 
 class _OptionsAgent(Agent):
@@ -425,3 +425,41 @@ class VolatilityTrader(_OptionsAgent):
                     if self.position(inst.symbol) + p.contracts <= p.max_position:
                         self.submit(inst.symbol, Side.BUY, p.contracts, q.ask, tif=TimeInForce.IOC,
                                     venue=self.venue)
+
+
+# ------------------------------------------------------------------------------------------------- warrant holder
+@dataclass(frozen=True, slots=True)
+class WarrantHolderParams:
+    exercise_at: int = param(0, duration=True, min=0, help="when to exercise American warrants early (0: hold to "
+                                                           "expiry, where in-the-money holdings exercise themselves)")
+    min_itm_ticks: int = param(1, min=1, help="exercise only warrants at least this many ticks in the money")
+    fraction: float = param(1.0, min=0.0, max=1.0, help="share of each holding exercised (rounded down)")
+
+
+@register_agent_type
+class WarrantHolder(Agent):
+    """Holds warrants placed with it ([[options.warrants]] allot) and exercises its American ones at `exercise_at`
+    when in the money (OptionsMarket.request_exercise); the rest exercise automatically at expiry."""
+
+    kind = "warrant_holder"
+    Params = WarrantHolderParams
+
+    def on_start(self) -> None:
+        market = self._sim.state("options")
+        if market is None:
+            raise ConfigError("needs an [options] section (plugins = [\"market_sim.options\"])", key="agents",
+                              value=self.kind)
+        self.market = market
+        self.symbols = tuple(dict.fromkeys(self.symbols + tuple(market.warrants)))
+        self._venue_of = {**self._venue_of, **{s: market.config.venue for s in market.warrants}}
+        if self.params.exercise_at:
+            self.wake_up_in(self.params.exercise_at)
+
+    def on_wakeup(self) -> None:
+        p = self.params
+        for sym, inst in sorted(self.market.warrants.items()):
+            held = self.position(sym)
+            n = int(held * p.fraction)
+            if (n > 0 and inst.option.style is ExerciseStyle.AMERICAN and sym not in self.market.closed
+                    and intrinsic_ticks(inst, self.market.settle_ticks(inst)) >= p.min_itm_ticks):
+                self.market.request_exercise(self.id, sym, n)

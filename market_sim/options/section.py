@@ -301,6 +301,7 @@ class OptionsMarket:
             self.warrants[w.symbol] = inst
         self.clearing = OptionsClearing(sim.accounts, sim.instruments)
         self.warrant_book = WarrantBook(sim, sim.accounts, sim.instruments, self.config.warrants)
+        self.clearing.on_booked = self.warrant_book.clearing.on_booked = self._booked
         for inst in self.series.values():
             if inst.option.settlement is SettlementType.PHYSICAL:
                 try:
@@ -317,12 +318,20 @@ class OptionsMarket:
         for t in sorted({i.option.expiry for i in (*self.series.values(), *self.warrants.values())}):
             sim.kernel.schedule_at(max(0, t - cfg.trading_cutoff), self._cutoff, t)
             sim.kernel.schedule_at(t, self._expire, t)
-        for sym in self.warrants:
-            self.warrant_book.issue(sym, self.issue_price(sym))
+        if self.warrants:  # at time 0, once every section has installed (a [risk] ledger sees the placement)
+            sim.kernel.schedule_at(0, self._place)
         if self.warrants:
             sim.every(max(10 ** 9, sim.scenario.duration // 300), self._model_rows, 0)
 
+    def _booked(self, item: Any) -> None:
+        """Every Fill / Transfer the clearing house books outside a venue, published on ("clearing", account)."""
+        self.sim.bus.publish(item, ("clearing", item.account))
+
     # ----- warrants -----
+    def _place(self) -> None:
+        for sym in self.warrants:
+            self.warrant_book.issue(sym, self.issue_price(sym))
+
     def issue_price(self, symbol: str) -> int:
         """The placement price in the warrant's ticks: the configured one, else the dilution-adjusted model value
         per share at time 0 (half-even to a tick, at least one tick)."""

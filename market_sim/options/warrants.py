@@ -286,8 +286,8 @@ class WarrantBook:
         w, inst = self.configs[symbol], self.instruments[symbol]
         for acct, q in w.allot:
             for who, side in ((w.issuer, Side.SELL), (acct, Side.BUY)):
-                self.accounts.apply(book_fill(ts, who, ISSUE, inst, side, price_ticks, q, order_id=0, trade_id=0,
-                                              maker=False))
+                self.clearing.book(book_fill(ts, who, ISSUE, inst, side, price_ticks, q, order_id=0, trade_id=0,
+                                             maker=False))
         self.issued[symbol] = w.count
 
     # ----- the fundamental -----
@@ -326,7 +326,7 @@ class WarrantBook:
         und = self.instruments[w.underlying]
         units = n * w.ratio * 10 ** und.base_decimals
         cash = units // und.base_units_per_lot * und.price_to_ticks(w.strike) * und.quote_units_per_lot_tick
-        self.accounts.transfer(Transfer(ts, writer, und.quote_asset, cash, EXERCISE))
+        self.clearing.book(Transfer(ts, writer, und.quote_asset, cash, EXERCISE))
         itm = intrinsic_ticks(inst, settle)
         return Settlement(ts, inst.symbol, writer, "assignment", n, settle, itm, cash, 0), units
 

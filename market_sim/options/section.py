@@ -29,10 +29,11 @@ with `sim.state("options")` (an OptionsMarket). Tables: option_trades, option_se
 implied_smile (and mm_pnl from the options market maker); options.png (the implied smile) and options_pnl.png (the
 market maker's PnL attribution) when there were trades.
 
-Margin: when the scenario also loads market_sim.risk with [risk.margin], option positions are margined like any
-order-book position -- Reg T rates on the premium marked at the series' mid (the default rate; per-series overrides
-cannot name series, which do not exist when [risk] is parsed). An option-specific rule (premium + a share of the
-underlying less the out-of-the-money amount) is not offered by market_sim.risk: a documented gap.
+Margin: when the scenario also loads market_sim.risk with [risk.margin], option positions are margined there. With
+`options = true` (or a table) in [risk.margin] by the CBOE / Reg T rule (market_sim.risk.margin: premium + max(20 %
+of the underlying - the out-of-the-money amount, 10 %), covered and spread positions, longs paid in full), enforced
+when a writer sells and by margin calls and liquidation; without it like any position, at the Reg T rates on the
+premium. The clearing house publishes its fills on ("clearing", account), so the risk ledger follows expiries.
 """
 
 from __future__ import annotations

@@ -110,8 +110,8 @@ class OptionsResult(SectionResult):
                                                        default=None)
     mm_pnl: dict[str, float] | None = figure("market maker PnL attribution", headline=True, default=None)
     mm_unexplained_share: float | None = figure("unexplained share of the maker's PnL moves", default=None)
-    warrants_issued: int = figure("warrants issued", default=0)
-    warrants_exercised: int = figure("warrants exercised", default=0)
+    warrants_issued: int | None = figure("warrants issued", default=None)
+    warrants_exercised: int | None = figure("warrants exercised", default=None)
     shares_minted: dict[str, int] | None = figure("new shares minted by warrant exercise (base units)",
                                                   headline=True, default=None)
     share_supply: dict[str, int] | None = figure("shares outstanding at the end (base units)", default=None)

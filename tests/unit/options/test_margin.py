@@ -9,7 +9,7 @@ from typing import Any
 
 import market_sim.options  # noqa: F401  (the section and agent types)
 import market_sim.risk  # noqa: F401  (the section and the gbm_shock process)
-from market_sim.core.orders import OrderType, Side, TimeInForce
+from market_sim.core.orders import Side, TimeInForce
 from market_sim.simulation.agents import Agent, register_agent_type
 from market_sim.simulation.runner import Simulation
 from market_sim.simulation.scenario import parse_scenario

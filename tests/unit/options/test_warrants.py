@@ -36,6 +36,8 @@ def world(cfg: WarrantConfig) -> tuple[Accounts, WarrantBook, Instrument]:
     accounts = Accounts()
     w = warrant_instrument(cfg, XYZ)
     book = WarrantBook(None, accounts, {"XYZ": XYZ, w.symbol: w}, (cfg,))
+    book.booked = []  # type: ignore[attr-defined]  (every Fill / Transfer the clearing house books)
+    book.clearing.on_booked = book.booked.append  # type: ignore[attr-defined]
     book.issue(w.symbol, 500)  # 5.00 per share
     return accounts, book, w
 
@@ -53,6 +55,9 @@ def test_placement_is_the_issuer_selling_to_the_holders():
     assert book.clearing.open_interest(w.symbol) == {"a": 600, "b": 400, "corp": -1000}
     assert book.issued == {w.symbol: 1000} and book.supply == {"XYZ": 100_000}
     assert accounts["a"].positions[w.symbol].fills == 1
+    assert [(f.account, f.venue, f.side.name, f.quantity, f.price) for f in book.booked] == [
+        ("corp", ISSUE, "SELL", 600, 500), ("a", ISSUE, "BUY", 600, 500),
+        ("corp", ISSUE, "SELL", 400, 500), ("b", ISSUE, "BUY", 400, 500)]
 
 
 def test_early_exercise_mints_shares_and_pays_the_issuer():
@@ -74,6 +79,9 @@ def test_early_exercise_mints_shares_and_pays_the_issuer():
     assert pos.quantity == 500 and pos.cost == 2_250_000  # the new shares' cost basis is the strike
     # the issuer's warrant short closed at 0: 250 of its 1,000 written, premium 500 per warrant realized
     assert accounts["corp"].positions[w.symbol].realized == 250 * 2 * 500
+    t = book.booked[-1]  # the strike cash reaches the issuer as a transfer: nobody sold it shares
+    assert (type(t).__name__, t.account, t.asset, t.amount, t.reason) == ("Transfer", "corp", "USD", 2_250_000,
+                                                                         EXERCISE)
 
 
 def test_expiry_in_the_money_mints_for_the_issuer_and_other_shorts_deliver():

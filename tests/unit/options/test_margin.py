@@ -7,6 +7,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
+
 import market_sim.options  # noqa: F401  (the section and agent types)
 import market_sim.risk  # noqa: F401  (the section and the gbm_shock process)
 from market_sim.core.orders import Side, TimeInForce
@@ -103,6 +105,7 @@ def test_a_margin_call_liquidates_the_short_call_through_the_book():
     assert [r["status"] for r in eng.rows["margin_calls"]] == ["issued", "liquidated"]
 
 
+@pytest.mark.slow
 def test_options_market_writers_are_refused_sales_they_cannot_margin():
     raw = copy.deepcopy(BASE)
     raw["scenario"]["plugins"] = ["market_sim.options", "market_sim.risk"]

@@ -340,7 +340,7 @@ class OptionsMarket:
         if w.issue_price is not None:
             return inst.price_to_ticks(w.issue_price)
         row = self.warrant_book.model_row(symbol, self.sim.kernel.now, self.years(w.expiry - self.sim.kernel.now),
-                                          self.config.rate)
+                                          self.config.rate, outstanding=w.count)
         if row is None:  # no fundamental: the initial price of the underlying
             s = self.sim.initial_ticks(w.underlying) * self.sim.tick_float(w.underlying)
             intrinsic = max(0.0, s - float(w.strike)) if w.right is OptionRight.CALL else max(0.0, float(w.strike) - s)

@@ -412,15 +412,16 @@ class WarrantBook:
         return rows
 
     # ----- model -----
-    def model_row(self, symbol: str, ts: int, years_left: float, rate: float) -> dict[str, Any] | None:
-        """The warrant's dilution-adjusted value per share against the plain call at the fundamental (V/N) now."""
+    def model_row(self, symbol: str, ts: int, years_left: float, rate: float,
+                  outstanding: int | None = None) -> dict[str, Any] | None:
+        """The warrant's dilution-adjusted value per share against the plain call at the fundamental (V/N) now. M is
+        `outstanding`, else the warrants the issuer is short (those that would mint shares)."""
         w = self.configs[symbol]
         proc = self._process(w.underlying)
         if proc is None or years_left <= 0:
             return None
         s = proc.value_at(ts)
-        out = self.clearing.open_interest(symbol)
-        m = sum(q for q in out.values() if q > 0)
+        m = max(0, -self.clearing.contracts(w.issuer, symbol)) if outstanding is None else outstanding
         try:
             call = bsm_price(s, float(w.strike), years_left, rate, w.vol)
             if w.dilutive:

@@ -12,7 +12,7 @@ from market_sim.core.accounts import Accounts, book_fill
 from market_sim.core.errors import ConfigError
 from market_sim.core.instruments import AssetClass, Instrument
 from market_sim.core.orders import Side
-from market_sim.derivatives import diluted_share_value
+from market_sim.derivatives import bsm_price, diluted_share_value, warrant_price
 from market_sim.options.clearing import ExerciseError
 from market_sim.options.warrants import EXERCISE, ISSUE, WarrantBook, WarrantConfig, warrant_instrument
 from market_sim.core.instruments import ExerciseStyle, OptionRight, SettlementType
@@ -186,6 +186,11 @@ def test_the_shipped_scenario_in_short():
     assert sim.accounts.totals(["USD"]) == {"USD": 0}
     corp = sim.accounts["xyz-corp"]  # the placement proceeds (its short closed at 0 realizes them) + 25,000 x 40.00
     assert corp.balance("USD") == corp.positions["XYZ-2min-WC40"].realized + 25_000 * 4_000
+    # placed at the dilution-adjusted value at time 0 (V/N = 50.00, 2 min of a 1 h year, vol 0.2, N 100,000,
+    # M 25,000), to a cent -- below the plain call
+    price = round(warrant_price(50.0, 40.0, 2 / 60, 0.0, 0.2, 100_000, 25_000) * 100)
+    assert corp.positions["XYZ-2min-WC40"].realized == 25_000 * price
+    assert price < round(bsm_price(50.0, 40.0, 2 / 60, 0.0, 0.2) * 100)
     assert corp.balance("XYZ") == 0
     # every minting exercise rescaled the fundamental by the rule (N S + m K) / (N + m)
     dilutions = {(e.ts, e.supply_before): e for e in book.exercises if e.shares_minted}

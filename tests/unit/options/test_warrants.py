@@ -165,8 +165,9 @@ def test_rescale_multiplies_a_gbm_path_and_refuses_ou():
 # ----- in a simulation ----------------------------------------------------------------------------------------------
 
 def _short(**overrides: str) -> Any:
-    base = {"scenario.duration": '"3min"', "options.warrants.0.expiry": '"2min"',
-            "options.warrants.1.expiry": '"3min"', "agents.early.exercise_at": '"1min"'}
+    base = {"scenario.duration": '"2min"', "options.warrants.0.expiry": '"90s"',
+            "options.warrants.1.expiry": '"2min"', "agents.early.exercise_at": '"45s"',
+            "agents.holder.sell_interval": '"5s"'}
     base.update(overrides)
     return load_scenario(resolve_scenario("warrants-dilution"), [f"{k}={v}" for k, v in base.items()])
 
@@ -185,12 +186,12 @@ def test_the_shipped_scenario_in_short():
     assert sim.accounts.totals(["XYZ"]) == {"XYZ": minted}  # every account starts flat
     assert sim.accounts.totals(["USD"]) == {"USD": 0}
     corp = sim.accounts["xyz-corp"]  # the placement proceeds (its short closed at 0 realizes them) + 25,000 x 40.00
-    assert corp.balance("USD") == corp.positions["XYZ-2min-WC40"].realized + 25_000 * 4_000
-    # placed at the dilution-adjusted value at time 0 (V/N = 50.00, 2 min of a 1 h year, vol 0.2, N 100,000,
+    assert corp.balance("USD") == corp.positions["XYZ-90s-WC40"].realized + 25_000 * 4_000
+    # placed at the dilution-adjusted value at time 0 (V/N = 50.00, 90 s of a 1 h year, vol 0.2, N 100,000,
     # M 25,000), to a cent -- below the plain call
-    price = round(warrant_price(50.0, 40.0, 2 / 60, 0.0, 0.2, 100_000, 25_000) * 100)
-    assert corp.positions["XYZ-2min-WC40"].realized == 25_000 * price
-    assert price < round(bsm_price(50.0, 40.0, 2 / 60, 0.0, 0.2) * 100)
+    price = round(warrant_price(50.0, 40.0, 1.5 / 60, 0.0, 0.2, 100_000, 25_000) * 100)
+    assert corp.positions["XYZ-90s-WC40"].realized == 25_000 * price
+    assert price < round(bsm_price(50.0, 40.0, 1.5 / 60, 0.0, 0.2) * 100)
     assert corp.balance("XYZ") == 0
     # every minting exercise rescaled the fundamental by the rule (N S + m K) / (N + m)
     dilutions = {(e.ts, e.supply_before): e for e in book.exercises if e.shares_minted}
@@ -201,8 +202,16 @@ def test_the_shipped_scenario_in_short():
     assert proc.value_at(sim.now) > 0
     assert "warrants.png" in out.extra_files
     assert {"warrant_exercises", "share_supply", "warrant_model", "warrant_settlements"} <= set(out.tables)
-    covered = [e for e in book.exercises if e.symbol == "XYZ-3min-WC45"]
+    covered = [e for e in book.exercises if e.symbol == "XYZ-2min-WC45"]
     assert all(e.shares_minted == 0 for e in covered)
+    # the warrant market maker buys what holders sell at its bid: 5 ticks under the dilution-adjusted value, well
+    # under the plain call (rows of warrant_model every second; the trade at most a quote interval later)
+    trades = [t for t in market.warrant_trades if t["symbol"] == "XYZ-90s-WC40"]
+    assert trades and all(t["buyer"].startswith("wmm") for t in trades)
+    model = [r for r in market.warrant_model if r["symbol"] == "XYZ-90s-WC40"]
+    for t in trades:
+        r = min(model, key=lambda r: abs(r["ts"] - t["ts"]))
+        assert abs(t["price"] / 100 - r["warrant_value"]) < abs(t["price"] / 100 - r["call_value"])
 
 
 @pytest.mark.parametrize("key, value, match", [

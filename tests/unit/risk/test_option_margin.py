@@ -6,6 +6,8 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from market_sim.core.errors import ConfigError
 from market_sim.risk.margin import (Holding, MarginRules, OptionHolding, OptionMarginRule, margin_state,
@@ -111,3 +113,18 @@ def test_bad_rule() -> None:
         OptionMarginRule(underlying_bps=-1)
     with pytest.raises(ConfigError):
         OptionMarginRule(covered="yes")  # type: ignore[arg-type]
+
+
+@given(units=st.integers(1, 500), premium=st.integers(0, 5_000), strike=st.integers(1_000, 10_000),
+       other=st.integers(1_000, 10_000), spot=st.integers(1_000, 10_000), call=st.booleans())
+def test_cover_and_spreads_never_cost_more_than_naked(units: int, premium: int, strike: int, other: int, spot: int,
+                                                      call: bool) -> None:
+    s = Fraction(spot)
+    short = opt("S", -units, premium, strike, call, spot=s)
+    naked = table([short])[0]
+    u, k = units * spot, units * strike
+    assert naked[4] >= naked[3] + (u if call else k) // 10  # premium + at least the 10 % floor
+    spread = table([short, opt("L", units, 1, other, call, spot=s)])[0]
+    assert spread[1] == "spread" and spread[3] <= spread[4] <= naked[4]
+    covered = table([short], {"XYZ": units if call else -units})[0]
+    assert covered[1] == "covered" and covered[4] == covered[3] <= naked[4]

@@ -158,8 +158,9 @@ class LiveSim:
         def on_vote(rec: Any) -> None:
             targets = self.clients.get(("consensus",))
             if targets:
-                text = _dumps({"type": "consensus", "kind": "vote", "sim": self.id,
-                               **{k: _plain(getattr(rec, k)) for k in rec.__slots__}})
+                fields = {k: _plain(getattr(rec, k)) for k in rec.__slots__}
+                fields["vote_kind"] = fields.pop("kind")  # prevote, precommit, vote, certify, ...
+                text = _dumps({"type": "consensus", "kind": "vote", "sim": self.id, **fields})
                 for c in targets:
                     c.push(text)
 

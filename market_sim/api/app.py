@@ -32,7 +32,8 @@ from market_sim.api.schemas import (AccountView, BookL1, BookStats, BookL2, Book
                                     ModifyRequest, OrderRequest, OrderView, RunDetail, RunSummary, ScenarioDetail,
                                     ScenarioSummary, SettlementSummary, SimInfo, StartSim, StepRequest, TablePage,
                                     TradeView, ConsensusInfo, RoundView, CertificateView, TradeLogView, LogProof,
-                                    ChainBlock, TxSummary, TxReceiptView, ContractView, AmmPool, BridgeTransferView)
+                                    ChainBlock, TxSummary, TxReceiptView, ContractView, AmmPool, BridgeTransferView,
+                                    AgentPnl)
 from market_sim.api.stream import CLOSE_TOO_SLOW, DEFAULT_QUEUE, StreamClient
 from market_sim.core.errors import MarketSimError
 from market_sim.core.orders import OrderType, PostOnlyMode, Side, TimeInForce
@@ -552,8 +553,17 @@ def create_app(tokens: TokenStore, *, runs_dir: str | Path | None = None, manage
                 raise NotFound(f"simulation {s.id} settles without a block producer (block_time = 0)")
             return [block_json(b) for b in producer.blocks[-limit:]]
 
-    # ---- consensus ----------------------------------------------------------------------------------------------
+    # ---- agents -------------------------------------------------------------------------------------------------
     from market_sim.api import components as comp
+
+    @app.get("/v1/sims/{sim_id}/pnl", response_model=list[AgentPnl], tags=["market data"], responses=_ERRORS,
+             summary="Each agent's PnL now (marked at the last price), per quote currency")
+    def pnl(sim_id: str, _: Reader) -> list[dict[str, Any]]:
+        s = live(sim_id)
+        with s.lock:
+            return comp.agent_pnl(s)
+
+    # ---- consensus ----------------------------------------------------------------------------------------------
 
     Limit = Annotated[int, Query(ge=1, le=10_000, description="most items, the newest")]
 

@@ -269,3 +269,32 @@ def bridge_transfers(live: Any, limit: int) -> list[dict[str, Any]]:
                     "amount": r.amount, "sender": t.sender, "sent_at": t.sent_at, "arrived_at": t.arrived_at,
                     "received": t.received, "fee": t.fee, "pending": t.pending, "source_block": r.source_block})
     return out
+
+
+# ---- agents' PnL ------------------------------------------------------------------------------------------------
+def agent_pnl(live: Any) -> list[dict[str, Any]]:
+    """Each agent's PnL now, per quote currency: realized plus open positions marked at the venue's last price (the
+    recorder's mark, as in the pnl_series table), in integer quote units and in currency units."""
+    sim = live.sim
+    recorder = sim.recorder
+    marks: dict[tuple[str, str], Any] = {}
+    out = []
+    for agent in sim.agents:
+        by_cur: dict[str, list[int]] = {}
+        for symbol in agent.symbols:
+            key = (agent.venue_for(symbol), symbol)
+            mark = marks.get(key)
+            if mark is None:
+                mark = marks[key] = recorder.mark(*key)
+            cur = sim.instruments[symbol].quote_asset
+            pos = agent.account.positions.get(symbol)
+            acc = by_cur.setdefault(cur, [0, 0, 0])
+            acc[0] += agent.mark_pnl(symbol, mark)
+            acc[1] += pos.fills if pos is not None else 0
+            acc[2] += pos.fees if pos is not None else 0
+        for cur, (pnl, fills, fees) in sorted(by_cur.items()):
+            decimals = next(i.quote_decimals for i in sim.instruments.values() if i.quote_asset == cur)
+            out.append({"agent": agent.id, "group": sim.agent_groups.get(agent.id, agent.kind), "kind": agent.kind,
+                        "currency": cur, "pnl": pnl, "pnl_value": pnl / 10 ** decimals, "fills": fills,
+                        "fees": fees})
+    return out

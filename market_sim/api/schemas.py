@@ -14,7 +14,7 @@ __all__ = ["ErrorBody", "ErrorResponse", "ScenarioSummary", "ScenarioDetail", "R
            "FillView", "AccountView", "PositionView", "BookLevel", "BookL1", "BookL2", "BookL3", "L3Order",
            "TradeView", "SettlementSummary", "Health", "BookStats", "ConsensusInfo", "ValidatorView", "RoundView",
            "VoteView", "CertificateView", "LogEntry", "TradeLogView", "LogProof", "ChainBlock", "TxSummary",
-           "TxReceiptView", "DecodedEvent", "ContractView", "ContractDeployment", "AmmPool", "BridgeTransferView"]
+           "TxReceiptView", "DecodedEvent", "ContractView", "ContractDeployment", "AmmPool", "BridgeTransferView", "AgentPnl"]
 
 MAX_INT = 2**63 - 1
 
@@ -567,3 +567,17 @@ class BridgeTransferView(BaseModel):
     fee: int
     pending: bool
     source_block: int | None
+
+
+class AgentPnl(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"agent": "market_maker-1", "group": "market_maker", "kind": "market_maker", "currency": "USD",
+         "pnl": 1_523_400, "pnl_value": 15234.0, "fills": 812, "fees": 0}]})
+    agent: str
+    group: str = Field(description="the [[agents]] entry it comes from")
+    kind: str
+    currency: str = Field(description="the quote asset")
+    pnl: int = Field(description="realized + open positions marked at the last price, in integer quote units")
+    pnl_value: float = Field(description="the same in currency units (display)")
+    fills: int
+    fees: int

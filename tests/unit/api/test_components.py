@@ -281,3 +281,18 @@ def test_amm_pools_and_bridge_transfers(module_app):
     assert {x["chain"] for x in get(c, sim, "chain/contracts", chain=chain).json()} == {chain}
     r = get(c, sim, "bridge/transfers", limit=0)
     assert r.status_code == 422 and error(r)["fields"][0]["field"] == "query.limit"
+
+
+# ---- agents' PnL ----------------------------------------------------------------------------------------------------
+def test_pnl_per_agent_is_the_runs_final_pnl(client, app, sim):
+    r = client.post(f"/v1/sims/{sim}/stop", headers=auth(ADMIN))
+    assert r.status_code == 200 and r.json()["state"] == "stopped"
+    rows = client.get(f"/v1/sims/{sim}/pnl", headers=auth(READ)).json()
+    table = app.state.sims.get(sim).outcome.tables["agent_pnl"]
+    expected: dict[tuple[str, str], int] = {}
+    for agent, cur, pnl in zip(table["agent"], table["currency"], table["pnl"]):
+        expected[(agent, cur)] = expected.get((agent, cur), 0) + int(pnl)
+    assert {(x["agent"], x["currency"]): x["pnl"] for x in rows} == expected
+    assert {x["agent"] for x in rows} == set(table["agent"]) and all(x["group"] for x in rows)
+    r = client.get("/v1/sims/nope/pnl", headers=auth(READ))
+    assert r.status_code == 404

@@ -125,35 +125,45 @@ def _window(url: str, token: str, *, width: int, height: int, screenshot: Path |
         if exit_after_load or code != 0:
             app.quit()
 
-    def save_when_painted(attempt: int = 0) -> None:
-        def painted(value: Any) -> None:
-            if value is not True and time.monotonic() < deadline:
-                QTimer.singleShot(50, lambda: save_when_painted(attempt + 1))
-                return
-            image = view.grab().toImage()
-            uniform = image.width() > 0 and _uniform(image)
-            if uniform and time.monotonic() < deadline:  # painted in the page, not yet on the widget
-                QTimer.singleShot(50, lambda: save_when_painted(attempt + 1))
-                return
-            loaded = f"loaded {view.url().toString()} ({page.title()})"
-            if screenshot is not None:
-                if not view.grab().save(str(screenshot)):
-                    finish(1, f"cannot write the screenshot {screenshot}")
-                    return
-                loaded += f"; screenshot {screenshot} ({image.width()}x{image.height()})"
-            finish(0, loaded)
+    # Ready: the page is loaded, its own `marketSimReady` flag (if it sets one) is true, and two animation frames
+    # have run since then; then the window is grabbed until two grabs 100 ms apart agree (what Chromium painted
+    # has reached the widget) and are not blank.
+    ready_js = ("(() => { if (window.marketSimReady === false) return false;"
+                " if (window.__marketSimFrames === undefined) { window.__marketSimFrames = 0;"
+                " requestAnimationFrame(() => requestAnimationFrame(() => { window.__marketSimFrames = 2; }));"
+                " return false; } return window.__marketSimFrames === 2; })()")
+    grabs: list[Any] = []
 
-        # painted: two animation frames after the load, and the page's own `marketSimReady` flag if it has one
-        page.runJavaScript("window.__marketSimPainted === true && window.marketSimReady !== false", 0, painted)
+    def poll() -> None:
+        page.runJavaScript(ready_js, 0, on_ready)
+
+    def on_ready(value: Any) -> None:
+        if value is not True and time.monotonic() < deadline:
+            QTimer.singleShot(50, poll)
+            return
+        grab_until_stable()
+
+    def grab_until_stable() -> None:
+        image = view.grab().toImage()
+        grabs.append(image)
+        stable = len(grabs) >= 2 and grabs[-1] == grabs[-2] and not _uniform(image)
+        if not stable and time.monotonic() < deadline:
+            QTimer.singleShot(100, grab_until_stable)
+            return
+        loaded = f"loaded {view.url().toString()} ({page.title()})"
+        if screenshot is not None:
+            if not image.save(str(screenshot)):
+                finish(1, f"cannot write the screenshot {screenshot}")
+                return
+            loaded += f"; screenshot {screenshot} ({image.width()}x{image.height()})"
+        finish(0, loaded)
 
     def on_load(ok: bool) -> None:
         if not ok:
             finish(1, f"the dashboard did not load from {url}")
             return
-        page.runJavaScript("requestAnimationFrame(() => requestAnimationFrame(() => "
-                           "{ window.__marketSimPainted = true; }))", 0, lambda _v: None)
         if screenshot is not None or exit_after_load:
-            save_when_painted()
+            poll()
         else:
             outcome["message"] = f"loaded {view.url().toString()} ({page.title()})"
 

@@ -4,8 +4,12 @@ the errors (unknown simulation, component absent, bad limit or path), and that a
 
 from __future__ import annotations
 
+import urllib.parse
+
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from market_sim.api.app import create_app
 from market_sim.consensus.merkle import hash_pair, verify_proof
@@ -296,3 +300,57 @@ def test_pnl_per_agent_is_the_runs_final_pnl(client, app, sim):
     assert {x["agent"] for x in rows} == set(table["agent"]) and all(x["group"] for x in rows)
     r = client.get("/v1/sims/nope/pnl", headers=auth(READ))
     assert r.status_code == 404
+
+
+@pytest.mark.slow
+def test_the_synchronous_committee_certificates_and_rounds(module_app):
+    """cross-chain-arbitrage settles through the synchronous committee: rounds come from the certificates and the
+    consensus channel sends one certificate per certified batch."""
+    app, c = module_app
+    sim = start(c, "cross-chain-arbitrage", 10)
+    info = get(c, sim, "consensus").json()
+    assert info["protocol"] == "committee" and info["round"] is None and info["counts"]["votes_recorded"] is None
+    h0 = info["height"]
+    with c.websocket_connect(f"/v1/sims/{sim}/stream", headers=auth(READ)) as ws:
+        ws.receive_json()
+        ws.send_json({"op": "subscribe", "channel": "consensus"})
+        assert ws.receive_json()["type"] == "subscribed"
+        r = c.post(f"/v1/sims/{sim}/step", json={"until_ns": 130 * SECONDS}, headers=auth(ADMIN))
+        assert r.status_code == 200
+        h1 = get(c, sim, "consensus").json()["height"]
+        assert h1 > h0
+        got = [ws.receive_json() for _ in range(h1 - h0)]
+        ws.send_json({"op": "ping"})
+        assert ws.receive_json()["type"] == "pong"
+    certs = get(c, sim, "consensus/certificates", limit=10_000).json()
+    assert [m["height"] for m in got] == list(range(h0 + 1, h1 + 1))
+    assert [{k: m[k] for k in certs[0]} for m in got] == certs[h0:h1]
+    rounds = get(c, sim, "consensus/rounds", limit=10_000).json()
+    assert [r["height"] for r in rounds] == [x["height"] for x in certs]
+    for r, cert in zip(rounds, certs):
+        assert {v["address"] for v in r["votes"] if v["approve"]} == set(cert["signers"])
+        assert all(v["kind"] == "certificate" for v in r["votes"]) and len(r["votes"]) == len(info["validators"])
+
+
+# ---- fuzz -----------------------------------------------------------------------------------------------------------
+
+_values = st.one_of(st.integers(min_value=-2**70, max_value=2**70).map(str), st.text(max_size=70),
+                    st.sampled_from(["0x" + "ab" * 32, "0x" + "00" * 32, "1", "10000", "-1", "1e3", "0x12", "nan"]))
+_paths = st.sampled_from(["consensus/rounds?limit={v}", "consensus/certificates?limit={v}", "consensus/log?limit={v}",
+                          "consensus/log/{v}/proof", "chain/blocks/{v}", "chain/transactions/{v}",
+                          "chain/transactions?limit={v}", "chain/contracts?chain={v}", "bridge/transfers?limit={v}",
+                          "amm/pools"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=_paths, value=_values)
+def test_any_component_query_gets_an_answer_not_a_crash(byz, path, value):
+    app, c, sim = byz
+    r = c.get(f"/v1/sims/{sim}/" + path.format(v=urllib.parse.quote(value, safe="")), headers=auth(READ))
+    assert "Traceback" not in r.text
+    assert r.status_code in (200, 404, 422), r.text
+    if r.status_code != 200:
+        body = r.json()
+        assert set(body) == {"error"} and body["error"]["message"]
+        if r.status_code == 422:
+            assert body["error"]["fields"][0]["field"].startswith(("query.", "path."))

@@ -354,3 +354,25 @@ def test_any_component_query_gets_an_answer_not_a_crash(byz, path, value):
         assert set(body) == {"error"} and body["error"]["message"]
         if r.status_code == 422:
             assert body["error"]["fields"][0]["field"].startswith(("query.", "path."))
+
+
+def test_the_openapi_schema_documents_the_component_routes_with_examples(client):
+    spec = client.get("/openapi.json").json()
+    routes = {"/v1/sims/{sim_id}/consensus": ("consensus", "ConsensusInfo"),
+              "/v1/sims/{sim_id}/consensus/rounds": ("consensus", "RoundView"),
+              "/v1/sims/{sim_id}/consensus/certificates": ("consensus", "CertificateView"),
+              "/v1/sims/{sim_id}/consensus/log": ("consensus", "TradeLogView"),
+              "/v1/sims/{sim_id}/consensus/log/{seq}/proof": ("consensus", "LogProof"),
+              "/v1/sims/{sim_id}/chain/blocks/{number}": ("chain", "ChainBlock"),
+              "/v1/sims/{sim_id}/chain/transactions": ("chain", "TxSummary"),
+              "/v1/sims/{sim_id}/chain/transactions/{tx_hash}": ("chain", "TxReceiptView"),
+              "/v1/sims/{sim_id}/chain/contracts": ("chain", "ContractView"),
+              "/v1/sims/{sim_id}/amm/pools": ("defi", "AmmPool"),
+              "/v1/sims/{sim_id}/bridge/transfers": ("defi", "BridgeTransferView"),
+              "/v1/sims/{sim_id}/pnl": ("market data", "AgentPnl")}
+    schemas = spec["components"]["schemas"]
+    for path, (tag, model) in routes.items():
+        get_op = spec["paths"][path]["get"]
+        assert get_op["tags"] == [tag] and {"404", "422"} <= set(get_op["responses"])
+        assert schemas[model]["examples"], model
+    assert schemas["TxSummary"]["examples"][0]["from"].startswith("0x") and "from" in schemas["TxSummary"]["properties"]

@@ -165,9 +165,12 @@ class ServerSource:
                     if exc.status != 400:  # a venue without an order book (an AMM) is skipped
                         raise
                     continue
-                frame.books.append(BookView(venue, symbol, [(x["price"], x["quantity"]) for x in book["bids"]],
-                                            [(x["price"], x["quantity"]) for x in book["asks"]], l1.get("last"),
-                                            ticks.get(symbol)))
+                bids = [(x["price"], x["quantity"]) for x in book["bids"]]
+                asks = [(x["price"], x["quantity"]) for x in book["asks"]]
+                if not bids and not asks:  # a venue without depth (an AMM): its quote
+                    bids = [(l1["bid"], l1["bid_quantity"])] if l1.get("bid") is not None else []
+                    asks = [(l1["ask"], l1["ask_quantity"])] if l1.get("ask") is not None else []
+                frame.books.append(BookView(venue, symbol, bids, asks, l1.get("last"), ticks.get(symbol)))
         frame.trades = self.get(f"/v1/sims/{sid}/trades", limit=self.trades)
         frame.pnl = _top([(r["agent"], r["group"], r["currency"], float(r["pnl_value"]))
                           for r in self.get(f"/v1/sims/{sid}/pnl")], self.agents, frame)

@@ -195,3 +195,16 @@ def test_ctrl_c_while_watching_exits_130(server, monkeypatch, capsys):
     assert polls == [0.25]
     err = capsys.readouterr().err
     assert err.strip().endswith("interrupted") and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_watching_a_finished_simulation_shows_its_end_and_exits(server):
+    base, _ = server
+    sim = _call(base + "/v1/sims", "POST", {"scenario": "random-market", "paused": True,
+                                           "overrides": ["scenario.duration=3s"]})["id"]
+    info = _call(f"{base}/v1/sims/{sim}/step", "POST", {"until_ns": 3_000_000_000})
+    assert info["state"] == "finished"
+    proc = _watch(sim, "--url", base, MARKET_SIM_TOKEN=TOKEN)  # no --once: it ends because the simulation has
+    assert proc.returncode == 0, proc.stderr
+    assert f"simulation {sim} on {base}" in proc.stdout and "finished" in proc.stdout
+    assert "00:00:03.000 of 00:00:03.000" in proc.stdout

@@ -543,16 +543,6 @@ def create_app(tokens: TokenStore, *, runs_dir: str | Path | None = None, manage
         with s.lock:
             return json.loads(json.dumps(_settlement(s).tracker.lifecycle_rows()[-limit:], default=str))
 
-    @app.get("/v1/sims/{sim_id}/chain/blocks", tags=["settlement"], responses=_ERRORS,
-             response_model=list[dict[str, Any]], summary="Blocks mined on the simulation clock, newest last")
-    def blocks(sim_id: str, _: Reader, limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> Any:
-        s = live(sim_id)
-        with s.lock:
-            producer = getattr(_settlement(s), "producer", None)
-            if producer is None:
-                raise NotFound(f"simulation {s.id} settles without a block producer (block_time = 0)")
-            return [block_json(b) for b in producer.blocks[-limit:]]
-
     # ---- agents -------------------------------------------------------------------------------------------------
     from market_sim.api import components as comp
 
@@ -615,6 +605,25 @@ def create_app(tokens: TokenStore, *, runs_dir: str | Path | None = None, manage
             return fn()
         except (BlockMissing, TxNotFound) as exc:
             raise NotFound(str(exc)) from None
+
+    @app.get("/v1/sims/{sim_id}/chain/blocks", tags=["settlement"], responses=_ERRORS,
+             response_model=list[dict[str, Any]], summary="Blocks, newest last",
+             description="The settlement chain: the block producer's records of the blocks it mined on the "
+                         "simulation clock (block_time > 0). Any other chain (`chain=`, or a settlement chain "
+                         "without a producer): its last blocks as /chain/blocks/{number} gives them (at most "
+                         "1,000).")
+    def blocks(sim_id: str, _: Reader, limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+               chain: ChainName = None) -> Any:
+        s = live(sim_id)
+        with s.lock:
+            producer = getattr(s.sim.state("settlement"), "producer", None)
+            if producer is not None and chain in (None, "settlement"):
+                return [block_json(b) for b in producer.blocks[-limit:]]
+            if s.sim.state("settlement") is None and s.sim.state("defi") is None:
+                raise NotFound(f"simulation {s.id} has no settlement section and no defi chains")
+            ex = comp.explorer(s, chain)
+            head = ex.head
+            return [{"chain": ex.name, **ex.block(n)} for n in range(max(0, head - min(limit, 1000) + 1), head + 1)]
 
     @app.get("/v1/sims/{sim_id}/chain/blocks/{number}", response_model=ChainBlock, tags=["chain"],
              responses=_ERRORS, summary="One block of a chain")

@@ -376,3 +376,16 @@ def test_the_openapi_schema_documents_the_component_routes_with_examples(client)
         assert get_op["tags"] == [tag] and {"404", "422"} <= set(get_op["responses"])
         assert schemas[model]["examples"], model
     assert schemas["TxSummary"]["examples"][0]["from"].startswith("0x") and "from" in schemas["TxSummary"]["properties"]
+
+
+@pytest.mark.slow
+def test_the_blocks_of_a_defi_chain(module_app):
+    app, c = module_app
+    sim = start(c, "cross-chain-arbitrage", 5)
+    world = app.state.sims.get(sim).sim.state("defi")
+    name = next(iter(world.runtimes))
+    head = world.runtimes[name].chain.block_number
+    blocks = get(c, sim, "chain/blocks", chain=name, limit=3).json()
+    assert [b["number"] for b in blocks] == [head - 2, head - 1, head] and {b["chain"] for b in blocks} == {name}
+    one = get(c, sim, f"chain/blocks/{head}", chain=name).json()
+    assert one.pop("producer") is None and one == blocks[-1]

@@ -211,7 +211,20 @@ class LiveSim:
                 "instruments": {s: {"tick_size": str(i.tick_size), "lot_size": str(getattr(i, "lot_size", "")),
                                     "base_asset": i.base_asset, "quote_asset": i.quote_asset}
                                 for s, i in sim.instruments.items()},
-                "settlement": sim.state("settlement") is not None, "run_id": self.run_id}
+                "settlement": sim.state("settlement") is not None, "run_id": self.run_id,
+                "components": self.components()}
+
+    def components(self) -> dict[str, Any]:
+        """Which component routes have something to show: the committee's protocol, the chains, DeFi pools."""
+        from market_sim.api.components import chain_names, consensus_source
+
+        try:
+            protocol: str | None = consensus_source(self).protocol
+        except NotFound:
+            protocol = None
+        world = self.sim.state("defi")
+        return {"consensus": protocol, "chains": chain_names(self),
+                "amm": bool(getattr(world, "venues", None)), "bridge": getattr(world, "relayer", None) is not None}
 
     def venue_of(self, symbol: str, venue: str | None) -> str:
         venues = self.sim.venues

@@ -138,6 +138,9 @@ class SimInfo(BaseModel):
     instruments: dict[str, dict[str, str]]
     settlement: bool
     run_id: str | None = Field(None, description="the stored run it becomes (save: true)")
+    components: dict[str, Any] = Field({}, description="what the component routes can show: `consensus` (the "
+                                       "committee's protocol, or null), `chains` (names for `chain=`), `amm` and "
+                                       "`bridge` (DeFi)")
 
 
 class OrderRequest(_Strict):

@@ -267,6 +267,8 @@ def test_amm_pools_and_bridge_transfers(module_app):
     app, c = module_app
     sim = start(c, "cross-chain-arbitrage", 30)
     world = app.state.sims.get(sim).sim.state("defi")
+    assert c.get(f"/v1/sims/{sim}", headers=auth(READ)).json()["components"] == {
+        "consensus": "committee", "chains": ["settlement", *world.runtimes], "amm": True, "bridge": True}
     pools = get(c, sim, "amm/pools").json()
     assert [p["venue"] for p in pools] == list(world.venues)
     for p in pools:
@@ -389,3 +391,11 @@ def test_the_blocks_of_a_defi_chain(module_app):
     assert [b["number"] for b in blocks] == [head - 2, head - 1, head] and {b["chain"] for b in blocks} == {name}
     one = get(c, sim, f"chain/blocks/{head}", chain=name).json()
     assert one.pop("producer") is None and one == blocks[-1]
+
+
+def test_the_simulation_says_which_components_it_has(byz, client, sim):
+    app, c, bsim = byz
+    assert c.get(f"/v1/sims/{bsim}", headers=auth(READ)).json()["components"] == {"consensus": "streamlet", "chains": [], "amm": False,
+                                                     "bridge": False}
+    assert client.get(f"/v1/sims/{sim}", headers=auth(READ)).json()["components"] == {
+        "consensus": None, "chains": [], "amm": False, "bridge": False}

@@ -187,6 +187,10 @@ def create_app(tokens: TokenStore, *, runs_dir: str | Path | None = None, manage
     def health() -> Health:
         return Health(version=__version__)
 
+    @app.get("/v1/me", tags=["meta"], responses=_ERRORS, summary="The token's role and account (the dashboard asks)")
+    def me(principal: Reader) -> dict[str, Any]:
+        return {"role": str(principal.role), "account": principal.account}
+
     # ---- scenarios ----------------------------------------------------------------------------------------------
     @app.get("/v1/scenarios", response_model=list[ScenarioSummary], tags=["scenarios"], responses=_ERRORS,
              summary="The named scenarios")
@@ -501,6 +505,15 @@ def create_app(tokens: TokenStore, *, runs_dir: str | Path | None = None, manage
             r.pop("type")
         return rows[-limit:]
 
+    @app.get("/v1/sims/{sim_id}/pnl", tags=["market data"], responses=_ERRORS, response_model=list[dict[str, Any]],
+             summary="PnL per account and quote currency (agents and external accounts), marked now",
+             description="Integer quote units: realized + unrealized - fees, the open quantity marked as the "
+                         "recorder marks it (mid, else last trade, else fundamental, else initial price).")
+    def pnl(sim_id: str, _: Reader) -> list[dict[str, Any]]:
+        s = live(sim_id)
+        with s.lock:
+            return s.pnl_rows()
+
     # ---- settlement and chain -----------------------------------------------------------------------------------
     def _settlement(s: LiveSim) -> Any:
         run = s.sim.state("settlement")
@@ -595,6 +608,9 @@ def create_app(tokens: TokenStore, *, runs_dir: str | Path | None = None, manage
             sender.cancel()
             await run_in_threadpool(s.unsubscribe, client)
 
+    from market_sim.api.dashboard import mount_dashboard
+
+    mount_dashboard(app)
     return app
 
 

@@ -20,7 +20,11 @@
   const px = (ticks) => ticks == null ? "—" : (ticks * Number(inst().tick_size)).toFixed(decimals(inst().tick_size));
   const toTicks = (price) => Math.round(Number(price) / Number(inst().tick_size));
   const int = (n) => n == null ? "—" : Number(n).toLocaleString("en-US");
-  const money = (v) => v == null ? "—" : Number(v).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  const money = (v) => {
+    if (v == null) return "—";
+    const d = v !== 0 && Math.abs(v) < 1 ? 4 : 2;  // small PnL keeps its sign and size visible
+    return Number(v).toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d });
+  };
   function clock(ns) {
     if (ns == null) return "--:--:--.---";
     const ms = Math.floor(ns / 1e6), h = Math.floor(ms / 3600000), m = Math.floor(ms / 60000) % 60, s = Math.floor(ms / 1000) % 60;
@@ -53,9 +57,20 @@
   }
 
   // ---------------------------------------------------------------- tables
-  function cell(v) {
+  const isTime = (col) => col === "ts" || /_ns$/.test(col || "") && col !== "duration_ns";
+  const scalar = (x) => x == null || typeof x !== "object";
+  function cell(v, col) {
     if (v == null) return ["", "—"];
+    if (typeof v === "number" && isTime(col)) return ["n", clock(v)];
     if (typeof v === "number") return ["n", Number.isInteger(v) ? int(v) : v.toPrecision(6)];
+    if (Array.isArray(v) && v.every((x) => typeof x === "string")) {
+      const j = v.map((x) => (/^0x[0-9a-fA-F]{16,}$/.test(x) ? x.slice(0, 8) + "…" : x)).join(", ");
+      return ["", esc(j.length > 80 ? j.slice(0, 79) + "…" : j)];
+    }
+    if (typeof v === "object" && !Array.isArray(v) && Object.values(v).every(scalar)) {
+      const j = Object.entries(v).map(([k, x]) => `${k} ${typeof x === "number" ? int(x) : x}`).join(" · ");
+      return ["", esc(j.length > 120 ? j.slice(0, 119) + "…" : j)];
+    }
     if (typeof v === "boolean") return ["", v ? "yes" : "no"];
     if (typeof v === "object") { const j = JSON.stringify(v); return ["", esc(j.length > 120 ? j.slice(0, 119) + "…" : j)]; }
     const s = String(v);
@@ -68,25 +83,28 @@
     const head = cols.map((c) => `<th class="${typeof rows[0][c] === "number" ? "n" : ""}">${esc(c)}</th>`).join("");
     const body = rows.slice(0, max).map((r, i) => {
       const k = key ? r[key] : i;
-      const tds = cols.map((c) => { const [cls, v] = cell(r[c]); return `<td class="${cls}" title="${esc(r[c] ?? "")}">${v}</td>`; }).join("");
+      const tds = cols.map((c) => { const [cls, v] = cell(r[c], c); return `<td class="${cls}" title="${esc(typeof r[c] === "object" && r[c] ? JSON.stringify(r[c]) : r[c] ?? "")}">${v}</td>`; }).join("");
       return `<tr class="${click ? "click" : ""} ${sel != null && k === sel ? "sel" : ""}" data-k="${esc(k)}">${tds}</tr>`;
     }).join("");
     return `<table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
   }
   function kv(obj) {
-    const rows = Object.entries(obj).filter(([, v]) => !(Array.isArray(v) && v.length && typeof v[0] === "object"));
-    return `<table class="kvt"><tbody>${rows.map(([k, v]) => { const [cls, s] = cell(v); return `<tr><td>${esc(k)}</td><td class="${cls}">${s}</td></tr>`; }).join("")}</tbody></table>`;
+    const rows = Object.entries(obj).filter(([, v]) => !nested(v));
+    return `<table class="kvt"><tbody>${rows.map(([k, v]) => { const [cls, s] = cell(v, k); return `<tr><td>${esc(k)}</td><td class="${cls}">${s}</td></tr>`; }).join("")}</tbody></table>`;
   }
-  // Any JSON value as tables: an object's scalar fields as key/value rows, its lists of objects as sub-tables.
+  // A field shown as its own section rather than a cell: a list of objects, or an object with many fields.
+  const nested = (v) => (Array.isArray(v) && v.length && typeof v[0] === "object" && v[0]) ||
+    (v && typeof v === "object" && !Array.isArray(v) && (Object.values(v).some((y) => y && typeof y === "object") || Object.keys(v).length > 6));
+  // Any JSON value as tables: an object's scalar fields as key/value rows, its lists and maps as sub-tables.
   function anyView(v) {
     if (Array.isArray(v)) return table(v.map((x) => (typeof x === "object" && x ? x : { value: x })));
     if (!v || typeof v !== "object") return `<p class="empty">${esc(v)}</p>`;
     let out = kv(v);
     for (const [k, x] of Object.entries(v)) {
-      if (Array.isArray(x) && x.length && typeof x[0] === "object") out += `<div class="section">${esc(k)}</div>` + table(x);
-      else if (x && typeof x === "object" && !Array.isArray(x) && Object.values(x).some((y) => y && typeof y === "object")) {
-        out += `<div class="section">${esc(k)}</div>` + table(Object.entries(x).map(([n, y]) => (y && typeof y === "object" ? { name: n, ...y } : { name: n, value: y })));
-      }
+      if (!nested(x)) continue;
+      if (Array.isArray(x)) out += `<div class="section">${esc(k)}</div>` + table(x);
+      else if (Object.values(x).every(scalar)) out += `<div class="section">${esc(k)}</div>` + kv(x);
+      else out += `<div class="section">${esc(k)}</div>` + table(Object.entries(x).map(([n, y]) => (y && typeof y === "object" ? { name: n, ...y } : { name: n, value: y })));
     }
     return out;
   }
@@ -255,14 +273,19 @@
         mark("own", "ladder");
         break;
       }
-      case "settlement":
-        S.setEvents = [m, ...(S.setEvents || [])].slice(0, 200);
+      case "settlement": {
+        const { type, sim, ...row } = m;
+        S.setEvents = [row, ...(S.setEvents || [])].slice(0, 200);
         mark("setEvents");
         break;
-      case "block":
-        S.liveBlocks = [m, ...(S.liveBlocks || [])].slice(0, 100);
+      }
+      case "block": {
+        const { type, sim, ...row } = m;
+        const top = S.chainBlocks && S.chainBlocks[0];
+        if (!top || row.number > top.number) S.chainBlocks = [row, ...(S.chainBlocks || [])].slice(0, 100);
         if (S.tab === "chain") mark("chainBlocks");
         break;
+      }
       case "error":
         if (m.code !== "not_found") flash(`stream: ${m.message}`, true);
         break;
@@ -284,7 +307,7 @@
     if (d.clock) $("sim-clock").textContent = clock(S.now);
     if (d.stats) renderStats();
     if (d.setEvents && S.tab === "settlement") $("set-events").innerHTML = table(S.setEvents, { max: 200 });
-    if (d.chainBlocks) $("chain-blocks").innerHTML = table(S.liveBlocks || [], { max: 100 });
+    if (d.chainBlocks) $("chain-blocks").innerHTML = table(S.chainBlocks || [], { max: 100 });
   }
 
   // ---- ladder: a fixed number of rows per side, so nothing moves when levels come and go
@@ -308,7 +331,7 @@
         `<div class="bar" style="width:${(100 * c / maxAll).toFixed(1)}%"></div>` +
         `<span class="mine">${my ? int(my) : ""}</span><span class="sz">${int(q)}</span><span class="px">${px(p)}</span><span>${int(c)}</span></div>`;
     };
-    const blank = `<div class="row blank"><span></span><span></span><span>·</span><span></span></div>`;
+    const blank = `<div class="row blank"></div>`;
     let html = "";
     for (let i = n - 1; i >= 0; i--) html += i < asks.length ? row("sell", asks[i][0], asks[i][1], askCum[i]) : blank;
     const ba = asks[0], bb = bids[0];
@@ -569,14 +592,55 @@
     if (!S.simId) return noSim("cons-summary", "cons-rounds", "cons-certs");
     const [sum, rounds, certs] = await Promise.all([maybe(simPath("/consensus")), maybe(simPath("/consensus/rounds?limit=100")), maybe(simPath("/consensus/certificates?limit=100"))]);
     $("cons-summary").innerHTML = sum.na ? na(sum.na) : anyView(sum.data);
-    $("cons-rounds").innerHTML = rounds.na ? na(rounds.na) : table(listOf(rounds.data).slice().reverse());
-    $("cons-certs").innerHTML = certs.na ? na(certs.na) : table(listOf(certs.data).slice().reverse());
+    const validators = !sum.na && sum.data && Array.isArray(sum.data.validators) ? sum.data.validators : [];
+    $("cons-rounds").innerHTML = rounds.na ? na(rounds.na) : voteMatrix(listOf(rounds.data).slice().reverse(), validators);
+    const certRows = certs.na ? [] : listOf(certs.data).slice().reverse().map((c) => {
+      if (!Array.isArray(c.signers)) return c;
+      const names = new Map(validators.map((v) => [v.address, v.name]));
+      return { ...c, signers: c.signers.map((a) => names.get(a) || a) };
+    });
+    $("cons-certs").innerHTML = certs.na ? na(certs.na) : table(certRows);
+  }
+  // Who voted what: one row per (height, round), one column per validator; ✓ approve, ✗ reject, ⚠ two
+  // different digests of one kind from one validator in one round (equivocation).
+  function voteMatrix(groups, validators) {
+    if (!groups.length) return `<p class="empty">no votes yet</p>`;
+    if (!groups[0] || !Array.isArray(groups[0].votes)) return table(groups);
+    const names = validators.length ? validators.map((v) => v.name) : [...new Set(groups.flatMap((g) => g.votes.map((v) => v.voter)))];
+    const abbr = (k) => ({ prevote: "pv", precommit: "pc", certificate: "sig", election: "el" }[k] || String(k).slice(0, 4));
+    const head = `<th class="n">height</th><th class="n">round</th>` + names.map((n) => `<th>${esc(short(n, 12))}</th>`).join("");
+    const body = groups.slice(0, 200).map((g) => {
+      const by = new Map();
+      for (const v of g.votes) { if (!by.has(v.voter)) by.set(v.voter, []); by.get(v.voter).push(v); }
+      const cells = names.map((n) => {
+        const vs = by.get(n) || [];
+        if (!vs.length) return `<td class="vote none">·</td>`;
+        const kinds = new Map();
+        for (const v of vs) { if (!kinds.has(v.kind)) kinds.set(v.kind, new Set()); kinds.get(v.kind).add(v.digest); }
+        const equiv = [...kinds.values()].some((d) => d.size > 1);
+        const txt = [...kinds.keys()].map((k) => { const ok = vs.filter((v) => v.kind === k).every((v) => v.approve); return `${abbr(k)}${ok ? "✓" : "✗"}`; }).join(" ");
+        const title = vs.map((v) => `${v.kind} ${v.approve ? "approve" : "reject"} ${v.digest ? String(v.digest).slice(0, 10) : ""}${v.reason ? " (" + v.reason + ")" : ""}${v.to ? " → " + v.to.length + " peers" : ""}`).join("\n");
+        const bad = vs.some((v) => !v.approve);
+        return `<td class="vote${equiv ? " equiv" : bad ? " no" : " yes"}" title="${esc(title)}">${esc(txt)}${equiv ? " ⚠" : ""}</td>`;
+      }).join("");
+      return `<tr><td class="n">${int(g.height)}</td><td class="n">${g.round == null ? "—" : int(g.round)}</td>${cells}</tr>`;
+    }).join("");
+    return `<table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
+  }
+  // A batch's lifecycle at a glance: one dot per stage reached (cut, certified, submitted, included, final).
+  const STAGES = ["cut", "certified", "submitted", "included", "final"];
+  function batchStage(b) {
+    if (!STAGES.some((k) => `${k}_ns` in b)) return b;
+    const reached = STAGES.filter((k) => b[`${k}_ns`] != null);
+    const last = b.expired_ns != null ? "expired" : reached.length ? reached[reached.length - 1] : "open";
+    const { sequence, trades, ...rest } = b;
+    return { sequence, trades, lifecycle: STAGES.map((k) => (b[`${k}_ns`] != null ? "●" : "○")).join("") + " " + last, ...rest };
   }
   async function loadSettlement() {
     if (!S.simId) return noSim("set-summary", "set-batches", "set-trades", "set-events");
     const [sum, batches, trades] = await Promise.all([maybe(simPath("/settlement")), maybe(simPath("/settlement/batches?limit=200")), maybe(simPath("/settlement/trades?limit=200"))]);
     $("set-summary").innerHTML = sum.na ? na(sum.na) : anyView(sum.data);
-    $("set-batches").innerHTML = batches.na ? na(batches.na) : table(listOf(batches.data).slice().reverse());
+    $("set-batches").innerHTML = batches.na ? na(batches.na) : table(listOf(batches.data).slice().reverse().map(batchStage));
     $("set-trades").innerHTML = trades.na ? na(trades.na) : table(listOf(trades.data).slice().reverse());
     $("set-events").innerHTML = sum.na ? na(sum.na) : table(S.setEvents || []);
   }
@@ -584,7 +648,8 @@
     if (!S.simId) return noSim("chain-blocks", "chain-txs", "chain-tx", "chain-misc");
     const [blocks, txs, contracts, pools, bridge] = await Promise.all([maybe(simPath("/chain/blocks?limit=100")), maybe(simPath("/chain/transactions?limit=100")),
       maybe(simPath("/chain/contracts")), maybe(simPath("/amm/pools")), maybe(simPath("/bridge/transfers"))]);
-    $("chain-blocks").innerHTML = blocks.na ? na(blocks.na) : table(listOf(blocks.data).slice().reverse());
+    if (!blocks.na) S.chainBlocks = listOf(blocks.data).slice().reverse();
+    $("chain-blocks").innerHTML = blocks.na ? na(blocks.na) : table(S.chainBlocks);
     S.txRows = txs.na ? [] : listOf(txs.data).slice().reverse();
     const key = S.txRows.length && ("hash" in S.txRows[0] ? "hash" : "tx_hash" in S.txRows[0] ? "tx_hash" : null);
     S.txKey = key;
@@ -599,7 +664,11 @@
     S.selectedTx = tr.dataset.k;
     for (const x of $("chain-txs").querySelectorAll("tr")) x.classList.toggle("sel", x === tr);
     const r = await maybe(simPath(`/chain/transactions/${encodeURIComponent(S.selectedTx)}`));
-    $("chain-tx").innerHTML = r.na ? na(r.na) : anyView(r.data);
+    if (r.na) { $("chain-tx").innerHTML = na(r.na); return; }
+    const { events, ...rest } = r.data || {};
+    const evRows = Array.isArray(events) ? events.map((e) => ({ log_index: e.log_index, contract: e.contract, event: e.event || "(undecoded)",
+      args: e.args ? Object.entries(e.args).map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`).join(", ") : (e.data || "") })) : null;
+    $("chain-tx").innerHTML = anyView(rest) + (evRows ? `<div class="section">decoded events (${evRows.length})</div>` + table(evRows) : "");
   });
 
   // ---- runs browser: the run index, a run's headline figures, plots, reports and tables

@@ -57,7 +57,7 @@
   }
 
   // ---------------------------------------------------------------- tables
-  const isTime = (col) => col === "ts" || /_ns$/.test(col || "") && col !== "duration_ns";
+  const isTime = (col) => col === "ts" || col === "sim_time" || /_ns$/.test(col || "") && col !== "duration_ns";
   const scalar = (x) => x == null || typeof x !== "object";
   function cell(v, col) {
     if (v == null) return ["", "—"];
@@ -168,7 +168,7 @@
     $("symbol-select").innerHTML = [...new Set(syms)].map((s) => `<option>${esc(s)}</option>`).join("");
     S.symbol = syms.includes(S.symbol) ? S.symbol : syms[0] || "";
     $("symbol-select").value = S.symbol;
-    S.orders.clear(); S.fills = [];
+    S.orders.clear(); S.fills = []; S.selectedTx = null; S.txShown = null; S.chainBlocks = null; S.setEvents = [];
     await selectSymbol(S.symbol);
     openStream();
     refreshOwn(); refreshPnl(); refreshTab();
@@ -280,7 +280,7 @@
         break;
       }
       case "block": {
-        const { type, sim, ...row } = m;
+        const { type, sim, ts, ...row } = m;
         const top = S.chainBlocks && S.chainBlocks[0];
         if (!top || row.number > top.number) S.chainBlocks = [row, ...(S.chainBlocks || [])].slice(0, 100);
         if (S.tab === "chain") mark("chainBlocks");
@@ -655,21 +655,27 @@
     S.txKey = key;
     $("chain-txs").innerHTML = txs.na ? na(txs.na) : table(S.txRows, { click: !!key, key: key || null, sel: S.selectedTx });
     if (!S.selectedTx) $("chain-tx").innerHTML = `<p class="empty">${txs.na ? "" : "pick a transaction"}</p>`;
+    else if (!S.txShown) await showTx(S.selectedTx);
     const part = (title, r) => `<div class="section">${title}</div>` + (r.na ? na(r.na) : anyView(r.data));
     $("chain-misc").innerHTML = part("contracts", contracts) + part("AMM pools", pools) + part("bridge transfers", bridge);
   }
   $("chain-txs").addEventListener("click", async (e) => {
     const tr = e.target.closest("tr.click");
     if (!tr) return;
-    S.selectedTx = tr.dataset.k;
+    S.selectedTx = tr.dataset.k; S.txShown = null;
     for (const x of $("chain-txs").querySelectorAll("tr")) x.classList.toggle("sel", x === tr);
-    const r = await maybe(simPath(`/chain/transactions/${encodeURIComponent(S.selectedTx)}`));
+    await showTx(S.selectedTx);
+  });
+  async function showTx(hash) {
+    const r = await maybe(simPath(`/chain/transactions/${encodeURIComponent(hash)}`));
+    if (hash !== S.selectedTx) return;  // another one was picked meanwhile
+    S.txShown = hash;
     if (r.na) { $("chain-tx").innerHTML = na(r.na); return; }
     const { events, ...rest } = r.data || {};
     const evRows = Array.isArray(events) ? events.map((e) => ({ log_index: e.log_index, contract: e.contract, event: e.event || "(undecoded)",
       args: e.args ? Object.entries(e.args).map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`).join(", ") : (e.data || "") })) : null;
     $("chain-tx").innerHTML = anyView(rest) + (evRows ? `<div class="section">decoded events (${evRows.length})</div>` + table(evRows) : "");
-  });
+  }
 
   // ---- runs browser: the run index, a run's headline figures, plots, reports and tables
   async function loadRuns() {

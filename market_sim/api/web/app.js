@@ -20,11 +20,8 @@
   const px = (ticks) => ticks == null ? "—" : (ticks * Number(inst().tick_size)).toFixed(decimals(inst().tick_size));
   const toTicks = (price) => Math.round(Number(price) / Number(inst().tick_size));
   const int = (n) => n == null ? "—" : Number(n).toLocaleString("en-US");
-  const money = (v) => {
-    if (v == null) return "—";
-    const d = v !== 0 && Math.abs(v) < 1 ? 4 : 2;  // small PnL keeps its sign and size visible
-    return Number(v).toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d });
-  };
+  const round2 = (v) => Math.round(v * 100) / 100 || 0;  // || 0: no "-0.00"
+  const money = (v) => v == null ? "—" : round2(v).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   function clock(ns) {
     if (ns == null) return "--:--:--.---";
     const ms = Math.floor(ns / 1e6), h = Math.floor(ms / 3600000), m = Math.floor(ms / 60000) % 60, s = Math.floor(ms / 1000) % 60;
@@ -540,10 +537,10 @@
     }
     const list = S.sub === "orders" ? open : all;
     if (!list.length) { el.innerHTML = `<p class="empty">${S.sub === "orders" ? "no open orders" : "no orders yet"}</p>`; return; }
-    el.innerHTML = `<table><thead><tr><th class="n">id</th><th>side</th><th>sym</th><th class="n">price</th><th class="n">qty</th><th class="n">open</th><th class="n">filled</th><th>status</th><th></th></tr></thead><tbody>` +
-      list.slice(0, 200).map((o) => `<tr data-oid="${o.order_id}"><td class="n">${o.order_id}</td><td class="${o.side}">${o.side}</td><td>${esc(o.symbol)}</td>` +
-        `<td class="n">${o.price != null ? px(o.price) : "mkt"}</td><td class="n">${int(o.quantity)}</td><td class="n">${int(o.open)}</td><td class="n">${int(o.filled)}</td>` +
-        `<td title="${esc(o.reason || "")}">${esc(o.status)}</td><td>${o.status === "open" ? `<button class="x cancel" data-oid="${o.order_id}">cancel</button>` : ""}</td></tr>`).join("") + `</tbody></table>`;
+    el.innerHTML = `<table><thead><tr><th class="n">id</th><th>side</th><th>sym</th><th class="n">price</th><th class="n">filled/qty</th><th>status</th><th></th></tr></thead><tbody>` +
+      list.slice(0, 200).map((o) => `<tr data-oid="${o.order_id}"><td class="n">${o.order_id}</td><td class="${o.side}">${o.side}</td><td title="${esc(o.symbol)}">${esc(short(o.symbol, 9))}</td>` +
+        `<td class="n">${o.price != null ? px(o.price) : "mkt"}</td><td class="n">${int(o.filled)}/${int(o.quantity)}</td>` +
+        `<td title="${esc(o.reason || "")}">${esc(o.status)}</td><td>${o.status === "open" ? `<button class="x cancel" data-oid="${o.order_id}" title="cancel order ${o.order_id}">cancel</button>` : ""}</td></tr>`).join("") + `</tbody></table>`;
   }
   function colorSides(el) { for (const td of el.querySelectorAll("td")) if (td.textContent === "buy" || td.textContent === "sell") td.classList.add(td.textContent); }
   $("own-orders").addEventListener("click", async (e) => {
@@ -560,7 +557,7 @@
     try { rows = await api(`/v1/sims/${S.simId}/pnl`); } catch (e) { $("pnl").innerHTML = na(e.message); return; }
     const acct = ordersAccount();
     const body = rows.map((r) => {
-      const cls = r.pnl > 0 ? "pos" : r.pnl < 0 ? "neg" : "";
+      const cls = round2(r.pnl_value) > 0 ? "pos" : round2(r.pnl_value) < 0 ? "neg" : "";
       const pos = Object.entries(r.positions).filter(([, q]) => q).map(([s, q]) => `${s} ${q > 0 ? "+" : ""}${int(q)}`).join(" ") || "flat";
       return `<tr${r.account === acct ? ' class="sel"' : ""}><td title="${esc(r.account)}">${esc(short(r.account, 20))}</td><td>${esc(r.group)}</td><td>${esc(r.currency)}</td>` +
         `<td class="n ${cls}">${money(r.pnl_value)}</td><td class="n">${money(r.realized_value)}</td><td class="n">${money(r.unrealized_value)}</td>` +

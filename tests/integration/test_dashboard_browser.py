@@ -1,7 +1,8 @@
 """The web dashboard in a real browser: headless Chromium (Debian's `chromium` package) driven by playwright through
 `executable_path`, against the real server (uvicorn on 127.0.0.1, a random port) with a live random-market.
 
-Loads the dashboard, enters a trader token, sees the live book change, places a resting order through the form
+Loads the dashboard, enters a trader token, sees the live book change, reconnects after the server drops the stream,
+checks the ladder equals the simulation's book once paused, places a resting order through the form
 and sees it in the book's "mine" column and the open orders, places a marketable order and sees the trade in the
 tape and the fills, checks a view with no data for this simulation says so, and opens a stored run's report from
 the runs browser. Screenshots go to build/screenshots/ (or $MARKET_SIM_SCREENSHOTS). No sleeps: every wait is a
@@ -121,14 +122,31 @@ def test_dashboard_live_book_orders_tape_and_runs(server, browser):
     expect(page.locator("#tape .row").first).to_be_visible()  # the agents trade
     page.screenshot(path=str(SHOTS / "dashboard-market.png"))
 
-    # pause (admin, through the API's manager) so the resting order stays where it is put
+    # the server drops the connection: the page reconnects, resubscribes and the book flows again
     sim = server["sim"]
+    expect(page.locator("#conn")).to_have_attribute("title", "stream connections: 1")
+    with sim.lock:
+        for client in set().union(*sim.clients.values()):
+            client.close("dropped by the test")
+    expect(page.locator("#conn")).to_have_attribute("title", "stream connections: 2")
+    expect(page.locator("#conn")).to_have_text("stream: live")
+    before = _ladder_text(page)
+    page.wait_for_function("prev => document.getElementById('ladder').innerText !== prev", arg=before)
+
+    # pause (admin, through the API's manager) so the resting order stays where it is put; the ladder the
+    # deltas built is the simulation's book exactly
     sim.pause()
     expect(page.locator("#sim-state")).to_have_text("paused")
     with sim.lock:
         q = sim.sim.quote("exchange", "AAPL")
         best_bid, best_ask, bid_qty = q.bid, q.ask, q.bid_qty
+        bids, asks = sim.sim.venues["exchange"].depth("AAPL", 5)
     assert best_bid is not None and best_ask is not None
+    for side, levels in (("bid", bids), ("ask", asks)):
+        for price, qty in levels:
+            expect(page.locator(f"#ladder .row.{side}[data-price='{price}'] .sz")).to_have_text(str(qty))
+    expect(page.locator("#ladder .row.bid[data-price]").first).to_have_attribute("data-price", str(best_bid))
+    expect(page.locator("#ladder .row.ask[data-price]").last).to_have_attribute("data-price", str(best_ask))
     take = min(2, bid_qty)  # an IOC sell at the best bid fills this much, all at that price
     rest = best_bid - 1
     tick = 0.01

@@ -59,7 +59,7 @@
   function cell(v, col) {
     if (v == null) return ["", "—"];
     if (typeof v === "number" && isTime(col)) return ["n", clock(v)];
-    if (typeof v === "number") return ["n", Number.isInteger(v) ? int(v) : v.toPrecision(6)];
+    if (typeof v === "number") return ["n", Number.isInteger(v) ? int(v) : Number(v.toPrecision(6)).toLocaleString("en-US", { maximumFractionDigits: 6 })];
     if (Array.isArray(v) && v.every((x) => typeof x === "string")) {
       const j = v.map((x) => (/^0x[0-9a-fA-F]{16,}$/.test(x) ? x.slice(0, 8) + "…" : x)).join(", ");
       return ["", esc(j.length > 80 ? j.slice(0, 79) + "…" : j)];
@@ -225,7 +225,14 @@
       if (gen !== S.wsGen) return;
       S.ws = null;
       if (ev.code === 4001) { setConn("bad", "stream: refused"); return; }
-      if (ev.code === 1000) { setConn("off", "stream: ended"); refreshSims(false); return; }
+      if (ev.code === 1000) {  // the server closed it: the simulation ended, or the server let go of this client
+        api(`/v1/sims/${encodeURIComponent(simId)}`).then((info) => {
+          if (gen !== S.wsGen) return;
+          if (info.state === "running" || info.state === "paused") openStream();
+          else { setConn("off", "stream: ended"); updateSim(info); }
+        }).catch(() => setConn("off", "stream: ended"));
+        return;
+      }
       setConn("bad", "stream: retry");
       const wait = Math.min(5000, 250 * 2 ** S.retry++);
       setTimeout(() => { if (gen === S.wsGen && S.simId === simId) openStream(); }, wait);
@@ -234,7 +241,8 @@
   function onMessage(m) {
     switch (m.type) {
       case "hello": {
-        S.retry = 0; setConn("on", "stream: live");
+        S.retry = 0; S.connects = (S.connects || 0) + 1; setConn("on", "stream: live");
+        $("conn").title = `stream connections: ${S.connects}`;
         send({ op: "subscribe", channel: "book", symbol: S.symbol });
         send({ op: "subscribe", channel: "trades", symbol: S.symbol });
         const acct = ordersAccount();

@@ -71,5 +71,6 @@ def mount_dashboard(app: FastAPI) -> None:
 
 # Scripts only from this server (styles inline too: a run's HTML report carries its own); images may be blob: URLs (plots fetched with the token); frames show a
 # run's HTML report from a blob: URL, sandboxed.
-_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; "
-        "connect-src 'self' ws: wss:; frame-src blob:; object-src 'none'; base-uri 'none'; form-action 'none'")
+_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' blob: data:; connect-src 'self' ws: wss:; frame-src blob:; object-src 'none'; "
+        "base-uri 'none'; form-action 'none'")

@@ -69,8 +69,8 @@ def mount_dashboard(app: FastAPI) -> None:
         return FileResponse(WEB_DIR / name, media_type=media, headers=headers)
 
 
-# Scripts only from this server (styles inline too: a run's HTML report carries its own); images may be blob: URLs (plots fetched with the token); frames show a
-# run's HTML report from a blob: URL, sandboxed.
+# Scripts only from this server (styles inline too: a run's HTML report carries its own); images may be blob: URLs
+# (plots fetched with the token); frames show a run's HTML report from a blob: URL, sandboxed (no scripts).
 _CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
         "img-src 'self' blob: data:; connect-src 'self' ws: wss:; frame-src blob:; object-src 'none'; "
         "base-uri 'none'; form-action 'none'")

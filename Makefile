@@ -2,6 +2,7 @@
 # Setup is idempotent: the venv and node_modules are rebuilt only when pyproject.toml or package-lock.json change.
 PYTHON ?= python3
 VENV := .venv
+TEST_JOBS ?= auto
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
@@ -31,11 +32,12 @@ $(NODE_STAMP): package.json package-lock.json
 demo: setup
 	$(BIN)/market-sim run settlement-demo
 
-# `make test`: the default suite (a few minutes). `make test-extended`: only what the default leaves out (the sweeps
+# `make test`: the default suite (a few minutes), spread over TEST_JOBS processes (pytest-xdist; one per core;
+# `make test TEST_JOBS=0` runs it in this process). `make test-extended`: only what the default leaves out (the sweeps
 # and benchmark smoke runs; CI runs both). `make test-all`: everything in one run.
 # A marker run that selects nothing exits 5 in pytest ("no tests collected"): that is not a failure here.
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_JOBS)
 
 test-extended: setup
 	$(BIN)/python -m pytest -m 'slow or sweep or perf' || [ $$? -eq 5 ]

@@ -505,15 +505,6 @@ def create_app(tokens: TokenStore, *, runs_dir: str | Path | None = None, manage
             r.pop("type")
         return rows[-limit:]
 
-    @app.get("/v1/sims/{sim_id}/pnl", tags=["market data"], responses=_ERRORS, response_model=list[dict[str, Any]],
-             summary="PnL per account and quote currency (agents and external accounts), marked now",
-             description="Integer quote units: realized + unrealized - fees, the open quantity marked as the "
-                         "recorder marks it (mid, else last trade, else fundamental, else initial price).")
-    def pnl(sim_id: str, _: Reader) -> list[dict[str, Any]]:
-        s = live(sim_id)
-        with s.lock:
-            return s.pnl_rows()
-
     # ---- settlement and chain -----------------------------------------------------------------------------------
     def _settlement(s: LiveSim) -> Any:
         run = s.sim.state("settlement")

@@ -156,47 +156,6 @@ class LiveSim:
                                 for s, i in sim.instruments.items()},
                 "settlement": sim.state("settlement") is not None, "run_id": self.run_id}
 
-    def pnl_rows(self) -> list[dict[str, Any]]:
-        """Every account with a position (agents and external accounts), one row per quote currency, marked now
-        as the recorder marks: integer quote units, the same in currency units (`*_value`), positions and volume
-        in lots.
-        Lock held by the caller."""
-        sim = self.sim
-        marks: dict[str, Any] = {}
-        rows = []
-        for acct in sim.accounts:
-            per: dict[str, dict[str, Any]] = {}
-            for pos in acct.positions.values():
-                inst = sim.instruments.get(pos.symbol)
-                if inst is None:
-                    continue
-                mark = marks.get(pos.symbol)
-                if mark is None:
-                    try:
-                        mark = marks[pos.symbol] = sim.recorder.mark(self.venue_of(pos.symbol, None), pos.symbol)
-                    except (MarketSimError, KeyError, TypeError, ZeroDivisionError):
-                        mark = None
-                row = per.setdefault(pos.quote_asset, {
-                    "account": acct.id, "group": sim.agent_groups.get(acct.id, "external"),
-                    "currency": pos.quote_asset, "realized": 0, "unrealized": 0, "fees": 0, "pnl": 0,
-                    "volume": 0, "fills": 0, "positions": {}, "scale": 10 ** inst.quote_decimals})
-                unrealized = pos.unrealized(mark)
-                row["realized"] += pos.realized
-                row["unrealized"] += unrealized
-                row["fees"] += pos.fees
-                row["pnl"] += pos.realized + unrealized - pos.fees
-                per_lot = getattr(inst, "base_units_per_lot", 0)
-                row["volume"] += pos.volume // per_lot if per_lot else pos.volume
-                row["fills"] += pos.fills
-                row["positions"][pos.symbol] = pos.quantity // per_lot if per_lot else pos.quantity
-            for row in per.values():
-                scale = row.pop("scale")
-                for k in ("pnl", "realized", "unrealized", "fees"):
-                    row[f"{k}_value"] = row[k] / scale
-                rows.append(row)
-        rows.sort(key=lambda r: (-r["pnl"], r["account"], r["currency"]))
-        return rows
-
     def venue_of(self, symbol: str, venue: str | None) -> str:
         venues = self.sim.venues
         if venue is not None:

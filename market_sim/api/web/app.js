@@ -7,7 +7,7 @@
   const TAPE_ROWS = 200;
   const $ = (id) => document.getElementById(id);
   const S = {
-    token: sessionStorage.getItem(TOKEN_KEY) || "", me: null, sim: null, simId: "", symbol: "", venue: "",
+    token: window.MARKET_SIM_TOKEN || sessionStorage.getItem(TOKEN_KEY) || "", me: null, sim: null, simId: "", symbol: "", venue: "",
     ws: null, wsGen: 0, retry: 0, book: null, trades: [], orders: new Map(), fills: [], tab: "market", sub: "orders",
     side: "buy", candles: new Map(), volumes: new Map(), chart: null, series: null, markers: null, dirty: {}, scenarios: [],
     selectedTx: null, selectedRun: null, blobs: [],
@@ -559,20 +559,26 @@
   });
 
   // ---------------------------------------------------------------- PnL
+  // GET /v1/sims/{id}/pnl: one row per agent (or account) and quote currency; optional columns shown when present.
   async function refreshPnl() {
     if (!S.simId) { $("pnl").innerHTML = `<p class="empty">no simulation</p>`; return; }
-    let rows;
-    try { rows = await api(`/v1/sims/${S.simId}/pnl`); } catch (e) { $("pnl").innerHTML = na(e.message); return; }
-    const acct = ordersAccount();
-    const body = rows.map((r) => {
-      const cls = round2(r.pnl_value) > 0 ? "pos" : round2(r.pnl_value) < 0 ? "neg" : "";
-      const pos = Object.entries(r.positions).filter(([, q]) => q).map(([s, q]) => `${s} ${q > 0 ? "+" : ""}${int(q)}`).join(" ") || "flat";
-      return `<tr${r.account === acct ? ' class="sel"' : ""}><td title="${esc(r.account)}">${esc(short(r.account, 20))}</td><td>${esc(r.group)}</td><td>${esc(r.currency)}</td>` +
-        `<td class="n ${cls}">${money(r.pnl_value)}</td><td class="n">${money(r.realized_value)}</td><td class="n">${money(r.unrealized_value)}</td>` +
-        `<td class="n">${money(r.fees_value)}</td><td title="${esc(pos)}">${esc(short(pos, 24))}</td></tr>`;
+    const r = await maybe(simPath("/pnl")).catch((e) => ({ na: e.message }));
+    if (r.na) { $("pnl").innerHTML = na(r.na); return; }
+    const rows = listOf(r.data).slice().sort((a, b) => (b.pnl_value ?? 0) - (a.pnl_value ?? 0));
+    if (!rows.length) { $("pnl").innerHTML = `<p class="empty">no agents</p>`; return; }
+    const acct = ordersAccount(), has = (k) => rows.some((x) => x[k] != null);
+    const cols = [["agent", "agent"], ["group", "group"], ["currency", "ccy"]];
+    const nums = [["pnl_value", "pnl"], ["realized_value", "realized"], ["unrealized_value", "unrealized"], ["fills", "fills"]].filter(([k]) => has(k));
+    const head = cols.map(([, t]) => `<th>${t}</th>`).join("") + nums.map(([, t]) => `<th class="n">${t}</th>`).join("") + (has("positions") ? "<th>position (lots)</th>" : "");
+    const body = rows.map((x) => {
+      const who = x.agent ?? x.account ?? "";
+      const cls = round2(x.pnl_value ?? 0) > 0 ? "pos" : round2(x.pnl_value ?? 0) < 0 ? "neg" : "";
+      const pos = x.positions ? Object.entries(x.positions).filter(([, q]) => q).map(([sy, q]) => `${sy} ${q > 0 ? "+" : ""}${int(q)}`).join(" ") || "flat" : null;
+      return `<tr${who === acct ? ' class="sel"' : ""}><td title="${esc(who)}">${esc(short(who, 20))}</td><td>${esc(x.group ?? "")}</td><td>${esc(x.currency ?? "")}</td>` +
+        nums.map(([k], i) => `<td class="n${i === 0 ? " " + cls : ""}">${k === "fills" ? int(x[k]) : money(x[k])}</td>`).join("") +
+        (pos != null ? `<td title="${esc(pos)}">${esc(short(pos, 24))}</td>` : "") + "</tr>";
     }).join("");
-    $("pnl").innerHTML = rows.length ? `<table><thead><tr><th>account</th><th>group</th><th>ccy</th><th class="n">pnl</th><th class="n">realized</th><th class="n">unrealized</th><th class="n">fees</th><th>position (lots)</th></tr></thead><tbody>${body}</tbody></table>`
-      : `<p class="empty">no positions yet</p>`;
+    $("pnl").innerHTML = `<table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
   }
 
   // ---------------------------------------------------------------- tabs: consensus, settlement, chain, runs
@@ -756,8 +762,12 @@
   setInterval(() => { if (S.book && S.book.changed.size) { const now = performance.now(); for (const [k, t] of S.book.changed) if (now - t > 400) S.book.changed.delete(k); mark("ladder"); } }, 500);
   new ResizeObserver(() => mark("ladder", "depth", "tape")).observe($("view-market"));
 
+  // `market-sim desktop` offers its in-process token as window.MARKET_SIM_TOKEN and waits for marketSimReady.
+  window.marketSimReady = false;
   initChart();
   setSide("buy");
-  if (S.token) start().catch((e) => showLogin(e.message === "unauthorized" ? "the stored token was refused" : e.message));
-  else showLogin("");
+  if (S.token) {
+    start().catch((e) => showLogin(e.message === "unauthorized" ? "the stored token was refused" : e.message))
+      .finally(() => { window.marketSimReady = true; });
+  } else { showLogin(""); window.marketSimReady = true; }
 })();

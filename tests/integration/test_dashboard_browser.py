@@ -110,6 +110,7 @@ def test_dashboard_live_book_orders_tape_and_runs(server, browser):
     page.click("#login-form button[type=submit]")
     expect(page.locator("#login")).to_be_hidden()
     expect(page.locator("#who")).to_have_text("trader · ext-1")
+    expect(page).to_have_title("market_sim · server ok, 1 simulations")
     assert TRADER not in page.url
     assert page.evaluate("sessionStorage.getItem('market_sim.token')") == TRADER
 

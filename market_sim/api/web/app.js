@@ -134,12 +134,14 @@
     }
     updateEntryState();
     await refreshSims(true);
+    document.title = `market_sim · server ok, ${S.simCount} simulations`;  // a desktop window's title says so too
     if (S.tab === "runs") loadRuns();
   }
 
   // ---------------------------------------------------------------- simulations
   async function refreshSims(pick) {
     const sims = await api("/v1/sims");
+    S.simCount = sims.length;
     const sel = $("sim-select");
     const cur = S.simId;
     sel.innerHTML = (sims.length ? "" : `<option value="">no simulation</option>`) +
@@ -767,7 +769,10 @@
   initChart();
   setSide("buy");
   if (S.token) {
-    start().catch((e) => showLogin(e.message === "unauthorized" ? "the stored token was refused" : e.message))
+    start().catch((e) => {
+      document.title = `market_sim · refused ${e.status || e.message}`;
+      showLogin(e.message === "unauthorized" ? "the stored token was refused" : e.message);
+    })
       .finally(() => { window.marketSimReady = true; });
   } else { showLogin(""); window.marketSimReady = true; }
 })();

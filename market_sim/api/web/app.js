@@ -178,6 +178,7 @@
     await selectSymbol(e.target.value);
     if (S.ws && S.ws.readyState === 1) {
       if (old) { send({ op: "unsubscribe", channel: "book", symbol: old }); send({ op: "unsubscribe", channel: "trades", symbol: old }); }
+      S.bookPending = true; S.bookError = null;
       send({ op: "subscribe", channel: "book", symbol: S.symbol }); send({ op: "subscribe", channel: "trades", symbol: S.symbol });
     }
   });
@@ -243,7 +244,7 @@
   function onMessage(m) {
     switch (m.type) {
       case "hello": {
-        S.retry = 0; S.connects = (S.connects || 0) + 1; setConn("on", "stream: live");
+        S.retry = 0; S.connects = (S.connects || 0) + 1; setConn("on", "stream: live"); S.bookPending = true;
         $("conn").title = `stream connections: ${S.connects}`;
         send({ op: "subscribe", channel: "book", symbol: S.symbol });
         send({ op: "subscribe", channel: "trades", symbol: S.symbol });
@@ -255,6 +256,7 @@
       case "book_snapshot":
         if (m.symbol !== S.symbol) return;
         S.book = { seq: m.seq, bids: new Map(m.bids), asks: new Map(m.asks), changed: new Map() };
+        S.bookPending = false; S.bookError = null;
         mark("ladder", "depth");
         break;
       case "book_delta": {
@@ -294,7 +296,8 @@
         break;
       }
       case "error":
-        if (m.code !== "not_found") flash(`stream: ${m.message}`, true);
+        if (S.bookPending && !S.book) { S.bookPending = false; S.bookError = m.message; mark("ladder", "depth"); }  // e.g. an AMM venue
+        else if (m.code !== "not_found") flash(`stream: ${m.message}`, true);
         break;
       default: break;
     }
@@ -322,7 +325,7 @@
   function renderLadder() {
     const el = $("ladder"), b = S.book, n = ladderRows();
     $("book-seq").textContent = b ? `seq ${int(b.seq)}` : "seq —";
-    if (!b) { el.innerHTML = `<p class="empty">${S.simId ? "waiting for the book…" : "no simulation"}</p>`; return; }
+    if (!b) { el.innerHTML = `<p class="empty">${S.bookError ? `no order book: ${esc(S.bookError)}` : S.simId ? "waiting for the book…" : "no simulation"}</p>`; return; }
     const asks = [...b.asks.entries()].sort((x, y) => x[0] - y[0]).slice(0, n);
     const bids = [...b.bids.entries()].sort((x, y) => y[0] - x[0]).slice(0, n);
     const mine = new Map();

@@ -195,6 +195,10 @@ def create_app(tokens: TokenStore, *, runs_dir: str | Path | None = None, manage
     def health() -> Health:
         return Health(version=__version__)
 
+    @app.get("/v1/me", tags=["meta"], responses=_ERRORS, summary="The token's role and account (the dashboard asks)")
+    def me(principal: Reader) -> dict[str, Any]:
+        return {"role": str(principal.role), "account": principal.account}
+
     # ---- scenarios ----------------------------------------------------------------------------------------------
     @app.get("/v1/scenarios", response_model=list[ScenarioSummary], tags=["scenarios"], responses=_ERRORS,
              summary="The named scenarios")
@@ -727,6 +731,9 @@ def create_app(tokens: TokenStore, *, runs_dir: str | Path | None = None, manage
             sender.cancel()
             await run_in_threadpool(s.unsubscribe, client)
 
+    from market_sim.api.dashboard import mount_dashboard
+
+    mount_dashboard(app)
     return app
 
 

@@ -10,9 +10,10 @@ loop. Both give the same trades.
 
 from __future__ import annotations
 
+import gc
 from bisect import bisect_left, bisect_right, insort
 from collections import deque
-from itertools import repeat
+from itertools import islice, repeat
 from operator import attrgetter
 
 from market_sim.core.events import Event, OrderCancelled, CancelReason, Trade
@@ -37,6 +38,16 @@ _TRADE_SET = tuple((Event if n == "ts" else Trade).__dict__[n].__set__ for n in 
 _new = object.__new__
 _QTY, _OID, _TRADER, _SEQ = (attrgetter(a) for a in ("qty", "oid", "trader", "seq"))
 _SIDES = (_SELL, _BUY)  # indexed by "the buy came later"
+_NO_ID = object()  # a sentinel next_trade_id() never returns
+_side_array: list = []  # _SIDES as a numpy object array (made by the first vectorised uncross)
+
+
+def _sides(np):
+    if not _side_array:
+        a = np.empty(2, dtype=object)
+        a[0], a[1] = _SIDES
+        _side_array.append(a)
+    return _side_array[0]
 
 
 def _trades_bulk(n: int, columns: tuple) -> list[Trade]:
@@ -201,25 +212,42 @@ class AuctionBook:
 
     def _pair_vector(self, ts: int, price: int, buys: tuple, sells: tuple, next_trade_id) -> list[Trade]:
         """The plain loop's pairing, vectorised: trade k covers the lots between the k-th and (k+1)-th of the merged
-        cumulative sums of both sides, between the buy and the sell whose cumulative lots first reach its end."""
+        cumulative sums of both sides, between the buy and the sell whose cumulative lots first reach its end.
+
+        The cyclic GC is paused while the Trade events are built (tens of thousands of new objects, none of them
+        garbage: collecting the young generation over and over would find nothing)."""
         import numpy as np
 
         bq, boid, btr, bseq = buys
         sq, soid, s_tr, sseq = sells
-        cb = np.cumsum(np.array(bq, dtype=np.int64))
-        cs = np.cumsum(np.array(sq, dtype=np.int64))
-        ends = np.union1d(cb, cs)
+        nb, ns = len(bq), len(sq)
+        cb = np.fromiter(bq, np.int64, nb).cumsum()
+        cs = np.fromiter(sq, np.int64, ns).cumsum()
+        # the union of both (strictly increasing) cumulative sums: one merge of two sorted runs, repeats dropped
+        ends = np.concatenate((cb, cs))
+        ends.sort(kind="stable")
+        new = np.empty(nb + ns, dtype=bool)
+        new[0] = True
+        np.not_equal(ends[1:], ends[:-1], out=new[1:])
+        ends = ends[new]
         bi = np.searchsorted(cb, ends)
         si = np.searchsorted(cs, ends)
         qty = np.diff(ends, prepend=0).tolist()
         n = len(qty)
-        later = np.array(bseq, dtype=np.int64)[bi] > np.array(sseq, dtype=np.int64)[si]
-        b_idx, s_idx = bi.tolist(), si.tolist()
-        columns = (repeat(ts, n), [next_trade_id() for _ in range(n)], repeat(self.symbol, n), repeat(price, n), qty,
-                   list(map(boid.__getitem__, b_idx)), list(map(soid.__getitem__, s_idx)),
-                   list(map(btr.__getitem__, b_idx)), list(map(s_tr.__getitem__, s_idx)),
-                   list(map(_SIDES.__getitem__, later.tolist())))
-        return _trades_bulk(n, columns)
+        later = np.fromiter(bseq, np.int64, nb)[bi] > np.fromiter(sseq, np.int64, ns)[si]
+        gc_on = gc.isenabled()
+        if gc_on:
+            gc.disable()
+        try:
+            columns = (repeat(ts, n), list(islice(iter(next_trade_id, _NO_ID), n)), repeat(self.symbol, n),
+                       repeat(price, n), qty,
+                       np.fromiter(boid, object, nb)[bi].tolist(), np.fromiter(soid, object, ns)[si].tolist(),
+                       np.fromiter(btr, object, nb)[bi].tolist(), np.fromiter(s_tr, object, ns)[si].tolist(),
+                       _sides(np)[later.view(np.uint8)].tolist())
+            return _trades_bulk(n, columns)
+        finally:
+            if gc_on:
+                gc.enable()
 
     def _take(self, side: Side, price: int, matched: int) -> tuple[list[int], list[int], list[str], list[int]]:
         """Take `matched` lots from the orders of `side` that accept `price`, in priority (market orders, better

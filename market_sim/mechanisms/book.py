@@ -38,6 +38,7 @@ _TRADE_SET = tuple((Event if n == "ts" else Trade).__dict__[n].__set__ for n in 
 _new = object.__new__
 _QTY, _OID, _TRADER, _SEQ = (attrgetter(a) for a in ("qty", "oid", "trader", "seq"))
 _SIDES = (_SELL, _BUY)  # indexed by "the buy came later"
+_BLOCK = 1024  # Trade events built per block by _trades_bulk
 _NO_ID = object()  # a sentinel next_trade_id() never returns
 _side_array: list = []  # _SIDES as a numpy object array (made by the first vectorised uncross)
 
@@ -52,11 +53,23 @@ def _sides(np):
 
 def _trades_bulk(n: int, columns: tuple) -> list[Trade]:
     """n Trade events from one iterable per field (in _TRADE_FIELDS order): the same objects as Trade(...) gives,
-    built without a Python call per trade."""
-    out = list(map(_new, repeat(Trade, n)))
-    for setter, values in zip(_TRADE_SET, columns):
-        deque(map(setter, out, values), maxlen=0)
+    built without a Python call per trade. Built in blocks of _BLOCK, so that the one pass per field over a block's
+    new objects finds them in the cache."""
+    if n <= _BLOCK:
+        out = list(map(_new, repeat(Trade, n)))
+        for setter, values in zip(_TRADE_SET, columns):
+            deque(map(setter, out, values), maxlen=0)
+        return out
+    its = [iter(c) for c in columns]
+    sets = list(zip(_TRADE_SET, its))
+    out: list[Trade] = []
+    for start in range(0, n, _BLOCK):
+        block = list(map(_new, repeat(Trade, min(_BLOCK, n - start))))
+        for setter, values in sets:
+            deque(map(setter, block, values), maxlen=0)  # map stops with the block: each column's iterator resumes
+        out += block
     return out
+
 
 __all__ = ["AuctionOrder", "AuctionBook"]
 

@@ -193,8 +193,16 @@ class AuctionBook:
         if cross.price is None:
             return cross, []
         price, matched = cross.price, cross.matched
-        buys = self._take(_BUY, price, matched)
-        sells = self._take(_SELL, price, matched)
+        # a large uncross removes its filled orders from the id index in one rebuild (see _drop)
+        dead: list[int] | None = [] if len(self.orders) >= self.vector_min else None
+        buys = self._take(_BUY, price, matched, dead)
+        sells = self._take(_SELL, price, matched, dead)
+        if dead is not None:
+            self._drop(dead)
+        if self.transient:  # filled market / IOC orders are no longer transient
+            orders, transient = self.orders, self.transient
+            for oid in [oid for oid in transient if oid not in orders]:
+                del transient[oid]
         nb, ns = len(buys[0]), len(sells[0])
         if nb + ns >= self.vector_min and matched < _INT64_SAFE:
             return cross, self._pair_vector(ts, price, buys, sells, next_trade_id)
@@ -262,10 +270,27 @@ class AuctionBook:
             if gc_on:
                 gc.enable()
 
-    def _take(self, side: Side, price: int, matched: int) -> tuple[list[int], list[int], list[str], list[int]]:
+    def _drop(self, dead: list[int]) -> None:
+        """Remove the orders `dead` (filled) from the id index. When they are a large part of it, the index is
+        rebuilt from the survivors (same arrival order) instead of deleting entry by entry: one sequential pass, and
+        the filled orders are then released in arrival order rather than in the levels' price order, which walks
+        memory the way it was allocated (the uncross of a large book is dominated by these releases)."""
+        orders = self.orders
+        if len(dead) * 4 < len(orders):
+            deque(map(orders.__delitem__, dead), maxlen=0)
+            return
+        gone = set(dead)
+        kept = {k: v for k, v in orders.items() if k not in gone}
+        orders.clear()
+        orders.update(kept)
+
+    def _take(self, side: Side, price: int, matched: int,
+              dead: list[int] | None = None) -> tuple[list[int], list[int], list[str], list[int]]:
         """Take `matched` lots from the orders of `side` that accept `price`, in priority (market orders, better
         limits, time): (lots taken, order ids, traders, seqs), one entry per order. Levels used up leave the book
-        whole (their columns read with one C-level pass each); only the marginal level is walked order by order."""
+        whole (their columns read with one C-level pass each); only the marginal level is walked order by order.
+        The filled orders leave the id index now, or, given a list `dead`, their ids are added to it (the caller
+        removes them; the transient set is the caller's to clean up either way)."""
         if side is _BUY:
             levels, lots, px = self.bids, self.bid_lots, self.bid_px
             prices = px[bisect_left(px, price):]
@@ -275,7 +300,7 @@ class AuctionBook:
             prices = px[:bisect_right(px, price)]
         if None in levels:
             prices.insert(0, None)
-        orders, transient = self.orders, self.transient
+        orders = self.orders
         out_q: list[int] = []
         out_id: list[int] = []
         out_tr: list[str] = []
@@ -294,7 +319,10 @@ class AuctionBook:
                 out_tr += map(_TRADER, level)
                 out_seq += map(_SEQ, level)
                 left -= lv
-                deque(map(orders.__delitem__, out_id[k:]), maxlen=0)
+                if dead is None:
+                    deque(map(orders.__delitem__, out_id[k:]), maxlen=0)
+                else:
+                    dead += out_id[k:]
                 del levels[p], lots[p]
                 if p is not None:
                     gone += 1
@@ -308,7 +336,10 @@ class AuctionBook:
                 if q <= left:
                     out_q.append(q)
                     left -= q
-                    del orders[o.oid]
+                    if dead is None:
+                        del orders[o.oid]
+                    else:
+                        dead.append(o.oid)
                     n += 1
                     if left == 0:
                         break
@@ -324,9 +355,6 @@ class AuctionBook:
                 del px[len(px) - gone:]
             else:
                 del px[:gone]
-        if transient:  # filled market / IOC orders are no longer transient
-            for oid in [oid for oid in transient if oid not in orders]:
-                del transient[oid]
         self.lots -= matched - left
         return out_q, out_id, out_tr, out_seq
 

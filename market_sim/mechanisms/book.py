@@ -256,14 +256,15 @@ class AuctionBook:
         qty = np.diff(ends, prepend=0).tolist()
         n = len(qty)
         later = np.fromiter(bseq, np.int64, nb)[bi] > np.fromiter(sseq, np.int64, ns)[si]
+        b_idx, s_idx = bi.tolist(), si.tolist()
         gc_on = gc.isenabled()
         if gc_on:
             gc.disable()
         try:
             columns = (repeat(ts, n), list(islice(iter(next_trade_id, _NO_ID), n)), repeat(self.symbol, n),
                        repeat(price, n), qty,
-                       np.fromiter(boid, object, nb)[bi].tolist(), np.fromiter(soid, object, ns)[si].tolist(),
-                       np.fromiter(btr, object, nb)[bi].tolist(), np.fromiter(s_tr, object, ns)[si].tolist(),
+                       map(boid.__getitem__, b_idx), map(soid.__getitem__, s_idx),
+                       map(btr.__getitem__, b_idx), map(s_tr.__getitem__, s_idx),
                        _sides(np)[later.view(np.uint8)].tolist())
             return _trades_bulk(n, columns)
         finally:

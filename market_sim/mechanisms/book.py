@@ -194,7 +194,7 @@ class AuctionBook:
             return cross, []
         price, matched = cross.price, cross.matched
         # a large uncross removes its filled orders from the id index in one rebuild (see _drop)
-        dead: list[int] | None = [] if len(self.orders) >= self.vector_min else None
+        dead: set[int] | None = set() if len(self.orders) >= self.vector_min else None
         buys = self._take(_BUY, price, matched, dead)
         sells = self._take(_SELL, price, matched, dead)
         if dead is not None:
@@ -271,7 +271,7 @@ class AuctionBook:
             if gc_on:
                 gc.enable()
 
-    def _drop(self, dead: list[int]) -> None:
+    def _drop(self, dead: set[int]) -> None:
         """Remove the orders `dead` (filled) from the id index. When they are a large part of it, the index is
         rebuilt from the survivors (same arrival order) instead of deleting entry by entry: one sequential pass, and
         the filled orders are then released in arrival order rather than in the levels' price order, which walks
@@ -280,17 +280,16 @@ class AuctionBook:
         if len(dead) * 4 < len(orders):
             deque(map(orders.__delitem__, dead), maxlen=0)
             return
-        gone = set(dead)
-        kept = {k: v for k, v in orders.items() if k not in gone}
+        kept = {k: v for k, v in orders.items() if k not in dead}
         orders.clear()
         orders.update(kept)
 
     def _take(self, side: Side, price: int, matched: int,
-              dead: list[int] | None = None) -> tuple[list[int], list[int], list[str], list[int]]:
+              dead: set[int] | None = None) -> tuple[list[int], list[int], list[str], list[int]]:
         """Take `matched` lots from the orders of `side` that accept `price`, in priority (market orders, better
         limits, time): (lots taken, order ids, traders, seqs), one entry per order. Levels used up leave the book
         whole (their columns read with one C-level pass each); only the marginal level is walked order by order.
-        The filled orders leave the id index now, or, given a list `dead`, their ids are added to it (the caller
+        The filled orders leave the id index now, or, given a set `dead`, their ids are added to it (the caller
         removes them; the transient set is the caller's to clean up either way)."""
         if side is _BUY:
             levels, lots, px = self.bids, self.bid_lots, self.bid_px
@@ -323,7 +322,7 @@ class AuctionBook:
                 if dead is None:
                     deque(map(orders.__delitem__, out_id[k:]), maxlen=0)
                 else:
-                    dead += out_id[k:]
+                    dead.update(out_id[k:])  # while the level's objects are in the cache
                 del levels[p], lots[p]
                 if p is not None:
                     gone += 1
@@ -340,7 +339,7 @@ class AuctionBook:
                     if dead is None:
                         del orders[o.oid]
                     else:
-                        dead.append(o.oid)
+                        dead.add(o.oid)
                     n += 1
                     if left == 0:
                         break

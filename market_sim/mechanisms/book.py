@@ -13,7 +13,7 @@ from __future__ import annotations
 import gc
 from bisect import bisect_left, bisect_right, insort
 from collections import deque
-from itertools import islice, repeat
+from itertools import repeat
 from operator import attrgetter
 
 from market_sim.core.events import Event, OrderCancelled, CancelReason, Trade
@@ -52,8 +52,9 @@ def _sides(np):
 
 
 def _trades_bulk(n: int, columns: tuple) -> list[Trade]:
-    """n Trade events from one iterable per field (in _TRADE_FIELDS order): the same objects as Trade(...) gives,
-    built without a Python call per trade. Built in blocks of _BLOCK, so that the one pass per field over a block's
+    """n Trade events from one iterable per field (in _TRADE_FIELDS order; each is read n times exactly, in order,
+    so an iterator that calls a function, like the trade-id counter, is called n times): the same objects as
+    Trade(...) gives, built without a Python call per trade. Built in blocks of _BLOCK, so that the one pass per field over a block's
     new objects finds them in the cache."""
     if n <= _BLOCK:
         out = list(map(_new, repeat(Trade, n)))
@@ -244,7 +245,7 @@ class AuctionBook:
         nb, ns = len(bq), len(sq)
         cb = np.fromiter(bq, np.int64, nb).cumsum()
         cs = np.fromiter(sq, np.int64, ns).cumsum()
-        # the union of both (strictly increasing) cumulative sums: one merge of two sorted runs, repeats dropped
+        # the union of both (sorted) cumulative sums: one merge of two sorted runs, repeats dropped
         ends = np.concatenate((cb, cs))
         ends.sort(kind="stable")
         new = np.empty(nb + ns, dtype=bool)
@@ -261,7 +262,7 @@ class AuctionBook:
         if gc_on:
             gc.disable()
         try:
-            columns = (repeat(ts, n), list(islice(iter(next_trade_id, _NO_ID), n)), repeat(self.symbol, n),
+            columns = (repeat(ts, n), iter(next_trade_id, _NO_ID), repeat(self.symbol, n),
                        repeat(price, n), qty,
                        map(boid.__getitem__, b_idx), map(soid.__getitem__, s_idx),
                        map(btr.__getitem__, b_idx), map(s_tr.__getitem__, s_idx),

@@ -274,16 +274,14 @@ class AuctionBook:
 
     def _drop(self, dead: set[int]) -> None:
         """Remove the orders `dead` (filled) from the id index. When they are a large part of it, the index is
-        rebuilt from the survivors (same arrival order) instead of deleting entry by entry: one sequential pass, and
+        rebuilt from the survivors (same arrival order; a new dict) instead of deleting entry by entry: one sequential pass, and
         the filled orders are then released in arrival order rather than in the levels' price order, which walks
         memory the way it was allocated (the uncross of a large book is dominated by these releases)."""
         orders = self.orders
         if len(dead) * 4 < len(orders):
             deque(map(orders.__delitem__, dead), maxlen=0)
             return
-        kept = {k: v for k, v in orders.items() if k not in dead}
-        orders.clear()
-        orders.update(kept)
+        self.orders = {k: v for k, v in orders.items() if k not in dead}
 
     def _take(self, side: Side, price: int, matched: int,
               dead: set[int] | None = None) -> tuple[list[int], list[int], list[str], list[int]]:

@@ -38,7 +38,7 @@ _TRADE_SET = tuple((Event if n == "ts" else Trade).__dict__[n].__set__ for n in 
 _new = object.__new__
 _QTY, _OID, _TRADER, _SEQ = (attrgetter(a) for a in ("qty", "oid", "trader", "seq"))
 _SIDES = (_SELL, _BUY)  # indexed by "the buy came later"
-_BLOCK = 1024  # Trade events built per block by _trades_bulk
+_BLOCK = 1024  # a large uncross builds its Trade events per block of this many
 _NO_ID = object()  # a sentinel next_trade_id() never returns
 _side_array: list = []  # _SIDES as a numpy object array (made by the first vectorised uncross)
 
@@ -49,27 +49,6 @@ def _sides(np):
         a[0], a[1] = _SIDES
         _side_array.append(a)
     return _side_array[0]
-
-
-def _trades_bulk(n: int, columns: tuple) -> list[Trade]:
-    """n Trade events from one iterable per field (in _TRADE_FIELDS order; each is read n times exactly, in order,
-    so an iterator that calls a function, like the trade-id counter, is called n times): the same objects as
-    Trade(...) gives, built without a Python call per trade. Built in blocks of _BLOCK, so that the one pass per field over a block's
-    new objects finds them in the cache."""
-    if n <= _BLOCK:
-        out = list(map(_new, repeat(Trade, n)))
-        for setter, values in zip(_TRADE_SET, columns):
-            deque(map(setter, out, values), maxlen=0)
-        return out
-    its = [iter(c) for c in columns]
-    sets = list(zip(_TRADE_SET, its))
-    out: list[Trade] = []
-    for start in range(0, n, _BLOCK):
-        block = list(map(_new, repeat(Trade, min(_BLOCK, n - start))))
-        for setter, values in sets:
-            deque(map(setter, block, values), maxlen=0)  # map stops with the block: each column's iterator resumes
-        out += block
-    return out
 
 
 __all__ = ["AuctionOrder", "AuctionBook"]
@@ -254,23 +233,42 @@ class AuctionBook:
         ends = ends[new]
         bi = np.searchsorted(cb, ends)
         si = np.searchsorted(cs, ends)
-        qty = np.diff(ends, prepend=0).tolist()
+        qty = np.diff(ends, prepend=0)
         n = len(qty)
         later = np.fromiter(bseq, np.int64, nb)[bi] > np.fromiter(sseq, np.int64, ns)[si]
-        b_idx, s_idx = bi.tolist(), si.tolist()
+        aggressor = _sides(np)[later.view(np.uint8)]
+        # Trade events without a Python call each: per block of _BLOCK trades, the new objects, then one C-level
+        # pass per field (slot descriptor setters) while the block is in the cache; the order id and trader columns
+        # read by index (each object touched once), the trade ids drawn in trade order
+        set_ts, set_id, set_sym, set_px, set_q, set_bo, set_so, set_b, set_s, set_ag = _TRADE_SET
+        ids = iter(next_trade_id, _NO_ID)
+        symbol = self.symbol
+        bo, so, bt, st = boid.__getitem__, soid.__getitem__, btr.__getitem__, s_tr.__getitem__
+        out: list[Trade] = []
         gc_on = gc.isenabled()
         if gc_on:
             gc.disable()
         try:
-            columns = (repeat(ts, n), iter(next_trade_id, _NO_ID), repeat(self.symbol, n),
-                       repeat(price, n), qty,
-                       map(boid.__getitem__, b_idx), map(soid.__getitem__, s_idx),
-                       map(btr.__getitem__, b_idx), map(s_tr.__getitem__, s_idx),
-                       _sides(np)[later.view(np.uint8)].tolist())
-            return _trades_bulk(n, columns)
+            for start in range(0, n, _BLOCK):
+                end = start + _BLOCK
+                b_idx, s_idx = bi[start:end].tolist(), si[start:end].tolist()
+                block = list(map(_new, repeat(Trade, len(b_idx))))
+                # each map stops with the block (the first iterable): `ids` is drawn once per trade
+                deque(map(set_ts, block, repeat(ts)), maxlen=0)
+                deque(map(set_id, block, ids), maxlen=0)
+                deque(map(set_sym, block, repeat(symbol)), maxlen=0)
+                deque(map(set_px, block, repeat(price)), maxlen=0)
+                deque(map(set_q, block, qty[start:end].tolist()), maxlen=0)
+                deque(map(set_bo, block, map(bo, b_idx)), maxlen=0)
+                deque(map(set_so, block, map(so, s_idx)), maxlen=0)
+                deque(map(set_b, block, map(bt, b_idx)), maxlen=0)
+                deque(map(set_s, block, map(st, s_idx)), maxlen=0)
+                deque(map(set_ag, block, aggressor[start:end].tolist()), maxlen=0)
+                out += block
         finally:
             if gc_on:
                 gc.enable()
+        return out
 
     def _drop(self, dead: set[int]) -> None:
         """Remove the orders `dead` (filled) from the id index. When they are a large part of it, the index is

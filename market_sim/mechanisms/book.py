@@ -271,15 +271,15 @@ class AuctionBook:
         return out
 
     def _drop(self, dead: set[int]) -> None:
-        """Remove the orders `dead` (filled) from the id index. When they are a large part of it, the index is
-        rebuilt from the survivors (same arrival order; a new dict) instead of deleting entry by entry: one sequential pass, and
-        the filled orders are then released in arrival order rather than in the levels' price order, which walks
-        memory the way it was allocated (the uncross of a large book is dominated by these releases)."""
+        """Remove the orders `dead` (filled) from the id index. When they are a large part of it, they are deleted in
+        the index's own (arrival) order, found by one sequential pass over it, rather than in the levels' price
+        order: the filled orders are then released in the order they were allocated, which walks memory the way it
+        was laid out (the uncross of a large book is dominated by these releases)."""
         orders = self.orders
         if len(dead) * 4 < len(orders):
             deque(map(orders.__delitem__, dead), maxlen=0)
             return
-        self.orders = {k: v for k, v in orders.items() if k not in dead}
+        deque(map(orders.__delitem__, [k for k in orders if k in dead]), maxlen=0)
 
     def _take(self, side: Side, price: int, matched: int,
               dead: set[int] | None = None) -> tuple[list[int], list[int], list[str], list[int]]:

@@ -4,8 +4,14 @@ uniform price by `uncross` (market_sim.mechanisms.uncross), with the fills alloc
 The limit prices of each side are also kept in a sorted list, so the best prices, the depth and the levels that can
 trade at a price are found by bisection, not by a scan of every level. A large uncross (VECTOR_MIN orders or more
 taking part) pairs buys and sells with numpy (cumulative lots of each side merged) and builds its Trade events field
-by field over all trades at once; small ones (every batch of a frequent batch auction, typically) pair in a plain
-loop. Both give the same trades.
+by field, one C-level pass per field over blocks of _BLOCK new events, with the GC paused; small ones (every batch of
+a frequent batch auction, typically) pair in a plain loop. Both give the same trades. In a book of VECTOR_MIN orders
+or more, the filled orders leave the id index in its arrival order (see AuctionBook._drop).
+
+What a large uncross costs is mostly memory traffic, not arithmetic: each filled order and each of its order id,
+trader and sequence objects is touched where it lies, so the code touches each as few times as it can (one read
+per level while the level is in the cache, one read when its trades are built) and releases the filled orders in
+allocation order.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from __future__ import annotations
 import gc
 from bisect import bisect_left, bisect_right, insort
 from collections import deque
+from dataclasses import fields
 from itertools import repeat
 from operator import attrgetter
 
@@ -41,6 +42,9 @@ _INT64_SAFE = 2 ** 62  # lots below this: the cumulative sums stay exact in int6
 _TRADE_FIELDS = ("ts", "trade_id", "symbol", "price", "quantity", "buy_order_id", "sell_order_id", "buyer", "seller",
                  "aggressor")
 _TRADE_SET = tuple((Event if n == "ts" else Trade).__dict__[n].__set__ for n in _TRADE_FIELDS)
+if tuple(f.name for f in fields(Trade)) != _TRADE_FIELDS:  # a new Trade field would be left unset by _pair_vector
+    raise ImportError(f"market_sim.mechanisms.book: Trade's fields changed; update _TRADE_FIELDS "
+                      f"({[f.name for f in fields(Trade)]})")
 _new = object.__new__
 _QTY, _OID, _TRADER, _SEQ = (attrgetter(a) for a in ("qty", "oid", "trader", "seq"))
 _SIDES = (_SELL, _BUY)  # indexed by "the buy came later"
@@ -179,7 +183,7 @@ class AuctionBook:
         if cross.price is None:
             return cross, []
         price, matched = cross.price, cross.matched
-        # a large uncross removes its filled orders from the id index in one rebuild (see _drop)
+        # in a large book the filled orders leave the id index after both takes, in its arrival order (see _drop)
         dead: set[int] | None = set() if len(self.orders) >= self.vector_min else None
         buys = self._take(_BUY, price, matched, dead)
         sells = self._take(_SELL, price, matched, dead)

@@ -231,6 +231,10 @@ class SettlementClient:
     def is_validator(self, address: str) -> bool:
         return self.contract.is_validator(address)
 
+    def governance(self, addresses: Sequence[str]) -> tuple[int, list[bool]]:
+        """(threshold, [is_validator(a) for a in addresses]) read at once at the latest block."""
+        return self.contract.governance(addresses)
+
     @property
     def validator_count(self) -> int:
         return self.contract.validator_count()

@@ -213,6 +213,15 @@ class SettlementContract(ContractClient):
     def validator_count(self) -> int:
         return int(self._call("validatorCount"))
 
+    def governance(self, addresses: Sequence[str]) -> tuple[int, list[bool]]:
+        """threshold() and is_validator(a) for each address, read together at the latest block
+        (local_calls.call_many)."""
+        from market_sim.blockchain.local_calls import call_many
+
+        values = call_many(self.chain, [self._fn("threshold"),
+                                        *(self._fn("isValidator", checksum(a)) for a in addresses)])
+        return int(values[0]), [bool(v) for v in values[1:]]
+
     def add_validator(self, address: str, threshold: int, *, sender: str = "deployer") -> Receipt:
         return self._tx("addValidator", checksum(address), threshold, sender=sender)
 

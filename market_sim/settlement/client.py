@@ -89,6 +89,12 @@ class SettlementClient:
         self.approve(token, sender=sender)
         return self.contract.deposit_for(account, token, amount, sender=sender)
 
+    def deposit_for_many(self, token: str, amounts: Sequence[tuple[str, int]], *,
+                         sender: str = "deployer") -> list[Deposited]:
+        """Deposit from `sender` into each (account, amount) in one transaction; returns the Deposited events."""
+        self.approve(token, sender=sender)
+        return self.contract.deposit_for_many(token, amounts, sender=sender)
+
     def request_withdrawal(self, token: str, amount: int, *, sender: str) -> WithdrawalRequested:
         """Step 1 of a withdrawal: from this block on the amount is unavailable to new batches."""
         return self.contract.request_withdrawal(token, amount, sender=sender)

@@ -100,6 +100,13 @@ class SettlementContract(ContractClient):
         receipt = self._tx("depositFor", checksum(account), checksum(token), amount, sender=sender)
         return self.events(receipt, Deposited)[0]
 
+    def deposit_for_many(self, token: str, amounts: Sequence[tuple[str, int]], *,
+                         sender: str = "deployer") -> list[Deposited]:
+        """depositForMany: credit each (account, amount) with `token`, their sum pulled from `sender` at once."""
+        receipt = self._tx("depositForMany", checksum(token), [checksum(a) for a, _ in amounts],
+                           [n for _, n in amounts], sender=sender)
+        return self.events(receipt, Deposited)
+
     def request_withdrawal(self, token: str, amount: int, *, sender: str) -> WithdrawalRequested:
         receipt = self._tx("requestWithdrawal", checksum(token), amount, sender=sender)
         return self.events(receipt, WithdrawalRequested)[0]

@@ -353,6 +353,32 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         return index & 1 == 1 ? word & MASK128 : word >> 128;
     }
 
+    /// @notice balanceOf for many (account, token) pairs in one call (reconciliation reads every balance).
+    /// @param accounts The accounts.
+    /// @param tokens The token of each account (as many as `accounts`).
+    /// @return out balanceOf(accounts[i], tokens[i]) for each i.
+    function balancesOf(address[] calldata accounts, address[] calldata tokens)
+        external
+        view
+        returns (uint256[] memory out)
+    {
+        if (accounts.length != tokens.length) revert LengthMismatch(accounts.length, tokens.length);
+        out = new uint256[](accounts.length);
+        for (uint256 i; i < accounts.length; ++i) {
+            out[i] = balanceOf(accounts[i], tokens[i]);
+        }
+    }
+
+    /// @notice batchRoot for many sequences in one call.
+    /// @param sequences The batch sequence numbers.
+    /// @return roots batchRoot(sequences[i]) for each i (zero for a sequence not settled).
+    function batchRoots(uint64[] calldata sequences) external view returns (bytes32[] memory roots) {
+        roots = new bytes32[](sequences.length);
+        for (uint256 i; i < sequences.length; ++i) {
+            roots[i] = batchRoot[sequences[i]];
+        }
+    }
+
     /// @notice The EIP-712 digest validators sign for `batch` on this chain and contract.
     /// @param batch The batch header.
     /// @return The digest to sign.

@@ -161,6 +161,10 @@ class SettlementClient:
         """Merkle root of settled batch `sequence` (zero bytes if not settled)."""
         return self.contract.batch_root(sequence)
 
+    def batch_roots(self, sequences: Sequence[int]) -> list[bytes]:
+        """batch_root of each sequence, read together."""
+        return self.contract.batch_roots(sequences)
+
     def digest(self, header: BatchHeader) -> bytes:
         """The EIP-712 digest the contract checks signatures against."""
         return self.contract.batch_digest(header.as_tuple())

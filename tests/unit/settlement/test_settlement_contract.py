@@ -386,3 +386,14 @@ def test_client_add_validator_raises_the_threshold_to_the_minimum(env):
     for key in validator_keys(3, seed=43):
         c.add_validator(key.address)
     assert (c.validator_count, c.threshold) == (7, 5)
+
+
+def test_balances_of_and_batch_roots_read_many_at_once(env):
+    batch = env.next_batch([env.trade(env.alice, env.bob, 10**18, 5 * 10**18)])
+    env.client.submit(batch, env.certify(batch))
+    c = env.client.contract
+    pairs = [(a, t) for a in (env.alice, env.bob, env.carol) for t in (env.base, env.quote, env.carol)]  # carol: unlisted
+    assert c.balances_of(pairs) == [c.balance_of(a, t) for a, t in pairs]
+    assert c.balances_of(pairs)[0] == FUNDS + 10**18 and c.balances_of([]) == []
+    assert c.batch_roots([1, 2, 1]) == [batch.header.merkle_root, bytes(32), batch.header.merkle_root]
+    assert reverts("LengthMismatch", env.chain.call, c.handle.functions.balancesOf([env.alice], [])) == (1, 0)

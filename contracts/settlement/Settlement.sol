@@ -146,6 +146,7 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
     error FeeExceedsAmount(uint64 tradeId, uint256 sellerFee, uint256 quoteAmount);
     error UnknownBatch(uint64 sequence);
     error ProofCountMismatch(uint256 trades, uint256 proofs);
+    error LengthMismatch(uint256 accounts, uint256 amounts);
     error CertificateExpired(uint64 sequence, uint64 expiresAt, uint256 blockNumber);
     error StateBlockNotPast(uint64 sequence, uint64 stateBlock, uint256 blockNumber);
     error StateBlockBehind(uint64 sequence, uint64 stateBlock, uint64 lastStateBlock);
@@ -190,6 +191,35 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
     function depositFor(address account, address token, uint256 amount) external nonReentrant {
         if (account == address(0)) revert ZeroAddress();
         _deposit(account, token, amount);
+    }
+
+    /// @notice Deposit for many accounts in one transaction (e.g. a funding desk opening accounts): credits
+    /// `amounts[i]` of `token` to `accounts[i]`, pulling their sum from the caller in one transfer.
+    /// @param token A listed token.
+    /// @param accounts The accounts credited (at least one; none zero).
+    /// @param amounts Amount for each account (token base units, none zero), as many as `accounts`.
+    function depositForMany(address token, address[] calldata accounts, uint256[] calldata amounts)
+        external
+        nonReentrant
+    {
+        uint256 n = accounts.length;
+        if (n != amounts.length) revert LengthMismatch(n, amounts.length);
+        if (n == 0) revert ZeroAmount();
+        if (tokenIndex[token] == 0) revert UnknownToken(token);
+        uint256 total;
+        for (uint256 i; i < n; ++i) {
+            address account = accounts[i];
+            uint256 amount = amounts[i];
+            if (account == address(0)) revert ZeroAddress();
+            if (amount == 0) revert ZeroAmount();
+            if (amount > MASK128) revert BalanceOverflow(account, token, balanceOf(account, token), amount);
+            total += amount;
+        }
+        IERC20(token).safeTransferFrom(msg.sender, address(this), total);
+        for (uint256 i; i < n; ++i) {
+            uint256 balance = _adjust(accounts[i], token, int256(amounts[i]));
+            emit Deposited(accounts[i], token, amounts[i], balance);
+        }
     }
 
     /// @notice Ask to withdraw `amount` of `token` (adds to a pending request, whose block becomes this one). From
@@ -321,6 +351,32 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         if (index == 0) return 0;
         uint256 word = _packed[account][(index - 1) >> 1];
         return index & 1 == 1 ? word & MASK128 : word >> 128;
+    }
+
+    /// @notice balanceOf for many (account, token) pairs in one call (reconciliation reads every balance).
+    /// @param accounts The accounts.
+    /// @param tokens The token of each account (as many as `accounts`).
+    /// @return out balanceOf(accounts[i], tokens[i]) for each i.
+    function balancesOf(address[] calldata accounts, address[] calldata tokens)
+        external
+        view
+        returns (uint256[] memory out)
+    {
+        if (accounts.length != tokens.length) revert LengthMismatch(accounts.length, tokens.length);
+        out = new uint256[](accounts.length);
+        for (uint256 i; i < accounts.length; ++i) {
+            out[i] = balanceOf(accounts[i], tokens[i]);
+        }
+    }
+
+    /// @notice batchRoot for many sequences in one call.
+    /// @param sequences The batch sequence numbers.
+    /// @return roots batchRoot(sequences[i]) for each i (zero for a sequence not settled).
+    function batchRoots(uint64[] calldata sequences) external view returns (bytes32[] memory roots) {
+        roots = new bytes32[](sequences.length);
+        for (uint256 i; i < sequences.length; ++i) {
+            roots[i] = batchRoot[sequences[i]];
+        }
     }
 
     /// @notice The EIP-712 digest validators sign for `batch` on this chain and contract.

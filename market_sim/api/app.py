@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -32,7 +33,9 @@ from market_sim.api.live import (Conflict, LiveSim, NotFound, SimManager, block_
 from market_sim.api.schemas import (AccountView, BookL1, BookStats, BookL2, BookL3, ErrorResponse, FillView, Health,
                                     ModifyRequest, OrderRequest, OrderView, RunDetail, RunSummary, ScenarioDetail,
                                     ScenarioSummary, SettlementSummary, SimInfo, StartSim, StepRequest, TablePage,
-                                    TradeView)
+                                    TradeView, ConsensusInfo, RoundView, CertificateView, TradeLogView, LogProof,
+                                    ChainBlock, TxSummary, TxReceiptView, ContractView, AmmPool, BridgeTransferView,
+                                    AgentPnl)
 from market_sim.api.stream import CLOSE_TOO_SLOW, DEFAULT_QUEUE, StreamClient
 from market_sim.core.errors import MarketSimError
 from market_sim.core.orders import OrderType, PostOnlyMode, Side, TimeInForce
@@ -95,7 +98,12 @@ def create_app(tokens: TokenStore, *, runs_dir: str | Path | None = None, manage
                                 {"name": "trading", "description": "orders, fills and accounts of external "
                                  "accounts"},
                                 {"name": "market data"}, {"name": "settlement", "description": "settlement "
-                                 "batches, trade lifecycle and chain blocks"}])
+                                 "batches, trade lifecycle and chain blocks"},
+                                {"name": "consensus", "description": "the validator committee: validators, votes, "
+                                 "certificates, the hash-chained trade log and its Merkle proofs"},
+                                {"name": "chain", "description": "a small block explorer: blocks, transactions, "
+                                 "receipts with decoded events, contracts"},
+                                {"name": "defi", "description": "AMM pools and bridge transfers"}])
     app.state.sims = sims
     app.state.tokens = tokens
     # GET book/l1 and book/l2 of a running simulation's cached books skip FastAPI's machinery (see fastpath.py)
@@ -192,6 +200,10 @@ def create_app(tokens: TokenStore, *, runs_dir: str | Path | None = None, manage
     @app.get("/v1/health", response_model=Health, tags=["meta"], summary="Liveness (no token needed)")
     def health() -> Health:
         return Health(version=__version__)
+
+    @app.get("/v1/me", tags=["meta"], responses=_ERRORS, summary="The token's role and account (the dashboard asks)")
+    def me(principal: Reader) -> dict[str, Any]:
+        return {"role": str(principal.role), "account": principal.account}
 
     # ---- scenarios ----------------------------------------------------------------------------------------------
     @app.get("/v1/scenarios", response_model=list[ScenarioSummary], tags=["scenarios"], responses=_ERRORS,
@@ -536,15 +548,139 @@ def create_app(tokens: TokenStore, *, runs_dir: str | Path | None = None, manage
         with s.lock:
             return json.loads(json.dumps(_settlement(s).tracker.lifecycle_rows()[-limit:], default=str))
 
-    @app.get("/v1/sims/{sim_id}/chain/blocks", tags=["settlement"], responses=_ERRORS,
-             response_model=list[dict[str, Any]], summary="Blocks mined on the simulation clock, newest last")
-    def blocks(sim_id: str, _: Reader, limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> Any:
+    # ---- agents -------------------------------------------------------------------------------------------------
+    from market_sim.api import components as comp
+
+    @app.get("/v1/sims/{sim_id}/pnl", response_model=list[AgentPnl], tags=["market data"], responses=_ERRORS,
+             summary="Each agent's PnL now (marked at the last price), per quote currency")
+    def pnl(sim_id: str, _: Reader) -> list[dict[str, Any]]:
         s = live(sim_id)
         with s.lock:
-            producer = getattr(_settlement(s), "producer", None)
-            if producer is None:
-                raise NotFound(f"simulation {s.id} settles without a block producer (block_time = 0)")
-            return [block_json(b) for b in producer.blocks[-limit:]]
+            return comp.agent_pnl(s)
+
+    # ---- consensus ----------------------------------------------------------------------------------------------
+
+    Limit = Annotated[int, Query(ge=1, le=10_000, description="most items, the newest")]
+
+    @app.get("/v1/sims/{sim_id}/consensus", response_model=ConsensusInfo, tags=["consensus"], responses=_ERRORS,
+             summary="The committee: protocol, validators and their behaviour, height, round, counts")
+    def consensus(sim_id: str, _: Reader) -> dict[str, Any]:
+        s = live(sim_id)
+        with s.lock:
+            return comp.consensus_info(s, comp.consensus_source(s))
+
+    @app.get("/v1/sims/{sim_id}/consensus/rounds", response_model=list[RoundView], tags=["consensus"],
+             responses=_ERRORS, summary="Who voted what, per (height, round), oldest first",
+             description="A networked protocol's votes as the validators sent them (the last 10,000 votes); the "
+                         "synchronous committee's from each certificate (signed or not).")
+    def consensus_rounds(sim_id: str, _: Reader, limit: Limit = 50) -> list[dict[str, Any]]:
+        s = live(sim_id)
+        with s.lock:
+            return comp.consensus_rounds(s, comp.consensus_source(s), limit)
+
+    @app.get("/v1/sims/{sim_id}/consensus/certificates", response_model=list[CertificateView], tags=["consensus"],
+             responses=_ERRORS, summary="Quorum certificates of the log's blocks, oldest first")
+    def consensus_certificates(sim_id: str, _: Reader, limit: Limit = 50) -> list[dict[str, Any]]:
+        s = live(sim_id)
+        with s.lock:
+            return comp.certificates(comp.consensus_source(s), limit)
+
+    @app.get("/v1/sims/{sim_id}/consensus/log", response_model=TradeLogView, tags=["consensus"],
+             responses=_ERRORS, summary="The hash-chained trade log: its last entries (trades, with their block)")
+    def consensus_log(sim_id: str, _: Reader, limit: Limit = 100) -> dict[str, Any]:
+        s = live(sim_id)
+        with s.lock:
+            return comp.log_entries(comp.consensus_source(s), limit)
+
+    @app.get("/v1/sims/{sim_id}/consensus/log/{seq}/proof", response_model=LogProof, tags=["consensus"],
+             responses=_ERRORS, summary="The Merkle inclusion proof of log entry `seq`")
+    def consensus_proof(sim_id: str, seq: Annotated[int, PathParam(ge=1, le=2**63 - 1)], _: Reader) -> dict[str, Any]:
+        s = live(sim_id)
+        with s.lock:
+            return comp.log_proof(comp.consensus_source(s), seq)
+
+    # ---- chain explorer -----------------------------------------------------------------------------------------
+    ChainName = Annotated[str | None, Query(min_length=1, max_length=64,
+                                            description="settlement, or a defi chain's name (default: the first)")]
+
+    def _chain_call(fn: Callable[[], Any]) -> Any:
+        from market_sim.blockchain.explorer import BlockMissing, TxNotFound
+
+        try:
+            return fn()
+        except (BlockMissing, TxNotFound) as exc:
+            raise NotFound(str(exc)) from None
+
+    @app.get("/v1/sims/{sim_id}/chain/blocks", tags=["settlement"], responses=_ERRORS,
+             response_model=list[dict[str, Any]], summary="Blocks, newest last",
+             description="The settlement chain: the block producer's records of the blocks it mined on the "
+                         "simulation clock (block_time > 0). Any other chain (`chain=`, or a settlement chain "
+                         "without a producer): its last blocks as /chain/blocks/{number} gives them (at most "
+                         "1,000).")
+    def blocks(sim_id: str, _: Reader, limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+               chain: ChainName = None) -> Any:
+        s = live(sim_id)
+        with s.lock:
+            producer = getattr(s.sim.state("settlement"), "producer", None)
+            if producer is not None and chain in (None, "settlement"):
+                return [block_json(b) for b in producer.blocks[-limit:]]
+            if s.sim.state("settlement") is None and s.sim.state("defi") is None:
+                raise NotFound(f"simulation {s.id} has no settlement section and no defi chains")
+            ex = comp.explorer(s, chain)
+            head = ex.head
+            return [{"chain": ex.name, **ex.block(n)} for n in range(max(0, head - min(limit, 1000) + 1), head + 1)]
+
+    @app.get("/v1/sims/{sim_id}/chain/blocks/{number}", response_model=ChainBlock, tags=["chain"],
+             responses=_ERRORS, summary="One block of a chain")
+    def chain_block(sim_id: str, number: Annotated[int, PathParam(ge=0, le=2**63 - 1)], _: Reader,
+                    chain: ChainName = None) -> dict[str, Any]:
+        s = live(sim_id)
+        with s.lock:
+            ex = comp.explorer(s, chain)
+            block = _chain_call(lambda: ex.block(number))
+            return {"chain": ex.name, **block, "producer": comp.producer_block(s, ex.name, number)}
+
+    @app.get("/v1/sims/{sim_id}/chain/transactions", response_model=list[TxSummary], tags=["chain"],
+             responses=_ERRORS, summary="The chain's last transactions, newest last")
+    def chain_transactions(sim_id: str, _: Reader, chain: ChainName = None,
+                           limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict[str, Any]]:
+        s = live(sim_id)
+        with s.lock:
+            return comp.explorer(s, chain).transactions(limit)
+
+    @app.get("/v1/sims/{sim_id}/chain/transactions/{tx_hash}", response_model=TxReceiptView, tags=["chain"],
+             responses=_ERRORS, summary="A transaction's receipt, its events decoded with the contract's ABI")
+    def chain_transaction(sim_id: str, tx_hash: Annotated[str, PathParam(pattern=r"^0x[0-9a-fA-F]{64}$")], _: Reader,
+                          chain: ChainName = None) -> dict[str, Any]:
+        s = live(sim_id)
+        with s.lock:
+            ex = comp.explorer(s, chain)
+            return _chain_call(lambda: ex.receipt(tx_hash))
+
+    @app.get("/v1/sims/{sim_id}/chain/contracts", response_model=list[ContractView], tags=["chain"],
+             responses=_ERRORS, summary="The contracts on the simulation's chains: names, addresses, deployments")
+    def chain_contracts(sim_id: str, _: Reader, chain: ChainName = None) -> list[dict[str, Any]]:
+        s = live(sim_id)
+        with s.lock:
+            names = [chain] if chain is not None else comp.chain_names(s)
+            if not names:
+                comp.explorer(s, None)  # NotFound: no chain
+            return [{"chain": n, **c} for n in names for c in comp.explorer(s, n).contracts()]
+
+    # ---- DeFi ---------------------------------------------------------------------------------------------------
+    @app.get("/v1/sims/{sim_id}/amm/pools", response_model=list[AmmPool], tags=["defi"], responses=_ERRORS,
+             summary="The AMM pools: reserves, price, fee")
+    def amm_pools(sim_id: str, _: Reader) -> list[dict[str, Any]]:
+        s = live(sim_id)
+        with s.lock:
+            return comp.amm_pools(s)
+
+    @app.get("/v1/sims/{sim_id}/bridge/transfers", response_model=list[BridgeTransferView], tags=["defi"],
+             responses=_ERRORS, summary="Bridge transfers, oldest first")
+    def bridge_transfers(sim_id: str, _: Reader, limit: Limit = 100) -> list[dict[str, Any]]:
+        s = live(sim_id)
+        with s.lock:
+            return comp.bridge_transfers(s, limit)
 
     # ---- the WebSocket stream -----------------------------------------------------------------------------------
     @app.websocket("/v1/sims/{sim_id}/stream")
@@ -596,6 +732,9 @@ def create_app(tokens: TokenStore, *, runs_dir: str | Path | None = None, manage
             sender.cancel()
             await run_in_threadpool(s.unsubscribe, client)
 
+    from market_sim.api.dashboard import mount_dashboard
+
+    mount_dashboard(app)
     return app
 
 
@@ -685,6 +824,7 @@ def _key(s: LiveSim, principal: Principal, channel: Any, msg: dict[str, Any]) ->
             raise PermissionError("this token cannot follow that account's orders" if account
                                   else "the orders channel needs an account")
         return ("orders", account)
-    if channel in ("settlement", "blocks"):
+    if channel in ("settlement", "blocks", "consensus"):
         return (channel,)
-    raise MarketSimError(f"unknown channel {channel!r}; channels: book, trades, orders, settlement, blocks")
+    raise MarketSimError(f"unknown channel {channel!r}; channels: book, trades, orders, settlement, blocks, "
+                         "consensus")

@@ -198,17 +198,71 @@ class LiveSim:
         # its events in a burst, then sleeps), not for the step's wall time.
         self._chunk = max(1, int((realtime or 1.0) * NS * PACED_STEP_SECONDS))
         # stream subscribers by key: ("book", venue, symbol), ("trades", symbol|"*"), ("orders", account),
-        # ("settlement",), ("blocks",)
+        # ("settlement",), ("blocks",), ("consensus",)
         self.clients: dict[tuple, set[StreamClient]] = {}
         self._book_feeds: dict[tuple[str, str], Any] = {}
         self._settlement_wired = False
         self.busy_cpu = 0.0  # CPU seconds the background thread spent advancing the simulation (its own speed)
+        self._consensus_wired = False
+        self.explorers: dict[str, Any] = {}  # chain name -> ChainExplorer (market_sim.api.components)
+        self.vote_recorder: Any = None       # the committee's votes, when it runs a networked protocol
         with self.lock:
             sim.build()
             for vname in sim.venues:
                 sim.bus.subscribe(Trade, self._make_trade_handler(vname), (vname,))
                 for tp in _ORDER_EVENTS:
                     sim.bus.subscribe(tp, self._on_order_event, (vname,))
+            self._record_votes()
+
+    def _record_votes(self) -> None:
+        """From the start, record the votes of a networked committee and stream its votes and certificates."""
+        from market_sim.api.components import certificate_json, consensus_source
+        from market_sim.consensus.votes import VoteRecorder
+
+        try:
+            src = consensus_source(self)
+        except NotFound:
+            return
+        if src.cluster is None:
+            return
+
+        def on_vote(rec: Any) -> None:
+            targets = self.clients.get(("consensus",))
+            if targets:
+                fields = {k: _plain(getattr(rec, k)) for k in rec.__slots__}
+                fields["vote_kind"] = fields.pop("kind")  # prevote, precommit, vote, certify, ...
+                text = _dumps({"type": "consensus", "kind": "vote", "sim": self.id, **fields})
+                self._out.append((targets, text, None))
+
+        def on_certified(block: Any) -> None:
+            targets = self.clients.get(("consensus",))
+            if targets:
+                text = _dumps({"type": "consensus", "kind": "certificate", "sim": self.id, "ts": self.sim.now,
+                               **certificate_json(src, block)})
+                self._out.append((targets, text, None))
+
+        self.vote_recorder = VoteRecorder(src.cluster, listener=on_vote)
+        src.cluster.certified_listeners.append(on_certified)
+        self._consensus_wired = True
+
+    def _wire_consensus(self) -> None:
+        """The consensus channel of a synchronous settlement committee: a certificate per certified batch."""
+        if self._consensus_wired:
+            return
+        from market_sim.api.components import certificate_json, consensus_source
+        from market_sim.settlement.lifecycle import BatchStageEvent, Stage
+
+        src = consensus_source(self)  # NotFound: no committee
+
+        def on_stage(ev: Any) -> None:
+            targets = self.clients.get(("consensus",))
+            if targets and ev.stage is Stage.CERTIFIED and 1 <= ev.sequence <= src.log.height:
+                text = _dumps({"type": "consensus", "kind": "certificate", "sim": self.id, "ts": ev.ts,
+                               **certificate_json(src, src.log.block(ev.sequence))})
+                self._out.append((targets, text, None))
+
+        self.sim.bus.subscribe(BatchStageEvent, on_stage, ("settlement",))
+        self._consensus_wired = True
 
     # ---- facts -------------------------------------------------------------------------------------------------
     @property
@@ -225,7 +279,20 @@ class LiveSim:
                 "instruments": {s: {"tick_size": str(i.tick_size), "lot_size": str(getattr(i, "lot_size", "")),
                                     "base_asset": i.base_asset, "quote_asset": i.quote_asset}
                                 for s, i in sim.instruments.items()},
-                "settlement": sim.state("settlement") is not None, "run_id": self.run_id}
+                "settlement": sim.state("settlement") is not None, "run_id": self.run_id,
+                "components": self.components()}
+
+    def components(self) -> dict[str, Any]:
+        """Which component routes have something to show: the committee's protocol, the chains, DeFi pools."""
+        from market_sim.api.components import chain_names, consensus_source
+
+        try:
+            protocol: str | None = consensus_source(self).protocol
+        except NotFound:
+            protocol = None
+        world = self.sim.state("defi")
+        return {"consensus": protocol, "chains": chain_names(self),
+                "amm": bool(getattr(world, "venues", None)), "bridge": getattr(world, "relayer", None) is not None}
 
     def venue_of(self, symbol: str, venue: str | None) -> str:
         venues = self.sim.venues
@@ -606,6 +673,8 @@ class LiveSim:
                 client.push(_dumps(first))
             elif key[0] in ("settlement", "blocks"):
                 self._wire_settlement()
+            elif key[0] == "consensus":
+                self._wire_consensus()
             self.clients.setdefault(key, set()).add(client)
             client.subscriptions.add(key)
             if self.state in ("finished", "stopped", "failed"):

@@ -28,7 +28,7 @@ from market_sim.settlement.trades import TradeEncoder
 
 BATCH_SIZES = (1, 10, 100, 500, 1000)
 TRADERS = 100
-QUICK_TRADERS = 12  # --quick: funding 100 traders x 4 tokens alone is 800 transactions
+QUICK_TRADERS = 12  # --quick: fewer traders (funding is one depositForMany per token either way)
 ASSETS = {"TKA": 18, "TKB": 18, "TKC": 18, "USD": 18}
 PAIRS = ("TKA/USD", "TKB/USD", "TKC/USD", "TKA/TKB")
 TARGET_GAS_PER_TRADE = 5_000

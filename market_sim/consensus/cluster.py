@@ -193,6 +193,8 @@ class Cluster:
         # called once per height, when the first honest node holds the block's certificate: listener(block)
         self.certified_listeners: list[Callable[[LogBlock], None]] = []
         self.node_listeners: list[Callable[[ConsensusNode, LogBlock], None]] = []  # every node's every append
+        # observers of what validators send: tap(node, msg, dsts) once per send or broadcast (dsts None: everyone)
+        self.taps: list[Callable[[ConsensusNode, object, "Iterable[str] | None"], None]] = []
         self.height_certified_at: dict[int, int] = {}
         self.committee = Committee(self.nodes, quorum=self.quorum, domain=self.domain, leaf_encoder=leaf_encoder,
                                    extra_leaves=extra_leaves, latency=config.latency,
@@ -229,11 +231,17 @@ class Cluster:
     def send(self, node: ConsensusNode, dst: str, msg: object) -> None:
         """Send from a node (silent nodes send nothing; delayed nodes' messages are late)."""
         if node.behaviour is not Behaviour.CRASHED:
+            for tap in self.taps:
+                tap(node, msg, (dst,))
             self.network.send(node.name, dst, msg, self._extra(node))
 
     def broadcast(self, node: ConsensusNode, msg: object, dsts: Iterable[str] | None = None) -> None:
         """Send to every node (or `dsts`), the sender included."""
         if node.behaviour is not Behaviour.CRASHED:
+            if self.taps:
+                dsts = None if dsts is None else tuple(dsts)
+                for tap in self.taps:
+                    tap(node, msg, dsts)
             self.network.broadcast(node.name, msg, dsts, self._extra(node))
 
     def verified(self, obj: object, check) -> bool:  # noqa: ANN001

@@ -144,21 +144,61 @@ class ValidatorKey:
 
 
 @lru_cache(maxsize=256)
-def _signer(private_key: bytes) -> coincurve.PrivateKey:
-    return coincurve.PrivateKey(private_key)
+def _signer(private_key: bytes) -> tuple[coincurve.PrivateKey, str]:
+    key = coincurve.PrivateKey(private_key)
+    return key, _address_of(key.public_key.format(compressed=False))
+
+
+@lru_cache(maxsize=4096)
+def _checksum(raw: bytes) -> str:
+    """EIP-55 checksummed hex of a 20-byte address (eth_utils.to_checksum_address, memoised: signers repeat)."""
+    return to_checksum_address(raw)
+
+
+def _address_of(uncompressed_pubkey: bytes) -> str:
+    return _checksum(keccak(uncompressed_pubkey[1:])[12:])
+
+
+# (digest, signature) -> signer address, or None for a signature that recovers to nothing. Bounded: cleared when full.
+_RECOVERED: dict[tuple[bytes, bytes], str | None] = {}
+_RECOVERED_MAX = 1 << 17
+
+
+def _remember(digest: bytes, sig: bytes, signer: str | None) -> None:
+    if len(_RECOVERED) >= _RECOVERED_MAX:
+        _RECOVERED.clear()
+    _RECOVERED[(digest, sig)] = signer
 
 
 def sign(key: bytes | ValidatorKey, digest: bytes) -> bytes:
-    """Sign a 32-byte digest: 65 bytes r || s || v with low s and v in {27, 28} (what OpenZeppelin ECDSA accepts)."""
+    """Sign a 32-byte digest: 65 bytes r || s || v with low s and v in {27, 28} (what OpenZeppelin ECDSA accepts).
+
+    The signature is remembered as recovering to the key's address: ECDSA public-key recovery of a signature this
+    function made returns the signer by construction, so a later check of it is a look-up. A signature from
+    anywhere else (another process, a forger, a modified byte) is not remembered and is recovered in full.
+    """
     if isinstance(key, ValidatorKey):
         key = key.private_key
     OPERATIONS["sign"] += 1
-    sig = _signer(bytes(key)).sign_recoverable(_check32(digest, "digest"), hasher=None)
-    return sig[:64] + bytes((sig[64] + 27,))
+    signer, address = _signer(bytes(key))
+    digest = _check32(digest, "digest")
+    sig = signer.sign_recoverable(digest, hasher=None)
+    sig = sig[:64] + bytes((sig[64] + 27,))
+    _remember(digest, sig, address)
+    return sig
 
 
-@lru_cache(maxsize=65536)
 def _recover(digest: bytes, sig: bytes) -> str | None:
+    try:
+        return _RECOVERED[(digest, sig)]
+    except KeyError:
+        pass
+    signer = _recover_uncached(digest, sig)
+    _remember(digest, sig, signer)
+    return signer
+
+
+def _recover_uncached(digest: bytes, sig: bytes) -> str | None:
     if len(sig) != 65 or sig[64] not in (27, 28):
         return None
     s = int.from_bytes(sig[32:64], "big")
@@ -169,7 +209,7 @@ def _recover(digest: bytes, sig: bytes) -> str | None:
         pub = coincurve.PublicKey.from_signature_and_message(sig[:64] + bytes((sig[64] - 27,)), digest, hasher=None)
     except Exception:  # noqa: BLE001 - coincurve raises plain Exception for unrecoverable signatures
         return None
-    return to_checksum_address(keccak(pub.format(compressed=False)[1:])[12:])
+    return _address_of(pub.format(compressed=False))
 
 
 def recover(digest: bytes, sig: bytes) -> str:

@@ -19,6 +19,7 @@ __all__ = [
     "DeploymentError",
     "ConsensusError",
     "SettlementError",
+    "ApiClientError",
 ]
 
 
@@ -125,3 +126,7 @@ class ConsensusError(MarketSimError):
 
 class SettlementError(MarketSimError):
     """A settlement batch could not be built, submitted or reconciled."""
+
+
+class ApiClientError(MarketSimError):
+    """A market-sim server could not be reached, or refused a request (`market-sim watch --url`)."""

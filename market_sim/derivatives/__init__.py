@@ -1,5 +1,5 @@
 """Option pricing analytics (issue 17): European models and Greeks, American trees and BAW, implied volatility, SVI
-volatility surfaces. Floats throughout -- this is analytics, not money (see docs/pricing.md)."""
+volatility surfaces, warrants with dilution. Floats throughout -- this is analytics, not money (see docs/pricing.md)."""
 
 from market_sim.derivatives._common import ArbitrageBoundsError, Greeks, PricingInputError
 from market_sim.derivatives.american import (ExerciseBoundary, baw_price, baw_price_array, binomial_price,
@@ -11,6 +11,9 @@ from market_sim.derivatives.pricing import (bachelier_greeks, bachelier_greeks_a
                                             black76_price, black76_price_array, bsm_greeks, bsm_greeks_array,
                                             bsm_price, bsm_price_array)
 from market_sim.derivatives.surface import CalendarViolation, ExpiryQuotes, SviSlice, VolSurface, fit_svi
+from market_sim.derivatives.warrants import (diluted_share_value, dilution_factor, warrant_delta_from_share,
+                                             warrant_price, warrant_price_array, warrant_price_from_share,
+                                             warrant_price_from_share_array)
 
 __all__ = [
     "ArbitrageBoundsError", "PricingInputError", "Greeks",
@@ -21,4 +24,6 @@ __all__ = [
     "binomial_price", "binomial_price_array", "exercise_boundary", "ExerciseBoundary", "baw_price",
     "baw_price_array",
     "SviSlice", "ExpiryQuotes", "CalendarViolation", "VolSurface", "fit_svi",
+    "dilution_factor", "diluted_share_value", "warrant_price", "warrant_price_array", "warrant_price_from_share",
+    "warrant_price_from_share_array", "warrant_delta_from_share",
 ]

@@ -4,14 +4,22 @@ uniform price by `uncross` (market_sim.mechanisms.uncross), with the fills alloc
 The limit prices of each side are also kept in a sorted list, so the best prices, the depth and the levels that can
 trade at a price are found by bisection, not by a scan of every level. A large uncross (VECTOR_MIN orders or more
 taking part) pairs buys and sells with numpy (cumulative lots of each side merged) and builds its Trade events field
-by field over all trades at once; small ones (every batch of a frequent batch auction, typically) pair in a plain
-loop. Both give the same trades.
+by field, one C-level pass per field over blocks of _BLOCK new events, with the GC paused; small ones (every batch of
+a frequent batch auction, typically) pair in a plain loop. Both give the same trades. In a book of VECTOR_MIN orders
+or more, the filled orders leave the id index in its arrival order (see AuctionBook._drop).
+
+What a large uncross costs is mostly memory traffic, not arithmetic: each filled order and each of its order id,
+trader and sequence objects is touched where it lies, so the code touches each as few times as it can (one read
+per level while the level is in the cache, one read when its trades are built) and releases the filled orders in
+allocation order.
 """
 
 from __future__ import annotations
 
+import gc
 from bisect import bisect_left, bisect_right, insort
 from collections import deque
+from dataclasses import fields
 from itertools import repeat
 from operator import attrgetter
 
@@ -34,18 +42,24 @@ _INT64_SAFE = 2 ** 62  # lots below this: the cumulative sums stay exact in int6
 _TRADE_FIELDS = ("ts", "trade_id", "symbol", "price", "quantity", "buy_order_id", "sell_order_id", "buyer", "seller",
                  "aggressor")
 _TRADE_SET = tuple((Event if n == "ts" else Trade).__dict__[n].__set__ for n in _TRADE_FIELDS)
+if tuple(f.name for f in fields(Trade)) != _TRADE_FIELDS:  # a new Trade field would be left unset by _pair_vector
+    raise ImportError(f"market_sim.mechanisms.book: Trade's fields changed; update _TRADE_FIELDS "
+                      f"({[f.name for f in fields(Trade)]})")
 _new = object.__new__
 _QTY, _OID, _TRADER, _SEQ = (attrgetter(a) for a in ("qty", "oid", "trader", "seq"))
 _SIDES = (_SELL, _BUY)  # indexed by "the buy came later"
+_BLOCK = 1024  # a large uncross builds its Trade events per block of this many
+_NO_ID = object()  # a sentinel next_trade_id() never returns
+_side_array: list = []  # _SIDES as a numpy object array (made by the first vectorised uncross)
 
 
-def _trades_bulk(n: int, columns: tuple) -> list[Trade]:
-    """n Trade events from one iterable per field (in _TRADE_FIELDS order): the same objects as Trade(...) gives,
-    built without a Python call per trade."""
-    out = list(map(_new, repeat(Trade, n)))
-    for setter, values in zip(_TRADE_SET, columns):
-        deque(map(setter, out, values), maxlen=0)
-    return out
+def _sides(np):
+    if not _side_array:
+        a = np.empty(2, dtype=object)
+        a[0], a[1] = _SIDES
+        _side_array.append(a)
+    return _side_array[0]
+
 
 __all__ = ["AuctionOrder", "AuctionBook"]
 
@@ -169,8 +183,16 @@ class AuctionBook:
         if cross.price is None:
             return cross, []
         price, matched = cross.price, cross.matched
-        buys = self._take(_BUY, price, matched)
-        sells = self._take(_SELL, price, matched)
+        # in a large book the filled orders leave the id index after both takes, in its arrival order (see _drop)
+        dead: set[int] | None = set() if len(self.orders) >= self.vector_min else None
+        buys = self._take(_BUY, price, matched, dead)
+        sells = self._take(_SELL, price, matched, dead)
+        if dead is not None:
+            self._drop(dead)
+        if self.transient:  # filled market / IOC orders are no longer transient
+            orders, transient = self.orders, self.transient
+            for oid in [oid for oid in transient if oid not in orders]:
+                del transient[oid]
         nb, ns = len(buys[0]), len(sells[0])
         if nb + ns >= self.vector_min and matched < _INT64_SAFE:
             return cross, self._pair_vector(ts, price, buys, sells, next_trade_id)
@@ -201,30 +223,81 @@ class AuctionBook:
 
     def _pair_vector(self, ts: int, price: int, buys: tuple, sells: tuple, next_trade_id) -> list[Trade]:
         """The plain loop's pairing, vectorised: trade k covers the lots between the k-th and (k+1)-th of the merged
-        cumulative sums of both sides, between the buy and the sell whose cumulative lots first reach its end."""
+        cumulative sums of both sides, between the buy and the sell whose cumulative lots first reach its end.
+
+        The cyclic GC is paused while the Trade events are built (tens of thousands of new objects, none of them
+        garbage: collecting the young generation over and over would find nothing)."""
         import numpy as np
 
         bq, boid, btr, bseq = buys
         sq, soid, s_tr, sseq = sells
-        cb = np.cumsum(np.array(bq, dtype=np.int64))
-        cs = np.cumsum(np.array(sq, dtype=np.int64))
-        ends = np.union1d(cb, cs)
+        nb, ns = len(bq), len(sq)
+        cb = np.fromiter(bq, np.int64, nb).cumsum()
+        cs = np.fromiter(sq, np.int64, ns).cumsum()
+        # the union of both (sorted) cumulative sums: one merge of two sorted runs, repeats dropped
+        ends = np.concatenate((cb, cs))
+        ends.sort(kind="stable")
+        new = np.empty(nb + ns, dtype=bool)
+        new[0] = True
+        np.not_equal(ends[1:], ends[:-1], out=new[1:])
+        ends = ends[new]
         bi = np.searchsorted(cb, ends)
         si = np.searchsorted(cs, ends)
-        qty = np.diff(ends, prepend=0).tolist()
+        qty = np.diff(ends, prepend=0)
         n = len(qty)
-        later = np.array(bseq, dtype=np.int64)[bi] > np.array(sseq, dtype=np.int64)[si]
-        b_idx, s_idx = bi.tolist(), si.tolist()
-        columns = (repeat(ts, n), [next_trade_id() for _ in range(n)], repeat(self.symbol, n), repeat(price, n), qty,
-                   list(map(boid.__getitem__, b_idx)), list(map(soid.__getitem__, s_idx)),
-                   list(map(btr.__getitem__, b_idx)), list(map(s_tr.__getitem__, s_idx)),
-                   list(map(_SIDES.__getitem__, later.tolist())))
-        return _trades_bulk(n, columns)
+        later = np.fromiter(bseq, np.int64, nb)[bi] > np.fromiter(sseq, np.int64, ns)[si]
+        aggressor = _sides(np)[later.view(np.uint8)]
+        # Trade events without a Python call each: per block of _BLOCK trades, the new objects, then one C-level
+        # pass per field (slot descriptor setters) while the block is in the cache; the order id and trader columns
+        # read by index (each object touched once), the trade ids drawn in trade order
+        set_ts, set_id, set_sym, set_px, set_q, set_bo, set_so, set_b, set_s, set_ag = _TRADE_SET
+        ids = iter(next_trade_id, _NO_ID)
+        symbol = self.symbol
+        bo, so, bt, st = boid.__getitem__, soid.__getitem__, btr.__getitem__, s_tr.__getitem__
+        out: list[Trade] = []
+        gc_on = gc.isenabled()
+        if gc_on:
+            gc.disable()
+        try:
+            for start in range(0, n, _BLOCK):
+                end = start + _BLOCK
+                b_idx, s_idx = bi[start:end].tolist(), si[start:end].tolist()
+                block = list(map(_new, repeat(Trade, len(b_idx))))
+                # each map stops with the block (the first iterable): `ids` is drawn once per trade
+                deque(map(set_ts, block, repeat(ts)), maxlen=0)
+                deque(map(set_id, block, ids), maxlen=0)
+                deque(map(set_sym, block, repeat(symbol)), maxlen=0)
+                deque(map(set_px, block, repeat(price)), maxlen=0)
+                deque(map(set_q, block, qty[start:end].tolist()), maxlen=0)
+                deque(map(set_bo, block, map(bo, b_idx)), maxlen=0)
+                deque(map(set_so, block, map(so, s_idx)), maxlen=0)
+                deque(map(set_b, block, map(bt, b_idx)), maxlen=0)
+                deque(map(set_s, block, map(st, s_idx)), maxlen=0)
+                deque(map(set_ag, block, aggressor[start:end].tolist()), maxlen=0)
+                out += block
+        finally:
+            if gc_on:
+                gc.enable()
+        return out
 
-    def _take(self, side: Side, price: int, matched: int) -> tuple[list[int], list[int], list[str], list[int]]:
+    def _drop(self, dead: set[int]) -> None:
+        """Remove the orders `dead` (filled) from the id index. When they are a large part of it, they are deleted in
+        the index's own (arrival) order, found by one sequential pass over it, rather than in the levels' price
+        order: the filled orders are then released in the order they were allocated, which walks memory the way it
+        was laid out (the uncross of a large book is dominated by these releases)."""
+        orders = self.orders
+        if len(dead) * 4 < len(orders):
+            deque(map(orders.__delitem__, dead), maxlen=0)
+            return
+        deque(map(orders.__delitem__, [k for k in orders if k in dead]), maxlen=0)
+
+    def _take(self, side: Side, price: int, matched: int,
+              dead: set[int] | None = None) -> tuple[list[int], list[int], list[str], list[int]]:
         """Take `matched` lots from the orders of `side` that accept `price`, in priority (market orders, better
         limits, time): (lots taken, order ids, traders, seqs), one entry per order. Levels used up leave the book
-        whole (their columns read with one C-level pass each); only the marginal level is walked order by order."""
+        whole (their columns read with one C-level pass each); only the marginal level is walked order by order.
+        The filled orders leave the id index now, or, given a set `dead`, their ids are added to it (the caller
+        removes them; the transient set is the caller's to clean up either way)."""
         if side is _BUY:
             levels, lots, px = self.bids, self.bid_lots, self.bid_px
             prices = px[bisect_left(px, price):]
@@ -234,7 +307,7 @@ class AuctionBook:
             prices = px[:bisect_right(px, price)]
         if None in levels:
             prices.insert(0, None)
-        orders, transient = self.orders, self.transient
+        orders = self.orders
         out_q: list[int] = []
         out_id: list[int] = []
         out_tr: list[str] = []
@@ -253,7 +326,10 @@ class AuctionBook:
                 out_tr += map(_TRADER, level)
                 out_seq += map(_SEQ, level)
                 left -= lv
-                deque(map(orders.__delitem__, out_id[k:]), maxlen=0)
+                if dead is None:
+                    deque(map(orders.__delitem__, out_id[k:]), maxlen=0)
+                else:
+                    dead.update(out_id[k:])  # while the level's objects are in the cache
                 del levels[p], lots[p]
                 if p is not None:
                     gone += 1
@@ -267,7 +343,10 @@ class AuctionBook:
                 if q <= left:
                     out_q.append(q)
                     left -= q
-                    del orders[o.oid]
+                    if dead is None:
+                        del orders[o.oid]
+                    else:
+                        dead.add(o.oid)
                     n += 1
                     if left == 0:
                         break
@@ -283,9 +362,6 @@ class AuctionBook:
                 del px[len(px) - gone:]
             else:
                 del px[:gone]
-        if transient:  # filled market / IOC orders are no longer transient
-            for oid in [oid for oid in transient if oid not in orders]:
-                del transient[oid]
         self.lots -= matched - left
         return out_q, out_id, out_tr, out_seq
 

@@ -44,7 +44,8 @@ if TYPE_CHECKING:
     from market_sim.options.section import OptionsMarket
 
 __all__ = ["OptionsMarketMaker", "OptionsMakerParams", "RetailOptionsBuyer", "RetailOptionsParams",
-           "VolatilityTrader", "VolTraderParams"]
+           "VolatilityTrader", "VolTraderParams", "WarrantHolder", "WarrantHolderParams", "WarrantMarketMaker",
+           "WarrantMakerParams"]
 
 
 class _OptionsAgent(Agent):
@@ -425,3 +426,129 @@ class VolatilityTrader(_OptionsAgent):
                     if self.position(inst.symbol) + p.contracts <= p.max_position:
                         self.submit(inst.symbol, Side.BUY, p.contracts, q.ask, tif=TimeInForce.IOC,
                                     venue=self.venue)
+
+
+# ------------------------------------------------------------------------------------------------- warrant holder
+@dataclass(frozen=True, slots=True)
+class WarrantHolderParams:
+    exercise_at: int = param(0, duration=True, min=0, help="when to exercise American warrants early (0: hold to "
+                                                           "expiry, where in-the-money holdings exercise themselves)")
+    min_itm_ticks: int = param(1, min=1, help="exercise only warrants at least this many ticks in the money")
+    fraction: float = param(1.0, min=0.0, max=1.0, help="share of each holding exercised (rounded down)")
+    sell_interval: int = param(0, duration=True, min=0, help="mean time between sales of a few warrants at the bid "
+                                                             "(0: never sell)")
+    sell_quantity: int = param(50, min=1, help="most warrants sold at a time")
+
+
+@register_agent_type
+class WarrantHolder(Agent):
+    """Holds warrants placed with it ([[options.warrants]] allot) and exercises its American ones at `exercise_at`
+    when in the money (OptionsMarket.request_exercise); the rest exercise automatically at expiry."""
+
+    kind = "warrant_holder"
+    Params = WarrantHolderParams
+
+    def on_start(self) -> None:
+        market = self._sim.state("options")
+        if market is None:
+            raise ConfigError("needs an [options] section (plugins = [\"market_sim.options\"])", key="agents",
+                              value=self.kind)
+        self.market = market
+        self.symbols = tuple(dict.fromkeys(self.symbols + tuple(market.warrants)))
+        self._venue_of = {**self._venue_of, **{s: market.config.venue for s in market.warrants}}
+        if self.params.exercise_at:
+            self._sim.kernel.schedule_at(self.params.exercise_at, self._exercise)
+        if self.params.sell_interval:
+            self.wake_up_in(1 + int(self.rng.expovariate(1.0) * self.params.sell_interval))
+
+    def on_wakeup(self) -> None:
+        """Sell a few warrants at the bid (IOC), now and then."""
+        p = self.params
+        self.wake_up_in(1 + int(self.rng.expovariate(1.0) * p.sell_interval))
+        held = [s for s in sorted(self.market.warrants) if self.position(s) > 0 and s not in self.market.closed]
+        if not held:
+            return
+        sym = self.rng.choice(held)
+        q = self.quote(sym, self.market.config.venue)
+        if q.bid is not None:
+            n = min(self.position(sym), self.rng.randint(1, p.sell_quantity))
+            self.submit(sym, Side.SELL, n, q.bid, tif=TimeInForce.IOC, venue=self.market.config.venue)
+
+    def _exercise(self) -> None:
+        p = self.params
+        for sym, inst in sorted(self.market.warrants.items()):
+            held = self.position(sym)
+            n = int(held * p.fraction)
+            if (n > 0 and inst.option.style is ExerciseStyle.AMERICAN and sym not in self.market.closed
+                    and intrinsic_ticks(inst, self.market.settle_ticks(inst)) >= p.min_itm_ticks):
+                self.market.request_exercise(self.id, sym, n)
+
+
+# ------------------------------------------------------------------------------------------------- warrant maker
+@dataclass(frozen=True, slots=True)
+class WarrantMakerParams:
+    interval: int = param(2 * NS_PER_SECOND, duration=True, min=1, help="time between re-quotes")
+    vol: float = param(0.3, min=0.01, help="equity volatility (per [options] year)")
+    half_spread_ticks: int = param(5, min=1)
+    quantity: int = param(100, min=1, help="warrants per quote")
+    max_position: int = param(5000, min=0, help="stop buying beyond this many warrants long (selling: short)")
+
+
+@register_agent_type
+class WarrantMarketMaker(Agent):
+    """Quotes every live warrant around its value per share: issuer warrants at the dilution-adjusted price
+    k N/(N + M k) C(S, K) / k with S the underlying's mid read as the equity value per share, N the shares outstanding
+    now and M the warrants the issuer is still short; covered warrants at the Black–Scholes value. So exercises (N up,
+    M down) and the diluted underlying move its quotes."""
+
+    kind = "warrant_market_maker"
+    Params = WarrantMakerParams
+
+    def on_start(self) -> None:
+        market = self._sim.state("options")
+        if market is None:
+            raise ConfigError("needs an [options] section (plugins = [\"market_sim.options\"])", key="agents",
+                              value=self.kind)
+        self.market = market
+        self.venue = market.config.venue
+        self.symbols = tuple(dict.fromkeys(self.symbols + tuple(market.warrants)))
+        self._venue_of = {**self._venue_of, **{s: self.venue for s in market.warrants}}
+        self.wake_up_in(self.rng.randrange(max(1, self.params.interval)))
+
+    def value(self, symbol: str) -> float | None:
+        """The warrant's value per underlying share now (None when it cannot be priced)."""
+        from market_sim.derivatives import bsm_price, warrant_price
+
+        book, inst = self.market.warrant_book, self.market.warrants[symbol]
+        w = book.configs[symbol]
+        tau = self.market.years(w.expiry - self.now)
+        if tau <= 0:
+            return None
+        s = self.market.underlying_price(w.underlying)
+        k = float(w.strike)
+        rate = self.market.config.rate
+        try:
+            if w.dilutive:
+                n = book.supply[w.underlying] / 10 ** self.instrument(w.underlying).base_decimals
+                m = max(0, -book.clearing.contracts(w.issuer, symbol))
+                return warrant_price(s, k, tau, rate, self.params.vol, n, m, w.ratio) / w.ratio
+            return bsm_price(s, k, tau, rate, self.params.vol, 0.0, inst.option.is_call)
+        except MarketSimError:
+            return None
+
+    def on_wakeup(self) -> None:
+        p = self.params
+        self.wake_up_in(p.interval)
+        self.cancel_all()
+        for sym, inst in sorted(self.market.warrants.items()):
+            if sym in self.market.closed:
+                continue
+            v = self.value(sym)
+            if v is None:
+                continue
+            mid = round(v / float(inst.tick_size))
+            pos = self.position(sym)
+            if pos < p.max_position and mid - p.half_spread_ticks >= 1:
+                self.submit(sym, Side.BUY, p.quantity, mid - p.half_spread_ticks, venue=self.venue)
+            if -pos < p.max_position:
+                self.submit(sym, Side.SELL, p.quantity, mid + p.half_spread_ticks, venue=self.venue)

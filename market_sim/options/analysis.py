@@ -63,6 +63,23 @@ def finish_options(sim: "Simulation", market: "OptionsMarket") -> None:
                                           "underlying": r.underlying})
     for r in market.refused:
         sim.record("option_exercises_refused", r)
+    book = market.warrant_book
+    if book is not None and book.configs:
+        for r in book.settlements:
+            sim.record("warrant_settlements", {"ts": r.ts, "symbol": r.symbol, "account": r.account, "kind": r.kind,
+                                               "warrants": r.contracts, "settle_ticks": r.settle_ticks,
+                                               "intrinsic_ticks": r.intrinsic_ticks, "cash": r.cash,
+                                               "underlying": r.underlying})
+        for e in book.exercises:
+            sim.record("warrant_exercises", {f: getattr(e, f) for f in e.__slots__})
+        for r in book.supply_rows:
+            sim.record("share_supply", r)
+        for r in market.warrant_model:
+            sim.record("warrant_model", r)
+        for r in market.warrant_underlying:
+            sim.record("warrant_underlying", r)
+        for t in market.warrant_trades:
+            sim.record("warrant_trades", t)
     smile = trade_smile(market)
     for r in smile:
         sim.record("implied_smile", r)
@@ -89,13 +106,86 @@ def finish_options(sim: "Simulation", market: "OptionsMarket") -> None:
         settlement_cash=round(sum(r.cash for r in market.settlements if r.kind == "exercise" and not r.underlying)
                               / qd, 2),
         smile_points=len(smile), smile_rmse_vs_maker=rmse, smile=smile_fig or None, mm_pnl=totals,
-        mm_unexplained_share=share)
+        mm_unexplained_share=share, **_warrant_figures(market))
     if not sim.scenario.output.plots:
         return
     if smile:
         sim.extra_files["options.png"] = smile_png(sim, market, smile)
     if pnl_rows:
         sim.extra_files["options_pnl.png"] = pnl_png(sim, pnl_rows)
+    if market.warrants:
+        sim.extra_files["warrants.png"] = warrants_png(sim, market)
+
+
+def _warrant_figures(market: "OptionsMarket") -> dict[str, Any]:
+    book = market.warrant_book
+    if book is None or not book.configs:
+        return {}
+    dilution: dict[str, float] = {}
+    for e in book.exercises:
+        if e.shares_minted and e.fundamental_before:
+            und = book.configs[e.symbol].underlying
+            dilution.setdefault(und, {})[e.ts] = e.fundamental_after / e.fundamental_before
+    return {"warrants_issued": sum(book.issued.values()),
+            "warrants_exercised": sum(e.warrants for e in book.exercises),
+            "shares_minted": dict(sorted(book.minted.items())) or None,
+            "share_supply": dict(sorted(book.supply.items())) or None,
+            "fundamental_dilution": {u: round(float(np.prod(list(f.values()))), 6)
+                                     for u, f in sorted(dilution.items())} or None}
+
+
+def warrants_png(sim: "Simulation", market: "OptionsMarket") -> bytes:
+    """The underlying's mid and fundamental with the exercises marked, its supply, and each warrant's model value
+    with dilution against the plain call."""
+    plt = _plt()
+    book = market.warrant_book
+    unds = sorted({w.underlying for w in book.configs.values()})
+    fig, axes = plt.subplots(3, 1, figsize=(10, 9), sharex=True)
+    for und in unds:
+        rows = [r for r in market.warrant_underlying if r["underlying"] == und]
+        axes[0].plot([r["ts"] / 60e9 for r in rows], [r["mid"] for r in rows], lw=1, label=f"{und} mid")
+        axes[0].plot([r["ts"] / 60e9 for r in rows], [r["fundamental"] for r in rows], "k--", lw=1,
+                     label=f"{und} fundamental (V/N)")
+    for e in book.exercises:
+        if e.shares_minted:
+            axes[0].axvline(e.ts / 60e9, color="tab:red", lw=0.8, alpha=0.6)
+    for sym, w in book.configs.items():
+        axes[0].axhline(float(w.strike), color="grey", ls=":", lw=0.8)
+        axes[0].annotate(f"{sym} strike", (0, float(w.strike)), fontsize=7, color="grey")
+    axes[0].set_ylabel("price")
+    axes[0].set_title(f"{sim.scenario.name}: the underlying (red lines: exercises that minted shares)")
+    axes[0].legend(fontsize=8)
+    for und in unds:
+        rows = [r for r in book.supply_rows if r["underlying"] == und]
+        if rows:
+            end = sim.scenario.duration / 60e9
+            xs = [r["ts"] / 60e9 for r in rows] + [end]
+            ys = [r["supply"] for r in rows] + [rows[-1]["supply"]]
+            axes[1].step(xs, ys, where="post", label=f"{und} shares outstanding (base units)")
+    axes[1].set_ylabel("supply")
+    axes[1].legend(fontsize=8)
+    for sym in book.configs:
+        rows = [r for r in market.warrant_model if r["symbol"] == sym]
+        if rows:
+            xs = [r["ts"] / 60e9 for r in rows]
+            if book.configs[sym].dilutive:
+                axes[2].plot(xs, [r["warrant_value"] for r in rows], lw=1.2,
+                             label=f"{sym}: dilution-adjusted value per share")
+                axes[2].plot(xs, [r["call_value"] for r in rows], lw=0.8, ls="--",
+                             label=f"{sym}: the plain call (no dilution)")
+            else:
+                axes[2].plot(xs, [r["warrant_value"] for r in rows], lw=1.2, label=f"{sym} (covered): the option value")
+        tr = [t for t in market.warrant_trades if t["symbol"] == sym]
+        if tr:
+            tick = float(market.warrants[sym].tick_size)
+            axes[2].scatter([t["ts"] / 60e9 for t in tr], [t["price"] * tick for t in tr], s=6,
+                            label=f"{sym}: trades")
+    axes[2].set_ylabel("value per share")
+    axes[2].set_xlabel("simulated time (min)")
+    axes[2].legend(fontsize=7)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    return _png(plt, fig)
 
 
 def _maker_rmse(sim: "Simulation", market: "OptionsMarket", smile: list[dict[str, Any]]) -> float | None:

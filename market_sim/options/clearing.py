@@ -23,10 +23,10 @@ the result does not depend on the order in which accounts were created.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from market_sim.core.accounts import Accounts, Fill, book_fill
+from market_sim.core.accounts import Accounts, Fill, Transfer, book_fill
 from market_sim.core.errors import ValidationError
 from market_sim.core.instruments import ExerciseStyle, Instrument, SettlementType
 from market_sim.core.orders import Side
@@ -81,6 +81,18 @@ class OptionsClearing:
         self.accounts = accounts
         self.instruments = instruments
         self.expired: set[str] = set()
+        # called with every Fill / Transfer booked (the [options] section publishes them on ("clearing", account),
+        # so a broker's books -- market_sim.risk's ledger -- follow exercise, assignment, expiry and placement)
+        self.on_booked: Callable[[Fill | Transfer], None] | None = None
+
+    def book(self, item: Fill | Transfer) -> None:
+        """Book a settlement Fill or Transfer on the accounts and report it to `on_booked`."""
+        if type(item) is Transfer:
+            self.accounts.transfer(item)
+        else:
+            self.accounts.apply(item)
+        if self.on_booked is not None:
+            self.on_booked(item)
 
     # ----- positions -----
     def contracts(self, account: str, symbol: str) -> int:
@@ -109,7 +121,7 @@ class OptionsClearing:
         side = Side.SELL if contracts > 0 else Side.BUY
         fill = book_fill(ts, account, CLEARING, inst, side, price, abs(contracts), order_id=0, trade_id=0,
                          maker=False)
-        self.accounts.apply(fill)
+        self.book(fill)
         return fill
 
     def _deliver(self, ts: int, account: str, inst: Instrument, units_in: int) -> Fill:
@@ -120,7 +132,7 @@ class OptionsClearing:
         strike = und.price_to_ticks(inst.option.strike)
         fill = book_fill(ts, account, CLEARING, und, Side.BUY if units_in > 0 else Side.SELL, strike, lots,
                          order_id=0, trade_id=0, maker=False)
-        self.accounts.apply(fill)
+        self.book(fill)
         return fill
 
     def _settle(self, ts: int, account: str, inst: Instrument, contracts: int, settle: int, kind: str,

@@ -15,16 +15,25 @@
     style = "european"             # or "american": holders may exercise early (OptionsMarket.request_exercise)
     settlement = "cash"            # or "physical"
     tick_size = "0.01"             # premium tick (per underlying unit); strikes must lie on it
+    [[options.warrants]]           # issuer warrants (new shares on exercise) and covered warrants: warrants.py
+    underlying = "XYZ"
+    kind = "issuer"
+    issuer = "xyz-corp"
+    strike = 45
+    expiry = "20min"
+    shares_outstanding = 100000
+    allot = { "holders" = 20000 }
 
 Series symbols are `UND-EXPIRY-C|PSTRIKE`, e.g. `XYZ-20min-C50`. Agents trade them on `venue`; they find the chain
 with `sim.state("options")` (an OptionsMarket). Tables: option_trades, option_settlements, option_exercises_refused,
 implied_smile (and mm_pnl from the options market maker); options.png (the implied smile) and options_pnl.png (the
 market maker's PnL attribution) when there were trades.
 
-Margin: when the scenario also loads market_sim.risk with [risk.margin], option positions are margined like any
-order-book position -- Reg T rates on the premium marked at the series' mid (the default rate; per-series overrides
-cannot name series, which do not exist when [risk] is parsed). An option-specific rule (premium + a share of the
-underlying less the out-of-the-money amount) is not offered by market_sim.risk: a documented gap.
+Margin: when the scenario also loads market_sim.risk with [risk.margin], option positions are margined there. With
+`options = true` (or a table) in [risk.margin] by the CBOE / Reg T rule (market_sim.risk.margin: premium + max(20 %
+of the underlying - the out-of-the-money amount, 10 %), covered and spread positions, longs paid in full), enforced
+when a writer sells and by margin calls and liquidation; without it like any position, at the Reg T rates on the
+premium. The clearing house publishes its fills on ("clearing", account), so the risk ledger follows expiries.
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ from market_sim.core.events import OrderRejected, RejectReason, Trade
 from market_sim.core.instruments import ExerciseStyle, Instrument, OptionRight, OptionTerms, SettlementType
 from market_sim.core.orders import CancelOrder, NewOrder
 from market_sim.options.clearing import ExerciseError, OptionsClearing, Settlement
+from market_sim.options.warrants import WarrantBook, WarrantConfig, parse_warrants, warrant_instrument
 from market_sim.simulation.agents.base import mid_ticks
 from market_sim.simulation.latency import parse_duration
 from market_sim.simulation.metrics import SectionResult, figure
@@ -54,7 +64,7 @@ if TYPE_CHECKING:
 __all__ = ["OptionsSection", "OptionsConfig", "ChainConfig", "OptionsMarket", "OptionsResult", "parse_options",
            "series_symbol"]
 
-_TOP = {"venue", "year", "rate", "trading_cutoff", "settlement_price", "chains"}
+_TOP = {"venue", "year", "rate", "trading_cutoff", "settlement_price", "chains", "warrants"}
 _CHAIN = {"expiries", "strikes", "strike_range", "rights", "multiplier", "style", "settlement", "tick_size"}
 
 
@@ -78,6 +88,7 @@ class OptionsConfig:
     rate: float = 0.0
     trading_cutoff: int = 5 * 10 ** 9
     settlement_price: str = "mid"
+    warrants: tuple[WarrantConfig, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +110,13 @@ class OptionsResult(SectionResult):
                                                        default=None)
     mm_pnl: dict[str, float] | None = figure("market maker PnL attribution", headline=True, default=None)
     mm_unexplained_share: float | None = figure("unexplained share of the maker's PnL moves", default=None)
+    warrants_issued: int | None = figure("warrants issued", default=None)
+    warrants_exercised: int | None = figure("warrants exercised", default=None)
+    shares_minted: dict[str, int] | None = figure("new shares minted by warrant exercise (base units)",
+                                                  headline=True, default=None)
+    share_supply: dict[str, int] | None = figure("shares outstanding at the end (base units)", default=None)
+    fundamental_dilution: dict[str, float] | None = figure("fundamental's dilution factor (product over exercises)",
+                                                          default=None)
 
 
 def series_symbol(underlying: str, label: str, right: OptionRight, strike: Decimal) -> str:
@@ -193,9 +211,10 @@ def parse_options(raw: Any, ctx: ParseContext) -> OptionsConfig:
     _unknown(raw, _TOP, "options")
     duration = ctx.parsed["scenario"].duration
     chains_raw = _table(raw.get("chains", {}), "options.chains")
-    if not chains_raw:
-        raise ConfigError("at least one [options.chains.UNDERLYING] table is required", key="options.chains",
-                          value=None)
+    warrants = parse_warrants(raw.get("warrants", []), ctx, duration)
+    if not chains_raw and not warrants:
+        raise ConfigError("at least one [options.chains.UNDERLYING] table or [[options.warrants]] entry is required",
+                          key="options.chains", value=None)
     chains = tuple(_chain(u, _table(t, f"options.chains.{u}"), ctx, duration) for u, t in chains_raw.items())
     venue = raw.get("venue", "options")
     if not isinstance(venue, str) or not venue:
@@ -213,11 +232,16 @@ def parse_options(raw: Any, ctx: ParseContext) -> OptionsConfig:
     sp = raw.get("settlement_price", "mid")
     if sp not in ("mid", "fundamental"):
         raise ConfigError("must be mid or fundamental", key="options.settlement_price", value=sp)
-    cfg = OptionsConfig(chains, venue, year, float(rate), cutoff, sp)
+    cfg = OptionsConfig(chains, venue, year, float(rate), cutoff, sp, warrants)
+    names = set()
     for sym in _series_of(cfg):
         if sym[0] in ctx.symbols:
             raise ConfigError("an [[instruments]] entry already has this series' symbol", key="options.chains",
                               value=sym[0])
+        names.add(sym[0])
+    for w in warrants:
+        if w.symbol in names:
+            raise ConfigError("a listed series already has this symbol", key="options.warrants", value=w.symbol)
     return cfg
 
 
@@ -245,6 +269,11 @@ class OptionsMarket:
     settlements: list[Settlement] = field(default_factory=list)
     refused: list[dict[str, Any]] = field(default_factory=list)
     settled_at: dict[str, int] = field(default_factory=dict)             # symbol -> settlement price (its ticks)
+    warrants: dict[str, Instrument] = field(default_factory=dict)         # symbol -> warrant instrument
+    warrant_book: WarrantBook | None = None
+    warrant_trades: list[dict[str, Any]] = field(default_factory=list)
+    warrant_model: list[dict[str, Any]] = field(default_factory=list)
+    warrant_underlying: list[dict[str, Any]] = field(default_factory=list)
 
     # ----- set-up -----
     def list_series(self) -> None:
@@ -263,7 +292,17 @@ class OptionsMarket:
                                          else float(k) - s0))
             self.series[sym] = inst
             self.chains.setdefault(c.underlying, []).append(inst)
+        for w in self.config.warrants:
+            und = sim.instruments[w.underlying]
+            try:
+                inst = warrant_instrument(w, und)
+            except MarketSimError as exc:
+                raise ConfigError(str(exc), key="options.warrants", value=w.symbol) from None
+            sim.add_instrument(inst, float(w.issue_price or w.tick_size))
+            self.warrants[w.symbol] = inst
         self.clearing = OptionsClearing(sim.accounts, sim.instruments)
+        self.warrant_book = WarrantBook(sim, sim.accounts, sim.instruments, self.config.warrants)
+        self.clearing.on_booked = self.warrant_book.clearing.on_booked = self._booked
         for inst in self.series.values():
             if inst.option.settlement is SettlementType.PHYSICAL:
                 try:
@@ -274,12 +313,57 @@ class OptionsMarket:
 
     def install(self) -> None:
         sim, cfg = self.sim, self.config
-        sim.add_venue(build_venue(sim, VenueConfig(cfg.venue, "orderbook", tuple(self.series))))
+        sim.add_venue(build_venue(sim, VenueConfig(cfg.venue, "orderbook", tuple(self.series) + tuple(self.warrants))))
         sim.add_order_gate(self._gate)
         sim.bus.subscribe(Trade, self._on_trade, (cfg.venue,))
-        for t in sorted({i.option.expiry for i in self.series.values()}):
+        for t in sorted({i.option.expiry for i in (*self.series.values(), *self.warrants.values())}):
             sim.kernel.schedule_at(max(0, t - cfg.trading_cutoff), self._cutoff, t)
             sim.kernel.schedule_at(t, self._expire, t)
+        if self.warrants:  # at time 0, once every section has installed (a [risk] ledger sees the placement)
+            sim.kernel.schedule_at(0, self._place)
+        if self.warrants:
+            sim.every(max(10 ** 9, sim.scenario.duration // 300), self._model_rows, 0)
+
+    def _booked(self, item: Any) -> None:
+        """Every Fill / Transfer the clearing house books outside a venue, published on ("clearing", account)."""
+        self.sim.bus.publish(item, ("clearing", item.account))
+
+    # ----- warrants -----
+    def _place(self) -> None:
+        for sym in self.warrants:
+            self.warrant_book.issue(sym, self.issue_price(sym))
+
+    def issue_price(self, symbol: str) -> int:
+        """The placement price in the warrant's ticks: the configured one, else the dilution-adjusted model value
+        per share at time 0 (half-even to a tick, at least one tick)."""
+        w, inst = self.warrant_book.configs[symbol], self.warrants[symbol]
+        if w.issue_price is not None:
+            return inst.price_to_ticks(w.issue_price)
+        row = self.warrant_book.model_row(symbol, self.sim.kernel.now, self.years(w.expiry - self.sim.kernel.now),
+                                          self.config.rate, outstanding=w.count)
+        if row is None:  # no fundamental: the initial price of the underlying
+            s = self.sim.initial_ticks(w.underlying) * self.sim.tick_float(w.underlying)
+            intrinsic = max(0.0, s - float(w.strike)) if w.right is OptionRight.CALL else max(0.0, float(w.strike) - s)
+            value = intrinsic
+        else:
+            value = row["warrant_value"]
+        return max(1, round(Decimal(repr(value)) / inst.tick_size))
+
+    def _model_rows(self) -> None:
+        now = self.sim.kernel.now
+        book = self.warrant_book
+        for und in sorted({w.underlying for w in book.configs.values()}):
+            proc = book._process(und)
+            self.warrant_underlying.append({"ts": now, "underlying": und,
+                                            "mid": round(self.underlying_price(und), 6),
+                                            "fundamental": None if proc is None else round(proc.value_at(now), 6),
+                                            "supply": book.supply.get(und)})
+        for sym, w in self.warrant_book.configs.items():
+            if sym in self.warrant_book.expired:
+                continue
+            row = self.warrant_book.model_row(sym, now, self.years(w.expiry - now), self.config.rate)
+            if row is not None:
+                self.warrant_model.append(row)
 
     # ----- reading the market -----
     def years(self, ns: int) -> float:
@@ -338,6 +422,9 @@ class OptionsMarket:
     def _on_trade(self, t: Trade) -> None:
         inst = self.series.get(t.symbol)
         if inst is None:
+            if t.symbol in self.warrants:
+                self.warrant_trades.append({"ts": t.ts, "symbol": t.symbol, "price": t.price,
+                                            "quantity": t.quantity, "buyer": t.buyer, "seller": t.seller})
             return
         self.trades.append({"ts": t.ts, "symbol": t.symbol, "price": t.price, "quantity": t.quantity,
                             "buyer": t.buyer, "seller": t.seller, "aggressor": t.aggressor.value,
@@ -347,7 +434,7 @@ class OptionsMarket:
         sim = self.sim
         venue = sim.venues[self.config.venue]
         now = sim.kernel.now
-        for sym, inst in sorted(self.series.items()):
+        for sym, inst in sorted({**self.series, **self.warrants}.items()):
             if inst.option.expiry != expiry:
                 continue
             self.closed.add(sym)
@@ -361,11 +448,17 @@ class OptionsMarket:
             if inst.option.expiry == expiry and sym not in self.clearing.expired:
                 self.settled_at[sym] = self.settle_ticks(inst)
                 self._book(self.clearing.expire(sym, self.settled_at[sym], now))
+        for sym, inst in sorted(self.warrants.items()):
+            if inst.option.expiry == expiry and sym not in self.warrant_book.expired:
+                self.settled_at[sym] = self.settle_ticks(inst)
+                self._book(self.warrant_book.expire(sym, self.settled_at[sym], now), keep=False)
 
-    def _book(self, rows: list[Settlement]) -> None:
-        """Publish the settlement fills the clearing house booked (topic ("account", id)) and keep the rows."""
+    def _book(self, rows: list[Settlement], keep: bool = True) -> None:
+        """Publish the settlement fills the clearing house booked (topic ("account", id)) and keep the rows (the
+        warrant book keeps its own)."""
         for r in rows:
-            self.settlements.append(r)
+            if keep:
+                self.settlements.append(r)
             self.sim.bus.publish(r, ("account", r.account))
 
     # ----- American exercise -----
@@ -377,6 +470,11 @@ class OptionsMarket:
         now = self.sim.kernel.now
         inst = self.series.get(symbol)
         try:
+            if symbol in self.warrants:
+                rows = self.warrant_book.exercise(account, symbol, contracts,
+                                                  self.settle_ticks(self.warrants[symbol]), now)
+                self._book(rows, keep=False)
+                return
             if inst is None:
                 raise ExerciseError(f"{symbol} is not a listed series")
             rows = self.clearing.exercise(account, symbol, contracts, self.settle_ticks(inst), now)
@@ -387,7 +485,9 @@ class OptionsMarket:
         self._book(rows)
 
     def open_after_expiry(self) -> int:
-        return sum(abs(q) for s in self.clearing.expired for q in self.clearing.open_interest(s).values())
+        book = self.warrant_book
+        return (sum(abs(q) for s in self.clearing.expired for q in self.clearing.open_interest(s).values())
+                + sum(abs(q) for s in book.expired for q in book.clearing.open_interest(s).values()))
 
 
 class OptionsSection(Section):

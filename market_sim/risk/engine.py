@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from market_sim.core.accounts import Accounts, Transfer, book_fill
+from market_sim.core.accounts import Accounts, Fill, Transfer, book_fill
 from market_sim.core.errors import ConfigError
 from market_sim.core.events import (
     CancelReason, Event, OrderAccepted, OrderCancelled, OrderModified, OrderRejected, RejectReason, Trade,
@@ -28,7 +28,7 @@ from market_sim.core.events import (
 from market_sim.core.orders import CancelOrder, ModifyOrder, NewOrder, OrderType, Side, TimeInForce
 from market_sim.risk.borrow import accrue_borrow_fee
 from market_sim.risk.config import AccountConfig, PreTradeLimits, RiskConfig
-from market_sim.risk.margin import BPS, Holding, MarginRules, MarginState, margin_state
+from market_sim.risk.margin import BPS, Holding, MarginRules, MarginState, OptionHolding, margin_state
 
 if TYPE_CHECKING:
     from market_sim.simulation.runner import Simulation
@@ -125,6 +125,10 @@ class RiskEngine:
             bus.subscribe(OrderAccepted, partial(self._on_accepted, venue.name), topic)
             bus.subscribe(OrderCancelled, self._on_cancelled, topic)
             bus.subscribe(OrderModified, self._on_modified, topic)
+        # fills and transfers booked outside a venue (option exercise, assignment, expiry, warrant placement and
+        # minting: the [options] clearing house publishes them on ("clearing", account))
+        bus.subscribe(Fill, self.ledger.apply, ("clearing",))
+        bus.subscribe(Transfer, self.ledger.transfer, ("clearing",))
         sim.add_order_gate(self.gate)
         m = self.config.margin
         if m is not None:
@@ -246,8 +250,25 @@ class RiskEngine:
         for h in extra:
             qty[h.symbol] = qty.get(h.symbol, 0) + h.quantity
         cash = (acct.balance(self.numeraire) if acct is not None else 0) + cash_delta
-        rules = self.config.margin.rules if self.config.margin is not None else _REG_T
-        return margin_state(cash, [Holding(s, q, self.mark(s)) for s, q in sorted(qty.items())], rules)
+        rules = self.rules
+        return margin_state(cash, [self.holding(s, q) for s, q in sorted(qty.items())], rules)
+
+    @property
+    def rules(self) -> MarginRules:
+        return self.config.margin.rules if self.config.margin is not None else _REG_T
+
+    def holding(self, symbol: str, quantity: int) -> Holding | OptionHolding:
+        """A position to margin at the current marks: an OptionHolding for a listed option (or warrant) when the
+        rules margin options (with its underlying's mark, the strike per option unit), else a Holding."""
+        inst = self.sim.instruments[symbol]
+        terms = inst.option
+        if terms is None or self.rules.options is None:
+            return Holding(symbol, quantity, self.mark(symbol))
+        und = self.sim.instruments[terms.underlying]
+        per = 10 ** und.base_decimals  # underlying base units per option unit (one whole unit of the underlying)
+        strike = Fraction(inst.strike_ticks * inst.quote_units_per_lot_tick, inst.base_units_per_lot)
+        return OptionHolding(symbol, quantity, self.mark(symbol), terms.underlying, self.mark(terms.underlying) * per,
+                             strike, terms.is_call, terms.expiry, per)
 
     # ------------------------------------------------------------------ the gate
     def gate(self, venue: Any, cmd: Any, now: int) -> Event | None:
@@ -582,11 +603,21 @@ class RiskEngine:
             symbol, q = max(positions, key=lambda sq: (abs(sq[1] * self.mark(sq[0])), sq[0]))
             inst = self.sim.instruments[symbol]
             lots = abs(self.lots(account, symbol)) or 1
-            rate = m.rules.rate(symbol)
-            bps = rate.maintenance_long_bps if q > 0 else rate.maintenance_short_bps
-            lot_value = max(1, math.floor(inst.base_units_per_lot * self.mark(symbol)))
             deficit = st.maintenance - st.equity
-            needed = max(1, -((-deficit * BPS) // max(1, lot_value * bps)))
+            if inst.option is not None and m.rules.options is not None:
+                # options: what closing one contract at the mark frees (premium plus the rule's share of the
+                # underlying; nothing for a long paid in full), exactly
+                lot = inst.base_units_per_lot if q < 0 else -inst.base_units_per_lot
+                one = self.state(account, [Holding(symbol, lot, self.mark(symbol))],
+                                 cash_delta=-math.ceil(lot * self.mark(symbol)) if q < 0 else
+                                 math.floor(-lot * self.mark(symbol)))
+                relief = (st.maintenance - st.equity) - (one.maintenance - one.equity)
+                needed = max(1, -(-deficit // max(1, relief)))
+            else:
+                rate = m.rules.rate(symbol)
+                bps = rate.maintenance_long_bps if q > 0 else rate.maintenance_short_bps
+                lot_value = max(1, math.floor(inst.base_units_per_lot * self.mark(symbol)))
+                needed = max(1, -((-deficit * BPS) // max(1, lot_value * bps)))
             size = min(lots, needed, m.liquidation_lots or lots)  # what restores maintenance, capped per order
             side = _SELL if q > 0 else _BUY
             mark = self.mark(symbol)

@@ -13,6 +13,8 @@
     order = "market"               # or "limit": IOC at the reference -/+ aggression_ticks
     liquidation_lots = 20
     overrides = { XYZ = { maintenance_long_bps = 4000, initial_long_bps = 6000 } }
+    options = true                 # listed options by the CBOE rule (margin.py): premium + max(20% U - OTM, 10%);
+                                   # or a table: underlying_bps, min_call_bps, min_put_bps, long_bps, covered, spreads
     [risk.lending.XYZ]             # short sales of XYZ need a locate from this pool
     lenders = { lender = 500 }     # account -> lots lent
     rate_bps = 25                  # annual; hard_to_borrow = true defaults to 3000
@@ -38,7 +40,7 @@ from market_sim.risk.config import (
 )
 from market_sim.risk.borrow import GENERAL_COLLATERAL_BPS, HARD_TO_BORROW_BPS
 from market_sim.risk.engine import RiskEngine
-from market_sim.risk.margin import MarginRate, MarginRules
+from market_sim.risk.margin import MarginRate, MarginRules, OptionMarginRule
 from market_sim.simulation.latency import parse_duration
 from market_sim.simulation.metrics import SectionResult, figure
 from market_sim.simulation.scenario import ParseContext, Section, register_section
@@ -51,7 +53,8 @@ __all__ = ["RiskSection", "RiskResult", "parse_risk"]
 _LIMIT_KEYS = {f.name for f in fields(PreTradeLimits)}
 _RATE_KEYS = {f.name for f in fields(MarginRate)}
 _MARGIN_KEYS = _RATE_KEYS | {"check_interval", "call_deadline", "order", "aggression_ticks", "liquidation_lots",
-                             "overrides"}
+                             "overrides", "options"}
+_OPTION_KEYS = {f.name for f in fields(OptionMarginRule)}
 _TOP_KEYS = {"limits", "accounts", "margin", "lending", "accrual_interval", "recalls", "recall_deadline",
              "buy_in_order", "short_sale_rule", "ssr_drop_bps", "kills", "sample_interval"}
 
@@ -146,6 +149,26 @@ def _rate(raw: Mapping[str, Any], where: str, base: MarginRate) -> MarginRate:
         raise ConfigError("maintenance cannot exceed the initial requirement", key=where, value=e.value) from None
 
 
+def _option_rule(raw: Any) -> OptionMarginRule | None:
+    """[risk.margin] options = true (the CBOE rule's defaults) or a table of OptionMarginRule fields; false/absent:
+    options are margined at the rates like any position."""
+    if raw is None or raw is False:
+        return None
+    if raw is True:
+        return OptionMarginRule()
+    t = _table(raw, "risk.margin.options")
+    _unknown(t, _OPTION_KEYS, "risk.margin.options")
+    values = {}
+    for k, v in t.items():
+        values[k] = v if k in ("covered", "spreads") else _int(v, f"risk.margin.options.{k}")
+    try:
+        return OptionMarginRule(**values)
+    except ConfigError as e:
+        msg = "must be true or false" if e.key in ("covered", "spreads") else \
+            "must be an integer number of basis points in 0..1_000_000"
+        raise ConfigError(msg, key=f"risk.margin.options.{e.key}", value=e.value) from None
+
+
 def parse_risk(raw: Any, ctx: ParseContext) -> RiskConfig:
     raw = _table(raw, "risk")
     _unknown(raw, _TOP_KEYS, "risk")
@@ -176,7 +199,7 @@ def parse_risk(raw: Any, ctx: ParseContext) -> RiskConfig:
         order = m.get("order", "market")
         if order not in ("market", "limit"):
             raise ConfigError("must be market or limit", key="risk.margin.order", value=order)
-        margin = MarginConfig(MarginRules(default, overrides),
+        margin = MarginConfig(MarginRules(default, overrides, _option_rule(m.get("options"))),
                               _dur(m.get("check_interval", "1s"), "risk.margin.check_interval"),
                               _dur(m.get("call_deadline", "60s"), "risk.margin.call_deadline"), order,
                               _int(m.get("aggression_ticks", 50), "risk.margin.aggression_ticks"),

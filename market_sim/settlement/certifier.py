@@ -26,12 +26,20 @@ __all__ = ["CommitteeCertifier", "ProtocolCertifier", "KeyCertifier", "OnCertifi
 
 OnCertified = Callable[[bytes], None]
 OnRefused = Callable[[str], None]
+Governance = Callable[[Sequence[str]], tuple[int, list[bool]]]  # signers -> (threshold, accepted)
 
 
 def _packed_certificate(block: LogBlock, accepts: Callable[[str], bool] | None,
-                        threshold: Callable[[], int] | None) -> bytes:
-    """A block's quorum certificate as the contract takes it: the signers it accepts now, at most its threshold."""
+                        threshold: Callable[[], int] | None, governance: Governance | None = None) -> bytes:
+    """A block's quorum certificate as the contract takes it: the signers it accepts now, at most its threshold.
+
+    `governance` (e.g. SettlementClient.governance) reads the threshold and which signers are validators in one
+    go; it replaces `accepts` and `threshold` when given."""
     signatures = block.qc.signatures if block.qc is not None else ()
+    if governance is not None:
+        limit, ok = governance([signer for signer, _ in signatures])
+        signatures = tuple(s for s, accepted in zip(signatures, ok) if accepted)[:max(limit, 1)]
+        return pack_signatures(signatures)
     if accepts is not None:
         signatures = tuple(s for s in signatures if accepts(s[0]))
     if threshold is not None:
@@ -70,10 +78,11 @@ class CommitteeCertifier(_Synchronous):
     """
 
     def __init__(self, committee: Committee, threshold: Callable[[], int] | None = None,
-                 accepts: Callable[[str], bool] | None = None) -> None:
+                 accepts: Callable[[str], bool] | None = None, governance: Governance | None = None) -> None:
         self.committee = committee
         self.threshold = threshold
         self.accepts = accepts
+        self.governance = governance
         self._certified: dict[int, LogBlock] = {}
 
     def certify(self, batch: SettlementBatch, trades: Sequence[Trade]) -> bytes:
@@ -98,7 +107,7 @@ class CommitteeCertifier(_Synchronous):
         return self._packed(block)
 
     def _packed(self, block: LogBlock) -> bytes:
-        return _packed_certificate(block, self.accepts, self.threshold)
+        return _packed_certificate(block, self.accepts, self.threshold, self.governance)
 
     def expired(self, batch: SettlementBatch) -> None:
         if batch.sequence <= self.committee.log.height and batch.sequence not in self.committee.log.expired:
@@ -118,10 +127,11 @@ class ProtocolCertifier:
     """
 
     def __init__(self, certifier: BatchCertifier, threshold: Callable[[], int] | None = None,
-                 accepts: Callable[[str], bool] | None = None) -> None:
+                 accepts: Callable[[str], bool] | None = None, governance: Governance | None = None) -> None:
         self.net = certifier
         self.threshold = threshold
         self.accepts = accepts
+        self.governance = governance
         self._blocks: dict[int, LogBlock] = {}   # sequence -> the block certified for it
         self._requeued: set[int] = set()         # expired sequences whose trades went back to the validators
 
@@ -151,7 +161,7 @@ class ProtocolCertifier:
             self.net.requeue(block.trades)
 
     def _packed(self, block: LogBlock) -> bytes:
-        return _packed_certificate(block, self.accepts, self.threshold)
+        return _packed_certificate(block, self.accepts, self.threshold, self.governance)
 
     # -- what reports read ------------------------------------------------------------------------------
     @property

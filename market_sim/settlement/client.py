@@ -89,6 +89,12 @@ class SettlementClient:
         self.approve(token, sender=sender)
         return self.contract.deposit_for(account, token, amount, sender=sender)
 
+    def deposit_for_many(self, token: str, amounts: Sequence[tuple[str, int]], *,
+                         sender: str = "deployer") -> list[Deposited]:
+        """Deposit from `sender` into each (account, amount) in one transaction; returns the Deposited events."""
+        self.approve(token, sender=sender)
+        return self.contract.deposit_for_many(token, amounts, sender=sender)
+
     def request_withdrawal(self, token: str, amount: int, *, sender: str) -> WithdrawalRequested:
         """Step 1 of a withdrawal: from this block on the amount is unavailable to new batches."""
         return self.contract.request_withdrawal(token, amount, sender=sender)
@@ -154,6 +160,10 @@ class SettlementClient:
     def batch_root(self, sequence: int) -> bytes:
         """Merkle root of settled batch `sequence` (zero bytes if not settled)."""
         return self.contract.batch_root(sequence)
+
+    def batch_roots(self, sequences: Sequence[int]) -> list[bytes]:
+        """batch_root of each sequence, read together."""
+        return self.contract.batch_roots(sequences)
 
     def digest(self, header: BatchHeader) -> bytes:
         """The EIP-712 digest the contract checks signatures against."""
@@ -230,6 +240,10 @@ class SettlementClient:
 
     def is_validator(self, address: str) -> bool:
         return self.contract.is_validator(address)
+
+    def governance(self, addresses: Sequence[str]) -> tuple[int, list[bool]]:
+        """(threshold, [is_validator(a) for a in addresses]) read at once at the latest block."""
+        return self.contract.governance(addresses)
 
     @property
     def validator_count(self) -> int:

@@ -140,10 +140,11 @@ def reconcile(ledger: Ledger, client: SettlementClient, *, accounts: Iterable[st
     heights_seen = sorted(set(ledger.settled_batches) | set(blocks) | set(range(1, last + 1)) | skipped)
     heights: list[HeightCheck] = []
     proven: list[tuple[int, SettlementBatch, bytes]] = []  # (height, batch, on-chain root) with agreeing roots
-    for h in heights_seen:
+    many = getattr(client, "batch_roots", None)
+    roots = many(heights_seen) if many is not None else [client.batch_root(h) for h in heights_seen]
+    for h, chain in zip(heights_seen, roots):
         batch = ledger.settled_batches.get(h)
         block = blocks.get(h)
-        chain = client.batch_root(h)
         mine = batch.header.merkle_root if batch is not None else None
         theirs = block.merkle_root if block is not None else None
         on_chain = chain != EMPTY_ROOT

@@ -131,7 +131,8 @@ def build_stack(chain: Chain, instruments: Mapping[str, Instrument], traders: Se
     balances = BalanceView(instruments, venue.deposits, taker_fee_bps=taker_fee_bps)
     hooks = dict(accounts=traders, balances=balances, domain=venue.client.domain,
                  leaf_encoder=commitment.leaf_encoder, extra_leaves=commitment.extra_leaves)
-    filters = dict(threshold=lambda: venue.client.threshold, accepts=venue.client.is_validator)
+    filters = dict(threshold=lambda: venue.client.threshold, accepts=venue.client.is_validator,
+                   governance=venue.client.governance)
     committee: Committee | ProtocolCertifier
     if networked:
         net = BatchCertifier(consensus, kernel=kernel, standby=standby, reconfigurations=reconfigurations, **hooks)

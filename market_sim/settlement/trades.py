@@ -22,6 +22,7 @@ __all__ = ["SettledTrade", "TradeEncoder", "SETTLED_TRADE_TYPES", "FEE_BPS_DENOM
 SETTLED_TRADE_TYPES = ("uint64", "address", "address", "address", "address",
                        "uint256", "uint256", "uint256", "uint256")
 FEE_BPS_DENOMINATOR = 10_000
+_MEMO_MAX = 1 << 17  # trades a TradeEncoder keeps encoded
 _UINT_BITS = (64, 0, 0, 0, 0, 256, 256, 256, 256)  # 0: an address
 _ADDRESS_WORDS: dict[str, bytes] = {}  # checksum address -> its 32-byte ABI word (validated once by abi_encode)
 
@@ -107,6 +108,9 @@ class TradeEncoder:
         self.tokens = {k: to_checksum_address(v) for k, v in tokens.items()}
         self.accounts = {k: to_checksum_address(v) for k, v in accounts.items()}
         self.taker_fee_bps = taker_fee_bps
+        # Trade -> (SettledTrade, abi encoding): a trade is encoded once, although the validators, the batch, the
+        # Merkle trees and reconciliation all ask for it (bounded: cleared when full, then recomputed on demand).
+        self._memo: dict[Trade, tuple[SettledTrade, bytes]] = {}
 
     def amount_text(self, token: str, units: int) -> str:
         """Base units of a token (by address) as a decimal amount with the asset's name, e.g. '96,240 USD'."""
@@ -126,6 +130,29 @@ class TradeEncoder:
 
     def settled(self, trade: Trade) -> SettledTrade:
         """The on-chain form of `trade`."""
+        return self._encoded(trade)[0]
+
+    def encode(self, trade: Trade) -> bytes:
+        """abi.encode of the trade's on-chain form (the pre-image of its Merkle leaf)."""
+        return self._encoded(trade)[1]
+
+    def leaf(self, trade: Trade) -> bytes:
+        """The trade's on-chain Merkle leaf."""
+        return leaf_hash(self._encoded(trade)[1])
+
+    def _encoded(self, trade: Trade) -> tuple[SettledTrade, bytes]:
+        memo = self._memo
+        try:
+            return memo[trade]
+        except KeyError:
+            pass
+        settled = self._settle(trade)
+        if len(memo) >= _MEMO_MAX:
+            memo.clear()
+        out = memo[trade] = (settled, settled.encode())
+        return out
+
+    def _settle(self, trade: Trade) -> SettledTrade:
         inst = self.instruments.get(trade.symbol)
         if inst is None:
             raise SettlementError(f"trade {trade.trade_id}: unknown instrument {trade.symbol!r}")
@@ -145,11 +172,3 @@ class TradeEncoder:
             buyer_fee=fee if trade.aggressor is Side.BUY else 0,
             seller_fee=fee if trade.aggressor is Side.SELL else 0,
         )
-
-    def encode(self, trade: Trade) -> bytes:
-        """abi.encode of the trade's on-chain form (the pre-image of its Merkle leaf)."""
-        return self.settled(trade).encode()
-
-    def leaf(self, trade: Trade) -> bytes:
-        """The trade's on-chain Merkle leaf."""
-        return self.settled(trade).leaf()

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from market_sim.core.clock import NS_PER_SECOND
-from market_sim.core.errors import ConfigError
+from market_sim.core.errors import ConfigError, ValidationError
 from market_sim.simulation.registry import KindRegistry
 from market_sim.simulation.latency import parse_duration
 from market_sim.simulation.params import build_params, param
@@ -34,9 +34,16 @@ class PriceProcess:
 
     kind: ClassVar[str] = ""
     Params: ClassVar[type]
+    multiplicative: ClassVar[bool] = False  # rescale() supported: the value's path scales with its level
 
     def value_at(self, t: int) -> float:
         raise NotImplementedError
+
+    def rescale(self, t: int, factor: float) -> None:
+        """Multiply the process's values from time t on by `factor` (a corporate action: a warrant exercise dilutes
+        the value per share). Only for processes whose steps are multiplicative in the level (GBM, Merton)."""
+        raise ConfigError(f"a {self.kind or type(self).__name__} process cannot be rescaled (only multiplicative "
+                          "processes: gbm, merton, gbm_shock)", key="processes.kind", value=self.kind)
 
 
 class _GridProcess(PriceProcess):
@@ -61,6 +68,14 @@ class _GridProcess(PriceProcess):
     def _step(self, x: float) -> float:
         raise NotImplementedError
 
+    def rescale(self, t: int, factor: float) -> None:
+        if not self.multiplicative:
+            PriceProcess.rescale(self, t, factor)
+        if not (factor > 0 and math.isfinite(factor)):
+            raise ValidationError(f"rescale factor must be a positive finite number, got {factor!r}")
+        self.value_at(t)
+        self._x *= factor  # the current step's value and every later one (each step multiplies the level)
+
 
 @dataclass(frozen=True, slots=True)
 class GBMParams:
@@ -76,6 +91,7 @@ class GBM(_GridProcess):
 
     kind = "gbm"
     Params = GBMParams
+    multiplicative = True
 
     def __init__(self, p: GBMParams, seed: int) -> None:
         super().__init__(p.s0, p.dt, p.rate_unit, seed)
@@ -103,6 +119,7 @@ class MertonJumpDiffusion(_GridProcess):
 
     kind = "merton"
     Params = MertonParams
+    multiplicative = True
 
     def __init__(self, p: MertonParams, seed: int) -> None:
         super().__init__(p.s0, p.dt, p.rate_unit, seed)

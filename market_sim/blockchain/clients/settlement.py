@@ -15,6 +15,7 @@ __all__ = ["SettlementContract", "SettlementErrors", "Deposited", "Withdrawn", "
            "BatchSkipped", "TokenListed", "DEFAULT_MAX_VALIDITY"]
 
 DEFAULT_MAX_VALIDITY = 256  # blocks a certificate may stay valid past its stateBlock (about 51 minutes at 12 s)
+_MANY_PER_CALL = 512  # pairs or sequences per balancesOf / batchRoots call (bounded calldata and gas)
 
 SettlementErrors = ContractErrors("Settlement")
 
@@ -100,6 +101,13 @@ class SettlementContract(ContractClient):
         receipt = self._tx("depositFor", checksum(account), checksum(token), amount, sender=sender)
         return self.events(receipt, Deposited)[0]
 
+    def deposit_for_many(self, token: str, amounts: Sequence[tuple[str, int]], *,
+                         sender: str = "deployer") -> list[Deposited]:
+        """depositForMany: credit each (account, amount) with `token`, their sum pulled from `sender` at once."""
+        receipt = self._tx("depositForMany", checksum(token), [checksum(a) for a, _ in amounts],
+                           [n for _, n in amounts], sender=sender)
+        return self.events(receipt, Deposited)
+
     def request_withdrawal(self, token: str, amount: int, *, sender: str) -> WithdrawalRequested:
         receipt = self._tx("requestWithdrawal", checksum(token), amount, sender=sender)
         return self.events(receipt, WithdrawalRequested)[0]
@@ -120,11 +128,14 @@ class SettlementContract(ContractClient):
         return int(self._call("balanceOf", checksum(account), checksum(token)))
 
     def balances_of(self, pairs: Sequence[tuple[str, str]]) -> list[int]:
-        """balance_of for many (account, token) pairs at the latest block, in order (local_calls.call_many)."""
-        from market_sim.blockchain.local_calls import call_many
-
-        return [int(v) for v in call_many(self.chain, [self._fn("balanceOf", checksum(a), checksum(t))
-                                                       for a, t in pairs])]
+        """balance_of for many (account, token) pairs at the latest block, in order (balancesOf, one call per
+        _MANY_PER_CALL pairs)."""
+        out: list[int] = []
+        for i in range(0, len(pairs), _MANY_PER_CALL):
+            chunk = pairs[i:i + _MANY_PER_CALL]
+            out += [int(v) for v in self._call("balancesOf", [checksum(a) for a, _ in chunk],
+                                               [checksum(t) for _, t in chunk])]
+        return out
 
     def list_token(self, token: str, *, sender: str = "deployer") -> Receipt:
         return self._tx("listToken", checksum(token), sender=sender)
@@ -157,6 +168,13 @@ class SettlementContract(ContractClient):
 
     def batch_root(self, sequence: int) -> bytes:
         return bytes(self._call("batchRoot", sequence))
+
+    def batch_roots(self, sequences: Sequence[int]) -> list[bytes]:
+        """batch_root of each sequence, in order (batchRoots, one call per _MANY_PER_CALL sequences)."""
+        out: list[bytes] = []
+        for i in range(0, len(sequences), _MANY_PER_CALL):
+            out += [bytes(r) for r in self._call("batchRoots", list(sequences[i:i + _MANY_PER_CALL]))]
+        return out
 
     def batch_digest(self, header: StructTuple) -> bytes:
         return bytes(self._call("batchDigest", header))
@@ -212,6 +230,15 @@ class SettlementContract(ContractClient):
 
     def validator_count(self) -> int:
         return int(self._call("validatorCount"))
+
+    def governance(self, addresses: Sequence[str]) -> tuple[int, list[bool]]:
+        """threshold() and is_validator(a) for each address, read together at the latest block
+        (local_calls.call_many)."""
+        from market_sim.blockchain.local_calls import call_many
+
+        values = call_many(self.chain, [self._fn("threshold"),
+                                        *(self._fn("isValidator", checksum(a)) for a in addresses)])
+        return int(values[0]), [bool(v) for v in values[1:]]
 
     def add_validator(self, address: str, threshold: int, *, sender: str = "deployer") -> Receipt:
         return self._tx("addValidator", checksum(address), threshold, sender=sender)

@@ -98,3 +98,22 @@ def test_bad_inputs() -> None:
         batch_digest(DOMAIN, 1, b"short", GENESIS_HASH)
     with pytest.raises(ConfigError, match=r"nodes: must be at least 1 \(got 0\)"):
         validator_keys(0)
+
+
+def test_remembered_signer_equals_full_recovery_and_eth_account() -> None:
+    """sign() remembers its signature's signer; that answer equals a full recovery and eth-account's, and a
+    signature it did not make (one flipped byte, another key's over another digest) is recovered in full."""
+    from market_sim.consensus import signing
+
+    for i, key in enumerate(validator_keys(4, seed=3)):
+        digest = keccak(b"remembered" + bytes([i]))
+        sig = sign(key, digest)
+        assert (digest, sig) in signing._RECOVERED
+        assert signing._recover_uncached(digest, sig) == key.address == recover(digest, sig)
+        assert Account._recover_hash(digest, signature=sig) == key.address
+        tampered = sig[:10] + bytes([sig[10] ^ 1]) + sig[11:]
+        assert (digest, tampered) not in signing._RECOVERED
+        assert try_recover(digest, tampered) == signing._recover_uncached(digest, tampered) != key.address
+        other = Account.from_key(bytes(31) + bytes([i + 1]))
+        foreign = bytes(other.unsafe_sign_hash(digest).signature)
+        assert try_recover(digest, foreign) == other.address

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings, strategies as st
 
+from market_sim.core.events import Trade
 from market_sim.core.orders import NewOrder, OrderType, Side
 from market_sim.mechanisms.book import AuctionBook
 from market_sim.mechanisms.uncross import Cross, clearing_price
@@ -158,3 +159,61 @@ def test_uncross_allocates_in_price_time_priority_with_numpy_and_plain_pairing_a
     assert book[3] == sum(q for q, _ in book[2].values())
     assert list(book[6]) == sorted(p for p in book[4] if p is not None)
     assert list(book[7]) == sorted(p for p in book[5] if p is not None)
+
+
+def _state(book):
+    return ({k: (o.qty, o.seq, o.oid, o.trader, o.cmd) for k, o in book.orders.items()}, book.lots,
+            dict(book.bid_lots), dict(book.ask_lots), list(book.bid_px), list(book.ask_px), dict(book.transient),
+            {p: [o.oid for o in lv] for p, lv in book.bids.items()},
+            {p: [o.oid for o in lv] for p, lv in book.asks.items()})
+
+
+_arrival = st.tuples(st.booleans(), st.one_of(st.none(), st.integers(97, 103)), st.integers(1, 9),
+                     st.sampled_from(["a", "b", "c"]))
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(_arrival, min_size=2, max_size=70), st.randoms(use_true_random=False),
+       st.one_of(st.none(), st.integers(95, 105)), st.integers(1, 5))
+def test_the_vectorised_uncross_equals_the_plain_loop_on_books_with_ties_cancels_and_reductions(arrivals, rnd, ref,
+                                                                                               block):
+    """Many orders on few prices (ties in price and time priority across levels), order ids not in arrival order,
+    some orders cancelled or reduced before the cross, Trade events built in blocks of 1..5 (so that several blocks and
+    a partial one are used): the numpy pairing and bulk construction give exactly the trades (every field, in order),
+    the book left behind and the ids drawn of the plain per-trade loop, on a first and a second uncross."""
+    import market_sim.mechanisms.book as book_module
+
+    ids = rnd.sample(range(1, 10_000), len(arrivals))
+    cancels = {i for i in ids if rnd.random() < 0.15}
+    reductions = {i: rnd.randint(1, 8) for i in ids if i not in cancels and rnd.random() < 0.15}
+    later = rnd.sample(range(10_000, 20_000), 12)
+    old_block = book_module._BLOCK
+    book_module._BLOCK = block
+    try:
+        results = []
+        for vector_min in (10**9, 0):
+            book = AuctionBook("X")
+            book.vector_min = vector_min
+            for oid, (buy, p, q, trader) in zip(ids, arrivals):
+                book.add(NewOrder(oid, trader, "X", Side.BUY if buy else Side.SELL, q,
+                                  OrderType.MARKET if p is None else OrderType.LIMIT, p))
+            for oid in cancels:
+                book.remove(oid)
+            for oid, q in reductions.items():
+                if q < book.orders[oid].qty:
+                    book.reduce(oid, q)
+            trade_ids = iter(range(1, 10**6))
+            out = []
+            for round_ in range(2):
+                cross, trades = book.uncross(round_, ref, trade_ids.__next__)
+                assert all(type(t) is Trade for t in trades)
+                out.append((cross, [(t.ts, t.trade_id, t.symbol, t.price, t.quantity, t.buy_order_id,
+                                     t.sell_order_id, t.buyer, t.seller, t.aggressor) for t in trades], _state(book)))
+                for k, (buy, p, q, trader) in zip(later, arrivals):  # new arrivals before the second cross
+                    book.add(NewOrder(k, trader, "X", Side.SELL if buy else Side.BUY, q, OrderType.LIMIT,
+                                      p if p is not None else 100))
+            out.append(next(trade_ids))
+            results.append(out)
+    finally:
+        book_module._BLOCK = old_block
+    assert results[0] == results[1]

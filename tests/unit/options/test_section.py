@@ -181,8 +181,8 @@ def test_the_shipped_scenario():
 
 
 def test_short_options_are_margined_by_the_risk_section():
-    """With [risk.margin], option positions are margined like any order-book position: Reg T on the premium at
-    the series' mark (no option-specific rule: the documented gap)."""
+    """With [risk.margin] and no `options` rule, option positions are margined like any order-book position: Reg T
+    on the premium at the series' mark (the CBOE rule: test_margin.py)."""
     import math
 
     import market_sim.risk  # noqa: F401

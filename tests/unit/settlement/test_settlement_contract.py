@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
 
+from market_sim.blockchain.clients import ERC20
 from market_sim.consensus.merkle import MerkleTree
 from market_sim.consensus.signing import GENESIS_HASH, SigningDomain, batch_digest, validator_keys
 from market_sim.core.errors import ContractRevertError, SettlementError
@@ -69,6 +70,27 @@ def test_deposit_for_credits_the_account(env):
     ev = env.client.deposit_for(env.carol, env.quote, 7, sender="alice")
     assert (ev.account, ev.balance) == (env.carol, 7)
     assert env.client.balance(env.alice, env.quote) == FUNDS
+
+
+def test_deposit_for_many_credits_each_account_from_one_transfer(env):
+    token = ERC20.at(env.chain, env.quote)
+    held, funds = token.balance_of(env.client.address), token.balance_of(env.alice)
+    dave = to_checksum_address("0x" + "ab" * 20)  # an address with no account on the chain
+    events = env.client.deposit_for_many(env.quote, [(env.carol, 7), (dave, 5), (env.carol, 2)], sender="alice")
+    assert [(e.account, e.token, e.amount, e.balance) for e in events] == [
+        (env.carol, env.quote, 7, 7), (dave, env.quote, 5, 5), (env.carol, env.quote, 2, 9)]
+    assert (env.client.balance(env.carol, env.quote), env.client.balance(dave, env.quote)) == (9, 5)
+    assert token.balance_of(env.client.address) == held + 14 and token.balance_of(env.alice) == funds - 14
+    fns = env.client.contract.handle.functions
+    many = fns.depositForMany
+    assert reverts("LengthMismatch", env.chain.transact, many(env.quote, [env.carol], [1, 2]), sender="alice") == (1, 2)
+    reverts("ZeroAmount", env.chain.transact, many(env.quote, [], []), sender="alice")
+    reverts("ZeroAmount", env.chain.transact, many(env.quote, [env.carol, dave], [1, 0]), sender="alice")
+    reverts("ZeroAddress", env.chain.transact, many(env.quote, ["0x" + "00" * 20], [1]), sender="alice")
+    reverts("UnknownToken", env.chain.transact, many(env.carol, [env.carol], [1]), sender="alice")
+    reverts("BalanceOverflow", env.chain.transact, many(env.quote, [env.carol], [2**128]), sender="alice")
+    reverts("ERC20InsufficientAllowance", env.chain.transact, many(env.base, [env.carol], [1]), sender="carol")
+    assert env.client.balance(env.carol, env.quote) == 9  # nothing changed by the reverted calls
 
 
 def test_custody_errors(env):
@@ -364,3 +386,14 @@ def test_client_add_validator_raises_the_threshold_to_the_minimum(env):
     for key in validator_keys(3, seed=43):
         c.add_validator(key.address)
     assert (c.validator_count, c.threshold) == (7, 5)
+
+
+def test_balances_of_and_batch_roots_read_many_at_once(env):
+    batch = env.next_batch([env.trade(env.alice, env.bob, 10**18, 5 * 10**18)])
+    env.client.submit(batch, env.certify(batch))
+    c = env.client.contract
+    pairs = [(a, t) for a in (env.alice, env.bob, env.carol) for t in (env.base, env.quote, env.carol)]  # carol: unlisted
+    assert c.balances_of(pairs) == [c.balance_of(a, t) for a, t in pairs]
+    assert c.balances_of(pairs)[0] == FUNDS + 10**18 and c.balances_of([]) == []
+    assert c.batch_roots([1, 2, 1]) == [batch.header.merkle_root, bytes(32), batch.header.merkle_root]
+    assert reverts("LengthMismatch", env.chain.call, c.handle.functions.balancesOf([env.alice], [])) == (1, 0)

@@ -22,6 +22,6 @@ def test_deploy_venue_lists_and_funds_every_token():
     assert ERC20.at(chain, venue.tokens["BBB"]).balance_of(client.address) == 23
     assert ERC20.at(chain, venue.tokens["AAA"]).decimals() == 18
     assert (client.threshold, client.validator_count, client.fee_account) == (2, 2, venue.fee_account)
-    # Same transactions in the same order as before the step graph: Settlement first, then per token deploy,
-    # listToken, mint, approve, depositFor per funded trader (so the same addresses and gas in every run).
-    assert chain.block_number == 1 + 2 * 4 + 2 + 3
+    # Settlement first, then per token deploy, listToken, mint, approve and one depositForMany for its funded
+    # traders (so the same addresses and gas in every run).
+    assert chain.block_number == 1 + 2 * 5

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from market_sim.api.fastpath import BookFastPath
 from market_sim.api.live import dumps_bytes
@@ -131,3 +133,33 @@ def test_wake_all_sets_each_event_and_empties_the_set():
 def test_messages_encode_any_integer():
     assert json.loads(dumps_bytes({"wei": 10**30, "n": 1})) == {"wei": 10**30, "n": 1}
     assert dumps_bytes({"a": [1, "x"]}) == b'{"a":[1,"x"]}'
+
+BOOKS = [None, ("exchange", "AAPL"), ("exchange", "MSFT")]
+
+
+def state(c: StreamClient):
+    return list(c._q), sorted(c.resync), c.closed, c.conflations, c.dropped, dict(c._oldest)
+
+
+@settings(max_examples=200, deadline=None)
+@given(batches=st.lists(st.tuples(st.floats(0, 0.2), st.lists(st.sampled_from(BOOKS), max_size=12)), max_size=12),
+       maxlen=st.integers(1, 8), max_delay=st.sampled_from([None, 0.05]), takes=st.lists(st.booleans(), max_size=12))
+def test_push_many_is_push_in_order(batches, maxlen, max_delay, takes):
+    """One push_many of a step's messages leaves a client's queue as pushing them one by one at the same time: the
+    slow-client rule (bound, conflation, max delay, disconnect) applies per message either way."""
+    now = [0.0]
+    one = StreamClient(None, maxlen, max_delay=max_delay, clock=lambda: now[0])
+    many = StreamClient(None, maxlen, max_delay=max_delay, clock=lambda: now[0])
+    n = 0
+    for i, (dt, books) in enumerate(batches):
+        now[0] += dt
+        items = []
+        for book in books:
+            n += 1
+            items.append((f"m{n}", book))
+        for text, book in items:
+            one.push(text, book)
+        many.push_many(items)
+        assert state(one) == state(many)
+        if i < len(takes) and takes[i]:
+            assert one.take() == many.take()

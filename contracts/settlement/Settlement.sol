@@ -206,7 +206,7 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         if (n != amounts.length) revert LengthMismatch(n, amounts.length);
         if (n == 0) revert ZeroAmount();
         if (tokenIndex[token] == 0) revert UnknownToken(token);
-        uint256 total;
+        uint256 total = 0;
         for (uint256 i; i < n; ++i) {
             address account = accounts[i];
             uint256 amount = amounts[i];

@@ -100,9 +100,9 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
     }
 
     /// @notice A change of one account's debt in one token within a margin batch.
-    /// @dev principal > 0 borrows from the pool into the account's balance (before the deltas apply); principal < 0
-    /// repays from its balance into the pool (after the deltas); `fee` (borrow fee accrued since the last batch)
-    /// adds to the debt and to the pool's assets.
+    /// @dev `fee` (borrow fee accrued since the last batch) adds to the debt and to the pool's assets first; then
+    /// principal > 0 borrows from the pool into the account's balance (before the deltas apply), principal < 0
+    /// repays from its balance into the pool (after the deltas; fee included, at most the debt).
     struct BorrowChange {
         address account;
         uint32 token;
@@ -802,8 +802,8 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         }
     }
 
-    /// @dev The one writer of debts and pool positions in batches: applies a borrow (principal > 0: pool cash to
-    /// the balance), a repayment (principal < 0: balance to pool cash) and the fee (debt and pool assets grow).
+    /// @dev The one writer of debts and pool positions in batches: adds the fee (debt and pool assets grow), then
+    /// applies a borrow (principal > 0: pool cash to the balance) or a repayment (principal < 0: balance to cash).
     function _changeDebt(BorrowChange calldata change) private {
         uint256 index = change.token;
         if (index == 0 || index > tokenCount) revert UnknownTokenIndex(0, index);
@@ -812,6 +812,13 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         Pool memory p = pool[index];
         uint256 k = (index - 1) >> 1;
         uint256 word = _debt[account][k];
+        if (change.fee != 0) {
+            word = _applyHalf(word, index, int256(uint256(change.fee)), account);
+            if (uint256(p.borrowed) + change.fee > MASK128) {
+                revert BalanceOverflow(address(this), token, p.borrowed, change.fee);
+            }
+            p.borrowed += change.fee;
+        }
         int256 principal = change.principal;
         if (principal > 0) {
             uint256 amount = uint256(principal);
@@ -828,11 +835,6 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
             word = _applyHalf(word, index, principal, account);
             p.cash += uint128(amount);
             p.borrowed -= uint128(amount);
-        }
-        if (change.fee != 0) {
-            word = _applyHalf(word, index, int256(uint256(change.fee)), account);
-            if (uint256(p.borrowed) + change.fee > MASK128) revert BalanceOverflow(address(this), token, p.borrowed, change.fee);
-            p.borrowed += change.fee;
         }
         pool[index] = p;
         _debt[account][k] = word;

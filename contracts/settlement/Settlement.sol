@@ -99,25 +99,17 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         uint256 sellerFee;
     }
 
-    /// @notice A change of one account's debt in one token within a margin batch.
-    /// @dev `fee` (borrow fee accrued since the last batch) adds to the debt and to the pool's assets first; then
-    /// principal > 0 borrows from the pool into the account's balance (before the deltas apply), principal < 0
-    /// repays from its balance into the pool (after the deltas; fee included, at most the debt).
-    struct BorrowChange {
-        address account;
-        uint32 token;
-        int128 principal;
-        uint128 fee;
-    }
-
     /// @notice What a margin batch settles; `marginLeaf` of it is a leaf of the signed Merkle tree.
-    /// @dev `deltas` as in `settle`; `marks[i]` is the mark of token index i+1 (all listed tokens, not zero, at most
-    /// MAX_MARK) in a common unit of value per token base unit; `liquidated` lists the accounts whose positions the
-    /// liquidation engine closed in this batch, strictly ascending.
+    /// @dev `deltas` as in `settle`, except that each entry word is `kind << 248 | tokenIndex << 128 | uint128(v)`:
+    /// kind 0 changes the balance by int128 v (trades and borrowed principal together), kind 1 adds fee v >= 0 to
+    /// the debt (the borrow fee accrued since the last batch: the pool's assets grow), kind 2 changes the debt by
+    /// principal v (> 0 borrowed from the pool, < 0 repaid to it). Per token, balance changes sum to the net
+    /// principal (what left the pool). `marks[i]` is the mark of token index i+1 (every listed token, not zero, at
+    /// most MAX_MARK) in one unit of value per token base unit; `liquidated` lists the accounts whose positions the
+    /// liquidation engine closed in this batch.
     struct MarginBatch {
         uint256 tradeCount;
         bytes deltas;
-        BorrowChange[] borrows;
         uint256[] marks;
         address[] liquidated;
     }
@@ -188,8 +180,10 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         uint64 indexed sequence, bytes32 batchHash, bytes32 merkleRoot, uint256 tradeCount, uint256 deltaCount
     );
     event FeeAccountChanged(address previousFeeAccount, address newFeeAccount);
-    /// @notice `account`'s debt in `token` changed by `principal` (+ borrowed, - repaid) and `fee`; `debt` is new.
-    event DebtChanged(address indexed account, address indexed token, int256 principal, uint256 fee, uint256 debt);
+    /// @notice A margin batch left `token`'s pool with `cash` and `borrowed` outstanding. Per-account debt changes,
+    /// like balance deltas, are in the batch's calldata (`settleMargin`'s deltas), not in events: an event per
+    /// entry would cost as much gas as the entry's storage write.
+    event PoolChanged(address indexed token, uint256 cash, uint256 borrowed);
     /// @notice `lender` lent `amount` of `token` for `shares` pool shares.
     event Lent(address indexed lender, address indexed token, uint256 amount, uint256 shares);
     /// @notice `lender` asked to leave `token`'s pool; `shares` is its whole pending exit, from `requestBlock`.
@@ -409,12 +403,13 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         emit BatchSettled(batch.sequence, batchHash, batch.merkleRoot, tradeCount, deltaCount);
     }
 
-    /// @notice Settle a certified margin batch: borrows, then net deltas, then repayments and fees; then every
-    /// account it touched must hold, at the batch's marks, collateral worth at least its debt plus the maintenance
-    /// rate (`BelowMaintenance`), unless the batch names it as liquidated.
+    /// @notice Settle a certified margin batch: per account its balance and debt changes, after which the account
+    /// must hold, at the batch's marks, collateral worth at least its debt times (1 + maintenance rate)
+    /// (`BelowMaintenance`) unless the batch names it as liquidated; then each pool pays out its net borrowing
+    /// (`PoolExhausted` if above its cash).
     /// @param batch The signed header; `marginLeaf(margin)` must be a leaf of its merkleRoot.
     /// @param skipped Headers of expired certified batches to skip first (see `settle`).
-    /// @param margin Trade count, deltas, borrow changes, marks and liquidated accounts.
+    /// @param margin Trade count, deltas (balance and debt changes), marks and liquidated accounts.
     /// @param proof Merkle proof of the margin leaf against `batch.merkleRoot`.
     /// @param signatures Concatenated 65-byte (r, s, v) signatures, signers strictly ascending.
     function settleMargin(
@@ -429,10 +424,7 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         if (!MerkleProof.verifyCalldata(proof, batch.merkleRoot, leaf)) revert DeltasNotInBatch(batch.merkleRoot, leaf);
         _checkMarks(margin.marks);
         _recordBatch(batch, batchHash);
-        _applyBorrows(margin, true);
-        uint256 deltaCount = _applyDeltas(margin.deltas);
-        _applyBorrows(margin, false);
-        _checkTouched(batch.sequence, margin);
+        uint256 deltaCount = _applyMarginDeltas(batch.sequence, margin);
         emit BatchSettled(batch.sequence, batchHash, batch.merkleRoot, margin.tradeCount, deltaCount);
     }
 
@@ -518,11 +510,7 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
     /// @param account The account.
     /// @return True when some debt is not zero.
     function hasDebt(address account) public view returns (bool) {
-        uint256 slots = (tokenCount + 1) >> 1;
-        for (uint256 k = 0; k < slots; ++k) {
-            if (_debt[account][k] != 0) return true;
-        }
-        return false;
+        return _indebted(account, (tokenCount + 1) >> 1);
     }
 
     /// @notice What `account` holds against what it must hold at `marks` (one per listed token): available is the
@@ -542,7 +530,7 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         available /= BPS;
     }
 
-    /// @notice Merkle leaf committing to a margin batch: trade count, deltas, borrows, marks and liquidated accounts.
+    /// @notice Merkle leaf committing to a margin batch: trade count, deltas, marks and liquidated accounts.
     /// @param margin The margin batch.
     /// @return The leaf.
     function marginLeaf(MarginBatch calldata margin) public pure returns (bytes32) {
@@ -553,7 +541,6 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
                         MARGIN_LEAF_TAG,
                         margin.tradeCount,
                         keccak256(margin.deltas),
-                        keccak256(abi.encode(margin.borrows)),
                         keccak256(abi.encode(margin.marks)),
                         keccak256(abi.encode(margin.liquidated))
                     )
@@ -791,73 +778,131 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         }
     }
 
-    /// @dev Borrows (`lending`: principal > 0, refused for liquidated accounts) or repayments and fees (the rest).
-    function _applyBorrows(MarginBatch calldata margin, bool lending) private {
-        BorrowChange[] calldata borrows = margin.borrows;
-        for (uint256 i = 0; i < borrows.length; ++i) {
-            BorrowChange calldata change = borrows[i];
-            if ((change.principal > 0) != lending) continue;
-            if (lending && _contains(margin.liquidated, change.account)) revert LiquidatedBorrows(change.account);
-            _changeDebt(change);
-        }
-    }
-
-    /// @dev The one writer of debts and pool positions in batches: adds the fee (debt and pool assets grow), then
-    /// applies a borrow (principal > 0: pool cash to the balance) or a repayment (principal < 0: balance to cash).
-    function _changeDebt(BorrowChange calldata change) private {
-        uint256 index = change.token;
-        if (index == 0 || index > tokenCount) revert UnknownTokenIndex(0, index);
-        address token = tokenAt[index];
-        address account = change.account;
-        Pool memory p = pool[index];
-        uint256 k = (index - 1) >> 1;
-        uint256 word = _debt[account][k];
-        if (change.fee != 0) {
-            word = _applyHalf(word, index, int256(uint256(change.fee)), account);
-            if (uint256(p.borrowed) + change.fee > MASK128) {
-                revert BalanceOverflow(address(this), token, p.borrowed, change.fee);
-            }
-            p.borrowed += change.fee;
-        }
-        int256 principal = change.principal;
-        if (principal > 0) {
-            uint256 amount = uint256(principal);
-            if (amount > p.cash) revert PoolExhausted(token, amount, p.cash);
-            p.cash -= uint128(amount);
-            p.borrowed += uint128(amount);
-            word = _applyHalf(word, index, principal, account);
-            _adjust(account, token, principal);
-        } else if (principal < 0) {
-            uint256 amount = uint256(-principal);
-            uint256 debt = (index & 1 == 1) ? word & MASK128 : word >> 128;
-            if (amount > debt) revert RepayExceedsDebt(account, token, amount, debt);
-            _adjust(account, token, principal);
-            word = _applyHalf(word, index, principal, account);
-            p.cash += uint128(amount);
-            p.borrowed -= uint128(amount);
-        }
-        pool[index] = p;
-        _debt[account][k] = word;
-        emit DebtChanged(account, token, principal, change.fee, (index & 1 == 1) ? word & MASK128 : word >> 128);
-    }
-
-    /// @dev Maintenance check of every account in the batch's deltas and borrows (liquidated ones are reported).
-    function _checkTouched(uint64 sequence, MarginBatch calldata margin) private {
+    /// @dev `_applyDeltas` for a margin batch: balance entries as there (one SLOAD/SSTORE per packed slot), debt
+    /// entries through `_changeDebt`, each account's maintenance checked once its group is applied, then the pools.
+    function _applyMarginDeltas(uint64 sequence, MarginBatch calldata margin) private returns (uint256 applied) {
         bytes calldata deltas = margin.deltas;
+        uint256 length = deltas.length;
+        if (length % 32 != 0) revert MalformedDeltas(length, length);
+        // sums[3 * index + kind]: kind 0 balance changes, 1 fees, 2 net principal (entry kinds)
+        int256[] memory sums = new int256[](3 * (tokenCount + 1));
+        uint256 debtSlots = (tokenCount + 1) >> 1;
         uint256 offset = 0;
-        while (offset < deltas.length) {
+        while (offset < length) {
             uint256 header;
+            uint256 base;
             assembly ("memory-safe") {
-                header := calldataload(add(deltas.offset, offset))
+                base := add(deltas.offset, offset)
+                header := calldataload(base)
             }
-            _checkAccount(sequence, address(uint160(header >> 96)), margin);
+            address account = address(uint160(header >> 96));
+            uint256 count = uint96(header);
+            if (count == 0 || count > (length - offset - 32) / 32) revert MalformedDeltas(offset, length);
+            if (_applyGroup(account, base, count, sums) && _contains(margin.liquidated, account)) {
+                revert LiquidatedBorrows(account);
+            }
+            if (_indebted(account, debtSlots)) _checkAccount(sequence, account, margin);
             unchecked {
-                offset += 32 + uint96(header) * 32; // well-formed: _applyDeltas checked every group
+                offset += 32 + count * 32;
+                applied += count;
             }
         }
-        BorrowChange[] calldata borrows = margin.borrows;
-        for (uint256 i = 0; i < borrows.length; ++i) {
-            _checkAccount(sequence, borrows[i].account, margin);
+        _settlePools(sums);
+    }
+
+    /// @dev One account's entries (calldata words base+32 .. base+32*count): balances through a cached packed slot,
+    /// debts through `_changeDebt`; returns whether the account borrowed.
+    function _applyGroup(address account, uint256 base, uint256 count, int256[] memory sums)
+        private
+        returns (bool borrowed)
+    {
+        bytes32 accountSlot;
+        assembly ("memory-safe") {
+            mstore(0, account)
+            mstore(32, _packed.slot)
+            accountSlot := keccak256(0, 64)
+        }
+        uint256 cached = type(uint256).max;
+        bytes32 slot;
+        uint256 word;
+        for (uint256 i = 1; i <= count; ++i) {
+            uint256 entry;
+            assembly ("memory-safe") {
+                entry := calldataload(add(base, mul(i, 32)))
+            }
+            if (entry >> 248 != 0) {
+                if (_changeDebt(account, entry, sums)) borrowed = true;
+                continue;
+            }
+            uint256 index = entry >> 128;
+            if (index == 0 || 3 * index >= sums.length) revert UnknownTokenIndex(i, index);
+            if ((index - 1) >> 1 != cached) {
+                if (cached != type(uint256).max) {
+                    assembly ("memory-safe") {
+                        sstore(slot, word)
+                    }
+                }
+                cached = (index - 1) >> 1;
+                assembly ("memory-safe") {
+                    mstore(0, cached)
+                    mstore(32, accountSlot)
+                    slot := keccak256(0, 64)
+                    word := sload(slot)
+                }
+            }
+            word = _applyHalf(word, index, int128(uint128(entry)), account);
+            sums[3 * index] += int128(uint128(entry)); // int128 terms, calldata-size many: far from overflow
+        }
+        if (cached != type(uint256).max) {
+            assembly ("memory-safe") {
+                sstore(slot, word)
+            }
+        }
+    }
+
+    /// @dev The one writer of debts: adds a fee (kind 1, not negative) or a principal change (kind 2: a repayment
+    /// above the debt reverts); returns whether it borrowed (refused for a liquidated account by the caller).
+    function _changeDebt(address account, uint256 entry, int256[] memory sums) private returns (bool borrowed) {
+        uint256 kind = entry >> 248;
+        uint256 index = (entry >> 128) & type(uint120).max;
+        int256 value = int128(uint128(entry));
+        if (index == 0 || 3 * index >= sums.length) revert UnknownTokenIndex(0, index);
+        if (kind > 2 || (kind == 1 && value < 0)) revert MalformedDeltas(kind, entry);
+        borrowed = kind == 2 && value > 0;
+        sums[3 * index + kind] += value;
+        uint256 k = (index - 1) >> 1;
+        uint256 shift = (index & 1 == 1) ? 0 : 128;
+        uint256 word = _debt[account][k];
+        uint256 debt = (word >> shift) & MASK128;
+        if (value < 0) {
+            if (uint256(-value) > debt) revert RepayExceedsDebt(account, tokenAt[index], uint256(-value), debt);
+            debt -= uint256(-value);
+        } else {
+            debt += uint256(value);
+            if (debt > MASK128) revert BalanceOverflow(account, tokenAt[index], debt - uint256(value), uint256(value));
+        }
+        _debt[account][k] = (word & ~(MASK128 << shift)) | (debt << shift);
+    }
+
+    /// @dev Per token: balance changes must equal the net principal; the pool pays it out of its cash (or takes
+    /// repayments in) and its assets grow by the fees.
+    function _settlePools(int256[] memory sums) private {
+        for (uint256 index = 1; 3 * index < sums.length; ++index) {
+            int256 balances = sums[3 * index];
+            int256 fees = sums[3 * index + 1];
+            int256 net = sums[3 * index + 2];
+            if (balances != net) revert ValueNotConserved(tokenAt[index], balances - net);
+            if (fees == 0 && net == 0) continue;
+            Pool storage p = pool[index];
+            uint256 cash = p.cash;
+            if (net > 0 && uint256(net) > cash) revert PoolExhausted(tokenAt[index], uint256(net), cash);
+            // principals and fees are int128-bounded per entry and the debts they add up to fit uint128
+            uint256 newCash = uint256(int256(cash) - net);
+            uint256 newBorrowed = uint256(int256(uint256(p.borrowed)) + net + fees);
+            if (newCash > MASK128 || newBorrowed > MASK128) revert BalanceOverflow(address(this), tokenAt[index], cash, newBorrowed);
+            p.cash = uint128(newCash);
+            p.borrowed = uint128(newBorrowed);
+            emit PoolChanged(tokenAt[index], newCash, newBorrowed);
         }
     }
 
@@ -891,6 +936,15 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
             available += (word & MASK128) * marks[2 * k] * BPS;
             if (2 * k + 1 < tokens) available += (word >> 128) * marks[2 * k + 1] * BPS;
         }
+    }
+
+    /// @dev Whether any of `account`'s `slots` packed debt slots is not zero (the maintenance check's fast path).
+    function _indebted(address account, uint256 slots) private view returns (bool) {
+        mapping(uint256 => uint256) storage debts = _debt[account];
+        for (uint256 k = 0; k < slots; ++k) {
+            if (debts[k] != 0) return true;
+        }
+        return false;
     }
 
     /// @dev Whether `account` is in `accounts` (short lists: linear scan).

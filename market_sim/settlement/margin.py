@@ -23,13 +23,12 @@ from market_sim.core.errors import SettlementError
 from market_sim.settlement.deltas import NetDeltas
 
 __all__ = ["MARGIN_LEAF_TAG", "MAX_MARK", "BPS", "BorrowChange", "MarginData", "margin_leaf", "MarginBook",
-           "MarginRefusal", "Pool"]
+           "MarginRefusal", "Pool", "borrows_for", "KIND_BALANCE", "KIND_FEE", "KIND_PRINCIPAL"]
 
 MARGIN_LEAF_TAG = keccak(b"MarketSimSettlement.Margin")
 MAX_MARK = 2**96
 BPS = 10_000
 _U128 = 2**128
-BORROW_TYPE = "(address,uint32,int128,uint128)[]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +49,15 @@ class BorrowChange:
         if self.token < 1:
             raise SettlementError(f"token index must be >= 1, got {self.token}")
 
-    def as_tuple(self) -> tuple[str, int, int, int]:
-        return (to_checksum_address(self.account), self.token, self.principal, self.fee)
+
+KIND_BALANCE, KIND_FEE, KIND_PRINCIPAL = 0, 1, 2
 
 
 @dataclass(frozen=True, slots=True)
 class MarginData:
-    """The MarginBatch struct's content beyond the header: deltas, borrows, marks (index order), liquidated."""
+    """The MarginBatch struct beyond the header: the trades' net deltas and the borrow changes, encoded together
+    (per account: balance entries = trade delta + principal, then fee and principal entries on its debt), the marks
+    (token index order) and the liquidated accounts (ascending)."""
 
     trade_count: int
     deltas: NetDeltas
@@ -71,27 +72,62 @@ class MarginData:
         ordered = sorted(self.liquidated, key=lambda a: int(a, 16))
         if list(self.liquidated) != ordered or len(set(ordered)) != len(ordered):
             raise SettlementError("liquidated accounts must be distinct and ascending")
+        seen = set()
+        for b in self.borrows:
+            key = (to_checksum_address(b.account), b.token)
+            if key in seen:
+                raise SettlementError(f"two borrow changes for {key}")
+            seen.add(key)
+
+    def groups(self) -> list[tuple[str, list[tuple[int, int, int]]]]:
+        """Per account (ascending address) its (token index, kind, value) entries, ascending."""
+        entries: dict[str, dict[tuple[int, int], int]] = {}
+        for account, items in self.deltas.groups:
+            for index, delta in items:
+                entries.setdefault(account, {})[index, KIND_BALANCE] = delta
+        for b in self.borrows:
+            account = to_checksum_address(b.account)
+            mine = entries.setdefault(account, {})
+            balance = mine.get((b.token, KIND_BALANCE), 0) + b.principal
+            if balance:
+                mine[b.token, KIND_BALANCE] = balance
+            else:
+                mine.pop((b.token, KIND_BALANCE), None)
+            if b.fee:
+                mine[b.token, KIND_FEE] = b.fee
+            if b.principal:
+                mine[b.token, KIND_PRINCIPAL] = b.principal
+        return [(a, [(i, k, v) for (i, k), v in sorted(entries[a].items())])
+                for a in sorted(entries, key=lambda a: int(a, 16)) if entries[a]]
+
+    def encode(self) -> bytes:
+        """The `deltas` calldata of settleMargin: per account `account << 96 | count`, then entry words
+        `kind << 248 | index << 128 | uint128(value)`."""
+        words = []
+        for account, entries in self.groups():
+            words.append((int(account, 16) << 96 | len(entries)).to_bytes(32, "big"))
+            for index, kind, value in entries:
+                if not -(_U128 // 2) <= value < _U128 // 2:
+                    raise SettlementError(f"margin entry {value} of {account} in token #{index} does not fit int128")
+                words.append((kind << 248 | index << 128 | (value % _U128)).to_bytes(32, "big"))
+        return b"".join(words)
 
     def as_tuple(self) -> tuple:
         """The MarginBatch struct tuple for web3."""
-        return (self.trade_count, self.deltas.encode(), [b.as_tuple() for b in self.borrows], list(self.marks),
-                [to_checksum_address(a) for a in self.liquidated])
+        return (self.trade_count, self.encode(), list(self.marks), [to_checksum_address(a) for a in self.liquidated])
 
     def leaf(self) -> bytes:
         """Settlement.marginLeaf of this batch."""
-        return margin_leaf(self.trade_count, self.deltas.encode(), self.borrows, self.marks, self.liquidated)
+        return margin_leaf(self.trade_count, self.encode(), self.marks, self.liquidated)
 
 
-def margin_leaf(trade_count: int, encoded_deltas: bytes, borrows: Sequence[BorrowChange], marks: Sequence[int],
-                liquidated: Sequence[str]) -> bytes:
-    """keccak256(keccak256(abi.encode(tag, tradeCount, keccak(deltas), keccak(abi.encode(borrows)),
-    keccak(abi.encode(marks)), keccak(abi.encode(liquidated))))) as Settlement.marginLeaf."""
-    borrows_hash = keccak(abi_encode((BORROW_TYPE,), ([b.as_tuple() for b in borrows],)))
+def margin_leaf(trade_count: int, encoded_deltas: bytes, marks: Sequence[int], liquidated: Sequence[str]) -> bytes:
+    """keccak256(keccak256(abi.encode(tag, tradeCount, keccak(deltas), keccak(abi.encode(marks)),
+    keccak(abi.encode(liquidated))))) as Settlement.marginLeaf."""
     marks_hash = keccak(abi_encode(("uint256[]",), (list(marks),)))
     liquidated_hash = keccak(abi_encode(("address[]",), ([to_checksum_address(a) for a in liquidated],)))
-    return leaf_hash(abi_encode(("bytes32", "uint256", "bytes32", "bytes32", "bytes32", "bytes32"),
-                                (MARGIN_LEAF_TAG, trade_count, keccak(encoded_deltas), borrows_hash, marks_hash,
-                                 liquidated_hash)))
+    return leaf_hash(abi_encode(("bytes32", "uint256", "bytes32", "bytes32", "bytes32"),
+                                (MARGIN_LEAF_TAG, trade_count, keccak(encoded_deltas), marks_hash, liquidated_hash)))
 
 
 class MarginRefusal(SettlementError):
@@ -210,31 +246,38 @@ class MarginBook:
             raise
 
     def _apply(self, data: MarginData) -> list[str]:
-        for change in data.borrows:
-            if change.principal > 0:
-                if change.account in data.liquidated:
-                    raise MarginRefusal("LiquidatedBorrows", change.account)
-                self._change_debt(change)
-        touched = []
-        for account, entries in data.deltas.groups:
-            touched.append(account)
-            for index, delta in entries:
-                self._credit(account, index, delta)
-        for index in range(1, self.tokens + 1):
-            total = sum(d for _, entries in data.deltas.groups for i, d in entries if i == index)
-            if total:
-                raise MarginRefusal("ValueNotConserved", index, total)
-        for change in data.borrows:
-            if change.principal <= 0:
-                self._change_debt(change)
+        sums: dict[tuple[int, int], int] = {}
         left_below = []
-        for account in touched + [c.account for c in data.borrows]:
+        for account, entries in data.groups():
+            borrowed = False
+            for index, kind, value in entries:
+                if not 1 <= index <= self.tokens:
+                    raise MarginRefusal("UnknownTokenIndex", 0, index)
+                sums[index, kind] = sums.get((index, kind), 0) + value
+                if kind == KIND_BALANCE:
+                    self._credit(account, index, value)
+                else:
+                    borrowed |= kind == KIND_PRINCIPAL and value > 0
+                    debt = self.debts.get((account, index), 0)
+                    if value < 0 and -value > debt:
+                        raise MarginRefusal("RepayExceedsDebt", account, index, -value, debt)
+                    self.debts[account, index] = debt + value
+            if borrowed and account in data.liquidated:
+                raise MarginRefusal("LiquidatedBorrows", account)
             required, available = self._scaled(account, data.marks)
             if available < required:
                 if account not in data.liquidated:
                     raise MarginRefusal("BelowMaintenance", account, -(-required // BPS), available // BPS)
-                if account not in left_below:
-                    left_below.append(account)
+                left_below.append(account)
+        for index in range(1, self.tokens + 1):
+            balance, fees, net = (sums.get((index, k), 0) for k in (KIND_BALANCE, KIND_FEE, KIND_PRINCIPAL))
+            if balance != net:
+                raise MarginRefusal("ValueNotConserved", index, balance - net)
+            p = self.pool(index)
+            if net > p.cash:
+                raise MarginRefusal("PoolExhausted", index, net, p.cash)
+            p.cash -= net
+            p.borrowed += net + fees
         return left_below
 
     def _credit(self, account: str, index: int, delta: int) -> None:
@@ -242,29 +285,6 @@ class MarginBook:
         if have + delta < 0:
             raise MarginRefusal("InsufficientBalance", account, index, -delta, have)
         self.balances[account, index] = have + delta
-
-    def _change_debt(self, change: BorrowChange) -> None:
-        key = (change.account, change.token)
-        if not 1 <= change.token <= self.tokens:
-            raise MarginRefusal("UnknownTokenIndex", 0, change.token)
-        p = self.pool(change.token)
-        debt = self.debts.get(key, 0) + change.fee
-        p.borrowed += change.fee
-        if change.principal > 0:
-            if change.principal > p.cash:
-                raise MarginRefusal("PoolExhausted", change.token, change.principal, p.cash)
-            p.cash -= change.principal
-            p.borrowed += change.principal
-            debt += change.principal
-            self._credit(change.account, change.token, change.principal)
-        elif change.principal < 0:
-            if -change.principal > debt:
-                raise MarginRefusal("RepayExceedsDebt", change.account, change.token, -change.principal, debt)
-            self._credit(change.account, change.token, change.principal)
-            debt += change.principal
-            p.cash -= change.principal
-            p.borrowed += change.principal
-        self.debts[key] = debt
 
     # ---- the custody invariant -----------------------------------------------------------------------------------
     def withdrawable(self, index: int, accounts: Iterable[str]) -> int:

@@ -82,38 +82,45 @@ contract MarginHandler is Cheats {
         qty = bound(qty, 1, 1e20);
         price = bound(price, 1, 20);
         uint256 value = qty * price;
-        Settlement.BorrowChange[] memory borrows = new Settlement.BorrowChange[](1);
         bytes memory deltas;
         kind = kind % 3;
-        if (kind == 0) { // short: borrow base, sell it
-            borrows[0] = Settlement.BorrowChange(trader, 1, int128(int256(qty)), 0);
-            deltas = _trade(maker, trader, qty, value);
-        } else if (kind == 1) { // long: borrow quote, buy
-            borrows[0] = Settlement.BorrowChange(trader, 2, int128(int256(value)), 0);
-            deltas = _trade(trader, maker, qty, value);
-        } else { // cover a short: buy back at most the debt (plus fee), repay it
+        if (kind == 0) { // short: borrow base and sell it (no base balance change), receive quote
+            deltas = abi.encodePacked(_trade(maker, int256(qty), -int256(value)), _group(trader, 2),
+                _entry(2, 1, int256(qty)), _entry(0, 2, int256(value)));
+        } else if (kind == 1) { // long: borrow the quote, buy base with it (no quote balance change)
+            deltas = abi.encodePacked(_group(trader, 2), _entry(0, 1, int256(qty)), _entry(2, 2, int256(value)),
+                _trade(maker, -int256(qty), int256(value)));
+        } else { // cover a short: buy back at most the debt (fee added first), repay it
             fee = bound(fee, 0, 1e18);
             uint256 debt = settlement.debtOf(trader, address(tokens[0])) + fee;
             if (debt == 0) return;
             qty = bound(qty, 1, debt);
-            borrows[0] = Settlement.BorrowChange(trader, 1, -int128(int256(qty)), uint128(fee));
-            deltas = _trade(trader, maker, qty, qty * price);
+            value = qty * price;
+            deltas = abi.encodePacked(_group(trader, 3), _entry(1, 1, int256(fee)), _entry(2, 1, -int256(qty)),
+                _entry(0, 2, -int256(value)), _trade(maker, -int256(qty), int256(value)));
         }
         uint256[] memory marks = new uint256[](2);
         marks[0] = bound(mark, 1, 40);
         marks[1] = 1;
-        _settle(deltas, borrows, marks);
+        _settle(deltas, marks);
     }
 
-    function _trade(address buyer, address seller, uint256 qty, uint256 value) internal pure returns (bytes memory) {
-        return abi.encodePacked(
-            (uint256(uint160(buyer)) << 96) | 2, (uint256(1) << 128) | qty, (uint256(2) << 128) | uint256(uint128(-int128(int256(value)))),
-            (uint256(uint160(seller)) << 96) | 2, (uint256(1) << 128) | uint256(uint128(-int128(int256(qty)))), (uint256(2) << 128) | value
-        );
+    /// @dev The market maker's group: base and quote balance changes (kind 0).
+    function _trade(address maker, int256 base, int256 quote) internal pure returns (bytes memory) {
+        return abi.encodePacked(_group(maker, 2), _entry(0, 1, base), _entry(0, 2, quote));
     }
 
-    function _settle(bytes memory deltas, Settlement.BorrowChange[] memory borrows, uint256[] memory marks) internal {
-        Settlement.MarginBatch memory m = Settlement.MarginBatch(++_nonce, deltas, borrows, marks, new address[](0));
+    function _group(address account, uint256 count) internal pure returns (uint256) {
+        return (uint256(uint160(account)) << 96) | count;
+    }
+
+    /// @dev kind 0 balance, 1 fee, 2 principal; token index 1 base, 2 quote.
+    function _entry(uint256 kind, uint256 index, int256 value) internal pure returns (uint256) {
+        return (kind << 248) | (index << 128) | uint256(uint128(int128(value)));
+    }
+
+    function _settle(bytes memory deltas, uint256[] memory marks) internal {
+        Settlement.MarginBatch memory m = Settlement.MarginBatch(++_nonce, deltas, marks, new address[](0));
         uint64 stateBlock = uint64(block.number - 1);
         Settlement.BatchHeader memory batch = Settlement.BatchHeader({
             sequence: settlement.lastSequence() + 1,

@@ -148,7 +148,9 @@ def test_margin_leaf_equals_the_contract(menv):
     batch = e.batch([e.trade("bob", "dave", 10, 50)], [e.borrow("dave", BASE, 10, 3)], liquidated=("alice",))
     m = batch.margin
     assert e.client.contract.margin_leaf(m.as_tuple()) == m.leaf() == margin_leaf(
-        m.trade_count, m.deltas.encode(), m.borrows, m.marks, m.liquidated)
+        m.trade_count, m.encode(), m.marks, m.liquidated)
+    # dave's group: base +10 borrowed -10 sold nets to no balance entry; fee 3 and principal 10 on the debt
+    assert dict(m.groups())[e.addr("dave")] == [(BASE, 1, 3), (BASE, 2, 10), (QUOTE, 0, 50)]
 
 
 def test_short_sale_borrows_from_the_pool_against_collateral(menv):

@@ -825,33 +825,36 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         uint256 cached = type(uint256).max;
         bytes32 slot;
         uint256 word;
-        for (uint256 i = 1; i <= count; ++i) {
+        for (uint256 i = 0; i < count; ++i) {
             uint256 entry;
             assembly ("memory-safe") {
-                entry := calldataload(add(base, mul(i, 32)))
+                entry := calldataload(add(base, mul(add(i, 1), 32)))
             }
             if (entry >> 248 != 0) {
                 if (_changeDebt(account, entry, sums)) borrowed = true;
                 continue;
             }
-            uint256 index = entry >> 128;
-            if (index == 0 || 3 * index >= sums.length) revert UnknownTokenIndex(i, index);
-            if ((index - 1) >> 1 != cached) {
-                if (cached != type(uint256).max) {
+            uint256 index = entry >> 128; // kind 0: below 2**120, so the arithmetic below cannot overflow
+            unchecked {
+                if (index == 0 || 3 * index >= sums.length) revert UnknownTokenIndex(i + 1, index);
+                uint256 k = (index - 1) >> 1;
+                if (k != cached) {
+                    if (cached != type(uint256).max) {
+                        assembly ("memory-safe") {
+                            sstore(slot, word)
+                        }
+                    }
+                    cached = k;
                     assembly ("memory-safe") {
-                        sstore(slot, word)
+                        mstore(0, k)
+                        mstore(32, accountSlot)
+                        slot := keccak256(0, 64)
+                        word := sload(slot)
                     }
                 }
-                cached = (index - 1) >> 1;
-                assembly ("memory-safe") {
-                    mstore(0, cached)
-                    mstore(32, accountSlot)
-                    slot := keccak256(0, 64)
-                    word := sload(slot)
-                }
+                sums[3 * index] += int128(uint128(entry)); // int128 terms, calldata-size many: cannot overflow
             }
             word = _applyHalf(word, index, int128(uint128(entry)), account);
-            sums[3 * index] += int128(uint128(entry)); // int128 terms, calldata-size many: far from overflow
         }
         if (cached != type(uint256).max) {
             assembly ("memory-safe") {
@@ -866,10 +869,12 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         uint256 kind = entry >> 248;
         uint256 index = (entry >> 128) & type(uint120).max;
         int256 value = int128(uint128(entry));
-        if (index == 0 || 3 * index >= sums.length) revert UnknownTokenIndex(0, index);
         if (kind > 2 || (kind == 1 && value < 0)) revert MalformedDeltas(kind, entry);
+        unchecked { // index below 2**120, kind at most 2; int128 terms, calldata-size many
+            if (index == 0 || 3 * index >= sums.length) revert UnknownTokenIndex(0, index);
+            sums[3 * index + kind] += value;
+        }
         borrowed = kind == 2 && value > 0;
-        sums[3 * index + kind] += value;
         uint256 k = (index - 1) >> 1;
         uint256 shift = (index & 1 == 1) ? 0 : 128;
         uint256 word = _debt[account][k];

@@ -286,6 +286,24 @@ class MarginBook:
             raise MarginRefusal("InsufficientBalance", account, index, -delta, have)
         self.balances[account, index] = have + delta
 
+    def plan(self, deltas: NetDeltas, fees: Mapping[tuple[str, int], int] | None = None) -> tuple[BorrowChange, ...]:
+        """The validators' borrow changes for a batch with these net trade deltas: an account whose balance would
+        go negative borrows the shortfall (a short sale without inventory borrows the base token, a purchase
+        without cash the quote token); an account with debt in a token it receives repays from it, at most its
+        debt; `fees` (accrued borrow fees per (account, index)) add to the debts. Whether the pools hold enough
+        and the accounts stay above maintenance is `apply`'s check (PoolExhausted / BelowMaintenance)."""
+        fees = dict(fees or {})
+        principal: dict[tuple[str, int], int] = {}
+        for account, entries in deltas.groups:
+            for index, delta in entries:
+                have = self.balances.get((account, index), 0)
+                debt = self.debts.get((account, index), 0) + fees.get((account, index), 0)
+                if have + delta < 0:
+                    principal[account, index] = -(have + delta)
+                elif delta > 0 and debt:
+                    principal[account, index] = -min(debt, delta)
+        return borrows_for(principal, fees)
+
     # ---- the custody invariant -----------------------------------------------------------------------------------
     def withdrawable(self, index: int, accounts: Iterable[str]) -> int:
         """What every account and lender could take out of token `index`: balances of accounts without debt (those

@@ -232,6 +232,25 @@ def test_borrow_fee_accrues_to_lenders(menv):
     assert c.pool(BASE) == (0, 0, 0)
 
 
+def test_the_validators_plan_borrows_the_shortfall_and_repays_from_purchases(menv):
+    e = menv
+    short_setup(e)
+    e.deposit("dave", BASE, 4)  # dave holds 4 base, sells 10: borrows 6
+    sale = e.batch([e.trade("bob", "dave", 10, 50)])
+    plan = e.book.plan(sale.margin.deltas)
+    assert plan == (e.borrow("dave", BASE, 6),)
+    e.both(e.batch([e.trade("bob", "dave", 10, 50)], plan))
+    assert e.client.contract.debt_of(e.addr("dave"), e.tokens[0]) == 6
+    cover = e.batch([e.trade("dave", "bob", 8, 40)])
+    plan = e.book.plan(cover.margin.deltas, {(e.addr("dave"), BASE): 1})
+    assert plan == (e.borrow("dave", BASE, -7, fee=1),)  # the debt with its fee, 7, repaid; 1 base left
+    e.both(e.batch([e.trade("dave", "bob", 8, 40)], plan))
+    c = e.client.contract
+    assert (c.debt_of(e.addr("dave"), e.tokens[0]), c.balance_of(e.addr("dave"), e.tokens[0])) == (0, 1)
+    assert c.pool(BASE) == (11, 0, 10)  # the fee stays in the pool: carol's 10 shares are worth 11
+    e.assert_mirrors()
+
+
 def test_pool_exit_waits_for_cash(menv):
     e = menv
     short_setup(e)

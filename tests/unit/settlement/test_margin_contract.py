@@ -251,6 +251,47 @@ def test_the_validators_plan_borrows_the_shortfall_and_repays_from_purchases(men
     e.assert_mirrors()
 
 
+def test_the_ledger_books_borrows_debts_and_marks(menv):
+    from market_sim.settlement.ledger import Ledger
+
+    e = menv
+    short_setup(e)
+    ledger = Ledger(e.fee)
+    for who, token, amount in (("bob", 0, 100), ("bob", 1, 1000), ("dave", 1, 30)):
+        ledger.deposit(e.addr(who), e.tokens[token], amount)
+    batch = e.batch([e.trade("bob", "dave", 10, 50)], [e.borrow("dave", BASE, 10, fee=0)])
+    e.both(batch)
+    ledger.apply(batch)
+    c, base, quote = e.client.contract, *e.tokens
+    dave = e.addr("dave")
+    assert ledger.balance(dave, base) == c.balance_of(dave, base) == 0
+    assert ledger.balance(dave, quote) == c.balance_of(dave, quote) == 80
+    assert ledger.debt(dave, base) == c.debt_of(dave, base) == 10
+    assert ledger.marks == {base: 5, quote: 1}
+    cover = e.batch([e.trade("dave", "bob", 11, 55)], [e.borrow("dave", BASE, -11, fee=1)])
+    e.both(cover)
+    ledger.apply(cover)
+    assert (ledger.debt(dave, base), ledger.balance(dave, base), ledger.balance(dave, quote)) == (0, 0, 25)
+    assert ledger.debts == {}
+
+
+def test_a_saved_ledger_with_margin_batches_reloads_them(menv, tmp_path):
+    from market_sim.settlement.ledger import Ledger
+    from market_sim.settlement.state import load_ledger, save_ledger
+
+    e = menv
+    short_setup(e)
+    ledger = Ledger(e.fee)
+    for who, token, amount in (("bob", 0, 100), ("bob", 1, 1000), ("dave", 1, 30)):
+        ledger.deposit(e.addr(who), e.tokens[token], amount)
+    batch = e.batch([e.trade("bob", "dave", 10, 50)], [e.borrow("dave", BASE, 10, fee=2)], liquidated=("alice",))
+    ledger.apply(batch)
+    save_ledger(ledger, tmp_path / "ledger.json")
+    again = load_ledger(tmp_path / "ledger.json", e.client.token_index)  # rebuilds the batch: same root
+    assert again.settled_batches[batch.sequence].margin == batch.margin
+    assert (again.debts, again.marks, again.balances()) == (ledger.debts, ledger.marks, ledger.balances())
+
+
 def test_pool_exit_waits_for_cash(menv):
     e = menv
     short_setup(e)

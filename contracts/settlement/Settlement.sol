@@ -49,6 +49,20 @@ import {QuorumGoverned} from "../lib/QuorumGoverned.sol";
 /// sequence number they govern. Every change keeps the threshold in floor(2n/3)+1..n for n registered validators
 /// (`ThresholdTooLow` otherwise), so validators added by governance can never settle alone.
 ///
+/// Margin (issue 16, `settleMargin`): a trader borrows a listed token from that token's lending pool against the
+/// collateral it holds here (a short seller borrows the base token, a leveraged buyer the quote token). Lenders
+/// deposit into a pool (`lend`) for shares; borrow fees, certified per batch, add to the borrowers' debt and so to
+/// the pool's assets, which the shares divide. A margin batch's deltas leaf also commits to its borrows, its mark
+/// prices (one per listed token, in a common unit) and its liquidated accounts (`marginLeaf`), so the marks are
+/// certified by the same quorum and signed through the batch's merkleRoot. After applying it the contract refuses
+/// a batch that leaves an account it touched with debt below maintenance at those marks (`BelowMaintenance`), or
+/// that borrows more than a pool holds (`PoolExhausted`). Accounts the batch names as liquidated (their positions
+/// were closed through the book by the liquidation engine) are exempt from the maintenance check but may not
+/// borrow. An account with debt cannot withdraw (`DebtOutstanding`); a lender leaves the pool in two steps, like a
+/// withdrawal, so a certified batch's borrows stay covered. Custody: for every token the contract holds at least
+/// the sum of all balances plus the pool's cash (what lenders can take out), and the pool's assets are its cash
+/// plus its outstanding debt.
+///
 /// Storage: the owner lists each token, giving it an index (1, 2, ...); balances are uint128 and two tokens share
 /// one storage slot per account (indices 2k-1 and 2k), so a batch touching an account's four tokens writes two
 /// slots instead of four. Storage writes are the cost of a batch, so this halves the gas per settled trade.
@@ -85,11 +99,39 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         uint256 sellerFee;
     }
 
+    /// @notice What a margin batch settles; `marginLeaf` of it is a leaf of the signed Merkle tree.
+    /// @dev `deltas` as in `settle`, except that each entry word is `kind << 248 | tokenIndex << 128 | uint128(v)`:
+    /// kind 0 changes the balance by int128 v (trades and borrowed principal together), kind 1 adds fee v >= 0 to
+    /// the debt (the borrow fee accrued since the last batch: the pool's assets grow), kind 2 changes the debt by
+    /// principal v (> 0 borrowed from the pool, < 0 repaid to it). Per token, balance changes sum to the net
+    /// principal (what left the pool). `marks[i]` is the mark of token index i+1 (every listed token, not zero, at
+    /// most MAX_MARK) in one unit of value per token base unit; `liquidated` lists the accounts whose positions the
+    /// liquidation engine closed in this batch.
+    struct MarginBatch {
+        uint256 tradeCount;
+        bytes deltas;
+        uint256[] marks;
+        address[] liquidated;
+    }
+
+    /// @notice A lending pool of one token (amounts in token base units).
+    struct Pool {
+        uint128 cash;     // held by the contract, not lent out
+        uint128 borrowed; // outstanding debt, fees included
+        uint256 shares;   // lender shares outstanding
+    }
+
     /// @notice EIP-712 type hash of the signed batch header.
     bytes32 public constant BATCH_TYPEHASH =
         keccak256("Batch(uint64 sequence,bytes32 prevHash,bytes32 merkleRoot,uint64 stateBlock,uint64 expiresAt)");
     /// @notice Tag hashed into the deltas leaf (domain separation from trade leaves).
     bytes32 public constant DELTAS_LEAF_TAG = keccak256("MarketSimSettlement.Deltas");
+    /// @notice Tag hashed into a margin batch's leaf.
+    bytes32 public constant MARGIN_LEAF_TAG = keccak256("MarketSimSettlement.Margin");
+    /// @notice Largest mark price a margin batch may carry (keeps value arithmetic far from overflow).
+    uint256 public constant MAX_MARK = 2 ** 96;
+    /// @notice Basis points: maintenance rates are in 1/10000 of the borrowed value.
+    uint256 public constant BPS = 10_000;
     uint256 private constant MASK128 = type(uint128).max;
 
     /// @notice Index of a listed token (1-based, in listing order); 0 for an unlisted token.
@@ -115,6 +157,16 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
     address public feeAccount;
     /// @notice Pending withdrawal request per account and token.
     mapping(address account => mapping(address token => WithdrawalRequest)) public withdrawalRequest;
+    /// @dev account => slot k => debts of tokens 2k+1 (low 128 bits) and 2k+2 (high 128 bits), as `_packed`.
+    mapping(address account => mapping(uint256 slot => uint256)) private _debt;
+    /// @notice The lending pool of each token, by token index.
+    mapping(uint256 index => Pool) public pool;
+    /// @notice Pool shares of each lender, by token index.
+    mapping(address lender => mapping(uint256 index => uint256)) public poolShares;
+    /// @notice Pending pool exit per lender and token index (`amount` counts shares).
+    mapping(address lender => mapping(uint256 index => WithdrawalRequest)) public poolExitRequest;
+    /// @notice Maintenance requirement per token index, in basis points above the borrowed value (3000: 130%).
+    mapping(uint256 index => uint256) public maintenanceBps;
 
     event Deposited(address indexed account, address indexed token, uint256 amount, uint256 balance);
     event Withdrawn(address indexed account, address indexed token, uint256 amount, uint256 balance);
@@ -128,6 +180,20 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         uint64 indexed sequence, bytes32 batchHash, bytes32 merkleRoot, uint256 tradeCount, uint256 deltaCount
     );
     event FeeAccountChanged(address previousFeeAccount, address newFeeAccount);
+    /// @notice A margin batch left `token`'s pool with `cash` and `borrowed` outstanding. Per-account debt changes,
+    /// like balance deltas, are in the batch's calldata (`settleMargin`'s deltas), not in events: an event per
+    /// entry would cost as much gas as the entry's storage write.
+    event PoolChanged(address indexed token, uint256 cash, uint256 borrowed);
+    /// @notice `lender` lent `amount` of `token` for `shares` pool shares.
+    event Lent(address indexed lender, address indexed token, uint256 amount, uint256 shares);
+    /// @notice `lender` asked to leave `token`'s pool; `shares` is its whole pending exit, from `requestBlock`.
+    event PoolExitRequested(address indexed lender, address indexed token, uint256 shares, uint64 requestBlock);
+    /// @notice `lender` redeemed `shares` of `token`'s pool for `amount`.
+    event PoolExited(address indexed lender, address indexed token, uint256 shares, uint256 amount);
+    /// @notice Accounts `account`, liquidated in batch `sequence`, was left below maintenance (the book ran dry).
+    event LiquidatedBelowMaintenance(uint64 indexed sequence, address indexed account, uint256 required, uint256 available);
+    /// @notice The maintenance requirement of `token` became `bps` basis points above the borrowed value.
+    event MaintenanceSet(address indexed token, uint256 bps);
     event TokenListed(address indexed token, uint256 index);
 
     error ZeroAmount();
@@ -155,6 +221,24 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
     error InvalidMaxValidity(uint64 maxValidity);
     error NoWithdrawalRequest(address account, address token);
     error WithdrawalNotReady(address account, address token, uint64 requestBlock, uint256 readyAtBlock);
+    /// @notice After the batch, `account` holds collateral worth `available` against `required` at the batch's marks.
+    error BelowMaintenance(address account, uint256 required, uint256 available);
+    /// @notice A borrow of `requested` from `token`'s pool, which holds `available`.
+    error PoolExhausted(address token, uint256 requested, uint256 available);
+    /// @notice A repayment of `repaid` by `account` in `token` exceeds its debt `debt`.
+    error RepayExceedsDebt(address account, address token, uint256 repaid, uint256 debt);
+    /// @notice A margin batch carries `got` marks for `expected` listed tokens.
+    error MarksLength(uint256 expected, uint256 got);
+    /// @notice Mark of token index `index` is zero or above MAX_MARK.
+    error InvalidMark(uint256 index, uint256 mark);
+    /// @notice `account` is liquidated in this batch and may not borrow.
+    error LiquidatedBorrows(address account);
+    /// @notice `account` has debt and may not withdraw.
+    error DebtOutstanding(address account);
+    /// @notice A pool-share amount is zero or above what the lender holds.
+    error InsufficientShares(address lender, address token, uint256 needed, uint256 held);
+    /// @notice Maintenance rate above 100000 bps.
+    error InvalidMaintenance(address token, uint256 bps);
 
     /// @notice Deploy with an owner (governance), an initial validator set, its threshold and the fee account.
     /// @param owner_ Governance (Ownable2Step): lists tokens, sets the fee account, rotates validators.
@@ -206,7 +290,7 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         if (n != amounts.length) revert LengthMismatch(n, amounts.length);
         if (n == 0) revert ZeroAmount();
         if (tokenIndex[token] == 0) revert UnknownToken(token);
-        uint256 total;
+        uint256 total = 0;
         for (uint256 i; i < n; ++i) {
             address account = accounts[i];
             uint256 amount = amounts[i];
@@ -229,6 +313,7 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
     function requestWithdrawal(address token, uint256 amount) external {
         if (amount == 0) revert ZeroAmount();
         if (tokenIndex[token] == 0) revert UnknownToken(token);
+        if (hasDebt(msg.sender)) revert DebtOutstanding(msg.sender);
         WithdrawalRequest storage request = withdrawalRequest[msg.sender][token];
         uint256 requested = uint256(request.amount) + amount;
         uint256 balance = balanceOf(msg.sender, token);
@@ -249,11 +334,73 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         if (lastStateBlock < request.requestBlock && block.number < readyAt) {
             revert WithdrawalNotReady(msg.sender, token, request.requestBlock, readyAt);
         }
+        if (hasDebt(msg.sender)) revert DebtOutstanding(msg.sender);
         delete withdrawalRequest[msg.sender][token];
         uint256 balance = balanceOf(msg.sender, token);
         uint256 amount = request.amount < balance ? request.amount : balance;
         if (amount != 0) balance = _adjust(msg.sender, token, -int256(amount));
         emit Withdrawn(msg.sender, token, amount, balance);
+        if (amount != 0) IERC20(token).safeTransfer(msg.sender, amount);
+    }
+
+    // ------------------------------------------------------------------ lending pools
+
+    /// @notice Lend `amount` of `token` (pulled from the caller's wallet, needs an ERC20 allowance) to its pool for
+    /// shares: amount * shares / assets (all of `amount` for the first lender), rounded down.
+    /// @param token A listed token.
+    /// @param amount Amount to lend (token base units, not zero).
+    function lend(address token, uint256 amount) external nonReentrant {
+        uint256 index = _listed(token);
+        if (amount == 0) revert ZeroAmount();
+        Pool memory p = pool[index];
+        uint256 assets = uint256(p.cash) + p.borrowed;
+        uint256 minted = p.shares == 0 || assets == 0 ? amount : amount * p.shares / assets;
+        if (minted == 0) revert ZeroAmount();
+        if (uint256(p.cash) + amount > MASK128) revert BalanceOverflow(address(this), token, p.cash, amount);
+        p.cash += uint128(amount);
+        p.shares += minted;
+        pool[index] = p;
+        poolShares[msg.sender][index] += minted;
+        emit Lent(msg.sender, token, amount, minted);
+        IERC20(token).safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @notice Ask to redeem `shares` of `token`'s pool (adds to a pending exit, whose block becomes this one).
+    /// Validators count the pending shares' value as unavailable for borrowing from this block on.
+    /// @param token A listed token.
+    /// @param shares Shares to add to the exit (not zero; the whole exit at most the caller's shares).
+    function requestPoolExit(address token, uint256 shares) external {
+        uint256 index = _listed(token);
+        if (shares == 0) revert ZeroAmount();
+        WithdrawalRequest storage request = poolExitRequest[msg.sender][index];
+        uint256 pending = uint256(request.amount) + shares;
+        uint256 held = poolShares[msg.sender][index];
+        if (pending > held) revert InsufficientShares(msg.sender, token, pending, held);
+        request.amount = uint128(pending);
+        request.requestBlock = uint64(block.number);
+        emit PoolExitRequested(msg.sender, token, pending, uint64(block.number));
+    }
+
+    /// @notice Redeem the caller's pending exit of `token`'s pool for pending * assets / shares (rounded down), when
+    /// a withdrawal would be claimable (see `claimWithdrawal`); PoolExhausted while the pool's cash is short.
+    /// @param token A listed token with a pending exit.
+    function claimPoolExit(address token) external nonReentrant {
+        uint256 index = _listed(token);
+        WithdrawalRequest memory request = poolExitRequest[msg.sender][index];
+        if (request.amount == 0) revert NoWithdrawalRequest(msg.sender, token);
+        uint256 readyAt = uint256(request.requestBlock) + maxValidity;
+        if (lastStateBlock < request.requestBlock && block.number < readyAt) {
+            revert WithdrawalNotReady(msg.sender, token, request.requestBlock, readyAt);
+        }
+        Pool memory p = pool[index];
+        uint256 amount = uint256(request.amount) * (uint256(p.cash) + p.borrowed) / p.shares;
+        if (amount > p.cash) revert PoolExhausted(token, amount, p.cash);
+        delete poolExitRequest[msg.sender][index];
+        poolShares[msg.sender][index] -= request.amount;
+        p.cash -= uint128(amount);
+        p.shares -= request.amount;
+        pool[index] = p;
+        emit PoolExited(msg.sender, token, request.amount, amount);
         if (amount != 0) IERC20(token).safeTransfer(msg.sender, amount);
     }
 
@@ -284,6 +431,31 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         _recordBatch(batch, batchHash);
         uint256 deltaCount = _applyDeltas(deltas);
         emit BatchSettled(batch.sequence, batchHash, batch.merkleRoot, tradeCount, deltaCount);
+    }
+
+    /// @notice Settle a certified margin batch: per account its balance and debt changes, after which the account
+    /// must hold, at the batch's marks, collateral worth at least its debt times (1 + maintenance rate)
+    /// (`BelowMaintenance`) unless the batch names it as liquidated; then each pool pays out its net borrowing
+    /// (`PoolExhausted` if above its cash).
+    /// @param batch The signed header; `marginLeaf(margin)` must be a leaf of its merkleRoot.
+    /// @param skipped Headers of expired certified batches to skip first (see `settle`).
+    /// @param margin Trade count, deltas (balance and debt changes), marks and liquidated accounts.
+    /// @param proof Merkle proof of the margin leaf against `batch.merkleRoot`.
+    /// @param signatures Concatenated 65-byte (r, s, v) signatures, signers strictly ascending.
+    function settleMargin(
+        BatchHeader calldata batch,
+        BatchHeader[] calldata skipped,
+        MarginBatch calldata margin,
+        bytes32[] calldata proof,
+        bytes calldata signatures
+    ) external {
+        bytes32 batchHash = _checkBatch(batch, skipped, signatures);
+        bytes32 leaf = marginLeaf(margin);
+        if (!MerkleProof.verifyCalldata(proof, batch.merkleRoot, leaf)) revert DeltasNotInBatch(batch.merkleRoot, leaf);
+        _checkMarks(margin.marks);
+        _recordBatch(batch, batchHash);
+        uint256 deltaCount = _applyMarginDeltas(batch.sequence, margin);
+        emit BatchSettled(batch.sequence, batchHash, batch.merkleRoot, margin.tradeCount, deltaCount);
     }
 
     /// @notice Settle a certified batch by transferring balances trade by trade.
@@ -379,6 +551,60 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         }
     }
 
+    /// @notice Debt of `account` in `token` (principal and fees, token base units).
+    /// @param account The account.
+    /// @param token The token (0 for an unlisted one).
+    /// @return The debt.
+    function debtOf(address account, address token) public view returns (uint256) {
+        uint256 index = tokenIndex[token];
+        if (index == 0) return 0;
+        uint256 word = _debt[account][(index - 1) >> 1];
+        return index & 1 == 1 ? word & MASK128 : word >> 128;
+    }
+
+    /// @notice Whether `account` owes any pool anything.
+    /// @param account The account.
+    /// @return True when some debt is not zero.
+    function hasDebt(address account) public view returns (bool) {
+        return _indebted(account, (tokenCount + 1) >> 1);
+    }
+
+    /// @notice What `account` holds against what it must hold at `marks` (one per listed token): available is the
+    /// marked value of its balances, required its marked debt times (1 + maintenance rate), rounded up.
+    /// @param account The account.
+    /// @param marks Mark of each listed token, by index - 1.
+    /// @return required The maintenance requirement.
+    /// @return available The collateral value.
+    function marginOf(address account, uint256[] calldata marks)
+        public
+        view
+        returns (uint256 required, uint256 available)
+    {
+        if (marks.length != tokenCount) revert MarksLength(tokenCount, marks.length);
+        (required, available) = _margin(account, marks);
+        required = (required + BPS - 1) / BPS;
+        available /= BPS;
+    }
+
+    /// @notice Merkle leaf committing to a margin batch: trade count, deltas, marks and liquidated accounts.
+    /// @param margin The margin batch.
+    /// @return The leaf.
+    function marginLeaf(MarginBatch calldata margin) public pure returns (bytes32) {
+        return keccak256(
+            bytes.concat(
+                keccak256(
+                    abi.encode(
+                        MARGIN_LEAF_TAG,
+                        margin.tradeCount,
+                        keccak256(margin.deltas),
+                        keccak256(abi.encode(margin.marks)),
+                        keccak256(abi.encode(margin.liquidated))
+                    )
+                )
+            )
+        );
+    }
+
     /// @notice The EIP-712 digest validators sign for `batch` on this chain and contract.
     /// @param batch The batch header.
     /// @return The digest to sign.
@@ -449,6 +675,17 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         tokenIndex[token] = index;
         tokenAt[index] = token;
         emit TokenListed(token, index);
+    }
+
+    /// @notice Set the maintenance requirement of borrowing `token`: collateral worth (1 + bps / 10000) times the
+    /// marked debt. Applies to every margin batch settled after the change.
+    /// @param token A listed token.
+    /// @param bps Basis points above the borrowed value (at most 100000).
+    function setMaintenance(address token, uint256 bps) external onlyOwner {
+        uint256 index = _listed(token);
+        if (bps > 10 * BPS) revert InvalidMaintenance(token, bps);
+        maintenanceBps[index] = bps;
+        emit MaintenanceSet(token, bps);
     }
 
     /// @notice Set the account that receives trading fees in per-trade mode.
@@ -586,6 +823,203 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
             }
         }
         return (word & ~(MASK128 << shift)) | (value << shift);
+    }
+
+    /// @dev Every listed token has a mark, none zero or above MAX_MARK.
+    function _checkMarks(uint256[] calldata marks) private view {
+        uint256 tokens = tokenCount;
+        if (marks.length != tokens) revert MarksLength(tokens, marks.length);
+        for (uint256 i = 0; i < tokens; ++i) {
+            if (marks[i] == 0 || marks[i] > MAX_MARK) revert InvalidMark(i + 1, marks[i]);
+        }
+    }
+
+    /// @dev `_applyDeltas` for a margin batch: balance entries as there (one SLOAD/SSTORE per packed slot), debt
+    /// entries through `_changeDebt`, each account's maintenance checked once its group is applied, then the pools.
+    function _applyMarginDeltas(uint64 sequence, MarginBatch calldata margin) private returns (uint256 applied) {
+        bytes calldata deltas = margin.deltas;
+        uint256 length = deltas.length;
+        if (length % 32 != 0) revert MalformedDeltas(length, length);
+        // sums[3 * index + kind]: kind 0 balance changes, 1 fees, 2 net principal (entry kinds)
+        int256[] memory sums = new int256[](3 * (tokenCount + 1));
+        uint256 debtSlots = (tokenCount + 1) >> 1;
+        uint256 offset = 0;
+        while (offset < length) {
+            uint256 header;
+            uint256 base;
+            assembly ("memory-safe") {
+                base := add(deltas.offset, offset)
+                header := calldataload(base)
+            }
+            address account = address(uint160(header >> 96));
+            uint256 count = uint96(header);
+            if (count == 0 || count > (length - offset - 32) / 32) revert MalformedDeltas(offset, length);
+            if (_applyGroup(account, base, count, sums) && _contains(margin.liquidated, account)) {
+                revert LiquidatedBorrows(account);
+            }
+            if (_indebted(account, debtSlots)) _checkAccount(sequence, account, margin);
+            unchecked {
+                offset += 32 + count * 32;
+                applied += count;
+            }
+        }
+        _settlePools(sums);
+    }
+
+    /// @dev One account's entries (calldata words base+32 .. base+32*count): balances through a cached packed slot,
+    /// debts through `_changeDebt`; returns whether the account borrowed.
+    function _applyGroup(address account, uint256 base, uint256 count, int256[] memory sums)
+        private
+        returns (bool borrowed)
+    {
+        bytes32 accountSlot;
+        assembly ("memory-safe") {
+            mstore(0, account)
+            mstore(32, _packed.slot)
+            accountSlot := keccak256(0, 64)
+        }
+        uint256 cached = type(uint256).max;
+        bytes32 slot;
+        uint256 word;
+        for (uint256 i = 0; i < count; ++i) {
+            uint256 entry;
+            assembly ("memory-safe") {
+                entry := calldataload(add(base, mul(add(i, 1), 32)))
+            }
+            if (entry >> 248 != 0) {
+                if (_changeDebt(account, entry, sums)) borrowed = true;
+                continue;
+            }
+            uint256 index = entry >> 128; // kind 0: below 2**120, so the arithmetic below cannot overflow
+            unchecked {
+                if (index == 0 || 3 * index >= sums.length) revert UnknownTokenIndex(i + 1, index);
+                uint256 k = (index - 1) >> 1;
+                if (k != cached) {
+                    if (cached != type(uint256).max) {
+                        assembly ("memory-safe") {
+                            sstore(slot, word)
+                        }
+                    }
+                    cached = k;
+                    assembly ("memory-safe") {
+                        mstore(0, k)
+                        mstore(32, accountSlot)
+                        slot := keccak256(0, 64)
+                        word := sload(slot)
+                    }
+                }
+                sums[3 * index] += int128(uint128(entry)); // int128 terms, calldata-size many: cannot overflow
+            }
+            word = _applyHalf(word, index, int128(uint128(entry)), account);
+        }
+        if (cached != type(uint256).max) {
+            assembly ("memory-safe") {
+                sstore(slot, word)
+            }
+        }
+    }
+
+    /// @dev The one writer of debts: adds a fee (kind 1, not negative) or a principal change (kind 2: a repayment
+    /// above the debt reverts); returns whether it borrowed (refused for a liquidated account by the caller).
+    function _changeDebt(address account, uint256 entry, int256[] memory sums) private returns (bool borrowed) {
+        uint256 kind = entry >> 248;
+        uint256 index = (entry >> 128) & type(uint120).max;
+        int256 value = int128(uint128(entry));
+        if (kind > 2 || (kind == 1 && value < 0)) revert MalformedDeltas(kind, entry);
+        unchecked { // index below 2**120, kind at most 2; int128 terms, calldata-size many
+            if (index == 0 || 3 * index >= sums.length) revert UnknownTokenIndex(0, index);
+            sums[3 * index + kind] += value;
+        }
+        borrowed = kind == 2 && value > 0;
+        uint256 k = (index - 1) >> 1;
+        uint256 shift = (index & 1 == 1) ? 0 : 128;
+        uint256 word = _debt[account][k];
+        uint256 debt = (word >> shift) & MASK128;
+        if (value < 0) {
+            if (uint256(-value) > debt) revert RepayExceedsDebt(account, tokenAt[index], uint256(-value), debt);
+            debt -= uint256(-value);
+        } else {
+            debt += uint256(value);
+            if (debt > MASK128) revert BalanceOverflow(account, tokenAt[index], debt - uint256(value), uint256(value));
+        }
+        _debt[account][k] = (word & ~(MASK128 << shift)) | (debt << shift);
+    }
+
+    /// @dev Per token: balance changes must equal the net principal; the pool pays it out of its cash (or takes
+    /// repayments in) and its assets grow by the fees.
+    function _settlePools(int256[] memory sums) private {
+        for (uint256 index = 1; 3 * index < sums.length; ++index) {
+            int256 balances = sums[3 * index];
+            int256 fees = sums[3 * index + 1];
+            int256 net = sums[3 * index + 2];
+            if (balances != net) revert ValueNotConserved(tokenAt[index], balances - net);
+            if (fees == 0 && net == 0) continue;
+            Pool storage p = pool[index];
+            uint256 cash = p.cash;
+            if (net > 0 && uint256(net) > cash) revert PoolExhausted(tokenAt[index], uint256(net), cash);
+            // principals and fees are int128-bounded per entry and the debts they add up to fit uint128
+            uint256 newCash = uint256(int256(cash) - net);
+            uint256 newBorrowed = uint256(int256(uint256(p.borrowed)) + net + fees);
+            if (newCash > MASK128 || newBorrowed > MASK128) revert BalanceOverflow(address(this), tokenAt[index], cash, newBorrowed);
+            p.cash = uint128(newCash);
+            p.borrowed = uint128(newBorrowed);
+            emit PoolChanged(tokenAt[index], newCash, newBorrowed);
+        }
+    }
+
+    function _checkAccount(uint64 sequence, address account, MarginBatch calldata margin) private {
+        (uint256 required, uint256 available) = _margin(account, margin.marks);
+        if (available >= required) return;
+        required = (required + BPS - 1) / BPS;
+        available /= BPS;
+        if (!_contains(margin.liquidated, account)) revert BelowMaintenance(account, required, available);
+        emit LiquidatedBelowMaintenance(sequence, account, required, available);
+    }
+
+    /// @dev Requirement and collateral of `account` at `marks`, both scaled by BPS; (0, 0) without debt.
+    function _margin(address account, uint256[] calldata marks) private view returns (uint256 required, uint256 available) {
+        uint256 tokens = marks.length;
+        uint256 slots = (tokens + 1) >> 1;
+        bool indebted = false;
+        for (uint256 k = 0; k < slots; ++k) {
+            uint256 word = _debt[account][k];
+            if (word == 0) continue;
+            indebted = true;
+            uint256 index = 2 * k + 1;
+            uint256 low = word & MASK128;
+            if (low != 0) required += low * marks[index - 1] * (BPS + maintenanceBps[index]);
+            uint256 high = word >> 128;
+            if (high != 0) required += high * marks[index] * (BPS + maintenanceBps[index + 1]);
+        }
+        if (!indebted) return (0, 0);
+        for (uint256 k = 0; k < slots; ++k) {
+            uint256 word = _packed[account][k];
+            available += (word & MASK128) * marks[2 * k] * BPS;
+            if (2 * k + 1 < tokens) available += (word >> 128) * marks[2 * k + 1] * BPS;
+        }
+    }
+
+    /// @dev Whether any of `account`'s `slots` packed debt slots is not zero (the maintenance check's fast path).
+    function _indebted(address account, uint256 slots) private view returns (bool) {
+        mapping(uint256 => uint256) storage debts = _debt[account];
+        for (uint256 k = 0; k < slots; ++k) {
+            if (debts[k] != 0) return true;
+        }
+        return false;
+    }
+
+    /// @dev Whether `account` is in `accounts` (short lists: linear scan).
+    function _contains(address[] calldata accounts, address account) private pure returns (bool) {
+        for (uint256 i = 0; i < accounts.length; ++i) {
+            if (accounts[i] == account) return true;
+        }
+        return false;
+    }
+
+    /// @dev The index of a listed token (UnknownToken otherwise).
+    function _listed(address token) private view returns (uint256 index) {
+        index = tokenIndex[token];
+        if (index == 0) revert UnknownToken(token);
     }
 
     function _applyTrade(SettledTrade calldata t, address fees) private {

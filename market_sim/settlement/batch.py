@@ -10,6 +10,7 @@ from market_sim.core.errors import SettlementError
 from market_sim.consensus.signing import GENESIS_HASH, batch_struct_hash
 from market_sim.consensus.merkle import MerkleTree
 from market_sim.settlement.deltas import NetDeltas, TokenIndex, deltas_leaf
+from market_sim.settlement.margin import BorrowChange, MarginData
 from market_sim.core.events import Trade
 from market_sim.settlement.trades import SettledTrade, TradeEncoder
 
@@ -19,6 +20,7 @@ __all__ = ["SettlementMode", "BatchHeader", "SettlementBatch", "BatchCommitment"
 class SettlementMode(StrEnum):
     NET = "net"              # Settlement.settle: per-account net deltas, deltas leaf appended to the tree
     PER_TRADE = "per-trade"  # Settlement.settleTrades: trades in calldata, applied one by one
+    MARGIN = "margin"        # Settlement.settleMargin: net deltas plus borrows, certified marks, liquidations
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,27 +55,35 @@ class SettlementBatch:
     mode: SettlementMode
     deltas: NetDeltas | None
     tree: MerkleTree = field(repr=False)
+    margin: MarginData | None = None  # MARGIN mode: borrows, marks and liquidated accounts (issue 16)
 
     @classmethod
     def build(cls, sequence: int, prev_hash: bytes, trades: Iterable[SettledTrade], *, fee_account: str,
               token_index: TokenIndex | None = None, mode: SettlementMode = SettlementMode.NET,
-              state_block: int = 0, expires_at: int = 0) -> SettlementBatch:
-        """Derive leaves, deltas and root deterministically from the trades (NET mode needs the token indices)."""
+              state_block: int = 0, expires_at: int = 0, borrows: Iterable[BorrowChange] = (),
+              marks: Sequence[int] = (), liquidated: Sequence[str] = ()) -> SettlementBatch:
+        """Derive leaves, deltas and root deterministically from the trades (NET and MARGIN modes need the token
+        indices; MARGIN also the borrows, one mark per listed token and the liquidated accounts, ascending)."""
         trades = tuple(trades)
         if not trades:
             raise SettlementError(f"batch {sequence} has no trades")
         if sequence < 1:
             raise SettlementError(f"batch sequence must be >= 1, got {sequence}")
         leaves = [t.leaf() for t in trades]
-        deltas = None
-        if mode is SettlementMode.NET:
+        deltas = margin = None
+        mode = SettlementMode(mode)
+        if mode is not SettlementMode.PER_TRADE:
             if token_index is None:
                 raise SettlementError("a net-deltas batch needs the contract's token indices")
             deltas = NetDeltas.from_trades(trades, fee_account, token_index)
+        if mode is SettlementMode.NET:
             leaves.append(deltas_leaf(len(trades), deltas.encode()))
+        elif mode is SettlementMode.MARGIN:
+            margin = MarginData(len(trades), deltas, tuple(borrows), tuple(marks), tuple(liquidated))
+            leaves.append(margin.leaf())
         tree = MerkleTree(leaves)
-        return cls(BatchHeader(sequence, prev_hash, tree.root, state_block, expires_at), trades, SettlementMode(mode),
-                   deltas, tree)
+        return cls(BatchHeader(sequence, prev_hash, tree.root, state_block, expires_at), trades, mode, deltas, tree,
+                   margin)
 
     @property
     def sequence(self) -> int:
@@ -89,7 +99,7 @@ class SettlementBatch:
         return self.deltas.encode()
 
     def deltas_proof(self) -> list[bytes]:
-        """Merkle proof of the deltas leaf (the last leaf)."""
+        """Merkle proof of the deltas leaf (the last leaf; the margin leaf in MARGIN mode)."""
         self.encoded_deltas()
         return self.tree.proof(len(self.tree.leaves) - 1)
 

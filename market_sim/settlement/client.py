@@ -191,6 +191,9 @@ class SettlementClient:
         """The settle transaction of a certified batch, built but not sent (a block producer sends it later with
         send_call); `skipped`: headers of the expired batches between the chain's last one and `batch`."""
         skips = [h.as_tuple() for h in skipped]
+        if batch.mode is SettlementMode.MARGIN:
+            return self.contract.settle_margin_call(batch.header.as_tuple(), skips, batch.margin.as_tuple(),
+                                                    batch.deltas_proof(), signatures)
         if batch.mode is SettlementMode.NET:
             return self.contract.settle_call(batch.header.as_tuple(), skips, len(batch.trades), batch.encoded_deltas(),
                                              batch.deltas_proof(), signatures)

@@ -31,6 +31,8 @@ class Ledger:
         self.settled_trade_ids: set[int] = set()
         self.skipped: dict[int, BatchHeader] = {}   # expired certified batches a later batch skipped on chain
         self.reserved: dict[tuple[str, str], int] = {}  # pending withdrawal requests
+        self.debts: dict[tuple[str, str], int] = {}  # margin batches (issue 16): borrowed principal plus fees
+        self.marks: dict[str, int] = {}  # token -> mark of the last settled margin batch
         self.last_sequence = 0
         self.last_batch_hash = GENESIS_HASH
         self.last_state_block = 0
@@ -38,6 +40,10 @@ class Ledger:
 
     def balance(self, account: str, token: str) -> int:
         return self._balances.get((account, token), 0)
+
+    def debt(self, account: str, token: str) -> int:
+        """What `account` owes the lending pool of `token` (margin batches): principal and fees."""
+        return self.debts.get((account, token), 0)
 
     def available(self, account: str, token: str) -> int:
         """The balance new batches may spend: the settled balance minus the pending withdrawal request."""
@@ -114,6 +120,8 @@ class Ledger:
         for trade in batch.trades:
             for account, token, amount in trade.deltas(self.fee_account):
                 self._balances[(account, token)] += amount
+        if batch.margin is not None:
+            self._apply_margin(batch)
         for header in skipped:
             self.skipped[header.sequence] = header
         self.settled_batches[batch.sequence] = batch
@@ -121,3 +129,22 @@ class Ledger:
         self.last_batch_hash = batch.batch_hash
         self.last_state_block = batch.header.state_block
         self.settled_trade_ids.update(t.trade_id for t in batch.trades)
+
+    def _apply_margin(self, batch: SettlementBatch) -> None:
+        """A margin batch's borrow changes: principal moves between the pool and the balance, fees and principal
+        change the debt; its marks become the ledger's."""
+        address = dict(batch.deltas.tokens)
+        for change in batch.margin.borrows:
+            token = address.get(change.token)
+            if token is None:
+                raise SettlementError(f"batch {batch.sequence} borrows token #{change.token}, which none of its "
+                                      f"trades moves")
+            key = (change.account, token)
+            self._balances[key] += change.principal
+            debt = self.debts.get(key, 0) + change.fee + change.principal
+            if debt:
+                self.debts[key] = debt
+            else:
+                self.debts.pop(key, None)
+        self.marks.update({token: batch.margin.marks[index - 1] for index, token in address.items()
+                           if index <= len(batch.margin.marks)})

@@ -13,6 +13,7 @@ from market_sim.core.orders import Side
 from market_sim.settlement.batch import BatchCommitment, BatchHeader, SettlementBatch, SettlementMode
 from market_sim.settlement.deltas import TokenIndex
 from market_sim.settlement.ledger import Ledger
+from market_sim.settlement.margin import BorrowChange
 from market_sim.settlement.trades import SettledTrade
 
 __all__ = ["Journal", "LEDGER_FILE", "JOURNAL_FILE", "save_ledger", "load_ledger"]
@@ -47,9 +48,11 @@ def save_ledger(ledger: Ledger, path: Path) -> None:
         "last_state_block": ledger.last_state_block,
         "followed_block": ledger.followed_block,
         "reserved": [[a, t, v] for (a, t), v in sorted(ledger.reserved.items())],
+        "debts": [[a, t, v] for (a, t), v in sorted(ledger.debts.items())],
+        "marks": sorted(ledger.marks.items()),
         "skipped": [_header_json(h) for _, h in sorted(ledger.skipped.items())],
         "batches": [{**_header_json(b.header), "mode": str(b.mode),
-                     "trades": [list(t.as_tuple()) for t in b.trades]}
+                     "trades": [list(t.as_tuple()) for t in b.trades], **_margin_json(b)}
                     for _, b in sorted(ledger.settled_batches.items())],
     })
 
@@ -62,7 +65,8 @@ def load_ledger(path: Path, token_index: TokenIndex) -> Ledger:
         batch = SettlementBatch.build(entry["sequence"], bytes.fromhex(entry["prev_hash"]),
                                       [SettledTrade(*t) for t in entry["trades"]], fee_account=ledger.fee_account,
                                       token_index=token_index, mode=SettlementMode(entry["mode"]),
-                                      state_block=entry.get("state_block", 0), expires_at=entry.get("expires_at", 0))
+                                      state_block=entry.get("state_block", 0), expires_at=entry.get("expires_at", 0),
+                                      **_margin_args(entry))
         _check_root(batch, entry, path)
         ledger.settled_batches[batch.sequence] = batch
         ledger.settled_trade_ids.update(t.trade_id for t in batch.trades)
@@ -70,6 +74,8 @@ def load_ledger(path: Path, token_index: TokenIndex) -> Ledger:
         ledger.correct(account, token, amount)
     for account, token, amount in data.get("reserved", ()):
         ledger.reserve(account, token, amount)
+    ledger.debts.update({(a, t): v for a, t, v in data.get("debts", ())})
+    ledger.marks.update(dict(data.get("marks", ())))
     for entry in data.get("skipped", ()):
         header = _header(entry)
         ledger.skipped[header.sequence] = header
@@ -78,6 +84,23 @@ def load_ledger(path: Path, token_index: TokenIndex) -> Ledger:
     ledger.last_state_block = data.get("last_state_block", 0)
     ledger.followed_block = data.get("followed_block", 0)
     return ledger
+
+
+def _margin_json(batch: SettlementBatch) -> dict:
+    """A margin batch's borrows, marks and liquidated accounts (issue 16); nothing for other modes."""
+    if batch.margin is None:
+        return {}
+    m = batch.margin
+    return {"margin": {"borrows": [[b.account, b.token, b.principal, b.fee] for b in m.borrows],
+                       "marks": list(m.marks), "liquidated": list(m.liquidated)}}
+
+
+def _margin_args(entry: dict) -> dict:
+    margin = entry.get("margin")
+    if margin is None:
+        return {}
+    return {"borrows": tuple(BorrowChange(*b) for b in margin["borrows"]), "marks": tuple(margin["marks"]),
+            "liquidated": tuple(margin["liquidated"])}
 
 
 def _header_json(header: BatchHeader) -> dict:
@@ -143,7 +166,8 @@ class Journal:
             for entry in data["in_flight"]:
                 source = tuple(Trade(**{**t, "aggressor": Side(t["aggressor"])}) for t in entry["trades"])
                 batch = commitment.build(entry["sequence"], bytes.fromhex(entry["prev_hash"]), source,
-                                         state_block=entry.get("state_block", 0), expires_at=entry.get("expires_at", 0))
+                                         state_block=entry.get("state_block", 0), expires_at=entry.get("expires_at", 0),
+                                      **_margin_args(entry))
                 _check_root(batch, entry, path)
                 journal.in_flight[batch.sequence] = (batch, source)
                 if entry.get("signatures"):

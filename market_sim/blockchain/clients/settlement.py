@@ -184,6 +184,46 @@ class SettlementContract(ContractClient):
         """The settle (net mode) call, built but not sent (send it with send_call)."""
         return self._fn("settle", header, list(skipped), trade_count, deltas, list(deltas_proof), signatures)
 
+    def settle_margin_call(self, header: StructTuple, skipped: Sequence[StructTuple], margin: StructTuple,
+                           proof: Sequence[bytes], signatures: bytes) -> Any:
+        """The settleMargin call (net deltas, borrows, certified marks, liquidations), built but not sent."""
+        return self._fn("settleMargin", header, list(skipped), margin, list(proof), signatures)
+
+    def margin_leaf(self, margin: StructTuple) -> bytes:
+        return bytes(self._call("marginLeaf", margin))
+
+    # ---- lending pools and margin (issue 16) --------------------------------------------------------------------
+    def lend(self, token: str, amount: int, *, sender: str) -> Receipt:
+        return self._tx("lend", checksum(token), amount, sender=sender)
+
+    def request_pool_exit(self, token: str, shares: int, *, sender: str) -> Receipt:
+        return self._tx("requestPoolExit", checksum(token), shares, sender=sender)
+
+    def claim_pool_exit(self, token: str, *, sender: str) -> Receipt:
+        return self._tx("claimPoolExit", checksum(token), sender=sender)
+
+    def pool(self, index: int) -> tuple[int, int, int]:
+        """(cash, borrowed, shares) of the pool of token `index`."""
+        cash, borrowed, shares = self._call("pool", index)
+        return int(cash), int(borrowed), int(shares)
+
+    def pool_shares(self, lender: str, index: int) -> int:
+        return int(self._call("poolShares", checksum(lender), index))
+
+    def debt_of(self, account: str, token: str) -> int:
+        return int(self._call("debtOf", checksum(account), checksum(token)))
+
+    def has_debt(self, account: str) -> bool:
+        return bool(self._call("hasDebt", checksum(account)))
+
+    def margin_of(self, account: str, marks: Sequence[int]) -> tuple[int, int]:
+        """(required, available) of `account` at `marks` (one per listed token)."""
+        required, available = self._call("marginOf", checksum(account), list(marks))
+        return int(required), int(available)
+
+    def set_maintenance(self, token: str, bps: int, *, sender: str = "deployer") -> Receipt:
+        return self._tx("setMaintenance", checksum(token), bps, sender=sender)
+
     def settle_trades_call(self, header: StructTuple, skipped: Sequence[StructTuple], trades: Sequence[StructTuple],
                            signatures: bytes) -> Any:
         """The settleTrades (gross mode) call, built but not sent."""

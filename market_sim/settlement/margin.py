@@ -1,0 +1,322 @@
+"""Margin batches on chain (issue 16): borrows from the contract's lending pools, certified marks, maintenance.
+
+A margin batch settles like a net-deltas batch (`Settlement.settleMargin`), but its last Merkle leaf, the margin
+leaf, also commits to the batch's borrow changes, its mark prices (one per listed token, in one unit of value per
+token base unit) and the accounts it liquidates. The validators sign the tree's root, so the marks are certified by
+the same quorum as the trades. After applying the batch the contract refuses it when an account it touched holds
+less than its marked debt times (1 + maintenance rate) (`BelowMaintenance(account, required, available)`), or when a
+borrow exceeds its pool's cash (`PoolExhausted(token, requested, available)`).
+
+`MarginBook` is the validators' and the ledger's view of the same state: balances, debts, pools and maintenance
+rates, with `apply` doing exactly what the contract does (same order, same errors, same rounding), so a batch the
+book accepts settles on chain and one it refuses would revert with the same error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from market_sim.blockchain.abi import abi_encode, keccak, to_checksum_address
+from market_sim.consensus.merkle import leaf_hash
+from market_sim.core.errors import SettlementError
+from market_sim.settlement.deltas import NetDeltas
+
+__all__ = ["MARGIN_LEAF_TAG", "MAX_MARK", "BPS", "BorrowChange", "MarginData", "margin_leaf", "MarginBook",
+           "MarginRefusal", "Pool", "borrows_for", "KIND_BALANCE", "KIND_FEE", "KIND_PRINCIPAL"]
+
+MARGIN_LEAF_TAG = keccak(b"MarketSimSettlement.Margin")
+MAX_MARK = 2**96
+BPS = 10_000
+_U128 = 2**128
+
+
+@dataclass(frozen=True, slots=True)
+class BorrowChange:
+    """Debt change of one account in one token (by contract index): fee (the borrow fee accrued since the last
+    batch) adds to the debt first; then principal > 0 borrows (before the deltas), < 0 repays (after them)."""
+
+    account: str
+    token: int
+    principal: int
+    fee: int = 0
+
+    def __post_init__(self) -> None:
+        if not -(_U128 // 2) <= self.principal < _U128 // 2:
+            raise SettlementError(f"borrow principal {self.principal} does not fit int128")
+        if not 0 <= self.fee < _U128:
+            raise SettlementError(f"borrow fee {self.fee} must be in 0..2**128-1")
+        if self.token < 1:
+            raise SettlementError(f"token index must be >= 1, got {self.token}")
+
+
+KIND_BALANCE, KIND_FEE, KIND_PRINCIPAL = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class MarginData:
+    """The MarginBatch struct beyond the header: the trades' net deltas and the borrow changes, encoded together
+    (per account: balance entries = trade delta + principal, then fee and principal entries on its debt), the marks
+    (token index order) and the liquidated accounts (ascending)."""
+
+    trade_count: int
+    deltas: NetDeltas
+    borrows: tuple[BorrowChange, ...] = ()
+    marks: tuple[int, ...] = ()
+    liquidated: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for i, mark in enumerate(self.marks, 1):
+            if not 0 < mark <= MAX_MARK:
+                raise SettlementError(f"mark of token #{i} is {mark}; must be in 1..2**96")
+        ordered = sorted(self.liquidated, key=lambda a: int(a, 16))
+        if list(self.liquidated) != ordered or len(set(ordered)) != len(ordered):
+            raise SettlementError("liquidated accounts must be distinct and ascending")
+        seen = set()
+        for b in self.borrows:
+            key = (to_checksum_address(b.account), b.token)
+            if key in seen:
+                raise SettlementError(f"two borrow changes for {key}")
+            seen.add(key)
+
+    def groups(self) -> list[tuple[str, list[tuple[int, int, int]]]]:
+        """Per account (ascending address) its (token index, kind, value) entries, ascending."""
+        entries: dict[str, dict[tuple[int, int], int]] = {}
+        for account, items in self.deltas.groups:
+            for index, delta in items:
+                entries.setdefault(account, {})[index, KIND_BALANCE] = delta
+        for b in self.borrows:
+            account = to_checksum_address(b.account)
+            mine = entries.setdefault(account, {})
+            balance = mine.get((b.token, KIND_BALANCE), 0) + b.principal
+            if balance:
+                mine[b.token, KIND_BALANCE] = balance
+            else:
+                mine.pop((b.token, KIND_BALANCE), None)
+            if b.fee:
+                mine[b.token, KIND_FEE] = b.fee
+            if b.principal:
+                mine[b.token, KIND_PRINCIPAL] = b.principal
+        return [(a, [(i, k, v) for (i, k), v in sorted(entries[a].items())])
+                for a in sorted(entries, key=lambda a: int(a, 16)) if entries[a]]
+
+    def encode(self) -> bytes:
+        """The `deltas` calldata of settleMargin: per account `account << 96 | count`, then entry words
+        `kind << 248 | index << 128 | uint128(value)`."""
+        words = []
+        for account, entries in self.groups():
+            words.append((int(account, 16) << 96 | len(entries)).to_bytes(32, "big"))
+            for index, kind, value in entries:
+                if not -(_U128 // 2) <= value < _U128 // 2:
+                    raise SettlementError(f"margin entry {value} of {account} in token #{index} does not fit int128")
+                words.append((kind << 248 | index << 128 | (value % _U128)).to_bytes(32, "big"))
+        return b"".join(words)
+
+    def as_tuple(self) -> tuple:
+        """The MarginBatch struct tuple for web3."""
+        return (self.trade_count, self.encode(), list(self.marks), [to_checksum_address(a) for a in self.liquidated])
+
+    def leaf(self) -> bytes:
+        """Settlement.marginLeaf of this batch."""
+        return margin_leaf(self.trade_count, self.encode(), self.marks, self.liquidated)
+
+
+def margin_leaf(trade_count: int, encoded_deltas: bytes, marks: Sequence[int], liquidated: Sequence[str]) -> bytes:
+    """keccak256(keccak256(abi.encode(tag, tradeCount, keccak(deltas), keccak(abi.encode(marks)),
+    keccak(abi.encode(liquidated))))) as Settlement.marginLeaf."""
+    marks_hash = keccak(abi_encode(("uint256[]",), (list(marks),)))
+    liquidated_hash = keccak(abi_encode(("address[]",), ([to_checksum_address(a) for a in liquidated],)))
+    return leaf_hash(abi_encode(("bytes32", "uint256", "bytes32", "bytes32", "bytes32"),
+                                (MARGIN_LEAF_TAG, trade_count, keccak(encoded_deltas), marks_hash, liquidated_hash)))
+
+
+class MarginRefusal(SettlementError):
+    """The batch would revert on chain; `error` and `args` are the contract's custom error and its values."""
+
+    def __init__(self, error: str, *args: object) -> None:
+        super().__init__(f"{error}{args}")
+        self.error = error
+        self.args_decoded = tuple(args)
+
+
+@dataclass(slots=True)
+class Pool:
+    cash: int = 0
+    borrowed: int = 0
+    shares: int = 0
+
+    @property
+    def assets(self) -> int:
+        return self.cash + self.borrowed
+
+
+@dataclass(slots=True)
+class MarginBook:
+    """Balances, debts, pools and maintenance rates keyed by (account, token index): the contract's margin state
+    mirrored off chain. `apply` settles a margin batch with the contract's rules or raises MarginRefusal."""
+
+    tokens: int
+    balances: dict[tuple[str, int], int] = field(default_factory=dict)
+    debts: dict[tuple[str, int], int] = field(default_factory=dict)
+    pools: dict[int, Pool] = field(default_factory=dict)
+    shares: dict[tuple[str, int], int] = field(default_factory=dict)
+    maintenance_bps: dict[int, int] = field(default_factory=dict)
+    held: dict[int, int] = field(default_factory=dict)  # tokens the contract holds, per index
+
+    # ---- custody and pools ---------------------------------------------------------------------------------------
+    def deposit(self, account: str, index: int, amount: int) -> None:
+        self.balances[account, index] = self.balances.get((account, index), 0) + amount
+        self.held[index] = self.held.get(index, 0) + amount
+
+    def withdraw(self, account: str, index: int, amount: int) -> None:
+        if self.has_debt(account):
+            raise MarginRefusal("DebtOutstanding", account)
+        have = self.balances.get((account, index), 0)
+        if amount > have:
+            raise MarginRefusal("InsufficientBalance", account, index, amount, have)
+        self.balances[account, index] = have - amount
+        self.held[index] -= amount
+
+    def pool(self, index: int) -> Pool:
+        return self.pools.setdefault(index, Pool())
+
+    def lend(self, lender: str, index: int, amount: int) -> int:
+        """Shares minted for `amount` (Settlement.lend's rounding)."""
+        p = self.pool(index)
+        minted = amount if p.shares == 0 or p.assets == 0 else amount * p.shares // p.assets
+        if amount == 0 or minted == 0:
+            raise MarginRefusal("ZeroAmount")
+        p.cash += amount
+        p.shares += minted
+        self.shares[lender, index] = self.shares.get((lender, index), 0) + minted
+        self.held[index] = self.held.get(index, 0) + amount
+        return minted
+
+    def exit_value(self, index: int, shares: int) -> int:
+        p = self.pool(index)
+        return shares * p.assets // p.shares if p.shares else 0
+
+    def exit(self, lender: str, index: int, shares: int) -> int:
+        """Redeem shares (Settlement.claimPoolExit); returns the amount paid."""
+        p = self.pool(index)
+        held = self.shares.get((lender, index), 0)
+        if not 0 < shares <= held:
+            raise MarginRefusal("InsufficientShares", lender, index, shares, held)
+        amount = self.exit_value(index, shares)
+        if amount > p.cash:
+            raise MarginRefusal("PoolExhausted", index, amount, p.cash)
+        self.shares[lender, index] = held - shares
+        p.shares -= shares
+        p.cash -= amount
+        self.held[index] -= amount
+        return amount
+
+    def has_debt(self, account: str) -> bool:
+        return any(self.debts.get((account, i), 0) for i in range(1, self.tokens + 1))
+
+    # ---- margin --------------------------------------------------------------------------------------------------
+    def margin(self, account: str, marks: Sequence[int]) -> tuple[int, int]:
+        """(required, available) as Settlement.marginOf: marked debt * (1 + rate) rounded up, marked balances."""
+        required, available = self._scaled(account, marks)
+        return (-(-required // BPS), available // BPS)
+
+    def below_maintenance(self, account: str, marks: Sequence[int]) -> bool:
+        required, available = self._scaled(account, marks)
+        return available < required
+
+    def _scaled(self, account: str, marks: Sequence[int]) -> tuple[int, int]:
+        if not self.has_debt(account):
+            return (0, 0)
+        required = sum(self.debts.get((account, i), 0) * marks[i - 1] * (BPS + self.maintenance_bps.get(i, 0))
+                       for i in range(1, self.tokens + 1))
+        available = sum(self.balances.get((account, i), 0) * marks[i - 1] * BPS for i in range(1, self.tokens + 1))
+        return required, available
+
+    def apply(self, data: MarginData) -> list[str]:
+        """Settle `data` as Settlement.settleMargin (all or nothing); returns the liquidated accounts left below
+        maintenance (the contract's LiquidatedBelowMaintenance events). Raises MarginRefusal like the contract."""
+        if len(data.marks) != self.tokens:
+            raise MarginRefusal("MarksLength", self.tokens, len(data.marks))
+        saved = (dict(self.balances), dict(self.debts), {i: Pool(p.cash, p.borrowed, p.shares)
+                                                         for i, p in self.pools.items()})
+        try:
+            return self._apply(data)
+        except MarginRefusal:
+            self.balances, self.debts, self.pools = saved
+            raise
+
+    def _apply(self, data: MarginData) -> list[str]:
+        sums: dict[tuple[int, int], int] = {}
+        left_below = []
+        for account, entries in data.groups():
+            borrowed = False
+            for index, kind, value in entries:
+                if not 1 <= index <= self.tokens:
+                    raise MarginRefusal("UnknownTokenIndex", 0, index)
+                sums[index, kind] = sums.get((index, kind), 0) + value
+                if kind == KIND_BALANCE:
+                    self._credit(account, index, value)
+                else:
+                    borrowed |= kind == KIND_PRINCIPAL and value > 0
+                    debt = self.debts.get((account, index), 0)
+                    if value < 0 and -value > debt:
+                        raise MarginRefusal("RepayExceedsDebt", account, index, -value, debt)
+                    self.debts[account, index] = debt + value
+            if borrowed and account in data.liquidated:
+                raise MarginRefusal("LiquidatedBorrows", account)
+            required, available = self._scaled(account, data.marks)
+            if available < required:
+                if account not in data.liquidated:
+                    raise MarginRefusal("BelowMaintenance", account, -(-required // BPS), available // BPS)
+                left_below.append(account)
+        for index in range(1, self.tokens + 1):
+            balance, fees, net = (sums.get((index, k), 0) for k in (KIND_BALANCE, KIND_FEE, KIND_PRINCIPAL))
+            if balance != net:
+                raise MarginRefusal("ValueNotConserved", index, balance - net)
+            p = self.pool(index)
+            if net > p.cash:
+                raise MarginRefusal("PoolExhausted", index, net, p.cash)
+            p.cash -= net
+            p.borrowed += net + fees
+        return left_below
+
+    def _credit(self, account: str, index: int, delta: int) -> None:
+        have = self.balances.get((account, index), 0)
+        if have + delta < 0:
+            raise MarginRefusal("InsufficientBalance", account, index, -delta, have)
+        self.balances[account, index] = have + delta
+
+    def plan(self, deltas: NetDeltas, fees: Mapping[tuple[str, int], int] | None = None) -> tuple[BorrowChange, ...]:
+        """The validators' borrow changes for a batch with these net trade deltas: an account whose balance would
+        go negative borrows the shortfall (a short sale without inventory borrows the base token, a purchase
+        without cash the quote token); an account with debt in a token it receives repays from it, at most its
+        debt; `fees` (accrued borrow fees per (account, index)) add to the debts. Whether the pools hold enough
+        and the accounts stay above maintenance is `apply`'s check (PoolExhausted / BelowMaintenance)."""
+        fees = dict(fees or {})
+        principal: dict[tuple[str, int], int] = {}
+        for account, entries in deltas.groups:
+            for index, delta in entries:
+                have = self.balances.get((account, index), 0)
+                debt = self.debts.get((account, index), 0) + fees.get((account, index), 0)
+                if have + delta < 0:
+                    principal[account, index] = -(have + delta)
+                elif delta > 0 and debt:
+                    principal[account, index] = -min(debt, delta)
+        return borrows_for(principal, fees)
+
+    # ---- the custody invariant -----------------------------------------------------------------------------------
+    def withdrawable(self, index: int, accounts: Iterable[str]) -> int:
+        """What every account and lender could take out of token `index`: balances of accounts without debt (those
+        with debt cannot withdraw) plus the pool's cash (lenders together get at most that)."""
+        free = sum(self.balances.get((a, index), 0) for a in set(accounts) if not self.has_debt(a))
+        return free + self.pool(index).cash
+
+
+def borrows_for(net: Mapping[tuple[str, int], int], fees: Mapping[tuple[str, int], int] | None = None
+                ) -> tuple[BorrowChange, ...]:
+    """Borrow changes from {(account, index): principal} and accrued {(account, index): fee}, in canonical order
+    (accounts ascending by address, then index)."""
+    fees = fees or {}
+    keys = sorted(set(net) | set(fees), key=lambda k: (int(k[0], 16), k[1]))
+    return tuple(BorrowChange(to_checksum_address(a), i, net.get((a, i), 0), fees.get((a, i), 0)) for a, i in keys
+                 if net.get((a, i), 0) or fees.get((a, i), 0))

@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {InvariantSuite, Cheats} from "./Base.sol";
+import {Settlement} from "../../contracts/settlement/Settlement.sol";
+import {TestToken} from "../../contracts/test/TestToken.sol";
+
+/// @dev Issue 16: lenders lend and leave pools, traders deposit and withdraw, and certified margin batches borrow
+/// the base token to sell it short, cover and repay with fees, or borrow the quote token to buy on margin, at
+/// random marks (some batches are refused: BelowMaintenance, PoolExhausted, InsufficientBalance).
+contract MarginHandler is Cheats {
+    uint256 internal constant ACCOUNTS = 4; // 0, 1 trade on margin; 2 is the market maker; 3 lends
+    uint64 internal constant MAX_VALIDITY = 8;
+
+    Settlement public immutable settlement;
+    TestToken[2] public tokens;
+    address[ACCOUNTS] public accounts;
+    uint256 public settled;
+    uint256 public refusedBelowMaintenance;
+    uint256 internal _nonce;
+
+    constructor() {
+        address[] memory validators = new address[](3);
+        for (uint256 i = 0; i < 3; ++i) validators[i] = vm.addr(i + 1);
+        settlement = new Settlement(address(this), validators, 2, address(0xFEE), MAX_VALIDITY);
+        vm.roll(100);
+        for (uint256 t = 0; t < 2; ++t) {
+            tokens[t] = new TestToken("T", "T", 18);
+            settlement.listToken(address(tokens[t]));
+            settlement.setMaintenance(address(tokens[t]), 3000);
+        }
+        for (uint256 a = 0; a < ACCOUNTS; ++a) {
+            accounts[a] = address(uint160(0xB000 + a));
+            for (uint256 t = 0; t < 2; ++t) {
+                tokens[t].mint(accounts[a], 1e30);
+                vm.prank(accounts[a]);
+                tokens[t].approve(address(settlement), type(uint256).max);
+            }
+        }
+    }
+
+    function accountCount() external pure returns (uint256) {
+        return ACCOUNTS;
+    }
+
+    function deposit(uint256 who, uint256 token, uint256 amount) external {
+        vm.prank(accounts[who % ACCOUNTS]);
+        try settlement.deposit(address(tokens[token % 2]), bound(amount, 1, 1e21)) {} catch {}
+    }
+
+    function lend(uint256 token, uint256 amount) external {
+        vm.prank(accounts[3]);
+        try settlement.lend(address(tokens[token % 2]), bound(amount, 1, 1e21)) {} catch {}
+    }
+
+    function exitPool(uint256 token, uint256 shares) external {
+        address t = address(tokens[token % 2]);
+        uint256 held = settlement.poolShares(accounts[3], token % 2 + 1);
+        vm.startPrank(accounts[3]);
+        if (held > 0) try settlement.requestPoolExit(t, bound(shares, 1, held)) {} catch {}
+        vm.roll(block.number + MAX_VALIDITY);
+        try settlement.claimPoolExit(t) {} catch {}
+        vm.stopPrank();
+    }
+
+    function withdraw(uint256 who, uint256 token, uint256 amount) external {
+        address account = accounts[who % ACCOUNTS];
+        address t = address(tokens[token % 2]);
+        uint256 balance = settlement.balanceOf(account, t);
+        vm.startPrank(account);
+        try settlement.requestWithdrawal(t, bound(amount, 1, balance + 1)) {} catch {}
+        vm.roll(block.number + MAX_VALIDITY);
+        try settlement.claimWithdrawal(t) {} catch {}
+        vm.stopPrank();
+    }
+
+    /// @dev Trader `who` sells `qty` base it borrows (short) or buys `qty` base with quote it borrows (long), to or
+    /// from the market maker at `price`, marked at `mark`; `cover` buys back and repays instead, with a fee.
+    function marginTrade(uint256 who, uint256 kind, uint256 qty, uint256 price, uint256 mark, uint256 fee) external {
+        address trader = accounts[who % 2];
+        address maker = accounts[2];
+        qty = bound(qty, 1, 1e20);
+        price = bound(price, 1, 20);
+        uint256 value = qty * price;
+        bytes memory deltas;
+        kind = kind % 3;
+        if (kind == 0) { // short: borrow base and sell it (no base balance change), receive quote
+            deltas = abi.encodePacked(_trade(maker, int256(qty), -int256(value)), _group(trader, 2),
+                _entry(2, 1, int256(qty)), _entry(0, 2, int256(value)));
+        } else if (kind == 1) { // long: borrow the quote, buy base with it (no quote balance change)
+            deltas = abi.encodePacked(_group(trader, 2), _entry(0, 1, int256(qty)), _entry(2, 2, int256(value)),
+                _trade(maker, -int256(qty), int256(value)));
+        } else { // cover a short: buy back at most the debt (fee added first), repay it
+            fee = bound(fee, 0, 1e18);
+            uint256 debt = settlement.debtOf(trader, address(tokens[0])) + fee;
+            if (debt == 0) return;
+            qty = bound(qty, 1, debt);
+            value = qty * price;
+            deltas = abi.encodePacked(_group(trader, 3), _entry(1, 1, int256(fee)), _entry(2, 1, -int256(qty)),
+                _entry(0, 2, -int256(value)), _trade(maker, -int256(qty), int256(value)));
+        }
+        uint256[] memory marks = new uint256[](2);
+        marks[0] = bound(mark, 1, 40);
+        marks[1] = 1;
+        _settle(deltas, marks);
+    }
+
+    /// @dev The market maker's group: base and quote balance changes (kind 0).
+    function _trade(address maker, int256 base, int256 quote) internal pure returns (bytes memory) {
+        return abi.encodePacked(_group(maker, 2), _entry(0, 1, base), _entry(0, 2, quote));
+    }
+
+    function _group(address account, uint256 count) internal pure returns (uint256) {
+        return (uint256(uint160(account)) << 96) | count;
+    }
+
+    /// @dev kind 0 balance, 1 fee, 2 principal; token index 1 base, 2 quote.
+    function _entry(uint256 kind, uint256 index, int256 value) internal pure returns (uint256) {
+        return (kind << 248) | (index << 128) | uint256(uint128(int128(value)));
+    }
+
+    function _settle(bytes memory deltas, uint256[] memory marks) internal {
+        Settlement.MarginBatch memory m = Settlement.MarginBatch(++_nonce, deltas, marks, new address[](0));
+        uint64 stateBlock = uint64(block.number - 1);
+        Settlement.BatchHeader memory batch = Settlement.BatchHeader({
+            sequence: settlement.lastSequence() + 1,
+            prevHash: settlement.lastBatchHash(),
+            merkleRoot: settlement.marginLeaf(m),
+            stateBlock: stateBlock,
+            expiresAt: stateBlock + MAX_VALIDITY
+        });
+        bytes memory signatures = _sign(settlement.batchDigest(batch));
+        try settlement.settleMargin(batch, new Settlement.BatchHeader[](0), m, new bytes32[](0), signatures) {
+            settled++;
+        } catch (bytes memory reason) {
+            if (bytes4(reason) == Settlement.BelowMaintenance.selector) refusedBelowMaintenance++;
+        }
+        vm.roll(block.number + 1);
+    }
+
+    /// @dev Two of the three validators, ascending by address.
+    function _sign(bytes32 digest) internal pure returns (bytes memory) {
+        (uint256 k1, uint256 k2) = vm.addr(1) < vm.addr(2) ? (uint256(1), uint256(2)) : (uint256(2), uint256(1));
+        (uint8 v1, bytes32 r1, bytes32 s1) = vm.sign(k1, digest);
+        (uint8 v2, bytes32 r2, bytes32 s2) = vm.sign(k2, digest);
+        return abi.encodePacked(r1, s1, v1, r2, s2, v2);
+    }
+}
+
+contract MarginInvariants is InvariantSuite {
+    MarginHandler internal handler;
+    Settlement internal settlement;
+
+    function setUp() public {
+        handler = new MarginHandler();
+        settlement = handler.settlement();
+        targetContract(address(handler));
+    }
+
+    /// The handler's margin batches do settle (and are refused below maintenance): the suite is not vacuous.
+    function test_handlerSettlesAShortAndRefusesItBelowMaintenance() public {
+        handler.lend(0, 1e20);
+        handler.deposit(0, 1, 5e20);
+        handler.deposit(2, 0, 5e20);
+        handler.deposit(2, 1, 5e20);
+        handler.marginTrade(0, 0, 1e19, 5, 5, 0); // short 1e19 + 1 at 6, marked 6: 7.8e19 required, 5.6e20 held
+        require(handler.settled() == 1, "short did not settle");
+        handler.marginTrade(0, 0, 1e18, 5, 39, 0); // marked at 40: 1.1e19 * 40 * 1.3 = 5.72e20 > 5.66e20 held
+        require(handler.refusedBelowMaintenance() == 1 && handler.settled() == 1, "not refused below maintenance");
+        handler.marginTrade(0, 2, 1e19, 5, 5, 1e17); // cover it (1e19 + 1) with a 1e17 fee
+        require(handler.settled() == 2, "cover did not settle");
+    }
+
+    /// Custody never goes negative: for each token, every balance plus the pool's cash (all that accounts and
+    /// lenders can ever withdraw) equals the tokens the contract holds.
+    function invariant_custodyCoversBalancesAndPoolCash() public view {
+        for (uint256 t = 0; t < 2; ++t) {
+            address token = address(handler.tokens(t));
+            (uint128 cash,,) = settlement.pool(t + 1);
+            uint256 sum = cash;
+            for (uint256 a = 0; a < handler.accountCount(); ++a) {
+                sum += settlement.balanceOf(handler.accounts(a), token);
+            }
+            require(sum == handler.tokens(t).balanceOf(address(settlement)), "balances + pool cash != tokens held");
+        }
+    }
+
+    /// The pool's outstanding debt is the sum of every account's debt; lenders' shares never claim more than it
+    /// holds plus what it is owed.
+    function invariant_poolBorrowedIsTheSumOfDebts() public view {
+        for (uint256 t = 0; t < 2; ++t) {
+            address token = address(handler.tokens(t));
+            (uint128 cash, uint128 borrowed, uint256 shares) = settlement.pool(t + 1);
+            uint256 debts;
+            for (uint256 a = 0; a < handler.accountCount(); ++a) {
+                debts += settlement.debtOf(handler.accounts(a), token);
+            }
+            require(debts == borrowed, "pool borrowed != sum of debts");
+            uint256 lent = settlement.poolShares(handler.accounts(3), t + 1);
+            require(lent == shares, "lender shares != pool shares");
+            require(shares == 0 || lent * (uint256(cash) + borrowed) / shares <= uint256(cash) + borrowed, "claims > assets");
+        }
+    }
+}

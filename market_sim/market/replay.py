@@ -665,7 +665,10 @@ def _run(source: _Source, engine: MatchingEngine, parser: _RowParser, folder: Pa
     symbol_of = engine.symbol_of
     process = engine.process
     new_order, cancel_order, modify_order = _new_order, _cancel_order, _modify_order
-    sides, types, tifs, stps, post_only, hidden_flags = _SIDES, _TYPES, _TIFS, _STPS, _POST_ONLY, _HIDDEN
+    # local copies made with dict displays: compiled, the look-ups are then direct dict calls, not method calls
+    sides, types, tifs, stps = {**_SIDES}, {**_TYPES}, {**_TIFS}, {**_STPS}
+    post_only, hidden_flags = {**_POST_ONLY}, {**_HIDDEN}
+    last_ts = parser.ts  # the parser's clock, kept in a local between the rows the precise path parses
     BUY = Side.BUY
     buy_json, sell_json = '""buy""', '""sell""'
     post_json = {m: f'""{m.value}""' for m in PostOnlyMode}
@@ -713,7 +716,7 @@ def _run(source: _Source, engine: MatchingEngine, parser: _RowParser, folder: Pa
                         cells.append("")
                         padded = True
                         action = cells[i_action]
-                        last = parser.ts
+                        last = last_ts
                         text = cells[i_ts]
                         if text:
                             try:
@@ -785,7 +788,7 @@ def _run(source: _Source, engine: MatchingEngine, parser: _RowParser, folder: Pa
                                                 and (qty is not None or price is not None)):
                                             cmd = modify_order(oid, trader, qty, price)
                             if cmd is not None:
-                                parser.ts = ts
+                                last_ts = ts
                     if cmd is None:  # the precise path: other actions, and every row the fast path does not take
                         if padded:
                             cells.pop()
@@ -796,10 +799,12 @@ def _run(source: _Source, engine: MatchingEngine, parser: _RowParser, folder: Pa
                             bad(line, f"expected {width} cells, got {len(cells)}")
                             continue
                         try:
+                            parser.ts = last_ts
                             action, ts, cmd = parser.parse(dict(zip(header, cells)))
                         except MarketSimError as exc:
                             bad(line, str(exc))
                             continue
+                        last_ts = parser.ts
                         if action == "end_session":
                             produced = engine.end_session(ts, cmd)
                         elif action == "expire":
@@ -928,6 +933,7 @@ def _run(source: _Source, engine: MatchingEngine, parser: _RowParser, folder: Pa
                 bad(reader.line_num, f"unreadable CSV row: {exc}")
         events_file.write("".join(events_out))
         trades_file.write("".join(trades_out))
+    parser.ts = last_ts
     summary.rows += n_rows
     summary.commands += n_commands
     summary.events += n_events

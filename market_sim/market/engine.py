@@ -609,26 +609,35 @@ class MatchingEngine:
             level = ladder.new_level(price)
         peak = cmd.display_quantity
         shown = qty if peak is None or peak >= qty else peak
-        plain = (cmd.tif is _GTC and peak is None and not cmd.hidden and cmd.post_only is None
+        hidden = cmd.hidden
+        oid = cmd.order_id
+        plain = (cmd.tif is _GTC and peak is None and not hidden and cmd.post_only is None
                  and cmd.stp is _STP_NONE)
         pool = self._pool
         if pool:
             o = pool.pop()
-            o.order_id = cmd.order_id
+            o.order_id = oid
             o.trader = cmd.trader
             o.qty = qty
             o.shown = shown
             o.level = level
             o.spec = None if plain else cmd
         else:
-            o = RestingOrder(cmd.order_id, cmd.trader, qty, shown, level, None if plain else cmd)
-        level.append(o)
+            o = RestingOrder(oid, cmd.trader, qty, shown, level, None if plain else cmd)
+        tail = level.tail  # level.append(o), inlined (every resting order comes through here)
+        o.prev = tail
+        o.next = None
+        if tail is None:
+            level.head = o
+        else:
+            tail.next = o
+        level.tail = o
         level.qty += qty
-        if not cmd.hidden:
+        if not hidden:
             level.shown += shown
             if self._touched is not None:
                 self._touched[(book, side, price)] = None
-        self._orders[cmd.order_id] = o
+        self._orders[oid] = o
         if not plain:
             self._track_expiry(book, cmd)
 
@@ -662,16 +671,37 @@ class MatchingEngine:
         o.shown = shown
 
     def _cancel_resting(self, o: RestingOrder, ts: int, events: list[Event], reason: CancelReason) -> None:
+        # the hottest cancel path (every replayed cancel): _unlink, level.unlink, o.hidden and _recycle inlined
         level = o.level
         ladder = level.ladder
         book = ladder.book
-        events.append(_cancelled(ts, o.order_id, o.trader, book.symbol, o.qty, reason))
-        self._unlink(level, o)
+        qty = o.qty
+        events.append(_cancelled(ts, o.order_id, o.trader, book.symbol, qty, reason))
+        spec = o.spec
+        hidden = spec is not None and spec.hidden
+        prev, nxt = o.prev, o.next
+        if prev is None:
+            level.head = nxt
+        else:
+            prev.next = nxt
+        if nxt is None:
+            level.tail = prev
+        else:
+            nxt.prev = prev
+        o.prev = o.next = None
+        level.qty -= qty
+        if not hidden:
+            level.shown -= o.shown
+        o.level = None
+        del self._orders[o.order_id]
         if level.head is None:
             ladder.drop_level(level)
-        if self._touched is not None and not o.hidden:
+        if self._touched is not None and not hidden:
             self._touched[(book, level.side, level.price)] = None
-        self._recycle(o)
+        pool = self._pool
+        if len(pool) < _POOL_LIMIT:
+            o.spec = None
+            pool.append(o)
 
     # ----------------------------------------------------------------------------------------- cancel / modify
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
-
-from sortedcontainers import SortedList
 
 from market_sim.core.orders import Side
 from market_sim.market.order import RestingOrder
@@ -67,7 +66,12 @@ class PriceLevel:
 
 
 class BookSide:
-    """The levels of one side keyed by price, with a sorted price ladder and the best price cached."""
+    """The levels of one side keyed by price, with a sorted price ladder and the best price cached.
+
+    The ladder is a plain sorted list kept with the C `bisect` functions: adding or dropping a level moves the
+    pointers behind it (a memmove), which at the level counts of real books (hundreds to a few thousand per side)
+    costs far less than a SortedList's Python-level bookkeeping (measured: docs/benchmarks.md, Replay).
+    """
 
     __slots__ = ("side", "book", "levels", "prices", "best")
 
@@ -75,14 +79,14 @@ class BookSide:
         self.side = side
         self.book = book  # the OrderBook this side belongs to
         self.levels: dict[int, PriceLevel] = {}
-        self.prices = SortedList()
+        self.prices: list[int] = []  # ascending
         self.best: int | None = None  # highest bid / lowest ask, hidden orders included
 
     def new_level(self, price: int) -> PriceLevel:
         """Create the (absent) level at `price` and put it on the ladder."""
         level = PriceLevel(price, self)
         self.levels[price] = level
-        self.prices.add(price)
+        insort(self.prices, price)
         best = self.best
         if best is None or (price > best if self.side is Side.BUY else price < best):
             self.best = price
@@ -93,7 +97,7 @@ class BookSide:
         price = level.price
         del self.levels[price]
         prices = self.prices
-        prices.remove(price)
+        del prices[bisect_left(prices, price)]
         if price == self.best:
             self.best = (prices[-1] if self.side is Side.BUY else prices[0]) if prices else None
 
@@ -101,9 +105,9 @@ class BookSide:
         """The next price behind `price` in priority order (lower for bids, higher for asks), if any."""
         prices = self.prices
         if self.side is Side.BUY:
-            i = prices.bisect_left(price)
+            i = bisect_left(prices, price)
             return prices[i - 1] if i > 0 else None
-        i = prices.bisect_right(price)
+        i = bisect_right(prices, price)
         return prices[i] if i < len(prices) else None
 
     def iter_levels(self) -> Iterator[PriceLevel]:

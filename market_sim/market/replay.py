@@ -453,6 +453,20 @@ class _JsonText(dict):
         return quoted
 
 
+class _IntText(dict):
+    """int -> str(int), for the prices and quantities that recur in the outputs (str() of an int costs more than
+    a look-up)."""
+
+    __slots__ = ()
+
+    def __missing__(self, value: int) -> str:
+        text = str(value)
+        if len(self) >= 65_536:
+            self.clear()
+        self[value] = text
+        return text
+
+
 class _CsvText(dict):
     """str -> the CSV cell the csv module writes for it (quoted only if it holds , \" CR or LF)."""
 
@@ -651,14 +665,17 @@ def _run(source: _Source, engine: MatchingEngine, parser: _RowParser, folder: Pa
     symbol_of = engine.symbol_of
     process = engine.process
     new_order, cancel_order, modify_order = _new_order, _cancel_order, _modify_order
-    sides, types, tifs, stps, post_only, hidden_flags = _SIDES, _TYPES, _TIFS, _STPS, _POST_ONLY, _HIDDEN
+    # local copies made with dict displays: compiled, the look-ups are then direct dict calls, not method calls
+    sides, types, tifs, stps = {**_SIDES}, {**_TYPES}, {**_TIFS}, {**_STPS}
+    post_only, hidden_flags = {**_POST_ONLY}, {**_HIDDEN}
+    last_ts = parser.ts  # the parser's clock, kept in a local between the rows the precise path parses
     BUY = Side.BUY
     buy_json, sell_json = '""buy""', '""sell""'
     post_json = {m: f'""{m.value}""' for m in PostOnlyMode}
     plain_tails = {tif.value: {stp.value: f',""stop_price"":null,""tif"":""{tif.value}"",""expire_at"":null,'
                                           f'""display_quantity"":null,""hidden"":false,""post_only"":null,""stp"":'
                                           f'""{stp.value}""}}}}"\r\n' for stp in STPMode} for tif in TimeInForce}
-    json_text, csv_text = _JsonText(), _CsvText()
+    json_text, csv_text, num_text = _JsonText(), _CsvText(), _IntText()
     quote = encode_basestring_ascii  # what json.dumps does with a str, without its Python-level wrapper
     rows = _Rows()
     malformed = summary.malformed
@@ -691,14 +708,15 @@ def _run(source: _Source, engine: MatchingEngine, parser: _RowParser, folder: Pa
                             bad(line, problem)
                             continue
                     cmd = None
-                    padded = False
+                    accepted = None  # the NewOrder the fast path built from this row (its OrderAccepted row is
+                    padded = False   # then formatted from the row's values, without reading the event back)
                     if fast and len(cells) == width:
                         # The fast path: plain new / cancel / modify rows. It takes a row only if every cell it
                         # reads is in the exact form the precise path would accept and convert the same way.
                         cells.append("")
                         padded = True
                         action = cells[i_action]
-                        last = parser.ts
+                        last = last_ts
                         text = cells[i_ts]
                         if text:
                             try:
@@ -743,8 +761,14 @@ def _run(source: _Source, engine: MatchingEngine, parser: _RowParser, folder: Pa
                                     display = (lots.cache.get(text) or lots.units(text) or False) if text else None
                                     if (qty is not None and price is not False and stop is not False
                                             and display is not False):
-                                        cmd = new_order(oid, trader, symbol, side, qty, kind, price, stop, tif,
-                                                        expire_at, display, hidden, post, stp)
+                                        cmd = accepted = new_order(oid, trader, symbol, side, qty, kind, price,
+                                                                   stop, tif, expire_at, display, hidden, post, stp)
+                                        a_oid, a_trader, a_symbol, a_qty, a_price = oid, trader, symbol, qty, price
+                                        a_stop, a_expire, a_display, a_hidden = stop, expire_at, display, hidden
+                                        a_side, a_post = cells[i_side], cells[i_post]
+                                        # the enum values: each cell is "" (the default) or exactly the value
+                                        a_type, a_tif, a_stp = (cells[i_type] or "limit", cells[i_tif] or "gtc",
+                                                                cells[i_stp] or "none")
                             elif action == "cancel":
                                 cmd = cancel_order(oid, trader)
                             elif action == "modify":
@@ -764,7 +788,7 @@ def _run(source: _Source, engine: MatchingEngine, parser: _RowParser, folder: Pa
                                                 and (qty is not None or price is not None)):
                                             cmd = modify_order(oid, trader, qty, price)
                             if cmd is not None:
-                                parser.ts = ts
+                                last_ts = ts
                     if cmd is None:  # the precise path: other actions, and every row the fast path does not take
                         if padded:
                             cells.pop()
@@ -775,10 +799,12 @@ def _run(source: _Source, engine: MatchingEngine, parser: _RowParser, folder: Pa
                             bad(line, f"expected {width} cells, got {len(cells)}")
                             continue
                         try:
+                            parser.ts = last_ts
                             action, ts, cmd = parser.parse(dict(zip(header, cells)))
                         except MarketSimError as exc:
                             bad(line, str(exc))
                             continue
+                        last_ts = parser.ts
                         if action == "end_session":
                             produced = engine.end_session(ts, cmd)
                         elif action == "expire":
@@ -790,14 +816,41 @@ def _run(source: _Source, engine: MatchingEngine, parser: _RowParser, folder: Pa
                         produced = process(cmd, ts)
                     n_commands += 1
                     n_events += len(produced)
+                    # every event of a row starts with the row's line and (nearly always: the engine stamps its
+                    # events with the ts it was given) that ts, so those are formatted once per row
+                    row_ts = str(ts)
+                    prefix = f"{line},{row_ts},"
                     for ev in produced:
                         kind = type(ev) if fast else None
                         if kind is OrderAccepted:
                             o = ev.order
+                            t = ev.ts
+                            start = prefix if t is ts else f"{line},{t},"
+                            if o is accepted:  # built from this row: format it from the row's values
+                                oid_text = str(a_oid)
+                                head = (f'{start}OrderAccepted,{csv_text[a_symbol]},{oid_text},"{{""order"":{{'
+                                        f'""order_id"":{oid_text},""trader"":{json_text[a_trader]},""symbol"":'
+                                        f'{json_text[a_symbol]},""side"":""{a_side}"",""quantity"":{num_text[a_qty]},'
+                                        f'""order_type"":""{a_type}"",""price"":'
+                                        f'{"null" if a_price is None else num_text[a_price]}')
+                                if (a_stop is None and a_expire is None and a_display is None and not a_post
+                                        and not a_hidden):
+                                    events_out.append(head + plain_tails[a_tif][a_stp])
+                                else:
+                                    post_out = f'""{a_post}""' if a_post else "null"
+                                    events_out.append(
+                                        f'{head},""stop_price"":{"null" if a_stop is None else a_stop},""tif"":'
+                                        f'""{a_tif}"",""expire_at"":{"null" if a_expire is None else a_expire},'
+                                        f'""display_quantity"":{"null" if a_display is None else a_display},'
+                                        f'""hidden"":{"true" if a_hidden else "false"},""post_only"":'
+                                        f'{post_out},""stp"":'
+                                        f'""{a_stp}""}}}}"\r\n')
+                                continue
                             symbol, oid, price = o.symbol, o.order_id, o.price
+                            oid_text = str(oid)
                             # enum members hash and look up .value in Python code: read _value_ instead
-                            head = (f'{line},{ev.ts},OrderAccepted,{csv_text[symbol]},{oid},"{{""order"":{{'
-                                    f'""order_id"":{oid},""trader"":{json_text[o.trader]},""symbol"":'
+                            head = (f'{start}OrderAccepted,{csv_text[symbol]},{oid_text},"{{""order"":{{'
+                                    f'""order_id"":{oid_text},""trader"":{json_text[o.trader]},""symbol"":'
                                     f'{json_text[symbol]},""side"":{buy_json if o.side is BUY else sell_json},'
                                     f'""quantity"":{o.quantity},""order_type"":""{o.order_type._value_}"",""price"":'
                                     f'{"null" if price is None else price}')
@@ -818,40 +871,49 @@ def _run(source: _Source, engine: MatchingEngine, parser: _RowParser, folder: Pa
                             listing = listings.get(symbol)
                             if listing is None:
                                 listing = listings[symbol] = _Listing(instruments[symbol])
+                            t = ev.ts
                             price, qty, buyer, seller, tid = ev.price, ev.quantity, ev.buyer, ev.seller, ev.trade_id
-                            aggressor = ev.aggressor
+                            aggressor, buy_id, sell_id = ev.aggressor, str(ev.buy_order_id), str(ev.sell_order_id)
+                            price_units, qty_units, tid = num_text[price], num_text[qty], str(tid)
+                            ts_text = row_ts if t is ts else str(t)
                             events_out.append(
-                                f'{line},{ev.ts},Trade,{csv_text[symbol]},,"{{""trade_id"":{tid},""symbol"":'
-                                f'{json_text[symbol]},""price"":{price},""quantity"":{qty},""buy_order_id"":'
-                                f'{ev.buy_order_id},""sell_order_id"":{ev.sell_order_id},""buyer"":'
+                                f'{line},{ts_text},Trade,{csv_text[symbol]},,"{{""trade_id"":{tid},""symbol"":'
+                                f'{json_text[symbol]},""price"":{price_units},""quantity"":{qty_units},""buy_order_id"":'
+                                f'{buy_id},""sell_order_id"":{sell_id},""buyer"":'
                                 f'{json_text[buyer]},""seller"":{json_text[seller]},""aggressor"":'
                                 f'{buy_json if aggressor is BUY else sell_json}}}"\r\n')
                             trades_out.append(
-                                f'{tid},{ev.ts},{csv_text[symbol]},{listing.price_text[price]},'
-                                f'{listing.qty_text[qty]},{price},{qty},{ev.buy_order_id},{ev.sell_order_id},'
+                                f'{tid},{ts_text},{csv_text[symbol]},{listing.price_text[price]},'
+                                f'{listing.qty_text[qty]},{price_units},{qty_units},{buy_id},{sell_id},'
                                 f'{csv_text[buyer]},{csv_text[seller]},{"buy" if aggressor is BUY else "sell"},'
                                 f'{line}\r\n')
                         elif kind is OrderCancelled:
+                            t = ev.ts
+                            symbol, oid_text = ev.symbol, str(ev.order_id)
                             events_out.append(
-                                f'{line},{ev.ts},OrderCancelled,{csv_text[ev.symbol]},{ev.order_id},"{{""order_id"":'
-                                f'{ev.order_id},""trader"":{json_text[ev.trader]},""symbol"":'
-                                f'{json_text[ev.symbol]},""cancelled_quantity"":{ev.cancelled_quantity},""reason"":'
-                                f'""{ev.reason._value_}"",""remaining_quantity"":{ev.remaining_quantity}}}"\r\n')
+                                f'{prefix if t is ts else f"{line},{t},"}OrderCancelled,{csv_text[symbol]},{oid_text},'
+                                f'"{{""order_id"":{oid_text},""trader"":{json_text[ev.trader]},""symbol"":'
+                                f'{json_text[symbol]},""cancelled_quantity"":{num_text[ev.cancelled_quantity]},'
+                                f'""reason"":""{ev.reason._value_}"",""remaining_quantity"":'
+                                f'{num_text[ev.remaining_quantity]}}}"\r\n')
                         elif kind is OrderModified:
-                            price = ev.price
+                            t = ev.ts
+                            symbol, oid_text, price = ev.symbol, str(ev.order_id), ev.price
                             events_out.append(
-                                f'{line},{ev.ts},OrderModified,{csv_text[ev.symbol]},{ev.order_id},"{{""order_id"":'
-                                f'{ev.order_id},""trader"":{json_text[ev.trader]},""symbol"":'
-                                f'{json_text[ev.symbol]},""quantity"":{ev.quantity},""price"":'
+                                f'{prefix if t is ts else f"{line},{t},"}OrderModified,{csv_text[symbol]},{oid_text},'
+                                f'"{{""order_id"":{oid_text},""trader"":{json_text[ev.trader]},""symbol"":'
+                                f'{json_text[symbol]},""quantity"":{ev.quantity},""price"":'
                                 f'{"null" if price is None else price},""priority_kept"":'
                                 f'{"true" if ev.priority_kept else "false"}}}"\r\n')
                         elif kind is OrderRejected:
                             n_rejects += 1
+                            t = ev.ts
+                            symbol, oid_text = ev.symbol, str(ev.order_id)
                             message = quote(ev.message).replace('"', '""')
                             events_out.append(
-                                f'{line},{ev.ts},OrderRejected,{csv_text[ev.symbol]},{ev.order_id},"{{""order_id"":'
-                                f'{ev.order_id},""trader"":{json_text[ev.trader]},""symbol"":'
-                                f'{json_text[ev.symbol]},""reason"":""{ev.reason._value_}"",""message"":'
+                                f'{prefix if t is ts else f"{line},{t},"}OrderRejected,{csv_text[symbol]},{oid_text},'
+                                f'"{{""order_id"":{oid_text},""trader"":{json_text[ev.trader]},""symbol"":'
+                                f'{json_text[symbol]},""reason"":""{ev.reason._value_}"",""message"":'
                                 f'{message}}}"\r\n')
                         else:  # every other event, and all of them when the fast path is off: the generic rows
                             events_out.append(_event_row(rows, line, ev))
@@ -871,6 +933,7 @@ def _run(source: _Source, engine: MatchingEngine, parser: _RowParser, folder: Pa
                 bad(reader.line_num, f"unreadable CSV row: {exc}")
         events_file.write("".join(events_out))
         trades_file.write("".join(trades_out))
+    parser.ts = last_ts
     summary.rows += n_rows
     summary.commands += n_commands
     summary.events += n_events

@@ -156,6 +156,8 @@
     const st = $("sim-state");
     st.textContent = info ? info.state : "no sim";
     st.className = "badge " + (info ? info.state : "");
+    const opt = info && [...$("sim-select").options].find((o) => o.value === info.id);
+    if (opt) opt.textContent = `${info.id} · ${info.scenario} · ${info.state}`;  // the picker agrees with the badge
     $("sim-clock").textContent = clock(info ? info.now_ns : null);
     $("sim-events").textContent = info ? int(info.events) : "0";
   }

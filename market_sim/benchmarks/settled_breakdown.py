@@ -1,6 +1,7 @@
 """Where the CPU time of the settled market goes: `settled_market` with process-time counters on its main parts.
 
     python -m market_sim.benchmarks.settled_breakdown 1h
+    market-sim bench settled_breakdown --json        # 10 simulated minutes (--quick: 1 minute)
 
 Each part's time is exclusive (a wrapped call inside another wrapped call counts only for the inner one); "rest" is
 everything not wrapped (matching engine, agents, kernel, recorder, lifecycle tracking). The wrappers are removed
@@ -19,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["breakdown", "PARTS"]
+__all__ = ["breakdown", "run", "PARTS"]
 
 PARTS: tuple[tuple[str, str, str], ...] = (
     ("market_sim.settlement.setup", "deploy_venue", "deploy and fund"),
@@ -82,6 +83,11 @@ def breakdown(duration: str, agents: int = 100) -> dict[str, Any]:
     floor = acc.get("producer: settle execution")
     result["cpu_run_over_settle_execution"] = round(total / floor, 2) if floor else None
     return result
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    """`market-sim bench settled_breakdown`: the breakdown of a 10-minute run (1 minute with --quick)."""
+    return {"benchmark": "settled_breakdown", "quick": quick, **breakdown("1min" if quick else "10min")}
 
 
 if __name__ == "__main__":  # pragma: no cover - a measuring tool

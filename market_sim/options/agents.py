@@ -48,6 +48,21 @@ __all__ = ["OptionsMarketMaker", "OptionsMakerParams", "RetailOptionsBuyer", "Re
            "WarrantMakerParams"]
 
 
+def _options_market(agent: Agent) -> "OptionsMarket":
+    """The simulation's [options] section state, or a ConfigError naming the agent kind that needs it."""
+    market = agent._sim.state("options")
+    if market is None:
+        raise ConfigError("needs an [options] section (plugins = [\"market_sim.options\"])", key="agents",
+                          value=agent.kind)
+    return market
+
+
+def _trade_warrants(agent: Agent, market: "OptionsMarket") -> None:
+    """Count every warrant among the agent's symbols, traded on the options venue."""
+    agent.symbols = tuple(dict.fromkeys(agent.symbols + tuple(market.warrants)))
+    agent._venue_of = {**agent._venue_of, **{s: market.config.venue for s in market.warrants}}
+
+
 class _OptionsAgent(Agent):
     """Shared plumbing: the chain of the agent's underlyings, its option positions, delta hedging."""
 
@@ -55,10 +70,7 @@ class _OptionsAgent(Agent):
     series: list["Instrument"]
 
     def on_start(self) -> None:
-        market = self._sim.state("options")
-        if market is None:
-            raise ConfigError("needs an [options] section (plugins = [\"market_sim.options\"])", key="agents",
-                              value=self.kind)
+        market = _options_market(self)
         self.market = market
         self.underlyings = self.symbols
         self.series = [i for u in self.underlyings for i in market.chains.get(u, [])]
@@ -449,13 +461,9 @@ class WarrantHolder(Agent):
     Params = WarrantHolderParams
 
     def on_start(self) -> None:
-        market = self._sim.state("options")
-        if market is None:
-            raise ConfigError("needs an [options] section (plugins = [\"market_sim.options\"])", key="agents",
-                              value=self.kind)
+        market = _options_market(self)
         self.market = market
-        self.symbols = tuple(dict.fromkeys(self.symbols + tuple(market.warrants)))
-        self._venue_of = {**self._venue_of, **{s: market.config.venue for s in market.warrants}}
+        _trade_warrants(self, market)
         if self.params.exercise_at:
             self._sim.kernel.schedule_at(self.params.exercise_at, self._exercise)
         if self.params.sell_interval:
@@ -505,14 +513,10 @@ class WarrantMarketMaker(Agent):
     Params = WarrantMakerParams
 
     def on_start(self) -> None:
-        market = self._sim.state("options")
-        if market is None:
-            raise ConfigError("needs an [options] section (plugins = [\"market_sim.options\"])", key="agents",
-                              value=self.kind)
+        market = _options_market(self)
         self.market = market
         self.venue = market.config.venue
-        self.symbols = tuple(dict.fromkeys(self.symbols + tuple(market.warrants)))
-        self._venue_of = {**self._venue_of, **{s: self.venue for s in market.warrants}}
+        _trade_warrants(self, market)
         self.wake_up_in(self.rng.randrange(max(1, self.params.interval)))
 
     def value(self, symbol: str) -> float | None:

@@ -149,7 +149,7 @@
     let want = cur && sims.some((s) => s.id === cur) ? cur : "";
     if (!want && pick && sims.length) want = (sims.slice().reverse().find((s) => s.state === "running") || sims[sims.length - 1]).id;
     if (want) { sel.value = want; if (want !== cur) await selectSim(want); else updateSim(sims.find((s) => s.id === want)); }
-    else if (!sims.length) { S.simId = ""; S.sim = null; updateSim(null); }
+    else if (!sims.length) { S.simId = ""; S.sim = null; updateSim(null); noSim("pnl"); }
   }
   function updateSim(info) {
     S.sim = info;
@@ -327,7 +327,7 @@
   function renderLadder() {
     const el = $("ladder"), b = S.book, n = ladderRows();
     $("book-seq").textContent = b ? `seq ${int(b.seq)}` : "seq —";
-    if (!b) { el.innerHTML = `<p class="empty">${S.bookError ? `no order book: ${esc(S.bookError)}` : S.simId ? "waiting for the book…" : "no simulation"}</p>`; return; }
+    if (!b) { el.innerHTML = `<p class="empty">${S.bookError ? `no order book: ${esc(S.bookError)}` : S.simId ? "waiting for the book…" : noSimText()}</p>`; return; }
     const asks = [...b.asks.entries()].sort((x, y) => x[0] - y[0]).slice(0, n);
     const bids = [...b.bids.entries()].sort((x, y) => y[0] - x[0]).slice(0, n);
     const mine = new Map();
@@ -605,6 +605,10 @@
     } catch (e) { if (e.message !== "unauthorized") console.warn(e); }
   }
   const simPath = (p) => `/v1/sims/${encodeURIComponent(S.simId)}${p}`;
+  function noSimText() {  // what an empty server means, and how to get a simulation
+    return S.me && S.me.role === "admin" ? "no simulation: pick a scenario above and press “start”"
+      : "no simulation on this server yet (an admin token starts one)";
+  }
   function noSim(...ids) { for (const id of ids) $(id).innerHTML = `<p class="empty">no simulation selected</p>`; }
   async function loadConsensus() {
     if (!S.simId) return noSim("cons-summary", "cons-rounds", "cons-certs");

@@ -178,6 +178,7 @@ class SettlementPipeline:
         self._unfinal: set[int] = set()      # sequences included, not final yet
         self.node_unreachable = 0            # chain reads or sends that could not reach the node (retried later)
         self.retry_delay = 1_000_000_000     # ... after this much simulated time (ns)
+        self.margin = None  # MARGIN mode: the MarginPlanner (settlement.margin_pipeline) admits and plans batches
 
     @classmethod
     def restore(cls, client: SettlementClient, encoder: TradeEncoder, certifier: Certifier, state_dir: Path,
@@ -326,7 +327,7 @@ class SettlementPipeline:
                 settled.append(self.encoder.settled(trade))
             except SettlementError as exc:
                 self._fail(trade, f"cannot encode: {exc}")
-        settled = self._solvent(settled, by_id)
+        settled = self._solvent(settled, by_id) if self.margin is None else self._margin_admit(settled, by_id)
         if not settled:
             return True
         # The stateBlock is below the head: the transaction lands in a later block, and a revert is decoded by a call
@@ -336,7 +337,8 @@ class SettlementPipeline:
         sequence, prev_hash = self._tip()
         batch = SettlementBatch.build(sequence + 1, prev_hash, settled, fee_account=self.fee_account,
                                       token_index=self.client.token_index, mode=self.mode, state_block=state_block,
-                                      expires_at=state_block + self.validity)
+                                      expires_at=state_block + self.validity,
+                                      **(self.margin.batch_options(settled) if self.margin is not None else {}))
         source = tuple(by_id[t.trade_id] for t in settled)
         cut_at = self._now()
         self._batch_event(batch, Stage.CUT)
@@ -501,9 +503,17 @@ class SettlementPipeline:
                        f"has {self.encoder.amount_text(token, available)}")
         return kept
 
+    def _margin_admit(self, settled: list[SettledTrade], by_id: dict[int, Trade]) -> list[SettledTrade]:
+        kept, refused = self.margin.admit(settled)
+        for trade, reason in refused:
+            self._fail(by_id[trade.trade_id], reason)
+        return kept
+
     def _book(self, flight: _Flight, gas: int, deltas: int, tx_hash: str, block: int) -> None:
         batch = flight.batch
         self.ledger.apply(batch, flight.skipped)
+        if self.margin is not None:
+            self.margin.booked(batch)
         flight.booked = True
         if self.state_dir is not None:
             save_ledger(self.ledger, self.state_dir / LEDGER_FILE)

@@ -16,7 +16,7 @@ height and trade by trade.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from market_sim.consensus.log import LogBlock, TradeLog
@@ -119,11 +119,12 @@ def _tampered(batch: SettlementBatch, index: int) -> tuple[SettledTrade, list[by
 def reconcile(ledger: Ledger, client: SettlementClient, *, accounts: Iterable[str] = (),
               tokens: Iterable[str] = (), prove_trades: bool = True, log: TradeLog | Sequence[LogBlock] | None = None,
               skipped: Iterable[int] = (), onchain_sample: int = ONCHAIN_SAMPLE,
-              seed: int = 0) -> ReconciliationReport:
+              seed: int = 0, pool_cash: Mapping[str, int] | None = None) -> ReconciliationReport:
     """Compare balances, custody, every height's roots (ledger, committee `log`, chain) and (prove_trades) every
     settled trade's inclusion off chain; `skipped`: the heights the chain skipped (expired certified batches; those in
     `ledger.skipped` count too).
-    The off-chain verifier is checked against the contract on `onchain_sample` trades drawn with `seed`."""
+    The off-chain verifier is checked against the contract on `onchain_sample` trades drawn with `seed`.
+    `pool_cash` (margin: token -> the lending pool's cash) is held by the contract besides the balances."""
     diffs: list[Difference] = []
     known = ledger.balances()
     accounts = set(accounts) | {a for a, _ in known}
@@ -186,7 +187,7 @@ def reconcile(ledger: Ledger, client: SettlementClient, *, accounts: Iterable[st
 
     for token in sorted(tokens):
         held = client.token(token).balance_of(client.address)
-        owed = sum(ledger.balance(a, token) for a in accounts)
+        owed = sum(ledger.balance(a, token) for a in accounts) + (pool_cash or {}).get(token, 0)
         if held != owed:
             diffs.append(Difference("custody", f"token {token} held by the contract", owed, held))
     return ReconciliationReport(len(pairs), len(ledger.settled_batches), trades_checked, len(tokens), tuple(diffs),

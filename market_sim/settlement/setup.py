@@ -21,6 +21,7 @@ from market_sim.settlement.batch import BatchCommitment, SettlementMode
 from market_sim.settlement.certifier import CommitteeCertifier, ProtocolCertifier
 from market_sim.settlement.client import SettlementClient
 from market_sim.settlement.ledger import Ledger
+from market_sim.settlement.margin_pipeline import MarginBalanceView, MarginSettings, setup_margin
 from market_sim.settlement.pipeline import SettlementPipeline
 from market_sim.settlement.stack import SETTLEMENT, listed_token_step, settlement_step
 from market_sim.settlement.trades import TradeEncoder
@@ -100,13 +101,16 @@ def build_stack(chain: Chain, instruments: Mapping[str, Instrument], traders: Se
                 kernel: Kernel | None = None, validity: int | None = None,
                 emit: Callable[[object], None] | None = None,
                 overrides: Mapping[str, Mapping[str, int]] | None = None, certification: str = COMMITTEE,
-                standby: Sequence[int] = (), reconfigurations: Sequence[Reconfiguration] = ()) -> SettlementStack:
+                standby: Sequence[int] = (), reconfigurations: Sequence[Reconfiguration] = (),
+                margin: MarginSettings | None = None) -> SettlementStack:
     """Deploy and fund a venue for these instruments, build the committee over it and a pipeline certified by it.
 
     `deposit` is per trader and asset in token base units. The committee's validator keys are the contract's
     validator set, its quorum the contract's threshold, its leaf encoding and extra leaves the settlement ones.
     With a protocol as `certification` (bft, streamlet, majority, raft) the validators run it on `kernel`;
     `standby` validators follow the log as observers until a `reconfigurations` entry swaps one in (bft only).
+    With `margin` every batch is a margin batch (settlement.margin_pipeline): pools funded, maintenance set, the
+    validators approve short sales within the pools and sign the margin leaf; the planner is `pipeline.margin`.
     """
     decimals: dict[str, int] = {}
     for inst in instruments.values():
@@ -127,10 +131,20 @@ def build_stack(chain: Chain, instruments: Mapping[str, Instrument], traders: Se
     ledger = Ledger(venue.fee_account)
     for (trader, asset), amount in venue.deposits.items():
         ledger.deposit(venue.accounts[trader], venue.tokens[asset], amount)
+    planner = None
+    if margin is not None:
+        mode = SettlementMode.MARGIN
+        planner = setup_margin(venue, encoder, margin, ((venue.accounts[t], venue.tokens[a], amount)
+                                                        for (t, a), amount in venue.deposits.items()))
     commitment = BatchCommitment(encoder, venue.fee_account, venue.client.token_index, mode)
-    balances = BalanceView(instruments, venue.deposits, taker_fee_bps=taker_fee_bps)
+    if planner is not None:
+        balances: BalanceView = MarginBalanceView(instruments, venue.deposits, taker_fee_bps=taker_fee_bps,
+                                                  credit=planner.credit)
+    else:
+        balances = BalanceView(instruments, venue.deposits, taker_fee_bps=taker_fee_bps)
     hooks = dict(accounts=traders, balances=balances, domain=venue.client.domain,
-                 leaf_encoder=commitment.leaf_encoder, extra_leaves=commitment.extra_leaves)
+                 leaf_encoder=commitment.leaf_encoder,
+                 extra_leaves=commitment.extra_leaves if planner is None else planner.extra_leaves)
     filters = dict(threshold=lambda: venue.client.threshold, accepts=venue.client.is_validator,
                    governance=venue.client.governance)
     committee: Committee | ProtocolCertifier
@@ -145,6 +159,10 @@ def build_stack(chain: Chain, instruments: Mapping[str, Instrument], traders: Se
     pipeline = SettlementPipeline(venue.client, encoder, certifier, ledger=ledger, kernel=kernel,
                                   max_batch=max_batch, max_delay=max_delay, mode=mode, validity=validity,
                                   emit=emit, followers=[committee_follower(voters, venue)])
+    if planner is not None:
+        pipeline.margin = planner
+        pipeline.followers.append(lambda kind, account, token, amount:
+                                  planner.withdrawn(account, token, amount) if kind == "withdrawn" else None)
     return SettlementStack(venue, committee, pipeline)
 
 

@@ -1,0 +1,267 @@
+"""Margin batches in the settlement pipeline and the validator committee (issue 16, "On chain").
+
+With margin enabled ([settlement] `margin = true`) the pipeline settles every batch with `Settlement.settleMargin`:
+
+- **Pre-trade** the validators approve a sale (purchase) the seller (buyer) cannot cover from its settled balance
+  when the shortfall fits in the lending pool of that token (`MarginBalanceView`: available = settled - requested
+  withdrawals + the pool's cash as of the last settled batch). Whether the account stays above maintenance is
+  decided when the batch is built, at the batch's marks.
+- **Marks** (the rule validators compute them by, from the certified trades alone): per listed token, the mark of
+  the last settled margin batch, replaced for a base token by the last trade of the batch that moves it:
+  floor(quote_amount / base_amount), at least 1 (value units = quote-token base units per base-token base unit).
+  Quote tokens, and tokens never traded, have mark 1.
+- **Borrow plan** (MarginBook.plan): a seller without inventory borrows the shortfall, a buyer without cash borrows
+  the quote token, an account with debt in a token it receives repays from it.
+- **Liquidation**: an account already below maintenance at the batch's marks before the batch, for which the batch
+  borrows nothing, is listed as liquidated: its closing trades settle even if it stays below (the contract's
+  LiquidatedBelowMaintenance). Any other account the batch would leave below maintenance is refused.
+- **Admission** (`MarginPlanner.admit`): the pipeline keeps the batch's trades in order while the whole batch still
+  settles (MarginBook.apply, the contract's rules); a trade that would make it revert is refused with the reason
+  ("below maintenance: ...", "pool exhausted: ...", "insufficient balance: ..."), like the spot refusals.
+- **Certification**: the committee builds the same margin leaf from the trades (`extra_leaves`, the planner's
+  deterministic data) and signs it under the batch root; a batch the book refuses is not certified (ConsensusError,
+  the pipeline's "not certified: ..." refusal).
+- **Booking**: a settled batch is applied to the planner's book (the validators' mirror of balances, debts and
+  pools); the Ledger books balances, debts and marks; `reconcile_margin` checks debts and pools against the chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from market_sim.consensus.state import BalanceView
+from market_sim.core.errors import ConsensusError, SettlementError
+from market_sim.core.events import Trade
+from market_sim.settlement.deltas import NetDeltas
+from market_sim.settlement.margin import MarginBook, MarginData, MarginRefusal
+from market_sim.settlement.trades import SettledTrade, TradeEncoder
+
+__all__ = ["MarginSettings", "MarginPlanner", "MarginBalanceView", "MarginDifference", "reconcile_margin",
+           "setup_margin", "pool_cash"]
+
+
+@dataclass(frozen=True, slots=True)
+class MarginSettings:
+    """What the [settlement] section's margin keys configure, in token base units / bps, per asset symbol."""
+
+    maintenance_bps: Mapping[str, int]
+    pools: Mapping[str, int]          # asset -> base units the lender deposits into that token's pool
+    lender: str = "deployer"          # the chain account that lends (earns the pool's borrow fees)
+
+
+class MarginBalanceView(BalanceView):
+    """BalanceView whose available balance includes what the account could borrow from the token's pool.
+
+    `credit` (asset -> pool cash) is shared by every validator's copy and refreshed after each settled batch."""
+
+    __slots__ = ("credit",)
+
+    def __init__(self, instruments, balances=None, *, taker_fee_bps: int = 0,
+                 credit: dict[str, int] | None = None) -> None:
+        super().__init__(instruments, balances, taker_fee_bps=taker_fee_bps)
+        self.credit: dict[str, int] = credit if credit is not None else {}
+
+    def copy(self) -> MarginBalanceView:
+        other = MarginBalanceView(self.instruments.values(), taker_fee_bps=self.taker_fee_bps, credit=self.credit)
+        other.settled = self.settled.copy()
+        other.reserved = self.reserved.copy()
+        return other
+
+    def available(self, key: tuple[str, str]) -> int:
+        return super().available(key) + max(0, self.credit.get(key[1], 0))
+
+
+class MarginPlanner:
+    """The validators' margin state and rules: marks, borrow plan, liquidations, admission, the margin leaf."""
+
+    def __init__(self, book: MarginBook, encoder: TradeEncoder, fee_account: str, token_index: Mapping[str, int],
+                 assets: Mapping[str, str], credit: dict[str, int] | None = None) -> None:
+        self.book = book
+        self.encoder = encoder
+        self.fee_account = fee_account
+        self.token_index = dict(token_index)           # token address -> contract index
+        self.assets = dict(assets)                     # token address -> asset symbol
+        self.marks = [1] * book.tokens                 # of the last settled margin batch
+        self.credit = credit if credit is not None else {}
+        self.liquidations: list[tuple[int, str]] = []  # (batch sequence, account) of every settled liquidation
+        self.refresh_credit()
+
+    # ---- the batch's margin data ---------------------------------------------------------------------------------
+    def batch_marks(self, trades: Sequence[SettledTrade]) -> tuple[int, ...]:
+        marks = list(self.marks)
+        for t in trades:
+            if t.base_amount > 0:
+                marks[self.token_index[t.base_token] - 1] = max(1, t.quote_amount // t.base_amount)
+        return tuple(marks)
+
+    def data(self, trades: Sequence[SettledTrade]) -> MarginData:
+        """The margin data of a batch of these trades (deterministic in the book's state and the trades)."""
+        trades = tuple(trades)
+        deltas = NetDeltas.from_trades(trades, self.fee_account, self.token_index.__getitem__)
+        marks = self.batch_marks(trades)
+        borrows = self.book.plan(deltas)
+        borrowing = {b.account for b in borrows if b.principal > 0}
+        touched = [a for a, _ in deltas.groups]
+        liquidated = tuple(sorted((a for a in touched if a not in borrowing
+                                   and self.book.below_maintenance(a, marks)), key=lambda a: int(a, 16)))
+        return MarginData(len(trades), deltas, borrows, marks, liquidated)
+
+    def trial(self, trades: Sequence[SettledTrade]) -> MarginData:
+        """The batch's data, checked as the contract would settle it (raises MarginRefusal; nothing changes)."""
+        data = self.data(trades)
+        saved = (dict(self.book.balances), dict(self.book.debts),
+                 {i: (p.cash, p.borrowed, p.shares) for i, p in self.book.pools.items()})
+        try:
+            self.book.apply(data)
+        finally:
+            self.book.balances, self.book.debts = saved[0], saved[1]
+            for i, (cash, borrowed, shares) in saved[2].items():
+                p = self.book.pool(i)
+                p.cash, p.borrowed, p.shares = cash, borrowed, shares
+        return data
+
+    def batch_options(self, trades: Sequence[SettledTrade]) -> dict:
+        """SettlementBatch.build keywords (borrows, marks, liquidated) for an admitted batch."""
+        data = self.data(trades)
+        return dict(borrows=data.borrows, marks=data.marks, liquidated=data.liquidated)
+
+    def admit(self, trades: Sequence[SettledTrade]) -> tuple[list[SettledTrade], list[tuple[SettledTrade, str]]]:
+        """The trades, in order, whose batch settles; the refused ones with the reason."""
+        try:
+            self.trial(trades)
+            return list(trades), []
+        except MarginRefusal:
+            pass
+        kept: list[SettledTrade] = []
+        refused: list[tuple[SettledTrade, str]] = []
+        for trade in trades:
+            try:
+                self.trial([*kept, trade])
+            except MarginRefusal as exc:
+                refused.append((trade, self.reason(exc)))
+                continue
+            kept.append(trade)
+        return kept, refused
+
+    def reason(self, exc: MarginRefusal) -> str:
+        a = exc.args_decoded
+        if exc.error == "BelowMaintenance":
+            return (f"below maintenance: {a[0]} requires {a[1]} of margin at the batch's marks, has {a[2]} "
+                    "(value units: quote base units)")
+        if exc.error == "PoolExhausted":
+            token = self._token(a[0])
+            return (f"pool exhausted: borrowing {self.encoder.amount_text(token, a[1])}, the pool holds "
+                    f"{self.encoder.amount_text(token, a[2])}")
+        if exc.error == "InsufficientBalance":
+            token = self._token(a[1])
+            return (f"insufficient balance: {a[0]} needs {self.encoder.amount_text(token, a[2])}, has "
+                    f"{self.encoder.amount_text(token, a[3])} (no lending pool)")
+        return f"margin refused: {exc}"
+
+    def _token(self, index: int) -> str:
+        return next(t for t, i in self.token_index.items() if i == index)
+
+    # ---- the committee's hook ------------------------------------------------------------------------------------
+    def extra_leaves(self, trades: Sequence[Trade]) -> list[bytes]:
+        """The margin leaf the validators sign under the batch root; a batch the contract would refuse is not
+        certified."""
+        try:
+            data = self.trial([self.encoder.settled(t) for t in trades])
+        except MarginRefusal as exc:
+            raise ConsensusError(self.reason(exc)) from exc
+        return [data.leaf()]
+
+    # ---- after settlement ----------------------------------------------------------------------------------------
+    def booked(self, batch) -> None:
+        """A margin batch settled on chain: the validators' book follows it."""
+        if batch.margin is None:
+            return
+        self.book.apply(batch.margin)
+        self.marks = list(batch.margin.marks)
+        self.liquidations.extend((batch.sequence, a) for a in batch.margin.liquidated)
+        self.refresh_credit()
+
+    def refresh_credit(self) -> None:
+        for token, index in self.token_index.items():
+            asset = self.assets.get(token)
+            if asset is not None:
+                self.credit[asset] = self.book.pool(index).cash
+
+    def withdrawn(self, account: str, token: str, amount: int) -> None:
+        index = self.token_index.get(token)
+        if index is not None and amount:
+            self.book.balances[account, index] = self.book.balances.get((account, index), 0) - amount
+            self.book.held[index] = self.book.held.get(index, 0) - amount
+
+
+def setup_margin(venue, encoder: TradeEncoder, settings: MarginSettings, deposits: Iterable[tuple[str, str, int]]
+                 ) -> MarginPlanner:
+    """Set the maintenance rates and fund the pools on chain (the lender mints, approves, lends); a planner whose
+    book holds `deposits` ((address, token address, amount)) and the pools."""
+    client = venue.client
+    chain = venue.chain
+    token_index = {token: client.token_index(token) for token in venue.tokens.values()}
+    book = MarginBook(len(token_index))
+    for asset, bps in settings.maintenance_bps.items():
+        token = venue.tokens.get(asset)
+        if token is None:
+            raise SettlementError(f"margin maintenance names unknown asset {asset!r}")
+        client.contract.set_maintenance(token, bps)
+        book.maintenance_bps[token_index[token]] = bps
+    lender = chain.account(settings.lender)
+    for asset, amount in settings.pools.items():
+        token = venue.tokens.get(asset)
+        if token is None:
+            raise SettlementError(f"margin pool names unknown asset {asset!r}")
+        if amount <= 0:
+            continue
+        chain.transact(chain.contract("TestToken", token).functions.mint(lender, amount))
+        client.approve(token, sender=settings.lender)
+        client.contract.lend(token, amount, sender=settings.lender)
+        book.lend(lender, token_index[token], amount)
+    for account, token, amount in deposits:
+        book.deposit(account, token_index[token], amount)
+    assets = {token: asset for asset, token in venue.tokens.items()}
+    return MarginPlanner(book, encoder, client.fee_account, token_index, assets)
+
+
+@dataclass(frozen=True, slots=True)
+class MarginDifference:
+    kind: str       # "debt" or "pool"
+    where: str
+    ours: object
+    chain: object
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.where}: ledger {self.ours}, chain {self.chain}"
+
+
+def pool_cash(planner: MarginPlanner) -> dict[str, int]:
+    """token address -> its pool's cash in the validators' book (reconcile's `pool_cash`)."""
+    return {token: planner.book.pool(index).cash for token, index in planner.token_index.items()}
+
+
+def reconcile_margin(ledger, planner: MarginPlanner, client, accounts: Iterable[str]) -> list[MarginDifference]:
+    """Debts (the ledger's and the validators' book) and pools (cash, borrowed, shares) against the contract, and
+    custody: per token the contract holds at least every balance plus the pool's cash."""
+    diffs: list[MarginDifference] = []
+    accounts = sorted(set(accounts) | {a for a, _ in ledger.debts})
+    for token, index in sorted(planner.token_index.items(), key=lambda kv: kv[1]):
+        for account in accounts:
+            chain_debt = client.contract.debt_of(account, token)
+            if ledger.debt(account, token) != chain_debt:
+                diffs.append(MarginDifference("debt", f"{account} in {token}", ledger.debt(account, token),
+                                              chain_debt))
+            if planner.book.debts.get((account, index), 0) != chain_debt:
+                diffs.append(MarginDifference("book debt", f"{account} in {token}",
+                                              planner.book.debts.get((account, index), 0), chain_debt))
+        p = planner.book.pool(index)
+        chain_pool = client.contract.pool(index)
+        if (p.cash, p.borrowed, p.shares) != chain_pool:
+            diffs.append(MarginDifference("pool", f"token {token}", (p.cash, p.borrowed, p.shares), chain_pool))
+        held = client.token(token).balance_of(client.address)
+        owed = sum(ledger.balance(a, token) for a in accounts) + chain_pool[0]
+        if owed > held:
+            diffs.append(MarginDifference("custody", f"token {token}", owed, held))
+    return diffs

@@ -38,7 +38,7 @@ from market_sim.settlement.margin import MarginBook, MarginData, MarginRefusal
 from market_sim.settlement.trades import SettledTrade, TradeEncoder
 
 __all__ = ["MarginSettings", "MarginPlanner", "MarginBalanceView", "MarginDifference", "reconcile_margin",
-           "setup_margin", "pool_cash"]
+           "setup_margin", "pool_cash", "record_margin"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +84,7 @@ class MarginPlanner:
         self.assets = dict(assets)                     # token address -> asset symbol
         self.marks = [1] * book.tokens                 # of the last settled margin batch
         self.credit = credit if credit is not None else {}
+        self._leaves: dict[tuple[int, ...], bytes] = {}  # trade ids -> the margin leaf signed for them
         self.liquidations: list[tuple[int, str]] = []  # (batch sequence, account) of every settled liquidation
         self.refresh_credit()
 
@@ -165,12 +166,18 @@ class MarginPlanner:
     # ---- the committee's hook ------------------------------------------------------------------------------------
     def extra_leaves(self, trades: Sequence[Trade]) -> list[bytes]:
         """The margin leaf the validators sign under the batch root; a batch the contract would refuse is not
-        certified."""
+        certified. A batch's leaf is remembered (by its trade ids): the log verifies certified blocks later, when the
+        book has moved on."""
+        key = tuple(t.trade_id for t in trades)
+        leaf = self._leaves.get(key)
+        if leaf is not None:
+            return [leaf]
         try:
             data = self.trial([self.encoder.settled(t) for t in trades])
         except MarginRefusal as exc:
             raise ConsensusError(self.reason(exc)) from exc
-        return [data.leaf()]
+        self._leaves[key] = leaf = data.leaf()
+        return [leaf]
 
     # ---- after settlement ----------------------------------------------------------------------------------------
     def booked(self, batch) -> None:
@@ -264,4 +271,26 @@ def reconcile_margin(ledger, planner: MarginPlanner, client, accounts: Iterable[
         owed = sum(ledger.balance(a, token) for a in accounts) + chain_pool[0]
         if owed > held:
             diffs.append(MarginDifference("custody", f"token {token}", owed, held))
+    return diffs
+
+
+def record_margin(sim, pipeline, venue) -> list[MarginDifference]:
+    """The [settlement] section's margin tables (settlement_debts: every debt on chain at the end, with the ledger's;
+    settlement_liquidations; margin_reconciliation: differences) and its check; returns the differences."""
+    planner: MarginPlanner = pipeline.margin
+    client = venue.client
+    names = {address: trader for trader, address in venue.accounts.items()}
+    diffs = reconcile_margin(pipeline.ledger, planner, client, [*venue.accounts.values(), venue.fee_account])
+    for (account, index), debt in sorted((k, v) for k, v in planner.book.debts.items() if v):
+        token = planner._token(index)
+        sim.record("settlement_debts", {"account": names.get(account, account), "asset": planner.assets[token],
+                                        "book_debt": debt, "ledger_debt": pipeline.ledger.debt(account, token),
+                                        "chain_debt": client.contract.debt_of(account, token)})
+    for sequence, account in planner.liquidations:
+        sim.record("settlement_liquidations", {"batch": sequence, "account": names.get(account, account)})
+    for d in diffs:
+        sim.record("margin_reconciliation", {"kind": d.kind, "where": d.where, "ledger": str(d.ours),
+                                             "chain": str(d.chain)})
+    sim.extra_files["margin_reconciliation.txt"] = ("\n".join(map(str, diffs)) or "margin: debts, pools and "
+                                                    "custody agree with the chain").encode() + b"\n"
     return diffs

@@ -38,6 +38,7 @@ from market_sim.core.errors import ConfigError
 from market_sim.core.events import Trade
 from market_sim.settlement.batch import SettlementMode
 from market_sim.settlement.lifecycle import settlement_topic
+from market_sim.settlement.margin_pipeline import MarginSettings, pool_cash, record_margin
 from market_sim.settlement.reconcile import ONCHAIN_SAMPLE, ReconciliationReport, reconcile
 from market_sim.settlement.results import SettlementSectionResult
 from market_sim.settlement.governance import ValidatorSwaps
@@ -93,6 +94,11 @@ class SettlementParams:
     reorgs: list[dict] = param([], help="[{ at, depth }]: orphan the last `depth` blocks at time `at`")
     load: list[dict] = param([], help="[{ start, end, txs_per_block, priority_fee_gwei, gas }]: other users' "
                                       "transactions (a full block, a gas-price spike)")
+    # -- margin batches (issue 16; settlement.margin_pipeline)
+    margin: bool = param(False, help="settle every batch with settleMargin: short sales and purchases without cash "
+                                     "borrow from the lending pools, within maintenance at the batch's marks")
+    maintenance_bps: dict = param({}, help="margin: per asset the maintenance rate on debt in it (bps over 100%)")
+    pools: dict = param({}, help="margin: per asset whole tokens the deployer lends into its pool")
     drain: int = param("10m", duration=True, min=0, help="after trading ends, run the chain and the committee on "
                                                          "until every trade is final, at most this long")
 
@@ -148,6 +154,15 @@ class SettlementSection(Section):
                                       key=f"settlement.{key}", value=getattr(cfg, key))
         _faults(cfg)
         _reconfigurations(cfg)
+        for key in ("maintenance_bps", "pools"):
+            for asset, value in getattr(cfg, key).items():
+                if asset not in assets:
+                    raise ConfigError(f"no instrument trades this asset; assets: {', '.join(sorted(assets))}",
+                                      key=f"settlement.{key}.{asset}", value=value)
+                if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+                    raise ConfigError("must be a non-negative number", key=f"settlement.{key}.{asset}", value=value)
+            if getattr(cfg, key) and not cfg.margin:
+                raise ConfigError("needs margin = true", key=f"settlement.{key}", value=getattr(cfg, key))
         return cfg
 
     def prepare(self, sim: "Simulation", cfg: SettlementParams) -> None:
@@ -167,7 +182,7 @@ class SettlementSection(Section):
                             kernel=sim.kernel, emit=lambda event: sim.bus.publish(event, topic),
                             validity=cfg.validity or None, certification=cfg.certification,
                             standby=tuple(range(cfg.validators, cfg.validators + cfg.standby)),
-                            reconfigurations=changes)
+                            reconfigurations=changes, margin=_margin(cfg, decimals))
         sim.add_trade_validator(self.name, stack.committee, final=True)  # it certifies every trade it approves
         for (trader, asset), amount in sorted(stack.venue.deposits.items()):  # what agents start with
             sim.accounts.transfer(Transfer(0, trader, asset, amount, "deposit"))
@@ -210,7 +225,9 @@ class SettlementSection(Section):
         tracker = run.tracker
         run.report = reconcile(p.ledger, venue.client, accounts=[*venue.accounts.values(), venue.fee_account],
                                tokens=venue.tokens.values(), prove_trades=cfg.prove_trades, log=log,
-                               skipped=tracker.expired_sequences(), onchain_sample=cfg.onchain_sample, seed=sim.seed)
+                               skipped=tracker.expired_sequences(), onchain_sample=cfg.onchain_sample, seed=sim.seed,
+                               pool_cash=pool_cash(p.margin) if p.margin is not None else None)
+        margin_diffs = record_margin(sim, p, venue) if p.margin is not None else []
         roots_match = not any(d.kind in ("log root", "unsettled", "skipped") for d in run.report.differences)
         log_ok = log.verify().ok
         decisions = committee.decisions
@@ -235,7 +252,7 @@ class SettlementSection(Section):
                                                    ("height", "status", "ledger_root", "log_root", "chain_root")}
         sim.tables.update(tracker.tables())
         settled = p.settled_count
-        reconciled = run.report.ok and log_ok and p.accounted()
+        reconciled = run.report.ok and log_ok and p.accounted() and not margin_diffs
         lifecycle = _lifecycle_figures(tracker)
         lifecycle.update(_clock_figures(sim, cfg, run))
         sim.metrics["settlement"] = SettlementSectionResult(
@@ -256,6 +273,13 @@ class SettlementSection(Section):
         sim.extra_files["reconciliation.txt"] = (run.report.summary() + "\n").encode()
         sim.extra_files["trade_log.json"] = json.dumps(log.to_json(), indent=1).encode()
         sim.extra_files["settlement_reverts.txt"] = ("\n".join(p.reverts) + "\n").encode()
+
+
+def _margin(cfg: SettlementParams, decimals: dict[str, int]) -> MarginSettings | None:
+    if not cfg.margin:
+        return None
+    pools = {a: int(Decimal(str(v)).scaleb(decimals[a])) for a, v in cfg.pools.items()}
+    return MarginSettings(maintenance_bps={a: int(v) for a, v in cfg.maintenance_bps.items()}, pools=pools)
 
 
 def _clock_figures(sim: "Simulation", cfg: SettlementParams, run: SettlementRun) -> dict[str, Any]:

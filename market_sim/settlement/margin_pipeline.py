@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from market_sim.blockchain.clients import TestToken
 from market_sim.consensus.state import BalanceView
 from market_sim.core.errors import ConsensusError, SettlementError
 from market_sim.core.events import Trade
@@ -223,7 +224,7 @@ def setup_margin(venue, encoder: TradeEncoder, settings: MarginSettings, deposit
             raise SettlementError(f"margin pool names unknown asset {asset!r}")
         if amount <= 0:
             continue
-        chain.transact(chain.contract("TestToken", token).functions.mint(lender, amount))
+        TestToken(chain, token).mint(lender, amount)
         client.approve(token, sender=settings.lender)
         client.contract.lend(token, amount, sender=settings.lender)
         book.lend(lender, token_index[token], amount)

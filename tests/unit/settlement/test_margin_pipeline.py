@@ -48,11 +48,11 @@ def flow():
     order("thin", Side.SELL, 10, 5000)    # 100 USD against 65 USD required after the sale's 50: below
     order("buyer", Side.BUY, 20)
     stack.pipeline.flush()
-    return stack, trades
+    return stack, trades, order
 
 
 def test_short_sale_borrows_and_below_maintenance_is_refused_with_the_reason(flow):
-    stack, trades = flow
+    stack, trades, _ = flow
     p = stack.pipeline
     assert p.mode is SettlementMode.MARGIN and len(trades) == 2
     assert [f.trade.seller for f in p.failed] == ["thin"]
@@ -60,11 +60,13 @@ def test_short_sale_borrows_and_below_maintenance_is_refused_with_the_reason(flo
                                   "at the batch's marks, has 60000 (value units: quote base units)")
     assert p.settled_count == 1 and p.accounted() and not p.pending
     batch = p.ledger.settled_batches[1]
-    assert batch.margin.marks == (5000, 1) or batch.margin.marks == (1, 5000)
+    xyz = p.margin.token_index[stack.venue.tokens["XYZ"]]
+    assert batch.margin.marks[xyz - 1] == 5000 and set(batch.margin.marks) == {5000, 1}
+    assert batch.margin.liquidated == ()
 
 
 def test_chain_ledger_and_book_agree_on_balances_debts_pools(flow):
-    stack, _ = flow
+    stack, _, _ = flow
     p, venue = stack.pipeline, stack.venue
     c = venue.client
     short, xyz, usd = venue.accounts["short"], venue.tokens["XYZ"], venue.tokens["USD"]
@@ -78,3 +80,24 @@ def test_chain_ledger_and_book_agree_on_balances_debts_pools(flow):
     report = reconcile(p.ledger, c, accounts=[*venue.accounts.values(), venue.fee_account],
                        tokens=venue.tokens.values(), log=stack.committee.log, pool_cash=pool_cash(p.margin))
     assert report.ok, report.summary()
+
+
+def test_a_mark_rise_liquidates_the_short_in_a_batch_that_settles_below_maintenance(flow):
+    """At 80.00 the short (debt 10 XYZ, 1,000 USD) needs 10 * 8000 * 1.3 = 104,000 > 100,000: it is below before the
+    batch, borrows nothing in it, so its buy-back is a liquidation and settles even though it stays below (debt 9,
+    92,000 USD against 93,600)."""
+    stack, _, order = flow
+    p, venue = stack.pipeline, stack.venue
+    c = venue.client
+    short, xyz, usd = venue.accounts["short"], venue.tokens["XYZ"], venue.tokens["USD"]
+    batches = len(p.batches)
+    order("buyer", Side.SELL, 1, 8000)
+    order("short", Side.BUY, 1)
+    p.flush()
+    assert len(p.batches) == batches + 1 and len(p.failed) == 1
+    batch = p.ledger.settled_batches[p.ledger.last_sequence]
+    assert batch.margin.liquidated == (short,)
+    assert (c.balance(short, usd), c.contract.debt_of(short, xyz), c.balance(short, xyz)) == (92_000, 9, 0)
+    assert c.contract.margin_of(short, list(batch.margin.marks)) == (93_600, 92_000)
+    assert p.margin.liquidations[-1] == (batch.sequence, short)
+    assert reconcile_margin(p.ledger, p.margin, c, venue.accounts.values()) == []

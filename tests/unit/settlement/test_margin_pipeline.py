@@ -101,3 +101,47 @@ def test_a_mark_rise_liquidates_the_short_in_a_batch_that_settles_below_maintena
     assert c.contract.margin_of(short, list(batch.margin.marks)) == (93_600, 92_000)
     assert p.margin.liquidations[-1] == (batch.sequence, short)
     assert reconcile_margin(p.ledger, p.margin, c, venue.accounts.values()) == []
+
+
+# ---- the planner's admission, off chain (hypothesis) -------------------------------------------------------------
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from market_sim.settlement.margin import MarginBook  # noqa: E402
+from market_sim.settlement.margin_pipeline import MarginPlanner  # noqa: E402
+from market_sim.settlement.trades import SettledTrade, TradeEncoder  # noqa: E402
+
+BASE_T, QUOTE_T = "0x" + "11" * 20, "0x" + "22" * 20
+WHO = ["0x" + f"{i:02x}" * 20 for i in range(0xa1, 0xa6)]
+FEE = "0x" + "ff" * 20
+
+
+def _planner(cash: list[int], pool: int) -> MarginPlanner:
+    book = MarginBook(2, maintenance_bps={1: 3000, 2: 0})
+    book.lend(FEE, 1, pool)
+    for who, amount in zip(WHO, cash):
+        if amount:
+            book.deposit(who, 2, amount)
+    encoder = TradeEncoder({"XYZ": XYZ}, {"XYZ": BASE_T, "USD": QUOTE_T}, {})
+    return MarginPlanner(book, encoder, FEE, {BASE_T: 1, QUOTE_T: 2}, {BASE_T: "XYZ", QUOTE_T: "USD"})
+
+
+@settings(max_examples=60, deadline=None)
+@given(cash=st.lists(st.integers(0, 2_000), min_size=5, max_size=5), pool=st.integers(1, 40),
+       legs=st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4), st.integers(1, 10), st.integers(1, 200)),
+                     min_size=1, max_size=12))
+def test_admitted_batches_settle_and_refusals_leave_the_book_unchanged(cash, pool, legs):
+    planner = _planner(cash, pool)
+    trades = [SettledTrade(i, WHO[b], WHO[s], BASE_T, QUOTE_T, q, q * p) for i, (b, s, q, p) in enumerate(legs, 1)
+              if b != s]
+    before = (dict(planner.book.balances), dict(planner.book.debts), planner.book.pool(1).cash)
+    kept, refused = planner.admit(trades)
+    assert (dict(planner.book.balances), dict(planner.book.debts), planner.book.pool(1).cash) == before
+    assert sorted([t.trade_id for t in kept] + [t.trade_id for t, _ in refused]) == [t.trade_id for t in trades]
+    assert [t.trade_id for t in kept] == sorted(t.trade_id for t in kept)  # in the order received
+    assert all(r.split(":")[0] in ("below maintenance", "pool exhausted", "insufficient balance") for _, r in refused)
+    if kept:
+        data = planner.data(kept)
+        planner.book.apply(data)  # settles exactly as the contract would: no MarginRefusal
+        for account in {a for a, _ in data.deltas.groups}:
+            assert account in data.liquidated or not planner.book.below_maintenance(account, data.marks)
+        assert planner.book.pool(1).cash >= 0

@@ -145,3 +145,18 @@ def test_admitted_batches_settle_and_refusals_leave_the_book_unchanged(cash, poo
         for account in {a for a, _ in data.deltas.groups}:
             assert account in data.liquidated or not planner.book.below_maintenance(account, data.marks)
         assert planner.book.pool(1).cash >= 0
+
+
+@pytest.mark.parametrize("override, key", [
+    (["settlement.margin=false"], "settlement.maintenance_bps"),
+    (["settlement.pools={ABC=3}"], "settlement.pools.ABC"),
+    (["settlement.maintenance_bps={XYZ=-1}"], "settlement.maintenance_bps.XYZ"),
+])
+def test_margin_keys_are_checked(override, key):
+    from market_sim.core.errors import ConfigError
+    from market_sim.simulation.catalog import resolve_scenario
+    from market_sim.simulation.scenario import load_scenario
+
+    with pytest.raises(ConfigError) as err:
+        load_scenario(resolve_scenario("margin-cascade-settled"), override)
+    assert err.value.key == key

@@ -47,8 +47,7 @@ class MarginSettings:
     """What the [settlement] section's margin keys configure, in token base units / bps, per asset symbol."""
 
     maintenance_bps: Mapping[str, int]
-    pools: Mapping[str, int]          # asset -> base units the lender deposits into that token's pool
-    lender: str = "deployer"          # the chain account that lends (earns the pool's borrow fees)
+    pools: Mapping[str, Mapping[str, int]]  # asset -> {lender: base units it lends into that token's pool}
 
 
 class MarginBalanceView(BalanceView):
@@ -217,17 +216,18 @@ def setup_margin(venue, encoder: TradeEncoder, settings: MarginSettings, deposit
             raise SettlementError(f"margin maintenance names unknown asset {asset!r}")
         client.contract.set_maintenance(token, bps)
         book.maintenance_bps[token_index[token]] = bps
-    lender = chain.account(settings.lender)
-    for asset, amount in settings.pools.items():
+    for asset, lenders in settings.pools.items():
         token = venue.tokens.get(asset)
         if token is None:
             raise SettlementError(f"margin pool names unknown asset {asset!r}")
-        if amount <= 0:
-            continue
-        TestToken(chain, token).mint(lender, amount)
-        client.approve(token, sender=settings.lender)
-        client.contract.lend(token, amount, sender=settings.lender)
-        book.lend(lender, token_index[token], amount)
+        for name, amount in sorted(lenders.items()):
+            if amount <= 0:
+                continue
+            lender = chain.accounts.get(name) or chain.add_account(name)  # a chain account of its own: it holds shares
+            TestToken(chain, token).mint(lender, amount)
+            client.approve(token, sender=name)
+            client.contract.lend(token, amount, sender=name)
+            book.lend(lender, token_index[token], amount)
     for account, token, amount in deposits:
         book.deposit(account, token_index[token], amount)
     assets = {token: asset for asset, token in venue.tokens.items()}
@@ -277,7 +277,8 @@ def reconcile_margin(ledger, planner: MarginPlanner, client, accounts: Iterable[
 
 def record_margin(sim, pipeline, venue) -> list[MarginDifference]:
     """The [settlement] section's margin tables (settlement_debts: every debt on chain at the end, with the ledger's;
-    settlement_liquidations; margin_reconciliation: differences) and its check; returns the differences."""
+    settlement_pools: per lender its shares, on chain too, and their exit value; settlement_liquidations;
+    margin_reconciliation: differences) and its check; returns the differences."""
     planner: MarginPlanner = pipeline.margin
     client = venue.client
     names = {address: trader for trader, address in venue.accounts.items()}
@@ -287,6 +288,14 @@ def record_margin(sim, pipeline, venue) -> list[MarginDifference]:
         sim.record("settlement_debts", {"account": names.get(account, account), "asset": planner.assets[token],
                                         "book_debt": debt, "ledger_debt": pipeline.ledger.debt(account, token),
                                         "chain_debt": client.contract.debt_of(account, token)})
+    lenders = {address: name for name, address in venue.chain.accounts.items()}
+    for (lender, index), shares in sorted(planner.book.shares.items()):
+        token = planner._token(index)
+        sim.record("settlement_pools", {"lender": lenders.get(lender, lender), "asset": planner.assets[token],
+                                        "shares": shares, "chain_shares": client.contract.pool_shares(lender, index),
+                                        "exit_value": planner.book.exit_value(index, shares),
+                                        "pool_cash": planner.book.pool(index).cash,
+                                        "pool_borrowed": planner.book.pool(index).borrowed})
     for sequence, account in planner.liquidations:
         sim.record("settlement_liquidations", {"batch": sequence, "account": names.get(account, account)})
     for d in diffs:

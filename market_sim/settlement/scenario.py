@@ -98,7 +98,8 @@ class SettlementParams:
     margin: bool = param(False, help="settle every batch with settleMargin: short sales and purchases without cash "
                                      "borrow from the lending pools, within maintenance at the batch's marks")
     maintenance_bps: dict = param({}, help="margin: per asset the maintenance rate on debt in it (bps over 100%)")
-    pools: dict = param({}, help="margin: per asset whole tokens the deployer lends into its pool")
+    pools: dict = param({}, help="margin: per asset whole tokens lent into its pool: a number (the deployer lends) "
+                                 "or { lender = amount } (each lender a chain account of its own)")
     drain: int = param("10m", duration=True, min=0, help="after trading ends, run the chain and the committee on "
                                                          "until every trade is final, at most this long")
 
@@ -159,8 +160,12 @@ class SettlementSection(Section):
                 if asset not in assets:
                     raise ConfigError(f"no instrument trades this asset; assets: {', '.join(sorted(assets))}",
                                       key=f"settlement.{key}.{asset}", value=value)
-                if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-                    raise ConfigError("must be a non-negative number", key=f"settlement.{key}.{asset}", value=value)
+                amounts = value.items() if key == "pools" and isinstance(value, dict) else (("", value),)
+                for lender, amount in amounts:
+                    if not isinstance(amount, (int, float)) or isinstance(amount, bool) or amount < 0:
+                        raise ConfigError("must be a non-negative number",
+                                          key=".".join(filter(None, (f"settlement.{key}.{asset}", lender))),
+                                          value=amount)
             if getattr(cfg, key) and not cfg.margin:
                 raise ConfigError("needs margin = true", key=f"settlement.{key}", value=getattr(cfg, key))
         return cfg
@@ -278,7 +283,9 @@ class SettlementSection(Section):
 def _margin(cfg: SettlementParams, decimals: dict[str, int]) -> MarginSettings | None:
     if not cfg.margin:
         return None
-    pools = {a: int(Decimal(str(v)).scaleb(decimals[a])) for a, v in cfg.pools.items()}
+    pools = {a: {lender: int(Decimal(str(amount)).scaleb(decimals[a]))
+                 for lender, amount in (v.items() if isinstance(v, dict) else (("deployer", v),))}
+             for a, v in cfg.pools.items()}
     return MarginSettings(maintenance_bps={a: int(v) for a, v in cfg.maintenance_bps.items()}, pools=pools)
 
 

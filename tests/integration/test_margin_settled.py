@@ -80,3 +80,8 @@ def test_short_and_long_debts_and_refusals(settled):
         required, available = map(int, m.groups())
         assert required > available
     assert out.tables["settlement_liquidations"]  # accounts below maintenance closed in liquidation batches
+    pools = out.tables["settlement_pools"]
+    assert all(r["shares"] == r["chain_shares"] > 0 for r in pools)
+    if "squeeze" in name:  # the risk section's lenders lend on chain too: shares 1:1 at the first deposit
+        assert {(r["lender"], r["shares"]) for r in pools if r["asset"] == "XYZ"} == {("lender-1", 800),
+                                                                                      ("lender-2", 300)}

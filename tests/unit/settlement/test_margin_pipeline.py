@@ -21,7 +21,7 @@ from market_sim.settlement.setup import build_stack
 
 XYZ = Instrument("XYZ", tick_size=Decimal("0.01"), base_asset="XYZ", quote_asset="USD", base_decimals=0,
                  quote_decimals=2)
-MARGIN = MarginSettings(maintenance_bps={"XYZ": 3000, "USD": 0}, pools={"XYZ": 100, "USD": 0})
+MARGIN = MarginSettings(maintenance_bps={"XYZ": 3000, "USD": 0}, pools={"XYZ": {"lender": 100}})
 
 
 @pytest.fixture(scope="module")
@@ -160,3 +160,10 @@ def test_margin_keys_are_checked(override, key):
     with pytest.raises(ConfigError) as err:
         load_scenario(resolve_scenario("margin-cascade-settled"), override)
     assert err.value.key == key
+
+
+def test_the_lender_holds_the_pool_shares_on_chain(flow):
+    stack, _, _ = flow
+    p, venue = stack.pipeline, stack.venue
+    lender, index = venue.chain.accounts["lender"], p.margin.token_index[venue.tokens["XYZ"]]
+    assert venue.client.contract.pool_shares(lender, index) == p.margin.book.shares[lender, index] == 100

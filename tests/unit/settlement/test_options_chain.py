@@ -17,6 +17,7 @@ from market_sim.settlement.options import (OptionSeries, OptionSettlementError, 
                                            settlement_price)
 from market_sim.settlement.reconcile import reconcile
 from market_sim.settlement.setup import build_stack
+from market_sim.settlement.submitter import DirectSubmitter
 
 INST = Instrument("WETH/USDC", tick_size=Decimal("0.01"), lot_size=Decimal("0.01"), asset_class="crypto",
                   base_decimals=18, quote_decimals=6)
@@ -30,10 +31,11 @@ CALL = OptionSeries("WETH/USDC", "USDC", 300_000, EXPIRY, True, TICK_VALUE, cap_
 
 
 class Market:
-    def __init__(self, chain_id: int) -> None:
-        chain = Chain.local(["deployer"], chain_id=chain_id)
+    def __init__(self, chain_id: int, validity: int | None = None) -> None:
+        self.chain = chain = Chain.local(["deployer"], chain_id=chain_id)
         self.stack = build_stack(chain, {INST.symbol: INST}, list(TRADERS), FUNDS,
-                                 ConsensusConfig(nodes=4, byzantine=0, protocol="bft"), max_batch=50)
+                                 ConsensusConfig(nodes=4, byzantine=0, protocol="bft"), max_batch=50,
+                                 validity=validity)
         self.desk = attach_options(self.stack)
         self.desk.list_series(PUT)
         self.desk.list_series(CALL)
@@ -69,19 +71,18 @@ class Market:
         return out
 
 
-def _trade_then_expire(m: Market) -> None:
-    m.spot_trade(10, "c", "d", 300_000, 100)
-    m.desk.trade(PUT, "a", "b", 2, 50 * 10**6, now=10)       # a buys 2 puts from b for 50 USDC
-    m.desk.trade(CALL, "a", "c", 3, 20 * 10**6, 1_000, now=10)  # a buys 3 capped calls from c, fee 0.001 USDC
-    m.p.flush()
-    m.spot_trade(400, "c", "d", 400_000, 100)   # before the window: not in the settlement price
-    m.spot_trade(600, "c", "d", 295_001, 100)   # in the window
-    m.spot_trade(700, "d", "c", 295_000, 100)   # in the window: VWAP 295,000.5 -> half-even 295,000
-    m.p.flush()
-    m.spot_trade(1_000, "c", "d", 200_000, 100)  # at the expiry: not in the window
-    m.desk.expire(PUT)
-    m.desk.expire(CALL)
-    m.p.flush()
+class LostOnce(DirectSubmitter):
+    """The first settle transaction is accepted by the node but never included (lost); later ones go through."""
+
+    def __init__(self, client) -> None:
+        super().__init__(client)
+        self.lost = 0
+
+    def submit(self, batch, signatures, skipped, callbacks) -> None:
+        if not self.lost:
+            self.lost = batch.sequence
+            return
+        super().submit(batch, signatures, skipped, callbacks)
 
 
 def test_premiums_and_expiry_payouts_settle_on_chain_with_exact_balances():
@@ -191,3 +192,27 @@ def test_settlement_price_vwap_half_even_and_fallback():
     assert settlement_price([t(100, 90, 1, 1), t(200, 95, 1, 2)], PUT) == 95  # none in the window: the last
     with pytest.raises(OptionSettlementError, match="no certified trade"):
         settlement_price([t(1_000, 90, 1, 1)], PUT)
+
+
+def test_a_skipped_expiry_batch_is_requeued_and_settles_later_with_the_same_payouts():
+    m = Market(1704, validity=4)
+    m.spot_trade(10, "c", "d", 300_000, 100)
+    m.desk.trade(PUT, "a", "b", 2, 50 * 10**6, now=10)
+    m.p.flush()
+    m.p.submitter = LostOnce(m.p.client)
+    m.spot_trade(600, "c", "d", 295_001, 100)   # the window's trades ride in the lost expiry batch
+    m.spot_trade(700, "d", "c", 295_000, 100)
+    m.desk.expire(PUT)
+    m.p.flush()
+    assert m.p.submitter.lost == 2 and m.p.client.last_sequence == 1
+    assert m.desk.in_batch[2].expiries[0].settlement_price == 295_000
+    m.chain.mine(5)
+    m.p.flush()  # batch 2 expired: requeued, its expiry re-derived into batch 3, which skips 2 on chain
+    assert m.p.expired == [2] and m.p.client.skipped_sequences() == [2] and m.p.client.last_sequence == 3
+    (expiry,) = m.desk.batch_of(3).expiries
+    assert expiry.settlement_price == 295_000 and dict(expiry.payouts) == {"a": 100_000_000, "b": -100_000_000}
+    for trader in TRADERS:
+        premium = {"a": -50 * 10**6, "b": 50 * 10**6}.get(trader, 0)
+        payout = {"a": 100_000_000, "b": -100_000_000}.get(trader, 0)
+        assert m.chain_usdc(trader) == m.ledger_usdc(trader) == USDC + m.spot_usdc(trader) + premium + payout
+    assert reconcile(m.p.ledger, m.p.client, log=m.committee.log).ok and reconcile_options(m.desk) == []

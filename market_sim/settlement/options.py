@@ -507,3 +507,49 @@ def reconcile_options(desk: OptionDesk) -> list[OptionDifference]:
                 out.append(OptionDifference("proof", f"batch {sequence} option leaf {i}",
                                             "does not prove against the on-chain root"))
     return out
+
+
+# ---- the [settlement] section with listed options (scenario glue) ----------------------------------------------
+def series_of(instrument, underlying, window: int) -> OptionSeries:
+    """The on-chain terms of a listed cash-settled European option instrument (core.instruments.OptionTerms);
+    OptionSettlementError for what the chain cannot settle (physical, American, uncapped calls)."""
+    from decimal import Decimal
+
+    terms = instrument.option
+    if terms.settlement.value != "cash" or terms.style.value != "european":
+        raise OptionSettlementError(f"{instrument.symbol}: only cash-settled European options settle on chain")
+    tick_value = Decimal(terms.multiplier) * underlying.tick_size * 10 ** underlying.quote_decimals
+    if tick_value != tick_value.to_integral_value():
+        raise OptionSettlementError(f"{instrument.symbol}: a tick of the underlying is not whole quote units")
+    return OptionSeries(terms.underlying, instrument.quote_asset, underlying.price_to_ticks(terms.strike),
+                        terms.expiry, terms.is_call, int(tick_value), window=window)
+
+
+class OptionGate:
+    """The simulation's trade validator with on-chain options: an option trade is approved when the desk can take
+    it (the buyer pays the premium, the writer locks the collateral) and staged at once; every other trade goes to
+    the committee."""
+
+    def __init__(self, committee, desk: OptionDesk, instruments: Mapping[str, object],
+                 series: Mapping[str, OptionSeries]) -> None:
+        self.committee = committee
+        self.desk = desk
+        self.instruments = instruments
+        self.series = dict(series)
+        self.refused: list[tuple[int, str]] = []
+
+    def validate_trade(self, trade: Trade, buy, sell) -> str | None:
+        series = self.series.get(trade.symbol)
+        if series is None:
+            return self.committee.validate_trade(trade, buy, sell)
+        inst = self.instruments[trade.symbol]
+        premium = trade.quantity * trade.price * int(inst.quote_units_per_lot_tick)
+        try:
+            self.desk.trade(series, trade.buyer, trade.seller, trade.quantity, premium, now=trade.ts)
+        except OptionSettlementError as exc:
+            self.refused.append((trade.trade_id, str(exc)))
+            return f"option_collateral: {exc}"
+        return None
+
+    def __getattr__(self, name: str):
+        return getattr(self.committee, name)

@@ -216,3 +216,42 @@ def test_a_skipped_expiry_batch_is_requeued_and_settles_later_with_the_same_payo
         payout = {"a": 100_000_000, "b": -100_000_000}.get(trader, 0)
         assert m.chain_usdc(trader) == m.ledger_usdc(trader) == USDC + m.spot_usdc(trader) + premium + payout
     assert reconcile(m.p.ledger, m.p.client, log=m.committee.log).ok and reconcile_options(m.desk) == []
+
+
+def _onchain(*overrides: str):
+    from market_sim.simulation.catalog import resolve_scenario
+    from market_sim.simulation.scenario import load_scenario
+
+    return load_scenario(resolve_scenario("options-onchain"),
+                         ["scenario.duration=90s", 'options.chains.XYZ.expiries=["40s","70s"]', "output.plots=false",
+                          *overrides])
+
+
+@pytest.mark.slow
+def test_options_onchain_scenario_settles_premiums_and_payouts_and_reconciles():
+    from market_sim.simulation.runner import Simulation
+
+    sim = Simulation(_onchain())
+    out = sim.run()
+    run = sim.state("settlement")
+    p, desk = run.stack.pipeline, run.stack.pipeline.options
+    assert out.metrics["settlement"].reconciled is True and reconcile_options(desk) == []
+    trades = sim.state("options").trades
+    premiums = [ot for _, c in desk.settled for ot in c.trades]
+    assert len(premiums) == len(trades) > 0                 # every option trade's premium settled on chain
+    assert sum(ot.premium for ot in premiums) == sum(
+        t["quantity"] * t["price"] * int(sim.instruments[t["symbol"]].quote_units_per_lot_tick) for t in trades)
+    expiries = [e for _, c in desk.settled for e in c.expiries]
+    assert len(expiries) == len(desk.series) and all(sum(a for _, a in e.payouts) == 0 for e in expiries)
+    usdc = run.stack.venue.tokens["USD"]
+    for trader, address in run.stack.venue.accounts.items():      # exact: chain = ledger, options included
+        assert p.client.balance(address, usdc) == p.ledger.balance(address, usdc)
+    assert p.ledger.locked == {}
+
+
+def test_options_onchain_refuses_uncapped_calls():
+    from market_sim.core.errors import ConfigError
+    from market_sim.simulation.runner import Simulation
+
+    with pytest.raises(ConfigError, match="only capped payoffs"):
+        Simulation(_onchain('options.chains.XYZ.rights=["call","put"]')).build()

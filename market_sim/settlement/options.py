@@ -471,7 +471,7 @@ def attach_options(stack) -> OptionDesk:
 
 @dataclass(frozen=True, slots=True)
 class OptionDifference:
-    kind: str   # "open interest" | "price" | "proof"
+    kind: str   # "open interest" | "price" | "proof" | "unsettled"
     subject: str
     detail: str
 
@@ -497,6 +497,12 @@ def reconcile_options(desk: OptionDesk) -> list[OptionDifference]:
                                             f"leaf states {expired[0].settlement_price}, the log gives {price}"))
             if sum(p for _, p in expired[0].payouts) != 0:
                 out.append(OptionDifference("open interest", series.label, "payouts do not sum to zero"))
+    for ot in desk.staged:
+        out.append(OptionDifference("unsettled", ot.series.label, f"option trade {ot.trade_id} never settled"))
+    for series in desk.due:
+        out.append(OptionDifference("unsettled", series.label, "expired, its payouts never settled"))
+    for sequence, content in desk.in_batch.items():
+        out.append(OptionDifference("unsettled", f"batch {sequence}", "certified option content not booked"))
     for sequence, content in desk.settled:
         root = client.batch_root(sequence)
         block = log.block(sequence)

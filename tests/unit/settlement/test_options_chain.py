@@ -255,3 +255,11 @@ def test_options_onchain_refuses_uncapped_calls():
 
     with pytest.raises(ConfigError, match="only capped payoffs"):
         Simulation(_onchain('options.chains.XYZ.rights=["call","put"]')).build()
+
+
+def test_reconciliation_reports_option_content_never_settled():
+    m = Market(1705)
+    m.desk.trade(PUT, "a", "b", 1, 1, now=10)  # no spot trade ever carries it
+    m.desk.expire(CALL)
+    assert [(d.kind, d.subject) for d in reconcile_options(m.desk)] == [
+        ("unsettled", PUT.label), ("unsettled", CALL.label)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -31,10 +31,12 @@ __all__ = ["Committee", "PreTradeDecision", "BatchRejected", "BatchRejection", "
 
 # Why a validator did not sign a batch: every trade-level refusal (consensus.state.Refusal, the one list of those) plus
 # the batch-level codes: not_approved (a trade this validator did not approve before execution), out_of_sequence (the
-# batch does not extend this validator's log), no_signature (a faulty validator gave no valid signature).
+# batch does not extend this validator's log), no_signature (a faulty validator gave no valid signature),
+# bad_option_leaf (an option leaf the validator re-derives differently: settlement.options).
 # DUPLICATE_TRADE (a trade already final, or twice in the batch) comes from Refusal.
 RejectionCode = StrEnum("RejectionCode", [
     ("NOT_APPROVED", "not_approved"), ("OUT_OF_SEQUENCE", "out_of_sequence"), ("NO_SIGNATURE", "no_signature"),
+    ("BAD_OPTION_LEAF", "bad_option_leaf"),
     *((m.name, m.value) for m in Refusal)], module=__name__)
 
 
@@ -145,6 +147,8 @@ class Committee:
         self.rng = random.Random(f"committee:{seed}")
         self.decisions: list[PreTradeDecision] = []
         self.equivocations: list[tuple[str, int]] = []  # (validator, trade id) that signed both ways
+        # extra checks every honest node runs on a proposed block: (node, block) -> (code, trade id, detail) or None
+        self.batch_checks: list[Callable[[ConsensusNode, LogBlock], tuple[RejectionCode, int | None, str] | None]] = []
 
     @classmethod
     def create(cls, config: ConsensusConfig | None = None, *, accounts: Iterable[str] | None = None,
@@ -250,6 +254,8 @@ class Committee:
         rejections: list[BatchRejection] = []
         for node in self.nodes:
             problem = self._batch_problem(node, block)
+            for check in self.batch_checks if problem is None else ():
+                problem = problem or check(node, block)
             sig = node.sign_batch(digest, block.height, None if problem is None else f"{problem[0]}: {problem[2]}")
             if sig is not None and try_recover(digest, sig) == node.address:
                 signatures[node.address] = sig

@@ -31,6 +31,7 @@ class Ledger:
         self.settled_trade_ids: set[int] = set()
         self.skipped: dict[int, BatchHeader] = {}   # expired certified batches a later batch skipped on chain
         self.reserved: dict[tuple[str, str], int] = {}  # pending withdrawal requests
+        self.locked: dict[tuple[str, str], int] = {}    # option writers' collateral (settlement.options; not saved)
         self.debts: dict[tuple[str, str], int] = {}  # margin batches (issue 16): borrowed principal plus fees
         self.marks: dict[str, int] = {}  # token -> mark of the last settled margin batch
         self.last_sequence = 0
@@ -46,8 +47,10 @@ class Ledger:
         return self.debts.get((account, token), 0)
 
     def available(self, account: str, token: str) -> int:
-        """The balance new batches may spend: the settled balance minus the pending withdrawal request."""
-        return self.balance(account, token) - self.reserved.get((account, token), 0)
+        """The balance new batches may spend: the settled balance minus the pending withdrawal request and any
+        collateral locked for written options."""
+        return self.balance(account, token) - self.reserved.get((account, token), 0) \
+            - self.locked.get((account, token), 0)
 
     def reserve(self, account: str, token: str, requested: int) -> None:
         """A withdrawal request is pending: `requested` (the account's whole request) is unavailable from now on."""
@@ -129,6 +132,12 @@ class Ledger:
         self.last_batch_hash = batch.batch_hash
         self.last_state_block = batch.header.state_block
         self.settled_trade_ids.update(t.trade_id for t in batch.trades)
+
+    def apply_cash(self, changes: Iterable[tuple[str, str, int]]) -> None:
+        """Book (account, token, amount) changes a booked batch carried besides its trades' (option premiums and
+        expiry payouts: settlement.options); call right after apply()."""
+        for account, token, amount in changes:
+            self._balances[(account, token)] += amount
 
     def _apply_margin(self, batch: SettlementBatch) -> None:
         """A margin batch's borrow changes: principal moves between the pool and the balance, fees and principal

@@ -152,6 +152,7 @@ class SettlementPipeline:
         # the gate calls flush() once it opens
         self.gates: list[Callable[[int], bool]] = []
         self.commitment = BatchCommitment(encoder, self.fee_account, client.token_index, self.mode)  # consensus hooks
+        self.options = None  # settlement.options.OptionDesk: builds batches with option leaves (issue 17)
         if self.ledger.followed_block == 0:
             self.ledger.followed_block = client.head  # custody events up to here are reflected in the ledger
         self.state_dir = Path(state_dir) if state_dir is not None else None
@@ -335,11 +336,15 @@ class SettlementPipeline:
         # followed too (more conservative than the stateBlock says).
         state_block = max(head - 1, 0)
         sequence, prev_hash = self._tip()
-        batch = SettlementBatch.build(sequence + 1, prev_hash, settled, fee_account=self.fee_account,
-                                      token_index=self.client.token_index, mode=self.mode, state_block=state_block,
-                                      expires_at=state_block + self.validity,
-                                      **(self.margin.batch_options(settled) if self.margin is not None else {}))
         source = tuple(by_id[t.trade_id] for t in settled)
+        if self.options is not None:
+            batch = self.options.build(sequence + 1, prev_hash, settled, source, state_block=state_block,
+                                       expires_at=state_block + self.validity)
+        else:
+            batch = SettlementBatch.build(sequence + 1, prev_hash, settled, fee_account=self.fee_account,
+                                          token_index=self.client.token_index, mode=self.mode,
+                                          state_block=state_block, expires_at=state_block + self.validity,
+                                          **(self.margin.batch_options(settled) if self.margin is not None else {}))
         cut_at = self._now()
         self._batch_event(batch, Stage.CUT)
         self._certifying = True
@@ -358,6 +363,8 @@ class SettlementPipeline:
 
     def _on_refused(self, batch: SettlementBatch, source: tuple[Trade, ...], reason: str) -> None:
         self._certifying = False
+        if self.options is not None:
+            self.options.refused(batch, reason)
         for trade in source:
             self._fail(trade, f"not certified: {reason}", batch.sequence)
         self._resume()
@@ -449,6 +456,8 @@ class SettlementPipeline:
         self.expired.append(batch.sequence)
         self._batch_event(batch, Stage.EXPIRED, detail=flight.waiting or "not included before its expiry")
         self.certifier.expired(batch)
+        if self.options is not None:
+            self.options.requeue(batch)
         requeued = []
         for trade in flight.source:
             self._requeued[trade.trade_id] += 1
@@ -515,6 +524,8 @@ class SettlementPipeline:
         if self.margin is not None:
             self.margin.booked(batch)
         flight.booked = True
+        if self.options is not None:
+            self.options.booked(batch)
         if self.state_dir is not None:
             save_ledger(self.ledger, self.state_dir / LEDGER_FILE)
         self.journal.forget(batch.sequence)

@@ -34,11 +34,12 @@ from market_sim.consensus.config import PROTOCOLS, ConsensusConfig
 from market_sim.consensus.network import Partition
 from market_sim.core.accounts import Transfer
 from market_sim.core.defaults import DEFAULT_VALIDATORS
-from market_sim.core.errors import ConfigError
+from market_sim.core.errors import ConfigError, SettlementError
 from market_sim.core.events import Trade
 from market_sim.settlement.batch import SettlementMode
 from market_sim.settlement.lifecycle import settlement_topic
 from market_sim.settlement.margin_pipeline import MarginSettings, pool_cash, record_margin
+from market_sim.settlement.options import OptionGate, attach_options, reconcile_options, series_of
 from market_sim.settlement.reconcile import ONCHAIN_SAMPLE, ReconciliationReport, reconcile
 from market_sim.settlement.results import SettlementSectionResult
 from market_sim.settlement.governance import ValidatorSwaps
@@ -100,6 +101,9 @@ class SettlementParams:
     maintenance_bps: dict = param({}, help="margin: per asset the maintenance rate on debt in it (bps over 100%)")
     pools: dict = param({}, help="margin: per asset whole tokens lent into its pool: a number (the deployer lends) "
                                  "or { lender = amount } (each lender a chain account of its own)")
+    options_window: int = param("1min", duration=True, min=1,
+                                help="listed cash-settled European options settle on chain: the settlement price is "
+                                     "the VWAP of the underlying's certified trades this long before each expiry")
     drain: int = param("10m", duration=True, min=0, help="after trading ends, run the chain and the committee on "
                                                          "until every trade is final, at most this long")
 
@@ -188,7 +192,11 @@ class SettlementSection(Section):
                             validity=cfg.validity or None, certification=cfg.certification,
                             standby=tuple(range(cfg.validators, cfg.validators + cfg.standby)),
                             reconfigurations=changes, margin=_margin(cfg, decimals))
-        sim.add_trade_validator(self.name, stack.committee, final=True)  # it certifies every trade it approves
+        validator = _on_chain_options(sim, cfg, stack)  # issue 17: listed options settle on chain too
+        if cfg.margin and stack.pipeline.options is not None:
+            raise ConfigError("margin batches do not carry option leaves yet: list no options, or margin = false",
+                              key="settlement.margin", value=True)
+        sim.add_trade_validator(self.name, validator, final=True)  # it certifies every trade it approves
         for (trader, asset), amount in sorted(stack.venue.deposits.items()):  # what agents start with
             sim.accounts.transfer(Transfer(0, trader, asset, amount, "deposit"))
         pipeline = stack.pipeline
@@ -212,7 +220,11 @@ class SettlementSection(Section):
 
     def install(self, sim: "Simulation", cfg: SettlementParams, run: SettlementRun) -> None:
         on_trade = run.stack.pipeline.on_trade
+        desk = run.stack.pipeline.options
         books = [v.name for v in sim.venues.values() if getattr(v, "kind", None) == "orderbook"]
+        if desk is not None:  # option trades settle through the desk (staged when approved), not as spot trades
+            books = [b for b in books if not all(sim.instruments[s].option is not None
+                                                 for s in getattr(sim.venues[b], "symbols", ()))]
         run.tracker = LifecycleTracker(", ".join(books), sim.instruments)
         run.tracker.subscribe(sim.bus, ("settlement",), [(name,) for name in books])
         for name in books:  # the venues the committee validates: the order books built from it
@@ -228,6 +240,7 @@ class SettlementSection(Section):
             run.producer.stop()
         seconds = time.perf_counter() - run.started
         tracker = run.tracker
+        option_diffs = _option_results(sim, p.options)
         run.report = reconcile(p.ledger, venue.client, accounts=[*venue.accounts.values(), venue.fee_account],
                                tokens=venue.tokens.values(), prove_trades=cfg.prove_trades, log=log,
                                skipped=tracker.expired_sequences(), onchain_sample=cfg.onchain_sample, seed=sim.seed,
@@ -257,7 +270,7 @@ class SettlementSection(Section):
                                                    ("height", "status", "ledger_root", "log_root", "chain_root")}
         sim.tables.update(tracker.tables())
         settled = p.settled_count
-        reconciled = run.report.ok and log_ok and p.accounted() and not margin_diffs
+        reconciled = run.report.ok and log_ok and p.accounted() and not option_diffs and not margin_diffs
         lifecycle = _lifecycle_figures(tracker)
         lifecycle.update(_clock_figures(sim, cfg, run))
         sim.metrics["settlement"] = SettlementSectionResult(
@@ -456,3 +469,50 @@ def _assets(ctx: ParseContext) -> set[str]:
 
 
 register_section(SettlementSection())
+
+
+def _on_chain_options(sim: "Simulation", cfg: SettlementParams, stack: SettlementStack):
+    """With listed options (issue 17): attach the option desk to the pipeline and return the trade validator that
+    stages option trades with it (the committee for the rest); expiries are scheduled on the kernel."""
+    listed = {sym: inst for sym, inst in sim.instruments.items() if inst.option is not None}
+    if not listed:
+        return stack.committee
+    if cfg.certification != COMMITTEE or cfg.block_time or cfg.mode != "net":
+        raise ConfigError("listed options settle on chain with the synchronous committee, at once, in net mode "
+                          "(certification = \"committee\", block_time = \"0s\", mode = \"net\")",
+                          key="settlement.certification", value=cfg.certification)
+    try:
+        series = {sym: series_of(inst, sim.instruments[inst.option.underlying], cfg.options_window)
+                  for sym, inst in listed.items()}
+        desk = attach_options(stack)
+        for s in series.values():
+            desk.list_series(s)
+    except SettlementError as exc:
+        raise ConfigError(str(exc), key="settlement", value="options") from None
+    for s in sorted(set(series.values()), key=lambda s: (s.expiry, s.label)):
+        sim.kernel.schedule_at(s.expiry, desk.expire, s)
+    return OptionGate(stack.committee, desk, sim.instruments, series)
+
+
+def _option_results(sim: "Simulation", desk) -> list:
+    """Tables of the on-chain options (premium trades, expiries, payouts) and their reconciliation differences."""
+    if desk is None:
+        return []
+    for sequence, content in desk.settled:
+        for ot in content.trades:
+            sim.record("options_on_chain", {"batch": sequence, "kind": "premium", "series": ot.series.label,
+                                            "account": ot.buyer, "counterparty": ot.seller,
+                                            "contracts": ot.contracts, "amount": -ot.premium - ot.fee,
+                                            "settlement_price": None})
+        for e in content.expiries:
+            for account, amount in e.payouts:
+                sim.record("options_on_chain", {"batch": sequence, "kind": "payout", "series": e.series.label,
+                                                "account": account, "counterparty": "", "contracts": None,
+                                                "amount": amount, "settlement_price": e.settlement_price})
+    diffs = reconcile_options(desk)
+    sim.extra_files["options_reconciliation.txt"] = (
+        "\n".join(f"{d.kind}: {d.subject}: {d.detail}" for d in diffs) or
+        f"clean: {len(desk.series)} series, {sum(len(c.trades) for _, c in desk.settled)} premium trades, "
+        f"{sum(len(c.expiries) for _, c in desk.settled)} expiries settled on chain, every option leaf proven "
+        "against the on-chain root").encode() + b"\n"
+    return diffs

@@ -1,40 +1,18 @@
-"""Borrow fees of short positions: the one accrual rule of the platform, used by the risk engine's lending pools
-(simulations) and by the bar backtest's short positions.
-
-A short of `q` base units, marked at `mark` quote units per base unit, pays `rate_bps` a year on its market value,
-accrued on elapsed calendar time (a 365-day year: weekends and holidays accrue too), exact:
-
-    owed   = carry + q * mark * rate_bps * dt / (10_000 * YEAR_NS)
-    charge = floor(owed)            (whole quote base units; the fraction carries to the next accrual)
-
-so a short held for any number of accruals pays floor(the exact total), never more, and nothing is rounded away.
+"""Borrow fees of short positions in the risk engine and the bar backtest: rates per symbol; the accrual rule
+itself is `market_sim.core.borrowing.accrue_borrow_fee` (shared with the on-chain lending pools).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from fractions import Fraction
 from types import MappingProxyType
 
+from market_sim.core.borrowing import GENERAL_COLLATERAL_BPS, HARD_TO_BORROW_BPS, accrue_borrow_fee
 from market_sim.core.errors import ConfigError
-from market_sim.risk.config import YEAR_NS
-from market_sim.risk.margin import BPS
 
 __all__ = ["accrue_borrow_fee", "BorrowFees", "GENERAL_COLLATERAL_BPS", "HARD_TO_BORROW_BPS"]
 
-GENERAL_COLLATERAL_BPS = 25     # ~0.25 % a year: the default rate of a lending pool
-HARD_TO_BORROW_BPS = 3000       # the default rate of a hard-to-borrow pool
-
-
-def accrue_borrow_fee(short_units: int, mark: Fraction, rate_bps: int, dt: int,
-                      carry: Fraction = Fraction(0)) -> tuple[int, Fraction]:
-    """The fee of `short_units` base units borrowed for `dt` ns at `mark` (quote units per base unit) and an annual
-    `rate_bps`: (whole quote units to charge now, the fraction carried to the next accrual)."""
-    owed = carry + Fraction(short_units) * mark * rate_bps * dt / (BPS * YEAR_NS)
-    charge = math.floor(owed)
-    return charge, owed - charge
 
 
 def _rate(value: object, key: str) -> int:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from market_sim.core.borrowing import YEAR_NS
 from market_sim.core.errors import ConfigError
 from market_sim.risk.margin import MarginRules
 
@@ -14,7 +15,6 @@ __all__ = ["PreTradeLimits", "AccountConfig", "MarginConfig", "PoolConfig", "Rec
            "RiskConfig", "SECOND", "YEAR_NS"]
 
 SECOND = 1_000_000_000
-YEAR_NS = 365 * 24 * 3600 * SECOND
 
 
 def _opt_int(v: Any, key: str) -> None:

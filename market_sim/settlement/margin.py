@@ -214,21 +214,33 @@ class MarginBook:
     def has_debt(self, account: str) -> bool:
         return any(self.debts.get((account, i), 0) for i in range(1, self.tokens + 1))
 
+    def debt(self, account: str, index: int) -> int:
+        """What `account` owes the pool of token `index` (principal and fees)."""
+        return self.debts.get((account, index), 0)
+
+    def debt_items(self) -> list[tuple[tuple[str, int], int]]:
+        """Every ((account, index), debt > 0)."""
+        return [(k, v) for k, v in self.debts.items() if v]
+
     # ---- margin --------------------------------------------------------------------------------------------------
     def margin(self, account: str, marks: Sequence[int]) -> tuple[int, int]:
         """(required, available) as Settlement.marginOf: marked debt * (1 + rate) rounded up, marked balances."""
         required, available = self._scaled(account, marks)
         return (-(-required // BPS), available // BPS)
 
-    def below_maintenance(self, account: str, marks: Sequence[int]) -> bool:
-        required, available = self._scaled(account, marks)
+    def below_maintenance(self, account: str, marks: Sequence[int],
+                          fees: Mapping[tuple[str, int], int] | None = None) -> bool:
+        """Whether `account` is below maintenance at `marks`, after the borrow fees `fees` are charged."""
+        required, available = self._scaled(account, marks, fees)
         return available < required
 
-    def _scaled(self, account: str, marks: Sequence[int]) -> tuple[int, int]:
+    def _scaled(self, account: str, marks: Sequence[int],
+                fees: Mapping[tuple[str, int], int] | None = None) -> tuple[int, int]:
         if not self.has_debt(account):
             return (0, 0)
-        required = sum(self.debts.get((account, i), 0) * marks[i - 1] * (BPS + self.maintenance_bps.get(i, 0))
-                       for i in range(1, self.tokens + 1))
+        fees = fees or {}
+        required = sum((self.debts.get((account, i), 0) + fees.get((account, i), 0)) * marks[i - 1]
+                       * (BPS + self.maintenance_bps.get(i, 0)) for i in range(1, self.tokens + 1))
         available = sum(self.balances.get((account, i), 0) * marks[i - 1] * BPS for i in range(1, self.tokens + 1))
         return required, available
 

@@ -513,6 +513,7 @@ class SettlementPipeline:
         return kept
 
     def _margin_admit(self, settled: list[SettledTrade], by_id: dict[int, Trade]) -> list[SettledTrade]:
+        self.margin.note(by_id.values())
         kept, refused = self.margin.admit(settled)
         for trade, reason in refused:
             self._fail(by_id[trade.trade_id], reason)

@@ -72,6 +72,8 @@ class SettlementSectionResult(SectionResult):
     node_outages: int = figure("node outages (RPC unreachable)", default=0)
     validator_swaps: int = figure("validator swaps applied on chain", default=0)
     drained_ms: int = figure("ran on after trading ended (ms)", default=0)
+    borrow_fees_paid: str = figure("borrow fees paid to the lending pools (margin)", default="")
+    borrow_fees_accrued: str = figure("borrow fees accrued, not charged yet (margin; exact)", default="")
 
     @classmethod
     def from_legacy(cls, flat: Mapping[str, Any]) -> tuple["SettlementSectionResult", set[str]] | None:

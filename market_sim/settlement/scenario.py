@@ -101,6 +101,8 @@ class SettlementParams:
     maintenance_bps: dict = param({}, help="margin: per asset the maintenance rate on debt in it (bps over 100%)")
     pools: dict = param({}, help="margin: per asset whole tokens lent into its pool: a number (the deployer lends) "
                                  "or { lender = amount } (each lender a chain account of its own)")
+    borrow_bps: dict = param({}, help="margin: per asset the annual borrow rate of its pool in bps (default 25, "
+                                      "general collateral), charged in kind on simulated time and paid to the lenders")
     options_window: int = param("1min", duration=True, min=1,
                                 help="listed cash-settled European options settle on chain: the settlement price is "
                                      "the VWAP of the underlying's certified trades this long before each expiry")
@@ -159,10 +161,13 @@ class SettlementSection(Section):
                                       key=f"settlement.{key}", value=getattr(cfg, key))
         _faults(cfg)
         _reconfigurations(cfg)
-        for key in ("maintenance_bps", "pools"):
+        for key in ("maintenance_bps", "pools", "borrow_bps"):
             for asset, value in getattr(cfg, key).items():
                 if asset not in assets:
                     raise ConfigError(f"no instrument trades this asset; assets: {', '.join(sorted(assets))}",
+                                      key=f"settlement.{key}.{asset}", value=value)
+                if key == "borrow_bps" and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+                    raise ConfigError("must be a non-negative integer number of basis points a year",
                                       key=f"settlement.{key}.{asset}", value=value)
                 amounts = value.items() if key == "pools" and isinstance(value, dict) else (("", value),)
                 for lender, amount in amounts:
@@ -245,7 +250,7 @@ class SettlementSection(Section):
                                tokens=venue.tokens.values(), prove_trades=cfg.prove_trades, log=log,
                                skipped=tracker.expired_sequences(), onchain_sample=cfg.onchain_sample, seed=sim.seed,
                                pool_cash=pool_cash(p.margin) if p.margin is not None else None)
-        margin_diffs = record_margin(sim, p, venue) if p.margin is not None else []
+        margin_diffs, margin_figures = record_margin(sim, p, venue) if p.margin is not None else ([], {})
         roots_match = not any(d.kind in ("log root", "unsettled", "skipped") for d in run.report.differences)
         log_ok = log.verify().ok
         decisions = committee.decisions
@@ -274,7 +279,7 @@ class SettlementSection(Section):
         lifecycle = _lifecycle_figures(tracker)
         lifecycle.update(_clock_figures(sim, cfg, run))
         sim.metrics["settlement"] = SettlementSectionResult(
-            **lifecycle,
+            **lifecycle, **margin_figures,
             trades_settled=settled, settlement_batches=len(p.batches), reconciled=bool(reconciled),
             trades_rejected_by_validators=sum(1 for d in decisions if not d.approved),
             gas_per_settled_trade=round(p.gas_used / settled) if settled else None,
@@ -299,7 +304,8 @@ def _margin(cfg: SettlementParams, decimals: dict[str, int]) -> MarginSettings |
     pools = {a: {lender: int(Decimal(str(amount)).scaleb(decimals[a]))
                  for lender, amount in (v.items() if isinstance(v, dict) else (("deployer", v),))}
              for a, v in cfg.pools.items()}
-    return MarginSettings(maintenance_bps={a: int(v) for a, v in cfg.maintenance_bps.items()}, pools=pools)
+    return MarginSettings(maintenance_bps={a: int(v) for a, v in cfg.maintenance_bps.items()}, pools=pools,
+                          borrow_bps=dict(cfg.borrow_bps))
 
 
 def _clock_figures(sim: "Simulation", cfg: SettlementParams, run: SettlementRun) -> dict[str, Any]:

@@ -121,6 +121,14 @@ class TradeEncoder:
                     return format_units(units, decimals, asset)
         return f"{units} base units of token {token}"
 
+    def decimals(self, asset: str) -> int:
+        """Decimals of an asset's token (SettlementError for an asset no instrument trades)."""
+        for inst in self.instruments.values():
+            for name, decimals in ((inst.base_asset, inst.base_decimals), (inst.quote_asset, inst.quote_decimals)):
+                if name == asset:
+                    return decimals
+        raise SettlementError(f"no instrument trades asset {asset!r}")
+
     def address_of(self, trader: str) -> str:
         """The on-chain address of a trader id."""
         try:

@@ -22,6 +22,9 @@ RUNS = {  # id -> (scenario, overrides)
     # the networked BFT committee on the simulation clock, 12 s blocks: the same margin leaf, signed by quorum
     "margin-cascade-settled-bft": ("margin-cascade-settled",
                                    [*CASCADE, "settlement.certification=bft", "settlement.block_time=12s"]),
+    # usurious rates, so that two minutes charge whole base units of borrow fee on chain
+    "margin-cascade-settled-fees": ("margin-cascade-settled",
+                                    [*CASCADE, "settlement.borrow_bps={USD=2000000,XYZ=2000000}"]),
 }
 REFUSAL = re.compile(r"below maintenance: 0x[0-9a-fA-F]{40} requires (\d+) of margin at the batch's marks, has (\d+) "
                      r"\(value units: quote base units\)")
@@ -57,7 +60,19 @@ def test_chain_equals_ledger_balances_debts_pools(settled):
         assert c.contract.pool(index) == (p_.cash, p_.borrowed, p_.shares)
         held = c.token(token).balance_of(c.address)
         assert held == sum(p.ledger.balance(a, token) for a in accounts) + p_.cash  # custody, exactly
+        # the pools were funded before any fee (a share per base unit): their assets grew by exactly the fees
+        fees = sum(charge.fee for charge in planner.charges if charge.token == index)
+        assert p_.cash + p_.borrowed == p_.shares + fees
     assert debts > 0
+    charged = out.tables["settlement_borrow_fees"]  # rows, or empty columns when nothing was charged
+    assert (charged if planner.charges else []) == [
+        {"batch": c_.sequence, "account": {a: t for t, a in venue.accounts.items()}.get(c_.account, c_.account),
+         "asset": planner.assets[planner._token(c_.token)], "debt": c_.debt, "since_ns": c_.since, "at_ns": c_.at,
+         "rate_bps": c_.rate_bps, "fee": c_.fee} for c_ in planner.charges]
+    assert all(c_.fee > 0 and c_.at > c_.since for c_ in planner.charges)
+    if name.endswith("-fees"):
+        assert len(planner.charges) > 10 and out.metrics["settlement"].borrow_fees_paid.endswith(
+            f"({len(planner.charges)} charges)")
     s = out.metrics["settlement"]
     assert s.reconciled and s.reconciliation_differences == 0 and s.settlement_reverts == 0
     assert out.extra_files["margin_reconciliation.txt"].startswith(b"margin: debts, pools and custody agree")

@@ -964,7 +964,10 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
                 entry := calldataload(add(base, mul(add(i, 1), 32)))
             }
             {
-                uint256 k = (((entry >> 128) & type(uint120).max) - 1) >> 1; // index 0 wraps: refused below
+                uint256 k;
+                unchecked { // index 0 wraps (and an unlisted index reads an unused slot): _marginEntry refuses both
+                    k = (((entry >> 128) & type(uint120).max) - 1) >> 1;
+                }
                 if (k != cached) {
                     if (cached != type(uint256).max) {
                         assembly ("memory-safe") {

@@ -246,6 +246,41 @@ def margin_batch(e: MEnv, data: MarginData) -> SettlementBatch:
     return SettlementBatch(header, (), SettlementMode.MARGIN, data.deltas, tree, data)
 
 
+def raw_margin(e: MEnv, words: list[tuple[str, list[tuple[int, int, int]]]]) -> None:
+    """Settle hand-made margin deltas (per account its (index, kind, value) entries) that the validators signed."""
+    blob = b"".join((int(a, 16) << 96 | len(entries)).to_bytes(32, "big") + b"".join(
+        (kind << 248 | index << 128 | (value % 2**128)).to_bytes(32, "big") for index, kind, value in entries)
+        for a, entries in words)
+    c = e.client
+    tree = MerkleTree([margin_leaf(1, blob, MARKS, [])])
+    header = BatchHeader(c.last_sequence + 1, c.last_batch_hash, tree.root, c.head - 1, c.head + 20)
+    digest = batch_digest(c.domain, *header.as_tuple())
+    sigs = pack_signatures([(k.address, k.sign(digest)) for k in e.keys[:3]])
+    e.chain.transact(c.contract.handle.functions.settleMargin(header.as_tuple(), [], (1, blob, list(MARKS), []),
+                                                              tree.proof(0), sigs))
+
+
+@pytest.mark.parametrize("entries, error, args", [
+    ([(0, 0, 1)], "UnknownTokenIndex", (1, 0)),
+    ([(BASE, 0, 0), (3, 0, 1)], "UnknownTokenIndex", (2, 3)),
+    ([(BASE, 2, 1)], "MalformedDeltas", (2, 2 << 248 | BASE << 128 | 1)),
+    ([(BASE, 1, -1)], "MalformedDeltas", (1, 1 << 248 | BASE << 128 | (2**128 - 1))),
+])
+def test_malformed_margin_entries_revert_with_values(menv, entries, error, args):
+    e = menv
+    with pytest.raises(ContractRevertError) as info:
+        raw_margin(e, [(e.addr("dave"), entries)])
+    assert (info.value.error_name, info.value.args_decoded) == (error, args)
+
+
+def test_a_margin_balance_stays_within_int128(menv):
+    e = menv
+    with pytest.raises(ContractRevertError) as info:
+        raw_margin(e, [(e.addr("dave"), [(BASE, 0, -(2**127)), (BASE, 1, 1)])])
+    assert (info.value.error_name, info.value.args_decoded) == ("BalanceOutOfRange",
+                                                                (e.addr("dave"), e.tokens[0], -(2**127), -1))
+
+
 def test_mark_rise_blocks_trading_and_a_liquidation_batch_closes_through_the_book(menv):
     e = menv
     short_setup(e)

@@ -50,22 +50,37 @@ import {QuorumGoverned} from "../lib/QuorumGoverned.sol";
 /// (`ThresholdTooLow` otherwise), so validators added by governance can never settle alone.
 ///
 /// Margin (issue 16, `settleMargin`): a trader borrows a listed token from that token's lending pool against the
-/// collateral it holds here (a short seller borrows the base token, a leveraged buyer the quote token). Lenders
-/// deposit into a pool (`lend`) for shares; borrow fees, certified per batch, add to the borrowers' debt and so to
-/// the pool's assets, which the shares divide. A margin batch's deltas leaf also commits to its borrows, its mark
-/// prices (one per listed token, in a common unit) and its liquidated accounts (`marginLeaf`), so the marks are
-/// certified by the same quorum and signed through the batch's merkleRoot. After applying it the contract refuses
-/// a batch that leaves an account it touched with debt below maintenance at those marks (`BelowMaintenance`), or
-/// that borrows more than a pool holds (`PoolExhausted`). Accounts the batch names as liquidated (their positions
-/// were closed through the book by the liquidation engine) are exempt from the maintenance check but may not
-/// borrow. An account with debt cannot withdraw (`DebtOutstanding`); a lender leaves the pool in two steps, like a
-/// withdrawal, so a certified batch's borrows stay covered. Custody: for every token the contract holds at least
-/// the sum of all balances plus the pool's cash (what lenders can take out), and the pool's assets are its cash
-/// plus its outstanding debt.
+/// collateral it holds here (a short seller borrows the base token, a leveraged buyer the quote token). Balances
+/// are signed: a negative balance is a debt to that token's pool (principal plus fees), so borrowing is implicit
+/// when a margin batch takes a balance below zero and repayment implicit when a credit raises a negative one; there
+/// is no separate debt storage (a debt costs no extra storage read or write). Lenders deposit into a pool (`lend`)
+/// for shares; borrow fees, certified per batch, debit the borrowers' balances and grow the pool's assets, which
+/// the shares divide. A margin batch's leaf also commits to its fees, its mark prices (one per listed token, in a
+/// common unit) and its liquidated accounts (`marginLeaf`), so the marks are certified by the same quorum and
+/// signed through the batch's merkleRoot. After applying it the contract refuses a batch that leaves an account it
+/// touched with debt below maintenance at those marks (`BelowMaintenance`), or that borrows more than a pool holds
+/// (`PoolExhausted`). Accounts the batch names as liquidated (their positions were closed through the book by the
+/// liquidation engine) are exempt from the maintenance check but may not borrow more. Spot batches (`settle`,
+/// `settleTrades`) never touch a negative balance (`DebtInSpotBatch`): only a margin batch moves a debt, with its
+/// pool. An account with debt cannot withdraw (`DebtOutstanding`); a deposit into a negative balance repays the
+/// pool first; a lender leaves the pool in two steps, like a withdrawal, so a certified batch's borrows stay
+/// covered.
 ///
-/// Storage: the owner lists each token, giving it an index (1, 2, ...); balances are uint128 and two tokens share
-/// one storage slot per account (indices 2k-1 and 2k), so a batch touching an account's four tokens writes two
-/// slots instead of four. Storage writes are the cost of a batch, so this halves the gas per settled trade.
+/// Custody, per token (P = sum of the positive balances, N = sum of the debts, i.e. of the negative balances'
+/// magnitudes, H = tokens the contract holds): every operation keeps `pool.borrowed == N` and changes H exactly as
+/// much as P + pool.cash, so H >= P + pool.cash always (equality but for tokens sent here directly) — what
+/// accounts (P) and lenders (at most cash) can ever take out is held. Margin batch: kind-0 changes sum to zero and
+/// the fees F are debited, so the balances' sum P - N moves by -F; the contract adds up dNeg = the change of N
+/// exactly (each entry's old and new negative part) and sets borrowed += dNeg, cash += F - dNeg, so
+/// P moves by dNeg - F = -(change of cash): P + cash is unchanged, and assets (cash + borrowed) grow by F. A
+/// deposit of a into a balance b < 0 repays r = min(a, -b): N and borrowed fall by r, cash rises by r, P by a - r,
+/// H by a. Spot batches move only non-negative balances and conserve their sum; withdrawals, lending and pool
+/// exits move H one for one with P or cash.
+///
+/// Storage: the owner lists each token, giving it an index (1, 2, ...); balances are int128 (two's complement) and
+/// two tokens share one storage slot per account (indices 2k-1 and 2k), so a batch touching an account's four
+/// tokens writes two slots instead of four. Storage writes are the cost of a batch, so this halves the gas per
+/// settled trade.
 contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
@@ -101,10 +116,10 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
 
     /// @notice What a margin batch settles; `marginLeaf` of it is a leaf of the signed Merkle tree.
     /// @dev `deltas` as in `settle`, except that each entry word is `kind << 248 | tokenIndex << 128 | uint128(v)`:
-    /// kind 0 changes the balance by int128 v (trades and borrowed principal together), kind 1 adds fee v >= 0 to
-    /// the debt (the borrow fee accrued since the last batch: the pool's assets grow), kind 2 changes the debt by
-    /// principal v (> 0 borrowed from the pool, < 0 repaid to it). Per token, balance changes sum to the net
-    /// principal (what left the pool). `marks[i]` is the mark of token index i+1 (every listed token, not zero, at
+    /// kind 0 changes the signed balance by int128 v (it may cross zero: below zero is borrowed from the pool,
+    /// a credit to a negative balance repays it), kind 1 debits fee v >= 0 from the balance and pays it to the pool
+    /// (the borrow fee accrued since the last batch: the pool's assets grow by v). Per token, kind-0 changes sum to
+    /// zero. `marks[i]` is the mark of token index i+1 (every listed token, not zero, at
     /// most MAX_MARK) in one unit of value per token base unit; `liquidated` lists the accounts whose positions the
     /// liquidation engine closed in this batch.
     struct MarginBatch {
@@ -133,6 +148,10 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
     /// @notice Basis points: maintenance rates are in 1/10000 of the borrowed value.
     uint256 public constant BPS = 10_000;
     uint256 private constant MASK128 = type(uint128).max;
+    /// @dev Sign bits of the two int128 halves of a packed balance slot.
+    uint256 private constant SIGNS = (1 << 127) | (1 << 255);
+    /// @dev Largest balance (int128).
+    uint256 private constant MAX_BALANCE = uint256(uint128(type(int128).max));
 
     /// @notice Index of a listed token (1-based, in listing order); 0 for an unlisted token.
     mapping(address token => uint256) public tokenIndex;
@@ -140,7 +159,8 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
     mapping(uint256 index => address) public tokenAt;
     /// @notice Number of listed tokens.
     uint256 public tokenCount;
-    /// @dev account => slot k => balances of tokens 2k+1 (low 128 bits) and 2k+2 (high 128 bits).
+    /// @dev account => slot k => signed int128 balances of tokens 2k+1 (low 128 bits) and 2k+2 (high 128 bits); a
+    /// negative balance is a debt to that token's pool.
     mapping(address account => mapping(uint256 slot => uint256)) private _packed;
     /// @notice Merkle root of each settled batch, by sequence number.
     mapping(uint64 sequence => bytes32) public batchRoot;
@@ -157,8 +177,6 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
     address public feeAccount;
     /// @notice Pending withdrawal request per account and token.
     mapping(address account => mapping(address token => WithdrawalRequest)) public withdrawalRequest;
-    /// @dev account => slot k => debts of tokens 2k+1 (low 128 bits) and 2k+2 (high 128 bits), as `_packed`.
-    mapping(address account => mapping(uint256 slot => uint256)) private _debt;
     /// @notice The lending pool of each token, by token index.
     mapping(uint256 index => Pool) public pool;
     /// @notice Pool shares of each lender, by token index.
@@ -180,9 +198,10 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         uint64 indexed sequence, bytes32 batchHash, bytes32 merkleRoot, uint256 tradeCount, uint256 deltaCount
     );
     event FeeAccountChanged(address previousFeeAccount, address newFeeAccount);
-    /// @notice A margin batch left `token`'s pool with `cash` and `borrowed` outstanding. Per-account debt changes,
-    /// like balance deltas, are in the batch's calldata (`settleMargin`'s deltas), not in events: an event per
-    /// entry would cost as much gas as the entry's storage write.
+    /// @notice A margin batch or a repaying deposit left `token`'s pool with `cash` and `borrowed` outstanding.
+    /// Per-account debt changes in a margin batch, like balance deltas, are in the batch's calldata
+    /// (`settleMargin`'s deltas: a debt is a negative balance), not in events: an event per entry would cost as
+    /// much gas as the entry's storage write.
     event PoolChanged(address indexed token, uint256 cash, uint256 borrowed);
     /// @notice `lender` lent `amount` of `token` for `shares` pool shares.
     event Lent(address indexed lender, address indexed token, uint256 amount, uint256 shares);
@@ -195,6 +214,8 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
     /// @notice The maintenance requirement of `token` became `bps` basis points above the borrowed value.
     event MaintenanceSet(address indexed token, uint256 bps);
     event TokenListed(address indexed token, uint256 index);
+    /// @notice A deposit into `account`'s negative balance of `token` repaid `repaid` to the pool; `debt` is left.
+    event DebtRepaid(address indexed account, address indexed token, uint256 repaid, uint256 debt);
 
     error ZeroAmount();
     error InsufficientBalance(address account, address token, uint256 needed, uint256 available);
@@ -225,8 +246,14 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
     error BelowMaintenance(address account, uint256 required, uint256 available);
     /// @notice A borrow of `requested` from `token`'s pool, which holds `available`.
     error PoolExhausted(address token, uint256 requested, uint256 available);
-    /// @notice A repayment of `repaid` by `account` in `token` exceeds its debt `debt`.
-    error RepayExceedsDebt(address account, address token, uint256 repaid, uint256 debt);
+    /// @notice A spot batch has an entry on `account`'s balance of `token`, which is negative (`debt` owed to the
+    /// pool): only a margin batch may move a debt.
+    error DebtInSpotBatch(address account, address token, uint256 debt);
+    /// @notice A margin entry would take `account`'s signed balance of `token` from `balance` by `change` out of
+    /// the int128 range.
+    error BalanceOutOfRange(address account, address token, int256 balance, int256 change);
+    /// @notice A margin batch would leave `token`'s pool with `cash` or `borrowed` out of the uint128 range.
+    error PoolOutOfRange(address token, int256 cash, int256 borrowed);
     /// @notice A margin batch carries `got` marks for `expected` listed tokens.
     error MarksLength(uint256 expected, uint256 got);
     /// @notice Mark of token index `index` is zero or above MAX_MARK.
@@ -260,7 +287,8 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
 
     // ------------------------------------------------------------------ custody
 
-    /// @notice Deposit `amount` of `token` from the caller (needs an ERC20 allowance) into the caller's balance.
+    /// @notice Deposit `amount` of `token` from the caller (needs an ERC20 allowance) into the caller's balance; into
+    /// a negative balance (a debt) it repays the pool first (`DebtRepaid`, `PoolChanged`) and credits the rest.
     /// @dev Fee-on-transfer tokens are not supported: the credited amount is `amount`.
     /// @param token A listed token.
     /// @param amount Amount to pull from the caller (token base units, not zero).
@@ -268,7 +296,8 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         _deposit(msg.sender, token, amount);
     }
 
-    /// @notice Deposit `amount` of `token` from the caller into `account`'s balance (e.g. a funding desk).
+    /// @notice Deposit `amount` of `token` from the caller into `account`'s balance (e.g. a funding desk); repays
+    /// a debt first, as `deposit`.
     /// @param account The account credited (not zero).
     /// @param token A listed token.
     /// @param amount Amount to pull from the caller (token base units, not zero).
@@ -278,7 +307,8 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
     }
 
     /// @notice Deposit for many accounts in one transaction (e.g. a funding desk opening accounts): credits
-    /// `amounts[i]` of `token` to `accounts[i]`, pulling their sum from the caller in one transfer.
+    /// `amounts[i]` of `token` to `accounts[i]` (repaying a debt first, as `deposit`), pulling their sum from the
+    /// caller in one transfer.
     /// @param token A listed token.
     /// @param accounts The accounts credited (at least one; none zero).
     /// @param amounts Amount for each account (token base units, none zero), as many as `accounts`.
@@ -296,12 +326,12 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
             uint256 amount = amounts[i];
             if (account == address(0)) revert ZeroAddress();
             if (amount == 0) revert ZeroAmount();
-            if (amount > MASK128) revert BalanceOverflow(account, token, balanceOf(account, token), amount);
+            if (amount > MAX_BALANCE) revert BalanceOverflow(account, token, balanceOf(account, token), amount);
             total += amount;
         }
         IERC20(token).safeTransferFrom(msg.sender, address(this), total);
         for (uint256 i; i < n; ++i) {
-            uint256 balance = _adjust(accounts[i], token, int256(amounts[i]));
+            uint256 balance = _credit(accounts[i], token, amounts[i]);
             emit Deposited(accounts[i], token, amounts[i], balance);
         }
     }
@@ -309,7 +339,8 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
     /// @notice Ask to withdraw `amount` of `token` (adds to a pending request, whose block becomes this one). From
     /// this block on validators count the requested amount as unavailable; `claimWithdrawal` pays it out later.
     /// @param token A listed token.
-    /// @param amount Amount to add to the request (not zero; the whole request at most the caller's balance).
+    /// @param amount Amount to add to the request (not zero; the whole request at most the caller's balance;
+    /// refused while the caller has any debt, `DebtOutstanding`).
     function requestWithdrawal(address token, uint256 amount) external {
         if (amount == 0) revert ZeroAmount();
         if (tokenIndex[token] == 0) revert UnknownToken(token);
@@ -325,7 +356,8 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
 
     /// @notice Pay out the caller's pending request for `token`: once a batch certified against a stateBlock at or
     /// after the request's block has settled, or from block requestBlock + maxValidity on. Pays the request, or the
-    /// balance if a batch certified before the request left less.
+    /// balance if a batch certified before the request left less (never below zero; refused while the caller has
+    /// any debt, `DebtOutstanding`).
     /// @param token A listed token with a pending request.
     function claimWithdrawal(address token) external nonReentrant {
         WithdrawalRequest memory request = withdrawalRequest[msg.sender][token];
@@ -412,7 +444,8 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
     /// (usually empty); recorded as skipped, never applied.
     /// @param tradeCount Number of trades in the batch (bound by the deltas leaf).
     /// @param deltas Groups of 32-byte words, one group per account: a header `account << 96 | count`, then
-    /// `count` words `tokenIndex << 128 | uint128(int128 delta)`. Every token's deltas must sum to zero.
+    /// `count` words `tokenIndex << 128 | uint128(int128 delta)`. Every token's deltas must sum to zero; no balance
+    /// may go negative and none that is negative (a debt) may be touched (`DebtInSpotBatch`).
     /// @param deltasProof Merkle proof of the deltas leaf against `batch.merkleRoot`.
     /// @param signatures Concatenated 65-byte (r, s, v) signatures, signers strictly ascending.
     function settle(
@@ -433,13 +466,13 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         emit BatchSettled(batch.sequence, batchHash, batch.merkleRoot, tradeCount, deltaCount);
     }
 
-    /// @notice Settle a certified margin batch: per account its balance and debt changes, after which the account
-    /// must hold, at the batch's marks, collateral worth at least its debt times (1 + maintenance rate)
-    /// (`BelowMaintenance`) unless the batch names it as liquidated; then each pool pays out its net borrowing
-    /// (`PoolExhausted` if above its cash).
+    /// @notice Settle a certified margin batch: per account its signed balance changes and fees, after which the
+    /// account must hold, at the batch's marks, collateral worth at least its debt (negative balances) times
+    /// (1 + maintenance rate) (`BelowMaintenance`) unless the batch names it as liquidated; then each pool pays out
+    /// the growth of its token's debts and takes in the fees (`PoolExhausted` if that exceeds its cash).
     /// @param batch The signed header; `marginLeaf(margin)` must be a leaf of its merkleRoot.
     /// @param skipped Headers of expired certified batches to skip first (see `settle`).
-    /// @param margin Trade count, deltas (balance and debt changes), marks and liquidated accounts.
+    /// @param margin Trade count, deltas (balance changes and fees), marks and liquidated accounts.
     /// @param proof Merkle proof of the margin leaf against `batch.merkleRoot`.
     /// @param signatures Concatenated 65-byte (r, s, v) signatures, signers strictly ascending.
     function settleMargin(
@@ -454,7 +487,7 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         if (!MerkleProof.verifyCalldata(proof, batch.merkleRoot, leaf)) revert DeltasNotInBatch(batch.merkleRoot, leaf);
         _checkMarks(margin.marks);
         _recordBatch(batch, batchHash);
-        uint256 deltaCount = _applyMarginDeltas(batch.sequence, margin);
+        uint256 deltaCount = _applyMarginDeltas(margin);
         emit BatchSettled(batch.sequence, batchHash, batch.merkleRoot, margin.tradeCount, deltaCount);
     }
 
@@ -514,15 +547,23 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         }
     }
 
-    /// @notice Custodied balance of `account` in `token` (token base units).
+    /// @notice Custodied balance of `account` in `token` (token base units): max(0, signed balance).
     /// @param account The account.
     /// @param token The token (0 for an unlisted one).
     /// @return The balance.
     function balanceOf(address account, address token) public view returns (uint256) {
+        int256 signed = signedBalanceOf(account, token);
+        return signed > 0 ? uint256(signed) : 0;
+    }
+
+    /// @notice Signed balance of `account` in `token`: negative is a debt to the token's pool.
+    /// @param account The account.
+    /// @param token The token (0 for an unlisted one).
+    /// @return The signed balance (token base units).
+    function signedBalanceOf(address account, address token) public view returns (int256) {
         uint256 index = tokenIndex[token];
         if (index == 0) return 0;
-        uint256 word = _packed[account][(index - 1) >> 1];
-        return index & 1 == 1 ? word & MASK128 : word >> 128;
+        return _half(_packed[account][(index - 1) >> 1], index);
     }
 
     /// @notice balanceOf for many (account, token) pairs in one call (reconciliation reads every balance).
@@ -551,22 +592,25 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         }
     }
 
-    /// @notice Debt of `account` in `token` (principal and fees, token base units).
+    /// @notice Debt of `account` in `token` (principal and fees, token base units): max(0, -signed balance).
     /// @param account The account.
     /// @param token The token (0 for an unlisted one).
     /// @return The debt.
     function debtOf(address account, address token) public view returns (uint256) {
-        uint256 index = tokenIndex[token];
-        if (index == 0) return 0;
-        uint256 word = _debt[account][(index - 1) >> 1];
-        return index & 1 == 1 ? word & MASK128 : word >> 128;
+        int256 signed = signedBalanceOf(account, token);
+        return signed < 0 ? uint256(-signed) : 0;
     }
 
-    /// @notice Whether `account` owes any pool anything.
+    /// @notice Whether `account` owes any pool anything (some balance is negative).
     /// @param account The account.
     /// @return True when some debt is not zero.
     function hasDebt(address account) public view returns (bool) {
-        return _indebted(account, (tokenCount + 1) >> 1);
+        mapping(uint256 => uint256) storage words = _packed[account];
+        uint256 slots = (tokenCount + 1) >> 1;
+        for (uint256 k = 0; k < slots; ++k) {
+            if (words[k] & SIGNS != 0) return true;
+        }
+        return false;
     }
 
     /// @notice What `account` holds against what it must hold at `marks` (one per listed token): available is the
@@ -581,7 +625,7 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         returns (uint256 required, uint256 available)
     {
         if (marks.length != tokenCount) revert MarksLength(tokenCount, marks.length);
-        (required, available) = _margin(account, marks);
+        (required, available) = _margin(account, _marginParams(marks));
         required = (required + BPS - 1) / BPS;
         available /= BPS;
     }
@@ -805,10 +849,12 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         }
     }
 
-    /// @dev `word` with token `index`'s half changed by `delta` (checked: never negative, never above uint128).
+    /// @dev Spot: `word` with token `index`'s half changed by `delta` (checked: the half is not negative — a debt is
+    /// moved by margin batches only — and stays in 0..int128 max).
     function _applyHalf(uint256 word, uint256 index, int256 delta, address account) private view returns (uint256) {
         uint256 shift = (index & 1 == 1) ? 0 : 128;
         uint256 value = (word >> shift) & MASK128;
+        if (value > MAX_BALANCE) revert DebtInSpotBatch(account, tokenAt[index], (1 << 128) - value);
         if (delta < 0) {
             uint256 needed = uint256(-delta);
             if (value < needed) revert InsufficientBalance(account, tokenAt[index], needed, value);
@@ -817,12 +863,17 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
             }
         } else {
             uint256 credit = uint256(delta);
-            if (value + credit > MASK128) revert BalanceOverflow(account, tokenAt[index], value, credit);
+            if (value + credit > MAX_BALANCE) revert BalanceOverflow(account, tokenAt[index], value, credit);
             unchecked {
                 value += credit;
             }
         }
         return (word & ~(MASK128 << shift)) | (value << shift);
+    }
+
+    /// @dev The signed int128 balance of token `index` in its packed slot `word`.
+    function _half(uint256 word, uint256 index) private pure returns (int256) {
+        return int128(uint128(index & 1 == 1 ? word : word >> 128));
     }
 
     /// @dev Every listed token has a mark, none zero or above MAX_MARK.
@@ -834,30 +885,28 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         }
     }
 
-    /// @dev `_applyDeltas` for a margin batch: balance entries as there (one SLOAD/SSTORE per packed slot), debt
-    /// entries through `_changeDebt`, each account's maintenance checked once its group is applied, then the pools.
-    function _applyMarginDeltas(uint64 sequence, MarginBatch calldata margin) private returns (uint256 applied) {
+    /// @dev `_applyDeltas` for a margin batch: every entry through the account's cached packed slot (one SLOAD and
+    /// one SSTORE per slot, as spot), each account's maintenance checked once its group is applied (reading only
+    /// its balance slots, warm), then the pools.
+    function _applyMarginDeltas(MarginBatch calldata margin) private returns (uint256 applied) {
         bytes calldata deltas = margin.deltas;
         uint256 length = deltas.length;
         if (length % 32 != 0) revert MalformedDeltas(length, length);
-        // sums[3 * index + kind]: kind 0 balance changes, 1 fees, 2 net principal (entry kinds)
+        // per token index: sums[3i] every balance change (kind 0 and -fee), sums[3i+1] fees, sums[3i+2] dNeg (the
+        // change of the debts: sum of max(0, -new) - max(0, -old) over the entries)
         int256[] memory sums = new int256[](3 * (tokenCount + 1));
-        uint256 debtSlots = (tokenCount + 1) >> 1;
+        uint256[] memory params = _marginParams(margin.marks);
+        address[] calldata liquidated = margin.liquidated;
         uint256 offset = 0;
         while (offset < length) {
-            uint256 header;
             uint256 base;
+            uint256 count;
             assembly ("memory-safe") {
                 base := add(deltas.offset, offset)
-                header := calldataload(base)
+                count := and(calldataload(base), 0xffffffffffffffffffffffff)
             }
-            address account = address(uint160(header >> 96));
-            uint256 count = uint96(header);
             if (count == 0 || count > (length - offset - 32) / 32) revert MalformedDeltas(offset, length);
-            if (_applyGroup(account, base, count, sums) && _contains(margin.liquidated, account)) {
-                revert LiquidatedBorrows(account);
-            }
-            if (_indebted(account, debtSlots)) _checkAccount(sequence, account, margin);
+            _marginGroup(liquidated, base, count, sums, params);
             unchecked {
                 offset += 32 + count * 32;
                 applied += count;
@@ -866,11 +915,40 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         _settlePools(sums);
     }
 
-    /// @dev One account's entries (calldata words base+32 .. base+32*count): balances through a cached packed slot,
-    /// debts through `_changeDebt`; returns whether the account borrowed.
+    /// @dev The account group at calldata position `base` with `count` entries (checked by the caller): applied
+    /// (`_applyGroup`), a liquidated account's borrowing refused, an indebted account's maintenance checked.
+    function _marginGroup(
+        address[] calldata liquidated,
+        uint256 base,
+        uint256 count,
+        int256[] memory sums,
+        uint256[] memory params
+    ) private {
+        address account;
+        assembly ("memory-safe") {
+            account := shr(96, calldataload(base))
+        }
+        (bool borrowed, uint256 word) = _applyGroup(account, base, count, sums);
+        if (borrowed && _contains(liquidated, account)) revert LiquidatedBorrows(account);
+        // indebted iff a balance is negative: with one slot per account (up to two tokens, sums.length 9) that is
+        // the slot the group just wrote (no storage read), else every slot is read
+        uint256 required;
+        uint256 available;
+        if (sums.length <= 9) {
+            if (word & SIGNS == 0) return;
+            (required, available) = _weigh(word, 1, params);
+        } else {
+            (required, available) = _margin(account, params);
+        }
+        if (available < required) _belowMaintenance(account, liquidated, required, available);
+    }
+
+    /// @dev One account's entries (calldata words base+32 .. base+32*count), through a cached packed slot: kind 0
+    /// changes the signed balance by v, kind 1 debits fee v >= 0. Returns whether a kind-0 entry grew a debt (the
+    /// account borrowed: refused for a liquidated account by the caller) and the last slot written.
     function _applyGroup(address account, uint256 base, uint256 count, int256[] memory sums)
         private
-        returns (bool borrowed)
+        returns (bool borrowed, uint256 word)
     {
         bytes32 accountSlot;
         assembly ("memory-safe") {
@@ -880,20 +958,16 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         }
         uint256 cached = type(uint256).max;
         bytes32 slot;
-        uint256 word;
         for (uint256 i = 0; i < count; ++i) {
             uint256 entry;
             assembly ("memory-safe") {
                 entry := calldataload(add(base, mul(add(i, 1), 32)))
             }
-            if (entry >> 248 != 0) {
-                if (_changeDebt(account, entry, sums)) borrowed = true;
-                continue;
-            }
-            uint256 index = entry >> 128; // kind 0: below 2**120, so the arithmetic below cannot overflow
-            unchecked {
-                if (index == 0 || 3 * index >= sums.length) revert UnknownTokenIndex(i + 1, index);
-                uint256 k = (index - 1) >> 1;
+            {
+                uint256 k;
+                unchecked { // index 0 wraps (and an unlisted index reads an unused slot): _marginEntry refuses both
+                    k = (((entry >> 128) & type(uint120).max) - 1) >> 1;
+                }
                 if (k != cached) {
                     if (cached != type(uint256).max) {
                         assembly ("memory-safe") {
@@ -908,9 +982,10 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
                         word := sload(slot)
                     }
                 }
-                sums[3 * index] += int128(uint128(entry)); // int128 terms, calldata-size many: cannot overflow
             }
-            word = _applyHalf(word, index, int128(uint128(entry)), account);
+            bool grew;
+            (word, grew) = _marginEntry(account, word, entry, i + 1, sums);
+            if (grew) borrowed = true;
         }
         if (cached != type(uint256).max) {
             assembly ("memory-safe") {
@@ -919,93 +994,144 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         }
     }
 
-    /// @dev The one writer of debts: adds a fee (kind 1, not negative) or a principal change (kind 2: a repayment
-    /// above the debt reverts); returns whether it borrowed (refused for a liquidated account by the caller).
-    function _changeDebt(address account, uint256 entry, int256[] memory sums) private returns (bool borrowed) {
+    /// @dev Applies margin entry word `kind << 248 | index << 128 | uint128(v)` (word `position` of its group) to
+    /// `word`, the account's packed slot holding token `index`: kind 0 changes the signed balance by v, kind 1
+    /// (v >= 0) debits fee v (`MalformedDeltas` for other kinds or a negative fee; `UnknownTokenIndex`;
+    /// `BalanceOutOfRange` if the result leaves int128). Adds the change, the fee and the debt's change
+    /// (max(0, -new) - max(0, -old)) to the token's sums; returns the new word and whether a kind-0 entry grew the
+    /// debt (the account borrowed).
+    function _marginEntry(address account, uint256 word, uint256 entry, uint256 position, int256[] memory sums)
+        private
+        view
+        returns (uint256, bool grew)
+    {
         uint256 kind = entry >> 248;
+        int256 change = int128(uint128(entry));
+        if (kind > 1 || (kind == 1 && change < 0)) revert MalformedDeltas(kind, entry);
         uint256 index = (entry >> 128) & type(uint120).max;
-        int256 value = int128(uint128(entry));
-        if (kind > 2 || (kind == 1 && value < 0)) revert MalformedDeltas(kind, entry);
-        unchecked { // index below 2**120, kind at most 2; int128 terms, calldata-size many
-            if (index == 0 || 3 * index >= sums.length) revert UnknownTokenIndex(0, index);
-            sums[3 * index + kind] += value;
+        unchecked { // index below 2**120: no overflow
+            if (index == 0 || 3 * index >= sums.length) revert UnknownTokenIndex(position, index);
         }
-        borrowed = kind == 2 && value > 0;
-        uint256 k = (index - 1) >> 1;
         uint256 shift = (index & 1 == 1) ? 0 : 128;
-        uint256 word = _debt[account][k];
-        uint256 debt = (word >> shift) & MASK128;
-        if (value < 0) {
-            if (uint256(-value) > debt) revert RepayExceedsDebt(account, tokenAt[index], uint256(-value), debt);
-            debt -= uint256(-value);
-        } else {
-            debt += uint256(value);
-            if (debt > MASK128) revert BalanceOverflow(account, tokenAt[index], debt - uint256(value), uint256(value));
+        int256 old = int128(uint128(word >> shift));
+        unchecked { // int128 terms: the sums below are int128-bounded and calldata-size many, no overflow
+            int256 fee = 0;
+            if (kind == 1) {
+                fee = change;
+                change = -change;
+            }
+            int256 next = old + change;
+            if (next > type(int128).max || next < type(int128).min) {
+                revert BalanceOutOfRange(account, tokenAt[index], old, change);
+            }
+            int256 dDebt = (next < 0 ? -next : int256(0)) - (old < 0 ? -old : int256(0));
+            // sums[3 * index .. 3 * index + 2] += (change, fee, dDebt); index checked above
+            assembly ("memory-safe") {
+                let p := add(add(sums, 32), mul(index, 96))
+                mstore(p, add(mload(p), change))
+                mstore(add(p, 32), add(mload(add(p, 32)), fee))
+                mstore(add(p, 64), add(mload(add(p, 64)), dDebt))
+            }
+            grew = kind == 0 && dDebt > 0;
+            return ((word & ~(MASK128 << shift)) | (uint256(uint128(int128(next))) << shift), grew);
         }
-        _debt[account][k] = (word & ~(MASK128 << shift)) | (debt << shift);
     }
 
-    /// @dev Per token: balance changes must equal the net principal; the pool pays it out of its cash (or takes
-    /// repayments in) and its assets grow by the fees.
+    /// @dev Per token: kind-0 changes must sum to zero (all balance changes to minus the fees); the pool's debts
+    /// grow by dNeg and its cash by fees - dNeg (it pays out new borrowing, takes in repayments and fees), so its
+    /// assets grow by the fees and P + cash is unchanged (see the contract's custody note). One write and one
+    /// PoolChanged per changed pool.
     function _settlePools(int256[] memory sums) private {
         for (uint256 index = 1; 3 * index < sums.length; ++index) {
-            int256 balances = sums[3 * index];
             int256 fees = sums[3 * index + 1];
-            int256 net = sums[3 * index + 2];
-            if (balances != net) revert ValueNotConserved(tokenAt[index], balances - net);
-            if (fees == 0 && net == 0) continue;
+            int256 dNeg = sums[3 * index + 2];
+            int256 imbalance = sums[3 * index] + fees; // the kind-0 sum
+            if (imbalance != 0) revert ValueNotConserved(tokenAt[index], imbalance);
+            if (fees == 0 && dNeg == 0) continue;
             Pool storage p = pool[index];
             uint256 cash = p.cash;
-            if (net > 0 && uint256(net) > cash) revert PoolExhausted(tokenAt[index], uint256(net), cash);
-            // principals and fees are int128-bounded per entry and the debts they add up to fit uint128
-            uint256 newCash = uint256(int256(cash) - net);
-            uint256 newBorrowed = uint256(int256(uint256(p.borrowed)) + net + fees);
-            if (newCash > MASK128 || newBorrowed > MASK128) revert BalanceOverflow(address(this), tokenAt[index], cash, newBorrowed);
-            p.cash = uint128(newCash);
-            p.borrowed = uint128(newBorrowed);
-            emit PoolChanged(tokenAt[index], newCash, newBorrowed);
+            int256 newCash = int256(cash) + fees - dNeg; // int128-bounded terms: no overflow
+            if (newCash < 0) revert PoolExhausted(tokenAt[index], uint256(dNeg - fees), cash);
+            int256 newBorrowed = int256(uint256(p.borrowed)) + dNeg;
+            if (newCash > int256(MASK128) || newBorrowed < 0 || newBorrowed > int256(MASK128)) {
+                revert PoolOutOfRange(tokenAt[index], newCash, newBorrowed);
+            }
+            p.cash = uint128(uint256(newCash));
+            p.borrowed = uint128(uint256(newBorrowed));
+            emit PoolChanged(tokenAt[index], uint256(newCash), uint256(newBorrowed));
         }
     }
 
-    function _checkAccount(uint64 sequence, address account, MarginBatch calldata margin) private {
-        (uint256 required, uint256 available) = _margin(account, margin.marks);
-        if (available >= required) return;
+    /// @dev `account`, with debt, is below maintenance (scaled `required` > `available`): refused unless the batch
+    /// liquidates it (then reported).
+    function _belowMaintenance(
+        address account,
+        address[] calldata liquidated,
+        uint256 required,
+        uint256 available
+    ) private {
         required = (required + BPS - 1) / BPS;
         available /= BPS;
-        if (!_contains(margin.liquidated, account)) revert BelowMaintenance(account, required, available);
-        emit LiquidatedBelowMaintenance(sequence, account, required, available);
+        if (!_contains(liquidated, account)) revert BelowMaintenance(account, required, available);
+        emit LiquidatedBelowMaintenance(lastSequence, account, required, available); // this batch, recorded
     }
 
-    /// @dev Requirement and collateral of `account` at `marks`, both scaled by BPS; (0, 0) without debt.
-    function _margin(address account, uint256[] calldata marks) private view returns (uint256 required, uint256 available) {
-        uint256 tokens = marks.length;
-        uint256 slots = (tokens + 1) >> 1;
+    /// @dev The batch's valuation parameters in memory: params[2i] the mark of token index i, params[2i+1]
+    /// BPS + maintenanceBps[i] (0 until `_rate` reads it: once per batch, only for a token someone owes).
+    function _marginParams(uint256[] calldata marks) private pure returns (uint256[] memory params) {
+        params = new uint256[](2 * (marks.length + 1));
+        for (uint256 i = 0; i < marks.length; ++i) {
+            params[2 * i + 2] = marks[i];
+        }
+    }
+
+    /// @dev Requirement and collateral of `account`, both scaled by BPS; (0, 0) without debt. Reads only the
+    /// account's packed balance slots (see `_weigh`).
+    function _margin(address account, uint256[] memory params)
+        private
+        view
+        returns (uint256 required, uint256 available)
+    {
+        uint256 slots = params.length >> 2; // (tokens + 1) / 2, params holding 2 * (tokens + 1) words
+        mapping(uint256 => uint256) storage words = _packed[account];
         bool indebted = false;
         for (uint256 k = 0; k < slots; ++k) {
-            uint256 word = _debt[account][k];
+            uint256 word = words[k];
             if (word == 0) continue;
-            indebted = true;
-            uint256 index = 2 * k + 1;
-            uint256 low = word & MASK128;
-            if (low != 0) required += low * marks[index - 1] * (BPS + maintenanceBps[index]);
-            uint256 high = word >> 128;
-            if (high != 0) required += high * marks[index] * (BPS + maintenanceBps[index + 1]);
+            if (word & SIGNS != 0) indebted = true;
+            (uint256 r, uint256 a) = _weigh(word, 2 * k + 1, params);
+            required += r;
+            available += a;
         }
         if (!indebted) return (0, 0);
-        for (uint256 k = 0; k < slots; ++k) {
-            uint256 word = _packed[account][k];
-            available += (word & MASK128) * marks[2 * k] * BPS;
-            if (2 * k + 1 < tokens) available += (word >> 128) * marks[2 * k + 1] * BPS;
+    }
+
+    /// @dev One packed slot's part of the margin, tokens `index` (low half) and `index + 1` (high half; zero past
+    /// the last listed token): required = sum over negative balances of |b| * mark * (BPS + rate), available = sum
+    /// over positive ones of b * mark * BPS. Each product is below 2**127 * MAX_MARK * 11 * BPS < 2**241, so the
+    /// two-term sums cannot overflow (unchecked); `_margin` adds slots checked.
+    function _weigh(uint256 word, uint256 index, uint256[] memory params)
+        private
+        view
+        returns (uint256 required, uint256 available)
+    {
+        int256 low = int128(uint128(word));
+        int256 high = int128(uint128(word >> 128));
+        unchecked {
+            if (low < 0) required = uint256(-low) * params[2 * index] * _rate(index, params);
+            else if (low > 0) available = uint256(low) * params[2 * index] * BPS;
+            if (high < 0) required += uint256(-high) * params[2 * index + 2] * _rate(index + 1, params);
+            else if (high > 0) available += uint256(high) * params[2 * index + 2] * BPS;
         }
     }
 
-    /// @dev Whether any of `account`'s `slots` packed debt slots is not zero (the maintenance check's fast path).
-    function _indebted(address account, uint256 slots) private view returns (bool) {
-        mapping(uint256 => uint256) storage debts = _debt[account];
-        for (uint256 k = 0; k < slots; ++k) {
-            if (debts[k] != 0) return true;
+    /// @dev BPS + maintenanceBps[index], read from storage once per batch (cached in params[2 * index + 1]).
+    function _rate(uint256 index, uint256[] memory params) private view returns (uint256 rate) {
+        rate = params[2 * index + 1];
+        if (rate == 0) {
+            rate = BPS + maintenanceBps[index];
+            params[2 * index + 1] = rate;
         }
-        return false;
     }
 
     /// @dev Whether `account` is in `accounts` (short lists: linear scan).
@@ -1033,7 +1159,8 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         if (fee != 0) _adjust(fees, t.quoteToken, SafeCast.toInt256(fee));
     }
 
-    /// @dev Changes one custodied balance (deposit, withdrawal, per-trade settlement); returns the new balance.
+    /// @dev Changes one non-negative custodied balance (withdrawal, per-trade settlement; `_applyHalf`'s checks);
+    /// returns the new balance.
     function _adjust(address account, address token, int256 delta) private returns (uint256) {
         uint256 index = tokenIndex[token];
         if (index == 0) revert UnknownToken(token);
@@ -1043,13 +1170,40 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         return index & 1 == 1 ? word & MASK128 : word >> 128;
     }
 
+    /// @dev Credits a deposit of `amount` (at most int128 max) to `account`'s signed balance of listed `token`; a
+    /// negative balance repays the pool first: borrowed falls and cash rises by the repaid part (`DebtRepaid`,
+    /// `PoolChanged`). Returns the new balance (0 while a debt is left).
+    function _credit(address account, address token, uint256 amount) private returns (uint256) {
+        uint256 index = tokenIndex[token];
+        uint256 k = (index - 1) >> 1;
+        uint256 shift = (index & 1 == 1) ? 0 : 128;
+        uint256 word = _packed[account][k];
+        int256 old = int128(uint128(word >> shift));
+        int256 next = old + int256(amount);
+        if (next > type(int128).max) revert BalanceOverflow(account, token, uint256(old), amount);
+        _packed[account][k] = (word & ~(MASK128 << shift)) | (uint256(uint128(int128(next))) << shift);
+        if (old < 0) {
+            uint256 debt = uint256(-old);
+            uint256 repaid = amount < debt ? amount : debt;
+            Pool storage p = pool[index];
+            uint256 cash = uint256(p.cash) + repaid;
+            if (cash > MASK128) revert BalanceOverflow(address(this), token, p.cash, repaid);
+            uint256 borrowed = uint256(p.borrowed) - repaid; // borrowed is the sum of the debts: >= this one
+            p.cash = uint128(cash);
+            p.borrowed = uint128(borrowed);
+            emit DebtRepaid(account, token, repaid, debt - repaid);
+            emit PoolChanged(token, cash, borrowed);
+        }
+        return next > 0 ? uint256(next) : 0;
+    }
+
     /// @dev Pulls the tokens first (checked by SafeERC20), then credits: the guard rules out reentrancy.
     function _deposit(address account, address token, uint256 amount) private {
         if (amount == 0) revert ZeroAmount();
         if (tokenIndex[token] == 0) revert UnknownToken(token);
-        if (amount > MASK128) revert BalanceOverflow(account, token, balanceOf(account, token), amount);
+        if (amount > MAX_BALANCE) revert BalanceOverflow(account, token, balanceOf(account, token), amount);
         IERC20(token).safeTransferFrom(msg.sender, address(this), amount);
-        uint256 balance = _adjust(account, token, int256(amount));
+        uint256 balance = _credit(account, token, amount);
         emit Deposited(account, token, amount, balance);
     }
 

@@ -20,7 +20,7 @@ __all__ = ["SettlementMode", "BatchHeader", "SettlementBatch", "BatchCommitment"
 class SettlementMode(StrEnum):
     NET = "net"              # Settlement.settle: per-account net deltas, deltas leaf appended to the tree
     PER_TRADE = "per-trade"  # Settlement.settleTrades: trades in calldata, applied one by one
-    MARGIN = "margin"        # Settlement.settleMargin: net deltas plus borrows, certified marks, liquidations
+    MARGIN = "margin"        # Settlement.settleMargin: signed net deltas plus borrow fees, certified marks, liquidations
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +55,7 @@ class SettlementBatch:
     mode: SettlementMode
     deltas: NetDeltas | None
     tree: MerkleTree = field(repr=False)
-    margin: MarginData | None = None  # MARGIN mode: borrows, marks and liquidated accounts (issue 16)
+    margin: MarginData | None = None  # MARGIN mode: borrow changes (fees), marks and liquidated accounts (issue 16)
 
     @classmethod
     def build(cls, sequence: int, prev_hash: bytes, trades: Iterable[SettledTrade], *, fee_account: str,

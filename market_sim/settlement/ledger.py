@@ -32,7 +32,9 @@ class Ledger:
         self.skipped: dict[int, BatchHeader] = {}   # expired certified batches a later batch skipped on chain
         self.reserved: dict[tuple[str, str], int] = {}  # pending withdrawal requests
         self.locked: dict[tuple[str, str], int] = {}    # option writers' collateral (settlement.options; not saved)
-        self.debts: dict[tuple[str, str], int] = {}  # margin batches (issue 16): borrowed principal plus fees
+        # margin batches (issue 16): what an account owes a token's pool (principal plus fees), the negative part of
+        # its signed balance on chain; an account's balance and debt in one token are never both above zero
+        self.debts: dict[tuple[str, str], int] = {}
         self.marks: dict[str, int] = {}  # token -> mark of the last settled margin batch
         self.last_sequence = 0
         self.last_batch_hash = GENESIS_HASH
@@ -70,9 +72,10 @@ class Ledger:
         return dict(self._balances)
 
     def deposit(self, account: str, token: str, amount: int) -> None:
+        """A deposit; into a token the account owes (a negative balance on chain) it repays the debt first."""
         if amount <= 0:
             raise SettlementError(f"deposit amount must be positive, got {amount}")
-        self._balances[(account, token)] += amount
+        self._set_signed((account, token), self._signed((account, token)) + amount)
 
     def withdraw(self, account: str, token: str, amount: int) -> None:
         available = self.balance(account, token)
@@ -120,11 +123,12 @@ class Ledger:
         doubles = [t.trade_id for t in batch.trades if t.trade_id in self.settled_trade_ids]
         if doubles:
             raise SettlementError(f"batch {batch.sequence} would settle trades twice: {doubles[:10]}")
-        for trade in batch.trades:
-            for account, token, amount in trade.deltas(self.fee_account):
-                self._balances[(account, token)] += amount
         if batch.margin is not None:
             self._apply_margin(batch)
+        else:
+            for trade in batch.trades:
+                for account, token, amount in trade.deltas(self.fee_account):
+                    self._balances[(account, token)] += amount
         for header in skipped:
             self.skipped[header.sequence] = header
         self.settled_batches[batch.sequence] = batch
@@ -139,21 +143,31 @@ class Ledger:
         for account, token, amount in changes:
             self._balances[(account, token)] += amount
 
+    def _signed(self, key: tuple[str, str]) -> int:
+        return self._balances.get(key, 0) - self.debts.get(key, 0)
+
+    def _set_signed(self, key: tuple[str, str], signed: int) -> None:
+        self._balances[key] = max(0, signed)
+        if signed < 0:
+            self.debts[key] = -signed
+        else:
+            self.debts.pop(key, None)
+
     def _apply_margin(self, batch: SettlementBatch) -> None:
-        """A margin batch's borrow changes: principal moves between the pool and the balance, fees and principal
-        change the debt; its marks become the ledger's."""
+        """A margin batch on the signed balances (balance - debt): the trades' deltas (going below zero borrows,
+        raising a negative balance repays), then each fee debited; its marks become the ledger's."""
         address = dict(batch.deltas.tokens)
+        changes: dict[tuple[str, str], int] = defaultdict(int)
+        for trade in batch.trades:
+            for account, token, amount in trade.deltas(self.fee_account):
+                changes[(account, token)] += amount
         for change in batch.margin.borrows:
             token = address.get(change.token)
             if token is None:
-                raise SettlementError(f"batch {batch.sequence} borrows token #{change.token}, which none of its "
-                                      f"trades moves")
-            key = (change.account, token)
-            self._balances[key] += change.principal
-            debt = self.debts.get(key, 0) + change.fee + change.principal
-            if debt:
-                self.debts[key] = debt
-            else:
-                self.debts.pop(key, None)
+                raise SettlementError(f"batch {batch.sequence} charges a fee in token #{change.token}, which none "
+                                      f"of its trades moves")
+            changes[(change.account, token)] -= change.fee
+        for key, amount in changes.items():
+            self._set_signed(key, self._signed(key) + amount)
         self.marks.update({token: batch.margin.marks[index - 1] for index, token in address.items()
                            if index <= len(batch.margin.marks)})

@@ -1,13 +1,18 @@
 """Margin batches on chain (issue 16): borrows from the contract's lending pools, certified marks, maintenance.
 
 A margin batch settles like a net-deltas batch (`Settlement.settleMargin`), but its last Merkle leaf, the margin
-leaf, also commits to the batch's borrow changes, its mark prices (one per listed token, in one unit of value per
+leaf, also commits to the batch's borrow fees, its mark prices (one per listed token, in one unit of value per
 token base unit) and the accounts it liquidates. The validators sign the tree's root, so the marks are certified by
-the same quorum as the trades. After applying the batch the contract refuses it when an account it touched holds
-less than its marked debt times (1 + maintenance rate) (`BelowMaintenance(account, required, available)`), or when a
-borrow exceeds its pool's cash (`PoolExhausted(token, requested, available)`).
+the same quorum as the trades.
 
-`MarginBook` is the validators' and the ledger's view of the same state: balances, debts, pools and maintenance
+Balances are signed: a negative balance is a debt to that token's lending pool (principal plus fees). Borrowing is
+implicit when a batch's trade deltas take a balance below zero, repayment implicit when a credit raises a negative
+balance; a fee entry debits the balance and pays the pool. Per token the pool's `borrowed` follows the change of the
+debts (dNeg) and its cash by fees - dNeg. After applying the batch the contract refuses it when an account it touched
+holds less than its marked debt times (1 + maintenance rate) (`BelowMaintenance(account, required, available)`), or
+when the new borrowing exceeds its pool's cash (`PoolExhausted(token, requested, available)`).
+
+`MarginBook` is the validators' and the ledger's view of the same state: signed balances, pools and maintenance
 rates, with `apply` doing exactly what the contract does (same order, same errors, same rounding), so a batch the
 book accepts settles on chain and one it refuses would revert with the same error.
 """
@@ -23,18 +28,21 @@ from market_sim.core.errors import SettlementError
 from market_sim.settlement.deltas import NetDeltas
 
 __all__ = ["MARGIN_LEAF_TAG", "MAX_MARK", "BPS", "BorrowChange", "MarginData", "margin_leaf", "MarginBook",
-           "MarginRefusal", "Pool", "borrows_for", "KIND_BALANCE", "KIND_FEE", "KIND_PRINCIPAL"]
+           "MarginRefusal", "Pool", "borrows_for", "KIND_BALANCE", "KIND_FEE"]
 
 MARGIN_LEAF_TAG = keccak(b"MarketSimSettlement.Margin")
 MAX_MARK = 2**96
 BPS = 10_000
 _U128 = 2**128
+_I128_MIN, _I128_MAX = -(2**127), 2**127 - 1
 
 
 @dataclass(frozen=True, slots=True)
 class BorrowChange:
-    """Debt change of one account in one token (by contract index): fee (the borrow fee accrued since the last
-    batch) adds to the debt first; then principal > 0 borrows (before the deltas), < 0 repays (after them)."""
+    """Debt change of one account in one token (by contract index) in a margin batch: `principal` is the change of
+    the debt the batch's trade deltas make (> 0 borrowed, < 0 repaid: implied by the signed balance, for reporting
+    only, not encoded), `fee` the borrow fee accrued since the last batch (a fee entry: debited from the balance,
+    paid to the pool)."""
 
     account: str
     token: int
@@ -44,20 +52,21 @@ class BorrowChange:
     def __post_init__(self) -> None:
         if not -(_U128 // 2) <= self.principal < _U128 // 2:
             raise SettlementError(f"borrow principal {self.principal} does not fit int128")
-        if not 0 <= self.fee < _U128:
-            raise SettlementError(f"borrow fee {self.fee} must be in 0..2**128-1")
+        if not 0 <= self.fee <= _I128_MAX:
+            raise SettlementError(f"borrow fee {self.fee} must be in 0..2**127-1")
         if self.token < 1:
             raise SettlementError(f"token index must be >= 1, got {self.token}")
 
 
-KIND_BALANCE, KIND_FEE, KIND_PRINCIPAL = 0, 1, 2
+KIND_BALANCE, KIND_FEE = 0, 1
 
 
 @dataclass(frozen=True, slots=True)
 class MarginData:
-    """The MarginBatch struct beyond the header: the trades' net deltas and the borrow changes, encoded together
-    (per account: balance entries = trade delta + principal, then fee and principal entries on its debt), the marks
-    (token index order) and the liquidated accounts (ascending)."""
+    """The MarginBatch struct beyond the header: the trades' net deltas and the borrow fees, encoded together (per
+    account and token: the balance entry = trade delta, then the fee entry), the marks (token index order) and the
+    liquidated accounts (ascending). The borrow changes' principals are not encoded (the signed balances imply
+    them)."""
 
     trade_count: int
     deltas: NetDeltas
@@ -86,17 +95,8 @@ class MarginData:
             for index, delta in items:
                 entries.setdefault(account, {})[index, KIND_BALANCE] = delta
         for b in self.borrows:
-            account = to_checksum_address(b.account)
-            mine = entries.setdefault(account, {})
-            balance = mine.get((b.token, KIND_BALANCE), 0) + b.principal
-            if balance:
-                mine[b.token, KIND_BALANCE] = balance
-            else:
-                mine.pop((b.token, KIND_BALANCE), None)
             if b.fee:
-                mine[b.token, KIND_FEE] = b.fee
-            if b.principal:
-                mine[b.token, KIND_PRINCIPAL] = b.principal
+                entries.setdefault(to_checksum_address(b.account), {})[b.token, KIND_FEE] = b.fee
         return [(a, [(i, k, v) for (i, k), v in sorted(entries[a].items())])
                 for a in sorted(entries, key=lambda a: int(a, 16)) if entries[a]]
 
@@ -152,26 +152,60 @@ class Pool:
 
 @dataclass(slots=True)
 class MarginBook:
-    """Balances, debts, pools and maintenance rates keyed by (account, token index): the contract's margin state
-    mirrored off chain. `apply` settles a margin batch with the contract's rules or raises MarginRefusal."""
+    """Signed balances, pools and maintenance rates keyed by (account, token index): the contract's margin state
+    mirrored off chain (a negative balance is a debt to that token's pool). `apply` settles a margin batch with the
+    contract's rules or raises MarginRefusal."""
 
     tokens: int
-    balances: dict[tuple[str, int], int] = field(default_factory=dict)
-    debts: dict[tuple[str, int], int] = field(default_factory=dict)
+    balances: dict[tuple[str, int], int] = field(default_factory=dict)  # signed
     pools: dict[int, Pool] = field(default_factory=dict)
     shares: dict[tuple[str, int], int] = field(default_factory=dict)
     maintenance_bps: dict[int, int] = field(default_factory=dict)
     held: dict[int, int] = field(default_factory=dict)  # tokens the contract holds, per index
 
+    # ---- balances and debts --------------------------------------------------------------------------------------
+    def balance(self, account: str, index: int) -> int:
+        """Settlement.balanceOf: max(0, signed balance)."""
+        return max(0, self.balances.get((account, index), 0))
+
+    def debt(self, account: str, index: int) -> int:
+        """Settlement.debtOf: max(0, -signed balance), principal and fees owed to the pool of token `index`."""
+        return max(0, -self.balances.get((account, index), 0))
+
+    @property
+    def debts(self) -> dict[tuple[str, int], int]:
+        """Every debt (derived from the signed balances, read only)."""
+        return {key: -v for key, v in self.balances.items() if v < 0}
+
+    def has_debt(self, account: str) -> bool:
+        return any(self.balances.get((account, i), 0) < 0 for i in range(1, self.tokens + 1))
+
+    def snapshot(self) -> tuple:
+        return dict(self.balances), {i: Pool(p.cash, p.borrowed, p.shares) for i, p in self.pools.items()}
+
+    def restore(self, saved: tuple) -> None:
+        self.balances, self.pools = dict(saved[0]), {i: Pool(p.cash, p.borrowed, p.shares)
+                                                     for i, p in saved[1].items()}
+
     # ---- custody and pools ---------------------------------------------------------------------------------------
-    def deposit(self, account: str, index: int, amount: int) -> None:
-        self.balances[account, index] = self.balances.get((account, index), 0) + amount
+    def deposit(self, account: str, index: int, amount: int) -> int:
+        """Settlement.deposit: a negative balance repays the pool first; returns the repaid part."""
+        have = self.balances.get((account, index), 0)
+        if have + amount > _I128_MAX:
+            raise MarginRefusal("BalanceOverflow", account, index, max(0, have), amount)
+        repaid = min(amount, -have) if have < 0 else 0
+        if repaid:
+            p = self.pool(index)
+            p.borrowed -= repaid
+            p.cash += repaid
+        self.balances[account, index] = have + amount
         self.held[index] = self.held.get(index, 0) + amount
+        return repaid
 
     def withdraw(self, account: str, index: int, amount: int) -> None:
         if self.has_debt(account):
             raise MarginRefusal("DebtOutstanding", account)
-        have = self.balances.get((account, index), 0)
+        have = self.balance(account, index)
         if amount > have:
             raise MarginRefusal("InsufficientBalance", account, index, amount, have)
         self.balances[account, index] = have - amount
@@ -211,16 +245,9 @@ class MarginBook:
         self.held[index] -= amount
         return amount
 
-    def has_debt(self, account: str) -> bool:
-        return any(self.debts.get((account, i), 0) for i in range(1, self.tokens + 1))
-
-    def debt(self, account: str, index: int) -> int:
-        """What `account` owes the pool of token `index` (principal and fees)."""
-        return self.debts.get((account, index), 0)
-
     def debt_items(self) -> list[tuple[tuple[str, int], int]]:
         """Every ((account, index), debt > 0)."""
-        return [(k, v) for k, v in self.debts.items() if v]
+        return list(self.debts.items())
 
     # ---- margin --------------------------------------------------------------------------------------------------
     def margin(self, account: str, marks: Sequence[int]) -> tuple[int, int]:
@@ -236,44 +263,53 @@ class MarginBook:
 
     def _scaled(self, account: str, marks: Sequence[int],
                 fees: Mapping[tuple[str, int], int] | None = None) -> tuple[int, int]:
-        if not self.has_debt(account):
-            return (0, 0)
-        fees = fees or {}
-        required = sum((self.debts.get((account, i), 0) + fees.get((account, i), 0)) * marks[i - 1]
-                       * (BPS + self.maintenance_bps.get(i, 0)) for i in range(1, self.tokens + 1))
-        available = sum(self.balances.get((account, i), 0) * marks[i - 1] * BPS for i in range(1, self.tokens + 1))
-        return required, available
+        """Settlement._margin: over the signed balances (less the borrow fees `fees`, if given), negative ones * mark *
+        (BPS + rate), positive ones * mark * BPS; (0, 0) without debt."""
+        required = available = 0
+        for i in range(1, self.tokens + 1):
+            b = self.balances.get((account, i), 0)
+            if fees:
+                b -= fees.get((account, i), 0)
+            if b < 0:
+                required += -b * marks[i - 1] * (BPS + self.maintenance_bps.get(i, 0))
+            elif b > 0:
+                available += b * marks[i - 1] * BPS
+        return (required, available) if required else (0, 0)
 
     def apply(self, data: MarginData) -> list[str]:
         """Settle `data` as Settlement.settleMargin (all or nothing); returns the liquidated accounts left below
         maintenance (the contract's LiquidatedBelowMaintenance events). Raises MarginRefusal like the contract."""
         if len(data.marks) != self.tokens:
             raise MarginRefusal("MarksLength", self.tokens, len(data.marks))
-        saved = (dict(self.balances), dict(self.debts), {i: Pool(p.cash, p.borrowed, p.shares)
-                                                         for i, p in self.pools.items()})
+        saved = self.snapshot()
         try:
             return self._apply(data)
         except MarginRefusal:
-            self.balances, self.debts, self.pools = saved
+            self.restore(saved)
             raise
 
     def _apply(self, data: MarginData) -> list[str]:
-        sums: dict[tuple[int, int], int] = {}
+        changes: dict[int, int] = {}  # every balance change (kind 0 and -fee)
+        fees: dict[int, int] = {}
+        d_neg: dict[int, int] = {}    # change of the debts
         left_below = []
         for account, entries in data.groups():
             borrowed = False
             for index, kind, value in entries:
                 if not 1 <= index <= self.tokens:
                     raise MarginRefusal("UnknownTokenIndex", 0, index)
-                sums[index, kind] = sums.get((index, kind), 0) + value
-                if kind == KIND_BALANCE:
-                    self._credit(account, index, value)
-                else:
-                    borrowed |= kind == KIND_PRINCIPAL and value > 0
-                    debt = self.debts.get((account, index), 0)
-                    if value < 0 and -value > debt:
-                        raise MarginRefusal("RepayExceedsDebt", account, index, -value, debt)
-                    self.debts[account, index] = debt + value
+                change = value if kind == KIND_BALANCE else -value
+                if kind == KIND_FEE:
+                    fees[index] = fees.get(index, 0) + value
+                old = self.balances.get((account, index), 0)
+                new = old + change
+                if not _I128_MIN <= new <= _I128_MAX:
+                    raise MarginRefusal("BalanceOutOfRange", account, index, old, change)
+                d_debt = max(0, -new) - max(0, -old)
+                borrowed |= kind == KIND_BALANCE and d_debt > 0
+                changes[index] = changes.get(index, 0) + change
+                d_neg[index] = d_neg.get(index, 0) + d_debt
+                self.balances[account, index] = new
             if borrowed and account in data.liquidated:
                 raise MarginRefusal("LiquidatedBorrows", account)
             required, available = self._scaled(account, data.marks)
@@ -282,45 +318,43 @@ class MarginBook:
                     raise MarginRefusal("BelowMaintenance", account, -(-required // BPS), available // BPS)
                 left_below.append(account)
         for index in range(1, self.tokens + 1):
-            balance, fees, net = (sums.get((index, k), 0) for k in (KIND_BALANCE, KIND_FEE, KIND_PRINCIPAL))
-            if balance != net:
-                raise MarginRefusal("ValueNotConserved", index, balance - net)
+            fee, grown = fees.get(index, 0), d_neg.get(index, 0)
+            imbalance = changes.get(index, 0) + fee
+            if imbalance:
+                raise MarginRefusal("ValueNotConserved", index, imbalance)
+            if fee == 0 and grown == 0:
+                continue
             p = self.pool(index)
-            if net > p.cash:
-                raise MarginRefusal("PoolExhausted", index, net, p.cash)
-            p.cash -= net
-            p.borrowed += net + fees
+            cash = p.cash + fee - grown
+            if cash < 0:
+                raise MarginRefusal("PoolExhausted", index, grown - fee, p.cash)
+            borrowed = p.borrowed + grown
+            if cash >= _U128 or not 0 <= borrowed < _U128:
+                raise MarginRefusal("PoolOutOfRange", index, cash, borrowed)
+            p.cash, p.borrowed = cash, borrowed
         return left_below
 
-    def _credit(self, account: str, index: int, delta: int) -> None:
-        have = self.balances.get((account, index), 0)
-        if have + delta < 0:
-            raise MarginRefusal("InsufficientBalance", account, index, -delta, have)
-        self.balances[account, index] = have + delta
-
     def plan(self, deltas: NetDeltas, fees: Mapping[tuple[str, int], int] | None = None) -> tuple[BorrowChange, ...]:
-        """The validators' borrow changes for a batch with these net trade deltas: an account whose balance would
-        go negative borrows the shortfall (a short sale without inventory borrows the base token, a purchase
-        without cash the quote token); an account with debt in a token it receives repays from it, at most its
-        debt; `fees` (accrued borrow fees per (account, index)) add to the debts. Whether the pools hold enough
-        and the accounts stay above maintenance is `apply`'s check (PoolExhausted / BelowMaintenance)."""
+        """The batch's borrow changes for these net trade deltas and accrued `fees` ({(account, index): fee}): per
+        (account, token) the change of its debt the deltas make (principal: a sale without inventory borrows the
+        shortfall, a purchase by an account with debt in that token repays from it; the signed balances imply it)
+        and the fee, debited after the delta. Whether the pools hold enough and the accounts stay above maintenance
+        is `apply`'s check (PoolExhausted / BelowMaintenance)."""
         fees = dict(fees or {})
         principal: dict[tuple[str, int], int] = {}
         for account, entries in deltas.groups:
             for index, delta in entries:
                 have = self.balances.get((account, index), 0)
-                debt = self.debts.get((account, index), 0) + fees.get((account, index), 0)
-                if have + delta < 0:
-                    principal[account, index] = -(have + delta)
-                elif delta > 0 and debt:
-                    principal[account, index] = -min(debt, delta)
+                change = max(0, -(have + delta)) - max(0, -have)
+                if change:
+                    principal[account, index] = change
         return borrows_for(principal, fees)
 
     # ---- the custody invariant -----------------------------------------------------------------------------------
     def withdrawable(self, index: int, accounts: Iterable[str]) -> int:
-        """What every account and lender could take out of token `index`: balances of accounts without debt (those
-        with debt cannot withdraw) plus the pool's cash (lenders together get at most that)."""
-        free = sum(self.balances.get((a, index), 0) for a in set(accounts) if not self.has_debt(a))
+        """What every account and lender could take out of token `index`: positive balances of accounts without
+        debt (those with debt cannot withdraw) plus the pool's cash (lenders together get at most that)."""
+        free = sum(self.balance(a, index) for a in set(accounts) if not self.has_debt(a))
         return free + self.pool(index).cash
 
 

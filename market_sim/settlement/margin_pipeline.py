@@ -10,8 +10,10 @@ With margin enabled ([settlement] `margin = true`) the pipeline settles every ba
   the last settled margin batch, replaced for a base token by the last trade of the batch that moves it:
   floor(quote_amount / base_amount), at least 1 (value units = quote-token base units per base-token base unit).
   Quote tokens, and tokens never traded, have mark 1.
-- **Borrow plan** (MarginBook.plan): a seller without inventory borrows the shortfall, a buyer without cash borrows
-  the quote token, an account with debt in a token it receives repays from it.
+- **Borrow plan** (MarginBook.plan): balances are signed (a negative balance is a debt to that token's pool), so a
+  seller without inventory borrows the shortfall and a buyer without cash the quote token just by going below zero,
+  and an account with debt in a token it receives repays from it; the plan reports those debt changes and carries
+  the batch's borrow fees (fee entries: debited from the balance, paid to the pool).
 - **Borrow fees** (`BorrowAccrual`): a debt pays its pool's annual rate (`[settlement] borrow_bps`, per asset; 25 bps,
   general collateral, by default) in kind, in the borrowed token's base units, on simulated time: the batch's time is
   its last trade's timestamp (the validators see every trade's), and each batch charges the accounts it touches, in
@@ -28,7 +30,7 @@ With margin enabled ([settlement] `margin = true`) the pipeline settles every ba
 - **Certification**: the committee builds the same margin leaf from the trades (`extra_leaves`, the planner's
   deterministic data) and signs it under the batch root; a batch the book refuses is not certified (ConsensusError,
   the pipeline's "not certified: ..." refusal).
-- **Booking**: a settled batch is applied to the planner's book (the validators' mirror of balances, debts and
+- **Booking**: a settled batch is applied to the planner's book (the validators' mirror of the signed balances and
   pools); the Ledger books balances, debts and marks; `reconcile_margin` checks debts and pools against the chain.
 """
 
@@ -210,15 +212,11 @@ class MarginPlanner:
     def trial(self, trades: Sequence[SettledTrade]) -> MarginData:
         """The batch's data, checked as the contract would settle it (raises MarginRefusal; nothing changes)."""
         data = self.data(trades)
-        saved = (dict(self.book.balances), dict(self.book.debts),
-                 {i: (p.cash, p.borrowed, p.shares) for i, p in self.book.pools.items()})
+        saved = self.book.snapshot()
         try:
             self.book.apply(data)
         finally:
-            self.book.balances, self.book.debts = saved[0], saved[1]
-            for i, (cash, borrowed, shares) in saved[2].items():
-                p = self.book.pool(i)
-                p.cash, p.borrowed, p.shares = cash, borrowed, shares
+            self.book.restore(saved)
         return data
 
     def batch_options(self, trades: Sequence[SettledTrade]) -> dict:
@@ -367,7 +365,7 @@ def pool_cash(planner: MarginPlanner) -> dict[str, int]:
 
 def reconcile_margin(ledger, planner: MarginPlanner, client, accounts: Iterable[str]) -> list[MarginDifference]:
     """Debts (the ledger's and the validators' book) and pools (cash, borrowed, shares) against the contract, and
-    custody: per token the contract holds at least every balance plus the pool's cash."""
+    custody: per token the contract holds at least every positive balance plus the pool's cash."""
     diffs: list[MarginDifference] = []
     accounts = sorted(set(accounts) | {a for a, _ in ledger.debts})
     for token, index in sorted(planner.token_index.items(), key=lambda kv: kv[1]):
@@ -376,9 +374,9 @@ def reconcile_margin(ledger, planner: MarginPlanner, client, accounts: Iterable[
             if ledger.debt(account, token) != chain_debt:
                 diffs.append(MarginDifference("debt", f"{account} in {token}", ledger.debt(account, token),
                                               chain_debt))
-            if planner.book.debts.get((account, index), 0) != chain_debt:
+            if planner.book.debt(account, index) != chain_debt:
                 diffs.append(MarginDifference("book debt", f"{account} in {token}",
-                                              planner.book.debts.get((account, index), 0), chain_debt))
+                                              planner.book.debt(account, index), chain_debt))
         p = planner.book.pool(index)
         chain_pool = client.contract.pool(index)
         if (p.cash, p.borrowed, p.shares) != chain_pool:
@@ -399,7 +397,7 @@ def record_margin(sim, pipeline, venue) -> tuple[list[MarginDifference], dict[st
     client = venue.client
     names = {address: trader for trader, address in venue.accounts.items()}
     diffs = reconcile_margin(pipeline.ledger, planner, client, [*venue.accounts.values(), venue.fee_account])
-    for (account, index), debt in sorted((k, v) for k, v in planner.book.debts.items() if v):
+    for (account, index), debt in sorted(planner.book.debts.items()):
         token = planner._token(index)
         sim.record("settlement_debts", {"account": names.get(account, account), "asset": planner.assets[token],
                                         "book_debt": debt, "ledger_debt": pipeline.ledger.debt(account, token),

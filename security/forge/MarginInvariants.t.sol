@@ -5,9 +5,10 @@ import {InvariantSuite, Cheats} from "./Base.sol";
 import {Settlement} from "../../contracts/settlement/Settlement.sol";
 import {TestToken} from "../../contracts/test/TestToken.sol";
 
-/// @dev Issue 16: lenders lend and leave pools, traders deposit and withdraw, and certified margin batches borrow
-/// the base token to sell it short, cover and repay with fees, or borrow the quote token to buy on margin, at
-/// random marks (some batches are refused: BelowMaintenance, PoolExhausted, InsufficientBalance).
+/// @dev Issue 16: lenders lend and leave pools, traders deposit (repaying a debt first) and withdraw, and certified
+/// margin batches sell the base token short (the balance goes negative: borrowed from the pool), cover and repay
+/// with fees, or buy on margin (the quote balance goes negative), at random marks (some batches are refused:
+/// BelowMaintenance, PoolExhausted).
 contract MarginHandler is Cheats {
     uint256 internal constant ACCOUNTS = 4; // 0, 1 trade on margin; 2 is the market maker; 3 lends
     uint64 internal constant MAX_VALIDITY = 8;
@@ -84,19 +85,19 @@ contract MarginHandler is Cheats {
         uint256 value = qty * price;
         bytes memory deltas;
         kind = kind % 3;
-        if (kind == 0) { // short: borrow base and sell it (no base balance change), receive quote
-            deltas = abi.encodePacked(_trade(maker, int256(qty), -int256(value)), _group(trader, 2),
-                _entry(2, 1, int256(qty)), _entry(0, 2, int256(value)));
-        } else if (kind == 1) { // long: borrow the quote, buy base with it (no quote balance change)
-            deltas = abi.encodePacked(_group(trader, 2), _entry(0, 1, int256(qty)), _entry(2, 2, int256(value)),
-                _trade(maker, -int256(qty), int256(value)));
-        } else { // cover a short: buy back at most the debt (fee added first), repay it
+        if (kind == 0) { // short: sell base (below zero: borrowed from the pool), receive quote
+            deltas = abi.encodePacked(_trade(maker, int256(qty), -int256(value)), _trade(trader, -int256(qty),
+                int256(value)));
+        } else if (kind == 1) { // long: buy base with quote (below zero: borrowed)
+            deltas = abi.encodePacked(_trade(trader, int256(qty), -int256(value)), _trade(maker, -int256(qty),
+                int256(value)));
+        } else { // cover a short: buy back at most the debt plus this batch's fee, which is debited after
             fee = bound(fee, 0, 1e18);
             uint256 debt = settlement.debtOf(trader, address(tokens[0])) + fee;
             if (debt == 0) return;
             qty = bound(qty, 1, debt);
             value = qty * price;
-            deltas = abi.encodePacked(_group(trader, 3), _entry(1, 1, int256(fee)), _entry(2, 1, -int256(qty)),
+            deltas = abi.encodePacked(_group(trader, 3), _entry(0, 1, int256(qty)), _entry(1, 1, int256(fee)),
                 _entry(0, 2, -int256(value)), _trade(maker, -int256(qty), int256(value)));
         }
         uint256[] memory marks = new uint256[](2);
@@ -105,16 +106,16 @@ contract MarginHandler is Cheats {
         _settle(deltas, marks);
     }
 
-    /// @dev The market maker's group: base and quote balance changes (kind 0).
-    function _trade(address maker, int256 base, int256 quote) internal pure returns (bytes memory) {
-        return abi.encodePacked(_group(maker, 2), _entry(0, 1, base), _entry(0, 2, quote));
+    /// @dev An account's group of base and quote balance changes (kind 0).
+    function _trade(address account, int256 base, int256 quote) internal pure returns (bytes memory) {
+        return abi.encodePacked(_group(account, 2), _entry(0, 1, base), _entry(0, 2, quote));
     }
 
     function _group(address account, uint256 count) internal pure returns (uint256) {
         return (uint256(uint160(account)) << 96) | count;
     }
 
-    /// @dev kind 0 balance, 1 fee, 2 principal; token index 1 base, 2 quote.
+    /// @dev kind 0 signed balance change, 1 fee; token index 1 base, 2 quote.
     function _entry(uint256 kind, uint256 index, int256 value) internal pure returns (uint256) {
         return (kind << 248) | (index << 128) | uint256(uint128(int128(value)));
     }
@@ -171,8 +172,8 @@ contract MarginInvariants is InvariantSuite {
         require(handler.settled() == 2, "cover did not settle");
     }
 
-    /// Custody never goes negative: for each token, every balance plus the pool's cash (all that accounts and
-    /// lenders can ever withdraw) equals the tokens the contract holds.
+    /// Custody never goes negative: for each token, every positive balance plus the pool's cash (all that accounts
+    /// and lenders can ever withdraw) equals the tokens the contract holds.
     function invariant_custodyCoversBalancesAndPoolCash() public view {
         for (uint256 t = 0; t < 2; ++t) {
             address token = address(handler.tokens(t));
@@ -185,15 +186,21 @@ contract MarginInvariants is InvariantSuite {
         }
     }
 
-    /// The pool's outstanding debt is the sum of every account's debt; lenders' shares never claim more than it
-    /// holds plus what it is owed.
+    /// The pool's outstanding debt is the sum of every account's debt (the negative balances); lenders' shares
+    /// never claim more than it holds plus what it is owed; an account owing a token holds none of it.
     function invariant_poolBorrowedIsTheSumOfDebts() public view {
         for (uint256 t = 0; t < 2; ++t) {
             address token = address(handler.tokens(t));
             (uint128 cash, uint128 borrowed, uint256 shares) = settlement.pool(t + 1);
             uint256 debts;
             for (uint256 a = 0; a < handler.accountCount(); ++a) {
-                debts += settlement.debtOf(handler.accounts(a), token);
+                address account = handler.accounts(a);
+                int256 signed = settlement.signedBalanceOf(account, token);
+                uint256 debt = settlement.debtOf(account, token);
+                require(debt == (signed < 0 ? uint256(-signed) : 0), "debtOf != max(0, -signed balance)");
+                require(settlement.balanceOf(account, token) == (signed > 0 ? uint256(signed) : 0), "balanceOf");
+                require(settlement.hasDebt(account) || debt == 0, "hasDebt misses a debt");
+                debts += debt;
             }
             require(debts == borrowed, "pool borrowed != sum of debts");
             uint256 lent = settlement.poolShares(handler.accounts(3), t + 1);

@@ -54,7 +54,7 @@ def test_chain_equals_ledger_balances_debts_pools(settled):
         for account in accounts:
             assert c.balance(account, token) == p.ledger.balance(account, token)
             assert c.contract.debt_of(account, token) == p.ledger.debt(account, token) \
-                == planner.book.debts.get((account, index), 0)
+                == planner.book.debt(account, index)
             debts += p.ledger.debt(account, token) > 0
         p_ = planner.book.pool(index)
         assert c.contract.pool(index) == (p_.cash, p_.borrowed, p_.shares)

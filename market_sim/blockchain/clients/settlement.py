@@ -12,7 +12,7 @@ from market_sim.blockchain.reverts import ContractErrors
 from hexbytes import HexBytes
 
 __all__ = ["SettlementContract", "SettlementErrors", "Deposited", "Withdrawn", "WithdrawalRequested", "BatchSettled",
-           "BatchSkipped", "TokenListed", "DEFAULT_MAX_VALIDITY"]
+           "BatchSkipped", "TokenListed", "PoolChanged", "DebtRepaid", "DEFAULT_MAX_VALIDITY"]
 
 DEFAULT_MAX_VALIDITY = 256  # blocks a certificate may stay valid past its stateBlock (about 51 minutes at 12 s)
 _MANY_PER_CALL = 512  # pairs or sequences per balancesOf / batchRoots call (bounded calldata and gas)
@@ -77,6 +77,27 @@ class BatchSettled(ContractEvent):
     merkle_root: bytes
     trade_count: int
     delta_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class PoolChanged(ContractEvent):
+    """A margin batch or a repaying deposit left `token`'s pool with `cash` and `borrowed` (issue 16)."""
+
+    EVENT: ClassVar[str] = "PoolChanged"
+    token: str
+    cash: int
+    borrowed: int
+
+
+@dataclass(frozen=True, slots=True)
+class DebtRepaid(ContractEvent):
+    """A deposit into `account`'s negative balance of `token` repaid `repaid` to the pool; `debt` is left."""
+
+    EVENT: ClassVar[str] = "DebtRepaid"
+    account: str
+    token: str
+    repaid: int
+    debt: int
 
 
 class SettlementContract(ContractClient):
@@ -211,7 +232,12 @@ class SettlementContract(ContractClient):
         return int(self._call("poolShares", checksum(lender), index))
 
     def debt_of(self, account: str, token: str) -> int:
+        """max(0, -signed balance): what `account` owes the pool of `token`."""
         return int(self._call("debtOf", checksum(account), checksum(token)))
+
+    def signed_balance_of(self, account: str, token: str) -> int:
+        """The signed balance (negative: a debt to the token's pool)."""
+        return int(self._call("signedBalanceOf", checksum(account), checksum(token)))
 
     def has_debt(self, account: str) -> bool:
         return bool(self._call("hasDebt", checksum(account)))

@@ -29,14 +29,14 @@ A, B = "0x" + "a1" * 20, "0x" + "b2" * 20
 
 def test_a_debt_accrues_exactly_and_the_fraction_carries():
     book = MarginBook(2)
-    book.debts[A, 1] = 1_000
+    book.balances[A, 1] = -1_000
     accrual = BorrowAccrual({1: 2_500, 2: 0})           # 25 % a year on token 1
     accrual.state[A, 1] = (0, Fraction(0))
     fees, accruals = accrual.fees(book, [A], 10 * DAY)
     exact = Fraction(1_000 * 2_500 * 10 * DAY, 10_000 * YEAR_NS)   # 6.849... units
     assert fees == {(A, 1): 6} and accruals == [((A, 1), 1_000, 0, exact - 6)]
     accrual.settled(book, [A], [1, 2], 10 * DAY, accruals)
-    book.debts[A, 1] += 6
+    book.balances[A, 1] -= 6
     owed = exact - 6 + Fraction(1_006 * 2_500 * 10 * DAY, 10_000 * YEAR_NS)  # the next 10 days on 1,006 + carry
     fees, _ = accrual.fees(book, [A], 20 * DAY)
     assert fees == {(A, 1): 7} and int(owed) == 7
@@ -51,7 +51,7 @@ def test_charging_at_any_times_totals_the_floor_of_the_exact_fee(debt, rate, cut
     """A constant debt charged at any sequence of batch times pays floor(exact fee over the whole span): nothing is
     rounded away and nothing is charged twice."""
     book = MarginBook(1)
-    book.debts[A, 1] = debt
+    book.balances[A, 1] = -debt
     accrual = BorrowAccrual({1: rate})
     accrual.state[A, 1] = (0, Fraction(0))
     at = paid = 0

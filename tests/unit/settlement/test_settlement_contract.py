@@ -88,7 +88,7 @@ def test_deposit_for_many_credits_each_account_from_one_transfer(env):
     reverts("ZeroAmount", env.chain.transact, many(env.quote, [env.carol, dave], [1, 0]), sender="alice")
     reverts("ZeroAddress", env.chain.transact, many(env.quote, ["0x" + "00" * 20], [1]), sender="alice")
     reverts("UnknownToken", env.chain.transact, many(env.carol, [env.carol], [1]), sender="alice")
-    reverts("BalanceOverflow", env.chain.transact, many(env.quote, [env.carol], [2**128]), sender="alice")
+    reverts("BalanceOverflow", env.chain.transact, many(env.quote, [env.carol], [2**127]), sender="alice")
     reverts("ERC20InsufficientAllowance", env.chain.transact, many(env.base, [env.carol], [1]), sender="carol")
     assert env.client.balance(env.carol, env.quote) == 9  # nothing changed by the reverted calls
 
@@ -223,10 +223,11 @@ def test_malformed_deltas_revert(env):
     assert reverts("UnknownTokenIndex", raw_settle, env, 1, header(env.alice, 1) + entry(0, 1)) == (32, 0)
 
 
-def test_credit_beyond_uint128_reverts(env):
-    base, big = env.client.token_index(env.base), 2**127 - 1
-    blob = header(env.alice, 2) + entry(base, big) + entry(base, big) + header(env.bob, 1) + entry(base, -2 * big)
-    assert reverts("BalanceOverflow", raw_settle, env, 1, blob) == (env.alice, env.base, FUNDS + big, big)
+def test_credit_beyond_int128_reverts(env):
+    """Balances are int128 (a negative one is a margin debt): a credit past 2**127 - 1 reverts."""
+    base, big = env.client.token_index(env.base), 2**127 - 1 - FUNDS
+    blob = header(env.alice, 2) + entry(base, big) + entry(base, 1) + header(env.bob, 1) + entry(base, -big - 1)
+    assert reverts("BalanceOverflow", raw_settle, env, 1, blob) == (env.alice, env.base, 2**127 - 1, 1)
 
 
 def test_two_tokens_of_an_account_share_a_slot_and_apply_together(env):
@@ -261,9 +262,9 @@ def test_token_listing_and_deposit_limits(env):
     assert env.chain.events(receipt, c.contract.handle, "TokenListed")[0]["index"] == 3 == c.token_index(fresh.address)
     assert reverts("TokenAlreadyListed", c.list_token, fresh.address) == (fresh.address, 3)
     reverts("ZeroAddress", c.list_token, "0x" + "00" * 20)
-    reverts("BalanceOverflow", c.deposit, fresh.address, 2**128, sender="alice")
-    assert c.deposit(fresh.address, 2**128 - 1, sender="alice").balance == 2**128 - 1
-    assert reverts("BalanceOverflow", c.deposit, fresh.address, 1, sender="alice")[2:] == (2**128 - 1, 1)
+    reverts("BalanceOverflow", c.deposit, fresh.address, 2**127, sender="alice")  # balances are int128
+    assert c.deposit(fresh.address, 2**127 - 1, sender="alice").balance == 2**127 - 1
+    assert reverts("BalanceOverflow", c.deposit, fresh.address, 1, sender="alice")[2:] == (2**127 - 1, 1)
     assert c.balance(env.alice, env.base) == FUNDS  # token 3 shares no slot with tokens 1 and 2
 
 

@@ -5,7 +5,11 @@ build_nodes calls), `available_x2` (the solvency check of one trade: debits + tw
 one trade). The view as the settled bench builds it: settlement-demo's three instruments, N traders with every one
 of the four assets deposited.
 
+With --settled DURATION AGENTS: the settled bench's run (benchmarks.simulation.settled_market) with process-time
+counters (exclusive, as settled_breakdown's) on the solvency view's and the Ledger's methods: ms and calls each.
+
 Usage: PYTHONPATH=. python scripts/bench_balance_view.py [N ...]     (default: 20 100)
+       PYTHONPATH=. python scripts/bench_balance_view.py --settled 3min 100
 """
 
 from __future__ import annotations
@@ -50,6 +54,52 @@ def measure(traders: int, reps: int = 2000) -> dict:
     return out
 
 
+def settled_parts(duration: str, agents: int) -> dict:
+    from market_sim.benchmarks.simulation import settled_market
+    from market_sim.settlement.ledger import Ledger
+
+    acc: dict[str, float] = {}
+    calls: dict[str, int] = {}
+    stack: list[float] = []
+    undo = []
+
+    def patch(owner: type, attr: str) -> None:
+        fn, label, clock = owner.__dict__[attr], f"{owner.__name__}.{attr}", time.process_time
+
+        def timed(*args, **kwargs):
+            t0 = clock()
+            stack.append(0.0)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                elapsed = clock() - t0
+                acc[label] = acc.get(label, 0.0) + elapsed - stack.pop()
+                calls[label] = calls.get(label, 0) + 1
+                if stack:
+                    stack[-1] += elapsed
+
+        setattr(owner, attr, timed)
+        undo.append(lambda: setattr(owner, attr, fn))
+
+    for attr in ("copy", "available", "debits", "apply", "deposit", "reserve", "claimed"):
+        patch(BalanceView, attr)
+    patch(ValidationState, "copy")
+    for attr in ("apply", "split_solvent", "available", "balance", "deposit", "balances", "claimed", "correct"):
+        patch(Ledger, attr)
+    c0 = time.process_time()
+    try:
+        result = settled_market(duration, agents)
+    finally:
+        for restore in undo:
+            restore()
+    return {"cpu_seconds": round(time.process_time() - c0, 2), "trades_settled": result["trades_settled"],
+            "parts_ms": {k: round(v * 1e3, 1) for k, v in sorted(acc.items(), key=lambda kv: -kv[1])},
+            "parts_ms_total": round(sum(acc.values()) * 1e3, 1), "calls": calls}
+
+
 if __name__ == "__main__":  # pragma: no cover - a measuring tool
-    for n in map(int, sys.argv[1:] or ["20", "100"]):
-        print(json.dumps(measure(n)))
+    if sys.argv[1:2] == ["--settled"]:
+        print(json.dumps(settled_parts(sys.argv[2], int(sys.argv[3]))))
+    else:
+        for n in map(int, sys.argv[1:] or ["20", "100"]):
+            print(json.dumps(measure(n)))

@@ -166,10 +166,7 @@ def _unfinalize(node: ConsensusNode, trades: Sequence[Trade]) -> None:
             if not state.filled[oid]:
                 del state.filled[oid]
         if state.balances is not None:
-            moved = BalanceView(state.balances.instruments.values(), taker_fee_bps=state.balances.taker_fee_bps)
-            moved.apply(trade)
-            for key, amount in moved.settled.items():
-                state.balances.settled[key] -= amount
+            state.balances.apply(trade, -1)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from market_sim.core.accounts import Accounts
 from market_sim.core.errors import ConfigError
 from market_sim.core.events import Trade
 from market_sim.core.instruments import Instrument
@@ -60,7 +61,11 @@ class TradeClaim:
 
 
 class BalanceView:
-    """Settled balances per (account, asset) in token base units; the solvency check runs against these.
+    """Settled balances per account and asset in token base units; the solvency check runs against these.
+
+    The balances are a core `Accounts` (`settled`: one Account per trader id, its balances keyed by asset symbol), the
+    one account model; what only the validators need stays here: the pending withdrawal requests (`reserved`) and
+    the instruments' unit conversion. Keys in this class's API are (account, asset) pairs.
 
     Buyers pay quantity * price * quote_units_per_lot_tick of the quote asset (plus `taker_fee_bps` of it when
     the buyer is the aggressor), sellers deliver quantity * base_units_per_lot of the base asset. Proceeds only
@@ -69,12 +74,8 @@ class BalanceView:
     `reserved` holds pending on-chain withdrawal requests (Settlement.requestWithdrawal): from the request's block on
     they are unavailable to new trades and batches, so a batch the validators certify is solvent whenever it settles.
     Deposits count at once. The settlement pipeline feeds both from the contract's events up to a batch's stateBlock
-    (the validators read balances at that block).
-
-    Issue 12 asks this view and the settlement Ledger to derive from core.accounts; they are not yet: this view keys
-    balances by (trader id, asset symbol) with per-validator copies and pending holds, the Ledger by (address, token
-    address) mirroring the contract, and core.accounts books the simulation's cash; a shared account model is
-    issue 12's work.
+    (the validators read balances at that block). Balances may go negative (a view replaying trades it did not
+    check); the solvency check is what refuses overdrafts.
     """
 
     __slots__ = ("instruments", "settled", "reserved", "taker_fee_bps", "_units", "_decimals")
@@ -83,8 +84,8 @@ class BalanceView:
                  balances: Mapping[tuple[str, str], int] | None = None, *, taker_fee_bps: int = 0) -> None:
         items = instruments.values() if isinstance(instruments, Mapping) else instruments
         self.instruments: dict[str, Instrument] = {i.symbol: i for i in items}
-        self.settled: Counter[tuple[str, str]] = Counter()
-        self.reserved: Counter[tuple[str, str]] = Counter()
+        self.settled = Accounts()
+        self.reserved: dict[tuple[str, str], int] = {}
         self.taker_fee_bps = taker_fee_bps
         # symbol -> (base asset, quote asset, base units per lot, quote units per lot-tick), computed once
         self._units = {s: (i.base_asset, i.quote_asset, i.base_units_per_lot, i.quote_units_per_lot_tick)
@@ -96,15 +97,23 @@ class BalanceView:
             self.deposit(account, asset, amount)
 
     def copy(self) -> BalanceView:
-        """An independent copy (each validator keeps its own)."""
-        other = BalanceView(self.instruments.values(), taker_fee_bps=self.taker_fee_bps)
-        other.settled = Counter(self.settled)
-        other.reserved = Counter(self.reserved)
+        """An independent copy (each validator keeps its own): the balances and requests are copied; the
+        instruments and their unit tables, never changed after construction, are shared."""
+        cls = type(self)
+        other = cls.__new__(cls)
+        other.instruments, other._units, other._decimals = self.instruments, self._units, self._decimals
+        other.taker_fee_bps = self.taker_fee_bps
+        other.settled = self.settled.copy()
+        other.reserved = self.reserved.copy()
         return other
+
+    def balance(self, account: str, asset: str) -> int:
+        """The settled balance (requests not deducted)."""
+        return self.settled.balance(account, asset)
 
     def available(self, key: tuple[str, str]) -> int:
         """The settled balance minus the pending withdrawal request."""
-        return self.settled[key] - self.reserved[key]
+        return self.settled.balance(key[0], key[1]) - self.reserved.get(key, 0)
 
     def reserve(self, account: str, asset: str, requested: int) -> None:
         """A withdrawal request of `requested` (the account's whole pending request) is on chain."""
@@ -113,14 +122,14 @@ class BalanceView:
     def claimed(self, account: str, asset: str, amount: int) -> None:
         """A withdrawal request was paid out: the balance falls by `amount`, the request is gone."""
         self.reserved.pop((account, asset), None)
-        self.settled[(account, asset)] -= amount
+        self.settled.credit(account, asset, -amount)
 
     def deposit(self, account: str, asset: str, amount: int) -> None:
         """Credit (or, with a negative amount, debit) a settled balance."""
         if not isinstance(amount, int) or isinstance(amount, bool):
             raise ConfigError("balance amounts must be integers (token base units)", key=f"{account}.{asset}",
                               value=amount)
-        self.settled[(account, asset)] += amount
+        self.settled.credit(account, asset, amount)
 
     def amount_text(self, asset: str, units: int) -> str:
         """Base units of `asset` as a decimal token amount with its symbol (e.g. '96,240 USD')."""
@@ -138,17 +147,21 @@ class BalanceView:
 
     def apply(self, trade: Trade, sign: int = 1) -> None:
         """Move the trade's amounts between the two accounts' settled balances (sign=-1 undoes it)."""
-        legs = self.debits(trade)
-        if legs is None:
+        units = self._units.get(trade.symbol)
+        if units is None:
             return
-        (buyer_quote, paid), (seller_base, base) = legs
-        base_asset, quote_asset, _, per_lot_tick = self._units[trade.symbol]
+        base_asset, quote_asset, per_lot, per_lot_tick = units
         quote = trade.quantity * trade.price * per_lot_tick
-        fee = quote * self.taker_fee_bps // 10_000 if trade.aggressor is Side.SELL else 0
-        self.settled[buyer_quote] -= sign * paid  # fees go to the fee account, which validators do not track
-        self.settled[(trade.seller, quote_asset)] += sign * (quote - fee)
-        self.settled[seller_base] -= sign * base
-        self.settled[(trade.buyer, base_asset)] += sign * base
+        base = sign * trade.quantity * per_lot
+        aggressor = trade.aggressor  # the taker pays the fee
+        paid = sign * (quote + quote * self.taker_fee_bps // 10_000 if aggressor is Side.BUY else quote)
+        received = sign * (quote - quote * self.taker_fee_bps // 10_000 if aggressor is Side.SELL else quote)
+        # fees go to the fee account, which validators do not track
+        buyer, seller = self.settled[trade.buyer].balances, self.settled[trade.seller].balances
+        buyer[quote_asset] = buyer.get(quote_asset, 0) - paid
+        seller[quote_asset] = seller.get(quote_asset, 0) + received
+        seller[base_asset] = seller.get(base_asset, 0) - base
+        buyer[base_asset] = buyer.get(base_asset, 0) + base
 
 
 class Pending:

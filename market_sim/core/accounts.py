@@ -14,11 +14,15 @@ settlement price.
 
 Balances may go negative: that is a short (base asset) or a loan (quote asset). Nothing here forbids it; the pre-trade
 risk engine and the margin rules decide what is allowed, and `borrowed()` reports what is owed, for borrow fees.
+
+The same model holds every other record of balances: the validators' solvency view (consensus.state.BalanceView:
+settled balances per trader and asset symbol) and the settlement Ledger (per account address and token address)
+keep theirs in an `Accounts`, copied with `Accounts.copy()` (one copy per validator).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from fractions import Fraction
@@ -28,7 +32,7 @@ from market_sim.core.events import Event
 from market_sim.core.instruments import Instrument
 from market_sim.core.orders import Side
 
-__all__ = ["Liquidity", "Fill", "Transfer", "Position", "Account", "Accounts", "Mark", "book_fill"]
+__all__ = ["Liquidity", "Fill", "Transfer", "Position", "Account", "Accounts", "KeyedBalances", "Mark", "book_fill"]
 
 _BUY = Side.BUY
 
@@ -145,6 +149,11 @@ class Position:
             self.opened_at = fill.ts
         return realized
 
+    def copy(self) -> Position:
+        """An independent copy."""
+        return Position(self.symbol, self.base_asset, self.quote_asset, self.quantity, self.cost, self.realized,
+                        self.fees, self.volume, self.fills, self.opened_at)
+
     def unrealized(self, mark: Mark | None) -> int:
         """Quote units the open quantity would realize at `mark` (0 when flat or unmarked)."""
         if self.quantity == 0 or mark is None:
@@ -171,6 +180,12 @@ class Account:
 
     def balance(self, asset: str) -> int:
         return self.balances.get(asset, 0)
+
+    def copy(self) -> Account:
+        """An independent copy: balances, positions and fees (nothing mutable is shared)."""
+        positions = self.positions
+        return Account(self.id, self.balances.copy(),
+                       {s: p.copy() for s, p in positions.items()} if positions else {}, self.fees_paid.copy())
 
     def credit(self, asset: str, amount: int) -> None:
         """Add (or with a negative amount, remove) base units of an asset."""
@@ -248,6 +263,21 @@ class Accounts:
     def get(self, account_id: str) -> Account | None:
         return self._accounts.get(account_id)
 
+    def balance(self, account_id: str, asset: str) -> int:
+        """The account's balance of `asset` (0 for an account or asset never seen; creates nothing)."""
+        acct = self._accounts.get(account_id)
+        return 0 if acct is None else acct.balances.get(asset, 0)
+
+    def credit(self, account_id: str, asset: str, amount: int) -> None:
+        """Account.credit on the account (created on first use)."""
+        self[account_id].credit(asset, amount)
+
+    def copy(self) -> Accounts:
+        """An independent copy of every account (Account.copy each)."""
+        other = Accounts()
+        other._accounts = {k: a.copy() for k, a in self._accounts.items()}
+        return other
+
     def __contains__(self, account_id: object) -> bool:
         return account_id in self._accounts
 
@@ -272,3 +302,59 @@ class Accounts:
                 if assets is None or a in assets:
                     out[a] = out.get(a, 0) + v
         return out
+
+
+class KeyedBalances(MutableMapping):
+    """The balances of an `Accounts` as one mapping (account id, asset) -> base units, for code that keys balances by
+    pairs. Reads and writes go to the accounts: a missing pair reads 0 (so `m[key] += amount` works, like a
+    defaultdict(int)); iteration is by account, then asset, in first-seen order."""
+
+    __slots__ = ("accounts",)
+
+    def __init__(self, accounts: Accounts) -> None:
+        self.accounts = accounts
+
+    def __getitem__(self, key: tuple[str, str]) -> int:
+        return self.accounts.balance(key[0], key[1])
+
+    def get(self, key: tuple[str, str], default: int | None = None) -> int | None:
+        acct = self.accounts.get(key[0])
+        return default if acct is None else acct.balances.get(key[1], default)
+
+    def __setitem__(self, key: tuple[str, str], amount: int) -> None:
+        if type(amount) is not int:
+            raise ValidationError(f"account {key[0]}: {key[1]} amount must be an integer, got {amount!r}")
+        self.accounts[key[0]].balances[key[1]] = amount
+
+    def __delitem__(self, key: tuple[str, str]) -> None:
+        acct = self.accounts.get(key[0])
+        if acct is None or key[1] not in acct.balances:
+            raise KeyError(key)
+        del acct.balances[key[1]]
+
+    def pop(self, key: tuple[str, str], *default: int) -> int:
+        acct = self.accounts.get(key[0])
+        if acct is None or key[1] not in acct.balances:
+            if default:
+                return default[0]
+            raise KeyError(key)
+        return acct.balances.pop(key[1])
+
+    def setdefault(self, key: tuple[str, str], default: int = 0) -> int:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, tuple) or len(key) != 2:
+            return False
+        acct = self.accounts.get(key[0])
+        return acct is not None and key[1] in acct.balances
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        for acct in self.accounts:
+            for asset in acct.balances:
+                yield acct.id, asset
+
+    def __len__(self) -> int:
+        return sum(len(acct.balances) for acct in self.accounts)

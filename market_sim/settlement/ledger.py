@@ -1,5 +1,8 @@
 """The off-chain ledger: settled balances per account and token, mirroring what the contract should hold.
 
+The balances are a core `Accounts` (`accounts`: one Account per account address, its balances keyed by token
+address); `_balances` is the same balances keyed by (account, token) pairs (a KeyedBalances view, no second copy).
+
 Besides balances it mirrors the contract's batch chain (settled batches, and the expired ones a later batch skipped),
 the pending withdrawal requests (`reserved`: unavailable to new batches from the request's block on, as the
 validators count them) and `followed_block`, the last block whose requests and claims it has taken in (persisted, so
@@ -12,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from market_sim.consensus.signing import GENESIS_HASH
+from market_sim.core.accounts import Accounts, KeyedBalances
 from market_sim.core.errors import SettlementError
 from market_sim.settlement.batch import BatchHeader, SettlementBatch
 from market_sim.settlement.trades import SettledTrade
@@ -26,7 +30,8 @@ class Ledger:
 
     def __init__(self, fee_account: str) -> None:
         self.fee_account = fee_account
-        self._balances: dict[tuple[str, str], int] = defaultdict(int)
+        self.accounts = Accounts()  # address -> Account, balances by token address
+        self._balances = KeyedBalances(self.accounts)  # (account, token) -> balance, reading 0 when unseen
         self.settled_batches: dict[int, SettlementBatch] = {}
         self.settled_trade_ids: set[int] = set()
         self.skipped: dict[int, BatchHeader] = {}   # expired certified batches a later batch skipped on chain
@@ -42,7 +47,7 @@ class Ledger:
         self.followed_block = 0
 
     def balance(self, account: str, token: str) -> int:
-        return self._balances.get((account, token), 0)
+        return self.accounts.balance(account, token)
 
     def debt(self, account: str, token: str) -> int:
         """What `account` owes the lending pool of `token` (margin batches): principal and fees."""
@@ -65,11 +70,11 @@ class Ledger:
         """A request was paid out: the balance falls by `amount`, the request is gone."""
         self.reserved.pop((account, token), None)
         if amount:
-            self._balances[(account, token)] = self.balance(account, token) - amount
+            self.accounts.credit(account, token, -amount)
 
     def balances(self) -> dict[tuple[str, str], int]:
         """Every (account, token) the ledger has seen, with its balance."""
-        return dict(self._balances)
+        return {(acct.id, token): v for acct in self.accounts for token, v in acct.balances.items()}
 
     def deposit(self, account: str, token: str, amount: int) -> None:
         """A deposit; into a token the account owes (a negative balance on chain) it repays the debt first."""
@@ -82,11 +87,11 @@ class Ledger:
         if amount <= 0 or amount > available:
             raise SettlementError(f"cannot withdraw {amount} base units of token {token} for {account}: "
                                   f"{available} available")
-        self._balances[(account, token)] = available - amount
+        self.accounts.credit(account, token, -amount)
 
     def correct(self, account: str, token: str, amount: int) -> None:
         """Adopt the chain's value for one balance (after the contract reported a different one)."""
-        self._balances[(account, token)] = amount
+        self._balances[account, token] = amount
 
     def split_solvent(self, trades: Iterable[SettledTrade]
                       ) -> tuple[list[SettledTrade], list[tuple[SettledTrade, Shortfall]]]:
@@ -141,7 +146,7 @@ class Ledger:
         """Book (account, token, amount) changes a booked batch carried besides its trades' (option premiums and
         expiry payouts: settlement.options); call right after apply()."""
         for account, token, amount in changes:
-            self._balances[(account, token)] += amount
+            self.accounts.credit(account, token, amount)
 
     def _signed(self, key: tuple[str, str]) -> int:
         return self._balances.get(key, 0) - self.debts.get(key, 0)

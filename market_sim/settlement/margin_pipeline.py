@@ -146,9 +146,8 @@ class MarginBalanceView(BalanceView):
         self.credit: dict[str, int] = credit if credit is not None else {}
 
     def copy(self) -> MarginBalanceView:
-        other = MarginBalanceView(self.instruments.values(), taker_fee_bps=self.taker_fee_bps, credit=self.credit)
-        other.settled = self.settled.copy()
-        other.reserved = self.reserved.copy()
+        other = super().copy()
+        other.credit = self.credit  # shared, not copied
         return other
 
     def available(self, key: tuple[str, str]) -> int:

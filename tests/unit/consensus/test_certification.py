@@ -179,9 +179,15 @@ def test_requeued_trades_are_certified_again_once_and_the_log_allows_exactly_tha
     later = [b for b in c.blocks if b.height > expired.height and again & {t.trade_id for t in b.trades}]
     assert later and all(b.height > last for b in later)
     assert sum(s.requeued for s in c.batches) == len(again)
+    # the expired block's trades were undone on every validator's balances and applied again: each trade counts once
+    expected = w.balances()
+    for sub in w.submissions:
+        expected.apply(sub.claim.trade)
+    by_pair = lambda view: {(a.id, asset): v for a in view.settled for asset, v in a.balances.items()}  # noqa: E731
     for node in c.nodes:
         assert node.log.verify().ok
         assert node.log.occurrences(expired.trades[0].trade_id) == (2, later[0].height)
+        assert node.state.final_ids == set(w.valid) and by_pair(node.state.balances) == by_pair(expected)
     assert c.summary()["safety_problems"] == []
 
 

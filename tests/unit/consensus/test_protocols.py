@@ -71,7 +71,7 @@ def test_f_plus_one_colluders_certify_a_double_spend() -> None:
     combined = BalanceView([INST], {("acct0", "USD"): 1000})
     for t in (*b0.trades, *b3.trades):
         combined.apply(t)
-    assert combined.settled[("acct0", "USD")] == -1000  # the second trade is invalid: acct0 paid twice
+    assert combined.balance("acct0", "USD") == -1000  # the second trade is invalid: acct0 paid twice
 
 
 def test_f_colluders_cannot() -> None:

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from market_sim.core.accounts import Accounts
+from market_sim.core.errors import ConfigError
 from market_sim.core.events import Trade
 from market_sim.core.instruments import Instrument
 from market_sim.core.orders import NewOrder, Side
@@ -28,7 +30,7 @@ def test_balance_view_charges_the_taker_fee_to_an_aggressive_buyer() -> None:
     t = _claim(qty=5, price=100).trade  # 500 USD units, buyer is the aggressor: +0.5% fee
     assert view.debits(t) == ((("alice", "USD"), 502), (("bob", "XYZ"), 5))
     view.apply(dataclasses.replace(t, aggressor=Side.SELL))  # seller aggressor: seller pays the fee
-    assert view.settled[("alice", "USD")] == 9_500 and view.settled[("bob", "USD")] == 498
+    assert view.balance("alice", "USD") == 9_500 and view.balance("bob", "USD") == 498
 
 
 @settings(max_examples=80, deadline=None)
@@ -42,10 +44,7 @@ def test_applying_trades_conserves_each_asset_less_fees(trades, fee_bps: int) ->
         t = Trade(i, i, INST.symbol, price, qty, 2 * i, 2 * i + 1, buyer, seller, Side.BUY if buy_aggr else Side.SELL)
         fees += qty * price * fee_bps // 10_000
         view.apply(t)
-    totals = Counter()
-    for (_, asset), amount in view.settled.items():
-        totals[asset] += amount
-    assert totals["XYZ"] == 3 * 10**6 and totals["USD"] == 3 * 10**6 - fees
+    assert view.settled.totals() == {"XYZ": 3 * 10**6, "USD": 3 * 10**6 - fees}
 
 
 def test_pending_holds_and_release() -> None:
@@ -64,7 +63,7 @@ def test_pending_holds_and_release() -> None:
     pending.remove(claim.trade, state.balances)
     assert state.check(second, pending) is None
     state.finalize([claim.trade])
-    assert state.balances.settled[("alice", "USD")] == 500 and state.balances.settled[("alice", "XYZ")] == 5
+    assert state.balances.balance("alice", "USD") == 500 and state.balances.balance("alice", "XYZ") == 5
     assert state.check(claim).startswith("duplicate_trade")
 
 
@@ -91,3 +90,36 @@ def test_insolvency_message_prints_token_amounts_not_base_units() -> None:
     claim = TradeClaim(t, NewOrder(2, "alice", inst.symbol, Side.BUY, 1_000, price=300_000),
                        NewOrder(3, "bob", inst.symbol, Side.SELL, 1_000, price=300_000))
     assert state.check(claim) == "insolvent: alice needs 3,000 USD, has 1,500.25 USD"
+
+
+def test_balance_view_keeps_its_balances_in_core_accounts_and_copies_are_independent() -> None:
+    view = BalanceView([INST], {("alice", "USD"): 1000, ("bob", "XYZ"): 10})
+    assert isinstance(view.settled, Accounts) and view.settled["alice"].balances == {"USD": 1000}
+    view.reserve("alice", "USD", 300)
+    copy = view.copy()
+    assert type(copy) is BalanceView and copy.instruments is view.instruments
+    copy.apply(_claim(qty=2, price=100).trade)  # alice pays 200 USD for 2 XYZ from bob
+    copy.claimed("alice", "USD", 300)
+    copy.deposit("carol", "USD", 7)
+    assert (copy.available(("alice", "USD")), copy.balance("alice", "XYZ"), copy.balance("carol", "USD")) == (500, 2, 7)
+    assert view.available(("alice", "USD")) == 700 and view.balance("alice", "USD") == 1000
+    assert view.reserved == {("alice", "USD"): 300} and "carol" not in view.settled
+    assert [(a.id, a.balances) for a in view.settled] == [("alice", {"USD": 1000}), ("bob", {"XYZ": 10})]
+
+
+def test_undoing_a_trade_restores_every_balance() -> None:
+    view = BalanceView([INST], {("alice", "USD"): 1000, ("bob", "XYZ"): 10}, taker_fee_bps=30)
+    for aggressor in (Side.BUY, Side.SELL):
+        t = dataclasses.replace(_claim(qty=3, price=333).trade, aggressor=aggressor)
+        view.apply(t)
+        assert view.settled.totals() == {"USD": 1000 - 999 * 30 // 10_000, "XYZ": 10}
+        view.apply(t, -1)
+        assert [(a.id, a.balances) for a in view.settled] == [("alice", {"USD": 1000, "XYZ": 0}),
+                                                               ("bob", {"XYZ": 10, "USD": 0})]
+
+
+def test_deposits_must_be_integers() -> None:
+    with pytest.raises(ConfigError, match="integers"):
+        BalanceView([INST], {("alice", "USD"): 1.5})
+    with pytest.raises(ConfigError, match="integers"):
+        BalanceView([INST]).deposit("alice", "USD", True)

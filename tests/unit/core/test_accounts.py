@@ -6,7 +6,7 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, strategies as st
 
-from market_sim.core.accounts import Account, Accounts, Fill, Liquidity, Transfer, book_fill
+from market_sim.core.accounts import Account, Accounts, Fill, KeyedBalances, Liquidity, Transfer, book_fill
 from market_sim.core.errors import ValidationError
 from market_sim.core.instruments import Instrument
 from market_sim.core.orders import Side
@@ -76,6 +76,47 @@ def test_errors_name_what_was_wrong():
     a.credit("XYZ", 5)
     with pytest.raises(ValidationError, match="no price for XYZ"):
         a.value(lambda asset: None, "USD")
+
+
+def test_copies_share_nothing_that_changes():
+    accts = Accounts()
+    accts.credit("a", "USD", 1_000_000)
+    accts.apply(_fill(Side.BUY, 10_000, 10, fee=30))
+    copy = accts.copy()
+    assert [(c.id, c.balances, c.fees_paid) for c in copy] == [("a", {"USD": 899_970, "AAPL": 10}, {"USD": 30})]
+    assert copy["a"].position("AAPL") == accts["a"].position("AAPL")
+    copy.apply(_fill(Side.SELL, 11_000, 4, fee=10))  # the copy moves on; the original does not
+    copy.credit("b", "USD", 5)
+    assert accts["a"].balances == {"USD": 899_970, "AAPL": 10} and accts["a"].fees_paid == {"USD": 30}
+    assert (accts["a"].position("AAPL").quantity, accts["a"].position("AAPL").fills) == (10, 1)
+    assert (copy["a"].position("AAPL").quantity, copy["a"].position("AAPL").realized) == (6, 4_000)
+    assert copy["a"].balances == {"USD": 899_970 + 44_000 - 10, "AAPL": 6} and "b" not in accts
+
+
+def test_accounts_balance_reads_without_creating():
+    accts = Accounts()
+    assert accts.balance("a", "USD") == 0 and len(accts) == 0
+    accts.credit("a", "USD", -7)  # negative balances are allowed (a loan)
+    assert accts.balance("a", "USD") == -7 and accts.balance("a", "XYZ") == 0
+    with pytest.raises(ValidationError, match="a: USD amount must be an integer, got True"):
+        accts.credit("a", "USD", True)
+
+
+def test_keyed_balances_is_the_accounts_by_pair():
+    accts = Accounts()
+    keyed = KeyedBalances(accts)
+    keyed["a", "USD"] += 5  # a missing pair reads 0
+    keyed["b", "XYZ"] = -2
+    accts.credit("a", "XYZ", 1)
+    assert dict(keyed) == {("a", "USD"): 5, ("a", "XYZ"): 1, ("b", "XYZ"): -2} and len(keyed) == 3
+    assert accts["a"].balances == {"USD": 5, "XYZ": 1}
+    assert keyed.get(("c", "USD")) is None and keyed.get(("a", "ZZZ"), 9) == 9 and keyed["c", "USD"] == 0
+    assert ("a", "USD") in keyed and ("c", "USD") not in keyed and "a" not in keyed and "c" not in accts
+    assert keyed.pop(("b", "XYZ")) == -2 and keyed.pop(("b", "XYZ"), 4) == 4 and keyed.setdefault(("d", "Q"), 3) == 3
+    with pytest.raises(KeyError):
+        del keyed["a", "ZZZ"]
+    with pytest.raises(ValidationError, match="integer"):
+        keyed["a", "USD"] = 1.0
 
 
 @given(st.lists(st.tuples(st.sampled_from([Side.BUY, Side.SELL]), st.integers(1, 50_000), st.integers(1, 40)),

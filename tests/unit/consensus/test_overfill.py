@@ -230,8 +230,9 @@ def test_an_order_modified_down_and_back_up_to_an_earlier_size_may_fill_that_siz
     for node in seen.committee.nodes:
         assert node.state.filled[1] == 14 and not node.state.approved.filled
     # the order is used up: one more lot of it is an overfill
-    assert seen.committee.validate_trade(dataclasses.replace(seen.claims[1].trade, trade_id=99, quantity=1),
-                                         seen.claims[1].buy, second) == (
+    extra = NewOrder(50, "acct2", sym, Side.BUY, 1, price=100)
+    trade = dataclasses.replace(seen.claims[1].trade, trade_id=99, quantity=1, buy_order_id=50)
+    assert seen.committee.validate_trade(trade, extra, second) == (
         "overfill: sell order 1 has size 14, 14 already filled, trade 99 adds 1")
 
 

@@ -16,11 +16,11 @@ class ReportedOrder(NewOrder):
     """An order as a venue shows it to a TradeValidator with a proposed trade: the NewOrder as the order stands
     before the trade (its open lots, its current price) and `version`, the venue's number for that state of it.
 
-    The venue gives an order a new version, never used before, for every change other than a fill: when it is
+    The venue gives an order a new version (a number never used before, given at its first report) when it is
     accepted (a reused order id included), when it re-enters the book (a stop triggered, a modify crossing) and
-    whenever a modify changes its quantity or price. Fills keep the version. So a report equal to an earlier one is
-    the same state seen again, and a new version is a new state even with the quantity, price and flags of an
-    earlier one (an order modified down and back up). A ReportedOrder never equals a plain NewOrder.
+    whenever a modify changes its quantity or price. Fills (and self-trade decrements), which only shrink the order, keep the version. So a report equal to an
+    earlier one is the same state seen again, and a new version is a new state even with the quantity, price and
+    flags of an earlier one (an order modified down and back up). A ReportedOrder never equals a plain NewOrder.
     """
 
     version: int = 0

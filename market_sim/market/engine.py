@@ -102,7 +102,11 @@ class MatchingEngine:
         self._touched: dict[tuple[OrderBook, Side, int], None] | None = None
         self._next_trade_id = 1
         self._seq = 0
-        self._version = 0   # the last order version shown to the validator
+        self._version = 0   # the last order version given (core.validation.ReportedOrder)
+        # resting order id -> the version of its state the validator was shown; a new state (the order rests,
+        # is modified) drops it, so its next report gets a new version. Kept only with a validator (the entry of
+        # an order that left the book stays until its id rests again: one int per order the validator saw).
+        self._versions: dict[int, int] = {}
         self._aggregates: dict[tuple[str, str, Side], AggregateLevels] = {}
         self._aggregate_seq = 0   # aggregate orders get ids -1, -2, ...
         for inst in instruments:
@@ -539,9 +543,10 @@ class MatchingEngine:
         """Ask the validator about one proposed trade, showing both orders as they stand before it: the aggressor
         (`qty` lots left) as its `version`, the resting order as the version of its state (a new one if unshown)."""
         aggressor = reported(cmd, qty, version)
-        resting_version = resting.version
-        if not resting_version:
-            resting_version = resting.version = self._version = self._version + 1
+        oid = resting.order_id
+        resting_version = self._versions.get(oid)
+        if resting_version is None:
+            resting_version = self._versions[oid] = self._version = self._version + 1
         other = reported(resting.as_new_order(symbol, resting.qty, resting.level.price), resting.qty, resting_version)
         if cmd.side is _BUY:
             return validator.validate_trade(trade, aggressor, other)
@@ -632,7 +637,6 @@ class MatchingEngine:
             o.shown = shown
             o.level = level
             o.spec = None if plain else cmd
-            o.version = 0
         else:
             o = RestingOrder(oid, cmd.trader, qty, shown, level, None if plain else cmd)
         tail = level.tail  # level.append(o), inlined (every resting order comes through here)
@@ -649,6 +653,8 @@ class MatchingEngine:
             if self._touched is not None:
                 self._touched[(book, side, price)] = None
         self._orders[oid] = o
+        if self._validator is not None:  # a new state of `oid` (a reused id, a remainder, a re-priced post-only)
+            self._versions.pop(oid, None)
         if not plain:
             self._track_expiry(book, cmd)
 
@@ -791,7 +797,8 @@ class MatchingEngine:
         hidden = spec is not None and spec.hidden
         if price == level.price and qty <= o.qty:  # a reduction keeps time priority
             self._reduce(level, o, qty)
-            o.version = 0
+            if self._validator is not None:
+                self._versions.pop(o.order_id, None)
             if touched is not None and not hidden:
                 touched[(book, level.side, price)] = None
             events.append(_modified(ts, o.order_id, o.trader, symbol, qty, price, True))
@@ -830,7 +837,8 @@ class MatchingEngine:
         o.qty = qty
         o.shown = shown
         o.level = target
-        o.version = 0
+        if self._validator is not None:
+            self._versions.pop(o.order_id, None)
         target.append(o)
         target.qty += qty
         if not hidden:
@@ -903,7 +911,7 @@ class AggregateLevels:
                     d = qty - old
                     o.qty = qty
                     o.shown = qty
-                    o.version = 0
+                    self.engine._versions.pop(oid, None)
                     level.qty += d
                     level.shown += d
                     return old
@@ -940,7 +948,6 @@ class AggregateLevels:
             o.shown = qty
             o.level = level
             o.spec = None
-            o.version = 0
         else:
             o = RestingOrder(oid, self.owner, qty, qty, level, None)
         level.append(o)

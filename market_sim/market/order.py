@@ -18,15 +18,13 @@ __all__ = ["RestingOrder", "OrderState", "OrderStatus", "resting_state", "pendin
 class RestingOrder:
     """Live state of one order resting in the book; a node of its price level's doubly linked FIFO list.
 
-    Kept deliberately small (one object, nine slots) because a book holds millions of them: side and price
+    Kept deliberately small (one object, eight slots) because a book holds millions of them: side and price
     live on the level, and `spec` keeps the submitted NewOrder only when it carries anything beyond a plain
     GTC limit order (iceberg, hidden, expiry, post-only, self-trade prevention). The engine re-uses records of
     orders that left the book, so code outside it must not keep them (snapshots are OrderState values).
-    `version` is the number the engine shows trade validators for the order's current state
-    (core.validation.ReportedOrder): 0 from the order's entry or last modify until its first report.
     """
 
-    __slots__ = ("order_id", "trader", "qty", "shown", "prev", "next", "level", "spec", "version")
+    __slots__ = ("order_id", "trader", "qty", "shown", "prev", "next", "level", "spec")
 
     def __init__(self, order_id: int, trader: str, qty: int, shown: int, level: PriceLevel,
                  spec: NewOrder | None) -> None:
@@ -38,7 +36,6 @@ class RestingOrder:
         self.next: RestingOrder | None = None
         self.level = level      # the PriceLevel holding it; None once it has left the book
         self.spec = spec
-        self.version = 0
 
     @property
     def hidden(self) -> bool:

@@ -49,7 +49,11 @@ def refusal_code(reason: str | None) -> Refusal | None:
 
 @dataclass(frozen=True, slots=True)
 class TradeClaim:
-    """A trade together with the two orders it claims to match: what a validator needs to check it."""
+    """A trade together with the two orders it claims to match: what a validator needs to check it.
+
+    The matching engine reports each order as it stands before the trade, as a core.validation.ReportedOrder with
+    the version of that state (new on entry and on every modify; fills keep it).
+    """
 
     trade: Trade
     buy: NewOrder
@@ -232,14 +236,16 @@ class ValidationState:
     def __init__(self, accounts: Iterable[str] | None = None, balances: BalanceView | None = None) -> None:
         self.accounts: frozenset[str] | None = None if accounts is None else frozenset(accounts)
         self.balances = balances  # None disables the solvency check (no balances known)
-        self.orders: dict[int, set[NewOrder]] = {}  # order id -> every version the exchange reported
+        self.orders: dict[int, set[NewOrder]] = {}  # order id -> every report of it from the exchange's feed
         self.final_ids: set[int] = set()
         self.approved = Pending()  # pre-trade approvals not yet final
-        # Cumulative fills. The exchange reports each order as it stands before a trade (its open quantity), so an
-        # order's size is the largest "open quantity reported + lots already filled when it was reported" over
-        # every new version of it (a modify up or a reused id reports a new version); final fills per order id.
-        # Validators only see orders through trades, so an order modified back up to exactly a version they saw
-        # earlier (same quantity, price and flags) looks like that stale version replayed: its size is not raised.
+        # Cumulative fills. The exchange reports each order as it stands before a trade (its open quantity, and
+        # the engine's version of that state: ReportedOrder), so an order's size is the largest "open quantity
+        # reported + lots already filled when it was reported" over every new report of it. A report equal to one
+        # on record (the same version) is the same state again and changes nothing, however late it comes; a new
+        # version (a modify, a reused id) is a new state even with the quantity, price and flags of an earlier
+        # one (modified down and back up). Proposals cannot add versions: their orders must equal reports on
+        # record. Final fills per order id.
         self.sizes: dict[int, int] = {}
         self.filled: Counter[int] = Counter()
 
@@ -255,8 +261,8 @@ class ValidationState:
     def check(self, claim: TradeClaim, pending: Pending | None = None, *, known_orders_only: bool = False) -> str | None:
         """None if the trade is valid on top of the final state plus `pending`, else 'code: detail'.
 
-        With known_orders_only the claimed orders must equal orders on record (from the exchange's feed), so a
-        proposer cannot invent an order to fit a bad trade.
+        With known_orders_only the claimed orders must equal orders on record (from the exchange's feed), version
+        included, so a proposer cannot invent an order, or a new version of one, to fit a bad trade.
         """
         trade, buy, sell = claim.trade, claim.buy, claim.sell
         if trade.quantity <= 0:
@@ -302,7 +308,8 @@ class ValidationState:
         return None
 
     def record_orders(self, claim: TradeClaim) -> None:
-        """Remember the orders of a trade the exchange reported, as they stood before it (fills shrink them)."""
+        """Remember the orders of a trade the exchange reported, as they stood before it (fills shrink them); a
+        report not on record (a new version, or a smaller quantity after fills) may raise the order's size."""
         for order in (claim.buy, claim.sell):
             oid = order.order_id
             versions = self.orders.get(oid)

@@ -10,7 +10,9 @@ Rules, in the order they apply to an incoming order:
   order's price. Icebergs show `display_quantity`; when the shown slice is used up it refreshes from the reserve
   at the back of its level (losing time priority). Hidden orders match like any other but are never shown.
 - Self-trade prevention follows the aggressor's STP mode.
-- Every proposed trade goes to the TradeValidator (if any) before anything changes. A refused trade emits
+- Every proposed trade goes to the TradeValidator (if any) before anything changes, with both orders as they stand
+  (core.validation.ReportedOrder: each with the version of its current state, new on entry and on every modify,
+  kept by fills, so a validator tells a new state from one it saw before). A refused trade emits
   TradeRejected and leaves both orders exactly as they were (the resting order keeps its place); the aggressor
   skips that resting order and goes on matching behind it. If it still has quantity that could only rest
   crossing a refused order (or an IOC/FOK/market remainder), that remainder is cancelled with reason VALIDATOR,
@@ -50,7 +52,7 @@ from market_sim.core.instruments import Instrument
 from market_sim.core.orders import (
     CancelOrder, ModifyOrder, NewOrder, OrderType, PostOnlyMode, Side, STPMode, TimeInForce,
 )
-from market_sim.core.validation import TradeValidator
+from market_sim.core.validation import TradeValidator, reported
 from market_sim.market._construct import constructor
 from market_sim.market.book import OrderBook
 from market_sim.market.level import BookSide, PriceLevel
@@ -100,6 +102,11 @@ class MatchingEngine:
         self._touched: dict[tuple[OrderBook, Side, int], None] | None = None
         self._next_trade_id = 1
         self._seq = 0
+        self._version = 0   # the last order version given (core.validation.ReportedOrder)
+        # resting order id -> the version of its state the validator was shown; a new state (the order rests,
+        # is modified) drops it, so its next report gets a new version. Kept only with a validator (the entry of
+        # an order that left the book stays until its id rests again: one int per order the validator saw).
+        self._versions: dict[int, int] = {}
         self._aggregates: dict[tuple[str, str, Side], AggregateLevels] = {}
         self._aggregate_seq = 0   # aggregate orders get ids -1, -2, ...
         for inst in instruments:
@@ -456,6 +463,7 @@ class MatchingEngine:
         refused = stp_stop = False
         behind: int | None = None  # set when a level keeps orders the aggressor could not take
         tid = self._next_trade_id
+        version = 0  # the aggressor's, given at its first report
         while qty:
             price = opp.best if behind is None else opp.price_after(behind)
             if price is None or (limit is not None and (price > limit if buy else price < limit)):
@@ -477,7 +485,9 @@ class MatchingEngine:
                 else:
                     trade = _trade(ts, tid, symbol, price, q, o.order_id, oid, o.trader, trader, side)
                 if validator is not None:
-                    reason = self._validate(validator, trade, cmd, qty, o, symbol)
+                    if not version:
+                        version = self._version = self._version + 1
+                    reason = self._validate(validator, trade, cmd, qty, version, o, symbol)
                     if reason is not None:
                         append(TradeRejected(ts, symbol, trade.buy_order_id, trade.sell_order_id, price, q, reason))
                         refused = True
@@ -528,11 +538,16 @@ class MatchingEngine:
         self._next_trade_id = tid
         return qty, refused, stp_stop
 
-    def _validate(self, validator: TradeValidator, trade: Trade, cmd: NewOrder, qty: int, resting: RestingOrder,
-                  symbol: str) -> str | None:
-        """Ask the validator about one proposed trade, showing both orders as they stand before it."""
-        aggressor = cmd if qty == cmd.quantity else replace(cmd, quantity=qty)
-        other = resting.as_new_order(symbol, resting.qty, resting.level.price)
+    def _validate(self, validator: TradeValidator, trade: Trade, cmd: NewOrder, qty: int, version: int,
+                  resting: RestingOrder, symbol: str) -> str | None:
+        """Ask the validator about one proposed trade, showing both orders as they stand before it: the aggressor
+        (`qty` lots left) as its `version`, the resting order as the version of its state (a new one if unshown)."""
+        aggressor = reported(cmd, qty, version)
+        oid = resting.order_id
+        resting_version = self._versions.get(oid)
+        if resting_version is None:
+            resting_version = self._versions[oid] = self._version = self._version + 1
+        other = reported(resting.as_new_order(symbol, resting.qty, resting.level.price), resting.qty, resting_version)
         if cmd.side is _BUY:
             return validator.validate_trade(trade, aggressor, other)
         return validator.validate_trade(trade, other, aggressor)
@@ -638,6 +653,8 @@ class MatchingEngine:
             if self._touched is not None:
                 self._touched[(book, side, price)] = None
         self._orders[oid] = o
+        if self._validator is not None:  # a new state of `oid` (a reused id, a remainder, a re-priced post-only)
+            self._versions.pop(oid, None)
         if not plain:
             self._track_expiry(book, cmd)
 
@@ -780,6 +797,8 @@ class MatchingEngine:
         hidden = spec is not None and spec.hidden
         if price == level.price and qty <= o.qty:  # a reduction keeps time priority
             self._reduce(level, o, qty)
+            if self._validator is not None:
+                self._versions.pop(o.order_id, None)
             if touched is not None and not hidden:
                 touched[(book, level.side, price)] = None
             events.append(_modified(ts, o.order_id, o.trader, symbol, qty, price, True))
@@ -818,6 +837,8 @@ class MatchingEngine:
         o.qty = qty
         o.shown = shown
         o.level = target
+        if self._validator is not None:
+            self._versions.pop(o.order_id, None)
         target.append(o)
         target.qty += qty
         if not hidden:
@@ -890,6 +911,7 @@ class AggregateLevels:
                     d = qty - old
                     o.qty = qty
                     o.shown = qty
+                    self.engine._versions.pop(oid, None)
                     level.qty += d
                     level.shown += d
                     return old

@@ -108,7 +108,8 @@ from market_sim.core.events import TradeRejected  # noqa: E402
 from market_sim.core.orders import CancelOrder, ModifyOrder, OrderType  # noqa: E402
 from market_sim.market import MatchingEngine  # noqa: E402
 
-_OP = st.tuples(st.sampled_from(("limit", "limit", "iceberg", "market", "cancel", "down", "up", "reprice")),
+_OP = st.tuples(st.sampled_from(("limit", "limit", "iceberg", "market", "cancel", "down", "up", "reprice", "back",
+                                 "again")),
                 st.sampled_from((Side.BUY, Side.SELL)), st.integers(98, 102), st.integers(1, 12),
                 st.integers(0, 10**6))
 
@@ -117,14 +118,22 @@ _OP = st.tuples(st.sampled_from(("limit", "limit", "iceberg", "market", "cancel"
 @given(st.lists(_OP, min_size=1, max_size=60))
 @example([("iceberg", Side.SELL, 98, 9, 0), ("iceberg", Side.BUY, 98, 10, 1), ("down", Side.BUY, 98, 3, 1),
           ("limit", Side.SELL, 98, 2, 0)])  # once a "down" that raised the open lots to an earlier version
+@example([("limit", Side.SELL, 100, 10, 0), ("limit", Side.BUY, 100, 4, 1), ("down", Side.SELL, 100, 3, 0),
+          ("back", Side.SELL, 100, 2, 0), ("limit", Side.BUY, 100, 10, 1)])  # down, back up to the first report
+@example([("limit", Side.SELL, 100, 10, 0), ("limit", Side.BUY, 100, 10, 1), ("again", Side.SELL, 100, 1, 0),
+          ("limit", Side.BUY, 100, 10, 1)])  # a reused id with the fields of the filled order
 def test_engine_trades_are_never_refused_and_fills_are_tracked(ops) -> None:
-    """Partial fills, icebergs, reductions, re-pricing and increases (to a size never shown before): the committee
-    approves every trade the engine proposes (self-trades aside) and each validator's fill count per order equals the engine's."""
+    """Partial fills, icebergs, reductions, re-pricing, increases, modifies back to a quantity and price the order had
+    before (so possibly a state the validators saw reported earlier) and reused ids with the fields of a finished
+    order: the committee approves every trade the engine proposes (self-trades aside) and each validator's fill
+    count per order equals the engine's."""
     committee = Committee.create(ConsensusConfig(nodes=4), accounts=None, balances=None)
     eng = MatchingEngine([Instrument("XYZ")], validator=committee)
     fills: Counter[int] = Counter()
     owner: dict[int, str] = {}
     largest: dict[int, int] = {}
+    submitted: dict[int, NewOrder] = {}
+    states: dict[int, list[tuple[int, int]]] = {}  # order id -> every (open lots, price) it rested with
     for ts, (kind, side, price, qty, pick) in enumerate(ops, start=1):
         live = sorted(owner)
         if kind in ("limit", "iceberg", "market"):
@@ -133,22 +142,33 @@ def test_engine_trades_are_never_refused_and_fills_are_tracked(ops) -> None:
             cmd = NewOrder(oid, trader, "XYZ", side, qty + (5 if kind == "iceberg" else 0),
                            OrderType.MARKET if kind == "market" else OrderType.LIMIT,
                            None if kind == "market" else price, display_quantity=2 if kind == "iceberg" else None)
-            owner[oid], largest[oid] = trader, cmd.quantity
+            owner[oid], largest[oid], submitted[oid] = trader, cmd.quantity, cmd
         elif not live:
             continue
+        elif kind == "again":  # a finished order's id, resubmitted with the same fields
+            done = [oid for oid in live if eng.order(oid) is None]
+            if not done:
+                continue
+            cmd = submitted[done[pick % len(done)]]
+            largest[cmd.order_id] = cmd.quantity
         else:
             oid = live[pick % len(live)]
+            state = eng.order(oid)
             if kind == "cancel":
                 cmd = CancelOrder(oid, owner[oid])
-            elif kind == "down":  # a real reduction of the open lots (raising them to a size reported before is
-                # the documented stale-version limit of ValidationState: not what this property is about)
-                state = eng.order(oid)
+            elif kind == "down":  # a real reduction of the open lots
                 if state is None or state.quantity <= 1:
                     continue
                 cmd = ModifyOrder(oid, owner[oid], quantity=min(qty, state.quantity - 1))
             elif kind == "up":
-                largest[oid] += qty  # a size this order never had: a new version for the validators
+                largest[oid] += qty  # a size this order never had
                 cmd = ModifyOrder(oid, owner[oid], quantity=largest[oid])
+            elif kind == "back":  # back to an earlier (open lots, price) of this order
+                earlier = [s for s in states.get(oid, ()) if state is None or s != (state.quantity, state.price)]
+                if not earlier:
+                    continue
+                back_qty, back_price = earlier[qty % len(earlier)]
+                cmd = ModifyOrder(oid, owner[oid], quantity=back_qty, price=back_price)
             else:
                 cmd = ModifyOrder(oid, owner[oid], price=price)
         for event in eng.process(cmd, ts):
@@ -157,5 +177,94 @@ def test_engine_trades_are_never_refused_and_fills_are_tracked(ops) -> None:
             if isinstance(event, Trade):
                 fills[event.buy_order_id] += event.quantity
                 fills[event.sell_order_id] += event.quantity
+        for oid in live + [ts]:
+            state = eng.order(oid)
+            if state is not None and (state.quantity, state.price) not in states.setdefault(oid, []):
+                states[oid].append((state.quantity, state.price))
     for node in committee.nodes:
         assert +node.state.approved.filled == +fills
+
+
+# ---- order versions: a new state of an order with the quantity, price and flags of an earlier one -----------------
+
+
+class _Seen:
+    """The committee, unchanged, keeping every claim the engine showed it (to build forgeries from real ones)."""
+
+    def __init__(self, committee: Committee) -> None:
+        self.committee = committee
+        self.claims: list[TradeClaim] = []
+
+    def validate_trade(self, trade: Trade, buy: NewOrder, sell: NewOrder) -> str | None:
+        self.claims.append(TradeClaim(trade, buy, sell))
+        return self.committee.validate_trade(trade, buy, sell)
+
+
+def _versioned_market() -> tuple[MatchingEngine, _Seen]:
+    seen = _Seen(Committee.create(ConsensusConfig(nodes=4), accounts=ACCOUNTS, balances=BIG.copy()))
+    return MatchingEngine([INST], validator=seen), seen
+
+
+def _trades(events) -> list[tuple[int, int, int, int]]:
+    assert not [e for e in events if isinstance(e, TradeRejected)], events
+    return [(e.buy_order_id, e.sell_order_id, e.quantity, e.price) for e in events if isinstance(e, Trade)]
+
+
+def test_an_order_modified_down_and_back_up_to_an_earlier_size_may_fill_that_size() -> None:
+    """Resting 10, 4 filled, modified down to 3, back up to 10 open lots (the quantity, price and flags the
+    validators saw at the first trade): the next 10 lots are a valid trade (14 in all) and are approved."""
+    eng, seen = _versioned_market()
+    sym = INST.symbol
+    eng.process(NewOrder(1, "acct0", sym, Side.SELL, 10, price=100), 1)
+    assert _trades(eng.process(NewOrder(2, "acct1", sym, Side.BUY, 4, price=100), 2)) == [(2, 1, 4, 100)]
+    eng.process(ModifyOrder(1, "acct0", quantity=3), 3)
+    eng.process(ModifyOrder(1, "acct0", quantity=10), 4)
+    assert _trades(eng.process(NewOrder(3, "acct2", sym, Side.BUY, 10, price=100), 5)) == [(3, 1, 10, 100)]
+    first, second = (c.sell for c in seen.claims)
+    assert (first.quantity, first.price) == (second.quantity, second.price) == (10, 100)
+    assert dataclasses.replace(first, version=second.version) == second and first.version != second.version
+    assert [d.approved for d in seen.committee.decisions] == [True, True]
+    for node in seen.committee.nodes:
+        assert node.state.sizes[1] == 14 and node.state.approved.filled[1] == 14
+    seen.committee.certify_batch([c.trade for c in seen.claims])  # and the batch of both is certified
+    for node in seen.committee.nodes:
+        assert node.state.filled[1] == 14 and not node.state.approved.filled
+    # the order is used up: one more lot of it is an overfill
+    extra = NewOrder(50, "acct2", sym, Side.BUY, 1, price=100)
+    trade = dataclasses.replace(seen.claims[1].trade, trade_id=99, quantity=1, buy_order_id=50)
+    assert seen.committee.validate_trade(trade, extra, second) == (
+        "overfill: sell order 1 has size 14, 14 already filled, trade 99 adds 1")
+
+
+def test_a_reused_id_with_the_fields_of_the_finished_order_may_fill_again() -> None:
+    eng, seen = _versioned_market()
+    sym = INST.symbol
+    for ts, buyer in ((1, "acct1"), (3, "acct2")):
+        eng.process(NewOrder(1, "acct0", sym, Side.SELL, 10, price=100), ts)  # id 1 again once the first is filled
+        assert _trades(eng.process(NewOrder(ts + 1, buyer, sym, Side.BUY, 10, price=100), ts + 1)) == [
+            (ts + 1, 1, 10, 100)]
+    assert seen.claims[0].sell.version != seen.claims[1].sell.version
+    for node in seen.committee.nodes:
+        assert node.state.sizes[1] == 20 and node.state.approved.filled[1] == 20
+
+
+def test_a_proposer_cannot_invent_a_version_to_fit_a_trade() -> None:
+    """Versions come from the exchange's feed: a claim whose order carries a version not on record, even with the
+    quantity of a real one, is refused (order_mismatch), both in a proposed batch and against the records."""
+    eng, seen = _versioned_market()
+    sym = INST.symbol
+    eng.process(NewOrder(1, "acct0", sym, Side.SELL, 10, price=100), 1)
+    assert _trades(eng.process(NewOrder(2, "acct1", sym, Side.BUY, 10, price=100), 2)) == [(2, 1, 10, 100)]
+    (real,) = seen.claims
+    seen.committee.certify_batch([real.trade])
+    node = seen.committee.nodes[0]
+    again = TradeClaim(dataclasses.replace(real.trade, trade_id=7), real.buy, real.sell)
+    assert node.check_claims([again]) == "trade 7: overfill: buy order 2 has size 10, 10 already filled, trade 7 adds 10"
+    invented = dataclasses.replace(real.sell, version=real.sell.version + 1)  # "modified back up to 10"
+    forged = TradeClaim(dataclasses.replace(real.trade, trade_id=7), dataclasses.replace(real.buy, version=99),
+                        invented)
+    assert node.check_claims([forged]) == "trade 7: order_mismatch: order 2 differs from the order on record"
+    forged = dataclasses.replace(forged, buy=real.buy)
+    assert node.check_claims([forged]) == "trade 7: order_mismatch: order 1 differs from the order on record"
+    assert node.state.check(forged) == "order_mismatch: order 1 differs from the order on record"
+    assert node.state.sizes[1] == 10  # checking never records

@@ -27,6 +27,7 @@ from market_sim.core.errors import ValidationError
 from market_sim.core.events import Event
 from market_sim.core.instruments import Instrument
 from market_sim.core.orders import Side
+from market_sim.core.values import fast_init
 
 __all__ = ["Liquidity", "Fill", "Transfer", "Position", "Account", "Accounts", "Mark", "book_fill"]
 
@@ -41,6 +42,7 @@ class Liquidity(StrEnum):
     POOL = "pool"    # a swap against an AMM pool
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Fill(Event):
     """One execution for one account. Amounts are positive integers in each asset's base units."""

@@ -31,6 +31,7 @@ from market_sim.core.errors import ValidationError
 from market_sim.core.events import Event
 from market_sim.core.instruments import Instrument
 from market_sim.core.orders import Side
+from market_sim.core.values import fast_init
 
 __all__ = ["Liquidity", "Fill", "Transfer", "Position", "Account", "Accounts", "KeyedBalances", "Mark", "book_fill"]
 
@@ -45,6 +46,7 @@ class Liquidity(StrEnum):
     POOL = "pool"    # a swap against an AMM pool
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Fill(Event):
     """One execution for one account. Amounts are positive integers in each asset's base units."""

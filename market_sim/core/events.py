@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from market_sim.core.orders import NewOrder, Side
+from market_sim.core.values import fast_init
 
 __all__ = [
     "RejectReason", "CancelReason",
@@ -58,16 +59,19 @@ class CancelReason(StrEnum):
     LIQUIDATION = "liquidation"    # the liquidation engine cancelled the account's orders before liquidating
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Event:
     ts: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class OrderAccepted(Event):
     order: NewOrder
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class OrderRejected(Event):
     order_id: int
@@ -77,6 +81,7 @@ class OrderRejected(Event):
     message: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class OrderCancelled(Event):
     order_id: int
@@ -87,6 +92,7 @@ class OrderCancelled(Event):
     remaining_quantity: int = 0  # lots still open after it (> 0 only for a partial, self-trade decrement)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class OrderModified(Event):
     order_id: int
@@ -97,6 +103,7 @@ class OrderModified(Event):
     priority_kept: bool
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class OrderRepriced(Event):
     """A post-only order re-priced so it does not take."""
@@ -107,6 +114,7 @@ class OrderRepriced(Event):
     price: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class OrderTriggered(Event):
     """A stop or stop-limit order whose stop price was reached; it now enters the book."""
@@ -117,6 +125,7 @@ class OrderTriggered(Event):
     last_price: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Trade(Event):
     """A match between an aggressor and a resting order, at the resting order's price."""
@@ -135,6 +144,7 @@ class Trade(Event):
         return trader == self.buyer or trader == self.seller
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class TradeRejected(Event):
     """The trade validator refused a proposed match; both orders are left as if it had not happened."""
@@ -147,6 +157,7 @@ class TradeRejected(Event):
     reason: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class BookUpdate(Event):
     """Aggregated (L2) quantity now shown at one price level; 0 means the level is gone."""
@@ -157,6 +168,7 @@ class BookUpdate(Event):
     quantity: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AuctionIndicative(Event):
     """During a call (or a batch interval): the price the book would uncross at now, the lots that would trade and
@@ -169,6 +181,7 @@ class AuctionIndicative(Event):
     phase: str  # "open", "close", "volatility", "batch"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class TradingStatus(Event):
     """A symbol's trading phase changed: "open_call", "continuous", "close_call", "closed", "halted",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
+from market_sim.core.values import fast_init
+
 __all__ = [
     "Side", "OrderType", "TimeInForce", "PostOnlyMode", "STPMode",
     "NewOrder", "CancelOrder", "ModifyOrder", "OrderCommand",
@@ -57,6 +59,7 @@ class STPMode(StrEnum):
     DECREMENT_AND_CANCEL = "decrement_and_cancel"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class NewOrder:
     """Submit an order. `order_id` is chosen by the submitter and must be unique per venue."""
@@ -77,6 +80,7 @@ class NewOrder:
     stp: STPMode = STPMode.NONE
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CancelOrder:
     """Cancel the remaining quantity of a resting (or pending stop) order."""
@@ -85,6 +89,7 @@ class CancelOrder:
     trader: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ModifyOrder:
     """Change quantity and/or price. Quantity decrease keeps priority; price change or increase loses it."""

@@ -16,6 +16,7 @@ from market_sim.core.events import (
 from market_sim.core.instruments import Instrument
 from market_sim.core.registry import Registry
 from market_sim.core.orders import Side
+from market_sim.core.values import fast_init
 from market_sim.simulation.params import build_params, param
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ __all__ = [
 ]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Quote:
     """Top of book of one symbol on one venue (integer ticks and lots; None when a side is empty)."""
@@ -47,6 +49,7 @@ class Quote:
         return None if self.bid is None or self.ask is None else self.bid + self.ask
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class BookDelta(BookUpdate):
     """An L2 change published on the bus (topic (venue, symbol)): the level `price` on `side` now shows
@@ -184,6 +187,23 @@ class OrderBookVenue:
         last = book.last_price  # the OrderBook keeps it; stats() would build a snapshot object per call
         return Quote(ts, self.name, symbol, bid[0] if bid else None, bid[1] if bid else 0,
                      ask[0] if ask else None, ask[1] if ask else 0, last)
+
+    def reference(self, symbol: str) -> int | None:
+        """What `Agent.reference_ticks` derives from `quote(symbol, ts)`, without building the Quote: the mid (half
+        a tick to even), else the last trade, else the one displayed side, else None."""
+        book = self._book[symbol]
+        top = book._top
+        bid, ask = top(book.bids), top(book.asks)
+        if bid and ask:
+            total = bid[0] + ask[0]  # mid_ticks, inlined
+            half = total >> 1
+            return half + 1 if total & 1 and half & 1 else half
+        last = book.last_price
+        if last is not None:
+            return last
+        if bid:
+            return bid[0]
+        return ask[0] if ask else None
 
     def depth(self, symbol: str, levels: int = 10) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         bids, asks = self._book[symbol].depth(levels)

@@ -42,7 +42,7 @@ from market_sim.core.orders import (
     CancelOrder, ModifyOrder, NewOrder, OrderType, PostOnlyMode, Side, STPMode, TimeInForce,
 )
 from market_sim.simulation.params import NoParams
-from market_sim.simulation.venues import BookDelta, BookSnapshot, L2Book, Quote
+from market_sim.simulation.venues import BookDelta, BookSnapshot, L2Book, OrderBookVenue, Quote
 
 if TYPE_CHECKING:
     from market_sim.core.accounts import Account
@@ -99,6 +99,11 @@ class Agent:
 
     kind: ClassVar[str] = ""
     Params: ClassVar[type] = NoParams
+    _plain_quote: ClassVar[bool] = True  # quote() is Agent.quote: reference_ticks may skip building a Quote
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._plain_quote = cls.quote is Agent.quote
 
     def __init__(self, agent_id: str, params: Any = None) -> None:
         self.id = agent_id
@@ -193,6 +198,13 @@ class Agent:
 
     def reference_ticks(self, symbol: str) -> int:
         """Best guess of the price in ticks: mid, else last trade, else one side, else fundamental/initial price."""
+        sim = self._sim
+        venue = sim.venues[self._venue_of[symbol]]
+        if type(venue) is OrderBookVenue and self._plain_quote:
+            # The same answer from the book, without a Quote per decision (noise and momentum traders ask here at
+            # every wake-up); another venue kind, or an agent with its own quote(), goes through quote().
+            ref = venue.reference(symbol)
+            return ref if ref is not None else self.fundamental_ticks(symbol)
         q = self.quote(symbol)
         if q.bid is not None and q.ask is not None:
             return mid_ticks(q.bid, q.ask)

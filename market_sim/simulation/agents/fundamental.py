@@ -11,6 +11,13 @@ from market_sim.simulation.params import param
 
 __all__ = ["FundamentalTrader", "FundamentalParams"]
 
+# Enum members as module constants: `Side.BUY` is an attribute lookup on the enum class that goes through
+# EnumType.__getattr__ (~800 instructions, compiled or not) at every decision.
+_BUY = Side.BUY
+_SELL = Side.SELL
+_IOC = TimeInForce.IOC
+_GTD = TimeInForce.GTD
+
 
 @dataclass(frozen=True, slots=True)
 class FundamentalParams:
@@ -49,19 +56,19 @@ class FundamentalTrader(Agent):
             pos = self.position(symbol)
             if q.ask is not None and q.ask < v - p.threshold_ticks and pos < p.max_position:
                 qty = min(p.quantity, p.max_position - pos)
-                self.submit(symbol, Side.BUY, qty, v - p.threshold_ticks, tif=TimeInForce.IOC)
+                self.submit(symbol, _BUY, qty, v - p.threshold_ticks, tif=_IOC)
             elif q.bid is not None and q.bid > v + p.threshold_ticks and pos > -p.max_position:
                 qty = min(p.quantity, p.max_position + pos)
-                self.submit(symbol, Side.SELL, qty, v + p.threshold_ticks, tif=TimeInForce.IOC)
+                self.submit(symbol, _SELL, qty, v + p.threshold_ticks, tif=_IOC)
             elif pos > 0 and q.bid is not None and q.bid >= v:
                 # The price is back at value: take the profit, which frees capacity for the next mispricing.
-                self.submit(symbol, Side.SELL, min(p.quantity, pos), v, tif=TimeInForce.IOC)
+                self.submit(symbol, _SELL, min(p.quantity, pos), v, tif=_IOC)
             elif pos < 0 and q.ask is not None and q.ask <= v:
-                self.submit(symbol, Side.BUY, min(p.quantity, -pos), v, tif=TimeInForce.IOC)
+                self.submit(symbol, _BUY, min(p.quantity, -pos), v, tif=_IOC)
             elif rng.random() < p.passive_prob:
-                side = Side.BUY if rng.random() < 0.5 else Side.SELL
+                side = _BUY if rng.random() < 0.5 else _SELL
                 if side * pos < p.max_position:
-                    price = v - p.quote_offset_ticks if side is Side.BUY else v + p.quote_offset_ticks
-                    self.submit(symbol, side, p.quantity, max(1, price), tif=TimeInForce.GTD,
+                    price = v - p.quote_offset_ticks if side is _BUY else v + p.quote_offset_ticks
+                    self.submit(symbol, side, p.quantity, max(1, price), tif=_GTD,
                                 expire_at=self.now + p.lifetime)
         self.wake_up_in(int(rng.expovariate(1.0) * p.interval) + 1)

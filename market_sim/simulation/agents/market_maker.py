@@ -18,6 +18,11 @@ from market_sim.simulation.params import param
 
 __all__ = ["MarketMaker", "MarketMakerParams"]
 
+# Enum members as module constants: `Side.BUY` is an attribute lookup on the enum class that goes through
+# EnumType.__getattr__ (~800 instructions, compiled or not) at every decision.
+_BUY = Side.BUY
+_SELL = Side.SELL
+
 
 @dataclass(frozen=True, slots=True)
 class MarketMakerParams:
@@ -78,9 +83,9 @@ class MarketMaker(Agent):
             for lvl in range(p.levels):
                 d = p.half_spread_ticks + lvl * p.level_spacing_ticks
                 if pos < p.max_inventory:
-                    wanted.add((Side.BUY, max(1, c - d)))
+                    wanted.add((_BUY, max(1, c - d)))
                 if pos > -p.max_inventory:
-                    wanted.add((Side.SELL, c + d))
+                    wanted.add((_SELL, c + d))
             # Keep quotes already at a wanted price (they keep their queue position); replace the rest.
             for oid, o in list(self.open_orders.items()):
                 if o.symbol != symbol:

@@ -12,6 +12,13 @@ from market_sim.simulation.params import param
 
 __all__ = ["MomentumTrader", "MomentumParams"]
 
+# Enum members as module constants: `Side.BUY` is an attribute lookup on the enum class that goes through
+# EnumType.__getattr__ (~800 instructions, compiled or not) at every decision.
+_BUY = Side.BUY
+_SELL = Side.SELL
+_MARKET = OrderType.MARKET
+_IOC = TimeInForce.IOC
+
 
 @dataclass(frozen=True, slots=True)
 class MomentumParams:
@@ -43,9 +50,9 @@ class MomentumTrader(Agent):
             ret = (hist[-1] - hist[0]) / hist[0]
             pos = self.position(symbol)
             if ret > p.threshold and pos < p.max_position:
-                self.submit(symbol, Side.BUY, min(p.quantity, p.max_position - pos),
-                            order_type=OrderType.MARKET, tif=TimeInForce.IOC)
+                self.submit(symbol, _BUY, min(p.quantity, p.max_position - pos),
+                            order_type=_MARKET, tif=_IOC)
             elif ret < -p.threshold and pos > -p.max_position:
-                self.submit(symbol, Side.SELL, min(p.quantity, p.max_position + pos),
-                            order_type=OrderType.MARKET, tif=TimeInForce.IOC)
+                self.submit(symbol, _SELL, min(p.quantity, p.max_position + pos),
+                            order_type=_MARKET, tif=_IOC)
         self.wake_up_in(p.interval)

@@ -11,6 +11,14 @@ from market_sim.simulation.params import param
 
 __all__ = ["NoiseTrader", "NoiseParams"]
 
+# Enum members as module constants: `Side.BUY` is an attribute lookup on the enum class that goes through
+# EnumType.__getattr__ (~800 instructions, compiled or not) at every decision.
+_BUY = Side.BUY
+_SELL = Side.SELL
+_MARKET = OrderType.MARKET
+_IOC = TimeInForce.IOC
+_GTD = TimeInForce.GTD
+
 
 @dataclass(frozen=True, slots=True)
 class NoiseParams:
@@ -37,17 +45,17 @@ class NoiseTrader(Agent):
     def on_wakeup(self) -> None:
         p, rng = self.params, self.rng
         symbol = self.symbols[rng.randrange(len(self.symbols))] if len(self.symbols) > 1 else self.symbols[0]
-        side = Side.BUY if rng.random() < 0.5 else Side.SELL
+        side = _BUY if rng.random() < 0.5 else _SELL
         qty = rng.randint(1, p.max_quantity)
         if rng.random() < p.market_prob:
-            self.submit(symbol, side, qty, order_type=OrderType.MARKET, tif=TimeInForce.IOC)
+            self.submit(symbol, side, qty, order_type=_MARKET, tif=_IOC)
         else:
             ref = self.reference_ticks(symbol)
             # Mostly passive, sometimes crossing: the spread of offsets leans away from the other side.
             offset = rng.randint(-p.offset_ticks // 4, p.offset_ticks)
-            price = max(1, ref - offset if side is Side.BUY else ref + offset)
+            price = max(1, ref - offset if side is _BUY else ref + offset)
             if p.lifetime:
-                self.submit(symbol, side, qty, price, tif=TimeInForce.GTD, expire_at=self.now + p.lifetime)
+                self.submit(symbol, side, qty, price, tif=_GTD, expire_at=self.now + p.lifetime)
             else:
                 self.submit(symbol, side, qty, price)
         self.wake_up_in(self._next_delay())

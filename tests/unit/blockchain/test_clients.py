@@ -75,7 +75,7 @@ def test_error_definitions_come_from_the_abi():
     assert d.selector == keccak(d.signature.encode())[:4]
     assert [n for n, _ in d.params] == ["account", "token", "needed", "available"]
     assert SOLIDITY_ERRORS.Panic.selector == bytes.fromhex("4e487b71")
-    with pytest.raises(AttributeError, match="Settlement has no custom error 'Nope'; its errors: BalanceOverflow"):
+    with pytest.raises(AttributeError, match="Settlement has no custom error 'Nope'; its errors: BalanceOutOfRange, BalanceOverflow"):
         SettlementErrors.Nope  # noqa: B018
 
 

@@ -98,7 +98,7 @@ plt.show()
 # What is the gas per settled trade over the whole run (total gas / total trades, rounded down to an integer)?
 
 # %%
-gas_per_trade = int(batches["gas_used"].sum() // batches["trades"].sum())   # your answer
+gas_per_trade = round(batches["gas_used"].sum() / batches["trades"].sum())   # your answer
 
 # %%
 check_answer("gas per settled trade", gas_per_trade, result.gas_per_settled_trade)

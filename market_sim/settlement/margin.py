@@ -245,10 +245,6 @@ class MarginBook:
         self.held[index] -= amount
         return amount
 
-    def debt_items(self) -> list[tuple[tuple[str, int], int]]:
-        """Every ((account, index), debt > 0)."""
-        return list(self.debts.items())
-
     # ---- margin --------------------------------------------------------------------------------------------------
     def margin(self, account: str, marks: Sequence[int]) -> tuple[int, int]:
         """(required, available) as Settlement.marginOf: marked debt * (1 + rate) rounded up, marked balances."""

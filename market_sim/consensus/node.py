@@ -9,7 +9,7 @@ from enum import StrEnum
 from market_sim.core.errors import ConfigError
 from market_sim.core.events import Trade
 from market_sim.consensus.log import LogBlock, TradeLog
-from market_sim.consensus.signing import SigningDomain, ValidatorKey, trade_vote_digest
+from market_sim.consensus.signing import DeferredSignature, SigningDomain, ValidatorKey, trade_vote_digest
 from market_sim.consensus.state import Pending, TradeClaim, ValidationState
 
 __all__ = ["Behaviour", "parse_behaviour", "ConsensusNode", "TradeVote", "BYZANTINE_BEHAVIOURS"]
@@ -45,13 +45,16 @@ def parse_behaviour(name: str | Behaviour) -> Behaviour:
 
 @dataclass(frozen=True, slots=True)
 class TradeVote:
-    """A signed pre-trade vote: EIP-712 TradeVote(tradeLeaf, approve) by `voter`."""
+    """A signed pre-trade vote: EIP-712 TradeVote(tradeLeaf, approve) by `voter`.
+
+    `signature` is a `DeferredSignature`: its 65 bytes (`bytes(vote.signature)`) are made only when read, since every
+    validator votes on every trade and nothing but a check of it (`try_recover`) reads most votes."""
 
     voter: str
     trade_leaf: bytes
     approve: bool
     reason: str | None
-    signature: bytes
+    signature: bytes | DeferredSignature
 
 
 class ConsensusNode:
@@ -98,7 +101,8 @@ class ConsensusNode:
         return [self._trade_vote(domain, leaf, reason is None, reason)]
 
     def _trade_vote(self, domain: SigningDomain, leaf: bytes, approve: bool, reason: str | None) -> TradeVote:
-        return TradeVote(self.address, leaf, approve, reason, self.key.sign(trade_vote_digest(domain, leaf, approve)))
+        signature = DeferredSignature(self.key, trade_vote_digest(domain, leaf, approve))
+        return TradeVote(self.address, leaf, approve, reason, signature)
 
     def trade_decided(self, trade: Trade, approved: bool) -> None:
         """The committee's outcome: an approved trade holds its amounts until it is final."""

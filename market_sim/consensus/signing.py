@@ -14,8 +14,8 @@ from market_sim.core.errors import ConfigError, ConsensusError
 
 __all__ = [
     "SigningDomain", "ValidatorKey", "keccak", "batch_struct_hash", "batch_digest", "typed_digest", "vote_digest",
-    "trade_vote_digest", "sign", "recover", "try_recover", "validator_keys", "BATCH_TYPEHASH", "GENESIS_HASH",
-    "OPERATIONS",
+    "trade_vote_digest", "sign", "recover", "try_recover", "validator_keys", "DeferredSignature", "BATCH_TYPEHASH",
+    "GENESIS_HASH", "OPERATIONS",
 ]
 
 GENESIS_HASH = bytes(32)  # prevHash of the first batch
@@ -188,6 +188,27 @@ def sign(key: bytes | ValidatorKey, digest: bytes) -> bytes:
     return sig
 
 
+@dataclass(frozen=True, slots=True)
+class DeferredSignature:
+    """`key`'s signature of `digest`, made when its bytes are first asked for (`bytes(sig)`).
+
+    Signing here is deterministic (RFC 6979), so the bytes are the same whenever they are made. A check against this
+    object (`try_recover`) needs no bytes: a signature `key` makes of `digest` recovers to `key.address` over that
+    digest by construction, and to no chosen address over another (the same trust as `sign()`'s memo). Pre-trade
+    votes use it: every validator votes on every trade, and the bytes are read only if someone exports them.
+    """
+
+    key: ValidatorKey
+    digest: bytes
+
+    def __bytes__(self) -> bytes:
+        return sign(self.key, self.digest)
+
+    def signer(self, digest: bytes) -> str | None:
+        """The address this signature recovers to over `digest`, None if it is not a signature of `digest`."""
+        return self.key.address if digest == self.digest else None
+
+
 def _recover(digest: bytes, sig: bytes) -> str | None:
     try:
         return _RECOVERED[(digest, sig)]
@@ -224,9 +245,11 @@ def recover(digest: bytes, sig: bytes) -> str:
     return addr
 
 
-def try_recover(digest: bytes, sig: bytes) -> str | None:
+def try_recover(digest: bytes, sig: bytes | DeferredSignature) -> str | None:
     """Like recover() but returns None for an invalid signature."""
     OPERATIONS["verify"] += 1
+    if isinstance(sig, DeferredSignature):
+        return sig.signer(bytes(digest))
     return _recover(bytes(digest), bytes(sig)) if len(digest) == 32 else None
 
 

@@ -9,7 +9,8 @@ from market_sim.core.events import Trade, TradeRejected
 from market_sim.core.instruments import Instrument
 from market_sim.core.orders import NewOrder, Side
 from market_sim.consensus import BalanceView, BatchRejected, Committee, ConsensusConfig
-from market_sim.consensus.signing import trade_vote_digest, try_recover
+from market_sim.consensus.node import ConsensusNode
+from market_sim.consensus.signing import DeferredSignature, _recover_uncached, trade_vote_digest, try_recover
 
 INST = Instrument("XYZ/USD", tick_size=Decimal("0.01"), lot_size=Decimal("1"), base_decimals=0, quote_decimals=2)
 ACCOUNTS = ("alice", "bob", "carol")
@@ -36,8 +37,37 @@ def test_valid_trade_approved_with_signed_votes() -> None:
     decision = c.decisions[-1]
     assert decision.approved and len(decision.votes) == 4
     for vote in decision.votes:
-        assert try_recover(trade_vote_digest(c.domain, vote.trade_leaf, vote.approve), vote.signature) == vote.voter
+        digest = trade_vote_digest(c.domain, vote.trade_leaf, vote.approve)
+        assert try_recover(digest, vote.signature) == vote.voter
+        assert try_recover(trade_vote_digest(c.domain, vote.trade_leaf, not vote.approve), vote.signature) is None
+        # the deferred bytes, once made, are a real EIP-712 signature of the vote (full recovery, no memo)
+        sig = bytes(vote.signature)
+        assert len(sig) == 65 and sig == bytes(vote.signature)
+        assert _recover_uncached(digest, sig) == vote.voter
 
+
+
+@pytest.mark.parametrize("form", ["deferred", "bytes"])
+def test_votes_signed_with_another_validators_key_are_not_counted(form, monkeypatch) -> None:
+    """Two validators' votes are signed with the first one's key (as a deferred signature or as real bytes):
+    they do not count for their voters, so 2 approvals stay short of the quorum of 3."""
+    c = _committee()
+    thief, victims = c.nodes[0].key, set(c.nodes[2:])
+    honest = ConsensusNode.vote_trade
+
+    def stolen(node, domain, claim, leaf):
+        votes = honest(node, domain, claim, leaf)
+        if node not in victims:
+            return votes
+        sigs = [DeferredSignature(thief, s.digest) for s in (v.signature for v in votes)]
+        if form == "bytes":
+            sigs = [bytes(s) for s in sigs]
+        return [dataclasses.replace(v, signature=s) for v, s in zip(votes, sigs)]
+
+    monkeypatch.setattr(ConsensusNode, "vote_trade", stolen)
+    t, buy, sell = _claim()
+    assert c.validate_trade(t, buy, sell) == "no_quorum: 2 approvals, need 3"
+    assert {v.voter for v in c.decisions[-1].votes} == {c.nodes[0].address, c.nodes[1].address}
 
 @pytest.mark.parametrize(("change", "code"), [
     (lambda t, b, s: (dataclasses.replace(t, quantity=0), b, s), "invalid_quantity"),

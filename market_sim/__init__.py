@@ -1,8 +1,16 @@
 """market_sim: simulate markets with a matching engine, trading agents, validator consensus and on-chain settlement."""
 
+import os as _os
+from importlib.util import find_spec as _find_spec
+
 from market_sim import _native
 
 _native.install()  # before any compiled-capable module is imported: a stale build must never shadow a .py
+
+# eth-hash picks its keccak backend at the first hash; safe-pysha3 is ~3x faster than pycryptodome (its default) on the
+# short inputs py-evm hashes (trie nodes, storage keys). The user's own ETH_HASH_BACKEND wins.
+if _find_spec("_pysha3") is not None:
+    _os.environ.setdefault("ETH_HASH_BACKEND", "pysha3")
 
 from market_sim.core import (  # noqa: E402
     Instrument, MarketSimError, NewOrder, CancelOrder, ModifyOrder, Side, OrderType, TimeInForce, Trade,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, KeysView, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from market_sim.core.errors import ConsensusError
@@ -22,6 +22,8 @@ __all__ = ["QuorumCertificate", "LogBlock", "TradeLog", "LogVerification", "Trad
 
 ExtraLeaves = Callable[[Sequence[Trade]], Sequence[bytes]]  # trades -> extra 32-byte leaf hashes after theirs
 
+
+_TRADE_FIELDS = tuple(f.name for f in fields(Trade))  # to_json: a trade's fields (asdict deep-copies: ~9x slower)
 
 @dataclass(frozen=True, slots=True)
 class QuorumCertificate:
@@ -255,7 +257,8 @@ class TradeLog:
             "blocks": [{
                 "height": b.height, "hash": "0x" + b.hash.hex(), "parent_hash": "0x" + b.parent_hash.hex(),
                 "merkle_root": "0x" + b.merkle_root.hex(), "state_block": b.state_block, "expires_at": b.expires_at,
-                "trades": [{**asdict(t), "aggressor": str(t.aggressor)} for t in b.trades],
+                "trades": [{**{n: getattr(t, n) for n in _TRADE_FIELDS}, "aggressor": str(t.aggressor)}
+                           for t in b.trades],
                 "qc": None if b.qc is None else {
                     "digest": "0x" + b.qc.digest.hex(),
                     "signatures": [{"signer": a, "signature": "0x" + s.hex()} for a, s in b.qc.signatures]},

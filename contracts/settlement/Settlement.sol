@@ -61,8 +61,10 @@ import {QuorumGoverned} from "../lib/QuorumGoverned.sol";
 /// touched with debt below maintenance at those marks (`BelowMaintenance`), or that borrows more than a pool holds
 /// (`PoolExhausted`). Accounts the batch names as liquidated (their positions were closed through the book by the
 /// liquidation engine) are exempt from the maintenance check but may not borrow more. Spot batches (`settle`,
-/// `settleTrades`) never touch a negative balance (`DebtInSpotBatch`): only a margin batch moves a debt, with its
-/// pool. An account with debt cannot withdraw (`DebtOutstanding`); a deposit into a negative balance repays the
+/// `settleTrades`) carry no marks, so while any debt is outstanding (some pool's `borrowed` is not zero; borrowed
+/// is the sum of that token's debts) a spot batch is refused (`SpotBatchWithDebt`): it could otherwise move an
+/// indebted account's collateral unchecked. A spot batch never touches a negative balance (`DebtInSpotBatch`,
+/// defence in depth): only a margin batch moves a debt, with its pool. An account with debt cannot withdraw (`DebtOutstanding`); a deposit into a negative balance repays the
 /// pool first; a lender leaves the pool in two steps, like a withdrawal, so a certified batch's borrows stay
 /// covered.
 ///
@@ -247,8 +249,12 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
     /// @notice A borrow of `requested` from `token`'s pool, which holds `available`.
     error PoolExhausted(address token, uint256 requested, uint256 available);
     /// @notice A spot batch has an entry on `account`'s balance of `token`, which is negative (`debt` owed to the
-    /// pool): only a margin batch may move a debt.
+    /// pool): only a margin batch may move a debt. Defence in depth: `SpotBatchWithDebt` refuses a spot batch first
+    /// whenever a debt exists (pool borrowed = the sum of the debts); withdrawals refuse debt (`DebtOutstanding`).
     error DebtInSpotBatch(address account, address token, uint256 debt);
+    /// @notice A spot batch while `token`'s pool (the first listed with debt) has `borrowed` outstanding: spot
+    /// batches carry no marks, so none is accepted while any debt is (only margin batches settle then).
+    error SpotBatchWithDebt(address token, uint256 borrowed);
     /// @notice A margin entry would take `account`'s signed balance of `token` from `balance` by `change` out of
     /// the int128 range.
     error BalanceOutOfRange(address account, address token, int256 balance, int256 change);
@@ -438,14 +444,17 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
 
     // ------------------------------------------------------------------ settlement
 
-    /// @notice Settle a certified batch by applying per-account net deltas.
+    /// @notice Settle a certified batch by applying per-account net deltas. Refused while any debt is outstanding
+    /// (`SpotBatchWithDebt`: some listed token's pool has borrowed > 0; a spot batch carries no marks to check an
+    /// indebted account's collateral against).
     /// @param batch The signed header (sequence, prevHash, merkleRoot, stateBlock, expiresAt).
     /// @param skipped Headers of expired certified batches between the last settled one and `batch`, in order
     /// (usually empty); recorded as skipped, never applied.
     /// @param tradeCount Number of trades in the batch (bound by the deltas leaf).
     /// @param deltas Groups of 32-byte words, one group per account: a header `account << 96 | count`, then
     /// `count` words `tokenIndex << 128 | uint128(int128 delta)`. Every token's deltas must sum to zero; no balance
-    /// may go negative and none that is negative (a debt) may be touched (`DebtInSpotBatch`).
+    /// may go negative and none that is negative (a debt) may be touched (`DebtInSpotBatch`; with no debt
+    /// outstanding, which `SpotBatchWithDebt` requires first, there is none).
     /// @param deltasProof Merkle proof of the deltas leaf against `batch.merkleRoot`.
     /// @param signatures Concatenated 65-byte (r, s, v) signatures, signers strictly ascending.
     function settle(
@@ -461,6 +470,7 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         if (!MerkleProof.verifyCalldata(deltasProof, batch.merkleRoot, leaf)) {
             revert DeltasNotInBatch(batch.merkleRoot, leaf);
         }
+        _requireNoDebt();
         _recordBatch(batch, batchHash);
         uint256 deltaCount = _applyDeltas(deltas);
         emit BatchSettled(batch.sequence, batchHash, batch.merkleRoot, tradeCount, deltaCount);
@@ -491,10 +501,11 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         emit BatchSettled(batch.sequence, batchHash, batch.merkleRoot, margin.tradeCount, deltaCount);
     }
 
-    /// @notice Settle a certified batch by transferring balances trade by trade.
+    /// @notice Settle a certified batch by transferring balances trade by trade. Refused while any debt is
+    /// outstanding (`SpotBatchWithDebt`, as `settle`).
     /// @param batch The signed header; its merkleRoot must equal the root recomputed from `trades`.
     /// @param skipped Headers of expired certified batches to skip first (see `settle`).
-    /// @param trades The batch's trades in leaf order.
+    /// @param trades The batch's trades in leaf order (no balance may go negative or be negative, as in `settle`).
     /// @param signatures Concatenated 65-byte (r, s, v) signatures, signers strictly ascending.
     function settleTrades(
         BatchHeader calldata batch,
@@ -505,6 +516,7 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         bytes32 batchHash = _checkBatch(batch, skipped, signatures);
         bytes32 root = tradesRoot(trades);
         if (root != batch.merkleRoot) revert RootMismatch(batch.merkleRoot, root);
+        _requireNoDebt();
         _recordBatch(batch, batchHash);
         address fees = feeAccount;
         for (uint256 i = 0; i < trades.length; ++i) {
@@ -772,6 +784,17 @@ contract Settlement is EIP712, QuorumGoverned, ReentrancyGuard {
         bytes32 structHash = batchStructHash(batch);
         _checkQuorum(_hashTypedDataV4(structHash), signatures);
         return structHash;
+    }
+
+    /// @dev A spot batch is refused while any pool has debt outstanding (`SpotBatchWithDebt`, naming the first such
+    /// token): it carries no marks, so it could move an indebted account's collateral unchecked. One SLOAD per
+    /// listed token per batch (a pool's cash and borrowed share a slot).
+    function _requireNoDebt() private view {
+        uint256 tokens = tokenCount;
+        for (uint256 index = 1; index <= tokens; ++index) {
+            uint256 borrowed = pool[index].borrowed;
+            if (borrowed != 0) revert SpotBatchWithDebt(tokenAt[index], borrowed);
+        }
     }
 
     function _recordBatch(BatchHeader calldata batch, bytes32 batchHash) private {

@@ -11,6 +11,8 @@ balance; a fee entry debits the balance and pays the pool. Per token the pool's 
 debts (dNeg) and its cash by fees - dNeg. After applying the batch the contract refuses it when an account it touched
 holds less than its marked debt times (1 + maintenance rate) (`BelowMaintenance(account, required, available)`), or
 when the new borrowing exceeds its pool's cash (`PoolExhausted(token, requested, available)`).
+A spot batch (`settle`, `settleTrades`: no marks) is refused while any pool has debt outstanding
+(`SpotBatchWithDebt(token, borrowed)`; `MarginBook.check_spot`).
 
 `MarginBook` is the validators' and the ledger's view of the same state: signed balances, pools and maintenance
 rates, with `apply` doing exactly what the contract does (same order, same errors, same rounding), so a batch the
@@ -213,6 +215,15 @@ class MarginBook:
 
     def pool(self, index: int) -> Pool:
         return self.pools.setdefault(index, Pool())
+
+    def check_spot(self) -> None:
+        """Settlement.settle / settleTrades refuse a spot batch while any debt is outstanding: a spot batch carries
+        no marks, so it could move an indebted account's collateral unchecked. Raises the contract's
+        SpotBatchWithDebt for the first token index whose pool has borrowed > 0."""
+        for index in range(1, self.tokens + 1):
+            p = self.pools.get(index)
+            if p is not None and p.borrowed:
+                raise MarginRefusal("SpotBatchWithDebt", index, p.borrowed)
 
     def lend(self, lender: str, index: int, amount: int) -> int:
         """Shares minted for `amount` (Settlement.lend's rounding)."""

@@ -8,7 +8,8 @@ import {TestToken} from "../../contracts/test/TestToken.sol";
 /// @dev Issue 16: lenders lend and leave pools, traders deposit (repaying a debt first) and withdraw, and certified
 /// margin batches sell the base token short (the balance goes negative: borrowed from the pool), cover and repay
 /// with fees, or buy on margin (the quote balance goes negative), at random marks (some batches are refused:
-/// BelowMaintenance, PoolExhausted).
+/// BelowMaintenance, PoolExhausted); spot batches (`settle`) trade base for quote and are refused whenever any pool
+/// has debt outstanding (SpotBatchWithDebt).
 contract MarginHandler is Cheats {
     uint256 internal constant ACCOUNTS = 4; // 0, 1 trade on margin; 2 is the market maker; 3 lends
     uint64 internal constant MAX_VALIDITY = 8;
@@ -18,6 +19,11 @@ contract MarginHandler is Cheats {
     address[ACCOUNTS] public accounts;
     uint256 public settled;
     uint256 public refusedBelowMaintenance;
+    uint256 public spotSettled;
+    uint256 public spotRefusedWithDebt;
+    bool public spotSettledWithDebt; // a spot batch settled while a pool had debt outstanding
+    bool public spotRefusedWrongly; // a spot batch with debt outstanding reverted with another reason
+    bytes public lastSpotRevert;
     uint256 internal _nonce;
 
     constructor() {
@@ -106,6 +112,51 @@ contract MarginHandler is Cheats {
         _settle(deltas, marks);
     }
 
+    /// @dev A spot batch (`settle`): trader `who` (0, 1, or the lender 3) buys (`sell` false) or sells `qty` base
+    /// to or from the market maker at `price`. While any pool has debt it must revert with
+    /// SpotBatchWithDebt(first token with debt, its borrowed) and change nothing.
+    function spotTrade(uint256 who, bool sell, uint256 qty, uint256 price) external {
+        address trader = accounts[who % 3 == 2 ? 3 : who % 3];
+        address maker = accounts[2];
+        qty = bound(qty, 1, 1e20);
+        uint256 value = qty * bound(price, 1, 20);
+        (address buyer, address seller) = sell ? (maker, trader) : (trader, maker);
+        bytes memory deltas = abi.encodePacked(_trade(buyer, int256(qty), -int256(value)),
+            _trade(seller, -int256(qty), int256(value)));
+        uint256 tradeCount = ++_nonce;
+        uint64 stateBlock = uint64(block.number - 1);
+        Settlement.BatchHeader memory batch = Settlement.BatchHeader({
+            sequence: settlement.lastSequence() + 1,
+            prevHash: settlement.lastBatchHash(),
+            merkleRoot: settlement.deltasLeaf(tradeCount, deltas),
+            stateBlock: stateBlock,
+            expiresAt: stateBlock + MAX_VALIDITY
+        });
+        bytes memory signatures = _sign(settlement.batchDigest(batch));
+        bytes memory expected;
+        for (uint256 t = 0; t < 2; ++t) {
+            (, uint128 borrowed,) = settlement.pool(t + 1);
+            if (borrowed != 0) {
+                expected = abi.encodeWithSelector(Settlement.SpotBatchWithDebt.selector, address(tokens[t]), borrowed);
+                break;
+            }
+        }
+        uint64 sequence = settlement.lastSequence();
+        try settlement.settle(batch, new Settlement.BatchHeader[](0), tradeCount, deltas, new bytes32[](0), signatures) {
+            spotSettled++;
+            if (expected.length != 0) spotSettledWithDebt = true;
+        } catch (bytes memory reason) {
+            if (expected.length != 0) {
+                spotRefusedWithDebt++;
+                lastSpotRevert = reason;
+                if (keccak256(reason) != keccak256(expected) || settlement.lastSequence() != sequence) {
+                    spotRefusedWrongly = true;
+                }
+            }
+        }
+        vm.roll(block.number + 1);
+    }
+
     /// @dev An account's group of base and quote balance changes (kind 0).
     function _trade(address account, int256 base, int256 quote) internal pure returns (bytes memory) {
         return abi.encodePacked(_group(account, 2), _entry(0, 1, base), _entry(0, 2, quote));
@@ -170,6 +221,45 @@ contract MarginInvariants is InvariantSuite {
         require(handler.refusedBelowMaintenance() == 1 && handler.settled() == 1, "not refused below maintenance");
         handler.marginTrade(0, 2, 1e19, 5, 5, 1e17); // cover it (1e19 + 1) with a 1e17 fee
         require(handler.settled() == 2, "cover did not settle");
+    }
+
+    /// A spot batch is refused while a debt is outstanding, with SpotBatchWithDebt(token, borrowed) and no change;
+    /// repaid (every pool's borrowed back to 0), spot batches settle again.
+    function test_spotBatchWithDebtOutstandingReverts() public {
+        handler.lend(0, 1e20);
+        handler.deposit(0, 1, 5e20);
+        handler.deposit(2, 0, 5e20);
+        handler.deposit(2, 1, 5e20);
+        handler.spotTrade(0, false, 1e18, 5); // no debt yet: trader 0 buys 1e18 + 1 base at 6
+        require(handler.spotSettled() == 1, "spot batch without debt did not settle");
+        handler.marginTrade(0, 0, 1e19, 5, 5, 0); // short 1e19 + 1: trader 0 sold 1e18 more base than it held
+        require(handler.settled() == 1, "short did not settle");
+        (, uint128 borrowed,) = settlement.pool(1);
+        require(borrowed == 9e18, "short did not borrow");
+        address trader = handler.accounts(0);
+        address base = address(handler.tokens(0));
+        address quote = address(handler.tokens(1));
+        uint256 quoteBefore = settlement.balanceOf(trader, quote);
+        uint64 sequence = settlement.lastSequence();
+        handler.spotTrade(0, false, 1e18, 5); // would spend the indebted trader's quote (its collateral)
+        handler.spotTrade(2, true, 1e18, 5); // the lender, no debt of its own: refused all the same
+        require(handler.spotRefusedWithDebt() == 2 && handler.spotSettled() == 1, "spot batch with debt settled");
+        require(!handler.spotRefusedWrongly(), "wrong revert reason or state changed");
+        require(keccak256(handler.lastSpotRevert())
+            == keccak256(abi.encodeWithSelector(Settlement.SpotBatchWithDebt.selector, base, uint256(9e18))), "reason");
+        require(settlement.lastSequence() == sequence && settlement.balanceOf(trader, quote) == quoteBefore, "moved");
+        handler.deposit(0, 0, 9e18 - 1); // bound(x, 1, 1e21) = 1 + x: repays the whole debt
+        (, borrowed,) = settlement.pool(1);
+        require(borrowed == 0 && settlement.signedBalanceOf(trader, base) == 0, "debt not repaid");
+        handler.spotTrade(0, false, 1e18, 5);
+        require(handler.spotSettled() == 2 && settlement.lastSequence() == sequence + 1, "spot batch not accepted again");
+    }
+
+    /// No spot batch ever settles while a pool has debt outstanding, and every such refusal is SpotBatchWithDebt
+    /// naming the first token with debt and its borrowed, with nothing changed.
+    function invariant_noSpotBatchWhileDebtOutstanding() public view {
+        require(!handler.spotSettledWithDebt(), "a spot batch settled with debt outstanding");
+        require(!handler.spotRefusedWrongly(), "a spot batch with debt was refused with another reason");
     }
 
     /// Custody never goes negative: for each token, every positive balance plus the pool's cash (all that accounts

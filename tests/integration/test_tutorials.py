@@ -28,7 +28,7 @@ EXPECTED = {
     "02_price_formation": {"lowest trade price": "46.86", "largest buyer": "'value'", "sum of positions": "0"},
     "03_consensus": {"f for n=7": "2", "quorum for n=7": "5", "first f that stalls (crashed)": "2",
                      "certified only with 3 approve-all": "[6]"},
-    "04_settlement": {"included -> final (ms)": "24000", "gas per settled trade": "9028",
+    "04_settlement": {"included -> final (ms)": "24000", "gas per settled trade": "9273",
                       "forged trade accepted": "False", "ledger = log = chain at every height": "True"},
     "05_amm_lvr": {"USDC out for 10 WETH": "29614741031", "arbitrage input (USDC base units)": "10468250126",
                    "theoretical LVR per year (USDC)": "750000.0",

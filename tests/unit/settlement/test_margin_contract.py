@@ -409,20 +409,61 @@ def test_a_deposit_into_a_negative_balance_repays_the_pool_first(menv):
     e.assert_mirrors()
 
 
-def test_a_spot_batch_on_a_negative_balance_is_refused(menv):
+def spot_batch(e: MEnv, trades, mode: SettlementMode) -> SettlementBatch:
+    c = e.client
+    state = c.head - 1
+    return SettlementBatch.build(c.last_sequence + 1, c.last_batch_hash, trades, fee_account=e.fee,
+                                 token_index=c.token_index, mode=mode, state_block=state, expires_at=state + 20)
+
+
+def quote_transfer(e: MEnv, sender: str, receiver: str, amount: int) -> SettledTrade:
+    """A spot trade that only moves `amount` quote from `sender` to `receiver` (base token = quote token, price 0):
+    it touches no debt, only `sender`'s collateral."""
+    t = SettledTrade(e.next_id, e.addr(receiver), e.addr(sender), e.tokens[1], e.tokens[1], amount, 0, 0, 0)
+    e.next_id += 1
+    return t
+
+
+def chain_state(e: MEnv) -> tuple:
+    c = e.client
+    accounts = [*e.who.values(), e.fee]
+    return (c.last_sequence, c.last_batch_hash,
+            [c.contract.signed_balance_of(a, t) for a in accounts for t in e.tokens],
+            [c.contract.pool(i) for i in (BASE, QUOTE)])
+
+
+def test_a_spot_batch_is_refused_while_any_debt_is_outstanding(menv):
+    """Spot batches carry no marks: while a pool has debt, one that would move an indebted account's collateral (or
+    its debt) reverts with SpotBatchWithDebt(first token with debt, its pool's borrowed), changing nothing; once the
+    debt is repaid (borrowed back to 0) spot batches settle again."""
     e = menv
     short_setup(e)
-    e.both(e.batch([e.trade("bob", "dave", 10, 50)]))
-    c = e.client
+    e.both(e.batch([e.trade("bob", "dave", 10, 50)]))  # dave sells 10 base it borrows: base pool borrowed 10
+    c, dave = e.client, e.addr("dave")
+    assert (c.contract.signed_balance_of(dave, e.tokens[0]), c.contract.balance_of(dave, e.tokens[1])) == (-10, 80)
+    before = chain_state(e)
+    with pytest.raises(MarginRefusal) as book:
+        e.book.check_spot()
+    assert (book.value.error, book.value.args_decoded) == ("SpotBatchWithDebt", (BASE, 10))
     for mode in (SettlementMode.NET, SettlementMode.PER_TRADE):
-        state = c.head - 1
-        spot = SettlementBatch.build(c.last_sequence + 1, c.last_batch_hash, [e.trade("dave", "bob", 1, 5)],
-                                     fee_account=e.fee, token_index=c.token_index, mode=mode, state_block=state,
-                                     expires_at=state + 20)
-        with pytest.raises(ContractRevertError) as info:
-            e.settle(spot)
-        assert (info.value.error_name, info.value.args_decoded) == ("DebtInSpotBatch",
-                                                                    (e.addr("dave"), e.tokens[0], 10))
+        for trades in ([quote_transfer(e, "dave", "bob", 70)],  # only dave's collateral: the hole this closes
+                       [e.trade("dave", "bob", 1, 5)]):  # dave's debt too (DebtInSpotBatch before this check)
+            with pytest.raises(ContractRevertError) as info:
+                e.settle(spot_batch(e, trades, mode))
+            assert (info.value.error_name, info.value.args_decoded) == ("SpotBatchWithDebt", (e.tokens[0], 10))
+            assert info.value.args == {"token": e.tokens[0], "borrowed": 10}
+            assert chain_state(e) == before
+    e.assert_mirrors()
+    e.deposit("dave", BASE, 10)  # repays the pool: borrowed 0
+    assert c.contract.pool(BASE)[1] == c.contract.pool(QUOTE)[1] == 0
+    e.book.check_spot()
+    for mode in (SettlementMode.NET, SettlementMode.PER_TRADE):
+        sequence = c.last_sequence
+        e.settle(spot_batch(e, [quote_transfer(e, "dave", "bob", 5)], mode))
+        e.book.balances[dave, QUOTE] -= 5
+        e.book.balances[e.addr("bob"), QUOTE] += 5
+        assert c.last_sequence == sequence + 1
+    assert c.contract.balance_of(dave, e.tokens[1]) == 70
     e.assert_mirrors()
 
 

@@ -64,9 +64,9 @@ import {QuorumGoverned} from "../lib/QuorumGoverned.sol";
 /// `settleTrades`) carry no marks, so while any debt is outstanding (some pool's `borrowed` is not zero; borrowed
 /// is the sum of that token's debts) a spot batch is refused (`SpotBatchWithDebt`): it could otherwise move an
 /// indebted account's collateral unchecked. A spot batch never touches a negative balance (`DebtInSpotBatch`,
-/// defence in depth): only a margin batch moves a debt, with its pool. An account with debt cannot withdraw (`DebtOutstanding`); a deposit into a negative balance repays the
-/// pool first; a lender leaves the pool in two steps, like a withdrawal, so a certified batch's borrows stay
-/// covered.
+/// defence in depth): only a margin batch moves a debt, with its pool. An account with debt cannot withdraw
+/// (`DebtOutstanding`); a deposit into a negative balance repays the pool first; a lender leaves the pool in two
+/// steps, like a withdrawal, so a certified batch's borrows stay covered.
 ///
 /// Custody, per token (P = sum of the positive balances, N = sum of the debts, i.e. of the negative balances'
 /// magnitudes, H = tokens the contract holds): every operation keeps `pool.borrowed == N` and changes H exactly as

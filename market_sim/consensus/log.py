@@ -25,6 +25,7 @@ ExtraLeaves = Callable[[Sequence[Trade]], Sequence[bytes]]  # trades -> extra 32
 
 _TRADE_FIELDS = tuple(f.name for f in fields(Trade))  # to_json: a trade's fields (asdict deep-copies: ~9x slower)
 
+
 @dataclass(frozen=True, slots=True)
 class QuorumCertificate:
     """Distinct validators' 65-byte signatures over one batch digest, sorted by signer address (ascending)."""

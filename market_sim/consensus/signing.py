@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import coincurve
@@ -198,7 +198,7 @@ class DeferredSignature:
     votes use it: every validator votes on every trade, and the bytes are read only if someone exports them.
     """
 
-    key: ValidatorKey
+    key: ValidatorKey = field(repr=False)  # a private key: never in a repr or a log line
     digest: bytes
 
     def __bytes__(self) -> bytes:

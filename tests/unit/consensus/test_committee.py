@@ -44,7 +44,7 @@ def test_valid_trade_approved_with_signed_votes() -> None:
         sig = bytes(vote.signature)
         assert len(sig) == 65 and sig == bytes(vote.signature)
         assert _recover_uncached(digest, sig) == vote.voter
-        assert all(n.key.private_key.hex() not in repr(vote) for n in c.nodes)  # the key behind it stays hidden
+        assert all(repr(n.key.private_key) not in repr(vote) for n in c.nodes)  # the key behind it stays hidden
 
 
 

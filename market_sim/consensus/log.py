@@ -8,6 +8,7 @@ settlement anchors as the next batch's prevHash. Genesis is height 0 with hash b
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable, KeysView, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -24,6 +25,13 @@ ExtraLeaves = Callable[[Sequence[Trade]], Sequence[bytes]]  # trades -> extra 32
 
 
 _TRADE_FIELDS = tuple(f.name for f in fields(Trade))  # to_json: a trade's fields (asdict deep-copies: ~9x slower)
+
+
+@functools.lru_cache(maxsize=64)
+def _batch_tree(trades: tuple[Trade, ...], leaf_encoder: LeafEncoder, extra: tuple[bytes, ...]) -> MerkleTree:
+    # A batch's tree is a function of its trades (frozen values, compared by content), the leaf encoder and the extra
+    # leaves: every validator's log, the leader building a block and the certifier checking it hash a batch once.
+    return MerkleTree.of_trades(trades, leaf_encoder, extra)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,9 +156,10 @@ class TradeLog:
         return self.blocks[-1].hash if self.blocks else GENESIS_HASH
 
     def tree(self, trades: Sequence[Trade]) -> MerkleTree:
-        """The Merkle tree of a batch: trade leaves, then the extra leaves hook's."""
+        """The Merkle tree of a batch: trade leaves, then the extra leaves hook's (do not change the tree)."""
+        trades = tuple(trades)
         extra = tuple(self.extra_leaves(trades)) if self.extra_leaves is not None else ()
-        return MerkleTree.of_trades(trades, self.leaf_encoder, extra)
+        return _batch_tree(trades, self.leaf_encoder, extra)
 
     def next_block(self, trades: Sequence[Trade], *, state_block: int = 0, expires_at: int = 0) -> LogBlock:
         """The uncertified block that would extend this log with `trades` (checked at chain block `state_block`,

@@ -16,6 +16,8 @@ from market_sim.settlement.trades import SettledTrade, TradeEncoder
 
 __all__ = ["SettlementMode", "BatchHeader", "SettlementBatch", "BatchCommitment", "GENESIS_HASH", "pack_signatures"]
 
+_EXTRA_MEMO = 16  # BatchCommitment: deltas leaves remembered (batches being certified at once)
+
 
 class SettlementMode(StrEnum):
     NET = "net"              # Settlement.settle: per-account net deltas, deltas leaf appended to the tree
@@ -135,6 +137,7 @@ class BatchCommitment:
         self.fee_account = fee_account
         self.token_index = token_index
         self.mode = SettlementMode(mode)
+        self._extra: dict[tuple[Trade, ...], bytes] = {}  # the last batches' deltas leaves (every validator asks)
 
     def leaf_encoder(self, trade: Trade) -> bytes:
         """abi.encode of the trade's on-chain form."""
@@ -144,8 +147,16 @@ class BatchCommitment:
         """[the deltas leaf] in NET mode, nothing in PER_TRADE mode."""
         if self.mode is not SettlementMode.NET:
             return []
-        deltas = NetDeltas.from_trades((self.encoder.settled(t) for t in trades), self.fee_account, self.token_index)
-        return [deltas_leaf(len(trades), deltas.encode())]
+        key = tuple(trades)
+        leaf = self._extra.get(key)
+        if leaf is None:
+            deltas = NetDeltas.from_trades((self.encoder.settled(t) for t in key), self.fee_account,
+                                           self.token_index)
+            leaf = deltas_leaf(len(key), deltas.encode())
+            if len(self._extra) >= _EXTRA_MEMO:
+                del self._extra[next(iter(self._extra))]
+            self._extra[key] = leaf
+        return [leaf]
 
     def build(self, sequence: int, prev_hash: bytes, trades: Sequence[Trade], *, state_block: int = 0,
               expires_at: int = 0) -> SettlementBatch:

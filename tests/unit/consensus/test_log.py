@@ -88,3 +88,16 @@ def test_proofs_and_json(tmp_path) -> None:
 def test_committee_log_verifies_and_counts_signatures() -> None:
     c = Committee.create(nodes=4, domain=DOMAIN)
     assert c.log.verify().ok and c.log.threshold == 3
+
+
+def test_a_batch_tree_follows_its_trades_and_extra_leaves() -> None:
+    # batch trees are remembered by content: a changed extra leaf or trade is a different tree
+    extra = [b"\x01" * 32]
+    log = TradeLog(DOMAIN, extra_leaves=lambda trades: extra)
+    trades = _trades(1, 3)
+    first = log.tree(trades).root
+    assert log.tree(tuple(trades)).root == first
+    extra[0] = b"\x02" * 32
+    assert log.tree(trades).root != first
+    forged = [trades[0], dataclasses.replace(trades[1], price=trades[1].price + 1), trades[2]]
+    assert log.tree(forged).root not in (first, log.tree(trades).root)

@@ -105,7 +105,7 @@ class ConsensusSection(Section):
                 sim.tables[table] = {c: [] for c in columns}
         summary = result.summary()
         pending = len(cluster.expected - result.certified_at.keys())
-        sim.extra_files["trade_log.json"] = json.dumps(log.to_json(), indent=1).encode()
+        sim.extra_files["trade_log.json"] = log.dumps().encode()
         sim.extra_files["consensus_summary.json"] = json.dumps(summary, indent=2).encode()
         lat = summary["latency_ms"]
         sim.metrics["consensus"] = ConsensusSectionResult(

@@ -20,7 +20,6 @@ its tables).
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -294,7 +293,7 @@ class SettlementSection(Section):
         if sim.scenario.output.plots:
             _plots(sim, tracker)
         sim.extra_files["reconciliation.txt"] = (run.report.summary() + "\n").encode()
-        sim.extra_files["trade_log.json"] = json.dumps(log.to_json(), indent=1).encode()
+        sim.extra_files["trade_log.json"] = log.dumps().encode()
         sim.extra_files["settlement_reverts.txt"] = ("\n".join(p.reverts) + "\n").encode()
 
 

@@ -16,7 +16,7 @@ from market_sim.settlement.trades import SettledTrade, TradeEncoder
 
 __all__ = ["SettlementMode", "BatchHeader", "SettlementBatch", "BatchCommitment", "GENESIS_HASH", "pack_signatures"]
 
-_EXTRA_MEMO = 16  # BatchCommitment: deltas leaves remembered (batches being certified at once)
+_EXTRA_MEMO = 256  # BatchCommitment: deltas leaves remembered (as many batches as consensus.log remembers trees)
 
 
 class SettlementMode(StrEnum):

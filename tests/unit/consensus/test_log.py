@@ -81,8 +81,11 @@ def test_proofs_and_json(tmp_path) -> None:
     with pytest.raises(ConsensusError, match="trade 999 is not in the log"):
         log.proof(999)
     log.dump(tmp_path / "log.json")
-    data = json.loads((tmp_path / "log.json").read_text())
+    text = (tmp_path / "log.json").read_text()
+    data = json.loads(text)
     assert data["head_hash"] == "0x" + log.head_hash.hex() and len(data["blocks"]) == 2
+    assert data == log.to_json() and text.count("\n") == 4  # the fields, then a line per block
+    assert json.loads(TradeLog().dumps())["blocks"] == []
 
 
 def test_committee_log_verifies_and_counts_signatures() -> None:

@@ -159,8 +159,10 @@ class BatchCommitment:
         return [leaf]
 
     def build(self, sequence: int, prev_hash: bytes, trades: Sequence[Trade], *, state_block: int = 0,
-              expires_at: int = 0) -> SettlementBatch:
-        """The settlement batch of these engine trades."""
+              expires_at: int = 0, borrows: Iterable[BorrowChange] = (), marks: Sequence[int] = (),
+              liquidated: Sequence[str] = ()) -> SettlementBatch:
+        """The settlement batch of these engine trades (MARGIN mode: with its borrows, marks and liquidations)."""
         return SettlementBatch.build(sequence, prev_hash, (self.encoder.settled(t) for t in trades),
                                      fee_account=self.fee_account, token_index=self.token_index, mode=self.mode,
-                                     state_block=state_block, expires_at=expires_at)
+                                     state_block=state_block, expires_at=expires_at, borrows=borrows, marks=marks,
+                                     liquidated=liquidated)

@@ -153,7 +153,7 @@ class Journal:
         if self.path is not None:
             _write(self.path, {
                 "in_flight": [{**_header_json(batch.header), "trades": [_trade_json(t) for t in source],
-                               "signatures": self.certificates.get(seq, b"").hex()}
+                               "signatures": self.certificates.get(seq, b"").hex(), **_margin_json(batch)}
                               for seq, (batch, source) in sorted(self.in_flight.items())],
                 "expired": [_header_json(h) for _, h in sorted(self.expired.items())]})
 

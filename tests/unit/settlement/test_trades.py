@@ -123,3 +123,26 @@ def test_values_abi_encode_refuses_are_still_refused(field, value):
     t = dataclasses.replace(encoder().settled(trade()), **{field: value})
     with pytest.raises(EncodingError):
         t.encode()
+
+
+def test_a_margin_batch_in_flight_survives_the_journal(tmp_path):
+    """A restarted process rebuilds each journaled batch from its trades: a margin batch with its borrows, marks and
+    liquidations, so its root is the one the validators signed (before, the margin data was not written and the
+    rebuilt batch failed its root check)."""
+    from market_sim.consensus.signing import GENESIS_HASH
+    from market_sim.settlement.batch import SettlementMode
+    from market_sim.settlement.margin import BorrowChange
+    from market_sim.settlement.state import Journal
+
+    index = {TOKENS["WETH"]: 1, TOKENS["USDC"]: 2}
+    commitment = BatchCommitment(encoder(), FEE, index.__getitem__, SettlementMode.MARGIN)
+    trades = (trade(1), trade(2, qty=20, aggressor=Side.SELL))
+    borrow = BorrowChange(ACCOUNTS["a"], 2, 4_500_180_000, 7)
+    batch = commitment.build(1, GENESIS_HASH, trades, state_block=3, expires_at=9, borrows=[borrow],
+                             marks=(300_012_000_000, 1_000_000), liquidated=(ACCOUNTS["b"],))
+    Journal(tmp_path / "journal.json").record(batch, trades, b"\x01" * 65)
+    loaded = Journal.load(tmp_path / "journal.json", commitment)
+    again, source = loaded.in_flight[1]
+    assert source == trades and again.header == batch.header and again.margin == batch.margin
+    assert again.margin.borrows == (borrow,) and again.margin.liquidated == (ACCOUNTS["b"],)
+    assert loaded.certificates[1] == b"\x01" * 65

@@ -8,8 +8,8 @@ settlement anchors as the next batch's prevHash. Genesis is height 0 with hash b
 
 from __future__ import annotations
 
-import functools
 import json
+import weakref
 from collections.abc import Callable, Iterable, KeysView, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -27,12 +27,27 @@ ExtraLeaves = Callable[[Sequence[Trade]], Sequence[bytes]]  # trades -> extra 32
 _TRADE_FIELDS = tuple(f.name for f in fields(Trade))  # to_json: a trade's fields (asdict deep-copies: ~9x slower)
 
 
-@functools.lru_cache(maxsize=256)  # ~35 KB per 250-trade batch; a 1 h settled run certifies ~200
+_TREE_MEMO = 256  # batches remembered per leaf encoder (~35 KB per 250-trade batch; a 1 h settled run certifies ~200)
+_trees: weakref.WeakKeyDictionary[object, dict[tuple, MerkleTree]] = weakref.WeakKeyDictionary()
+
+
 def _batch_tree(trades: tuple[Trade, ...], leaf_encoder: LeafEncoder, extra: tuple[bytes, ...]) -> MerkleTree:
     # A batch's tree is a function of its trades (frozen values, compared by content), the leaf encoder and the extra
     # leaves: every validator's log, the leader building a block, the certifier checking it and each honest log's
-    # verify() at the end hash a batch once.
-    return MerkleTree.of_trades(trades, leaf_encoder, extra)
+    # verify() at the end hash a batch once. Remembered per encoder (its owner, weakly: a finished run's go with it).
+    owner = getattr(leaf_encoder, "__self__", leaf_encoder)
+    try:
+        memo = _trees.setdefault(owner, {})
+    except TypeError:  # not weakly referenceable: no memo
+        return MerkleTree.of_trades(trades, leaf_encoder, extra)
+    key = (trades, getattr(leaf_encoder, "__func__", None), extra)
+    tree = memo.get(key)
+    if tree is None:
+        tree = MerkleTree.of_trades(trades, leaf_encoder, extra)
+        if len(memo) >= _TREE_MEMO:
+            del memo[next(iter(memo))]
+        memo[key] = tree
+    return tree
 
 
 @dataclass(frozen=True, slots=True)

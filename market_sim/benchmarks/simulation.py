@@ -91,6 +91,30 @@ def l2_delta_cost(duration: str, repeats: int = 2) -> dict[str, Any]:
             "cost_per_delta_us": round((cpu_with - cpu_without) / deltas * 1e6, 2) if deltas else None}
 
 
+def _settled_market_scenario(duration: str, agents: int, *, settled: bool = True) -> Any:
+    """settlement-demo scaled to `agents` agents (3 market makers); `settled=False`: the same market, seed and agents
+    without the settlement section (no validators, no chain)."""
+    makers = 3
+    overrides = [f"scenario.duration={duration}", f"agents.market_maker.count={makers}",
+                 f"agents.noise.count={agents - makers}", "output.plots=false"]  # the run, not matplotlib
+    path = resolve_scenario("settlement-demo")
+    raw = apply_overrides(read_scenario_file(path), [parse_override(o) for o in overrides])
+    if not settled:
+        raw.pop("settlement")
+        raw["scenario"]["plugins"] = []
+    return parse_scenario(raw, base_dir=path.parent, source=str(path))
+
+
+def market_alone(duration: str, agents: int = 100) -> dict[str, Any]:
+    """The settled market's market alone: same scenario, seed and agents, no settlement (CPU seconds, trades)."""
+    sc = _settled_market_scenario(duration, agents, settled=False)
+    c0 = time.process_time()
+    sim = Simulation(sc).build()
+    sim.run_until(sc.duration)
+    out = sim.finish()
+    return {"cpu_seconds": round(time.process_time() - c0, 2), "trades": out.metrics["trades"]}
+
+
 def settled_market(duration: str, agents: int = 100) -> dict[str, Any]:
     """The settlement-demo market scaled to `agents` agents: every trade voted on, certified, settled on eth-tester,
     then reconciled (every trade proven off chain against the on-chain roots).
@@ -100,10 +124,7 @@ def settled_market(duration: str, agents: int = 100) -> dict[str, Any]:
     run (build + run + finish, wall) over it; the issue-13 target is <= 1.5."""
     from market_sim.blockchain.evm_timer import EvmTimer
 
-    makers = 3
-    overrides = [f"scenario.duration={duration}", f"agents.market_maker.count={makers}",
-                 f"agents.noise.count={agents - makers}", "output.plots=false"]  # the run, not matplotlib
-    sc = load_scenario(resolve_scenario("settlement-demo"), overrides)
+    sc = _settled_market_scenario(duration, agents)
     w0 = time.perf_counter()
     sim = Simulation(sc).build()
     build = time.perf_counter() - w0

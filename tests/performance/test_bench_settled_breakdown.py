@@ -21,3 +21,16 @@ def test_quick_settled_breakdown_adds_up_and_bounds_the_ratio() -> None:
         == pytest.approx(total, abs=0.05)
     assert bound["lowest_ratio_without_consensus_and_settlement"] == pytest.approx(
         (floor + bound["block_sealing"] + bound["market_alone"]) / floor, rel=0.05)  # of rounded parts
+
+
+def test_the_market_alone_is_the_settled_scenario_without_its_settlement() -> None:
+    from market_sim.benchmarks.simulation import _settled_market_scenario
+
+    settled = _settled_market_scenario("1min", 20)
+    alone = _settled_market_scenario("1min", 20, settled=False)
+    assert "settlement" in settled.extensions and not alone.extensions
+    assert alone.raw["scenario"]["plugins"] == []
+    same = ("seed", "duration", "instruments", "processes", "venues", "agents", "session", "latency", "output")
+    assert {f: getattr(alone, f) for f in same} == {f: getattr(settled, f) for f in same}
+    assert {k: v for k, v in alone.raw.items() if k != "scenario"} == {
+        k: v for k, v in settled.raw.items() if k not in ("scenario", "settlement")}
